@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the demo need. Idempotent and quick when all are present.
+#   pcscd + vsmartcard-vpcd   real PC/SC stack for the virtual My Number Card
+#   libpcsclite-dev swig      to build pyscard from source
+#   chromium                  headless browser tests (Playwright drives /usr/bin/chromium; no browser download)
+#   coturn                    TURN relay tests
+#   iproute2                  network namespaces for browser<->agent media tests
+set -euo pipefail
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  [ $quiet = 1 ] || echo "[system-deps] all present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "[system-deps] missing (run as root to install): ${missing[*]}" >&2
+  exit 1
+fi
+echo "[system-deps] installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,70 @@
+"""Hub settings (`HUB_` environment variables); defaults run the embedded single node."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Every hub setting; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("var/hub")
+    # Empty means the embedded SQLite file in data_dir.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8300
+    # The origin the console and agents reach the hub at; bound into card-proof nonces.
+    public_origin: str = ""
+    secret_key: SecretStr = SecretStr("development-only-secret")
+    access_token_ttl_seconds: int = Field(default=900, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    enrolment_code_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    device_clock_skew_seconds: int = Field(default=60, ge=5)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    timezone: str = "Asia/Tokyo"
+    sqlite_busy_timeout_ms: int = 15_000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment is Environment.production:
+            if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError("HUB_SECRET_KEY must be set to a real secret in production")
+            if not self.database_url.startswith("postgresql"):
+                raise ValueError("production requires HUB_DATABASE_URL=postgresql+asyncpg://…")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def origin(self) -> str:
+        """The hub's own origin (scheme://host:port)."""
+        return self.public_origin or f"http://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Domain-free helpers; never imports a domain."""
