@@ -80,7 +80,13 @@ class TooManyRequests(HubError):
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     """A problem+json response (RFC 9457) with our stable `code`."""
-    body = {"type": f"urn:madoguchi:problem:{code}", "title": title, "status": status, "detail": detail, "code": code}
+    body = {
+        "type": f"urn:madoguchi:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -90,7 +96,10 @@ def problem_responses(*errors: type[HubError]) -> dict[int | str, dict[str, Any]
     """OpenAPI `responses=` entries for a route's declared errors."""
     out: dict[int | str, dict[str, Any]] = {}
     for err in errors:
-        out[err.status_code] = {"description": err.title, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        out[err.status_code] = {
+            "description": err.title,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
     return out
 
 
@@ -98,19 +107,28 @@ def install_error_handlers(app: FastAPI) -> None:
     """Render hub errors, validation errors and HTTP errors uniformly."""
 
     async def hub_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HubError)
+        if not isinstance(exc, HubError):  # registered for HubError only
+            raise exc
         return problem(exc.status_code, exc.code, exc.title, exc.detail, **exc.extra)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
-        return problem(422, "validation_error", "Invalid request", "The request does not match the schema.", errors=errors)
+        return problem(
+            422,
+            "validation_error",
+            "Invalid request",
+            "The request does not match the schema.",
+            errors=errors,
+        )
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):
+            raise exc
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail))

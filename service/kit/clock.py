@@ -14,11 +14,11 @@ def now() -> dt.datetime:
 
 def shift_for_tests(delta: dt.timedelta) -> None:
     """Move the clock (tests only)."""
-    global _offset  # noqa: PLW0603
+    global _offset
     _offset += delta
 
 
 def reset_for_tests() -> None:
     """Undo every shift (tests only)."""
-    global _offset  # noqa: PLW0603
+    global _offset
     _offset = dt.timedelta(0)

@@ -1,0 +1,1 @@
+"""Accounts, roles, sessions, clerk-agent devices and integration clients."""

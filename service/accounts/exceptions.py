@@ -1,0 +1,66 @@
+"""Errors of the accounts domain."""
+
+from __future__ import annotations
+
+from service.errors import Conflict, HubError, NotFound, Unauthenticated
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
+    title = "Username, password or one-time code is wrong"
+
+
+class AccountLocked(HubError):
+    status_code = 423
+    code = "account_locked"
+    title = "Account locked after repeated failed logins"
+
+
+class TotpRequired(Unauthenticated):
+    code = "totp_required"
+    title = "This account needs its one-time code (TOTP)"
+
+
+class InvalidToken(Unauthenticated):
+    code = "invalid_token"
+    title = "The token is unknown, expired or revoked"
+
+
+class InvalidDeviceSignature(Unauthenticated):
+    code = "invalid_device_signature"
+    title = "The device request signature does not verify"
+
+
+class DeviceRevoked(Unauthenticated):
+    code = "device_revoked"
+    title = "This device has been revoked"
+
+
+class InvalidEnrolmentCode(Unauthenticated):
+    code = "invalid_enrolment_code"
+    title = "The enrolment code is unknown, used or expired"
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    title = "That username is already in use"
+
+
+class DeviceKeyTaken(Conflict):
+    code = "device_key_taken"
+    title = "That public key is already registered"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+    title = "Account not found"
+
+
+class DeviceNotFound(NotFound):
+    code = "device_not_found"
+    title = "Device not found"
+
+
+class ClientNotFound(NotFound):
+    code = "integration_client_not_found"
+    title = "Integration client not found"

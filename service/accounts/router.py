@@ -1,0 +1,297 @@
+"""Endpoints: login/refresh/logout/TOTP, accounts (admin), devices (admin + enrolment), integration clients (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.accounts import repository
+from service.accounts import service as accounts_service
+from service.accounts.deps import (
+    AccountPrincipal,
+    AdminPrincipal,
+    AppSettings,
+    CurrentPrincipal,
+    DevicePrincipal,
+)
+from service.accounts.exceptions import (
+    AccountLocked,
+    ClientNotFound,
+    DeviceKeyTaken,
+    DeviceNotFound,
+    InvalidCredentials,
+    InvalidEnrolmentCode,
+    InvalidToken,
+    TotpRequired,
+    UsernameTaken,
+)
+from service.accounts.models import Device
+from service.accounts.roles import Role
+from service.accounts.schemas import (
+    AccountCreate,
+    AccountRead,
+    ApiKeyIssued,
+    ApiKeyRotate,
+    DeviceEnrol,
+    DeviceRead,
+    EnrolmentCodeCreate,
+    EnrolmentCodeIssued,
+    IntegrationClientCreate,
+    IntegrationClientRead,
+    LoginRequest,
+    MeRead,
+    RefreshRequest,
+    TokenPair,
+    TotpConfirm,
+    TotpSetup,
+)
+from service.accounts.service import IssuedTokens, LoginRejected
+from service.db import DBSession
+from service.errors import PermissionDenied, Unauthenticated, Unprocessable, problem_responses
+from service.tenancy import repository as tenancy_repository
+from service.tenancy.schemas import DesignationRead
+
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+accounts_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+devices_router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+clients_router = APIRouter(prefix="/api/v1/integration-clients", tags=["integration"])
+
+
+def _pair(issued: IssuedTokens) -> TokenPair:
+    account = issued.account
+    return TokenPair(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        account_id=account.id,
+        role=Role(account.role),
+        municipality_code=account.municipality_code,
+        post_office_id=account.post_office_id,
+    )
+
+
+@auth_router.post(
+    "/login",
+    response_model=TokenPair,
+    responses=problem_responses(InvalidCredentials, AccountLocked, TotpRequired),
+)
+async def login(body: LoginRequest, session: DBSession, settings: AppSettings) -> TokenPair:
+    """Log in with username, password and (if enabled) the TOTP code."""
+    try:
+        issued = await accounts_service.login(
+            session, username=body.username, password=body.password, totp=body.totp, settings=settings
+        )
+    except LoginRejected as rejected:
+        # The failure count and the audit row must survive the error response.
+        await session.commit()
+        raise rejected.error from None
+    return _pair(issued)
+
+
+@auth_router.post("/refresh", response_model=TokenPair, responses=problem_responses(InvalidToken))
+async def refresh(body: RefreshRequest, session: DBSession, settings: AppSettings) -> TokenPair:
+    """Exchange a refresh token (single use) for a new token pair."""
+    return _pair(await accounts_service.refresh(session, refresh_token=body.refresh_token, settings=settings))
+
+
+@auth_router.post("/logout", status_code=204, responses=problem_responses(Unauthenticated))
+async def logout(request: Request, session: DBSession, _principal: AccountPrincipal) -> None:
+    """End the current session."""
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    await accounts_service.logout(session, access_token=token.strip())
+
+
+@auth_router.get("/me", response_model=MeRead, responses=problem_responses(Unauthenticated))
+async def me(principal: CurrentPrincipal) -> MeRead:
+    """Who the caller is, as the hub sees it."""
+    return MeRead(
+        kind=principal.kind.value,
+        id=principal.id,
+        role=principal.role.value if principal.role else None,
+        municipality_code=principal.municipality_code,
+        post_office_id=principal.post_office_id,
+        scopes=sorted(principal.scopes),
+    )
+
+
+@auth_router.post(
+    "/totp/setup", response_model=TotpSetup, responses=problem_responses(Unauthenticated, PermissionDenied)
+)
+async def totp_setup(session: DBSession, principal: AccountPrincipal) -> TotpSetup:
+    """Start TOTP enrolment for the caller's account."""
+    secret, uri = await accounts_service.totp_setup(session, principal=principal)
+    return TotpSetup(secret=secret, otpauth_uri=uri)
+
+
+@auth_router.post(
+    "/totp/confirm", status_code=204, responses=problem_responses(Unauthenticated, InvalidCredentials)
+)
+async def totp_confirm(body: TotpConfirm, session: DBSession, principal: AccountPrincipal) -> None:
+    """Activate TOTP with a first code."""
+    await accounts_service.totp_confirm(session, principal=principal, code=body.totp)
+
+
+@accounts_router.post(
+    "",
+    response_model=AccountRead,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied, UsernameTaken, Unprocessable),
+)
+async def create_account(body: AccountCreate, session: DBSession, admin: AdminPrincipal) -> AccountRead:
+    """Create a person's account (admin)."""
+    account = await accounts_service.create_account(
+        session,
+        actor=admin,
+        username=body.username,
+        display_name=body.display_name,
+        role=body.role,
+        password=body.password,
+        municipality_code=body.municipality_code,
+        post_office_id=body.post_office_id,
+    )
+    return AccountRead.model_validate(account)
+
+
+@accounts_router.get(
+    "", response_model=list[AccountRead], responses=problem_responses(Unauthenticated, PermissionDenied)
+)
+async def list_accounts(session: DBSession, _admin: AdminPrincipal) -> list[AccountRead]:
+    """Every account (admin)."""
+    return [AccountRead.model_validate(a) for a in await repository.list_accounts(session)]
+
+
+@devices_router.post(
+    "/enrolment-codes",
+    response_model=EnrolmentCodeIssued,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied),
+)
+async def issue_enrolment_code(
+    body: EnrolmentCodeCreate, session: DBSession, admin: AdminPrincipal, settings: AppSettings
+) -> EnrolmentCodeIssued:
+    """Issue a one-time enrolment code for a counter PC (admin); shown once."""
+    code, record = await accounts_service.issue_enrolment_code(
+        session,
+        actor=admin,
+        post_office_id=body.post_office_id,
+        device_name=body.device_name,
+        settings=settings,
+    )
+    return EnrolmentCodeIssued(
+        code=code,
+        post_office_id=record.post_office_id,
+        device_name=record.device_name,
+        expires_at=record.expires_at,
+    )
+
+
+@devices_router.post(
+    "/enroll",
+    response_model=DeviceRead,
+    status_code=201,
+    responses=problem_responses(InvalidEnrolmentCode, DeviceKeyTaken, Unprocessable),
+)
+async def enroll_device(body: DeviceEnrol, session: DBSession) -> DeviceRead:
+    """Register the device's Ed25519 public key with a one-time code (no other credential)."""
+    return DeviceRead.model_validate(
+        await accounts_service.enrol_device(session, code=body.code, public_key=body.public_key)
+    )
+
+
+class DeviceSelf(DeviceRead):
+    designations: list[DesignationRead]
+
+
+@devices_router.get(
+    "/me", response_model=DeviceSelf, responses=problem_responses(Unauthenticated, PermissionDenied)
+)
+async def device_me(session: DBSession, device: DevicePrincipal) -> DeviceSelf:
+    """The calling device and its post office's designations."""
+    record = await session.get(Device, device.id)
+    if record is None:  # authenticated a moment ago in this transaction; kept for the type checker
+        raise DeviceNotFound()
+    designations = await tenancy_repository.designations(session, post_office_id=record.post_office_id)
+    return DeviceSelf(
+        **DeviceRead.model_validate(record).model_dump(),
+        designations=[DesignationRead.model_validate(d) for d in designations],
+    )
+
+
+@devices_router.get(
+    "", response_model=list[DeviceRead], responses=problem_responses(Unauthenticated, PermissionDenied)
+)
+async def list_devices(session: DBSession, _admin: AdminPrincipal) -> list[DeviceRead]:
+    """Every device (admin)."""
+    return [DeviceRead.model_validate(d) for d in await repository.list_devices(session)]
+
+
+@devices_router.post(
+    "/{device_id}/revoke",
+    response_model=DeviceRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, DeviceNotFound),
+)
+async def revoke_device(device_id: str, session: DBSession, admin: AdminPrincipal) -> DeviceRead:
+    """Revoke a device (admin); it is refused from its next request on."""
+    return DeviceRead.model_validate(
+        await accounts_service.revoke_device(session, actor=admin, device_id=device_id)
+    )
+
+
+@clients_router.post(
+    "",
+    response_model=ApiKeyIssued,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied),
+)
+async def create_client(
+    body: IntegrationClientCreate, session: DBSession, admin: AdminPrincipal
+) -> ApiKeyIssued:
+    """Register a municipality's back-office client and issue its first API key (shown once)."""
+    client, key, text = await accounts_service.create_client(
+        session,
+        actor=admin,
+        municipality_code=body.municipality_code,
+        name=body.name,
+        scopes=body.scopes,
+        key_ttl_days=body.key_ttl_days,
+    )
+    return ApiKeyIssued(
+        client=IntegrationClientRead.model_validate(client),
+        key_id=key.id,
+        api_key=text,
+        expires_at=key.expires_at,
+    )
+
+
+@clients_router.get(
+    "",
+    response_model=list[IntegrationClientRead],
+    responses=problem_responses(Unauthenticated, PermissionDenied),
+)
+async def list_clients(session: DBSession, _admin: AdminPrincipal) -> list[IntegrationClientRead]:
+    """Every integration client (admin)."""
+    return [IntegrationClientRead.model_validate(c) for c in await repository.list_clients(session)]
+
+
+@clients_router.post(
+    "/{client_id}/keys",
+    response_model=ApiKeyIssued,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied, ClientNotFound),
+)
+async def rotate_key(
+    client_id: str, body: ApiKeyRotate, session: DBSession, admin: AdminPrincipal
+) -> ApiKeyIssued:
+    """Issue a new API key; older keys expire after the grace period (admin)."""
+    client, key, text = await accounts_service.rotate_key(
+        session,
+        actor=admin,
+        client_id=client_id,
+        key_ttl_days=body.key_ttl_days,
+        grace_seconds=body.grace_seconds,
+    )
+    return ApiKeyIssued(
+        client=IntegrationClientRead.model_validate(client),
+        key_id=key.id,
+        api_key=text,
+        expires_at=key.expires_at,
+    )

@@ -1,0 +1,170 @@
+"""create_app() and the lifespan that owns the engine and sessionmaker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import migrate
+from service.accounts.router import accounts_router, auth_router, clients_router, devices_router
+from service.audit.router import router as audit_router
+from service.cases.router import router as cases_router
+from service.config import Settings, get_settings
+from service.db import create_engine, create_sessionmaker, is_sqlite
+from service.errors import install_error_handlers, problem
+from service.tenancy.router import router as tenancy_router
+
+
+class NotMigrated(RuntimeError):
+    """The database is not at the newest migration."""
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit with 413 before the app reads them (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "payload_too_large", "Request body too large", f"the limit is {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def ensure_migrated(settings: Settings) -> None:
+    """Raise NotMigrated, naming the command to run, unless the database is at the newest migration."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        current = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = migrate.head_revision()
+    if current != head:
+        raise NotMigrated(
+            f"database is at migration {current or '(none)'} but the code needs {head}; run `hub db upgrade` "
+            "(データベースの移行が必要です: `hub db upgrade` を実行してください)"
+        )
+
+
+def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
+    """The hub's ASGI app."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(settings.effective_database_url):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if check_migrations:
+            await ensure_migrated(settings)
+        engine = create_engine(
+            settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="madoguchi-bridge hub (窓口ブリッジ)",
+        version="0.1.0",
+        description="Designations, accounts, cases and audit for remote municipal identity verification at designated post offices.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (
+        auth_router,
+        accounts_router,
+        devices_router,
+        clients_router,
+        tenancy_router,
+        cases_router,
+        audit_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
+    async def readyz(request: Request) -> Response:
+        """Readiness: the database answers and is at the newest migration."""
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            current = await migrate.current_revision(request.app.state.engine)
+        except Exception as exc:
+            return problem(503, "not_ready", "Not ready", f"database unreachable: {type(exc).__name__}")
+        if current != migrate.head_revision():
+            return problem(503, "not_migrated", "Not ready", "database is not at the newest migration")
+        return JSONResponse({"status": "ready", "migration": current})
+
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Publish the problem+json schema referenced by every route's declared errors."""
+    original: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+            },
+            "additionalProperties": True,
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail: hash-chained, append-only, no personal data."""

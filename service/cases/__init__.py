@@ -1,0 +1,1 @@
+"""Cases: one applicant's procedure at a designated post office, from check-in to closure."""

@@ -1,0 +1,59 @@
+"""Errors of the cases domain."""
+
+from __future__ import annotations
+
+from service.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, Unprocessable
+
+
+class CaseNotFound(NotFound):
+    code = "case_not_found"
+    title = "Case not found"
+
+
+class ShinseishoIdInUse(Conflict):
+    code = "shinseisho_id_in_use"
+    title = "This 申請書ID already belongs to an active case"
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+    title = "The case changed since you read it; reload and try again"
+
+
+class WrongState(InvalidTransition):
+    code = "invalid_transition"
+
+
+class NotAllowedForActor(PermissionDenied):
+    code = "action_not_allowed_for_role"
+    title = "Your role may not take this action"
+
+
+class NotAssigned(PermissionDenied):
+    code = "not_assigned"
+    title = "Only the officer assigned to this case may do this"
+
+
+class ProcedureMismatch(Conflict):
+    code = "procedure_mismatch"
+    title = "This action does not apply to the case's procedure"
+
+
+class ReasonRequired(Unprocessable):
+    code = "reason_code_invalid"
+    title = "A valid reason code is required"
+
+
+class AttestationRequired(Unprocessable):
+    code = "attestation_required"
+    title = "The decision needs the officer's explicit attestation"
+
+
+class NotEligible(Conflict):
+    code = "not_eligible"
+    title = "The eligibility pre-check did not pass"
+
+
+class InvalidCase(Unprocessable):
+    code = "invalid_case"
+    title = "The case data is invalid"

@@ -1,0 +1,198 @@
+"""Case endpoints: create (clerk device), list and read (by role and tenant), one endpoint per action."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.cases import service as case_service
+from service.cases.exceptions import (
+    CaseNotFound,
+    InvalidCase,
+    NotAllowedForActor,
+    ShinseishoIdInUse,
+    VersionConflict,
+)
+from service.cases.lifecycle import TRANSITIONS, Action, CaseState
+from service.cases.schemas import ACTION_DOCS, ActionRequest, CaseCreate, CaseRead, CaseStateEntryRead
+from service.db import DBSession
+from service.errors import (
+    BadRequest,
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    Unauthenticated,
+    problem_responses,
+)
+from service.idempotency import service as idempotency
+from service.idempotency.deps import IdempotencyKey
+from service.kit.hashing import canonical_json, sha256_hex
+from service.kit.pagination import Cursor, InvalidCursor, Page
+from service.tenancy.codes import Procedure
+from service.tenancy.exceptions import DesignationNotInForce
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+
+@router.post(
+    "",
+    response_model=CaseRead,
+    status_code=201,
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, DesignationNotInForce, ShinseishoIdInUse, InvalidCase
+    ),
+)
+async def create_case(
+    body: CaseCreate,
+    request: Request,
+    session: DBSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Open a case at the device's post office (clerk-agent device only). Supports Idempotency-Key."""
+    request_hash = sha256_hex(canonical_json(body.model_dump(mode="json")))
+    if idempotency_key is not None:
+        idempotency.check_key(idempotency_key)
+        stored = await idempotency.replay(
+            session,
+            principal_id=principal.id,
+            key=idempotency_key,
+            method="POST",
+            path=request.url.path,
+            request_hash=request_hash,
+        )
+        if stored is not None:
+            return JSONResponse(
+                stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+    case = await case_service.create(
+        session,
+        principal=principal,
+        municipality_code=body.municipality_code,
+        procedure=body.procedure,
+        shinseisho_id=body.shinseisho_id,
+        tz=ZoneInfo(settings.timezone),
+    )
+    payload = CaseRead.model_validate(case).model_dump(mode="json")
+    if idempotency_key is not None:
+        await idempotency.store(
+            session,
+            principal_id=principal.id,
+            key=idempotency_key,
+            method="POST",
+            path=request.url.path,
+            request_hash=request_hash,
+            status_code=201,
+            response=payload,
+        )
+    return JSONResponse(payload, status_code=201)
+
+
+@router.get(
+    "",
+    response_model=Page[CaseRead],
+    responses=problem_responses(Unauthenticated, PermissionDenied, BadRequest),
+)
+async def list_cases(
+    session: DBSession,
+    principal: CurrentPrincipal,
+    state: Annotated[list[CaseState] | None, Query(description="Filter by state (repeatable)")] = None,
+    procedure: Procedure | None = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CaseRead]:
+    """Cases the caller may see, newest first, with cursor pagination."""
+    try:
+        after = Cursor.decode(cursor) if cursor else None
+    except InvalidCursor as exc:
+        raise BadRequest("invalid cursor") from exc
+    rows = await case_service.list_for(
+        session, principal=principal, states=state, procedure=procedure, after=after, limit=limit + 1
+    )
+    items = [CaseRead.model_validate(r) for r in rows[:limit]]
+    next_cursor = (
+        Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode() if len(rows) > limit else None
+    )
+    return Page[CaseRead](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def read_case(case_id: str, session: DBSession, principal: CurrentPrincipal) -> CaseRead:
+    """One case, if the caller may see it (a foreign case is 404)."""
+    return CaseRead.model_validate(await case_service.get_for(session, principal=principal, case_id=case_id))
+
+
+@router.get(
+    "/{case_id}/history",
+    response_model=list[CaseStateEntryRead],
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def case_history(
+    case_id: str, session: DBSession, principal: CurrentPrincipal
+) -> list[CaseStateEntryRead]:
+    """When the case entered each state."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return [CaseStateEntryRead.model_validate(e) for e in await case_service.history(session, case)]
+
+
+def _action_endpoint(action: Action) -> Callable[..., Awaitable[CaseRead]]:
+    async def endpoint(
+        case_id: str,
+        body: ActionRequest,
+        session: DBSession,
+        principal: CurrentPrincipal,
+        settings: AppSettings,
+    ) -> CaseRead:
+        case = await case_service.get_for(session, principal=principal, case_id=case_id)
+        updated = await case_service.act(
+            session,
+            principal=principal,
+            case=case,
+            action=action,
+            reason_code=body.reason_code,
+            attested=body.attested,
+            expected_version=body.expected_version,
+            answers=body.answers,
+            tz=ZoneInfo(settings.timezone),
+        )
+        return CaseRead.model_validate(updated)
+
+    endpoint.__name__ = f"case_{action.value}"
+    endpoint.__doc__ = ACTION_DOCS[action]
+    return endpoint
+
+
+def action_path(action: Action) -> str:
+    """The URL path segment of an action, e.g. `request-verification`."""
+    return action.value.replace("_", "-")
+
+
+for _action in TRANSITIONS:
+    router.add_api_route(
+        f"/{{case_id}}/{action_path(_action)}",
+        _action_endpoint(_action),
+        methods=["POST"],
+        response_model=CaseRead,
+        name=f"case_{_action.value}",
+        summary=ACTION_DOCS[_action],
+        responses=problem_responses(
+            Unauthenticated,
+            PermissionDenied,
+            NotAllowedForActor,
+            CaseNotFound,
+            InvalidTransition,
+            VersionConflict,
+            Conflict,
+            InvalidCase,
+        ),
+    )

@@ -1,0 +1,101 @@
+"""Request and response models of cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.cases.eligibility import EligibilityAnswers
+from service.cases.lifecycle import Action, CaseState
+from service.tenancy.codes import Procedure
+
+SHINSEISHO_ID_PATTERN = r"^[0-9]{23}$"
+
+
+class CaseCreate(BaseModel):
+    municipality_code: str = Field(
+        pattern=r"^[0-9]{6}$", description="The applicant's municipality (全国地方公共団体コード)"
+    )
+    procedure: Procedure
+    shinseisho_id: str | None = Field(
+        default=None,
+        pattern=SHINSEISHO_ID_PATTERN,
+        description="申請書ID (23 digits); required for card application and renewal",
+    )
+
+
+class CaseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    municipality_code: str
+    post_office_id: str
+    designation_id: str
+    procedure: Procedure
+    state: CaseState
+    version: int
+    shinseisho_id: str | None
+    officer_id: str | None
+    precheck: dict[str, Any] | None
+    decision: str | None
+    reason_code: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    state_entered_at: dt.datetime
+
+
+class CaseStateEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: CaseState
+    action: str
+    actor_kind: str
+    reason_code: str | None
+    entered_at: dt.datetime
+
+
+class ActionRequest(BaseModel):
+    """Body of every case action; each action documents which fields it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int | None = Field(
+        default=None, ge=1, description="Refuse with 409 unless the case is at this version"
+    )
+    reason_code: str | None = Field(default=None, max_length=60, pattern=r"^[a-z_]+$")
+    attested: bool = Field(
+        default=False, description="The officer attests the decision (required for approve/reject/refer)"
+    )
+    answers: EligibilityAnswers | None = Field(
+        default=None, description="Eligibility answers (precheck only)"
+    )
+
+
+ACTION_DOCS: dict[Action, str] = {
+    Action.check_in: "Clerk device: the applicant is at the counter (受付).",
+    Action.precheck: "Clerk device: record the eligibility answers (`answers`).",
+    Action.request_verification: "Clerk device: put the case in the municipality's officer queue.",
+    Action.accept: "Officer: take the case from the queue; the live session starts.",
+    Action.capture_evidence: "Clerk device: ID documents and card read are captured.",
+    Action.begin_review: "Assigned officer: start reviewing the evidence.",
+    Action.approve: "Assigned officer: identity confirmed (`attested` required).",
+    Action.reject: "Assigned officer: identity not confirmed (`reason_code`, `attested`).",
+    Action.refer_to_counter: "Assigned officer: switch to 交付時来庁 (`reason_code`, `attested`).",
+    Action.abort: "Officer or device: the live check cannot go on (`reason_code`).",
+    Action.requeue: "Clerk device: after an abort, queue again; evidence is taken afresh.",
+    Action.withdraw: "Clerk device: the case ends before a decision (`reason_code`).",
+    Action.complete: "Clerk device: 申請サポート or kiosk procedure done.",
+    Action.seal_pin_request: "Clerk device: the PIN request is sealed for the municipality (or 顔認証 chosen).",
+    Action.submit_to_jlis: "Officer or system: the application goes to J-LIS.",
+    Action.record_card_produced: "Back office: J-LIS reports the card produced.",
+    Action.record_card_received: "Back office: the card arrived at the municipality.",
+    Action.record_pre_issue_setup: "Back office: 交付前設定 done; the PIN request is destroyed.",
+    Action.record_mailed: "Back office: mailed by 本人限定受取郵便 (特例型).",
+    Action.record_delivered: "Back office: delivered to the applicant.",
+    Action.record_returned: "Back office: returned undelivered (`reason_code`).",
+    Action.record_awaiting_pickup: "Back office: the applicant is asked to collect at the counter.",
+    Action.close: "Close the case.",
+    Action.cancel_address_change: "Back office: a move or name change voids mailing (`reason_code`).",
+}

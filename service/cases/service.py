@@ -1,0 +1,283 @@
+"""Rules of cases: creation at a designated office, tenant-scoped reads, guarded transitions with audit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.accounts.roles import Principal, PrincipalKind, Role, Scope
+from service.audit import service as audit
+from service.cases import repository
+from service.cases.eligibility import EligibilityAnswers, ineligibility_reasons
+from service.cases.exceptions import (
+    AttestationRequired,
+    CaseNotFound,
+    InvalidCase,
+    NotAllowedForActor,
+    NotAssigned,
+    NotEligible,
+    ProcedureMismatch,
+    ReasonRequired,
+    ShinseishoIdInUse,
+    VersionConflict,
+    WrongState,
+)
+from service.cases.lifecycle import TERMINAL_STATES, Action, Actor, CaseState, LifecycleError, plan
+from service.cases.models import Case, CaseStateEntry
+from service.errors import PermissionDenied
+from service.kit import clock
+from service.kit.ids import random_id
+from service.kit.pagination import Cursor
+from service.tenancy import service as tenancy_service
+from service.tenancy.codes import Procedure
+
+NEEDS_SHINSEISHO_ID = frozenset({Procedure.card_application, Procedure.card_renewal})
+DECISIONS = {
+    Action.approve: "approved",
+    Action.reject: "rejected",
+    Action.refer_to_counter: "referred_to_counter",
+}
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The state-machine actor a principal acts as; people other than officers and supervisors act through devices."""
+    if principal.kind is PrincipalKind.device:
+        return Actor.device
+    if principal.kind is PrincipalKind.integration:
+        if Scope.cases_write not in principal.scopes:
+            raise PermissionDenied("API key lacks scope cases:write")
+        return Actor.integration
+    if principal.kind is PrincipalKind.system:
+        return Actor.system
+    if principal.role is Role.officer:
+        return Actor.officer
+    if principal.role is Role.supervisor:
+        return Actor.supervisor
+    raise NotAllowedForActor(f"a {principal.actor_label} may not act on cases")
+
+
+def visible_scope(principal: Principal) -> tuple[str | None, str | None]:
+    """(municipality_code, post_office_id) that bound what `principal` may see; 403 for roles that see no cases."""
+    if principal.kind is PrincipalKind.device:
+        return None, principal.post_office_id
+    if principal.kind is PrincipalKind.integration:
+        if Scope.cases_read not in principal.scopes:
+            raise PermissionDenied("API key lacks scope cases:read")
+        return principal.municipality_code, None
+    if principal.kind is PrincipalKind.account and principal.role is Role.clerk:
+        return None, principal.post_office_id
+    if principal.kind is PrincipalKind.account and principal.role in (Role.officer, Role.supervisor):
+        return principal.municipality_code, None
+    # Admins configure the system and auditors read the audit trail; neither reads cases (domain.md §B1).
+    raise PermissionDenied(f"a {principal.actor_label} may not read cases")
+
+
+async def get_for(session: AsyncSession, *, principal: Principal, case_id: str) -> Case:
+    """The case if `principal` may see it; a foreign case is indistinguishable from a missing one (404)."""
+    municipality_code, post_office_id = visible_scope(principal)
+    case = await repository.get(session, case_id)
+    if (
+        case is None
+        or (municipality_code is not None and case.municipality_code != municipality_code)
+        or (post_office_id is not None and case.post_office_id != post_office_id)
+    ):
+        raise CaseNotFound()
+    return case
+
+
+async def list_for(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    states: Sequence[CaseState] | None,
+    procedure: Procedure | None,
+    after: Cursor | None,
+    limit: int,
+) -> Sequence[Case]:
+    """A page of the cases `principal` may see."""
+    municipality_code, post_office_id = visible_scope(principal)
+    return await repository.page(
+        session,
+        municipality_code=municipality_code,
+        post_office_id=post_office_id,
+        states=[s.value for s in states] if states else None,
+        procedure=procedure.value if procedure else None,
+        after=after,
+        limit=limit,
+    )
+
+
+def _enter(
+    session: AsyncSession,
+    case: Case,
+    state: CaseState,
+    action: str,
+    principal: Principal,
+    reason_code: str | None,
+) -> None:
+    now = clock.now()
+    case.state = state.value
+    case.state_entered_at = now
+    case.updated_at = now
+    session.add(
+        CaseStateEntry(
+            case_id=case.id,
+            state=state.value,
+            action=action,
+            actor_kind=principal.actor_label,
+            actor_id=principal.id,
+            reason_code=reason_code,
+            entered_at=now,
+        )
+    )
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    municipality_code: str,
+    procedure: Procedure,
+    shinseisho_id: str | None,
+    tz: ZoneInfo,
+) -> Case:
+    """Open a case at the device's post office for an applicant of `municipality_code`."""
+    if principal.kind is not PrincipalKind.device or principal.post_office_id is None:
+        raise NotAllowedForActor("cases are opened by the clerk-agent device at the counter")
+    if procedure in NEEDS_SHINSEISHO_ID and shinseisho_id is None:
+        raise InvalidCase("this procedure needs the 23-digit 申請書ID")
+    designation = await tenancy_service.designation_in_force(
+        session,
+        municipality_code=municipality_code,
+        post_office_id=principal.post_office_id,
+        procedure=procedure,
+        tz=tz,
+    )
+    if (
+        shinseisho_id is not None
+        and await repository.by_active_shinseisho_id(session, shinseisho_id) is not None
+    ):
+        raise ShinseishoIdInUse()
+    now = clock.now()
+    case = Case(
+        id=random_id("case"),
+        municipality_code=municipality_code,
+        post_office_id=principal.post_office_id,
+        designation_id=designation.id,
+        procedure=procedure.value,
+        state=CaseState.draft.value,
+        shinseisho_id=shinseisho_id,
+        active_shinseisho_id=shinseisho_id,
+        created_by_device_id=principal.id,
+        created_at=now,
+        updated_at=now,
+        state_entered_at=now,
+    )
+    session.add(case)
+    _enter(session, case, CaseState.draft, "create", principal, None)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Two devices racing on one 申請書ID: the unique index decides.
+        raise ShinseishoIdInUse() from exc
+    await audit.record(
+        session,
+        actor=principal,
+        action="case.created",
+        municipality_code=municipality_code,
+        case_id=case.id,
+        to_state=case.state,
+    )
+    return case
+
+
+async def act(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case: Case,
+    action: Action,
+    reason_code: str | None,
+    attested: bool,
+    expected_version: int | None,
+    answers: EligibilityAnswers | None,
+    tz: ZoneInfo,
+) -> Case:
+    """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition."""
+    actor = actor_of(principal)
+    procedure = Procedure(case.procedure)
+    source = CaseState(case.state)
+    if expected_version is not None and expected_version != case.version:
+        raise VersionConflict(f"case is at version {case.version}, not {expected_version}")
+    try:
+        transition = plan(
+            state=source,
+            action=action,
+            actor=actor,
+            procedure=procedure,
+            reason_code=reason_code,
+            attested=attested,
+        )
+    except LifecycleError as exc:
+        raise {
+            "wrong_actor": NotAllowedForActor,
+            "wrong_procedure": ProcedureMismatch,
+            "wrong_state": WrongState,
+            "bad_reason": ReasonRequired,
+            "attestation_required": AttestationRequired,
+        }[exc.kind](str(exc)) from exc
+    if actor is Actor.officer and action is not Action.accept and case.officer_id != principal.id:
+        raise NotAssigned()
+    if transition.needs_designation:
+        await tenancy_service.designation_in_force(
+            session,
+            municipality_code=case.municipality_code,
+            post_office_id=case.post_office_id,
+            procedure=procedure,
+            tz=tz,
+        )
+    if action is Action.precheck:
+        if answers is None:
+            raise InvalidCase("precheck needs the eligibility answers")
+        reasons = ineligibility_reasons(answers, procedure)
+        case.precheck = {"answers": answers.model_dump(), "eligible": not reasons, "reasons": reasons}
+    elif answers is not None:
+        raise InvalidCase(f"{action.value} takes no eligibility answers")
+    if action in (Action.request_verification, Action.complete) and not (case.precheck or {}).get("eligible"):
+        raise NotEligible("; ".join((case.precheck or {}).get("reasons", [])) or "pre-check not passed")
+    if action is Action.accept:
+        case.officer_id = principal.id
+    if action is Action.requeue:
+        case.officer_id = None
+    if action in DECISIONS:
+        case.decision = DECISIONS[action]
+    if reason_code is not None:
+        case.reason_code = reason_code
+    target = transition.target
+    if target in TERMINAL_STATES:
+        case.active_shinseisho_id = None
+    _enter(session, case, target, action.value, principal, reason_code)
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise VersionConflict("another user changed this case at the same moment") from exc
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"case.{action.value}",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        from_state=source.value,
+        to_state=target.value,
+        reason_code=reason_code,
+    )
+    return case
+
+
+async def history(session: AsyncSession, case: Case) -> Sequence[CaseStateEntry]:
+    """When the case entered each state."""
+    return await repository.history(session, case.id)

@@ -1,0 +1,271 @@
+"""The `hub` command: serve, db upgrade, demo, account create, designation add, device enroll-code, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from service import migrate
+from service.accounts import service as accounts_service
+from service.accounts.roles import SYSTEM, Role
+from service.app import NotMigrated, create_app, ensure_migrated
+from service.audit import service as audit_service
+from service.config import Settings, get_settings
+from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_work
+from service.errors import HubError
+from service.tenancy import service as tenancy_service
+from service.tenancy.codes import Procedure
+from service.tenancy.hours import ALWAYS_OPEN
+from service.tenancy.schemas import DesignationCreate
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    if is_sqlite(settings.effective_database_url):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return create_engine(settings.effective_database_url)
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    engine = _engine(settings)
+    try:
+        before = await migrate.current_revision(engine)
+        await migrate.upgrade(engine)
+        after = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(f"database migrated: {before or '(empty)'} → {after}  [{_safe_url(settings)}]")
+
+
+def _safe_url(settings: Settings) -> str:
+    url = settings.effective_database_url
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _free_port(host: str, preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, preferred))
+            return preferred
+        except OSError:
+            probe.bind((host, 0))
+            return int(probe.getsockname()[1])
+
+
+def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False
+    )
+    uvicorn.Server(config).run()
+
+
+async def _audit_verify(settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            reports = await audit_service.verify_all(session)
+    finally:
+        await engine.dispose()
+    broken = [r for r in reports if not r.ok]
+    for r in reports:
+        status = (
+            "ok" if r.ok else f"BROKEN at seq {r.first_broken_seq} (row id {r.first_broken_id}): {r.problem}"
+        )
+        print(f"chain {r.chain:>8}: {r.rows} rows — {status}")
+    if not reports:
+        print("no audit events yet")
+    print(
+        "監査証跡は改ざんされていません / audit trail intact"
+        if not broken
+        else "監査証跡の改ざんを検出しました / audit trail TAMPERED"
+    )
+    return 1 if broken else 0
+
+
+async def _demo(settings: Settings) -> Settings:
+    from service.demo import seed
+
+    await _db_upgrade(settings)
+    engine = _engine(settings)
+    try:
+        demo = await seed(create_sessionmaker(engine), settings)
+    finally:
+        await engine.dispose()
+    port = _free_port(settings.host, settings.port)
+    settings = settings.model_copy(update={"port": port})
+    base = f"http://{settings.host}:{port}"
+    lines = [
+        "",
+        "窓口ブリッジ デモ / madoguchi-bridge demo (synthetic data only)",
+        f"  hub          {base}",
+        f"  API docs     {base}/docs",
+        f"  health       {base}/healthz",
+        f"  municipality {demo.municipality_code} 窓口市 (invented)   post office {demo.post_office_id}",
+        f"  demo device  {demo.device_id} (key {demo.device_key_path})",
+        "  logins (username / password):",
+        *[f"    {u:<16} {p}" for u, p in demo.logins.items()],
+        "  Ctrl+C で停止 / Ctrl+C to stop",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+    return settings
+
+
+async def _account_create(settings: Settings, args: argparse.Namespace) -> None:
+    password = args.password or getpass.getpass("password (12+ characters): ")
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            account = await accounts_service.create_account(
+                session,
+                actor=SYSTEM,
+                username=args.username,
+                display_name=args.display_name or args.username,
+                role=Role(args.role),
+                password=password,
+                municipality_code=args.municipality,
+                post_office_id=args.post_office,
+            )
+    finally:
+        await engine.dispose()
+    print(f"account {account.username} ({account.role}) created: {account.id}")
+
+
+async def _designation_add(settings: Settings, args: argparse.Namespace) -> None:
+    data = DesignationCreate(
+        municipality_code=args.municipality,
+        post_office_id=args.post_office,
+        procedures=[Procedure(p) for p in args.procedure],
+        valid_from=dt.date.fromisoformat(args.valid_from),
+        valid_until=dt.date.fromisoformat(args.valid_until),
+        council_resolution_ref=args.council_resolution,
+        contract_id=args.contract,
+        opening_hours=ALWAYS_OPEN
+        if args.always_open
+        else {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    )
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            designation = await tenancy_service.create_designation(session, actor=SYSTEM, data=data)
+    finally:
+        await engine.dispose()
+    print(f"designation {designation.id} created")
+
+
+async def _enroll_code(settings: Settings, args: argparse.Namespace) -> None:
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            code, record = await accounts_service.issue_enrolment_code(
+                session,
+                actor=SYSTEM,
+                post_office_id=args.post_office,
+                device_name=args.name,
+                settings=settings,
+            )
+    finally:
+        await engine.dispose()
+    print(f"enrolment code (one-time, until {record.expires_at.isoformat()}): {code}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `hub`."""
+    parser = argparse.ArgumentParser(prog="hub", description="窓口ブリッジ hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the hub (refuses an un-migrated database)")
+    serve.add_argument("--port", type=int)
+    db = sub.add_parser("db", help="database commands")
+    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="apply migrations")
+    demo = sub.add_parser(
+        "demo", help="migrate, create the synthetic demo tenant, print logins and URLs, serve"
+    )
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--no-serve", action="store_true", help="seed and print, then exit")
+    account = sub.add_parser("account", help="accounts").add_subparsers(dest="account_command", required=True)
+    create = account.add_parser("create", help="create an account")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--display-name")
+    create.add_argument("--municipality")
+    create.add_argument("--post-office")
+    create.add_argument("--password", help="prompted for when omitted")
+    designation = sub.add_parser("designation", help="designations").add_subparsers(
+        dest="designation_command", required=True
+    )
+    add = designation.add_parser("add", help="add a designation")
+    add.add_argument("--municipality", required=True)
+    add.add_argument("--post-office", required=True)
+    add.add_argument("--procedure", action="append", required=True, choices=[p.value for p in Procedure])
+    add.add_argument("--valid-from", required=True)
+    add.add_argument("--valid-until", required=True)
+    add.add_argument("--council-resolution", required=True)
+    add.add_argument("--contract", required=True)
+    add.add_argument(
+        "--always-open", action="store_true", help="no opening-hours limit (default: weekdays 9–17)"
+    )
+    device = sub.add_parser("device", help="devices").add_subparsers(dest="device_command", required=True)
+    code = device.add_parser("enroll-code", help="issue a one-time enrolment code")
+    code.add_argument("--post-office", required=True)
+    code.add_argument("--name", required=True)
+    audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="walk every hash chain; exit 1 at the first broken link")
+    pki = sub.add_parser(
+        "dev-pki", help="generate the test PKI for the virtual card (development only)", add_help=False
+    )
+    pki.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `hub`."""
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if getattr(args, "port", None):
+        settings = settings.model_copy(update={"port": args.port})
+    try:
+        if args.command == "serve":
+            asyncio.run(ensure_migrated(settings))
+            _serve(settings)
+        elif args.command == "db":
+            asyncio.run(_db_upgrade(settings))
+        elif args.command == "demo":
+            settings = asyncio.run(_demo(settings))
+            if not args.no_serve:
+                _serve(settings)
+        elif args.command == "account":
+            asyncio.run(_account_create(settings, args))
+        elif args.command == "designation":
+            asyncio.run(_designation_add(settings, args))
+        elif args.command == "device":
+            asyncio.run(_enroll_code(settings, args))
+        elif args.command == "audit":
+            return asyncio.run(_audit_verify(settings))
+        elif args.command == "dev-pki":
+            from service.cardproof.devpki import main as devpki_main
+
+            return devpki_main(list(args.rest))
+    except NotMigrated as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"hub: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Imports every domain's ORM models so the metadata is complete (Alembic, create checks)."""
+
+from service.accounts import models as accounts_models
+from service.audit import models as audit_models
+from service.cases import models as cases_models
+from service.db import Base
+from service.idempotency import models as idempotency_models
+from service.tenancy import models as tenancy_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "accounts_models",
+    "audit_models",
+    "cases_models",
+    "idempotency_models",
+    "metadata",
+    "tenancy_models",
+]

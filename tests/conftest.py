@@ -1,0 +1,134 @@
+"""Shared fixtures: a real database per run (SQLite file or a fresh PostgreSQL database), the app, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+# Cheap password hashing for tests (argon2id all the same); must be set before service.accounts.passwords loads.
+os.environ.setdefault("HUB_ARGON2_TIME_COST", "1")
+os.environ.setdefault("HUB_ARGON2_MEMORY_KIB", "1024")
+
+import httpx
+import pytest
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from service import migrate
+from service.app import create_app
+from service.config import Environment, Settings
+from service.db import create_engine, create_sessionmaker
+from service.kit import clock
+from service.models import metadata
+from tests._services import missing_service
+
+PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+def backend() -> str:
+    """Which database this run uses: `sqlite` (default) or `postgresql` (HUB_TEST_DB)."""
+    return os.environ.get("HUB_TEST_DB", "sqlite")
+
+
+async def _create_pg_database(name: str) -> str:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_pg_database(name: str) -> None:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _pg_reachable() -> bool:
+    admin = create_async_engine(PG_ADMIN_URL)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except (OSError, Exception):  # noqa: BLE001  (any failure means unreachable)
+        return False
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for this run: a fresh PostgreSQL database, or a SQLite file."""
+    if backend() == "postgresql":
+        if not asyncio.run(_pg_reachable()):
+            missing_service(f"PostgreSQL at {PG_ADMIN_URL}")
+        name = f"madoguchi_test_{os.getpid()}_{secrets.token_hex(3)}"
+        url = asyncio.run(_create_pg_database(name))
+        asyncio.run(_migrate(url))
+        yield url
+        asyncio.run(_drop_pg_database(name))
+    else:
+        path = tmp_path_factory.mktemp("db") / "hub.sqlite3"
+        url = f"sqlite+aiosqlite:///{path}"
+        asyncio.run(_migrate(url))
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Test-mode settings on the run's database."""
+    return Settings(environment=Environment.test, database_url=database_url, data_dir=tmp_path / "hub", public_origin="http://hub.test")
+
+
+async def _wipe(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the run's database, emptied after the test."""
+    engine = create_engine(settings.effective_database_url)
+    yield engine
+    await _wipe(engine)
+    await engine.dispose()
+    clock.reset_for_tests()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test engine."""
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[object]:
+    """The hub app with its lifespan running (engine fixture first, so the wipe runs after the app stops)."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, in process."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
+        yield c

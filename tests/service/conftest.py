@@ -1,0 +1,80 @@
+"""Fixtures of hub tests: two tenants with every role, and a driver that walks a case through its states."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.accounts.roles import Role
+from service.config import Settings
+from tests.factories import World, device_client, login, make_admin, make_tenant, shinseisho_id
+
+ELIGIBLE = {
+    "applicant_present": True,
+    "resident_of_municipality": True,
+    "proxy_applicant": False,
+    "minor_or_adult_ward": False,
+}
+
+
+@pytest.fixture
+async def world(
+    app: object, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[World]:
+    """Tenants A (99001x) and B (99002x), an admin, and logged-in headers for every role."""
+    a = await make_tenant(sessionmaker, settings, prefix="99001", name="甲市", office_code="99101")
+    b = await make_tenant(sessionmaker, settings, prefix="99002", name="乙町", office_code="99102")
+    admin = await make_admin(sessionmaker)
+    headers = {}
+    for label, tenant in (("a", a), ("b", b)):
+        for role, username in tenant.usernames.items():
+            headers[(label, role)] = await login(client, username)
+    async with device_client(app, a) as device_a, device_client(app, b) as device_b:
+        yield World(a, b, await login(client, admin), headers, device_a, device_b)
+
+
+class CaseDriver:
+    """Walks a case of tenant A through the API, asserting each step succeeds."""
+
+    def __init__(self, client: httpx.AsyncClient, world: World) -> None:
+        self.client = client
+        self.world = world
+
+    async def create(self, procedure: str = "card_application", **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"municipality_code": self.world.a.municipality_code, "procedure": procedure}
+        if procedure in ("card_application", "card_renewal"):
+            body["shinseisho_id"] = shinseisho_id()
+        body.update(extra)
+        response = await self.world.device_a.post("/api/v1/cases", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def device(self, case_id: str, action: str, **body: Any) -> dict[str, Any]:
+        response = await self.world.device_a.post(f"/api/v1/cases/{case_id}/{action}", json=body)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def officer(self, case_id: str, action: str, **body: Any) -> dict[str, Any]:
+        response = await self.client.post(f"/api/v1/cases/{case_id}/{action}", json=body, headers=self.world.h("a", Role.officer))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def to_review(self, procedure: str = "card_application") -> dict[str, Any]:
+        """A case in officer_review, accepted by tenant A's officer."""
+        case = await self.create(procedure)
+        await self.device(case["id"], "check-in")
+        await self.device(case["id"], "precheck", answers=ELIGIBLE)
+        await self.device(case["id"], "request-verification")
+        await self.officer(case["id"], "accept")
+        await self.device(case["id"], "capture-evidence")
+        return await self.officer(case["id"], "begin-review")
+
+
+@pytest.fixture
+def driver(client: httpx.AsyncClient, world: World) -> CaseDriver:
+    """A CaseDriver on tenant A."""
+    return CaseDriver(client, world)
