@@ -1,0 +1,1 @@
+"""The My Number Card layer: APDUs, the card protocol, the PC/SC adapter and the Virtual My Number Card."""

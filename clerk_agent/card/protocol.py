@@ -1,0 +1,347 @@
+"""My Number Card (マイナンバーカード) operations over any Transport: JPKI AP and 券面事項確認AP (Kenkaku).
+
+The My Number itself is out of reach by construction: `FORBIDDEN_FILES` lists Kenhojo EF 0001 and
+Kenkaku EF 0005, and every SELECT EF or short-EF-id read goes through `_check_allowed` first (B5/B9:
+no My Number capture at the post office). Kenhojo is only ever asked for its PIN retry counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from clerk_agent.card import apdu
+from clerk_agent.card.apdu import SW, Command, Response
+from clerk_agent.card.transport import PinPadTransport, Transport
+from clerk_agent.errors import (
+    ApduFailed,
+    CardDataMalformed,
+    CardError,
+    ForbiddenFileAccess,
+    InvalidPinFormat,
+    LastTryConfirmationRequired,
+    NotMyNumberCard,
+    PinBlocked,
+    PinIncorrect,
+)
+
+JPKI_AID = bytes.fromhex("D392F000260100000001")
+KENHOJO_AID = bytes.fromhex("D3921000310001010408")
+KENKAKU_AID = bytes.fromhex("D3921000310001010402")
+
+EF_JPKI_TOKEN = 0x0006
+EF_JPKI_AUTH_CERT = 0x000A
+EF_JPKI_AUTH_CA = 0x000B
+EF_JPKI_AUTH_KEY = 0x0017
+EF_KENKAKU_CARD_FACE = 0x0002
+
+MY_NUMBER_CARD_TOKEN = b"JPKIAPICCTOKEN2"
+# The 個人番号 (Kenhojo EF 0001) and its rendered image (Kenkaku EF 0005). Never selected, never read.
+FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset({(KENHOJO_AID, 0x0001), (KENKAKU_AID, 0x0005)})
+
+
+class PinKind(Enum):
+    """The secrets whose retry counters the counter shows; value is (application AID, key reference EF)."""
+
+    JPKI_AUTH = (JPKI_AID, 0x0018)  # 利用者証明用暗証番号, 4 digits, 3 tries
+    JPKI_SIGN = (JPKI_AID, 0x001B)  # 署名用パスワード, 6-16 characters, 5 tries
+    KENHOJO_PIN = (KENHOJO_AID, 0x0011)  # 券面事項入力補助用暗証番号, 4 digits, 3 tries
+    KENKAKU_CODE_B = (KENKAKU_AID, 0x0012)  # 照合番号B, 14 digits
+
+    @property
+    def aid(self) -> bytes:
+        """The application holding this key."""
+        return self.value[0]
+
+    @property
+    def key_fid(self) -> int:
+        """The key reference EF."""
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class PinStatus:
+    """Retry state of one secret; `retries_left` None means the card reports no limit or an open session."""
+
+    kind: PinKind
+    retries_left: int | None
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class CardFaceRecord:
+    """券面事項確認AP EF 0002 (card face), as read; `raw` is the whole file for the hub to verify itself."""
+
+    raw: bytes
+    birth_date: str
+    sex: str
+    card_public_key: bytes
+    name_image: bytes
+    address_image: bytes
+    photo_jp2: bytes
+    signature: bytes
+    expiry: str
+    security_code_image: bytes
+
+
+def possession_message(origin: str, nonce: str, case_id: str) -> bytes:
+    """The bytes the card signs to prove possession: SHA-256(origin) ‖ SHA-256(nonce) ‖ case id (Web eID pattern)."""
+    return hashlib.sha256(origin.encode()).digest() + hashlib.sha256(nonce.encode()).digest() + case_id.encode()
+
+
+def parse_card_face(raw: bytes) -> CardFaceRecord:
+    """Split the card-face file into its fields (no signature check: that is the hub's job)."""
+    try:
+        outer = apdu.iter_tlvs(raw)
+        if not outer or outer[0].tag != 0xFF20:
+            raise CardDataMalformed("card-face file does not start with FF20")
+        fields = {t.tag: t.value for t in apdu.iter_tlvs(outer[0].value)}
+    except apdu.TlvError as exc:
+        raise CardDataMalformed(f"card-face file: {exc}") from exc
+    needed = (0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
+    missing = [f"{tag:X}" for tag in needed if tag not in fields]
+    if missing:
+        raise CardDataMalformed(f"card-face file lacks {', '.join(missing)}")
+    return CardFaceRecord(
+        raw=outer[0].raw,
+        birth_date=fields[0xDF22].decode("ascii", "replace"),
+        sex=fields[0xDF23].decode("ascii", "replace"),
+        card_public_key=fields[0xDF24],
+        name_image=fields[0xDF25],
+        address_image=fields[0xDF26],
+        photo_jp2=fields[0xDF27],
+        signature=fields[0xDF28],
+        expiry=fields[0xDF29].decode("ascii", "replace"),
+        security_code_image=fields.get(0xDF2A, b""),
+    )
+
+
+def _wipe(buffer: bytearray) -> None:
+    # Overwrite in place: the caller's bytearray is the only mutable copy of the PIN we control.
+    for i in range(len(buffer)):
+        buffer[i] = 0
+
+
+class MyNumberCard:
+    """Blocking card operations (run them in a worker thread); tracks the selected DF/EF to skip redundant SELECTs.
+
+    `short_ef_ids` uses the short-EF-identifier forms of READ BINARY, VERIFY and COMPUTE DIGITAL SIGNATURE
+    (JSAPDU, MC), saving one SELECT EF per file; a card that answers 6A86/6A81 to them is switched to the
+    SELECT EF forms for the rest of the session.
+    `max_chunk` above 256 uses extended Le, which many PC/SC readers do not pass.
+    """
+
+    def __init__(self, transport: Transport, *, short_ef_ids: bool = True, max_chunk: int = 256) -> None:
+        if not 1 <= max_chunk <= 0xFF00:
+            raise ValueError("max_chunk must be 1..65280 (a vpcd frame holds at most 65535 bytes)")
+        self.transport = transport
+        self.short_ef_ids = short_ef_ids
+        self.max_chunk = max_chunk
+        self.apdu_count = 0
+        self._df: bytes | None = None
+        self._ef: int | None = None
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _send(self, command: Command | bytes | bytearray) -> Response:
+        raw = command.encode() if isinstance(command, Command) else command
+        self.apdu_count += 1
+        try:
+            return apdu.parse_response(self.transport.transmit(raw))
+        except CardError:
+            # Removal or reset loses the card's selection state; forget ours too.
+            self._df = self._ef = None
+            raise
+
+    def _select_df(self, aid: bytes) -> None:
+        if self._df == aid:
+            return
+        rsp = self._send(apdu.select_df(aid))
+        if not rsp.ok:
+            self._df = self._ef = None
+            raise ApduFailed(rsp.sw, f"SELECT DF {aid.hex().upper()}")
+        self._df, self._ef = aid, None
+
+    @staticmethod
+    def _check_allowed(aid: bytes, fid: int) -> None:
+        if (aid, fid) in FORBIDDEN_FILES:
+            raise ForbiddenFileAccess(f"EF {fid:04X} of {aid.hex().upper()} holds the My Number and is never read")
+
+    def _select_ef(self, aid: bytes, fid: int) -> None:
+        self._check_allowed(aid, fid)
+        self._select_df(aid)
+        if self._ef == fid:
+            return
+        rsp = self._send(apdu.select_ef(fid))
+        if not rsp.ok:
+            self._ef = None
+            raise ApduFailed(rsp.sw, f"SELECT EF {fid:04X}")
+        self._ef = fid
+
+    def _fallback_if_sfi_rejected(self, rsp: Response) -> Response | None:
+        """None (and short EF ids off for this card) when the card rejects the short-EF-id form."""
+        if rsp.sw in (SW.WRONG_P1P2, 0x6A81):
+            self.short_ef_ids = False
+            return None
+        return rsp
+
+    def _read_chunk_ok(self, rsp: Response, what: str) -> bytes:
+        # 6282: end of file reached before Le bytes; the data that exists is still valid.
+        if rsp.sw not in (SW.OK, SW.END_OF_FILE):
+            raise ApduFailed(rsp.sw, what)
+        return rsp.data
+
+    def read_file(self, aid: bytes, fid: int, *, length: int | None = None) -> bytes:
+        """Read a transparent EF: exactly `length` bytes, or the whole BER-TLV object it starts with."""
+        self._check_allowed(aid, fid)
+        self._select_df(aid)
+        first_le = min(self.max_chunk, length) if length is not None else self.max_chunk
+        what = f"READ BINARY {fid:04X}"
+        rsp = None
+        if self.short_ef_ids and fid <= 0x1E:
+            rsp = self._fallback_if_sfi_rejected(self._send(apdu.read_binary_sfi(fid, 0, first_le)))
+            if rsp is not None:
+                self._ef = fid
+        if rsp is None:
+            self._select_ef(aid, fid)
+            rsp = self._send(apdu.read_binary(0, first_le))
+        head = self._read_chunk_ok(rsp, what)
+        if length is None:
+            try:
+                length = apdu.tlv_total_size(head)
+            except apdu.TlvError as exc:
+                raise CardDataMalformed(f"EF {fid:04X} does not start with a BER-TLV object: {exc}") from exc
+        data = bytearray(head[:length])
+        while len(data) < length:
+            le = min(self.max_chunk, length - len(data))
+            chunk = self._read_chunk_ok(self._send(apdu.read_binary(len(data), le)), what)
+            if not chunk:
+                raise CardDataMalformed(f"EF {fid:04X} ended at {len(data)} of {length} bytes")
+            data += chunk[: length - len(data)]
+        return bytes(data)
+
+    # --- JPKI AP ----------------------------------------------------------------------------------
+
+    def detect(self) -> bytes:
+        """Confirm a My Number Card (JPKI AP present, token JPKIAPICCTOKEN2); returns the token string."""
+        rsp = self._send(apdu.select_df(JPKI_AID))
+        if not rsp.ok:
+            self._df = self._ef = None
+            raise NotMyNumberCard(f"no JPKI application (SELECT answered {rsp.sw:04X})")
+        self._df, self._ef = JPKI_AID, None
+        # The first 32 bytes of the 160-byte CK_TOKEN_INFO are the label, space padded.
+        label = self.read_file(JPKI_AID, EF_JPKI_TOKEN, length=32).rstrip(b" \x00")
+        if label != MY_NUMBER_CARD_TOKEN:
+            raise NotMyNumberCard(f"JPKI token is {label!r}, not a My Number Card")
+        return label
+
+    def read_auth_certificate(self) -> bytes:
+        """The JPKI user-authentication certificate (利用者証明用電子証明書), DER."""
+        return self.read_file(JPKI_AID, EF_JPKI_AUTH_CERT)
+
+    def read_auth_ca_certificate(self) -> bytes:
+        """The certificate of the CA that issued the authentication certificate, DER."""
+        return self.read_file(JPKI_AID, EF_JPKI_AUTH_CA)
+
+    def pin_status(self, kind: PinKind) -> PinStatus:
+        """Remaining tries of one secret, read with an empty VERIFY that spends none."""
+        self._select_df(kind.aid)
+        rsp = None
+        if self.short_ef_ids:
+            rsp = self._fallback_if_sfi_rejected(self._send(apdu.verify_query(0x80 | kind.key_fid)))
+        if rsp is None:
+            self._select_ef(kind.aid, kind.key_fid)
+            rsp = self._send(apdu.verify_query())
+        retries = apdu.retries_from_sw(rsp.sw)
+        if retries is not None:
+            return PinStatus(kind, retries, blocked=retries == 0)
+        if rsp.sw in (SW.AUTH_METHOD_BLOCKED, SW.REFERENCE_DATA_BLOCKED):
+            return PinStatus(kind, 0, blocked=True)
+        if rsp.sw in (0x6300, SW.OK):
+            # 6300: no retry limit; 9000: already verified in this power-on session (MC `Retries`).
+            return PinStatus(kind, None, blocked=False)
+        raise ApduFailed(rsp.sw, f"VERIFY (retries) {kind.name}")
+
+    def pin_statuses(self, kinds: Iterable[PinKind] = tuple(PinKind)) -> dict[PinKind, PinStatus]:
+        """Retry state of several secrets, grouped by application to spare SELECTs."""
+        ordered = sorted(kinds, key=lambda k: (k.aid != self._df, k.aid))
+        return {kind: self.pin_status(kind) for kind in ordered}
+
+    def _verify(
+        self, kind: PinKind, secret: bytearray | None, digits: int, *, confirm_last_try: bool, use_pinpad: bool
+    ) -> PinStatus:
+        """Check the retries, refuse the last try unless confirmed, then VERIFY; always wipes `secret`.
+
+        Returns the status read just before the VERIFY (what the clerk was shown).
+        """
+        buffer = bytearray()
+        try:
+            if secret is not None and (len(secret) != digits or not all(0x30 <= b <= 0x39 for b in secret)):
+                raise InvalidPinFormat(f"{kind.name} must be {digits} ASCII digits")
+            status = self.pin_status(kind)
+            if status.blocked:
+                raise PinBlocked(f"{kind.name} is blocked; it can only be reset at the municipal office")
+            if status.retries_left == 1 and not confirm_last_try:
+                raise LastTryConfirmationRequired()
+            p2 = 0x80 | kind.key_fid if self.short_ef_ids else 0x80
+            if not self.short_ef_ids:
+                self._select_ef(kind.aid, kind.key_fid)
+            header = bytes((0x00, apdu.INS_VERIFY, 0x00, p2))
+            if use_pinpad and isinstance(self.transport, PinPadTransport) and self.transport.has_pinpad:
+                self.apdu_count += 1
+                sw = int.from_bytes(self.transport.verify_pin_direct(header, digits)[-2:], "big")
+            elif secret is None:
+                raise InvalidPinFormat("no PIN given and the reader has no PIN pad")
+            else:
+                buffer += header
+                buffer.append(digits)
+                buffer += secret
+                sw = self._send(buffer).sw
+        finally:
+            _wipe(buffer)
+            if secret is not None:
+                _wipe(secret)
+        if sw == SW.OK:
+            return status
+        retries = apdu.retries_from_sw(sw)
+        if retries == 0 or sw in (SW.AUTH_METHOD_BLOCKED, SW.REFERENCE_DATA_BLOCKED):
+            raise PinBlocked(f"{kind.name} is now blocked; it can only be reset at the municipal office")
+        if retries is not None:
+            raise PinIncorrect(retries)
+        raise ApduFailed(sw, f"VERIFY {kind.name}")
+
+    def verify_auth_pin(self, pin: bytearray | None, *, confirm_last_try: bool = False) -> PinStatus:
+        """VERIFY the 4-digit auth PIN (on the reader's PIN pad if any); wipes `pin`; returns the tries before it."""
+        return self._verify(PinKind.JPKI_AUTH, pin, 4, confirm_last_try=confirm_last_try, use_pinpad=True)
+
+    def sign_auth(self, message: bytes) -> bytes:
+        """Sign SHA-256(message) with the authentication key (PKCS#1 v1.5 DigestInfo); needs a verified PIN."""
+        digest_info = apdu.sha256_digest_info(hashlib.sha256(message).digest())
+        self._select_df(JPKI_AID)
+        rsp = None
+        if self.short_ef_ids:
+            rsp = self._fallback_if_sfi_rejected(
+                self._send(apdu.compute_signature(digest_info, 0x80 | EF_JPKI_AUTH_KEY))
+            )
+        if rsp is None:
+            self._select_ef(JPKI_AID, EF_JPKI_AUTH_KEY)
+            rsp = self._send(apdu.compute_signature(digest_info))
+        if rsp.sw == SW.SECURITY_NOT_SATISFIED:
+            raise ApduFailed(rsp.sw, "COMPUTE DIGITAL SIGNATURE before the PIN was verified")
+        return apdu.expect_ok(rsp, "COMPUTE DIGITAL SIGNATURE")
+
+    # --- 券面事項確認AP (Kenkaku) ---------------------------------------------------------------------
+
+    def verify_card_face_code(self, code_b: bytearray, *, confirm_last_try: bool = False) -> PinStatus:
+        """VERIFY 照合番号B (era birth date YYMMDD + expiry year + security code, 14 digits); wipes `code_b`."""
+        return self._verify(PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False)
+
+    def read_card_face(self) -> CardFaceRecord:
+        """Read and split the card-face file (Kenkaku EF 0002); needs 照合番号B verified."""
+        return parse_card_face(self.read_file(KENKAKU_AID, EF_KENKAKU_CARD_FACE))
+
+    def forget_selection(self) -> None:
+        """Drop the cached DF/EF (after a reconnect or a reset done outside this object)."""
+        self._df = self._ef = None
