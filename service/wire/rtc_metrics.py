@@ -30,7 +30,9 @@ class ConnectionMetrics(BaseModel):
     dtls_ms: Millis | None = None
     """→ DTLS handshake done: the peer connection is `connected`."""
     first_frame_ms: Millis | None = None
-    """→ first decoded frame of any remote track on this side."""
+    """→ first decoded remote video frame on this side (None on a side that receives no video)."""
+    first_audio_ms: Millis | None = None
+    """→ first decoded remote audio frame on this side (the officer's voice, at the counter)."""
     local_candidate: CandidateType | None = None
     remote_candidate: CandidateType | None = None
 
