@@ -1,0 +1,270 @@
+"""Call setup time and the agent's CPU per call.
+
+Rows (each N fresh calls, one after another): a bare aiortc pair with SDP handed over directly, and the
+agent's peer (`AgentPeer`, camera through MediaRelay, prepared while "the case waits") over the in-memory
+signaling channel that passes every frame through the wire codec. Time runs from the offer being created
+to the first video frame decoded on the far side. Hub-mediated and Chromium rows are added as more
+`Scenario`s in `SCENARIOS`.
+
+The CPU figure runs the agent alone in a child process (so the receiver's decoding is not counted) and
+reads its getrusage over a window of 640×480, 30 fps VP8.
+
+    .venv/bin/python -m bench.connect [--calls 20] [--cpu-window 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender
+
+from clerk_agent.rtc.call import place_call, take_call
+from clerk_agent.rtc.channel import memory_channel_pair
+from clerk_agent.rtc.ice import build_configuration
+from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
+from clerk_agent.rtc.relay import CameraFeed
+from clerk_agent.rtc.sinks import NullSink
+from clerk_agent.rtc.sources import SyntheticCamera, ToneMicrophone
+from service.wire.signaling import SeqCounter, SignalingMessage, decode, encode
+
+ROOM = "case_bench000000000000000000"
+TIMEOUTS = PeerTimeouts(answer_s=5, connect_s=5, first_frame_s=5)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row: `run_once` performs a fresh call and returns offer-created → first-frame in ms."""
+
+    name: str
+    run_once: Callable[[], Awaitable[float]]
+
+
+async def bare_pair() -> float:
+    """Plain aiortc, no wrapper, SDP passed by hand: the floor every other row is compared with."""
+    camera = SyntheticCamera(640, 480, 30)
+    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    readers: list[asyncio.Task[None]] = []
+
+    async def read(track: MediaStreamTrack) -> None:
+        await track.recv()
+        if not first_frame.done():
+            first_frame.set_result(time.perf_counter())
+
+    receiver.on("track", lambda track: readers.append(asyncio.create_task(read(track))))
+    transceiver = sender.addTransceiver(camera, direction="sendonly")
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in {"video/VP8", "video/rtx"}]
+    )
+    try:
+        started = time.perf_counter()
+        await sender.setLocalDescription(await sender.createOffer())
+        await receiver.setRemoteDescription(sender.localDescription)
+        await receiver.setLocalDescription(await receiver.createAnswer())
+        await sender.setRemoteDescription(receiver.localDescription)
+        async with asyncio.timeout(5):
+            return (await first_frame - started) * 1000
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await sender.close()
+        await receiver.close()
+        camera.stop()
+
+
+async def agent_over_wire(*, prepared: bool = True) -> float:
+    """AgentPeer → officer stand-in over the in-memory wire channel; `prepared` as in the queue."""
+    feed = CameraFeed(SyntheticCamera(640, 480, 30), call_size=(640, 480))
+    agent_mic, officer_mic = ToneMicrophone(), ToneMicrophone(660)
+    agent = AgentPeer(
+        build_configuration([]),
+        CallMedia(video=feed.call_track(), audio=agent_mic),
+        sink=NullSink(),
+        timeouts=TIMEOUTS,
+    )
+    officer = AgentPeer(
+        build_configuration([]),
+        CallMedia(audio=officer_mic, receive=frozenset({"audio", "video"})),
+        sink=NullSink(),
+        timeouts=TIMEOUTS,
+    )
+    agent_end, officer_end = memory_channel_pair()
+    try:
+        await officer.prepare(pre_offer=False)
+        if prepared:
+            await agent.prepare(pre_offer=True)
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(take_call(officer, officer_end, room=ROOM, seq=SeqCounter()))
+            group.create_task(place_call(agent, agent_end, room=ROOM, seq=SeqCounter()))
+        await officer.wait_first_frame("video")
+        return (time.perf_counter() - started) * 1000
+    finally:
+        await agent.close()
+        await officer.close()
+        await feed.close()
+        agent_mic.stop()
+        officer_mic.stop()
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("bare aiortc pair (no hub)", bare_pair),
+    Scenario("agent peer, prepared, in-memory wire", agent_over_wire),
+    Scenario("agent peer, cold (prepare on accept)", lambda: agent_over_wire(prepared=False)),
+    # Later: "agent ↔ aiortc officer via hub (WS)", "agent ↔ Chromium via hub", "… via TURN".
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+async def measure_setup(calls: int) -> None:
+    """Run every scenario `calls` times (interleaved, so drift on a shared machine hits all rows alike)."""
+    results: dict[str, list[float]] = {s.name: [] for s in SCENARIOS}
+    for s in SCENARIOS:  # one warm-up call each: codec libraries load on first use
+        await s.run_once()
+    for _ in range(calls):
+        for s in SCENARIOS:
+            results[s.name].append(await s.run_once())
+            await asyncio.sleep(0.02)
+    print(f"offer created → first decoded frame, 640×480 VP8, n={calls} per row")
+    print(f"  {'scenario':<42} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}")
+    for name, values in results.items():
+        print(
+            f"  {name:<42} {statistics.median(values):>7.1f}ms {percentile(values, 95):>7.1f}ms"
+            f" {min(values):>7.1f}ms {max(values):>7.1f}ms"
+        )
+
+
+class StreamChannel:
+    """Signaling over a TCP stream, one encoded frame per line (the bench's stand-in for the hub socket)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def send(self, msg: SignalingMessage) -> None:
+        """Write one frame."""
+        self._writer.write(encode(msg).encode() + b"\n")
+        await self._writer.drain()
+
+    async def recv(self) -> SignalingMessage:
+        """Read one frame."""
+        line = await self._reader.readline()
+        if not line:
+            raise ConnectionError("signaling stream closed")
+        return decode(line)
+
+
+async def cpu_child(port: int, window_s: float) -> None:
+    """The agent side of the CPU run: send 640×480 30 fps VP8 and report CPU-seconds per second."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    feed = CameraFeed(SyntheticCamera(640, 480, 30), call_size=(640, 480))
+    mic = ToneMicrophone()
+    agent = AgentPeer(
+        build_configuration([]),
+        CallMedia(video=feed.call_track(), audio=mic),
+        sink=NullSink(),
+        timeouts=TIMEOUTS,
+    )
+    try:
+        await agent.prepare()
+        await place_call(agent, StreamChannel(reader, writer), room=ROOM, seq=SeqCounter())
+        await agent.wait_connected()
+        await asyncio.sleep(1.0)  # past the first keyframe and the encoder's start-up
+        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        await asyncio.sleep(window_s)
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        writer.write(json.dumps({"cpu_s": cpu, "wall_s": wall}).encode() + b"\n")
+        await writer.drain()
+    finally:
+        await agent.close()
+        await feed.close()
+        mic.stop()
+        writer.close()
+
+
+async def measure_cpu(window_s: float) -> None:
+    """Run the agent in a child process against an officer stand-in here; print its CPU per second."""
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    server = await asyncio.start_server(lambda r, w: accepted.put_nowait((r, w)), host="127.0.0.1", port=0)
+    port = server.sockets[0].getsockname()[1]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.connect",
+        "--cpu-child",
+        str(port),
+        "--cpu-window",
+        str(window_s),
+        cwd=ROOT,
+    )
+    sink = NullSink()
+    officer_mic = ToneMicrophone(660)
+    officer = AgentPeer(
+        build_configuration([]),
+        CallMedia(audio=officer_mic, receive=frozenset({"audio", "video"})),
+        sink=sink,
+        timeouts=TIMEOUTS,
+    )
+    try:
+        async with asyncio.timeout(window_s + 30):
+            reader, writer = await accepted.get()
+            await officer.prepare(pre_offer=False)
+            await take_call(officer, StreamChannel(reader, writer), room=ROOM, seq=SeqCounter())
+            await officer.wait_first_frame("video")
+            frames_before, since = sink.frames["video"], time.perf_counter()
+            report = json.loads(await reader.readline())
+            frames, elapsed = sink.frames["video"] - frames_before, time.perf_counter() - since
+            await child.wait()
+    finally:
+        await officer.close()
+        officer_mic.stop()
+        server.close()
+        await server.wait_closed()
+        if child.returncode is None:
+            child.terminate()
+            await child.wait()
+    per_second = report["cpu_s"] / report["wall_s"]
+    print(f"agent CPU per call, 640×480 30 fps VP8 + Opus, {report['wall_s']:.1f} s window (child process):")
+    print(
+        f"  {per_second:.3f} CPU-s/s ({per_second * 100:.1f} % of one core);"
+        f" receiver decoded {frames} frames in {elapsed:.1f} s ≈ {frames / elapsed:.1f} fps"
+    )
+
+
+def main() -> None:
+    """Parse arguments and run the benches."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--cpu-window", type=float, default=5.0)
+    parser.add_argument("--cpu-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-cpu", action="store_true")
+    args = parser.parse_args()
+    if args.cpu_child:
+        asyncio.run(cpu_child(args.cpu_child, args.cpu_window))
+        return
+    asyncio.run(measure_setup(args.calls))
+    if not args.skip_cpu:
+        asyncio.run(measure_cpu(args.cpu_window))
+
+
+if __name__ == "__main__":
+    main()
