@@ -135,6 +135,9 @@ class AgentPeer:
 
     async def accept_offer(self, sdp: str) -> str:
         """Answer the far side's offer (the peer must be prepared without pre_offer); return the answer SDP."""
+        if self._prepared_offer is not None:
+            # aiortc cannot roll back a local offer, so a peer prepared as offerer cannot also answer.
+            raise PeerFailed("this peer was prepared with an offer; prepare(pre_offer=False) to answer")
         self._start("answerer")
         if self._pc is None:
             await self.prepare(pre_offer=False)

@@ -116,4 +116,21 @@ async def test_unusable_answer_is_a_peer_error_and_a_closed_peer_refuses_work() 
         await agent.close()
         mic.stop()
     with pytest.raises(PeerFailed, match="closed"):
+        await agent.create_offer()
+    with pytest.raises(PeerFailed, match="closed"):
         await agent.accept_answer(AnswerMessage(seq=1, room=ROOM, sdp="v=0").sdp)
+
+
+async def test_a_peer_prepared_as_offerer_refuses_to_answer() -> None:
+    mic = ToneMicrophone()
+    offerer = AgentPeer(build_configuration([]), CallMedia(audio=mic), sink=NullSink())
+    other = AgentPeer(build_configuration([]), CallMedia(audio=mic), sink=NullSink())
+    try:
+        await offerer.prepare()
+        await other.prepare()
+        with pytest.raises(PeerFailed, match="prepared with an offer"):
+            await offerer.accept_offer(await other.create_offer())
+    finally:
+        await offerer.close()
+        await other.close()
+        mic.stop()
