@@ -25,7 +25,9 @@ from service.kit import clock
 from service.models import metadata
 from tests._services import missing_service
 
-PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def backend() -> str:
@@ -66,7 +68,7 @@ async def _pg_reachable() -> bool:
         async with admin.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
-    except (OSError, Exception):  # noqa: BLE001  (any failure means unreachable)
+    except (OSError, Exception):
         return False
     finally:
         await admin.dispose()
@@ -93,7 +95,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Test-mode settings on the run's database."""
-    return Settings(environment=Environment.test, database_url=database_url, data_dir=tmp_path / "hub", public_origin="http://hub.test")
+    return Settings(
+        environment=Environment.test,
+        database_url=database_url,
+        data_dir=tmp_path / "hub",
+        public_origin="http://hub.test",
+    )
 
 
 async def _wipe(engine: AsyncEngine) -> None:
@@ -132,3 +139,17 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
         yield c
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty, un-migrated database of the run's backend, dropped afterwards."""
+    if backend() == "postgresql":
+        if not asyncio.run(_pg_reachable()):
+            missing_service(f"PostgreSQL at {PG_ADMIN_URL}")
+        name = f"madoguchi_fresh_{os.getpid()}_{secrets.token_hex(3)}"
+        url = asyncio.run(_create_pg_database(name))
+        yield url
+        asyncio.run(_drop_pg_database(name))
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}"

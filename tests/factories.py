@@ -65,9 +65,13 @@ async def make_tenant(
     code = municipality_code(prefix)
     today = clock.now().date()
     async with unit_of_work(sessionmaker) as session:
-        await tenancy_service.create_municipality(session, actor=SYSTEM, data=MunicipalityCreate(code=code, name=name))
+        await tenancy_service.create_municipality(
+            session, actor=SYSTEM, data=MunicipalityCreate(code=code, name=name)
+        )
         office = await tenancy_service.create_post_office(
-            session, actor=SYSTEM, data=PostOfficeCreate(office_code=office_code, name=f"{name}郵便局", address="架空町1-1")
+            session,
+            actor=SYSTEM,
+            data=PostOfficeCreate(office_code=office_code, name=f"{name}郵便局", address="架空町1-1"),
         )
         designation = await tenancy_service.create_designation(
             session,
@@ -98,15 +102,31 @@ async def make_tenant(
             )
             usernames[role] = username
         enrol, _ = await accounts_service.issue_enrolment_code(
-            session, actor=SYSTEM, post_office_id=office.id, device_name=f"counter {prefix}", settings=settings
+            session,
+            actor=SYSTEM,
+            post_office_id=office.id,
+            device_name=f"counter {prefix}",
+            settings=settings,
         )
         key = Ed25519PrivateKey.generate()
-        device = await accounts_service.enrol_device(session, code=enrol, public_key=device_auth.public_key_text(key))
+        device = await accounts_service.enrol_device(
+            session, code=enrol, public_key=device_auth.public_key_text(key)
+        )
         _, _, api_key = await accounts_service.create_client(
-            session, actor=SYSTEM, municipality_code=code, name=f"back office {prefix}", scopes=[Scope.cases_read, Scope.cases_write, Scope.audit_read], key_ttl_days=30
+            session,
+            actor=SYSTEM,
+            municipality_code=code,
+            name=f"back office {prefix}",
+            scopes=[Scope.cases_read, Scope.cases_write, Scope.audit_read],
+            key_ttl_days=30,
         )
         _, _, api_key_ro = await accounts_service.create_client(
-            session, actor=SYSTEM, municipality_code=code, name=f"reader {prefix}", scopes=[Scope.cases_read], key_ttl_days=30
+            session,
+            actor=SYSTEM,
+            municipality_code=code,
+            name=f"reader {prefix}",
+            scopes=[Scope.cases_read],
+            key_ttl_days=30,
         )
     return Tenant(code, office.id, designation.id, device.id, key, usernames, api_key, api_key_ro)
 
@@ -115,7 +135,14 @@ async def make_admin(sessionmaker: async_sessionmaker[AsyncSession], username: s
     """An admin account; returns its username."""
     async with unit_of_work(sessionmaker) as session:
         await accounts_service.create_account(
-            session, actor=SYSTEM, username=username, display_name="管理者", role=Role.admin, password=PASSWORD, municipality_code=None, post_office_id=None
+            session,
+            actor=SYSTEM,
+            username=username,
+            display_name="管理者",
+            role=Role.admin,
+            password=PASSWORD,
+            municipality_code=None,
+            post_office_id=None,
         )
     return username
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET  # noqa: S405  (parses our own pytest output)
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +44,11 @@ class Totals:
 def run(step: str, argv: list[str], env: dict[str, str] | None = None) -> bool:
     print(f"\n=== {step} ===", flush=True)
     started = time.monotonic()
-    code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **(env or {})})  # noqa: S603
-    print(f"--- {step}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.1f}s", flush=True)
+    code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **(env or {})})
+    print(
+        f"--- {step}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
     return code == 0
 
 

@@ -59,7 +59,9 @@ class CaseDriver:
         return dict(response.json())
 
     async def officer(self, case_id: str, action: str, **body: Any) -> dict[str, Any]:
-        response = await self.client.post(f"/api/v1/cases/{case_id}/{action}", json=body, headers=self.world.h("a", Role.officer))
+        response = await self.client.post(
+            f"/api/v1/cases/{case_id}/{action}", json=body, headers=self.world.h("a", Role.officer)
+        )
         assert response.status_code == 200, response.text
         return dict(response.json())
 

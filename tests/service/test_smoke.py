@@ -9,7 +9,9 @@ from tests.factories import World
 from tests.service.conftest import CaseDriver
 
 
-async def test_card_application_happy_path(client: httpx.AsyncClient, world: World, driver: CaseDriver) -> None:
+async def test_card_application_happy_path(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
     case = await driver.to_review()
     assert case["state"] == "officer_review"
     approved = await driver.officer(case["id"], "approve", attested=True)

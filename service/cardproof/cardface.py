@@ -1,0 +1,96 @@
+"""Hub-side parser of the 券面事項確認AP card-face file (EF 0002); the hub never trusts the agent's parsing.
+
+FF20 { DF21 offsets, DF22 birth date, DF23 sex, DF24 card key, DF25 name PNG, DF26 address PNG, DF27 JPEG 2000
+photo, DF28 signature, DF29 expiry, DF2A security-code PNG } (MC surface.rs). The signature covers three groups,
+each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each field as encoded (tag, length, value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CardFaceError(ValueError):
+    """The card-face bytes are not a well-formed FF20 record."""
+
+
+@dataclass(frozen=True)
+class CardFaceRecord:
+    """Fields of the card face and the three signed segments."""
+
+    birth_date: str
+    sex: str
+    expiry: str
+    name_image: bytes
+    address_image: bytes
+    photo_jp2: bytes
+    signature: bytes
+    signed_segments: tuple[bytes, bytes, bytes]
+
+
+def _read_tlv(buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
+    """(tag, value, start, end) of the TLV at `pos`."""
+    start = pos
+    if pos >= len(buf):
+        raise CardFaceError("truncated tag")
+    tag = buf[pos]
+    pos += 1
+    if tag & 0x1F == 0x1F:
+        while True:
+            if pos >= len(buf):
+                raise CardFaceError("truncated tag")
+            tag = (tag << 8) | buf[pos]
+            pos += 1
+            if not buf[pos - 1] & 0x80:
+                break
+    if pos >= len(buf):
+        raise CardFaceError("truncated length")
+    length = buf[pos]
+    pos += 1
+    if length & 0x80:
+        count = length & 0x7F
+        if count not in (1, 2, 3) or pos + count > len(buf):
+            raise CardFaceError("bad length")
+        length = int.from_bytes(buf[pos : pos + count], "big")
+        pos += count
+    if pos + length > len(buf):
+        raise CardFaceError(f"tag {tag:X} runs past the end")
+    return tag, buf[pos : pos + length], start, pos + length
+
+
+_REQUIRED = (0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
+
+
+def parse_card_face(raw: bytes) -> CardFaceRecord:
+    """Parse the card-face file and collect the signed segments."""
+    tag, body, _, _ = _read_tlv(raw, 0)
+    if tag != 0xFF20:
+        raise CardFaceError("not a card-face record (FF20)")
+    fields: dict[int, tuple[bytes, bytes]] = {}
+    pos = 0
+    while pos < len(body) and body[pos] != 0x00:
+        inner_tag, value, start, end = _read_tlv(body, pos)
+        if inner_tag in fields:
+            raise CardFaceError(f"duplicate tag {inner_tag:X}")
+        fields[inner_tag] = (value, body[start:end])
+        pos = end
+    missing = [f"{t:X}" for t in _REQUIRED if t not in fields]
+    if missing:
+        raise CardFaceError(f"missing {', '.join(missing)}")
+
+    def encoded(*tags: int) -> bytes:
+        return b"".join(fields[t][1] for t in tags)
+
+    try:
+        return CardFaceRecord(
+            birth_date=fields[0xDF22][0].decode("ascii"),
+            sex=fields[0xDF23][0].decode("ascii"),
+            expiry=fields[0xDF29][0].decode("ascii"),
+            name_image=fields[0xDF25][0],
+            address_image=fields[0xDF26][0],
+            photo_jp2=fields[0xDF27][0],
+            signature=fields[0xDF28][0],
+            signed_segments=(encoded(0xDF22, 0xDF23, 0xDF24), encoded(0xDF25, 0xDF26), encoded(0xDF27)),
+        )
+    except UnicodeDecodeError as exc:
+        raise CardFaceError("text field is not ASCII") from exc

@@ -1,0 +1,394 @@
+"""Verifies a card-possession proof from the clerk agent (Web eID pattern) and the card-face record.
+
+The caller rebuilds the signed bytes — SHA-256(origin) ‖ SHA-256(nonce) ‖ case id — from the hub's own state
+and passes them in; nothing the agent claims about them is used. Every check is run and reported with a
+stable reason code, so the evidence record can show exactly what passed and what did not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from service.cardproof.cardface import CardFaceError, CardFaceRecord, parse_card_face
+from service.cardproof.revocation import (
+    NOT_CHECKED_LABEL,
+    NotConfiguredChecker,
+    RevocationChecker,
+    RevocationOutcome,
+    RevocationStatus,
+)
+
+TEST_PKI_ORGANIZATION = "JPKI-TEST"
+_SHA256_ALGORITHM_ID = bytes.fromhex("300d06096086480165030402010500")
+
+
+class CheckName(StrEnum):
+    """The checks a proof goes through, in order."""
+
+    CERTIFICATE = "certificate"
+    SIGNATURE = "signature"
+    VALIDITY = "validity"
+    KEY_USAGE = "key_usage"
+    CHAIN = "chain"
+    REVOCATION = "revocation"
+    CARD_FACE = "card_face"
+
+
+class CheckStatus(StrEnum):
+    """Outcome of one check; `not_checked` is honest absence (e.g. 失効確認未実施), never a pass."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"
+    SKIPPED = "skipped"
+
+
+class Reason(StrEnum):
+    """Stable reason codes for failed or unperformed checks."""
+
+    CERT_MALFORMED = "cert_malformed"
+    SIGNATURE_INVALID = "signature_invalid"  # not made by this certificate's key (another card, garbage)
+    SIGNED_BYTES_MISMATCH = (
+        "signed_bytes_mismatch"  # made by this key, over other bytes (other nonce/case/origin)
+    )
+    CERT_EXPIRED = "cert_expired"
+    CERT_NOT_YET_VALID = "cert_not_yet_valid"
+    KEY_USAGE_INVALID = "key_usage_invalid"
+    CHAIN_UNTRUSTED = "chain_untrusted"
+    TRUST_ANCHOR_EXPIRED = "trust_anchor_expired"
+    TEST_ROOT_IN_PRODUCTION = "test_root_in_production"
+    CERT_REVOKED = "cert_revoked"
+    REVOCATION_UNKNOWN = "revocation_unknown"
+    REVOCATION_NOT_CHECKED = "revocation_not_checked"
+    CARD_FACE_MALFORMED = "card_face_malformed"
+    CARD_FACE_TAMPERED = "card_face_tampered"
+    CARD_FACE_ISSUER_UNKNOWN = "card_face_issuer_unknown"
+    CARD_FACE_TEST_ISSUER_IN_PRODUCTION = "card_face_test_issuer_in_production"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome; `reason` is set unless it passed or was skipped."""
+
+    check: CheckName
+    status: CheckStatus
+    reason: Reason | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """Configured JPKI authentication roots (every generation) and J-LIS card-face issuer keys.
+
+    The `test_*` members come from `hub dev-pki`; they are honoured only with `allow_test_roots`.
+    A root whose subject says O=JPKI-TEST counts as a test root wherever it is configured.
+    """
+
+    auth_roots: tuple[x509.Certificate, ...] = ()
+    card_face_issuer_keys: tuple[rsa.RSAPublicKey, ...] = ()
+    test_auth_roots: tuple[x509.Certificate, ...] = ()
+    test_card_face_issuer_keys: tuple[rsa.RSAPublicKey, ...] = ()
+
+    def is_test_root(self, root: x509.Certificate) -> bool:
+        """Whether `root` belongs to a test PKI."""
+        organizations = root.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+        return root in self.test_auth_roots or any(o.value == TEST_PKI_ORGANIZATION for o in organizations)
+
+
+@dataclass(frozen=True)
+class CardFaceEvidence:
+    """The verified card face's attributes, for the officer's view (kept apart from the case row by the hub)."""
+
+    sha256: str
+    birth_date: str
+    sex: str
+    expiry: str
+    name_image: bytes
+    address_image: bytes
+    photo_jp2: bytes
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """Every check with its status and reason, plus the identifiers the hub binds to the case."""
+
+    checks: tuple[CheckResult, ...]
+    revocation: RevocationOutcome
+    certificate_serial: int | None = None
+    certificate_sha256: str | None = None
+    trust_anchor_sha256: str | None = None
+    trust_anchor_is_test: bool = False
+    card_face: CardFaceEvidence | None = None
+    reasons: tuple[Reason, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "reasons",
+            tuple(c.reason for c in self.checks if c.status is CheckStatus.FAILED and c.reason is not None),
+        )
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (a revocation `not_checked` is not a failure, but is shown)."""
+        return not self.reasons
+
+    def check(self, name: CheckName) -> CheckResult:
+        """The result of one named check."""
+        return next(c for c in self.checks if c.check is name)
+
+    @property
+    def revocation_label(self) -> str:
+        """What the evidence shows for revocation, e.g. 失効確認未実施 (revocation not checked)."""
+        return self.revocation.label
+
+
+def signed_bytes_for(origin: str, nonce: str, case_id: str) -> bytes:
+    """The bytes the card must have signed, rebuilt from hub state: SHA-256(origin) ‖ SHA-256(nonce) ‖ case id."""
+    return (
+        hashlib.sha256(origin.encode()).digest() + hashlib.sha256(nonce.encode()).digest() + case_id.encode()
+    )
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> CheckResult:
+    try:
+        public_key.verify(signature, signed_bytes, padding.PKCS1v15(), hashes.SHA256())
+        return CheckResult(CheckName.SIGNATURE, CheckStatus.PASSED)
+    except InvalidSignature:
+        pass
+    # Tell "another key signed this" from "this key signed other bytes": only the latter recovers a DigestInfo.
+    try:
+        recovered = public_key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except (InvalidSignature, ValueError):
+        return CheckResult(
+            CheckName.SIGNATURE,
+            CheckStatus.FAILED,
+            Reason.SIGNATURE_INVALID,
+            "not made by this certificate's key",
+        )
+    return CheckResult(
+        CheckName.SIGNATURE,
+        CheckStatus.FAILED,
+        Reason.SIGNED_BYTES_MISMATCH,
+        f"made by this card over other bytes (recovered {len(recovered)}-byte block)",
+    )
+
+
+def _check_validity(cert: x509.Certificate, at: dt.datetime) -> CheckResult:
+    if at < cert.not_valid_before_utc:
+        return CheckResult(
+            CheckName.VALIDITY,
+            CheckStatus.FAILED,
+            Reason.CERT_NOT_YET_VALID,
+            f"valid from {cert.not_valid_before_utc.isoformat()}",
+        )
+    if at > cert.not_valid_after_utc:
+        return CheckResult(
+            CheckName.VALIDITY,
+            CheckStatus.FAILED,
+            Reason.CERT_EXPIRED,
+            f"expired {cert.not_valid_after_utc.isoformat()}",
+        )
+    return CheckResult(CheckName.VALIDITY, CheckStatus.PASSED)
+
+
+def _check_key_usage(cert: x509.Certificate) -> CheckResult:
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound as exc:
+        return CheckResult(CheckName.KEY_USAGE, CheckStatus.FAILED, Reason.KEY_USAGE_INVALID, str(exc))
+    if not usage.digital_signature or usage.key_cert_sign or constraints.ca:
+        return CheckResult(
+            CheckName.KEY_USAGE,
+            CheckStatus.FAILED,
+            Reason.KEY_USAGE_INVALID,
+            "needs digitalSignature on an end entity",
+        )
+    return CheckResult(CheckName.KEY_USAGE, CheckStatus.PASSED)
+
+
+def _find_issuer(
+    cert: x509.Certificate, trust: TrustAnchors, at: dt.datetime
+) -> tuple[CheckResult, x509.Certificate | None]:
+    # Every generation of J-LIS roots shares one DN, so the name narrows nothing: try each root's key.
+    candidates = [*trust.auth_roots, *trust.test_auth_roots]
+    signers: list[x509.Certificate] = []
+    for root in candidates:
+        try:
+            cert.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        signers.append(root)
+    current = [r for r in signers if r.not_valid_before_utc <= at <= r.not_valid_after_utc]
+    if not signers:
+        return CheckResult(
+            CheckName.CHAIN, CheckStatus.FAILED, Reason.CHAIN_UNTRUSTED, "no configured root signed it"
+        ), None
+    if not current:
+        return CheckResult(
+            CheckName.CHAIN,
+            CheckStatus.FAILED,
+            Reason.TRUST_ANCHOR_EXPIRED,
+            "its root is outside its validity",
+        ), signers[0]
+    return CheckResult(CheckName.CHAIN, CheckStatus.PASSED), current[0]
+
+
+def _card_face_digest_info(record: CardFaceRecord) -> bytes:
+    digests = b"".join(hashlib.sha256(segment).digest() for segment in record.signed_segments)
+    body = _SHA256_ALGORITHM_ID + b"\x04" + bytes((len(digests),)) + digests
+    return b"\x30" + bytes((len(body),)) + body
+
+
+def _check_card_face(
+    raw: bytes, trust: TrustAnchors, *, allow_test_roots: bool
+) -> tuple[CheckResult, CardFaceEvidence | None]:
+    try:
+        record = parse_card_face(raw)
+    except CardFaceError as exc:
+        return CheckResult(
+            CheckName.CARD_FACE, CheckStatus.FAILED, Reason.CARD_FACE_MALFORMED, str(exc)
+        ), None
+    expected = _card_face_digest_info(record)
+    recovered_by_a_key = False
+    for key, is_test in [
+        *((k, False) for k in trust.card_face_issuer_keys),
+        *((k, True) for k in trust.test_card_face_issuer_keys),
+    ]:
+        try:
+            recovered = key.recover_data_from_signature(record.signature, padding.PKCS1v15(), None)
+        except (InvalidSignature, ValueError):
+            continue
+        recovered_by_a_key = True
+        if recovered != expected:
+            continue
+        evidence = CardFaceEvidence(
+            sha256=hashlib.sha256(raw).hexdigest(),
+            birth_date=record.birth_date,
+            sex=record.sex,
+            expiry=record.expiry,
+            name_image=record.name_image,
+            address_image=record.address_image,
+            photo_jp2=record.photo_jp2,
+        )
+        if is_test and not allow_test_roots:
+            return (
+                CheckResult(
+                    CheckName.CARD_FACE,
+                    CheckStatus.FAILED,
+                    Reason.CARD_FACE_TEST_ISSUER_IN_PRODUCTION,
+                    "signed by the test card-face issuer",
+                ),
+                evidence,
+            )
+        return CheckResult(CheckName.CARD_FACE, CheckStatus.PASSED), evidence
+    if recovered_by_a_key:
+        return CheckResult(
+            CheckName.CARD_FACE,
+            CheckStatus.FAILED,
+            Reason.CARD_FACE_TAMPERED,
+            "signed fields do not match the signature",
+        ), None
+    return CheckResult(
+        CheckName.CARD_FACE,
+        CheckStatus.FAILED,
+        Reason.CARD_FACE_ISSUER_UNKNOWN,
+        "no configured issuer key signed it",
+    ), None
+
+
+def verify_card_proof(
+    *,
+    certificate_der: bytes,
+    signature: bytes,
+    signed_bytes: bytes,
+    trust: TrustAnchors,
+    at: dt.datetime,
+    allow_test_roots: bool = False,
+    revocation: RevocationChecker | None = None,
+    card_face: bytes | None = None,
+) -> ProofResult:
+    """Run every check on a proof; `signed_bytes` must come from `signed_bytes_for` on hub state."""
+    if at.tzinfo is None:
+        raise ValueError("`at` must be timezone-aware")
+    checker = revocation or NotConfiguredChecker()
+    checks: list[CheckResult] = []
+    face_check, face = (
+        _check_card_face(card_face, trust, allow_test_roots=allow_test_roots)
+        if card_face is not None
+        else (CheckResult(CheckName.CARD_FACE, CheckStatus.SKIPPED, detail="no card face supplied"), None)
+    )
+    try:
+        cert = x509.load_der_x509_certificate(certificate_der)
+        public_key = cert.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError("JPKI authentication keys are RSA")
+    except ValueError as exc:
+        checks.append(CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_MALFORMED, str(exc)))
+        skipped = RevocationOutcome(RevocationStatus.NOT_CHECKED, NOT_CHECKED_LABEL, "certificate unreadable")
+        for name in (
+            CheckName.SIGNATURE,
+            CheckName.VALIDITY,
+            CheckName.KEY_USAGE,
+            CheckName.CHAIN,
+            CheckName.REVOCATION,
+        ):
+            checks.append(CheckResult(name, CheckStatus.SKIPPED, detail="certificate unreadable"))
+        return ProofResult(checks=(*checks, face_check), revocation=skipped, card_face=face)
+    checks.append(CheckResult(CheckName.CERTIFICATE, CheckStatus.PASSED))
+    checks.append(_check_signature(public_key, signature, signed_bytes))
+    checks.append(_check_validity(cert, at))
+    checks.append(_check_key_usage(cert))
+    chain_check, root = _find_issuer(cert, trust, at)
+    is_test = root is not None and trust.is_test_root(root)
+    if chain_check.status is CheckStatus.PASSED and is_test and not allow_test_roots:
+        chain_check = CheckResult(
+            CheckName.CHAIN,
+            CheckStatus.FAILED,
+            Reason.TEST_ROOT_IN_PRODUCTION,
+            "chains to a test (JPKI-TEST) root",
+        )
+    checks.append(chain_check)
+    if root is not None and chain_check.status is CheckStatus.PASSED:
+        outcome = checker.check(cert, root, at)
+    else:
+        outcome = RevocationOutcome(RevocationStatus.NOT_CHECKED, NOT_CHECKED_LABEL, "no trusted issuer")
+    checks.append(_revocation_check(outcome))
+    checks.append(face_check)
+    return ProofResult(
+        checks=tuple(checks),
+        revocation=outcome,
+        certificate_serial=cert.serial_number,
+        certificate_sha256=_fingerprint(cert),
+        trust_anchor_sha256=_fingerprint(root) if root is not None else None,
+        trust_anchor_is_test=is_test,
+        card_face=face,
+    )
+
+
+def _revocation_check(outcome: RevocationOutcome) -> CheckResult:
+    if outcome.status is RevocationStatus.GOOD:
+        return CheckResult(CheckName.REVOCATION, CheckStatus.PASSED, detail=outcome.source)
+    if outcome.status is RevocationStatus.REVOKED:
+        return CheckResult(CheckName.REVOCATION, CheckStatus.FAILED, Reason.CERT_REVOKED, outcome.detail)
+    if outcome.status is RevocationStatus.UNKNOWN:
+        # A configured checker that cannot answer fails closed; only "none configured" is a non-failure.
+        return CheckResult(
+            CheckName.REVOCATION, CheckStatus.FAILED, Reason.REVOCATION_UNKNOWN, outcome.detail
+        )
+    return CheckResult(
+        CheckName.REVOCATION, CheckStatus.NOT_CHECKED, Reason.REVOCATION_NOT_CHECKED, outcome.label
+    )

@@ -1,0 +1,222 @@
+"""The `hub` command as an operator uses it: demo, serve under uvicorn, a case through HTTP, audit verify, tampering."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from clerk_agent.link.auth import DeviceAuth
+from service.db import create_engine
+from tests.factories import shinseisho_id
+
+pytestmark = pytest.mark.e2e
+HUB = str(Path(sys.executable).parent / "hub")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def hub_env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment of a hub on a fresh database and data directory."""
+    return {
+        **os.environ,
+        "HUB_DATABASE_URL": fresh_database_url,
+        "HUB_DATA_DIR": str(tmp_path / "data"),
+        "HUB_ENVIRONMENT": "development",
+    }
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HUB, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def served_demo(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """`hub demo` serving on a free port; yields its base URL and environment; stopped by PID."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [HUB, "demo", "--port", str(port)],
+        env=hub_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout else ""
+                raise AssertionError(f"hub demo did not come up:\n{out}")
+            time.sleep(0.2)
+        yield base, hub_env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_refuses_unmigrated(hub_env: dict[str, str]) -> None:
+    result = _run(["serve", "--port", str(_free_port())], hub_env)
+    assert result.returncode == 2
+    assert "hub db upgrade" in result.stderr
+
+
+def test_demo_scenario_then_audit_verify_and_tamper(
+    served_demo: tuple[str, dict[str, str]], fresh_database_url: str
+) -> None:
+    base, env = served_demo
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 200
+    data_dir = Path(env["HUB_DATA_DIR"])
+    creds = json.loads((data_dir / "demo-credentials.json").read_text())
+    device = httpx.Client(
+        base_url=base, auth=DeviceAuth.from_pem_file(creds["device_id"], data_dir / "demo-device.key")
+    )
+    officer_token = httpx.post(
+        f"{base}/api/v1/auth/login",
+        json={"username": "demo-officer", "password": creds["logins"]["demo-officer"]},
+    ).json()["access_token"]
+    officer = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {officer_token}"})
+    case = device.post(
+        "/api/v1/cases",
+        json={
+            "municipality_code": "999997",
+            "procedure": "card_application",
+            "shinseisho_id": shinseisho_id(),
+        },
+    )
+    assert case.status_code == 201, case.text
+    cid = case.json()["id"]
+    eligible = {
+        "applicant_present": True,
+        "resident_of_municipality": True,
+        "proxy_applicant": False,
+        "minor_or_adult_ward": False,
+    }
+    for client, action, body in (
+        (device, "check-in", {}),
+        (device, "precheck", {"answers": eligible}),
+        (device, "request-verification", {}),
+        (officer, "accept", {}),
+        (device, "capture-evidence", {}),
+        (officer, "begin-review", {}),
+        (officer, "approve", {"attested": True}),
+        (device, "seal-pin-request", {}),
+    ):
+        response = client.post(f"/api/v1/cases/{cid}/{action}", json=body)
+        assert response.status_code == 200, (action, response.text)
+    device.close()
+    officer.close()
+
+    verified = _run(["audit", "verify"], env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "audit trail intact" in verified.stdout
+
+    import asyncio
+
+    async def tamper() -> int:
+        engine = create_engine(fresh_database_url)
+        try:
+            async with engine.begin() as conn:
+                seq = (
+                    await conn.execute(text("SELECT seq FROM audit_event WHERE action = 'case.approve'"))
+                ).scalar_one()
+                await conn.execute(
+                    text("UPDATE audit_event SET actor_role = 'clerk' WHERE action = 'case.approve'")
+                )
+                return int(seq)
+        finally:
+            await engine.dispose()
+
+    seq = asyncio.run(tamper())
+    broken = _run(["audit", "verify"], env)
+    assert broken.returncode == 1
+    assert f"BROKEN at seq {seq}" in broken.stdout
+    assert "TAMPERED" in broken.stdout
+
+
+def test_demo_is_rerunnable(hub_env: dict[str, str]) -> None:
+    first = _run(["demo", "--no-serve"], hub_env)
+    assert first.returncode == 0, first.stderr
+    assert "http://127.0.0.1:" in first.stdout
+    assert "demo-officer" in first.stdout
+    second = _run(["demo", "--no-serve"], hub_env)
+    assert second.returncode == 0, second.stderr
+    # The same logins are printed again, not new ones.
+    pick = [line for line in first.stdout.splitlines() if "demo-officer" in line]
+    assert pick
+    assert pick[0] in second.stdout
+
+
+def test_admin_commands(hub_env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], hub_env).returncode == 0
+    demo = _run(["demo", "--no-serve"], hub_env)
+    office = json.loads((Path(hub_env["HUB_DATA_DIR"]) / "demo-credentials.json").read_text())[
+        "post_office_id"
+    ]
+    assert demo.returncode == 0
+    code = _run(["device", "enroll-code", "--post-office", office, "--name", "窓口2番"], hub_env)
+    assert code.returncode == 0
+    assert "enrolment code" in code.stdout
+    made = _run(
+        [
+            "account",
+            "create",
+            "officer-cli",
+            "--role",
+            "officer",
+            "--municipality",
+            "999997",
+            "--password",
+            "a-long-enough-password",
+        ],
+        hub_env,
+    )
+    assert made.returncode == 0, made.stderr
+    dup = _run(
+        [
+            "account",
+            "create",
+            "officer-cli",
+            "--role",
+            "officer",
+            "--municipality",
+            "999997",
+            "--password",
+            "a-long-enough-password",
+        ],
+        hub_env,
+    )
+    assert dup.returncode == 1
+    assert "username_taken" in dup.stderr
+    overlap = _run(
+        ["designation", "add", "--municipality", "999997", "--post-office", office, "--procedure", "pin_reset",
+         "--valid-from", "2020-01-01", "--valid-until", "2099-12-31", "--council-resolution", "R", "--contract", "C"],
+        hub_env,
+    )  # fmt: skip
+    assert overlap.returncode == 1
+    assert "overlapping" in overlap.stderr

@@ -1,0 +1,226 @@
+"""Tenant isolation matrix, generated from the app's route table.
+
+Every /api/v1 route must be classified below; a new route without a class fails `test_every_route_is_classified`.
+For each route that reads or changes tenant data, every foreign principal gets 404 (or 403 for roles that never see
+that kind of data) and the database does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.accounts.roles import Role
+from service.app import create_app
+from service.cases.lifecycle import REASONS, TRANSITIONS
+from service.cases.router import action_path
+from service.config import Settings
+from tests.factories import World
+from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.db_snapshot import snapshot
+
+CASE_ACTIONS = {f"/api/v1/cases/{{case_id}}/{action_path(a)}": a for a in TRANSITIONS}
+
+# How each route relates to tenants.
+CASE_ROUTES = {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")} | {
+    ("POST", path) for path in CASE_ACTIONS
+}
+TENANT_LISTS = {
+    ("GET", "/api/v1/cases"),
+    ("GET", "/api/v1/designations"),
+    ("GET", "/api/v1/audit/events"),
+    ("GET", "/api/v1/audit/verify"),
+}
+DESIGNATION_ROUTES = {("GET", "/api/v1/designations/{designation_id}")}
+CREATE_CASE = {("POST", "/api/v1/cases")}
+# Configuration: the admin's alone, tenant-independent; every other role is refused (checked below).
+ADMIN_ONLY = {
+    ("POST", "/api/v1/municipalities"),
+    ("GET", "/api/v1/municipalities"),
+    ("POST", "/api/v1/post-offices"),
+    ("GET", "/api/v1/post-offices"),
+    ("POST", "/api/v1/designations"),
+    ("POST", "/api/v1/accounts"),
+    ("GET", "/api/v1/accounts"),
+    ("POST", "/api/v1/devices/enrolment-codes"),
+    ("GET", "/api/v1/devices"),
+    ("POST", "/api/v1/devices/{device_id}/revoke"),
+    ("POST", "/api/v1/integration-clients"),
+    ("GET", "/api/v1/integration-clients"),
+    ("POST", "/api/v1/integration-clients/{client_id}/keys"),
+}
+# About the caller only, or credential exchanges: no tenant data of anyone else is reachable.
+SELF_OR_PUBLIC = {
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/totp/setup"),
+    ("POST", "/api/v1/auth/totp/confirm"),
+    ("POST", "/api/v1/devices/enroll"),
+    ("GET", "/api/v1/devices/me"),
+}
+CLASSIFIED = CASE_ROUTES | TENANT_LISTS | DESIGNATION_ROUTES | CREATE_CASE | ADMIN_ONLY | SELF_OR_PUBLIC
+
+
+def _api_routes() -> set[tuple[str, str]]:
+    """Every (method, path) the app serves under /api/, read from the OpenAPI document the route table generates."""
+    app = create_app(Settings(), check_migrations=False)
+    paths = app.openapi()["paths"]
+    return {
+        (method.upper(), path) for path, ops in paths.items() if path.startswith("/api/") for method in ops
+    }
+
+
+ROUTES = _api_routes()
+
+
+def test_every_route_is_classified() -> None:
+    unclassified = ROUTES - CLASSIFIED
+    assert not unclassified, (
+        f"routes without an isolation class (add them to this test): {sorted(unclassified)}"
+    )
+    assert not CLASSIFIED - ROUTES, f"classified routes that no longer exist: {sorted(CLASSIFIED - ROUTES)}"
+
+
+Caller = Callable[[str, str, Any], Awaitable[httpx.Response]]
+
+
+def _foreign_callers(client: httpx.AsyncClient, world: World) -> dict[str, Caller]:
+    """Everyone who must not reach tenant A's data: tenant B's every role, device and integration key, and A's admin-like roles."""
+
+    def bearer(headers: dict[str, str]) -> Caller:
+        async def call(method: str, url: str, body: Any) -> httpx.Response:
+            return await client.request(method, url, json=body, headers=headers)
+
+        return call
+
+    async def device_b(method: str, url: str, body: Any) -> httpx.Response:
+        return await world.device_b.request(method, url, json=body)
+
+    callers: dict[str, Caller] = {
+        f"b:{role.value}": bearer(world.h("b", role)) for role in Role if role is not Role.admin
+    }
+    callers["b:device"] = device_b
+    callers["b:integration"] = bearer(world.api_key("b"))
+    callers["admin"] = bearer(world.admin_headers)
+    callers["a:auditor"] = bearer(world.h("a", Role.auditor))
+    return callers
+
+
+# Roles that never see cases at all answer 403 (role), everyone else 404 (tenant): never 2xx.
+ROLE_REFUSED = {"b:auditor", "admin", "a:auditor"}
+
+
+def _action_body(path: str) -> dict[str, Any]:
+    action = CASE_ACTIONS[path]
+    body: dict[str, Any] = {"attested": True}
+    if action in REASONS:
+        body["reason_code"] = sorted(REASONS[action])[0]
+    if action.value == "precheck":
+        body["answers"] = ELIGIBLE
+    return body
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CASE_ROUTES))
+async def test_foreign_case_is_404(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    method: str,
+    path: str,
+) -> None:
+    case = await driver.to_review()
+    url = path.replace("{case_id}", case["id"])
+    body = _action_body(path) if method == "POST" else None
+    before = await snapshot(sessionmaker)
+    for name, call in _foreign_callers(client, world).items():
+        response = await call(method, url, body)
+        expected = (
+            {403} if name in ROLE_REFUSED else {404, 403} if name == "b:clerk" and method == "POST" else {404}
+        )
+        assert response.status_code in expected, (name, method, url, response.status_code, response.text)
+        assert case["id"] not in response.text
+    assert await snapshot(sessionmaker) == before
+    # The case is there for its owner: the 404s above are about tenancy, not a missing case.
+    owner = await client.get(f"/api/v1/cases/{case['id']}", headers=world.h("a", Role.officer))
+    assert owner.status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(TENANT_LISTS))
+async def test_lists_hold_no_foreign_rows(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, method: str, path: str
+) -> None:
+    case = await driver.to_review()
+    for name, call in _foreign_callers(client, world).items():
+        response = await call(method, path, None)
+        if name == "a:auditor" and path.startswith("/api/v1/audit/"):
+            # A's own auditor is the positive control: the trail is there, and it is A's.
+            assert response.status_code == 200
+            assert path.endswith("verify") or case["id"] in response.text
+            continue
+        if response.status_code == 403:
+            continue
+        assert response.status_code == 200, (name, path, response.text)
+        text = response.text
+        assert case["id"] not in text, (name, path)
+        if name.startswith("b:"):
+            assert world.a.designation_id not in text, (name, path)
+            assert world.a.municipality_code not in text, (name, path)
+
+
+async def test_foreign_designation_is_404(client: httpx.AsyncClient, world: World) -> None:
+    url = f"/api/v1/designations/{world.a.designation_id}"
+    for name, call in _foreign_callers(client, world).items():
+        if name in ("admin", "a:auditor"):
+            continue  # the admin configures designations; A's auditor belongs to A
+        response = await call("GET", url, None)
+        assert response.status_code == 404, (name, response.text)
+    assert (await client.get(url, headers=world.h("a", Role.officer))).status_code == 200
+    assert (await world.device_a.get(url)).status_code == 200
+
+
+async def test_device_cannot_open_case_for_undesignating_municipality(
+    world: World, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    before = await snapshot(sessionmaker)
+    response = await world.device_b.post(
+        "/api/v1/cases", json={"municipality_code": world.a.municipality_code, "procedure": "pin_reset"}
+    )
+    assert response.status_code == 409
+    assert await snapshot(sessionmaker) == before
+
+
+async def test_only_devices_open_cases(client: httpx.AsyncClient, world: World) -> None:
+    body = {"municipality_code": world.a.municipality_code, "procedure": "pin_reset"}
+    for headers in [world.h("a", r) for r in Role if r is not Role.admin] + [
+        world.admin_headers,
+        world.api_key("a"),
+    ]:
+        assert (await client.post("/api/v1/cases", json=body, headers=headers)).status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ADMIN_ONLY))
+async def test_configuration_is_admin_only(
+    client: httpx.AsyncClient,
+    world: World,
+    method: str,
+    path: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    url = path.replace("{device_id}", world.a.device_id).replace("{client_id}", "intc_x")
+    before = await snapshot(sessionmaker)
+    for name, call in _foreign_callers(client, world).items():
+        if name == "admin":
+            continue
+        response = await call(method, url, {} if method == "POST" else None)
+        assert response.status_code in (403, 422), (name, url, response.text)
+        if response.status_code == 422:
+            # Validation ran first: make sure a valid body is refused by role too.
+            assert method == "POST"
+    assert await snapshot(sessionmaker) == before
