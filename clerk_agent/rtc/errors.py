@@ -6,7 +6,7 @@ from typing import Literal
 
 from clerk_agent.errors import AgentError, PeerError
 
-Phase = Literal["answer", "offer", "connect", "first_frame"]
+Phase = Literal["gather", "answer", "offer", "connect", "first_frame"]
 
 
 class PeerTimeout(PeerError):

@@ -44,6 +44,7 @@ class PeerTimeouts:
     answer_s: float = 10.0
     connect_s: float = 10.0
     first_frame_s: float = 5.0
+    gather_s: float = 10.0  # setLocalDescription waits for every STUN/TURN server to answer or time out
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class AgentPeer:
         if pre_offer:
             # setLocalDescription gathers every candidate (aiortc has no trickle): with STUN/TURN servers
             # that is a network round trip, which belongs here and not after the officer accepts.
-            await pc.setLocalDescription(await pc.createOffer())
+            await self._set_local(pc, await pc.createOffer())
             self._prepared_offer = pc.localDescription.sdp
 
     async def create_offer(self) -> str:
@@ -123,7 +124,7 @@ class AgentPeer:
             await self.prepare(pre_offer=True)
         pc = self._require_pc()
         if self._prepared_offer is None:
-            await pc.setLocalDescription(await pc.createOffer())
+            await self._set_local(pc, await pc.createOffer())
         offer, self._prepared_offer = self._prepared_offer or pc.localDescription.sdp, None
         return offer
 
@@ -143,7 +144,7 @@ class AgentPeer:
             await self.prepare(pre_offer=False)
         pc = self._require_pc()
         await self._set_remote(pc, RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
+        await self._set_local(pc, await pc.createAnswer())
         self._mark("signaling")
         return str(pc.localDescription.sdp)
 
@@ -237,6 +238,13 @@ class AgentPeer:
     def _mark(self, milestone: str) -> None:
         if self._t0 is not None and milestone not in self._marks:
             self._marks[milestone] = round((time.perf_counter() - self._t0) * 1000, 3)
+
+    async def _set_local(self, pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
+        try:
+            async with asyncio.timeout(self.timeouts.gather_s):
+                await pc.setLocalDescription(description)
+        except TimeoutError as exc:
+            raise PeerTimeout("gather", self.timeouts.gather_s) from exc
 
     async def _set_remote(self, pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
         try:

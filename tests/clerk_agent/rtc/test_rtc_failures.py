@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -15,7 +16,7 @@ from clerk_agent.rtc.ice import build_configuration
 from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.sinks import NullSink
 from clerk_agent.rtc.sources import ToneMicrophone
-from service.wire.signaling import AnswerMessage, ByeMessage, OfferMessage, SeqCounter
+from service.wire.signaling import AnswerMessage, ByeMessage, IceServer, OfferMessage, SeqCounter
 
 ROOM = "case_failing0000000000000000"
 
@@ -134,3 +135,27 @@ async def test_a_peer_prepared_as_offerer_refuses_to_answer() -> None:
         await offerer.close()
         await other.close()
         mic.stop()
+
+
+async def test_a_silent_stun_server_makes_prepare_time_out_not_hang() -> None:
+    # A local UDP socket that never answers stands in for an unreachable STUN server (no traffic leaves).
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    mic = ToneMicrophone()
+    peer = AgentPeer(
+        build_configuration([IceServer(urls=[f"stun:127.0.0.1:{port}"])]),
+        CallMedia(audio=mic),
+        sink=NullSink(),
+        timeouts=PeerTimeouts(gather_s=0.3),
+    )
+    try:
+        started = time.perf_counter()
+        with pytest.raises(PeerTimeout) as caught:
+            await peer.prepare()
+        assert caught.value.phase == "gather"
+        assert time.perf_counter() - started < 1.0
+    finally:
+        await peer.close()
+        mic.stop()
+        transport.close()
