@@ -1,6 +1,6 @@
 """The whole test suite, as the README's second command runs it.
 
-Steps: ruff (lint + format check), mypy --strict, the full pytest suite on the embedded SQLite database, then the
+Steps: ruff (lint + format check), mypy --strict, typos, the full pytest suite on the embedded SQLite database, then the
 hub's database-backed tests again on PostgreSQL (127.0.0.1:5432). Prints one closing line with the totals.
 Extra arguments go to every pytest run (e.g. `./madoguchi test -k audit`).
 """
@@ -60,6 +60,7 @@ def main(extra: list[str]) -> int:
         ok &= run("ruff check", [str(BIN / "ruff"), "check", "."])
         ok &= run("ruff format --check", [str(BIN / "ruff"), "format", "--check", "."])
         ok &= run("mypy --strict", [str(BIN / "mypy"), "service", "clerk_agent", "tests", "bench"])
+        ok &= run("typos", [str(BIN / "typos"), "--format", "brief"])
     totals = Totals()
     for label, env, paths in (
         ("pytest on SQLite (embedded default)", {"HUB_TEST_DB": "sqlite"}, []),
