@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     timezone: str = "Asia/Tokyo"
     sqlite_busy_timeout_ms: int = 15_000
+    # Key-encryption keys for evidence at rest; development and tests generate one in data_dir when empty.
+    kek_file: Path | None = None
+    # Production trust anchors: JPKI authentication roots (every generation) and J-LIS card-face issuer keys (PEM).
+    jpki_auth_root_files: list[Path] = Field(default_factory=list)
+    card_face_issuer_key_files: list[Path] = Field(default_factory=list)
+    # A `hub dev-pki` directory: its test roots are honoured only outside production.
+    dev_pki_dir: Path | None = None
+    card_challenge_ttl_seconds: int = Field(default=300, ge=30, le=900)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -49,6 +57,10 @@ class Settings(BaseSettings):
                 raise ValueError("HUB_SECRET_KEY must be set to a real secret in production")
             if not self.database_url.startswith("postgresql"):
                 raise ValueError("production requires HUB_DATABASE_URL=postgresql+asyncpg://…")
+            if self.kek_file is None:
+                raise ValueError("production requires HUB_KEK_FILE (key-encryption keys for evidence at rest)")
+            if self.dev_pki_dir is not None:
+                raise ValueError("HUB_DEV_PKI_DIR (test roots) is refused in production")
         return self
 
     @property
@@ -57,6 +69,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def allow_test_roots(self) -> bool:
+        """Test-PKI roots are accepted only in development and test mode."""
+        return self.environment is not Environment.production
 
     @property
     def origin(self) -> str:

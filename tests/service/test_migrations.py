@@ -57,5 +57,17 @@ def test_production_refuses_placeholders() -> None:
         environment=Environment.production,
         secret_key=SecretStr("a-real-secret-of-some-length"),
         database_url="postgresql+asyncpg://h/db",
+        kek_file=Path("/etc/madoguchi/kek.json"),
     )
     assert ok.effective_database_url.startswith("postgresql")
+    assert not ok.allow_test_roots
+    with pytest.raises(ValueError, match="HUB_KEK_FILE"):
+        Settings(environment=Environment.production, secret_key=SecretStr("a-real-secret-of-some-length"), database_url="postgresql+asyncpg://h/db")
+    with pytest.raises(ValueError, match="HUB_DEV_PKI_DIR"):
+        Settings(
+            environment=Environment.production,
+            secret_key=SecretStr("a-real-secret-of-some-length"),
+            database_url="postgresql+asyncpg://h/db",
+            kek_file=Path("/k"),
+            dev_pki_dir=Path("/d"),
+        )
