@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
@@ -16,6 +17,16 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+class IceServerSetting(BaseModel):
+    """One STUN/TURN server of HUB_ICE_SERVERS; a TURN entry without credentials gets minted ones (HUB_TURN_SECRET)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(min_length=1, max_length=8)
+    username: str | None = None
+    credential: str | None = None
 
 
 class Settings(BaseSettings):
@@ -49,6 +60,30 @@ class Settings(BaseSettings):
     # A `hub dev-pki` directory: its test roots are honoured only outside production.
     dev_pki_dir: Path | None = None
     card_challenge_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    # Live link (シグナリング). "auto": PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
+    signaling_bus: Literal["auto", "memory", "postgres"] = "auto"
+    signaling_ticket_ttl_seconds: int = Field(default=30, ge=5, le=300)
+    signaling_resume_grace_seconds: float = Field(default=20.0, gt=0, le=300)
+    signaling_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    signaling_rate_per_second: float = Field(default=20.0, gt=0)
+    signaling_rate_burst: int = Field(default=60, ge=1)
+    # Always handed to clients as an explicit list: empty means host candidates only, never a public STUN server.
+    ice_servers: list[IceServerSetting] = Field(default_factory=list, max_length=8)
+    turn_secret: SecretStr = SecretStr("")
+    turn_ttl_seconds: int = Field(default=3600, ge=60)
+    signaling_relay_only: bool = False
+
+    @model_validator(mode="after")
+    def _ice_servers_usable(self) -> Settings:
+        for server in self.ice_servers:
+            minted = any(url.startswith("turn") for url in server.urls) and server.username is None
+            if minted and not self.turn_secret.get_secret_value():
+                raise ValueError("a TURN server in HUB_ICE_SERVERS without credentials needs HUB_TURN_SECRET")
+        if self.signaling_relay_only and not any(
+            url.startswith("turn") for server in self.ice_servers for url in server.urls
+        ):
+            raise ValueError("HUB_SIGNALING_RELAY_ONLY needs a TURN server in HUB_ICE_SERVERS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
