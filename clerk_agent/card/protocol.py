@@ -88,7 +88,9 @@ class CardFaceRecord:
 
 def possession_message(origin: str, nonce: str, case_id: str) -> bytes:
     """The bytes the card signs to prove possession: SHA-256(origin) ‖ SHA-256(nonce) ‖ case id (Web eID pattern)."""
-    return hashlib.sha256(origin.encode()).digest() + hashlib.sha256(nonce.encode()).digest() + case_id.encode()
+    return (
+        hashlib.sha256(origin.encode()).digest() + hashlib.sha256(nonce.encode()).digest() + case_id.encode()
+    )
 
 
 def parse_card_face(raw: bytes) -> CardFaceRecord:
@@ -167,7 +169,9 @@ class MyNumberCard:
     @staticmethod
     def _check_allowed(aid: bytes, fid: int) -> None:
         if (aid, fid) in FORBIDDEN_FILES:
-            raise ForbiddenFileAccess(f"EF {fid:04X} of {aid.hex().upper()} holds the My Number and is never read")
+            raise ForbiddenFileAccess(
+                f"EF {fid:04X} of {aid.hex().upper()} holds the My Number and is never read"
+            )
 
     def _select_ef(self, aid: bytes, fid: int) -> None:
         self._check_allowed(aid, fid)
@@ -270,7 +274,13 @@ class MyNumberCard:
         return {kind: self.pin_status(kind) for kind in ordered}
 
     def _verify(
-        self, kind: PinKind, secret: bytearray | None, digits: int, *, confirm_last_try: bool, use_pinpad: bool
+        self,
+        kind: PinKind,
+        secret: bytearray | None,
+        digits: int,
+        *,
+        confirm_last_try: bool,
+        use_pinpad: bool,
     ) -> PinStatus:
         """Check the retries, refuse the last try unless confirmed, then VERIFY; always wipes `secret`.
 
@@ -336,7 +346,9 @@ class MyNumberCard:
 
     def verify_card_face_code(self, code_b: bytearray, *, confirm_last_try: bool = False) -> PinStatus:
         """VERIFY 照合番号B (era birth date YYMMDD + expiry year + security code, 14 digits); wipes `code_b`."""
-        return self._verify(PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False)
+        return self._verify(
+            PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False
+        )
 
     def read_card_face(self) -> CardFaceRecord:
         """Read and split the card-face file (Kenkaku EF 0002); needs 照合番号B verified."""

@@ -50,7 +50,9 @@ def read_at_counter(
         signature = card.sign_auth(possession_message(challenge.origin, challenge.nonce, challenge.case_id))
         face = None
         if code_b is not None:
-            statuses[PinKind.KENKAKU_CODE_B] = card.verify_card_face_code(code_b, confirm_last_try=confirm_last_try)
+            statuses[PinKind.KENKAKU_CODE_B] = card.verify_card_face_code(
+                code_b, confirm_last_try=confirm_last_try
+            )
             code_b = None
             face = card.read_card_face()
         else:

@@ -105,7 +105,10 @@ def build_virtual_card(
             0x0018: KeyReference(person.auth_pin.encode(), 3),
             0x001B: KeyReference(person.sign_password.encode(), 5),
         },
-        private_keys={0x0017: PrivateKey(material.auth_key, 0x0018), 0x001A: PrivateKey(material.sign_key, 0x001B)},
+        private_keys={
+            0x0017: PrivateKey(material.auth_key, 0x0018),
+            0x001A: PrivateKey(material.sign_key, 0x001B),
+        },
     )
     basic4 = (
         encode_tlv(0xDF22, person.name.encode())
@@ -117,7 +120,9 @@ def build_virtual_card(
         KENHOJO_AID,
         files={
             0x0001: ElementaryFile(b"\xff\x10\x0c" + digits + b"\xff\xff", frozenset({0x0011, 0x0014})),
-            0x0002: ElementaryFile(encode_tlv(0xFF20, encode_tlv(0xDF21, bytes(8)) + basic4), frozenset({0x0011, 0x0015})),
+            0x0002: ElementaryFile(
+                encode_tlv(0xFF20, encode_tlv(0xDF21, bytes(8)) + basic4), frozenset({0x0011, 0x0015})
+            ),
             0x0005: ElementaryFile(encode_tlv(0xFF40, encode_tlv(0xDF41, b"\x00" * 4))),
         },
         keys={
@@ -128,7 +133,8 @@ def build_virtual_card(
     )
     face = build_card_face(person, card_key=card_key.public_key(), issuer_key=material.card_face_issuer)
     number_record = encode_tlv(
-        0xFF40, _number_image(person.my_number) + encode_tlv(0xDF42, rsa_public_key_field(card_key.public_key()))
+        0xFF40,
+        _number_image(person.my_number) + encode_tlv(0xDF42, rsa_public_key_field(card_key.public_key())),
     )
     kenkaku = Application(
         KENKAKU_AID,
@@ -145,7 +151,10 @@ def build_virtual_card(
         },
     )
     return VirtualMyNumberCard(
-        [jpki, kenhojo, kenkaku], atr=atr, short_ef_ids=short_ef_ids, label=label or f"virtual card {person.key}"
+        [jpki, kenhojo, kenkaku],
+        atr=atr,
+        short_ef_ids=short_ef_ids,
+        label=label or f"virtual card {person.key}",
     )
 
 

@@ -86,7 +86,11 @@ def rsa_public_key_field(key: rsa.RSAPublicKey) -> bytes:
 
 
 def build_card_face(
-    person: VirtualPerson, *, card_key: rsa.RSAPublicKey, issuer_key: rsa.RSAPrivateKey, photo: bytes | None = None
+    person: VirtualPerson,
+    *,
+    card_key: rsa.RSAPublicKey,
+    issuer_key: rsa.RSAPrivateKey,
+    photo: bytes | None = None,
 ) -> bytes:
     """The complete EF 0002 content for `person`, with an offset table and the issuer's signature."""
     fields = [
