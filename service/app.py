@@ -18,6 +18,8 @@ from service.cases.router import router as cases_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite
 from service.errors import install_error_handlers, problem
+from service.evidence.router import router as evidence_router
+from service.evidence.runtime import load_runtime
 from service.tenancy.router import router as tenancy_router
 
 
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         )
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.evidence = load_runtime(settings)
         try:
             yield
         finally:
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         clients_router,
         tenancy_router,
         cases_router,
+        evidence_router,
         audit_router,
     ):
         app.include_router(router)

@@ -4,6 +4,7 @@ from service.accounts import models as accounts_models
 from service.audit import models as audit_models
 from service.cases import models as cases_models
 from service.db import Base
+from service.evidence import models as evidence_models
 from service.idempotency import models as idempotency_models
 from service.tenancy import models as tenancy_models
 
@@ -13,6 +14,7 @@ __all__ = [
     "accounts_models",
     "audit_models",
     "cases_models",
+    "evidence_models",
     "idempotency_models",
     "metadata",
     "tenancy_models",

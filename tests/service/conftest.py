@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,3 +81,27 @@ class CaseDriver:
 def driver(client: httpx.AsyncClient, world: World) -> CaseDriver:
     """A CaseDriver on tenant A."""
     return CaseDriver(client, world)
+
+
+@pytest.fixture(scope="session")
+def dev_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `hub dev-pki` directory for the run (two root generations, the default virtual people)."""
+    from service.cardproof.devpki import main as devpki_main
+
+    out = tmp_path_factory.mktemp("dev-pki")
+    assert devpki_main(["--out", str(out), "--force"]) == 0
+    return out
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, dev_pki_dir: Path) -> Settings:
+    """Test-mode settings on the run's database, trusting the run's test PKI."""
+    from service.config import Environment
+
+    return Settings(
+        environment=Environment.test,
+        database_url=database_url,
+        data_dir=tmp_path / "hub",
+        public_origin="http://hub.test",
+        dev_pki_dir=dev_pki_dir,
+    )

@@ -26,8 +26,25 @@ from tests.service.db_snapshot import snapshot
 CASE_ACTIONS = {f"/api/v1/cases/{{case_id}}/{action_path(a)}": a for a in TRANSITIONS}
 
 # How each route relates to tenants.
-CASE_ROUTES = {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")} | {
-    ("POST", path) for path in CASE_ACTIONS
+EVIDENCE_ROUTES = {
+    ("POST", "/api/v1/cases/{case_id}/card-challenges"),
+    ("POST", "/api/v1/cases/{case_id}/card-proofs"),
+    ("GET", "/api/v1/cases/{case_id}/evidence"),
+    ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/card-face"),
+}
+CASE_ROUTES = (
+    {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
+    | {("POST", path) for path in CASE_ACTIONS}
+    | EVIDENCE_ROUTES
+)
+# Well-formed bodies, so that a refusal is about tenancy and not validation.
+ROUTE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{case_id}/card-proofs": {
+        "challenge_id": "chal_x",
+        "certificate": "AA==",
+        "signature": "AA==",
+        "atr": "3BE0",
+    },
 }
 TENANT_LISTS = {
     ("GET", "/api/v1/cases"),
@@ -116,7 +133,11 @@ def _foreign_callers(client: httpx.AsyncClient, world: World) -> dict[str, Calle
 ROLE_REFUSED = {"b:auditor", "admin", "a:auditor"}
 
 
-def _action_body(path: str) -> dict[str, Any]:
+def _action_body(path: str) -> dict[str, Any] | None:
+    if path in ROUTE_BODIES:
+        return ROUTE_BODIES[path]
+    if path not in CASE_ACTIONS:
+        return None
     action = CASE_ACTIONS[path]
     body: dict[str, Any] = {"attested": True}
     if action in REASONS:
@@ -136,7 +157,7 @@ async def test_foreign_case_is_404(
     path: str,
 ) -> None:
     case = await driver.to_review()
-    url = path.replace("{case_id}", case["id"])
+    url = path.replace("{case_id}", case["id"]).replace("{evidence_id}", "evd_x")
     body = _action_body(path) if method == "POST" else None
     before = await snapshot(sessionmaker)
     for name, call in _foreign_callers(client, world).items():

@@ -1,0 +1,120 @@
+"""Evidence endpoints: card challenges and proofs (counter device), summaries and the card face (officer)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.cases import service as case_service
+from service.cases.exceptions import CaseNotFound
+from service.db import DBSession
+from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.evidence import service as evidence_service
+from service.evidence.exceptions import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengeUsed,
+    EvidenceClosed,
+    EvidenceNotFound,
+    MalformedProof,
+)
+from service.evidence.runtime import EvidenceRuntime
+from service.evidence.schemas import (
+    CardBindingRead,
+    CardChallengeIssued,
+    CardFaceView,
+    CardProofOutcome,
+    CardProofSubmit,
+    EvidenceList,
+    EvidenceRead,
+)
+
+router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
+
+
+def _runtime(request: Request) -> EvidenceRuntime:
+    runtime: EvidenceRuntime = request.app.state.evidence
+    return runtime
+
+
+@router.post(
+    "/card-challenges",
+    response_model=CardChallengeIssued,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceClosed),
+)
+async def issue_card_challenge(
+    case_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> CardChallengeIssued:
+    """Counter device: a single-use nonce (5 minutes) for the card-possession proof."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    challenge = await evidence_service.issue_challenge(
+        session,
+        principal=principal,
+        case=case,
+        origin=settings.origin,
+        ttl_seconds=settings.card_challenge_ttl_seconds,
+    )
+    return CardChallengeIssued(
+        challenge_id=challenge.id,
+        nonce=challenge.nonce,
+        origin=challenge.origin,
+        case_id=case.id,
+        expires_at=challenge.expires_at,
+    )
+
+
+@router.post(
+    "/card-proofs",
+    response_model=CardProofOutcome,
+    status_code=201,
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        CaseNotFound,
+        ChallengeNotFound,
+        ChallengeUsed,
+        ChallengeExpired,
+        MalformedProof,
+        EvidenceClosed,
+    ),
+)
+async def submit_card_proof(
+    case_id: str, body: CardProofSubmit, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> CardProofOutcome:
+    """Counter device: the card's signature over the challenge, its certificate and card face; verified by the hub."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    item, swap = await evidence_service.submit_card_proof(
+        session, principal=principal, case=case, body=body, runtime=_runtime(request)
+    )
+    return CardProofOutcome(evidence=EvidenceRead.model_validate(item), card_swap_detected=swap)
+
+
+@router.get(
+    "/evidence",
+    response_model=EvidenceList,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrincipal) -> EvidenceList:
+    """Assigned officer or supervisor: every check and its result (the view is audited)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    items, binding = await evidence_service.list_evidence(session, principal=principal, case=case)
+    return EvidenceList(
+        items=[EvidenceRead.model_validate(i) for i in items],
+        card_binding=CardBindingRead.model_validate(binding) if binding else None,
+    )
+
+
+@router.get(
+    "/evidence/{evidence_id}/card-face",
+    response_model=CardFaceView,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound),
+)
+async def view_card_face(
+    case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> CardFaceView:
+    """Assigned officer or supervisor: the chip's face photo and attributes (each view is audited)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return await evidence_service.view_card_face(
+        session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
+    )

@@ -1,0 +1,344 @@
+"""Rules of evidence: card challenges, verifying card proofs from hub state, the card-swap guard, audited views."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import io
+import secrets
+
+from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.roles import Principal, PrincipalKind, Role
+from service.audit import service as audit
+from service.cardproof.cardface import parse_card_face
+from service.cardproof.verify import CheckName, ProofResult, signed_bytes_for, verify_card_proof
+from service.cases.exceptions import NotAssigned
+from service.cases.lifecycle import CaseState
+from service.cases.models import Case
+from service.errors import PermissionDenied
+from service.evidence import repository
+from service.evidence.exceptions import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengeUsed,
+    EvidenceClosed,
+    EvidenceIntegrity,
+    EvidenceNotFound,
+    EvidencePurged,
+    MalformedProof,
+)
+from service.evidence.models import CardChallenge, CaseCardBinding, EvidenceBlob, EvidenceItem
+from service.evidence.runtime import EvidenceRuntime
+from service.evidence.schemas import CardFaceView, CardProofSubmit
+from service.kit import clock
+from service.kit.envelope import EnvelopeError, Sealed, aad_for
+from service.kit.ids import random_id
+
+# The counter may read the card from check-in until the officer starts the review.
+CARD_READ_STATES = frozenset(
+    {
+        CaseState.checked_in,
+        CaseState.eligibility_precheck,
+        CaseState.queued_for_officer,
+        CaseState.session_live,
+        CaseState.evidence_captured,
+    }
+)
+CARD_KINDS = ("card_proof", "card_face")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _b64(field: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedProof(f"{field} is not valid base64") from exc
+
+
+def require_device_of_case(principal: Principal, case: Case) -> None:
+    """Only the clerk-agent device of the case's post office adds evidence."""
+    if principal.kind is not PrincipalKind.device or principal.post_office_id != case.post_office_id:
+        raise PermissionDenied("only the counter device of this case adds evidence")
+
+
+def require_evidence_reader(principal: Principal, case: Case) -> None:
+    """Evidence is read by the officer assigned to the case, or a supervisor of its municipality."""
+    if principal.kind is PrincipalKind.account and principal.municipality_code == case.municipality_code:
+        if principal.role is Role.supervisor:
+            return
+        if principal.role is Role.officer:
+            if case.officer_id != principal.id:
+                raise NotAssigned()
+            return
+    raise PermissionDenied("evidence is shown only to the assigned officer or a supervisor")
+
+
+async def issue_challenge(
+    session: AsyncSession, *, principal: Principal, case: Case, origin: str, ttl_seconds: int
+) -> CardChallenge:
+    """A fresh 256-bit nonce for one card-possession proof of this case."""
+    require_device_of_case(principal, case)
+    if CaseState(case.state) not in CARD_READ_STATES:
+        raise EvidenceClosed(f"no card reads in state {case.state}")
+    now = clock.now()
+    challenge = CardChallenge(
+        id=random_id("chal"),
+        case_id=case.id,
+        nonce=secrets.token_urlsafe(32),
+        origin=origin,
+        expires_at=now + dt.timedelta(seconds=ttl_seconds),
+        created_at=now,
+    )
+    session.add(challenge)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.card_challenge_issued",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="card_challenge",
+        object_id=challenge.id,
+    )
+    return challenge
+
+
+def _summary(result: ProofResult) -> dict[str, object]:
+    return {
+        "checks": [
+            {
+                "check": c.check.value,
+                "status": c.status.value,
+                "reason": c.reason.value if c.reason else None,
+                "detail": c.detail,
+            }
+            for c in result.checks
+        ],
+        "reasons": [r.value for r in result.reasons],
+        "revocation": result.revocation.status.value,
+        "revocation_label": result.revocation_label,
+        "certificate_sha256": result.certificate_sha256,
+        "trust_anchor_sha256": result.trust_anchor_sha256,
+        "trust_anchor_is_test": result.trust_anchor_is_test,
+        "card_face": result.check(CheckName.CARD_FACE).status.value,
+    }
+
+
+async def _store_blob(
+    session: AsyncSession,
+    runtime: EvidenceRuntime,
+    *,
+    item: EvidenceItem,
+    field: str,
+    content_type: str,
+    data: bytes,
+) -> None:
+    blob_id = random_id("blob")
+    sealed = runtime.keyring.seal(data, aad_for(case_id=item.case_id, field=field, object_id=blob_id))
+    session.add(
+        EvidenceBlob(
+            id=blob_id,
+            evidence_id=item.id,
+            case_id=item.case_id,
+            field=field,
+            content_type=content_type,
+            size=len(data),
+            kek_id=sealed.kek_id,
+            wrapped_key=sealed.wrapped_key,
+            ciphertext=sealed.ciphertext,
+            created_at=clock.now(),
+        )
+    )
+
+
+async def submit_card_proof(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case: Case,
+    body: CardProofSubmit,
+    runtime: EvidenceRuntime,
+) -> tuple[EvidenceItem, bool]:
+    """Verify a proof against bytes rebuilt from the hub's own challenge; record it whatever the outcome."""
+    require_device_of_case(principal, case)
+    if CaseState(case.state) not in CARD_READ_STATES:
+        raise EvidenceClosed(f"no card reads in state {case.state}")
+    challenge = await repository.challenge_for_update(session, body.challenge_id)
+    # A challenge of another case is as good as none: the proof is bound to this case.
+    if challenge is None or challenge.case_id != case.id:
+        raise ChallengeNotFound()
+    now = clock.now()
+    if challenge.used_at is not None:
+        raise ChallengeUsed()
+    if challenge.expires_at <= now:
+        raise ChallengeExpired()
+    challenge.used_at = now
+    certificate, signature = _b64("certificate", body.certificate), _b64("signature", body.signature)
+    card_face = _b64("card_face", body.card_face) if body.card_face is not None else None
+    result = verify_card_proof(
+        certificate_der=certificate,
+        signature=signature,
+        signed_bytes=signed_bytes_for(challenge.origin, challenge.nonce, case.id),
+        trust=runtime.trust,
+        at=now,
+        allow_test_roots=runtime.allow_test_roots,
+        revocation=runtime.revocation,
+        card_face=card_face,
+    )
+    atr_sha = _sha256(bytes.fromhex(body.atr))
+    swap = False
+    binding = await repository.binding_for_update(session, case.id)
+    if result.ok and result.certificate_sha256 is not None:
+        face_sha = result.card_face.sha256 if result.card_face else None
+        if binding is None:
+            session.add(
+                CaseCardBinding(
+                    case_id=case.id,
+                    atr_sha256=atr_sha,
+                    certificate_sha256=result.certificate_sha256,
+                    card_face_sha256=face_sha,
+                    bound_at=now,
+                )
+            )
+        else:
+            swap = (
+                binding.atr_sha256 != atr_sha
+                or binding.certificate_sha256 != result.certificate_sha256
+                or (face_sha is not None and binding.card_face_sha256 not in (None, face_sha))
+            )
+            if not swap and binding.card_face_sha256 is None:
+                binding.card_face_sha256 = face_sha
+    if swap and binding is not None:
+        binding.swap_detected_at = now
+        for old in await repository.items(session, case.id, CARD_KINDS):
+            if old.voided_at is None:
+                old.voided_at, old.void_reason = now, "card_swap"
+        await audit.record(
+            session,
+            actor=principal,
+            action="evidence.card_swap_detected",
+            municipality_code=case.municipality_code,
+            case_id=case.id,
+            reason_code="card_swap",
+        )
+    summary = _summary(result)
+    item = EvidenceItem(
+        id=random_id("evd"),
+        case_id=case.id,
+        kind="card_proof",
+        device_id=principal.id,
+        summary=summary,
+        ok=result.ok and not swap,
+        voided_at=now if swap else None,
+        void_reason="card_swap" if swap else None,
+        created_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    if card_face is not None and result.card_face is not None:
+        face_item = EvidenceItem(
+            id=random_id("evd"),
+            case_id=case.id,
+            kind="card_face",
+            device_id=principal.id,
+            summary={"card_face": summary["card_face"], "proof_evidence_id": item.id},
+            ok=result.ok and not swap,
+            voided_at=item.voided_at,
+            void_reason=item.void_reason,
+            created_at=now,
+        )
+        session.add(face_item)
+        await session.flush()
+        # The signed original is kept, so the card face can be re-verified later; parsed only when viewed.
+        await _store_blob(
+            session,
+            runtime,
+            item=face_item,
+            field="card_face",
+            content_type="application/x-mynumber-card-face",
+            data=card_face,
+        )
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.card_proof_recorded",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="evidence",
+        object_id=item.id,
+        reason_code=(result.reasons[0].value if result.reasons else ("card_swap" if swap else None)),
+    )
+    await session.flush()
+    return item, swap
+
+
+async def list_evidence(
+    session: AsyncSession, *, principal: Principal, case: Case
+) -> tuple[list[EvidenceItem], CaseCardBinding | None]:
+    """The case's evidence summaries (no content) for its officer or a supervisor; the view is audited."""
+    require_evidence_reader(principal, case)
+    found = list(await repository.items(session, case.id))
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.listed",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+    )
+    return found, await repository.binding(session, case.id)
+
+
+def _png(data: bytes) -> str:
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.convert("RGB" if image.mode not in ("L", "RGB", "RGBA") else image.mode).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+async def view_card_face(
+    session: AsyncSession, *, principal: Principal, case: Case, evidence_id: str, runtime: EvidenceRuntime
+) -> CardFaceView:
+    """Decrypt and show the chip's card face; every view is an audit row."""
+    require_evidence_reader(principal, case)
+    item = await repository.item(session, case.id, evidence_id)
+    if item is None or item.kind != "card_face":
+        raise EvidenceNotFound()
+    blob = await repository.blob_of(session, item.id, "card_face")
+    if blob is None:
+        raise EvidenceNotFound()
+    if blob.ciphertext is None or blob.wrapped_key is None:
+        raise EvidencePurged()
+    try:
+        raw = runtime.keyring.open(
+            Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
+            aad_for(case_id=case.id, field=blob.field, object_id=blob.id),
+        )
+    except EnvelopeError as exc:
+        raise EvidenceIntegrity() from exc
+    record = parse_card_face(raw)
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.viewed",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="evidence",
+        object_id=item.id,
+        reason_code="card_face",
+    )
+    return CardFaceView(
+        evidence_id=item.id,
+        birth_date=record.birth_date,
+        sex=record.sex,
+        expiry=record.expiry,
+        name_image_png=_png(record.name_image),
+        address_image_png=_png(record.address_image),
+        photo_png=_png(record.photo_jp2),
+    )
