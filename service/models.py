@@ -6,6 +6,7 @@ from service.cases import models as cases_models
 from service.db import Base
 from service.evidence import models as evidence_models
 from service.idempotency import models as idempotency_models
+from service.queue import models as queue_models
 from service.tenancy import models as tenancy_models
 
 metadata = Base.metadata
@@ -17,5 +18,6 @@ __all__ = [
     "evidence_models",
     "idempotency_models",
     "metadata",
+    "queue_models",
     "tenancy_models",
 ]
