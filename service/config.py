@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # A `hub dev-pki` directory: its test roots are honoured only outside production.
     dev_pki_dir: Path | None = None
     card_challenge_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    # The officer queue: how long an offer waits for an answer, the penalty for letting it lapse,
+    # wrap-up time after a decision, and when a silent console counts as offline.
+    offer_accept_timeout_seconds: int = Field(default=20, ge=3, le=300)
+    offer_no_answer_penalty_seconds: int = Field(default=60, ge=0, le=3600)
+    officer_wrapup_seconds: int = Field(default=30, ge=0, le=1800)
+    presence_stale_seconds: int = Field(default=45, ge=5, le=600)
+    queue_tick_seconds: float = Field(default=1.0, gt=0, le=30)
     # Live link (シグナリング). "auto": PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
     signaling_bus: Literal["auto", "memory", "postgres"] = "auto"
     signaling_ticket_ttl_seconds: int = Field(default=30, ge=5, le=300)
