@@ -25,6 +25,8 @@ from service.kit import clock
 from service.models import metadata
 from tests._services import missing_service
 
+pytest_plugins = ["tests.plugins.apdu_guard"]
+
 PG_ADMIN_URL = os.environ.get(
     "HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )

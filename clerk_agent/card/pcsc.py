@@ -400,3 +400,36 @@ class PcscMonitor:
             self._emit(CardEvent(CardEventKind.CARD_INSERTED, name, atr))
         slot.present = present
         slot.insertions = insertions
+
+
+def reader_state(reader: str) -> tuple[bool, int]:
+    """(card present, pcsc-lite's card event counter) of one reader, without connecting to the card."""
+    try:
+        context = _call("SCardEstablishContext", scard.SCardEstablishContext(scard.SCARD_SCOPE_USER))
+    except PcscFailure as exc:
+        raise translate(exc, reader) from exc
+    try:
+        (_name, event_state, _atr), *_ = _call(
+            "SCardGetStatusChange",
+            scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)]),
+        )
+    except PcscFailure as exc:
+        raise translate(exc, reader) from exc
+    finally:
+        scard.SCardReleaseContext(context)
+    return bool(event_state & scard.SCARD_STATE_PRESENT), (event_state >> 16) & 0xFFFF
+
+
+def wait_for_card_event(
+    reader: str, *, present: bool, after: int | None = None, timeout: float = 10.0
+) -> int:
+    """Block until the reader shows `present` (and, if given, an event counter other than `after`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        is_present, counter = reader_state(reader)
+        if is_present == present and (after is None or counter != after):
+            return counter
+        if time.monotonic() > deadline:
+            state = "inserted" if present else "removed"
+            raise TransactionFailed(f"card not {state} in {reader} within {timeout}s")
+        time.sleep(0.02)

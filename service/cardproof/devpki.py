@@ -51,7 +51,7 @@ class Authority:
 
 
 @dataclass(frozen=True)
-class TestPki:
+class DevPki:
     """The whole test PKI; `auth_roots` is ordered oldest generation first."""
 
     auth_roots: tuple[Authority, ...]
@@ -163,7 +163,7 @@ def issue_leaf(
     )
 
 
-def generate_test_pki(*, generations: int = 2, now: dt.datetime | None = None) -> TestPki:
+def generate_test_pki(*, generations: int = 2, now: dt.datetime | None = None) -> DevPki:
     """Auth roots of `generations` overlapping generations (newest last), a signing root, a card-face issuer key."""
     if generations < 1:
         raise ValueError("at least one root generation")
@@ -179,11 +179,11 @@ def generate_test_pki(*, generations: int = 2, now: dt.datetime | None = None) -
     sign_root = make_root(
         SIGN_ROOT_NAME, not_before=sign_start, not_after=sign_start + dt.timedelta(days=3650)
     )
-    return TestPki(auth_roots=tuple(roots), sign_root=sign_root, card_face_issuer=new_rsa_key())
+    return DevPki(auth_roots=tuple(roots), sign_root=sign_root, card_face_issuer=new_rsa_key())
 
 
 def issue_card(
-    pki: TestPki,
+    pki: DevPki,
     *,
     generation: int = -1,
     not_before: dt.datetime | None = None,
@@ -246,7 +246,7 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def write_pki(pki: TestPki, directory: Path, cards: dict[str, IssuedCard]) -> None:
+def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> None:
     """Write the PKI: trust/ (public, for the hub), private/ (CA keys), cards/<person>/ (for the virtual card)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def build_virtual_card(
     atr: bytes = ATR,
     short_ef_ids: bool = True,
     label: str | None = None,
+    violation_sink: Callable[[str], None] | None = None,
 ) -> VirtualMyNumberCard:
     """A card for `person` holding `material`; `card_key` is the Kenkaku AP's own key (generated if absent)."""
     card_key = card_key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -155,6 +157,7 @@ def build_virtual_card(
         atr=atr,
         short_ef_ids=short_ef_ids,
         label=label or f"virtual card {person.key}",
+        violation_sink=violation_sink,
     )
 
 

@@ -1,0 +1,45 @@
+"""Card-face images for the console: everything re-encoded as PNG (the photo is JPEG 2000 on the card)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from clerk_agent.card.protocol import CardFaceRecord
+from clerk_agent.errors import CardDataMalformed
+
+
+@dataclass(frozen=True)
+class CardFacePngs:
+    """PNG renderings of the card face's images."""
+
+    name: bytes
+    address: bytes
+    photo: bytes
+    security_code: bytes | None
+
+
+def to_png(image_bytes: bytes, what: str) -> bytes:
+    """Decode any image Pillow knows (PNG, JPEG 2000) and encode it as PNG; CardDataMalformed if it is not one."""
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            image.load()
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise CardDataMalformed(f"{what} is not a readable image") from exc
+    return out.getvalue()
+
+
+def card_face_pngs(record: CardFaceRecord) -> CardFacePngs:
+    """Decode the card face's images (blocking: call it in a worker thread)."""
+    return CardFacePngs(
+        name=to_png(record.name_image, "name image"),
+        address=to_png(record.address_image, "address image"),
+        photo=to_png(record.photo_jp2, "face photo"),
+        security_code=to_png(record.security_code_image, "security code image")
+        if record.security_code_image
+        else None,
+    )

@@ -1,0 +1,88 @@
+"""`clerk-agent` command line. Subcommands: `virtual-card` (plug the Virtual My Number Card into vpcd)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from clerk_agent.card.virtual.build import MissingPki, build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.people import PEOPLE, VirtualPerson
+from clerk_agent.card.virtual.vicc import ViccClient
+
+
+def _test_card_banner(holder: VirtualPerson, host: str, port: int) -> str:
+    # This card is synthetic and its secrets are meant to be typed in a demo; no real PIN ever passes here.
+    return "\n".join(
+        [
+            f"Virtual My Number Card (TEST CARD) on vpcd {host}:{port}",
+            f"  person: {holder.key} ({holder.name}, born {holder.birth_date.isoformat()})",
+            f"  利用者証明用暗証番号 (auth PIN): {holder.auth_pin}",
+            f"  署名用パスワード (signing password): {holder.sign_password}",
+            f"  券面事項入力補助用暗証番号: {holder.kenhojo_pin}",
+            f"  照合番号B (card-face code B): {holder.code_b}",
+            "Ctrl-C removes the card.",
+        ]
+    )
+
+
+def _virtual_card(args: argparse.Namespace) -> int:
+    try:
+        holder = person(args.person)
+        material = load_card_material(args.pki_dir, args.person)
+    except (KeyError, MissingPki) as exc:
+        sys.stderr.write(f"clerk-agent virtual-card: {exc.args[0] if exc.args else exc}\n")
+        return 2
+    card = build_virtual_card(holder, material)
+    client = ViccClient(card, host=args.vpcd_host, port=args.vpcd_port, reconnect=True)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    banner = _test_card_banner(holder, args.vpcd_host, args.vpcd_port)
+    print(banner, flush=True)
+    client.start()
+    stop.wait()
+    client.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `clerk-agent` console script."""
+    parser = argparse.ArgumentParser(prog="clerk-agent", description="窓口ブリッジ clerk agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    virtual = sub.add_parser("virtual-card", help="connect the Virtual My Number Card to vpcd (pcscd)")
+    virtual.add_argument("--vpcd-host", default="127.0.0.1", help="where vpcd listens (default 127.0.0.1)")
+    virtual.add_argument(
+        "--vpcd-port",
+        type=int,
+        default=35963,
+        help="vpcd slot port (default 35963, Debian's reader.conf.d/vpcd)",
+    )
+    virtual.add_argument(
+        "--person", default="yamada_hanako", choices=sorted(PEOPLE), help="which invented person"
+    )
+    virtual.add_argument(
+        "--pki-dir",
+        type=Path,
+        default=Path("var/dev-pki"),
+        help="test PKI from `hub dev-pki` (default var/dev-pki)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "virtual-card":
+        return _virtual_card(args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""pytest plugins shared by the whole suite."""
