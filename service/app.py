@@ -20,6 +20,8 @@ from service.db import create_engine, create_sessionmaker, is_sqlite
 from service.errors import install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
+from service.signaling.router import router as signaling_router
+from service.signaling.runtime import signaling_running
 from service.tenancy.router import router as tenancy_router
 
 
@@ -101,7 +103,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.evidence = load_runtime(settings)
         try:
-            yield
+            async with signaling_running(settings, app.state.sessionmaker) as signaling:
+                app.state.signaling = signaling
+                yield
         finally:
             await engine.dispose()
 
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         cases_router,
         evidence_router,
         audit_router,
+        signaling_router,
     ):
         app.include_router(router)
 

@@ -1,0 +1,254 @@
+"""Room fan-out across hub replicas: publish(room, frame) reaches every subscriber of the room on every node.
+
+`MemoryBus` serves the embedded single node. `PostgresBus` adds PostgreSQL LISTEN/NOTIFY (no new service):
+one LISTEN channel per room with a local subscriber, one connection that listens and one that notifies, both
+owned by the app's lifespan. A NOTIFY payload is limited to 8000 bytes, so a message (an SDP may be 60 KiB) is
+split into chunks sent in one transaction, which PostgreSQL delivers together and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Final, Protocol
+
+import asyncpg  # type: ignore[import-untyped]
+
+from service.config import Settings
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHUNK_BYTES: Final = 7000
+"""Payload bytes per NOTIFY, below PostgreSQL's 8000 with room for the chunk header."""
+_REASSEMBLY_TIMEOUT_S: Final = 10.0
+_MAX_PENDING: Final = 1024
+
+
+class Subscription:
+    """One subscriber's stream of a room's messages, in publication order."""
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def deliver(self, message: str) -> None:
+        """Queue one message (called by the bus)."""
+        self._queue.put_nowait(message)
+
+    async def get(self) -> str:
+        """The next message of the room."""
+        return await self._queue.get()
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        while True:
+            yield await self._queue.get()
+
+
+class Bus(Protocol):
+    """Fan-out of a room's messages to every node that has a participant of the room."""
+
+    node_id: str
+
+    async def start(self) -> None:
+        """Open connections, if any."""
+
+    async def close(self) -> None:
+        """Release connections; subscriptions stop receiving."""
+
+    async def publish(self, room: str, frame: str) -> None:
+        """Send `frame` to every subscription of `room`, on this node and on every other."""
+
+    async def subscribe(self, room: str) -> Subscription:
+        """Start receiving the room's messages."""
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop receiving."""
+
+
+class MemoryBus:
+    """The in-process bus of the embedded single node."""
+
+    def __init__(self) -> None:
+        self.node_id = secrets.token_hex(6)
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Forget every subscription."""
+        self._subscribers.clear()
+
+    async def publish(self, room: str, frame: str) -> None:
+        """Deliver to this process's subscribers of `room`."""
+        self._deliver_local(room, frame)
+
+    def _deliver_local(self, room: str, frame: str) -> None:
+        for subscription in self._subscribers.get(room, ()):
+            subscription.deliver(frame)
+
+    async def subscribe(self, room: str) -> Subscription:
+        """A new subscription of `room`."""
+        subscription = Subscription(room)
+        self._subscribers.setdefault(room, set()).add(subscription)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Drop `subscription`."""
+        self._drop_local(subscription)
+
+    def _drop_local(self, subscription: Subscription) -> bool:
+        """Drop `subscription`; True when it was the room's last one here."""
+        subscribers = self._subscribers.get(subscription.room)
+        if subscribers is None:
+            return False
+        subscribers.discard(subscription)
+        if subscribers:
+            return False
+        del self._subscribers[subscription.room]
+        return True
+
+
+def channel_of(room: str) -> str:
+    """The LISTEN channel of a room: a hash, since room ids may hold characters and lengths identifiers may not."""
+    return "madoguchi_sig_" + hashlib.sha256(room.encode()).hexdigest()[:32]
+
+
+def split_utf8(data: bytes, limit: int) -> list[bytes]:
+    """`data` in pieces of at most `limit` bytes, never cutting a UTF-8 character (each piece decodes)."""
+    pieces: list[bytes] = []
+    start = 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        # Back off continuation bytes (10xxxxxx) so the cut lands on a character boundary.
+        while end < len(data) and end > start and (data[end] & 0xC0) == 0x80:
+            end -= 1
+        pieces.append(data[start:end])
+        start = end
+    return pieces or [b""]
+
+
+class PostgresBus(MemoryBus):
+    """MemoryBus for this node's subscribers, plus LISTEN/NOTIFY to and from the other replicas."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        self._dsn = dsn
+        self._listen: asyncpg.Connection | None = None
+        self._notify: asyncpg.Connection | None = None
+        # asyncpg runs one operation at a time per connection.
+        self._listen_lock = asyncio.Lock()
+        self._notify_lock = asyncio.Lock()
+        self._rooms_by_channel: dict[str, str] = {}
+        self._ids = itertools.count()
+        self._pending: dict[str, tuple[float, list[str | None]]] = {}
+
+    async def start(self) -> None:
+        """Open the listening and the notifying connection."""
+        self._listen = await asyncpg.connect(self._dsn)
+        self._notify = await asyncpg.connect(self._dsn)
+        self._listen.add_termination_listener(self._on_lost)
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await super().close()
+        for conn in (self._listen, self._notify):
+            if conn is not None and not conn.is_closed():
+                await conn.close(timeout=2)
+        self._listen = self._notify = None
+
+    async def publish(self, room: str, frame: str) -> None:
+        """Deliver here at once, and NOTIFY the other replicas (chunked, in one transaction)."""
+        self._deliver_local(room, frame)
+        if self._notify is None:
+            raise RuntimeError("PostgresBus is not started")
+        message_id = f"{self.node_id}:{next(self._ids)}"
+        pieces = split_utf8(frame.encode(), NOTIFY_CHUNK_BYTES)
+        payloads = [f"{message_id}:{i}:{len(pieces)}:{piece.decode()}" for i, piece in enumerate(pieces)]
+        channel = channel_of(room)
+        async with self._notify_lock:
+            if len(payloads) == 1:
+                await self._notify.execute("SELECT pg_notify($1, $2)", channel, payloads[0])
+            else:
+                async with self._notify.transaction():
+                    for payload in payloads:
+                        await self._notify.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    async def subscribe(self, room: str) -> Subscription:
+        """A local subscription; LISTEN on the room's channel when it is the first here."""
+        first = room not in self._subscribers
+        subscription = await super().subscribe(room)
+        if first and self._listen is not None:
+            channel = channel_of(room)
+            self._rooms_by_channel[channel] = room
+            async with self._listen_lock:
+                await self._listen.add_listener(channel, self._on_notify)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Drop the subscription; UNLISTEN when it was the room's last one here."""
+        if self._drop_local(subscription) and self._listen is not None and not self._listen.is_closed():
+            channel = channel_of(subscription.room)
+            self._rooms_by_channel.pop(channel, None)
+            async with self._listen_lock:
+                await self._listen.remove_listener(channel, self._on_notify)
+
+    def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        node, _, rest = payload.partition(":")
+        if node == self.node_id:
+            return  # already delivered locally by publish
+        counter, index_text, count_text, body = rest.split(":", 3)
+        room = self._rooms_by_channel.get(channel)
+        if room is None:
+            return
+        index, count = int(index_text), int(count_text)
+        if count == 1:
+            self._deliver_local(room, body)
+            return
+        key = f"{node}:{counter}"
+        now = time.monotonic()
+        if key not in self._pending:
+            self._expire_pending(now)
+            self._pending[key] = (now, [None] * count)
+        parts = self._pending[key][1]
+        if index < len(parts):
+            parts[index] = body
+        if all(part is not None for part in parts):
+            del self._pending[key]
+            self._deliver_local(room, "".join(part or "" for part in parts))
+
+    def _expire_pending(self, now: float) -> None:
+        # Chunks of one transaction arrive together; a message still incomplete after this is never completed.
+        for key in [k for k, (t, _) in self._pending.items() if now - t > _REASSEMBLY_TIMEOUT_S]:
+            del self._pending[key]
+        while len(self._pending) >= _MAX_PENDING:
+            del self._pending[next(iter(self._pending))]
+
+    def _on_lost(self, _conn: object) -> None:
+        # Frames of other replicas stop arriving; clients notice (no answer, heartbeats still local) and the
+        # readiness probe fails on the database, so the orchestrator restarts this replica.
+        logger.error("signaling bus: the LISTEN connection to PostgreSQL was lost")
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy `postgresql+asyncpg://` URL as asyncpg's DSN."""
+    scheme, sep, rest = sqlalchemy_url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+def make_bus(settings: Settings) -> MemoryBus:
+    """The bus HUB_SIGNALING_BUS selects ("auto": PostgreSQL when the database is PostgreSQL)."""
+    url = settings.effective_database_url
+    choice = settings.signaling_bus
+    if choice == "auto":
+        choice = "postgres" if url.startswith("postgresql") else "memory"
+    if choice == "postgres":
+        if not url.startswith("postgresql"):
+            raise ValueError("HUB_SIGNALING_BUS=postgres needs a PostgreSQL HUB_DATABASE_URL")
+        return PostgresBus(asyncpg_dsn(url))
+    return MemoryBus()

@@ -1,0 +1,63 @@
+"""Signaling endpoints: the REST ticket route and the WebSocket every participant connects to."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.db import DBSession
+from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.signaling import service as signaling_service
+from service.signaling.exceptions import CaseNotFound
+from service.signaling.rooms import SignalingHub
+from service.signaling.schemas import SignalingTicketRead
+
+router = APIRouter(tags=["signaling"])
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/signaling-ticket",
+    response_model=SignalingTicketRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def signaling_ticket(
+    case_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> SignalingTicketRead:
+    """A single-use ticket to the case's room (the case's clerk device or its assigned officer only)."""
+    return await signaling_service.issue_signaling_ticket(
+        session, principal=principal, case_id=case_id, settings=settings
+    )
+
+
+class _SocketTransport:
+    """Starlette's WebSocket behind the hub's Transport protocol."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            message = await self._ws.receive()
+        except RuntimeError:
+            return None  # receive after a disconnect
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        return bytes(message.get("bytes") or b"")
+
+    async def send(self, text: str) -> None:
+        await self._ws.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
+
+
+@router.websocket(signaling_service.SIGNALING_PATH)
+async def signaling_socket(websocket: WebSocket) -> None:
+    """Join a room with `?ticket=…` (browsers cannot set headers on a WebSocket) or a resume token in the join frame."""
+    await websocket.accept()
+    hub: SignalingHub = websocket.app.state.signaling
+    # The ticket sits in the query string, where proxies may log it: it is single-use and lives 30 s.
+    await hub.serve(_SocketTransport(websocket), ticket=websocket.query_params.get("ticket"))
