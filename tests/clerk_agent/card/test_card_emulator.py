@@ -15,6 +15,8 @@ from clerk_agent.card import apdu
 from clerk_agent.card.protocol import JPKI_AID, KENKAKU_AID
 from clerk_agent.card.virtual.card import VIOLATIONS_ENV, VirtualMyNumberCard
 from clerk_agent.card.virtual.people import PEOPLE, era_yymmdd, my_number_check_digit
+from clerk_agent.card.virtual.signing import pkcs1v15_sign_arithmetic, pkcs1v15_sign_raw
+from tests.plugins.cardkit import kenkaku_key
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -127,3 +129,11 @@ def test_the_guard_fails_a_session_that_reads_the_my_number(tmp_path: Path) -> N
     assert "EF 0001" in leak.stdout
     clean = run("test_clean.py")
     assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+def test_both_signing_paths_give_the_card_signature() -> None:
+    key = kenkaku_key("yamada_hanako")
+    digest_info = apdu.sha256_digest_info(bytes(range(32)))
+    assert pkcs1v15_sign_raw(key, digest_info) == pkcs1v15_sign_arithmetic(key, digest_info)
+    with pytest.raises(ValueError, match="PKCS#1"):
+        pkcs1v15_sign_arithmetic(key, bytes(246))
