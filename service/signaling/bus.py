@@ -44,6 +44,10 @@ class Subscription:
         """The next message of the room."""
         return await self._queue.get()
 
+    def pending(self) -> int:
+        """Messages delivered and not yet taken."""
+        return self._queue.qsize()
+
     async def __aiter__(self) -> AsyncIterator[str]:
         while True:
             yield await self._queue.get()
