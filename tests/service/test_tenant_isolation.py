@@ -32,10 +32,13 @@ EVIDENCE_ROUTES = {
     ("GET", "/api/v1/cases/{case_id}/evidence"),
     ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/card-face"),
 }
+# The live link's ticket: only the case's clerk device and its assigned officer get one; a foreigner gets 404.
+SIGNALING_ROUTES = {("POST", "/api/v1/cases/{case_id}/signaling-ticket")}
 CASE_ROUTES = (
     {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
     | {("POST", path) for path in CASE_ACTIONS}
     | EVIDENCE_ROUTES
+    | SIGNALING_ROUTES
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
