@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from clerk_agent.card import apdu
 from clerk_agent.card.apdu import SW, Command, Response
@@ -42,23 +42,31 @@ MY_NUMBER_CARD_TOKEN = b"JPKIAPICCTOKEN2"
 FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset({(KENHOJO_AID, 0x0001), (KENKAKU_AID, 0x0005)})
 
 
-class PinKind(Enum):
-    """The secrets whose retry counters the counter shows; value is (application AID, key reference EF)."""
+class PinKind(StrEnum):
+    """The secrets whose retry counters the counter shows (string values, so they serialise as they are)."""
 
-    JPKI_AUTH = (JPKI_AID, 0x0018)  # 利用者証明用暗証番号, 4 digits, 3 tries
-    JPKI_SIGN = (JPKI_AID, 0x001B)  # 署名用パスワード, 6-16 characters, 5 tries
-    KENHOJO_PIN = (KENHOJO_AID, 0x0011)  # 券面事項入力補助用暗証番号, 4 digits, 3 tries
-    KENKAKU_CODE_B = (KENKAKU_AID, 0x0012)  # 照合番号B, 14 digits
+    JPKI_AUTH = "jpki_auth"  # 利用者証明用暗証番号, 4 digits, 3 tries
+    JPKI_SIGN = "jpki_sign"  # 署名用パスワード, 6-16 characters, 5 tries
+    KENHOJO_PIN = "kenhojo_pin"  # 券面事項入力補助用暗証番号, 4 digits, 3 tries
+    KENKAKU_CODE_B = "kenkaku_code_b"  # 照合番号B, 14 digits
 
     @property
     def aid(self) -> bytes:
         """The application holding this key."""
-        return self.value[0]
+        return _PIN_KEYS[self][0]
 
     @property
     def key_fid(self) -> int:
         """The key reference EF."""
-        return self.value[1]
+        return _PIN_KEYS[self][1]
+
+
+_PIN_KEYS: dict[PinKind, tuple[bytes, int]] = {
+    PinKind.JPKI_AUTH: (JPKI_AID, 0x0018),
+    PinKind.JPKI_SIGN: (JPKI_AID, 0x001B),
+    PinKind.KENHOJO_PIN: (KENHOJO_AID, 0x0011),
+    PinKind.KENKAKU_CODE_B: (KENKAKU_AID, 0x0012),
+}
 
 
 @dataclass(frozen=True)

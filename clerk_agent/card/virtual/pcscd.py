@@ -5,7 +5,9 @@ workers) coordinate through flock files under /tmp/madoguchi-pcscd:
 - `lifecycle.lock` (exclusive, briefly) around starting, stopping and restarting pcscd;
 - `user-<pid>-<n>.lock` held exclusively by each user for as long as it uses pcscd (a lockable one is stale);
 - `slot-<port>.lock` held exclusively by the user that owns that vpcd slot.
-A pcscd is stopped only by the user that started it, by PID, and only when no other user remains.
+pcscd is stopped by PID when its last user leaves: by the user that started it, or, if that one left first,
+by the last user, after checking through `pcscd.pid` and /proc that the PID is still the pcscd we started with
+our private config (never a pcscd someone else started).
 """
 
 from __future__ import annotations
@@ -230,6 +232,9 @@ class PcscdStack:
                 os.kill(self._process.pid, signal.SIGKILL)
                 self._process.wait(5)
         (BASE / "pcscd.pid").unlink(missing_ok=True)
+        if self._process.returncode == 0:
+            # A clean exit leaves nothing worth reading; keep the log of a crash.
+            self.log_path.unlink(missing_ok=True)
 
     def restart(self, *, down_for: float = 0.0, timeout: float = 20.0) -> None:
         """Stop and start our pcscd (only allowed when we started it and are its sole user)."""
@@ -241,7 +246,7 @@ class PcscdStack:
             self._start(timeout)
 
     def release(self) -> None:
-        """Give back slots and our user registration; stop pcscd if we started it and nobody else uses it."""
+        """Give back slots and our registration; the last user stops a pcscd that this stack started."""
         for handle in self._slot_locks:
             handle.close()
         self._slot_locks.clear()
@@ -253,6 +258,25 @@ class PcscdStack:
             if self._user_path is not None:
                 self._user_path.unlink(missing_ok=True)
                 self._user_path = None
-            if self._process is not None and alone:
-                self.stop_pcscd()
+            if alone:
+                if self._process is not None:
+                    self.stop_pcscd()
+                else:
+                    self._stop_handed_over()
             self._process = None
+
+    def _stop_handed_over(self) -> None:
+        # A concurrent run started pcscd and left while we still used it; its pid file hands the daemon over
+        # to the last user. Stop it only if that PID is still a pcscd running our private config.
+        pid_file = BASE / "pcscd.pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            return
+        cmdline = _cmdline(pid)
+        if cmdline.startswith("pcscd") and str(CONFIG_DIR) in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while running_pcscd() == pid and time.monotonic() < deadline:
+                time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from clerk_agent.card.protocol import MyNumberCard
@@ -31,7 +29,7 @@ def card(slot: InProcessTransport) -> MyNumberCard:
 
 
 @pytest.fixture
-def local_violations() -> Iterator[list[str]]:
+def local_violations() -> list[str]:
     """A private violation list for tests that provoke My Number access on purpose."""
     seen: list[str] = []
     return seen

@@ -137,3 +137,13 @@ def test_both_signing_paths_give_the_card_signature() -> None:
     assert pkcs1v15_sign_raw(key, digest_info) == pkcs1v15_sign_arithmetic(key, digest_info)
     with pytest.raises(ValueError, match="PKCS#1"):
         pkcs1v15_sign_arithmetic(key, bytes(246))
+
+
+def test_signing_password_blocks_after_five_wrong_tries(hanako_card: VirtualMyNumberCard) -> None:
+    hanako_card.process(apdu.select_df(JPKI_AID).encode())
+    answers = [hanako_card.process(bytes.fromhex("0020009b06") + b"WRONG1") for _ in range(5)]
+    assert answers == [b"\x63\xc4", b"\x63\xc3", b"\x63\xc2", b"\x63\xc1", b"\x63\xc0"]
+    right = PEOPLE["yamada_hanako"].sign_password.encode()
+    assert hanako_card.process(bytes.fromhex("0020009b") + bytes((len(right),)) + right) == b"\x69\x84"
+    # The signing certificate (it carries the basic-4) stays closed.
+    assert hanako_card.process(apdu.read_binary_sfi(0x01, 0, 256).encode()) == b"\x69\x82"

@@ -69,6 +69,7 @@ def vpcd_slot(pcsc_stack: PcscdStack) -> VpcdSlot:
         return pcsc_stack.allocate_slot()
     except StackUnavailable as exc:
         missing_service(f"a free vpcd slot: {exc}")
+        raise  # missing_service never returns
 
 
 @pytest.fixture
