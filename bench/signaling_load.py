@@ -1,0 +1,398 @@
+"""Signaling relay load: many concurrent rooms through one hub process, beside a bare uvicorn WebSocket relay.
+
+Each room is two sockets (clerk and officer). Two phases per room count and per server:
+- fixed load: every room sends `--rate` frames per second (directions alternate); p50/p99 of the relay
+  latency (send → the other socket receives, both ends in this process) and the server's CPU-seconds per second;
+- saturation: every room ping-pongs as fast as it can for the window; frames relayed per second.
+
+The hub row is `service/signaling` (SignalingHub, in-process bus, validation, renumbering, re-encoding) under
+uvicorn in a child process. Its join re-check against the database is replaced by "admit": a join is not part
+of the relay path, and the bench needs no 2,000 cases. Tickets are minted here with the child's secret.
+The bare row is a raw ASGI app that forwards text frames to the room's other socket, unvalidated.
+Both servers listen on 127.0.0.1 only; the client runs in this process (on this 2-core machine it competes
+with the server, so it is reported too).
+
+    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, cast
+from urllib.parse import parse_qs
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from service.signaling.tickets import ParticipantRole, TicketClaims, issue_ticket, new_nonce
+from service.wire.signaling import JoinMessage, RenegotiateMessage, SeqCounter, encode
+
+MAX_ROOMS: Final = 2000
+ROOT: Final = Path(__file__).resolve().parent.parent
+Receive = Callable[[], Awaitable[dict[str, object]]]
+Send = Callable[[dict[str, object]], Awaitable[None]]
+
+
+# --- servers (run in child processes) ------------------------------------------------------------------
+
+
+class BareRelay:
+    """The floor: accept, then forward each text frame to the room's other socket."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, list[Send]] = {}
+
+    async def __call__(self, scope: dict[str, object], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "websocket":
+            return
+        query = parse_qs(cast(bytes, scope["query_string"]).decode())
+        room = query["room"][0]
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        peers = self.rooms.setdefault(room, [])
+        peers.append(send)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                for other in peers:
+                    if other is not send:
+                        await other({"type": "websocket.send", "text": message.get("text")})
+        finally:
+            peers.remove(send)
+            if not peers:
+                self.rooms.pop(room, None)
+
+
+def hub_app(secret: bytes) -> object:
+    """The hub's signaling router and SignalingHub on the in-process bus, without a database."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    from service.signaling.bus import MemoryBus
+    from service.signaling.rooms import HubConfig, SignalingHub
+    from service.signaling.router import router
+
+    async def admit(_claims: TicketClaims) -> bool:
+        return True
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = MemoryBus()
+        # The per-connection rate limit is a policy against floods, not capacity: lifted so the saturation
+        # phase measures the relay (the fixed phase stays far below the production limit of 20/s anyway).
+        hub = SignalingHub(
+            HubConfig(
+                secret=secret, heartbeat_s=15.0, rate_per_s=1e6, rate_burst=1_000_000, outbox_limit=1024
+            ),
+            bus=bus,
+            authorize=admit,
+            ice_for=lambda _principal: [],
+        )
+        app.state.signaling = hub
+        yield
+        await hub.close()
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    return app
+
+
+def serve(kind: str, port: int, secret: str) -> None:
+    """Run one server until SIGTERM."""
+    import uvicorn
+
+    app = hub_app(secret.encode()) if kind == "hub" else BareRelay()
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_ping_interval=None,
+        backlog=4096,
+    )
+
+
+# --- the load client ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One socket of a room, with its own outgoing numbering."""
+
+    ws: ClientConnection
+    seq: SeqCounter = field(default_factory=SeqCounter)
+
+
+@dataclass
+class Room:
+    """Two sockets relaying through the server."""
+
+    name: str
+    clerk: Side
+    officer: Side
+
+
+@dataclass
+class Tally:
+    """Latencies and counts of the current window."""
+
+    measuring: bool = False
+    latencies_ms: list[float] = field(default_factory=list)
+    delivered: int = 0
+    echo: bool = False
+
+
+def _frame(room: str, side: Side) -> str:
+    # The send time rides in the frame: both ends live in this process, so one clock measures the relay.
+    return encode(RenegotiateMessage(seq=side.seq.next(), room=room, reason=str(time.perf_counter_ns())))
+
+
+async def _open(kind: str, port: int, secret: bytes, name: str, role: ParticipantRole) -> Side:
+    if kind == "hub":
+        claims = TicketClaims(
+            name, role, "account", f"bench_{role}", None, None, int(time.time()) + 300, new_nonce()
+        )
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/api/v1/signaling?ticket={issue_ticket(secret, claims)}",
+            ping_interval=None,
+            open_timeout=30,
+        )
+        side = Side(ws)
+        await ws.send(encode(JoinMessage(seq=side.seq.next(), room=name, role=role)))
+        joined = json.loads(await ws.recv())
+        if joined["type"] != "joined":
+            raise RuntimeError(f"join refused: {joined}")
+        return side
+    return Side(
+        await connect(f"ws://127.0.0.1:{port}/relay?room={name}", ping_interval=None, open_timeout=30)
+    )
+
+
+async def _read(room: Room, me: Side, tally: Tally) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for raw in me.ws:
+            message = json.loads(raw)
+            if message.get("type") != "renegotiate":
+                continue  # the hub's joined presence updates and heartbeats
+            if tally.measuring:
+                tally.latencies_ms.append((time.perf_counter_ns() - int(message["reason"])) / 1e6)
+                tally.delivered += 1
+            if tally.echo:
+                await me.ws.send(_frame(room.name, me))
+
+
+async def _fixed_rate(room: Room, rate: float, stop: asyncio.Event) -> None:
+    interval = 1.0 / rate
+    await asyncio.sleep(secrets.randbelow(1000) / 1000 * interval)  # spread the rooms over the interval
+    sides = (room.clerk, room.officer)
+    turn = 0
+    with contextlib.suppress(ConnectionClosed):
+        while not stop.is_set():
+            side = sides[turn % 2]
+            await side.ws.send(_frame(room.name, side))
+            turn += 1
+            await asyncio.sleep(interval)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    server: str
+    rooms: int
+    p50_ms: float
+    p99_ms: float
+    fixed_per_s: float
+    server_cpu: float
+    client_cpu: float
+    saturated_per_s: float
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 — this very module with fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "bench.signaling_load",
+            "--serve",
+            kind,
+            "--port",
+            str(port),
+            "--secret",
+            secret,
+        ],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{kind} server did not start")
+            time.sleep(0.05)
+        yield port, proc.pid
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+async def run_level(
+    kind: str, port: int, pid: int, secret: bytes, rooms: int, seconds: float, rate: float
+) -> Row:
+    """Open `rooms` rooms, run both phases, close everything."""
+    gate = asyncio.Semaphore(128)  # bounded concurrent handshakes, so the backlog never overflows
+    prefix = secrets.token_hex(4)
+
+    async def open_room(i: int) -> Room:
+        name = f"case_bench{prefix}{i:05d}"
+        async with gate:
+            clerk = await _open(kind, port, secret, name, "clerk")
+            officer = await _open(kind, port, secret, name, "officer")
+        return Room(name, clerk, officer)
+
+    opened = await asyncio.gather(*(open_room(i) for i in range(rooms)))
+    tally = Tally()
+    readers = [
+        asyncio.create_task(_read(room, me, tally)) for room in opened for me in (room.clerk, room.officer)
+    ]
+    try:
+        stop = asyncio.Event()
+        senders = [asyncio.create_task(_fixed_rate(room, rate, stop)) for room in opened]
+        await asyncio.sleep(1.0)  # warm-up: every room has started sending
+        cpu0, mine0, t0 = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+        tally.measuring = True
+        await asyncio.sleep(seconds)
+        tally.measuring = False
+        wall = time.perf_counter() - t0
+        server_cpu, client_cpu = (_cpu_seconds(pid) - cpu0) / wall, (time.process_time() - mine0) / wall
+        stop.set()
+        await asyncio.gather(*senders)
+        latencies = sorted(tally.latencies_ms)
+        fixed = tally.delivered / wall
+        p50 = statistics.median(latencies) if latencies else float("nan")
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+
+        # Saturation: each room's officer echoes, and one frame per room starts the ping-pong.
+        await asyncio.sleep(0.5)
+        tally.latencies_ms.clear()
+        tally.delivered = 0
+        tally.echo = True
+        for room in opened:
+            await room.clerk.ws.send(_frame(room.name, room.clerk))
+        await asyncio.sleep(0.5)
+        t1 = time.perf_counter()
+        tally.measuring = True
+        await asyncio.sleep(seconds)
+        tally.measuring = False
+        saturated = tally.delivered / (time.perf_counter() - t1)
+        tally.echo = False
+    finally:
+        await asyncio.gather(
+            *(side.ws.close() for room in opened for side in (room.clerk, room.officer)),
+            return_exceptions=True,
+        )
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    return Row(kind, rooms, p50, p99, fixed, server_cpu, client_cpu, saturated)
+
+
+async def bench(levels: list[int], seconds: float, rate: float) -> list[Row]:
+    """Every level on the hub, then on the bare relay (each server is a fresh child per level)."""
+    rows: list[Row] = []
+    for rooms in levels:
+        for kind in ("hub", "bare"):
+            secret = secrets.token_urlsafe(24)
+            with _server(kind, secret) as (port, pid):
+                rows.append(await run_level(kind, port, pid, secret.encode(), rooms, seconds, rate))
+            print(_format(rows[-1]), flush=True)
+    return rows
+
+
+def _format(row: Row) -> str:
+    return (
+        f"{row.server:>4} {row.rooms:>5} rooms | p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms"
+        f" | fixed {row.fixed_per_s:7.0f}/s  server CPU {row.server_cpu:4.2f} s/s  client CPU {row.client_cpu:4.2f} s/s"
+        f" | saturated {row.saturated_per_s:7.0f} frames/s"
+    )
+
+
+def main() -> None:
+    """Entry point: `python -m bench.signaling_load`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rooms", default="100,500,2000", help="comma-separated room counts (each ≤ 2000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measuring window")
+    parser.add_argument(
+        "--rate", type=float, default=2.0, help="frames per second per room in the fixed phase"
+    )
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--serve", choices=["hub", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--secret", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * MAX_ROOMS + 1024)), hard))
+    if args.serve:
+        serve(args.serve, args.port, args.secret)
+        return
+    levels = [int(n) for n in args.rooms.split(",")]
+    if any(n < 1 or n > MAX_ROOMS for n in levels) or not 0.5 <= args.seconds <= 30:
+        parser.error(f"room counts must be 1…{MAX_ROOMS} and --seconds 0.5…30")
+    print(
+        f"signaling relay load on 127.0.0.1, {os.cpu_count()} CPUs; window {args.seconds:g} s, {args.rate:g} frames/s/room"
+    )
+    rows = asyncio.run(bench(levels, args.seconds, args.rate))
+    by = {(r.server, r.rooms): r for r in rows}
+    for rooms in levels:
+        hub, bare = by[("hub", rooms)], by[("bare", rooms)]
+        ratio = hub.saturated_per_s / bare.saturated_per_s if bare.saturated_per_s else float("nan")
+        print(f"{rooms:>5} rooms: hub/bare saturated throughput {ratio:4.2f}×, hub p99 {hub.p99_ms:.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()
