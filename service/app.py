@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +22,8 @@ from service.db import create_engine, create_sessionmaker, is_sqlite
 from service.errors import install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
+from service.queue.router import router as queue_router
+from service.queue.tasks import run_dispatcher
 from service.signaling.router import router as signaling_router
 from service.signaling.runtime import signaling_running
 from service.tenancy.router import router as tenancy_router
@@ -102,11 +106,17 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.evidence = load_runtime(settings)
+        dispatcher = asyncio.create_task(
+            run_dispatcher(app.state.sessionmaker, settings), name="queue-dispatcher"
+        )
         try:
             async with signaling_running(settings, app.state.sessionmaker) as signaling:
                 app.state.signaling = signaling
                 yield
         finally:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
             await engine.dispose()
 
     app = FastAPI(
@@ -126,6 +136,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         tenancy_router,
         cases_router,
         evidence_router,
+        queue_router,
         audit_router,
         signaling_router,
     ):

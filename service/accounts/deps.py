@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts_service
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
@@ -40,6 +41,11 @@ async def current_principal(
     _d: Annotated[object, Depends(_device)] = None,
 ) -> Principal:
     """Whoever is calling; 401 when nobody is."""
+    return await authenticate(request, session, settings)
+
+
+async def authenticate(request: Request, session: AsyncSession, settings: Settings) -> Principal:
+    """Authenticate a request in the given session (for endpoints that manage their own units of work)."""
     headers = request.headers
     if device_auth.HEADER_SIGNATURE in headers or device_auth.HEADER_ID in headers:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -57,3 +57,8 @@ class NotEligible(Conflict):
 class InvalidCase(Unprocessable):
     code = "invalid_case"
     title = "The case data is invalid"
+
+
+class OfferRequired(Conflict):
+    code = "offer_required"
+    title = "Cases are taken from the queue's offer (random assignment), not picked"

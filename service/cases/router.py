@@ -33,6 +33,7 @@ from service.idempotency import service as idempotency
 from service.idempotency.deps import IdempotencyKey
 from service.kit.hashing import canonical_json, sha256_hex
 from service.kit.pagination import Cursor, InvalidCursor, Page
+from service.queue import service as queue_service
 from service.tenancy.codes import Procedure
 from service.tenancy.exceptions import DesignationNotInForce
 
@@ -164,6 +165,9 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[CaseRead]]:
             expected_version=body.expected_version,
             answers=body.answers,
             tz=ZoneInfo(settings.timezone),
+        )
+        await queue_service.on_transition(
+            session, case=updated, action=action, principal=principal, settings=settings
         )
         return CaseRead.model_validate(updated)
 

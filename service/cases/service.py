@@ -20,6 +20,7 @@ from service.cases.exceptions import (
     NotAllowedForActor,
     NotAssigned,
     NotEligible,
+    OfferRequired,
     ProcedureMismatch,
     ReasonRequired,
     ShinseishoIdInUse,
@@ -206,8 +207,12 @@ async def act(
     expected_version: int | None,
     answers: EligibilityAnswers | None,
     tz: ZoneInfo,
+    via_offer: bool = False,
 ) -> Case:
-    """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition."""
+    """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition.
+
+    An officer takes a case only through the queue's offer (`via_offer`), never by picking it.
+    """
     actor = actor_of(principal)
     procedure = Procedure(case.procedure)
     source = CaseState(case.state)
@@ -232,6 +237,8 @@ async def act(
         }[exc.kind](str(exc)) from exc
     if actor is Actor.officer and action is not Action.accept and case.officer_id != principal.id:
         raise NotAssigned()
+    if action is Action.accept and not via_offer:
+        raise OfferRequired()
     if transition.needs_designation:
         await tenancy_service.designation_in_force(
             session,

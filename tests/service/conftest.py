@@ -59,12 +59,45 @@ class CaseDriver:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def officer(self, case_id: str, action: str, **body: Any) -> dict[str, Any]:
-        response = await self.client.post(
-            f"/api/v1/cases/{case_id}/{action}", json=body, headers=self.world.h("a", Role.officer)
-        )
+    async def officer(
+        self, case_id: str, action: str, *, headers: dict[str, str] | None = None, **body: Any
+    ) -> dict[str, Any]:
+        """Tenant A's officer (or `headers`) acts; `accept` goes through the queue's offer as in production."""
+        headers = headers or self.world.h("a", Role.officer)
+        if action == "accept":
+            return await self.take_offer(case_id, headers)
+        response = await self.client.post(f"/api/v1/cases/{case_id}/{action}", json=body, headers=headers)
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+    async def take_offer(self, case_id: str, headers: dict[str, str]) -> dict[str, Any]:
+        """Go available, receive the offer for `case_id`, accept it."""
+        presence = await self.client.put(
+            "/api/v1/officers/me/presence", json={"status": "available"}, headers=headers
+        )
+        assert presence.status_code == 200, presence.text
+        offer = await self.client.get("/api/v1/officers/me/offer", params={"wait": 5}, headers=headers)
+        assert offer.status_code == 200, f"no offer: {offer.status_code} {offer.text}"
+        assert offer.json()["case_id"] == case_id, "the offer is for another case (is another case waiting?)"
+        accepted = await self.client.post(f"/api/v1/offers/{offer.json()['id']}/accept", headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        return dict(accepted.json())
+
+    async def new_officer(self, username: str) -> dict[str, str]:
+        """Another officer of tenant A, logged in."""
+        created = await self.client.post(
+            "/api/v1/accounts",
+            json={
+                "username": username,
+                "display_name": "追加職員",
+                "role": "officer",
+                "password": "correct-horse-battery-staple",
+                "municipality_code": self.world.a.municipality_code,
+            },
+            headers=self.world.admin_headers,
+        )
+        assert created.status_code == 201, created.text
+        return await login(self.client, username)
 
     async def to_review(self, procedure: str = "card_application") -> dict[str, Any]:
         """A case in officer_review, accepted by tenant A's officer."""
@@ -104,4 +137,6 @@ def settings(database_url: str, tmp_path: Path, dev_pki_dir: Path) -> Settings:
         data_dir=tmp_path / "hub",
         public_origin="http://hub.test",
         dev_pki_dir=dev_pki_dir,
+        # No wrap-up pause by default, so one officer can take a test's cases one after another.
+        officer_wrapup_seconds=0,
     )

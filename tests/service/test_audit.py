@@ -152,6 +152,7 @@ async def test_auditor_reads_own_chain_only(
         "case.check_in",
         "case.precheck",
         "case.request_verification",
+        "queue.offered",
         "case.accept",
         "case.capture_evidence",
         "case.begin_review",

@@ -93,44 +93,49 @@ def test_demo_scenario_then_audit_verify_and_tamper(
     assert ready.status_code == 200
     data_dir = Path(env["HUB_DATA_DIR"])
     creds = json.loads((data_dir / "demo-credentials.json").read_text())
-    device = httpx.Client(
-        base_url=base, auth=DeviceAuth.from_pem_file(creds["device_id"], data_dir / "demo-device.key")
-    )
     officer_token = httpx.post(
         f"{base}/api/v1/auth/login",
         json={"username": "demo-officer", "password": creds["logins"]["demo-officer"]},
     ).json()["access_token"]
-    officer = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {officer_token}"})
-    case = device.post(
-        "/api/v1/cases",
-        json={
-            "municipality_code": "999997",
-            "procedure": "card_application",
-            "shinseisho_id": shinseisho_id(),
-        },
-    )
-    assert case.status_code == 201, case.text
-    cid = case.json()["id"]
+    device_auth = DeviceAuth.from_pem_file(creds["device_id"], data_dir / "demo-device.key")
     eligible = {
         "applicant_present": True,
         "resident_of_municipality": True,
         "proxy_applicant": False,
         "minor_or_adult_ward": False,
     }
-    for client, action, body in (
-        (device, "check-in", {}),
-        (device, "precheck", {"answers": eligible}),
-        (device, "request-verification", {}),
-        (officer, "accept", {}),
-        (device, "capture-evidence", {}),
-        (officer, "begin-review", {}),
-        (officer, "approve", {"attested": True}),
-        (device, "seal-pin-request", {}),
+    with (
+        httpx.Client(base_url=base, auth=device_auth) as device,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {officer_token}"}) as officer,
     ):
-        response = client.post(f"/api/v1/cases/{cid}/{action}", json=body)
-        assert response.status_code == 200, (action, response.text)
-    device.close()
-    officer.close()
+        body = {
+            "municipality_code": "999997",
+            "procedure": "card_application",
+            "shinseisho_id": shinseisho_id(),
+        }
+        case = device.post("/api/v1/cases", json=body)
+        assert case.status_code == 201, case.text
+        cid = case.json()["id"]
+        for action, payload in (
+            ("check-in", {}),
+            ("precheck", {"answers": eligible}),
+            ("request-verification", {}),
+        ):
+            assert device.post(f"/api/v1/cases/{cid}/{action}", json=payload).status_code == 200, action
+        # The officer takes the case the way the console does: available, offered at random, accepted.
+        assert officer.put("/api/v1/officers/me/presence", json={"status": "available"}).status_code == 200
+        offer = officer.get("/api/v1/officers/me/offer", params={"wait": 10})
+        assert offer.status_code == 200, offer.text
+        assert offer.json()["case_id"] == cid
+        assert officer.post(f"/api/v1/offers/{offer.json()['id']}/accept").status_code == 200
+        for client, action, payload in (
+            (device, "capture-evidence", {}),
+            (officer, "begin-review", {}),
+            (officer, "approve", {"attested": True}),
+            (device, "seal-pin-request", {}),
+        ):
+            response = client.post(f"/api/v1/cases/{cid}/{action}", json=payload)
+            assert response.status_code == 200, (action, response.text)
 
     verified = _run(["audit", "verify"], env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
-from tests.factories import PASSWORD, World, login
+from tests.factories import World
 from tests.service.conftest import ELIGIBLE, CaseDriver
 
 
@@ -24,43 +24,34 @@ async def _audit_count(sessionmaker: async_sessionmaker[AsyncSession], case_id: 
     return int(count or 0)
 
 
-async def test_two_officers_accept_at_once_one_wins(
-    client: httpx.AsyncClient,
-    world: World,
-    driver: CaseDriver,
-    sessionmaker: async_sessionmaker[AsyncSession],
+async def test_offer_accepted_twice_at_once_one_wins(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    created = await client.post(
-        "/api/v1/accounts",
-        json={
-            "username": "officer-rival",
-            "display_name": "競合",
-            "role": "officer",
-            "password": PASSWORD,
-            "municipality_code": world.a.municipality_code,
-        },
-        headers=world.admin_headers,
-    )
-    assert created.status_code == 201
-    rival = await login(client, "officer-rival")
-    for _ in range(5):
+    rival = await driver.new_officer("officer-rival")
+    headers = world.h("a", Role.officer)
+    assert (await client.put("/api/v1/officers/me/presence", json={"status": "available"}, headers=headers)).status_code == 200
+    for _ in range(3):
         case = await driver.create()
         await driver.device(case["id"], "check-in")
         await driver.device(case["id"], "precheck", answers=ELIGIBLE)
         await driver.device(case["id"], "request-verification")
-        url = f"/api/v1/cases/{case['id']}/accept"
-        first, second = await asyncio.gather(
-            client.post(url, json={}, headers=world.h("a", Role.officer)),
-            client.post(url, json={}, headers=rival),
+        offer = (await client.get("/api/v1/officers/me/offer", params={"wait": 5}, headers=headers)).json()
+        url = f"/api/v1/offers/{offer['id']}/accept"
+        # A double click on the console, and a rival officer trying to pick the case directly.
+        first, second, picked = await asyncio.gather(
+            client.post(url, headers=headers),
+            client.post(url, headers=headers),
+            client.post(f"/api/v1/cases/{case['id']}/accept", json={}, headers=rival),
         )
-        codes = sorted([first.status_code, second.status_code])
-        assert codes == [200, 409], (first.text, second.text)
+        assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
         loser = first if first.status_code == 409 else second
-        assert loser.json()["code"] in ("version_conflict", "invalid_transition")
-        winner = first if first.status_code == 200 else second
-        final = (await client.get(f"/api/v1/cases/{case['id']}", headers=world.h("a", Role.officer))).json()
-        assert final["officer_id"] == winner.json()["officer_id"]
+        assert loser.json()["code"] in ("offer_closed", "version_conflict", "invalid_transition", "officer_busy")
+        assert picked.status_code == 409
+        assert picked.json()["code"] in ("offer_required", "invalid_transition")
         assert await _audit_count(sessionmaker, case["id"], "case.accept") == 1
+        final = (await client.get(f"/api/v1/cases/{case['id']}", headers=headers)).json()
+        assert final["state"] == "session_live"
+        await driver.officer(case["id"], "abort", reason_code="network")
 
 
 async def test_approve_and_reject_at_once_one_decision(

@@ -59,12 +59,13 @@ def _body(challenge: dict[str, Any], read: CounterRead, **override: Any) -> dict
     return body
 
 
-async def _live_case(driver: CaseDriver) -> dict[str, Any]:
+async def _live_case(driver: CaseDriver, officer: dict[str, str] | None = None) -> dict[str, Any]:
+    """A renewal in session_live with tenant A's officer (or `officer`: one live case per officer)."""
     case = await driver.create("card_renewal")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
     await driver.device(case["id"], "request-verification")
-    return await driver.officer(case["id"], "accept")
+    return await driver.officer(case["id"], "accept", headers=officer)
 
 
 async def _challenge(world: World, case_id: str) -> dict[str, Any]:
@@ -154,7 +155,7 @@ async def test_ciphertext_moved_to_another_case_does_not_decrypt(
     dev_pki_dir: Path,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first, second = await _live_case(driver), await _live_case(driver)
+    first, second = await _live_case(driver), await _live_case(driver, await driver.new_officer("officer-second"))
     for case in (first, second):
         challenge = await _challenge(world, case["id"])
         assert (
@@ -170,7 +171,7 @@ async def test_ciphertext_moved_to_another_case_does_not_decrypt(
         )
         face_id = target.evidence_id
     response = await client.get(
-        f"/api/v1/cases/{second['id']}/evidence/{face_id}/card-face", headers=world.h("a", Role.officer)
+        f"/api/v1/cases/{second['id']}/evidence/{face_id}/card-face", headers=world.h("a", Role.supervisor)
     )
     assert response.status_code == 409
     assert response.json()["code"] == "evidence_integrity_failed"
@@ -200,7 +201,7 @@ async def test_expired_challenge(
 
 
 async def test_other_case_challenge(world: World, driver: CaseDriver, dev_pki_dir: Path) -> None:
-    first, second = await _live_case(driver), await _live_case(driver)
+    first, second = await _live_case(driver), await _live_case(driver, await driver.new_officer("officer-second"))
     challenge = await _challenge(world, first["id"])
     body = _body(challenge, _read(dev_pki_dir, "yamada_hanako", challenge, case_id=second["id"]))
     response = await _prove(world, second["id"], body)

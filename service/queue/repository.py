@@ -1,0 +1,169 @@
+"""Queries of the queue domain (row locks with SKIP LOCKED where the backend has them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.models import Account
+from service.cases.lifecycle import CaseState
+from service.cases.models import Case, CaseStateEntry
+from service.queue.models import CaseOffer, OfficerPresence
+
+PENDING = "pending"
+LIVE_STATES = (
+    CaseState.session_live.value,
+    CaseState.evidence_captured.value,
+    CaseState.officer_review.value,
+)
+# Outcomes after which that officer is not offered that case again.
+EXCLUDING_OUTCOMES = ("declined", "conflict_of_interest", "expired")
+
+
+async def queued_without_offer(session: AsyncSession, municipality_code: str, limit: int) -> Sequence[Case]:
+    """Queued cases that wait for an offer, oldest first, locked (other hub processes skip them)."""
+    pending = exists().where(CaseOffer.case_id == Case.id, CaseOffer.outcome == PENDING)
+    query = (
+        select(Case)
+        .where(
+            Case.municipality_code == municipality_code,
+            Case.state == CaseState.queued_for_officer.value,
+            ~pending,
+        )
+        .order_by(Case.state_entered_at, Case.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Case)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def eligible_officers(
+    session: AsyncSession, municipality_code: str, *, now: dt.datetime, fresh_after: dt.datetime
+) -> Sequence[str]:
+    """Officers available now: fresh heartbeat, out of wrap-up and penalty, no pending offer, no live case."""
+    pending = exists().where(CaseOffer.officer_id == OfficerPresence.account_id, CaseOffer.outcome == PENDING)
+    live = exists().where(Case.officer_id == OfficerPresence.account_id, Case.state.in_(LIVE_STATES))
+    query = (
+        select(OfficerPresence.account_id)
+        .join(Account, Account.id == OfficerPresence.account_id)
+        .where(
+            OfficerPresence.municipality_code == municipality_code,
+            OfficerPresence.status == "available",
+            OfficerPresence.heartbeat_at >= fresh_after,
+            or_(OfficerPresence.wrapup_until.is_(None), OfficerPresence.wrapup_until <= now),
+            or_(OfficerPresence.penalty_until.is_(None), OfficerPresence.penalty_until <= now),
+            Account.role == "officer",
+            Account.disabled.is_(False),
+            ~pending,
+            ~live,
+        )
+        .order_by(OfficerPresence.account_id)
+        .with_for_update(skip_locked=True, of=OfficerPresence)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def excluded_officers(session: AsyncSession, case_id: str) -> set[str]:
+    """Officers who declined, let lapse, or have a conflict with this case."""
+    query = select(CaseOffer.officer_id).where(
+        CaseOffer.case_id == case_id, CaseOffer.outcome.in_(EXCLUDING_OUTCOMES)
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def overdue_offers(
+    session: AsyncSession, now: dt.datetime, municipality_code: str | None = None
+) -> Sequence[CaseOffer]:
+    query = select(CaseOffer).where(CaseOffer.outcome == PENDING, CaseOffer.expires_at <= now)
+    if municipality_code is not None:
+        query = query.where(CaseOffer.municipality_code == municipality_code)
+    return (await session.execute(query.with_for_update(skip_locked=True))).scalars().all()
+
+
+async def pending_offers_of_case(session: AsyncSession, case_id: str) -> Sequence[CaseOffer]:
+    query = (
+        select(CaseOffer).where(CaseOffer.case_id == case_id, CaseOffer.outcome == PENDING).with_for_update()
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def pending_offer_of_officer(session: AsyncSession, officer_id: str) -> CaseOffer | None:
+    query = (
+        select(CaseOffer)
+        .where(CaseOffer.officer_id == officer_id, CaseOffer.outcome == PENDING)
+        .order_by(CaseOffer.offered_at)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def offer_for_update(session: AsyncSession, offer_id: str) -> CaseOffer | None:
+    if len(offer_id) > 40:
+        return None
+    return (
+        await session.execute(select(CaseOffer).where(CaseOffer.id == offer_id).with_for_update())
+    ).scalar_one_or_none()
+
+
+async def presence(session: AsyncSession, account_id: str) -> OfficerPresence | None:
+    return await session.get(OfficerPresence, account_id)
+
+
+async def presences(session: AsyncSession, municipality_code: str) -> Sequence[OfficerPresence]:
+    query = (
+        select(OfficerPresence)
+        .where(OfficerPresence.municipality_code == municipality_code)
+        .order_by(OfficerPresence.account_id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def live_case_of(session: AsyncSession, officer_id: str) -> Case | None:
+    query = select(Case).where(Case.officer_id == officer_id, Case.state.in_(LIVE_STATES)).limit(1)
+    return (await session.execute(query)).scalars().first()
+
+
+async def queued_cases(session: AsyncSession, municipality_code: str) -> Sequence[Case]:
+    query = (
+        select(Case)
+        .where(Case.municipality_code == municipality_code, Case.state == CaseState.queued_for_officer.value)
+        .order_by(Case.state_entered_at, Case.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def municipalities_with_work(session: AsyncSession, now: dt.datetime) -> Sequence[str]:
+    """Municipalities with queued cases or lapsed offers (what the dispatcher tick looks at)."""
+    queued = select(Case.municipality_code).where(Case.state == CaseState.queued_for_officer.value)
+    lapsed = select(CaseOffer.municipality_code).where(
+        CaseOffer.outcome == PENDING, CaseOffer.expires_at <= now
+    )
+    return (await session.execute(queued.union(lapsed))).scalars().all()
+
+
+async def recent_handling_seconds(
+    session: AsyncSession, municipality_code: str, limit: int = 50
+) -> list[float]:
+    """Seconds from `accept` to the decision for the municipality's most recent decided cases."""
+    accepted = (
+        select(CaseStateEntry.case_id, func.max(CaseStateEntry.entered_at).label("at"))
+        .where(CaseStateEntry.action == "accept")
+        .group_by(CaseStateEntry.case_id)
+        .subquery()
+    )
+    decided = (
+        select(CaseStateEntry.entered_at, accepted.c.at)
+        .join(accepted, accepted.c.case_id == CaseStateEntry.case_id)
+        .join(Case, Case.id == CaseStateEntry.case_id)
+        .where(
+            Case.municipality_code == municipality_code,
+            CaseStateEntry.action.in_(("approve", "reject", "refer_to_counter")),
+            and_(CaseStateEntry.entered_at >= accepted.c.at),
+        )
+        .order_by(CaseStateEntry.entered_at.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(decided)).all()
+    return [(end - start).total_seconds() for end, start in rows]

@@ -1,0 +1,165 @@
+"""Queue endpoints: officer presence and offers, the clerk's queue position, the supervisor's view and reassignment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.accounts.deps import AppSettings, CurrentPrincipal, authenticate
+from service.cases import service as case_service
+from service.cases.exceptions import CaseNotFound
+from service.cases.schemas import CaseRead
+from service.db import DBSession, unit_of_work
+from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.queue import service as queue_service
+from service.queue.exceptions import (
+    NotAnOfficer,
+    OfferClosed,
+    OfferExpired,
+    OfferNotFound,
+    OfficerBusy,
+    ReassignRefused,
+)
+from service.queue.schemas import (
+    OfferDecline,
+    OfferRead,
+    PresenceRead,
+    PresenceUpdate,
+    QueueOverview,
+    QueuePosition,
+    Reassign,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["queue"])
+# How often a waiting long-poll looks for an offer (offers made by any hub process land in the database).
+_POLL_INTERVAL = 0.2
+
+
+@router.put(
+    "/officers/me/presence",
+    response_model=PresenceRead,
+    responses=problem_responses(Unauthenticated, NotAnOfficer),
+)
+async def set_presence(
+    body: PresenceUpdate, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> PresenceRead:
+    """The console's heartbeat (every few seconds) with the officer's status: available, on_break, offline."""
+    presence = await queue_service.heartbeat(
+        session, principal=principal, status=body.status, settings=settings
+    )
+    return PresenceRead(
+        account_id=presence.account_id,
+        status=body.status,
+        effective_status=body.status,
+        heartbeat_at=presence.heartbeat_at,
+        wrapup_until=presence.wrapup_until,
+        penalty_until=presence.penalty_until,
+    )
+
+
+@router.get(
+    "/officers/me/offer",
+    response_model=OfferRead,
+    responses={204: {"description": "No offer (yet)"}, **problem_responses(Unauthenticated, NotAnOfficer)},
+)
+async def my_offer(
+    request: Request, settings: AppSettings, wait: Annotated[float, Query(ge=0, le=25)] = 0
+) -> Response:
+    """The officer's pending offer; with `wait`, hold the request up to that many seconds until one arrives."""
+    sessionmaker = request.app.state.sessionmaker
+    deadline = time.monotonic() + wait
+    # No session is held across the wait: each look is its own short unit of work.
+    async with unit_of_work(sessionmaker) as session:
+        principal = await authenticate(request, session, settings)
+    while True:
+        async with unit_of_work(sessionmaker) as session:
+            found = await queue_service.current_offer(session, principal=principal)
+        if found is not None:
+            offer, case = found
+            body = OfferRead.model_validate(offer).model_copy(
+                update={"procedure": case.procedure, "post_office_id": case.post_office_id}
+            )
+            return Response(body.model_dump_json(), media_type="application/json")
+        if time.monotonic() >= deadline:
+            return Response(status_code=204)
+        await asyncio.sleep(_POLL_INTERVAL)
+
+
+@router.post(
+    "/offers/{offer_id}/accept",
+    response_model=CaseRead,
+    responses=problem_responses(
+        Unauthenticated, NotAnOfficer, OfferNotFound, OfferExpired, OfferClosed, OfficerBusy
+    ),
+)
+async def accept_offer(
+    offer_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> CaseRead:
+    """Accept the offered case: the live session begins."""
+    case = await queue_service.accept_offer(
+        session, principal=principal, offer_id=offer_id, tz=ZoneInfo(settings.timezone)
+    )
+    return CaseRead.model_validate(case)
+
+
+@router.post(
+    "/offers/{offer_id}/decline",
+    response_model=OfferRead,
+    responses=problem_responses(Unauthenticated, NotAnOfficer, OfferNotFound, OfferExpired, OfferClosed),
+)
+async def decline_offer(
+    offer_id: str, body: OfferDecline, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> OfferRead:
+    """Decline the offer; `conflict_of_interest` keeps this case from you for good."""
+    offer = await queue_service.decline_offer(
+        session, principal=principal, offer_id=offer_id, reason=body.reason, settings=settings
+    )
+    return OfferRead.model_validate(offer)
+
+
+@router.get(
+    "/queue", response_model=QueueOverview, responses=problem_responses(Unauthenticated, PermissionDenied)
+)
+async def queue_overview(
+    session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> QueueOverview:
+    """The municipality's waiting cases and officers' states (officers and supervisors)."""
+    return await queue_service.overview(session, principal=principal, settings=settings)
+
+
+@router.get(
+    "/cases/{case_id}/queue-position",
+    response_model=QueuePosition,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def queue_position(
+    case_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> QueuePosition:
+    """Where the case waits, and an estimate from recent handling times (shown at the counter)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return await queue_service.position(session, case=case, settings=settings)
+
+
+@router.post(
+    "/cases/{case_id}/reassign",
+    response_model=OfferRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, ReassignRefused),
+)
+async def reassign(
+    case_id: str, body: Reassign, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+) -> OfferRead:
+    """Supervisor: offer a waiting case to a named officer, with a reason (recorded as an override)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    offer = await queue_service.reassign(
+        session,
+        principal=principal,
+        case=case,
+        officer_id=body.officer_id,
+        reason_code=body.reason_code,
+        settings=settings,
+    )
+    return OfferRead.model_validate(offer)
