@@ -22,6 +22,9 @@ from service.db import create_engine, create_sessionmaker, is_sqlite
 from service.errors import install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
+from service.integrations.router import router as integrations_router
+from service.integrations.runtime import IntegrationsRuntime
+from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
 from service.signaling.router import router as signaling_router
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.evidence = load_runtime(settings)
+        app.state.integrations = IntegrationsRuntime.start(settings, app.state.sessionmaker)
         dispatcher = asyncio.create_task(
             run_dispatcher(app.state.sessionmaker, settings), name="queue-dispatcher"
         )
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
+            await app.state.integrations.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -138,6 +143,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         evidence_router,
         queue_router,
         audit_router,
+        outbox_router,
+        integrations_router,
         signaling_router,
     ):
         app.include_router(router)

@@ -79,6 +79,26 @@ class Settings(BaseSettings):
     turn_secret: SecretStr = SecretStr("")
     turn_ttl_seconds: int = Field(default=3600, ge=60)
     signaling_relay_only: bool = False
+    # Integrations (issue 7). Outbox worker: "auto" runs it except in the test environment, where tests start
+    # their own, so that background writes never race a test's database snapshot.
+    outbox_worker: Literal["auto", "on", "off"] = "auto"
+    outbox_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    # A sender's claim on a delivery; a crashed sender's deliveries are retried once it runs out.
+    outbox_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_horizon_seconds: float = Field(default=86400.0, gt=0)
+    # J-LIS gateway: "auto" is the in-repo simulator in development and none in test and production (the back
+    # office then reports production through the API).
+    jlis_adapter: Literal["auto", "off", "simulator"] = "auto"
+    jlis_poll_seconds: float = Field(default=60.0, gt=0)
+    jlis_simulator_production_seconds: float = Field(default=300.0, ge=0)
+    # Resident-record (住基) lookup: "auto" is the simulator outside production, with records from this file.
+    resident_check_adapter: Literal["auto", "off", "simulator"] = "auto"
+    resident_simulator_file: Path | None = None
 
     @model_validator(mode="after")
     def _ice_servers_usable(self) -> Settings:

@@ -6,6 +6,8 @@ from service.cases import models as cases_models
 from service.db import Base
 from service.evidence import models as evidence_models
 from service.idempotency import models as idempotency_models
+from service.integrations import models as integrations_models
+from service.outbox import models as outbox_models
 from service.queue import models as queue_models
 from service.tenancy import models as tenancy_models
 
@@ -17,7 +19,9 @@ __all__ = [
     "cases_models",
     "evidence_models",
     "idempotency_models",
+    "integrations_models",
     "metadata",
+    "outbox_models",
     "queue_models",
     "tenancy_models",
 ]

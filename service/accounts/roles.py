@@ -29,6 +29,7 @@ class Scope(StrEnum):
     cases_read = "cases:read"
     cases_write = "cases:write"
     audit_read = "audit:read"
+    webhooks_manage = "webhooks:manage"
 
 
 MUNICIPAL_ROLES = frozenset({Role.officer, Role.supervisor, Role.auditor})

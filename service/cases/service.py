@@ -33,6 +33,7 @@ from service.errors import PermissionDenied
 from service.kit import clock
 from service.kit.ids import random_id
 from service.kit.pagination import Cursor
+from service.outbox import service as outbox_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 
@@ -281,6 +282,9 @@ async def act(
         from_state=source.value,
         to_state=target.value,
         reason_code=reason_code,
+    )
+    await outbox_service.on_case_transition(
+        session, case=case, action=action, from_state=source, to_state=target
     )
     return case
 

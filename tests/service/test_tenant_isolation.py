@@ -34,11 +34,23 @@ EVIDENCE_ROUTES = {
 }
 # The live link's ticket: only the case's clerk device and its assigned officer get one; a foreigner gets 404.
 SIGNALING_ROUTES = {("POST", "/api/v1/cases/{case_id}/signaling-ticket")}
+# Back office (integration keys) and the officer's resident-record check: case-scoped like the case routes.
+INTEGRATION_CASE_ROUTES = {
+    ("GET", "/api/v1/integration/cases/{case_id}"),
+    ("POST", "/api/v1/integration/cases/{case_id}/acknowledge"),
+    ("POST", "/api/v1/integration/cases/{case_id}/jlis-status"),
+    ("POST", "/api/v1/integration/cases/{case_id}/mail-dispatch"),
+    ("POST", "/api/v1/integration/cases/{case_id}/mail-tracking"),
+    ("POST", "/api/v1/integration/cases/{case_id}/address-change"),
+    ("GET", "/api/v1/cases/{case_id}/resident-checks"),
+    ("POST", "/api/v1/cases/{case_id}/resident-checks"),
+}
 CASE_ROUTES = (
     {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
     | {("POST", path) for path in CASE_ACTIONS}
     | EVIDENCE_ROUTES
     | SIGNALING_ROUTES
+    | INTEGRATION_CASE_ROUTES
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
@@ -48,12 +60,31 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
         "signature": "AA==",
         "atr": "3BE0",
     },
+    "/api/v1/integration/cases/{case_id}/acknowledge": {"back_office_ref": "KF-1"},
+    "/api/v1/integration/cases/{case_id}/jlis-status": {"status": "produced"},
+    "/api/v1/integration/cases/{case_id}/mail-dispatch": {"tracking_number": "123456789012"},
+    "/api/v1/integration/cases/{case_id}/mail-tracking": {
+        "status": "in_transit",
+        "occurred_at": "2026-01-05T00:00:00Z",
+    },
+    "/api/v1/integration/cases/{case_id}/address-change": {"reason_code": "address_change"},
+    "/api/v1/cases/{case_id}/resident-checks": {
+        "name": "試験 花子",
+        "birth_date": "1990-04-01",
+        "sex": "female",
+        "address": "架空市架空町1-1",
+    },
 }
 TENANT_LISTS = {
     ("GET", "/api/v1/cases"),
     ("GET", "/api/v1/designations"),
     ("GET", "/api/v1/audit/events"),
     ("GET", "/api/v1/audit/verify"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/exports/cases"),
+    ("GET", "/api/v1/integration/finalized-cases"),
+    ("GET", "/api/v1/webhook-subscriptions"),
+    ("GET", "/api/v1/webhook-deliveries"),
 }
 DESIGNATION_ROUTES = {("GET", "/api/v1/designations/{designation_id}")}
 CREATE_CASE = {("POST", "/api/v1/cases")}
@@ -84,7 +115,23 @@ SELF_OR_PUBLIC = {
     ("POST", "/api/v1/devices/enroll"),
     ("GET", "/api/v1/devices/me"),
 }
-CLASSIFIED = CASE_ROUTES | TENANT_LISTS | DESIGNATION_ROUTES | CREATE_CASE | ADMIN_ONLY | SELF_OR_PUBLIC
+# An integration key with webhooks:manage, for its own municipality only (tests/service/integrations/test_isolation.py).
+WEBHOOK_MANAGEMENT = {
+    ("POST", "/api/v1/webhook-subscriptions"),
+    ("GET", "/api/v1/webhook-subscriptions/{subscription_id}"),
+    ("PATCH", "/api/v1/webhook-subscriptions/{subscription_id}"),
+    ("POST", "/api/v1/webhook-subscriptions/{subscription_id}/rotate-secret"),
+    ("POST", "/api/v1/webhook-deliveries/{delivery_id}/redeliver"),
+}
+CLASSIFIED = (
+    WEBHOOK_MANAGEMENT
+    | CASE_ROUTES
+    | TENANT_LISTS
+    | DESIGNATION_ROUTES
+    | CREATE_CASE
+    | ADMIN_ONLY
+    | SELF_OR_PUBLIC
+)
 
 
 def _api_routes() -> set[tuple[str, str]]:

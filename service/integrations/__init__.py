@@ -1,0 +1,1 @@
+"""Back-office integration: J-LIS submission, mailed-card tracking, resident-record checks, exports."""

@@ -1,0 +1,218 @@
+"""Queries of the outbox: claiming events and deliveries (SKIP LOCKED on PostgreSQL, leases everywhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from service.outbox.models import OutboxEvent, WebhookDelivery, WebhookSubscription
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+DEAD = "dead"
+
+
+async def claim_undispatched(session: AsyncSession, *, limit: int) -> Sequence[OutboxEvent]:
+    """The oldest events not yet fanned out, locked for this transaction (other hub processes skip them).
+
+    SQLite renders no FOR UPDATE: there the transaction began with BEGIN IMMEDIATE and holds the write lock.
+    """
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.dispatched_at.is_(None))
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def active_subscriptions(
+    session: AsyncSession, municipality_codes: Collection[str]
+) -> Sequence[WebhookSubscription]:
+    query = select(WebhookSubscription).where(
+        WebhookSubscription.municipality_code.in_(municipality_codes), WebhookSubscription.active.is_(True)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+def _claimable(now: dt.datetime) -> list[object]:
+    earlier = aliased(WebhookDelivery)
+    # In order per case: an earlier event of the same case to the same subscription that has not succeeded
+    # (pending, in flight, or dead) holds the later ones back.
+    earlier_open = (
+        select(earlier.id)
+        .where(
+            earlier.subscription_id == WebhookDelivery.subscription_id,
+            earlier.case_id == WebhookDelivery.case_id,
+            earlier.event_seq < WebhookDelivery.event_seq,
+            earlier.status != SUCCEEDED,
+        )
+        .exists()
+    )
+    # Another hub process may still be fanning out an earlier event of this case (not yet committed).
+    undispatched_earlier = (
+        select(OutboxEvent.seq)
+        .where(
+            OutboxEvent.case_id == WebhookDelivery.case_id,
+            OutboxEvent.seq < WebhookDelivery.event_seq,
+            OutboxEvent.dispatched_at.is_(None),
+        )
+        .exists()
+    )
+    return [
+        WebhookDelivery.status == PENDING,
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+        WebhookSubscription.active.is_(True),
+        ~earlier_open,
+        ~undispatched_earlier,
+    ]
+
+
+async def claim_deliveries(
+    session: AsyncSession, *, now: dt.datetime, limit: int, owner: str, lease_until: dt.datetime
+) -> Sequence[tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]]:
+    """Lease the due deliveries (at most one per subscription and case) to `owner`; commit before sending."""
+    ids_query = (
+        select(WebhookDelivery.id)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(*_claimable(now))  # type: ignore[arg-type]
+        .order_by(WebhookDelivery.event_seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+    ids = list((await session.execute(ids_query)).scalars().all())
+    if not ids:
+        return []
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .values(lease_owner=owner, lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.execute(
+        select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(WebhookDelivery.event_seq)
+        .execution_options(populate_existing=True)
+    )
+    return [(d, s, e) for d, s, e in rows.all()]
+
+
+async def leased_delivery(session: AsyncSession, *, delivery_id: str, owner: str) -> WebhookDelivery | None:
+    """The delivery if `owner` still holds its lease (another process takes it over once the lease expires)."""
+    query = (
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.lease_owner == owner,
+            WebhookDelivery.status == PENDING,
+        )
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def next_due_at(session: AsyncSession) -> dt.datetime | None:
+    """When the earliest pending delivery becomes due (or its lease runs out)."""
+    query = select(
+        func.min(func.coalesce(WebhookDelivery.lease_until, WebhookDelivery.next_attempt_at))
+    ).where(WebhookDelivery.status == PENDING)
+    value = (await session.execute(query)).scalar_one_or_none()
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite returns the aggregate as text, without the column's type
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+async def has_undispatched(session: AsyncSession) -> bool:
+    query = select(OutboxEvent.seq).where(OutboxEvent.dispatched_at.is_(None)).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
+async def event(session: AsyncSession, seq: int) -> OutboxEvent | None:
+    return await session.get(OutboxEvent, seq)
+
+
+async def subscription(session: AsyncSession, subscription_id: str) -> WebhookSubscription | None:
+    if len(subscription_id) > 40:
+        return None
+    return await session.get(WebhookSubscription, subscription_id)
+
+
+async def subscriptions_of(session: AsyncSession, municipality_code: str) -> Sequence[WebhookSubscription]:
+    query = (
+        select(WebhookSubscription)
+        .where(WebhookSubscription.municipality_code == municipality_code)
+        .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def delivery(session: AsyncSession, delivery_id: str) -> WebhookDelivery | None:
+    if len(delivery_id) > 40:
+        return None
+    return await session.get(WebhookDelivery, delivery_id)
+
+
+async def deliveries_page(
+    session: AsyncSession,
+    *,
+    municipality_code: str,
+    subscription_id: str | None,
+    status: str | None,
+    case_id: str | None,
+    after_seq: int | None,
+    after_id: str | None,
+    limit: int,
+) -> Sequence[tuple[WebhookDelivery, OutboxEvent]]:
+    """Deliveries of one municipality, oldest event first."""
+    query = (
+        select(WebhookDelivery, OutboxEvent)
+        .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
+        .where(WebhookDelivery.municipality_code == municipality_code)
+    )
+    if subscription_id is not None:
+        query = query.where(WebhookDelivery.subscription_id == subscription_id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if case_id is not None:
+        query = query.where(WebhookDelivery.case_id == case_id)
+    if after_seq is not None and after_id is not None:
+        query = query.where(
+            or_(
+                WebhookDelivery.event_seq > after_seq,
+                and_(WebhookDelivery.event_seq == after_seq, WebhookDelivery.id > after_id),
+            )
+        )
+    query = query.order_by(WebhookDelivery.event_seq, WebhookDelivery.id).limit(limit)
+    return [(d, e) for d, e in (await session.execute(query)).all()]
+
+
+async def events_page(
+    session: AsyncSession,
+    *,
+    municipality_code: str,
+    event_types: Collection[str] | None,
+    case_id: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> Sequence[OutboxEvent]:
+    """Events of one municipality, oldest first (a feed: the cursor is the last event's position)."""
+    query = select(OutboxEvent).where(OutboxEvent.municipality_code == municipality_code)
+    if event_types:
+        query = query.where(OutboxEvent.event_type.in_(event_types))
+    if case_id is not None:
+        query = query.where(OutboxEvent.case_id == case_id)
+    if after_seq is not None:
+        query = query.where(OutboxEvent.seq > after_seq)
+    query = query.order_by(OutboxEvent.seq).limit(limit)
+    return (await session.execute(query)).scalars().all()

@@ -1,0 +1,183 @@
+"""The outbox worker: a background task owned by the app's lifespan that fans out events and sends webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.db import unit_of_work
+from service.kit import clock
+from service.kit.hashing import canonical_json
+from service.kit.ids import random_id
+from service.outbox import repository, service, wakeup
+from service.outbox.secretbox import SecretBox, SecretBoxError
+from service.outbox.sender import Attempt, Outcome, WebhookSender
+
+log = logging.getLogger(__name__)
+
+
+class Job(Protocol):
+    """Periodic outbox work besides webhooks (e.g. J-LIS submission and production polling)."""
+
+    async def run_due(self, owner: str) -> int:
+        """Do whatever is due; returns how much was done."""
+        ...
+
+    async def next_due_at(self) -> dt.datetime | None:
+        """When something will next be due, if known."""
+        ...
+
+
+class OutboxWorker:
+    """Fans out events, sends due deliveries under a lease, runs jobs; sleeps until woken or the next due time."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        sender: WebhookSender,
+        box: SecretBox,
+        policy: service.RetryPolicy,
+        poll_seconds: float,
+        lease_seconds: float,
+        batch_size: int = 50,
+        concurrency: int = 8,
+        effects: Sequence[service.EventEffect] = (),
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._sender = sender
+        self._box = box
+        self._policy = policy
+        self._poll = poll_seconds
+        self._lease = dt.timedelta(seconds=lease_seconds)
+        self._batch = batch_size
+        self._limit = asyncio.Semaphore(concurrency)
+        self._effects = list(effects)
+        self._jobs = list(jobs)
+        # Each process claims under its own name, so a lease tells which process holds a delivery.
+        self.owner = random_id("wrk")
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """Start the background task (idempotent)."""
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        wakeup.subscribe(self.wake)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-worker-{self.owner}")
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it; leases of interrupted sends expire and another pass retries them."""
+        wakeup.unsubscribe(self.wake)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Run a pass now (callable from any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying after the poll interval")
+                done = 0
+                await asyncio.sleep(self._poll)
+            if done:
+                continue
+            timeout = await self._idle_seconds()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _idle_seconds(self) -> float:
+        try:
+            async with unit_of_work(self._sessionmaker) as session:
+                if await repository.has_undispatched(session):
+                    return 0.0
+                due = [await repository.next_due_at(session)]
+            due += [await job.next_due_at() for job in self._jobs]
+        except Exception:
+            log.exception("outbox: could not read the next due time")
+            return self._poll
+        known = [d for d in due if d is not None]
+        if not known:
+            return self._poll
+        wait = (min(known) - clock.now()).total_seconds()
+        return min(self._poll, max(wait, 0.005))
+
+    async def run_once(self) -> int:
+        """One pass: fan out, send due deliveries, run jobs; returns how much was done."""
+        async with unit_of_work(self._sessionmaker) as session:
+            done = await service.dispatch(session, limit=self._batch, effects=self._effects)
+        done += await self._deliver()
+        for job in self._jobs:
+            done += await job.run_due(self.owner)
+        return done
+
+    async def _deliver(self) -> int:
+        now = clock.now()
+        async with unit_of_work(self._sessionmaker) as session:
+            rows = await repository.claim_deliveries(
+                session, now=now, limit=self._batch, owner=self.owner, lease_until=now + self._lease
+            )
+            attempts: list[Attempt | tuple[str, str]] = []
+            for delivery, sub, event in rows:
+                try:
+                    secret = self._box.open(sub.secret_ciphertext, sub.id)
+                except SecretBoxError as exc:
+                    attempts.append((delivery.id, str(exc)))
+                    continue
+                attempts.append(
+                    Attempt(
+                        delivery_id=delivery.id,
+                        attempt=delivery.attempts + 1,
+                        url=sub.url,
+                        secret=secret,
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        body=canonical_json(event.payload),
+                    )
+                )
+        # The lease is committed before any request leaves: no transaction is open while we wait on a receiver.
+        async with asyncio.TaskGroup() as group:
+            for attempt in attempts:
+                group.create_task(self._attempt(attempt))
+        return len(attempts)
+
+    async def _attempt(self, attempt: Attempt | tuple[str, str]) -> None:
+        if isinstance(attempt, Attempt):
+            async with self._limit:
+                outcome = await self._sender.send(attempt, timestamp=int(clock.now().timestamp()))
+            delivery_id = attempt.delivery_id
+        else:
+            delivery_id, error = attempt
+            outcome = Outcome(None, error)
+        try:
+            async with unit_of_work(self._sessionmaker) as session:
+                await service.finish_delivery(
+                    session,
+                    delivery_id=delivery_id,
+                    owner=self.owner,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    policy=self._policy,
+                )
+        except Exception:
+            # The lease runs out and the delivery is tried again: at least once, never lost.
+            log.exception("outbox: could not record the outcome of delivery %s", delivery_id)
