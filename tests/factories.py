@@ -159,7 +159,8 @@ def device_client(app: object, tenant: Tenant) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
         base_url="http://hub.test",
-        auth=DeviceAuth(tenant.device_id, tenant.device_key),
+        # Signed with the hub's (test-movable) clock, so tests that move time keep a fresh timestamp.
+        auth=DeviceAuth(tenant.device_id, tenant.device_key, clock=lambda: clock.now().timestamp()),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import httpx
@@ -19,9 +19,12 @@ class DeviceAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, device_id: str, key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self, device_id: str, key: Ed25519PrivateKey, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.device_id = device_id
         self._key = key
+        self._clock = clock
 
     @classmethod
     def from_pem_file(cls, device_id: str, path: Path) -> DeviceAuth:
@@ -38,7 +41,7 @@ class DeviceAuth(httpx.Auth):
             device_id=self.device_id,
             method=request.method,
             path_and_query=request.url.raw_path.decode("ascii"),
-            timestamp=int(time.time()),
+            timestamp=int(self._clock()),
             nonce=secrets.token_urlsafe(18),
             body=request.content,
         )
