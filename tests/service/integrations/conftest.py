@@ -136,7 +136,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     app.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks"
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 — uvicorn exposes a flag, not an event
