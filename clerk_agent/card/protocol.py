@@ -39,7 +39,10 @@ EF_KENKAKU_CARD_FACE = 0x0002
 
 MY_NUMBER_CARD_TOKEN = b"JPKIAPICCTOKEN2"
 # The 個人番号 (Kenhojo EF 0001) and its rendered image (Kenkaku EF 0005). Never selected, never read.
-FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset({(KENHOJO_AID, 0x0001), (KENKAKU_AID, 0x0005)})
+# Kenhojo EF 0003 is refused too: its DF31 is SHA-256 of EF 0001, and 10^11 candidates are quickly searched.
+FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset(
+    {(KENHOJO_AID, 0x0001), (KENHOJO_AID, 0x0003), (KENKAKU_AID, 0x0005)}
+)
 
 
 class PinKind(StrEnum):

@@ -452,7 +452,9 @@ def test_no_pin_and_no_pinpad_is_refused(card: MyNumberCard) -> None:
 # --- the My Number is out of reach ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("aid", "fid"), [(KENHOJO_AID, 0x0001), (KENKAKU_AID, 0x0005)])
+@pytest.mark.parametrize(
+    ("aid", "fid"), [(KENHOJO_AID, 0x0001), (KENHOJO_AID, 0x0003), (KENKAKU_AID, 0x0005)]
+)
 def test_protocol_refuses_the_my_number_files_before_sending_anything(
     card: MyNumberCard, hanako_card: VirtualMyNumberCard, aid: bytes, fid: int
 ) -> None:
