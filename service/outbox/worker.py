@@ -62,7 +62,7 @@ class OutboxWorker:
         self._effects = list(effects)
         self._jobs = list(jobs)
         # Each process claims under its own name, so a lease tells which process holds a delivery.
-        self.owner = random_id("wrk")
+        self.owner = random_id("worker")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
