@@ -1,0 +1,128 @@
+// The hub's REST API: bearer tokens (kept in sessionStorage, gone with the tab), one refresh on 401,
+// and every failure as an ApiError carrying the problem+json `detail` and stable `code`.
+import { t } from "./i18n.js";
+
+const SESSION_KEY = "madoguchi.console.session";
+const sessionListeners = new Set();
+
+export class ApiError extends Error {
+  constructor(status, code, detail, body = null) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+export function session() {
+  try {
+    return JSON.parse(window.sessionStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function store(value) {
+  if (value) window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(value));
+  else window.sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** Called with no argument when the session ends (expired refresh, logout). */
+export function onSessionEnd(listener) {
+  sessionListeners.add(listener);
+}
+
+function endSession() {
+  store(null);
+  for (const listener of sessionListeners) listener();
+}
+
+export async function login(username, password, totp) {
+  const body = { username, password };
+  if (totp) body.totp = totp;
+  const pair = await request("POST", "/api/v1/auth/login", body, { auth: false });
+  store({ ...pair, username });
+  return session();
+}
+
+export async function logout() {
+  try {
+    await request("POST", "/api/v1/auth/logout");
+  } catch {
+    // the tokens are forgotten locally either way
+  }
+  endSession();
+}
+
+async function refresh() {
+  const current = session();
+  if (!current) return false;
+  try {
+    const pair = await request("POST", "/api/v1/auth/refresh", { refresh_token: current.refresh_token }, {
+      auth: false,
+      retry: false,
+    });
+    store({ ...current, ...pair });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One JSON request. Resolves to the parsed body (null for 204); rejects with ApiError.
+ * `signal` aborts it (the long-poll uses that when the officer goes on break).
+ */
+export async function request(method, path, body = undefined, { auth = true, retry = true, signal } = {}) {
+  const headers = { Accept: "application/json, application/problem+json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const current = session();
+  if (auth && current) headers.Authorization = `Bearer ${current.access_token}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      signal,
+    });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", t("error_network"));
+  }
+  if (response.status === 401 && auth && retry && current) {
+    if (await refresh()) return request(method, path, body, { auth, retry: false, signal });
+    endSession();
+    throw new ApiError(401, "unauthenticated", t("error_session"));
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!response.ok) {
+    const detail = problemDetail(parsed) || t("error_generic", { status: response.status });
+    throw new ApiError(response.status, (parsed && parsed.code) || `http_${response.status}`, detail, parsed);
+  }
+  return parsed;
+}
+
+function problemDetail(problem) {
+  if (!problem || typeof problem !== "object") return "";
+  const parts = [problem.title, problem.detail].filter((part) => typeof part === "string" && part);
+  if (Array.isArray(problem.errors) && problem.errors.length) {
+    parts.push(problem.errors.map((e) => `${(e.loc || []).join(".")}: ${e.msg}`).join("; "));
+  }
+  return [...new Set(parts)].join(" — ");
+}
+
+export const api = {
+  get: (path, opts) => request("GET", path, undefined, opts),
+  post: (path, body = {}, opts) => request("POST", path, body, opts),
+  put: (path, body, opts) => request("PUT", path, body, opts),
+};

@@ -1,0 +1,139 @@
+// Entry point of the officer console: language, login, and which screen the signed-in role sees.
+import { api, login, logout, session, onSessionEnd } from "./api.js";
+import { $, show, status, showError, busy } from "./dom.js";
+import { t, translate, setLang, currentLang, label } from "./i18n.js";
+import { createQueueScreen } from "./queue.js";
+import { createLiveScreen } from "./live.js";
+import { createSupervisorScreen } from "./supervisor.js";
+
+const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor"];
+const LIVE_KEY = "madoguchi.console.live_case";
+const LIVE_STATES = new Set(["session_live", "evidence_captured", "officer_review"]);
+
+function screen(id, focus = true) {
+  for (const name of SCREENS) show(name, name === id);
+  document.body.dataset.screen = id;
+  if (focus) {
+    const heading = $(id).querySelector("h2");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  }
+}
+
+const queue = createQueueScreen({ onAccepted: openLive });
+const live = createLiveScreen({ onDone: decided });
+const supervisor = createSupervisorScreen();
+
+function openLive(caseRead) {
+  window.sessionStorage.setItem(LIVE_KEY, caseRead.id);
+  screen("screen-live");
+  live.open(caseRead);
+}
+
+function decided(caseRead) {
+  window.sessionStorage.removeItem(LIVE_KEY);
+  $("done-state").textContent = label("state", caseRead.state);
+  $("done-state").dataset.state = caseRead.state;
+  screen("screen-done");
+  $("done-back").focus();
+}
+
+function renderWho() {
+  const current = session();
+  $("who").textContent = current
+    ? t("who", {
+        user: current.username,
+        role: t(`role_${current.role}`),
+        municipality: current.municipality_code || "—",
+      })
+    : "";
+  show("logout", Boolean(current));
+}
+
+async function enter() {
+  const current = session();
+  renderWho();
+  if (!current) {
+    screen("screen-login");
+    $("login-username").focus();
+    return;
+  }
+  if (current.role === "supervisor") {
+    screen("screen-supervisor");
+    supervisor.start();
+    return;
+  }
+  if (current.role !== "officer") {
+    showError(t("wrong_role"));
+    await logout();
+    return;
+  }
+  queue.start();
+  const liveCase = window.sessionStorage.getItem(LIVE_KEY);
+  if (liveCase) {
+    try {
+      const caseRead = await api.get(`/api/v1/cases/${encodeURIComponent(liveCase)}`);
+      if (LIVE_STATES.has(caseRead.state)) {
+        openLive(caseRead);
+        return;
+      }
+    } catch {
+      // the case is gone or no longer ours: back to the queue
+    }
+    window.sessionStorage.removeItem(LIVE_KEY);
+  }
+  screen("screen-queue");
+  queue.resume();
+}
+
+function leave() {
+  queue.stop();
+  live.close();
+  supervisor.stop();
+  window.sessionStorage.removeItem(LIVE_KEY);
+  renderWho();
+  screen("screen-login");
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(null);
+  const username = $("login-username").value.trim();
+  const password = $("login-password").value;
+  const totp = $("login-totp").value.trim();
+  try {
+    await busy($("login-submit"), t("logging_in"), () => login(username, password, totp || undefined));
+    $("login-password").value = "";
+    $("login-totp").value = "";
+    await enter();
+  } catch (err) {
+    showError(err);
+    $("login-password").focus();
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await logout();
+});
+
+$("done-back").addEventListener("click", () => {
+  screen("screen-queue");
+  queue.resume();
+});
+
+$("lang-toggle").addEventListener("click", () => {
+  setLang(currentLang() === "ja" ? "en" : "ja");
+  renderWho();
+  const state = $("done-state").dataset.state;
+  if (state) $("done-state").textContent = label("state", state);
+});
+
+onSessionEnd(() => {
+  leave();
+  status(t("error_session"), 8000);
+});
+
+translate();
+enter().catch((err) => showError(err));

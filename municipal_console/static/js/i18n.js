@@ -1,0 +1,69 @@
+// Language: Japanese by default, English on request; the choice persists in localStorage.
+import { STRINGS } from "./strings.js";
+
+const KEY = "madoguchi.console.lang";
+const listeners = new Set();
+let lang = readStored();
+
+function readStored() {
+  try {
+    const stored = window.localStorage.getItem(KEY);
+    return stored === "en" ? "en" : "ja";
+  } catch {
+    return "ja"; // storage disabled: stay on the default
+  }
+}
+
+export function currentLang() {
+  return lang;
+}
+
+/** The string for `key` in the current language, with {name} placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const table = STRINGS[lang];
+  let text = table[key] ?? STRINGS.ja[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) {
+    text = text.replaceAll(`{${name}}`, String(value));
+  }
+  return text;
+}
+
+/** A label for an enumerated value (`prefix_value`), falling back to the raw value. */
+export function label(prefix, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const key = `${prefix}_${value}`;
+  return key in STRINGS[lang] || key in STRINGS.ja ? t(key) : String(value);
+}
+
+/** Apply data-i18n (text) and data-i18n-attr ("attr:key;attr:key") under `root`. */
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    el.textContent = t(el.dataset.i18n);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":");
+      if (attr && key) el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+  document.documentElement.lang = lang;
+  document.title = t("app_title");
+  const toggle = document.getElementById("lang-toggle");
+  if (toggle) toggle.lang = lang === "ja" ? "en" : "ja";
+}
+
+export function setLang(next) {
+  lang = next === "en" ? "en" : "ja";
+  try {
+    window.localStorage.setItem(KEY, lang);
+  } catch {
+    // not persisted; the switch still applies to this page
+  }
+  translate();
+  for (const listener of listeners) listener(lang);
+}
+
+/** Call `listener` after every language switch (modules re-render their dynamic text). */
+export function onLangChange(listener) {
+  listeners.add(listener);
+}

@@ -1,0 +1,463 @@
+// The live check screen (ライブ審査): counter video, face comparison, card evidence, document stills, liveness
+// challenge, checklist, readiness and the decision. The officer reads evidence here but cannot alter it.
+import { api, ApiError } from "./api.js";
+import { $, el, show, status, showError, busy, timeOf } from "./dom.js";
+import { t, label, onLangChange } from "./i18n.js";
+import { LiveLink } from "./livelink.js";
+
+// Reason codes per decision, as the hub accepts them (service/cases/lifecycle.py REASONS).
+const REASONS = {
+  approve: [],
+  reject: [
+    "face_mismatch",
+    "attribute_mismatch",
+    "document_invalid",
+    "document_expired",
+    "ineligible",
+    "suspected_impersonation",
+    "other",
+  ],
+  "refer-to-counter": [
+    "document_unreadable",
+    "id_combination_not_accepted",
+    "applicant_preference",
+    "special_handling",
+    "other",
+  ],
+  abort: ["network", "picture_quality", "audio_quality", "applicant_left", "officer_unavailable", "other"],
+};
+const LIVE_STATES = new Set(["session_live", "evidence_captured", "officer_review"]);
+const POLL_MS = 3000;
+
+export function createLiveScreen({ onDone }) {
+  let current = null; // CaseRead
+  let link = null;
+  let pollTimer = 0;
+  let review = null;
+  let reviewAvailable = true;
+  let evidence = null;
+  let viewedFace = null;
+  let challenge = null;
+  let checklistLoaded = false;
+  let connState = "new";
+  let videoReported = null;
+  let docTransform = { zoom: 1, rotate: 0 };
+
+  const path = (suffix = "") => `/api/v1/cases/${encodeURIComponent(current.id)}${suffix}`;
+
+  // --- opening and closing -----------------------------------------------------------------------------
+
+  async function open(caseRead) {
+    current = caseRead;
+    review = null;
+    evidence = null;
+    viewedFace = null;
+    challenge = null;
+    checklistLoaded = false;
+    videoReported = null;
+    connState = "new";
+    resetPanels();
+    renderCase();
+    $("live-case").textContent = current.id;
+    link = new LiveLink(current.id, $("remote-video"), {
+      state: (s) => {
+        connState = s;
+        renderConnection();
+      },
+      video: (live) => reportVideo(live),
+      notice: (key, vars) => {
+        if (key === "unmute_needed") show("unmute", true);
+        else if (key === "signaling_refused") showError(t(key, vars));
+        else status(t(key, vars), 6000);
+      },
+      stats: (s) => {
+        const line = $("video-stats");
+        line.textContent = t("stats", s);
+        line.dataset.framesDecoded = String(s.frames);
+      },
+    });
+    try {
+      await link.start();
+    } catch (err) {
+      showError(err);
+    }
+    await refresh();
+    pollTimer = window.setInterval(() => refresh().catch(() => undefined), POLL_MS);
+  }
+
+  function close() {
+    window.clearInterval(pollTimer);
+    pollTimer = 0;
+    if (link) link.close();
+    link = null;
+  }
+
+  function resetPanels() {
+    show("chip-photo", false);
+    show("chip-photo-empty", true);
+    show("live-still", false);
+    show("live-still-empty", true);
+    show("attr-list", false);
+    show("attr-empty", true);
+    show("proof-table", false);
+    show("proof-empty", true);
+    show("liveness-current", false);
+    show("continuity-banner", false);
+    show("video-empty", true);
+    show("unmute", false);
+    $("proof-checks").replaceChildren();
+    $("liveness-list").replaceChildren();
+    $("review-missing").replaceChildren();
+    $("proof-revocation").textContent = "—";
+    $("card-swap").textContent = "—";
+    $("video-stats").textContent = "";
+    $("checklist").reset();
+    $("decision").reset();
+    renderReasons();
+  }
+
+  // --- polling -----------------------------------------------------------------------------------------
+
+  async function refresh() {
+    if (!current) return;
+    const [caseRead, evidenceList] = await Promise.all([api.get(path()), api.get(path("/evidence"))]);
+    if (!current || caseRead.id !== current.id) return;
+    current = caseRead;
+    evidence = evidenceList;
+    renderCase();
+    renderEvidence();
+    await refreshReview();
+  }
+
+  async function refreshReview() {
+    if (!reviewAvailable || !current) return;
+    try {
+      review = await api.get(path("/review"));
+      renderReview();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.code === "http_404") {
+        reviewAvailable = false; // the hub has no review API (older hub): the panel says so
+        show("review-pending", true);
+      } else {
+        throw err;
+      }
+    }
+  }
+
+  // --- rendering ---------------------------------------------------------------------------------------
+
+  function renderCase() {
+    $("live-state").textContent = label("state", current.state);
+    $("live-state").dataset.state = current.state;
+    $("live-procedure").textContent = label("procedure", current.procedure);
+    show("begin-review", current.state === "evidence_captured");
+  }
+
+  function renderConnection() {
+    const badge = $("conn-state");
+    badge.textContent = label("conn", connState);
+    badge.dataset.state = connState;
+    show("video-empty", connState !== "connected");
+  }
+
+  async function reportVideo(live) {
+    const state = live ? "live" : "lost";
+    if (!live) show("continuity-banner", videoReported === "live");
+    if (live) show("continuity-banner", false);
+    if (!current || !LIVE_STATES.has(current.state) || !reviewAvailable || videoReported === state) return;
+    videoReported = state;
+    try {
+      review = await api.post(path("/video-status"), { state });
+      renderReview();
+    } catch (err) {
+      videoReported = null;
+      showError(err);
+    }
+  }
+
+  function renderEvidence() {
+    const items = (evidence && evidence.items) || [];
+    const proof = [...items].reverse().find((item) => item.kind === "card_proof");
+    if (proof) {
+      show("proof-table", true);
+      show("proof-empty", false);
+      const rows = (proof.summary.checks || []).map((check) =>
+        el(
+          "tr",
+          { dataset: { check: check.check, status: check.status } },
+          el("th", { scope: "row", text: label("check", check.check) }),
+          el("td", { className: `st-${check.status}`, text: label("status", check.status) }),
+          el("td", { text: check.reason || "" }),
+        ),
+      );
+      $("proof-checks").replaceChildren(...rows);
+      // The recorded label, as the hub verified it (e.g. 失効確認未実施): shown, never re-derived here.
+      $("proof-revocation").textContent = proof.summary.revocation_label || label("status", proof.summary.revocation);
+    }
+    const binding = evidence && evidence.card_binding;
+    const swap = $("card-swap");
+    if (!binding) swap.textContent = t("card_swap_unbound");
+    else if (binding.swap_detected_at) swap.textContent = t("card_swap_detected", { time: timeOf(binding.swap_detected_at) });
+    else swap.textContent = t("card_swap_none");
+    swap.dataset.swap = binding && binding.swap_detected_at ? "detected" : "none";
+    const face = [...items].reverse().find((item) => item.kind === "card_face" && !item.voided_at);
+    if (face && face.id !== viewedFace) {
+      viewedFace = face.id;
+      loadCardFace(face.id).catch((err) => {
+        viewedFace = null;
+        showError(err);
+      });
+    }
+  }
+
+  async function loadCardFace(evidenceId) {
+    // Each view is an audit row at the hub, so the face is fetched once per evidence item.
+    const view = await api.get(path(`/evidence/${encodeURIComponent(evidenceId)}/card-face`));
+    const photo = $("chip-photo");
+    photo.src = `data:image/png;base64,${view.photo_png}`;
+    photo.alt = t("chip_photo_alt");
+    show(photo, true);
+    show("chip-photo-empty", false);
+    $("attr-name").src = `data:image/png;base64,${view.name_image_png}`;
+    $("attr-name").alt = t("name_alt");
+    $("attr-address").src = `data:image/png;base64,${view.address_image_png}`;
+    $("attr-address").alt = t("address_alt");
+    $("attr-birth").textContent = formatDate(view.birth_date);
+    $("attr-sex").textContent = label("sex", view.sex);
+    $("attr-expiry").textContent = formatDate(view.expiry);
+    show("attr-list", true);
+    show("attr-empty", false);
+  }
+
+  function renderReview() {
+    if (!review) return;
+    $("review-video").textContent = review.video_live
+      ? t("video_live_yes", { time: timeOf(review.continuity_since) })
+      : t("video_live_no");
+    $("review-drops").textContent = String(review.drops);
+    show("review-ready", review.ready_to_decide);
+    show("review-redo", review.redo_required);
+    $("review-missing").replaceChildren(
+      ...review.missing.map((code) => el("li", { dataset: { code }, text: label("missing", code) })),
+    );
+    $("liveness-list").replaceChildren(
+      ...review.liveness.map((item) =>
+        el("li", {
+          text: t("liveness_item", {
+            time: timeOf(item.created_at),
+            code: item.code,
+            result: t(
+              item.passed === true
+                ? "liveness_result_passed"
+                : item.passed === false
+                  ? "liveness_result_failed"
+                  : "liveness_result_open",
+            ),
+          }),
+        }),
+      ),
+    );
+    if (review.checklist && !checklistLoaded) {
+      checklistLoaded = true;
+      const form = $("checklist");
+      for (const radio of form.querySelectorAll("input[name=id_combination]")) {
+        radio.checked = radio.value === review.checklist.id_combination;
+      }
+      for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
+        form.elements[name].checked = Boolean(review.checklist[name]);
+      }
+    }
+  }
+
+  function renderReasons() {
+    const form = $("decision");
+    const action = form.querySelector("input[name=action]:checked");
+    const select = $("decision-reason");
+    const codes = action ? REASONS[action.value] : [];
+    const previous = select.value;
+    if (action && codes.length === 0) {
+      select.replaceChildren(el("option", { value: "", text: t("no_reason_needed") }));
+      select.disabled = true;
+      return;
+    }
+    select.replaceChildren(
+      el("option", { value: "", text: t("choose") }),
+      ...codes.map((code) => el("option", { value: code, text: label("reason", code) })),
+    );
+    select.disabled = !action;
+    if (codes.includes(previous)) select.value = previous;
+  }
+
+  function renderChallenge() {
+    if (!challenge) return;
+    $("liveness-phrase").textContent = challenge.phrase_ja;
+    $("liveness-phrase-en").textContent = challenge.phrase_en;
+    $("liveness-gesture").textContent = challenge.gesture_ja;
+    $("liveness-gesture-en").textContent = challenge.gesture_en;
+    show("liveness-current", true);
+  }
+
+  // --- actions -----------------------------------------------------------------------------------------
+
+  function grabStill() {
+    const video = $("remote-video");
+    if (!video.videoWidth) {
+      showError(t("no_video_for_still"));
+      return;
+    }
+    const canvas = $("live-still");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    show(canvas, true);
+    show("live-still-empty", false);
+    status(t("still_taken", { time: new Date().toLocaleTimeString() }));
+  }
+
+  async function newChallenge() {
+    challenge = await busy($("liveness-new"), t("loading"), () => api.post(path("/liveness-challenges")));
+    renderChallenge();
+    $("liveness-passed").focus();
+    await refreshReview();
+  }
+
+  async function recordChallenge(passed) {
+    if (!challenge) return;
+    const id = challenge.id;
+    await busy(null, t("loading"), () =>
+      api.post(path(`/liveness-challenges/${encodeURIComponent(id)}/result`), { passed }),
+    );
+    challenge = null;
+    show("liveness-current", false);
+    await refreshReview();
+    $("liveness-new").focus();
+  }
+
+  async function saveChecklist(event) {
+    event.preventDefault();
+    const form = $("checklist");
+    const combo = form.querySelector("input[name=id_combination]:checked");
+    if (!combo) {
+      showError(t("checklist_need_combo"));
+      form.querySelector("input[name=id_combination]").focus();
+      return;
+    }
+    const body = { id_combination: combo.value };
+    for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
+      body[name] = form.elements[name].checked;
+    }
+    review = await busy($("checklist-save"), t("loading"), () => api.put(path("/checklist"), body));
+    checklistLoaded = true;
+    renderReview();
+    status(t("checklist_saved"));
+  }
+
+  async function beginReview() {
+    current = await busy($("begin-review"), t("loading"), () =>
+      api.post(path("/begin-review"), { expected_version: current.version }),
+    );
+    renderCase();
+    $("decision-approve").focus();
+  }
+
+  async function decide(event) {
+    event.preventDefault();
+    const form = $("decision");
+    const action = form.querySelector("input[name=action]:checked");
+    if (!action) {
+      showError(t("decision_need_action"));
+      $("decision-approve").focus();
+      return;
+    }
+    const reason = $("decision-reason").value;
+    if (REASONS[action.value].length && !reason) {
+      showError(t("decision_need_reason"));
+      $("decision-reason").focus();
+      return;
+    }
+    if (!$("decision-attest").checked) {
+      showError(t("decision_need_attest"));
+      $("decision-attest").focus();
+      return;
+    }
+    const body = { attested: true, expected_version: current.version };
+    if (reason) body.reason_code = reason;
+    try {
+      const decided = await busy($("decision-submit"), t("decision_sending"), () =>
+        api.post(path(`/${action.value}`), body),
+      );
+      showError(null);
+      close();
+      current = null;
+      onDone(decided);
+    } catch (err) {
+      showError(err);
+      await refresh().catch(() => undefined);
+    }
+  }
+
+  function transformDocs() {
+    const still = $("doc-stage").querySelector("img");
+    if (!still) return;
+    // CSSOM, not a style attribute: allowed under the console's CSP.
+    still.style.transform = `rotate(${docTransform.rotate}deg) scale(${docTransform.zoom})`;
+  }
+
+  /** Show a document still (the counter's stills API will call this; none exists yet). */
+  function showDocumentStill(src, alt) {
+    const img = el("img", { src, alt });
+    $("doc-stage").replaceChildren(img);
+    docTransform = { zoom: 1, rotate: 0 };
+    for (const id of ["doc-zoom-in", "doc-zoom-out", "doc-rotate"]) $(id).disabled = false;
+  }
+
+  const guard = (work) => (event) => {
+    showError(null);
+    Promise.resolve(work(event)).catch((err) => showError(err));
+  };
+
+  $("grab-still").addEventListener("click", guard(grabStill));
+  $("liveness-new").addEventListener("click", guard(newChallenge));
+  $("liveness-passed").addEventListener("click", guard(() => recordChallenge(true)));
+  $("liveness-failed").addEventListener("click", guard(() => recordChallenge(false)));
+  $("checklist").addEventListener("submit", guard(saveChecklist));
+  $("begin-review").addEventListener("click", guard(beginReview));
+  $("decision").addEventListener("submit", guard(decide));
+  $("decision").addEventListener("change", (event) => {
+    if (event.target.name === "action") renderReasons();
+  });
+  $("reconnect").addEventListener("click", () => link && link.reconnect());
+  $("unmute").addEventListener("click", () => {
+    const video = $("remote-video");
+    video.muted = false;
+    video.play().catch(() => undefined);
+    show("unmute", false);
+  });
+  $("doc-zoom-in").addEventListener("click", () => {
+    docTransform.zoom = Math.min(4, docTransform.zoom * 1.25);
+    transformDocs();
+  });
+  $("doc-zoom-out").addEventListener("click", () => {
+    docTransform.zoom = Math.max(0.5, docTransform.zoom / 1.25);
+    transformDocs();
+  });
+  $("doc-rotate").addEventListener("click", () => {
+    docTransform.rotate = (docTransform.rotate + 90) % 360;
+    transformDocs();
+  });
+  onLangChange(() => {
+    if (!current) return;
+    renderCase();
+    renderConnection();
+    renderEvidence();
+    renderReview();
+    renderReasons();
+  });
+
+  return { open, close, showDocumentStill, get caseId() { return current && current.id; } };
+}
+
+function formatDate(value) {
+  // The card face stores dates as YYYYMMDD.
+  return /^\d{8}$/.test(value || "") ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6)}` : value || "—";
+}

@@ -1,0 +1,372 @@
+// The live link to the counter (ライブ映像): the hub's signaling socket and the browser's RTCPeerConnection.
+//
+// The clerk agent (aiortc) is the offerer and the console answers. Flow:
+//   POST /api/v1/cases/{id}/signaling-ticket → {ticket, ws_url, ice_servers, relay_only}
+//   WebSocket ws_url?ticket=… → send join{room, role:"officer"} → receive joined{resume_token, heartbeat_s, …}
+//   receive offer → setRemoteDescription → createAnswer → wait for ICE gathering → send answer (all candidates
+//   inside: aiortc does not trickle, so neither do we) · heartbeat every heartbeat_s/2 · bye on leaving.
+// After a network drop (connection `disconnected` for 2 s, `failed`, or no decoded frame for 5 s) the video is
+// reported lost and `renegotiate{ice_restart:true}` is sent every 5 s until a new offer arrives; an offer with
+// ice_restart (or to a failed connection) gets a fresh RTCPeerConnection, since aiortc restarts with a new peer.
+// A dropped socket rejoins with the resume token, or with a fresh ticket once the hub refuses the token.
+import { api } from "./api.js";
+
+// Close codes after which rejoining cannot help (service/wire/signaling.py CloseCode).
+const FINAL_CLOSE = new Set([1000, 1007, 1008, 1009, 4000, 4001, 4003, 4004, 4008, 4009]);
+const RESUME_REJECTED = 4010;
+const DROP_GRACE_MS = 2000;
+const FROZEN_MS = 5000;
+const RENEGOTIATE_EVERY_MS = 5000;
+const GATHER_LIMIT_MS = 2500;
+const ASK_FOR_OFFER_MS = 3000;
+
+export class LiveLink {
+  /**
+   * @param {string} caseId
+   * @param {HTMLVideoElement} video
+   * @param {{state:(s:string)=>void, video:(live:boolean)=>void, notice:(key:string, vars?:object)=>void,
+   *          stats:(s:object)=>void}} hooks
+   */
+  constructor(caseId, video, hooks) {
+    this.caseId = caseId;
+    this.video = video;
+    this.hooks = hooks;
+    this.seq = 0;
+    this.lastInSeq = -1;
+    this.ws = null;
+    this.pc = null;
+    this.stream = null;
+    this.wsUrl = "";
+    this.resumeToken = null;
+    this.iceServers = [];
+    this.relayOnly = false;
+    this.heartbeatS = 15;
+    this.closed = false;
+    this.videoLive = false;
+    this.lastFrameAt = 0;
+    this.framesDecoded = 0;
+    this.reconnectDelay = 250;
+    this.reconnectSince = 0;
+    this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
+    this.mic = null;
+  }
+
+  async start() {
+    this.micPromise = acquireMicrophone().then((stream) => {
+      this.mic = stream;
+      if (!stream) this.hooks.notice("mic_unavailable");
+      return stream;
+    });
+    this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
+    await this.openFresh();
+  }
+
+  /** Ask the counter for a new offer now (the officer's "reconnect" button). */
+  reconnect() {
+    this.sendRenegotiate("officer_request");
+  }
+
+  close() {
+    if (this.closed) return;
+    this.send({ type: "bye", room: this.caseId, reason: "hangup" });
+    this.closed = true;
+    for (const name of Object.keys(this.timers)) {
+      window.clearTimeout(this.timers[name]);
+      window.clearInterval(this.timers[name]);
+    }
+    if (this.ws) this.ws.close(1000, "hangup");
+    this.closePeer();
+    if (this.mic) for (const track of this.mic.getTracks()) track.stop();
+    this.video.srcObject = null;
+    this.setLive(false);
+    this.hooks.state("closed");
+  }
+
+  // --- signaling socket ---------------------------------------------------------------------------------
+
+  async openFresh() {
+    this.hooks.state("signaling");
+    const ticket = await api.post(`/api/v1/cases/${encodeURIComponent(this.caseId)}/signaling-ticket`);
+    this.wsUrl = ticket.ws_url;
+    this.iceServers = ticket.ice_servers || [];
+    this.relayOnly = Boolean(ticket.relay_only);
+    this.resumeToken = null;
+    this.open(`${ticket.ws_url}?ticket=${encodeURIComponent(ticket.ticket)}`, null);
+  }
+
+  open(url, resumeToken) {
+    if (this.closed) return;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.lastInSeq = -1; // the hub numbers each socket's frames from 0
+    ws.addEventListener("open", () => {
+      const join = { type: "join", room: this.caseId, role: "officer" };
+      if (resumeToken) join.resume_token = resumeToken;
+      this.send(join);
+    });
+    ws.addEventListener("message", (event) => {
+      this.onFrame(event.data).catch((err) => this.hooks.notice("signaling_refused", { code: err.message }));
+    });
+    ws.addEventListener("close", (event) => this.onSocketClosed(ws, event.code));
+  }
+
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    // seq first, as the hub encodes it; monotonic across every socket of this link.
+    this.ws.send(JSON.stringify({ seq: this.seq++, ...frame }));
+    return true;
+  }
+
+  onSocketClosed(ws, code) {
+    if (ws !== this.ws) return;
+    window.clearInterval(this.timers.heartbeat);
+    if (this.closed) return;
+    if (FINAL_CLOSE.has(code)) {
+      this.hooks.notice("signaling_refused", { code });
+      this.hooks.state(this.pc && this.pc.connectionState === "connected" ? "connected" : "closed");
+      return;
+    }
+    if (!this.reconnectSince) this.reconnectSince = Date.now();
+    const useToken = code !== RESUME_REJECTED && this.resumeToken && Date.now() - this.reconnectSince < 15000;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, 2000);
+    this.timers.reconnect = window.setTimeout(() => {
+      if (useToken) this.open(this.wsUrl, this.resumeToken);
+      else this.openFresh().catch(() => this.onSocketClosed(this.ws, 1006));
+    }, delay);
+  }
+
+  async onFrame(raw) {
+    let msg;
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (typeof msg.seq !== "number" || msg.seq <= this.lastInSeq) return; // stale or replayed
+    this.lastInSeq = msg.seq;
+    switch (msg.type) {
+      case "joined":
+        this.onJoined(msg);
+        break;
+      case "offer":
+        await this.onOffer(msg);
+        break;
+      case "candidate":
+        if (this.pc && msg.candidate) {
+          await this.pc
+            .addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdp_mid, sdpMLineIndex: msg.sdp_mline_index })
+            .catch(() => undefined);
+        }
+        break;
+      case "bye":
+        this.hooks.notice("clerk_left");
+        this.closePeer();
+        this.setLive(false);
+        this.hooks.state("waiting_offer");
+        break;
+      case "mute":
+        if (msg.muted) this.hooks.notice("clerk_muted", { kind: msg.kind });
+        break;
+      case "error":
+        this.hooks.notice("signaling_refused", { code: msg.code });
+        break;
+      default:
+        break; // heartbeat; renegotiate is for the offerer
+    }
+  }
+
+  onJoined(msg) {
+    this.resumeToken = msg.resume_token;
+    this.iceServers = msg.ice_servers || this.iceServers;
+    this.relayOnly = Boolean(msg.relay_only);
+    this.heartbeatS = msg.heartbeat_s || 15;
+    this.reconnectDelay = 250;
+    this.reconnectSince = 0;
+    window.clearInterval(this.timers.heartbeat);
+    this.timers.heartbeat = window.setInterval(
+      () => this.send({ type: "heartbeat" }),
+      Math.max(500, (this.heartbeatS * 1000) / 2),
+    );
+    if (!this.pc) this.hooks.state("waiting_offer");
+    // The counter offers when it sees the officer; if no offer comes, ask for one.
+    window.clearTimeout(this.timers.ask);
+    if ((msg.peers_present || []).includes("clerk")) {
+      this.timers.ask = window.setTimeout(() => {
+        if (!this.pc || this.pc.connectionState !== "connected") this.sendRenegotiate("officer_joined");
+      }, ASK_FOR_OFFER_MS);
+    }
+  }
+
+  sendRenegotiate(reason) {
+    this.send({ type: "renegotiate", room: this.caseId, ice_restart: true, reason });
+  }
+
+  // --- peer connection ----------------------------------------------------------------------------------
+
+  async onOffer(msg) {
+    window.clearTimeout(this.timers.ask);
+    const pc = this.pc;
+    const replace =
+      !pc || msg.ice_restart || ["failed", "closed"].includes(pc.connectionState) || pc.signalingState !== "stable";
+    if (replace) this.newPeer();
+    const current = this.pc;
+    await current.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    const mic = await this.micPromise;
+    if (mic) {
+      const track = mic.getAudioTracks()[0];
+      const audio = current.getTransceivers().find((tr) => tr.receiver.track.kind === "audio");
+      if (track && audio && !audio.sender.track) {
+        await audio.sender.replaceTrack(track);
+        audio.direction = "sendrecv";
+      }
+    }
+    await current.setLocalDescription(await current.createAnswer());
+    await gathered(current, GATHER_LIMIT_MS);
+    if (current !== this.pc) return; // replaced meanwhile by a newer offer
+    this.send({ type: "answer", room: this.caseId, sdp: current.localDescription.sdp });
+    this.hooks.state("connecting");
+  }
+
+  newPeer() {
+    this.closePeer();
+    const config = {
+      iceServers: this.iceServers.map((server) => {
+        const entry = { urls: server.urls };
+        if (server.username) entry.username = server.username;
+        if (server.credential) entry.credential = server.credential;
+        return entry;
+      }),
+      // The browser takes the enum's string form; "relay" when the hub asks for relay-only ICE.
+      iceTransportPolicy: this.relayOnly ? "relay" : "all",
+    };
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    this.stream = new MediaStream();
+    this.framesDecoded = 0;
+    this.lastFrameAt = 0;
+    pc.addEventListener("track", (event) => {
+      this.stream.addTrack(event.track);
+      if (this.video.srcObject !== this.stream) this.video.srcObject = this.stream;
+      if (event.track.kind === "video") this.watchFrames(pc);
+      this.play();
+    });
+    pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc));
+  }
+
+  closePeer() {
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+  }
+
+  play() {
+    this.video.play().catch(() => {
+      // Autoplay with sound needs a gesture: play muted and let the officer turn sound on.
+      this.video.muted = true;
+      this.hooks.notice("unmute_needed");
+      this.video.play().catch(() => undefined);
+    });
+  }
+
+  onConnectionState(pc) {
+    if (pc !== this.pc) return;
+    const state = pc.connectionState;
+    this.hooks.state(state);
+    window.clearTimeout(this.timers.drop);
+    if (state === "connected") {
+      window.clearInterval(this.timers.renegotiate);
+      this.timers.renegotiate = 0;
+    } else if (state === "disconnected") {
+      this.timers.drop = window.setTimeout(() => this.onDrop(), DROP_GRACE_MS);
+    } else if (state === "failed") {
+      this.onDrop();
+    }
+  }
+
+  onDrop() {
+    this.setLive(false);
+    if (this.timers.renegotiate) return;
+    this.sendRenegotiate("network_drop");
+    this.timers.renegotiate = window.setInterval(() => this.sendRenegotiate("network_drop"), RENEGOTIATE_EVERY_MS);
+  }
+
+  watchFrames(pc) {
+    if (typeof this.video.requestVideoFrameCallback !== "function") return; // getStats covers it
+    const onFrame = () => {
+      if (pc !== this.pc) return;
+      this.onFramePresented();
+      this.video.requestVideoFrameCallback(onFrame);
+    };
+    this.video.requestVideoFrameCallback(onFrame);
+  }
+
+  onFramePresented() {
+    this.lastFrameAt = Date.now();
+    if (!this.videoLive && this.pc && this.pc.connectionState === "connected") this.setLive(true);
+  }
+
+  setLive(live) {
+    if (this.videoLive === live) return;
+    this.videoLive = live;
+    this.hooks.video(live);
+  }
+
+  async pollStats() {
+    const pc = this.pc;
+    if (!pc) return;
+    let inbound = null;
+    try {
+      const report = await pc.getStats();
+      report.forEach((entry) => {
+        if (entry.type === "inbound-rtp" && entry.kind === "video") inbound = entry;
+      });
+    } catch {
+      return;
+    }
+    if (!inbound) return;
+    const decoded = inbound.framesDecoded || 0;
+    if (decoded > this.framesDecoded) {
+      this.framesDecoded = decoded;
+      this.onFramePresented();
+    }
+    this.hooks.stats({
+      frames: decoded,
+      width: inbound.frameWidth || this.video.videoWidth || 0,
+      height: inbound.frameHeight || this.video.videoHeight || 0,
+    });
+    // A connection that stays "connected" while no frame arrives is no live picture either.
+    if (this.videoLive && this.lastFrameAt && Date.now() - this.lastFrameAt > FROZEN_MS) this.onDrop();
+  }
+}
+
+/** Wait until ICE gathering completes (or `limit` ms: whatever was gathered by then goes in the answer). */
+function gathered(pc, limit) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = window.setTimeout(done, limit);
+    function done() {
+      window.clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") done();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+/** The officer's microphone, or null (no device, no permission, insecure origin, or no answer within 3 s). */
+async function acquireMicrophone() {
+  if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") return null;
+  const request = navigator.mediaDevices.getUserMedia({ audio: true, video: false }).catch(() => null);
+  const timeout = new Promise((resolve) => window.setTimeout(() => resolve("timeout"), 3000));
+  const first = await Promise.race([request, timeout]);
+  if (first === "timeout") {
+    request.then((late) => late && late.getTracks().forEach((track) => track.stop()));
+    return null;
+  }
+  return first;
+}

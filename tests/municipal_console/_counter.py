@@ -1,0 +1,144 @@
+"""The counter in the console tests: the clerk agent's real peer (synthetic camera) and its virtual card.
+
+The agent's production call loop is still being written elsewhere; this stand-in drives the real pieces —
+`HubSignaling`, `AgentPeer`, the wire messages — as the agent will: it offers when the officer is present,
+applies the answer and answers `renegotiate` with a fresh peer and an `ice_restart` offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clerk_agent.card.protocol import MyNumberCard
+from clerk_agent.card.reading import PossessionChallenge, read_at_counter
+from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.transport import InProcessTransport
+from clerk_agent.link.signaling import HubSignaling
+from clerk_agent.rtc.call import apply_candidate
+from clerk_agent.rtc.ice import build_configuration
+from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
+from clerk_agent.rtc.relay import CameraFeed
+from clerk_agent.rtc.sinks import NullSink
+from clerk_agent.rtc.sources import SyntheticCamera
+from service.wire.signaling import (
+    AnswerMessage,
+    ByeMessage,
+    CandidateMessage,
+    OfferMessage,
+    RenegotiateMessage,
+)
+
+TIMEOUTS = PeerTimeouts(answer_s=10.0, connect_s=10.0, first_frame_s=5.0, gather_s=5.0)
+
+
+def without_mdns(sdp: str) -> str:
+    """Drop `.local` candidates: resolving them would send multicast from the test's own namespace."""
+    return "".join(
+        line
+        for line in sdp.splitlines(keepends=True)
+        if not (line.startswith("a=candidate:") and ".local " in line)
+    )
+
+
+@dataclass
+class Counter:
+    """What the counter did: offers sent, answers applied, renegotiations answered."""
+
+    offers: int = 0
+    answers: int = 0
+    restarts: int = 0
+    peers: list[AgentPeer] = field(default_factory=list)
+
+
+async def _serve(signaling: HubSignaling, counter: Counter, feed: CameraFeed) -> None:
+    async def offer(*, restart: bool) -> AgentPeer:
+        peer = AgentPeer(
+            build_configuration(signaling.ice_servers, relay_only=signaling.relay_only),
+            CallMedia(video=feed.call_track(), receive=frozenset()),
+            sink=NullSink(),
+            timeouts=TIMEOUTS,
+        )
+        counter.peers.append(peer)
+        await peer.prepare()
+        sdp = await peer.create_offer()
+        await signaling.send(OfferMessage(seq=0, room=signaling.case_id, sdp=sdp, ice_restart=restart))
+        counter.offers += 1
+        return peer
+
+    await signaling.wait_for_peer(20.0)
+    peer = await offer(restart=False)
+    while True:
+        msg = await signaling.recv()
+        if isinstance(msg, AnswerMessage):
+            await peer.accept_answer(without_mdns(msg.sdp))
+            counter.answers += 1
+        elif isinstance(msg, CandidateMessage) and ".local " not in msg.candidate:
+            with contextlib.suppress(Exception):
+                await apply_candidate(peer, msg)
+        elif isinstance(msg, RenegotiateMessage):
+            # aiortc cannot restart ICE on a peer: a fresh peer and a new offer, as the agent does.
+            await peer.close()
+            counter.restarts += 1
+            peer = await offer(restart=True)
+        elif isinstance(msg, ByeMessage):
+            return
+
+
+@contextlib.asynccontextmanager
+async def counter_call(device: httpx.AsyncClient, case_id: str) -> AsyncIterator[Counter]:
+    """The counter joins the case's room and serves calls until the block ends."""
+    counter = Counter()
+    feed = CameraFeed(SyntheticCamera(640, 480, fps=15), call_size=(640, 480))
+    signaling = HubSignaling(device, case_id, role="clerk")
+    await signaling.connect()
+    task = asyncio.create_task(_serve(signaling, counter, feed), name="counter-stand-in")
+    try:
+        yield counter
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        for peer in counter.peers:
+            await peer.close()
+        await signaling.close()
+        await feed.close()
+
+
+async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, who: str) -> dict[str, Any]:
+    """Read `who`'s virtual card against a fresh hub challenge and POST the proof, as the counter does."""
+    issued = await device.post(f"/api/v1/cases/{case_id}/card-challenges")
+    assert issued.status_code == 201, issued.text
+    challenge = issued.json()
+    holder = person(who)
+
+    def read() -> Any:
+        card = build_virtual_card(holder, load_card_material(pki, who))
+        return read_at_counter(
+            MyNumberCard(InProcessTransport(card)),
+            auth_pin=bytearray(holder.auth_pin.encode()),
+            code_b=bytearray(holder.code_b.encode()),
+            challenge=PossessionChallenge(challenge["origin"], challenge["nonce"], challenge["case_id"]),
+        )
+
+    # The emulator signs in Python: off the loop, which also serves the hub and the call.
+    counter_read = await asyncio.to_thread(read)
+    body = {
+        "challenge_id": challenge["challenge_id"],
+        "certificate": base64.b64encode(counter_read.auth_certificate).decode(),
+        "signature": base64.b64encode(counter_read.signature).decode(),
+        "atr": counter_read.atr.hex(),
+        "card_face": base64.b64encode(counter_read.card_face.raw).decode()
+        if counter_read.card_face
+        else None,
+    }
+    proof = await device.post(f"/api/v1/cases/{case_id}/card-proofs", json=body)
+    assert proof.status_code == 201, proof.text
+    return dict(proof.json())

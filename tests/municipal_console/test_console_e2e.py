@@ -1,0 +1,256 @@
+"""The officer console in headless Chromium against a real hub under uvicorn and the counter's real aiortc peer.
+
+Chromium runs in its own network namespace (a veth pair to the test's namespace), the hub and the counter's
+peer on the pair's other end; the card proof comes from the virtual card. Screenshots of each screen go to
+var/artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from service.accounts.roles import Role
+from tests.factories import PASSWORD, World
+from tests.municipal_console._counter import counter_call, submit_card_proof
+from tests.municipal_console._net import BrowserNet
+from tests.service.conftest import ELIGIBLE, CaseDriver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+WAIT_MS = 15_000
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0, what: str = "") -> None:
+    """Poll `check` until it holds; AssertionError naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def queued_case(driver: CaseDriver, procedure: str = "card_renewal") -> str:
+    """A case waiting in tenant A's officer queue."""
+    case = await driver.create(procedure)
+    await driver.device(case["id"], "check-in")
+    await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "request-verification")
+    return str(case["id"])
+
+
+async def new_page(browser: Browser, hub_url: str) -> tuple[Page, list[str]]:
+    """A fresh context (own storage) on the console, and the page errors and CSP violations it reports."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 1100}, locale="ja-JP")
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    await page.goto(f"{hub_url}/console/")
+    return page, errors
+
+
+async def log_in(page: Page, username: str) -> None:
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")
+
+
+async def take_offer(page: Page, artifacts: Path, case_id: str, shot: str | None = None) -> None:
+    """Go available, see the offer with its countdown, accept it."""
+    await page.check("#presence-available")
+    await expect(page.locator("#presence-effective")).to_have_text("受付可")
+    await expect(page.locator("#offer")).to_be_visible()
+    await expect(page.locator("#offer-case")).to_have_text(case_id)
+    countdown = int(await page.locator("#offer-countdown").inner_text())
+    assert 0 < countdown <= 20
+    if shot:
+        await page.screenshot(path=artifacts / shot, full_page=True)
+    await page.click("#offer-accept")
+    await expect(page.locator("#screen-live")).to_be_visible()
+    await expect(page.locator("#live-case")).to_have_text(case_id)
+
+
+async def video_flowing(page: Page) -> dict[str, Any]:
+    """Wait for decoded frames in the page's <video>; return its size, time and the decoded-frame count."""
+    await expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected")
+    await page.wait_for_function(
+        "() => { const v = document.getElementById('remote-video'); return v.videoWidth > 0 && v.currentTime > 0; }"
+    )
+    first: dict[str, Any] = await page.evaluate(
+        "() => { const v = document.getElementById('remote-video'); return {t: v.currentTime}; }"
+    )
+    await page.wait_for_function(
+        f"() => document.getElementById('remote-video').currentTime > {first['t']} + 0.3"
+        " && Number(document.getElementById('video-stats').dataset.framesDecoded || 0) > 5"
+    )
+    return dict(
+        await page.evaluate(
+            "() => { const v = document.getElementById('remote-video');"
+            " return {w: v.videoWidth, h: v.videoHeight, t: v.currentTime,"
+            " frames: Number(document.getElementById('video-stats').dataset.framesDecoded)}; }"
+        )
+    )
+
+
+async def review_of(client: httpx.AsyncClient, world: World, case_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/cases/{case_id}/review", headers=world.h("a", Role.officer))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def case_state(client: httpx.AsyncClient, world: World, case_id: str) -> str:
+    response = await client.get(f"/api/v1/cases/{case_id}", headers=world.h("a", Role.officer))
+    assert response.status_code == 200, response.text
+    return str(response.json()["state"])
+
+
+async def test_officer_checks_the_card_and_approves_by_keyboard(
+    browser: Browser,
+    hub_url: str,
+    world: World,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    dev_pki_dir: Path,
+    artifacts: Path,
+    browser_net: BrowserNet,
+) -> None:
+    case_id = await queued_case(driver)
+    page, errors = await new_page(browser, hub_url)
+    assert await page.evaluate("document.documentElement.lang") == "ja"
+    await expect(page.locator("h1")).to_have_text("窓口ブリッジ 審査コンソール")
+    await page.screenshot(path=artifacts / "01-login.png", full_page=True)
+
+    await log_in(page, world.a.usernames[Role.officer])
+    await expect(page.locator("#screen-queue")).to_be_visible()
+    async with counter_call(world.device_a, case_id) as counter:
+        await take_offer(page, artifacts, case_id, shot="02-offer.png")
+        video = await video_flowing(page)
+        assert (video["w"], video["h"]) == (640, 480)
+        assert counter.offers == 1
+        assert counter.answers == 1
+        # The console reported the video live: continuity starts now, before any evidence.
+        await eventually(lambda: _video_live(client, world, case_id), what="video-status live at the hub")
+
+        # The counter reads the card and captures the evidence; the console shows it on its next poll.
+        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
+        await driver.device(case_id, "capture-evidence")
+        await expect(page.locator("#chip-photo")).to_be_visible()
+        await expect(page.locator("#attr-list")).to_be_visible()
+        await expect(page.locator("#proof-checks tr[data-check=signature] td").first).to_have_text("合格")
+        await expect(page.locator("#proof-checks tr[data-check=chain] td").first).to_have_text("合格")
+        assert "失効" in await page.locator("#proof-revocation").inner_text()
+        await expect(page.locator("#card-swap")).to_have_attribute("data-swap", "none")
+        await expect(page.locator("#doc-empty")).to_be_visible()
+
+        await page.click("#grab-still")
+        await expect(page.locator("#live-still")).to_be_visible()
+        assert await page.evaluate(
+            "() => { const c = document.getElementById('live-still');"
+            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " let lit = 0; for (let i = 0; i < d.length; i += 4000) lit += d[i] + d[i+1] + d[i+2] > 0 ? 1 : 0;"
+            " return c.width === 640 && lit > 10; }"
+        ), "the still is not a frame of the counter's video"
+
+        await page.click("#begin-review")
+        await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
+        await page.click("#liveness-new")
+        await expect(page.locator("#liveness-phrase")).to_contain_text("読み上げてください")
+        await page.click("#liveness-passed")
+        await expect(page.locator("#liveness-list li")).to_have_count(1)
+        await page.check("#checklist input[value=my_number_card_ic]")
+        for name in ("face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"):
+            await page.check(f"#checklist input[name={name}]")
+        await page.click("#checklist-save")
+        await expect(page.locator("#review-ready")).to_be_visible()
+        await expect(page.locator("#review-missing li")).to_have_count(0)
+        await page.screenshot(path=artifacts / "03-live-check.png", full_page=True)
+
+        # Keyboard only from here: Tab into the decision, choose approve, attest, send.
+        await page.focus("#checklist-save")
+        await page.keyboard.press("Tab")
+        assert await _focused(page) == "decision-approve"
+        assert await page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")  # the reason list is disabled for approval: skipped
+        assert await _focused(page) == "decision-attest"
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")
+        assert await _focused(page) == "decision-submit"
+        await page.screenshot(path=artifacts / "04-decision.png", full_page=True)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#screen-done")).to_be_visible()
+        await expect(page.locator("#done-state")).to_have_attribute("data-state", "approved")
+        await page.screenshot(path=artifacts / "05-done.png", full_page=True)
+    assert await case_state(client, world, case_id) == "approved"
+
+    # English switch, persisted across a reload.
+    await page.click("#lang-toggle")
+    await expect(page.locator("h1")).to_have_text("Madoguchi Bridge — officer console")
+    assert await page.evaluate("document.documentElement.lang") == "en"
+    await page.reload()
+    await expect(page.locator("#done-back, #presence-legend, #queue-title").first).to_be_attached()
+    await expect(page.locator("h1")).to_have_text("Madoguchi Bridge — officer console")
+    await expect(page.locator("#queue-title")).to_have_text("Waiting for cases")
+    await page.screenshot(path=artifacts / "06-queue-en.png", full_page=True)
+    assert errors == []
+
+
+async def test_supervisor_sees_the_queue_and_officer_rejects(
+    browser: Browser,
+    hub_url: str,
+    world: World,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    artifacts: Path,
+) -> None:
+    case_id = await queued_case(driver, "card_application")
+    supervisor, supervisor_errors = await new_page(browser, hub_url)
+    await log_in(supervisor, world.a.usernames[Role.supervisor])
+    await expect(supervisor.locator("#screen-supervisor")).to_be_visible()
+    row = supervisor.locator(f"#sup-offices tr[data-case='{case_id}']")
+    await expect(row).to_be_visible()
+    await expect(supervisor.locator("#sup-offices h3")).to_contain_text(world.a.post_office_id)
+    await supervisor.screenshot(path=artifacts / "07-supervisor.png", full_page=True)
+
+    page, errors = await new_page(browser, hub_url)
+    await log_in(page, world.a.usernames[Role.officer])
+    async with counter_call(world.device_a, case_id):
+        await take_offer(page, artifacts, case_id)
+        await video_flowing(page)
+        await driver.device(case_id, "capture-evidence")
+        await page.click("#begin-review")
+        await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
+
+        # Approval without a complete review: the hub refuses, and the console shows its detail and code.
+        await page.check("#decision-approve")
+        await page.check("#decision-attest")
+        await page.click("#decision-submit")
+        await expect(page.locator("#error")).to_contain_text("review_incomplete")
+        await expect(page.locator("#review-missing li[data-code=liveness_missing]")).to_be_visible()
+
+        await page.check("#decision-reject")
+        await page.select_option("#decision-reason", "face_mismatch")
+        await page.click("#decision-submit")
+        await expect(page.locator("#screen-done")).to_be_visible()
+        await expect(page.locator("#done-state")).to_have_attribute("data-state", "rejected")
+    assert await case_state(client, world, case_id) == "rejected"
+    await expect(row).to_have_count(0, timeout=8000)  # the supervisor's view drops the decided case
+    assert errors == []
+    assert supervisor_errors == []
+
+
+async def _video_live(client: httpx.AsyncClient, world: World, case_id: str) -> bool:
+    return bool((await review_of(client, world, case_id))["video_live"])
+
+
+async def _focused(page: Page) -> str:
+    return str(await page.evaluate("document.activeElement && document.activeElement.id"))
