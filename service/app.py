@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from municipal_console.router import mount as mount_console
 from service import migrate
 from service.accounts.router import accounts_router, auth_router, clients_router, devices_router
 from service.audit.router import router as audit_router
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             return problem(503, "not_migrated", "Not ready", "database is not at the newest migration")
         return JSONResponse({"status": "ready", "migration": current})
 
+    mount_console(app, origin=settings.origin)  # the officer console at /console/
     _add_problem_schema(app)
     return app
 
