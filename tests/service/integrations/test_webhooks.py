@@ -10,10 +10,13 @@ import time
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
+from service.config import Settings
+from service.integrations.runtime import IntegrationsRuntime
 from service.outbox.models import OutboxEvent
 from tests.factories import World
 from tests.service.conftest import CaseDriver
@@ -197,3 +200,32 @@ async def test_subscription_filters_types_and_pauses(
         headers=hooks_a,
     )
     assert bad.status_code == 422
+
+
+async def test_two_workers_share_the_outbox_without_double_sends(
+    app: FastAPI,
+    settings: Settings,
+    driver: CaseDriver,
+    receiver: Receiver,
+    hooks_a: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # A second worker on the same database, as a second hub process would run (SKIP LOCKED on PostgreSQL).
+    second = IntegrationsRuntime.build(settings, app.state.sessionmaker)
+    second.worker.start()
+    try:
+        receiver.fail_next = 2
+        cases = [await decide(driver, approve=index % 2 == 0) for index in range(3)]
+        async with sessionmaker() as session:
+            written = (await session.execute(select(OutboxEvent).order_by(OutboxEvent.seq))).scalars().all()
+        await receiver.wait_for(lambda: {e["id"] for e in receiver.accepted} >= {e.event_id for e in written})
+    finally:
+        await second.stop()
+    assert receiver.duplicates == 0
+    assert len([r for r in receiver.requests if r.status == 200]) == len(written)
+    for case in cases:
+        versions = [
+            e["data"]["case_version"] for e in receiver.accepted if e["data"]["case_id"] == case["id"]
+        ]
+        assert versions == sorted(versions)
+        assert len(versions) == 2
