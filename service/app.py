@@ -28,6 +28,7 @@ from service.integrations.runtime import IntegrationsRuntime
 from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
+from service.review.router import router as review_router
 from service.signaling.router import router as signaling_router
 from service.signaling.runtime import signaling_running
 from service.tenancy.router import router as tenancy_router
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         cases_router,
         evidence_router,
         queue_router,
+        review_router,
         audit_router,
         outbox_router,
         integrations_router,

@@ -9,6 +9,7 @@ from service.idempotency import models as idempotency_models
 from service.integrations import models as integrations_models
 from service.outbox import models as outbox_models
 from service.queue import models as queue_models
+from service.review import models as review_models
 from service.tenancy import models as tenancy_models
 
 metadata = Base.metadata
@@ -23,5 +24,6 @@ __all__ = [
     "metadata",
     "outbox_models",
     "queue_models",
+    "review_models",
     "tenancy_models",
 ]

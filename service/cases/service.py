@@ -34,6 +34,7 @@ from service.kit import clock
 from service.kit.ids import random_id
 from service.kit.pagination import Cursor
 from service.outbox import service as outbox_service
+from service.review import service as review_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 
@@ -240,6 +241,9 @@ async def act(
         raise NotAssigned()
     if action is Action.accept and not via_offer:
         raise OfferRequired()
+    if action is Action.approve:
+        # Only a complete review, with the applicant continuously in view since the evidence, may be approved.
+        await review_service.require_ready(session, case=case)
     if transition.needs_designation:
         await tenancy_service.designation_in_force(
             session,

@@ -107,7 +107,33 @@ class CaseDriver:
         await self.device(case["id"], "request-verification")
         await self.officer(case["id"], "accept")
         await self.device(case["id"], "capture-evidence")
-        return await self.officer(case["id"], "begin-review")
+        reviewing = await self.officer(case["id"], "begin-review")
+        await self.complete_review(case["id"])
+        return reviewing
+
+    async def complete_review(self, case_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """What the console does before a decision: video live, checklist, a passed liveness challenge."""
+        headers = headers or self.world.h("a", Role.officer)
+        base = f"/api/v1/cases/{case_id}"
+        live = await self.client.post(f"{base}/video-status", json={"state": "live"}, headers=headers)
+        assert live.status_code == 200, live.text
+        checklist = {
+            "id_combination": "A1_with_pin",
+            "face_match": True,
+            "attributes_match": True,
+            "eligibility_confirmed": True,
+            "documents_authentic": True,
+        }
+        assert (await self.client.put(f"{base}/checklist", json=checklist, headers=headers)).status_code == 200
+        challenge = await self.client.post(f"{base}/liveness-challenges", headers=headers)
+        assert challenge.status_code == 201, challenge.text
+        result = await self.client.post(
+            f"{base}/liveness-challenges/{challenge.json()['id']}/result", json={"passed": True}, headers=headers
+        )
+        assert result.status_code == 200, result.text
+        review = await self.client.get(f"{base}/review", headers=headers)
+        assert review.json()["ready_to_decide"] is True, review.text
+        return dict(review.json())
 
 
 @pytest.fixture

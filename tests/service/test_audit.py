@@ -156,6 +156,10 @@ async def test_auditor_reads_own_chain_only(
         "case.accept",
         "case.capture_evidence",
         "case.begin_review",
+        "review.video_live",
+        "review.checklist",
+        "review.liveness_issued",
+        "review.liveness_result",
     ]
     verify = (await client.get("/api/v1/audit/verify", headers=world.h("a", Role.auditor))).json()
     assert verify["ok"] is True

@@ -128,9 +128,26 @@ def test_demo_scenario_then_audit_verify_and_tamper(
         assert offer.status_code == 200, offer.text
         assert offer.json()["case_id"] == cid
         assert officer.post(f"/api/v1/offers/{offer.json()['id']}/accept").status_code == 200
+        for client, action, payload in ((device, "capture-evidence", {}), (officer, "begin-review", {})):
+            assert client.post(f"/api/v1/cases/{cid}/{action}", json=payload).status_code == 200, action
+        # The console's review: video live, checklist, a random liveness challenge passed.
+        assert officer.post(f"/api/v1/cases/{cid}/video-status", json={"state": "live"}).status_code == 200
+        checklist = {
+            "id_combination": "A2",
+            "face_match": True,
+            "attributes_match": True,
+            "eligibility_confirmed": True,
+            "documents_authentic": True,
+        }
+        assert officer.put(f"/api/v1/cases/{cid}/checklist", json=checklist).status_code == 200
+        challenge = officer.post(f"/api/v1/cases/{cid}/liveness-challenges").json()
+        assert (
+            officer.post(
+                f"/api/v1/cases/{cid}/liveness-challenges/{challenge['id']}/result", json={"passed": True}
+            ).status_code
+            == 200
+        )
         for client, action, payload in (
-            (device, "capture-evidence", {}),
-            (officer, "begin-review", {}),
             (officer, "approve", {"attested": True}),
             (device, "seal-pin-request", {}),
         ):

@@ -62,7 +62,11 @@ def test_production_refuses_placeholders() -> None:
     assert ok.effective_database_url.startswith("postgresql")
     assert not ok.allow_test_roots
     with pytest.raises(ValueError, match="HUB_KEK_FILE"):
-        Settings(environment=Environment.production, secret_key=SecretStr("a-real-secret-of-some-length"), database_url="postgresql+asyncpg://h/db")
+        Settings(
+            environment=Environment.production,
+            secret_key=SecretStr("a-real-secret-of-some-length"),
+            database_url="postgresql+asyncpg://h/db",
+        )
     with pytest.raises(ValueError, match="HUB_DEV_PKI_DIR"):
         Settings(
             environment=Environment.production,

@@ -45,15 +45,38 @@ INTEGRATION_CASE_ROUTES = {
     ("GET", "/api/v1/cases/{case_id}/resident-checks"),
     ("POST", "/api/v1/cases/{case_id}/resident-checks"),
 }
+# The officer queue and review, per case.
+REVIEW_AND_QUEUE_CASE_ROUTES = {
+    ("GET", "/api/v1/cases/{case_id}/queue-position"),
+    ("POST", "/api/v1/cases/{case_id}/reassign"),
+    ("GET", "/api/v1/cases/{case_id}/review"),
+    ("POST", "/api/v1/cases/{case_id}/liveness-challenges"),
+    ("POST", "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result"),
+    ("PUT", "/api/v1/cases/{case_id}/checklist"),
+    ("POST", "/api/v1/cases/{case_id}/video-status"),
+}
+# An offer belongs to one officer; anyone else gets 404.
+OFFER_ROUTES = {("POST", "/api/v1/offers/{offer_id}/accept"), ("POST", "/api/v1/offers/{offer_id}/decline")}
 CASE_ROUTES = (
     {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
     | {("POST", path) for path in CASE_ACTIONS}
     | EVIDENCE_ROUTES
+    | REVIEW_AND_QUEUE_CASE_ROUTES
     | SIGNALING_ROUTES
     | INTEGRATION_CASE_ROUTES
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
+    "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
+    "/api/v1/cases/{case_id}/video-status": {"state": "lost"},
+    "/api/v1/cases/{case_id}/checklist": {
+        "id_combination": "A2",
+        "face_match": True,
+        "attributes_match": True,
+        "eligibility_confirmed": True,
+        "documents_authentic": True,
+    },
     "/api/v1/cases/{case_id}/card-proofs": {
         "challenge_id": "chal_x",
         "certificate": "AA==",
@@ -76,6 +99,7 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
     },
 }
 TENANT_LISTS = {
+    ("GET", "/api/v1/queue"),
     ("GET", "/api/v1/cases"),
     ("GET", "/api/v1/designations"),
     ("GET", "/api/v1/audit/events"),
@@ -114,6 +138,8 @@ SELF_OR_PUBLIC = {
     ("POST", "/api/v1/auth/totp/confirm"),
     ("POST", "/api/v1/devices/enroll"),
     ("GET", "/api/v1/devices/me"),
+    ("PUT", "/api/v1/officers/me/presence"),
+    ("GET", "/api/v1/officers/me/offer"),
 }
 # An integration key with webhooks:manage, for its own municipality only (tests/service/integrations/test_isolation.py).
 WEBHOOK_MANAGEMENT = {
@@ -124,7 +150,8 @@ WEBHOOK_MANAGEMENT = {
     ("POST", "/api/v1/webhook-deliveries/{delivery_id}/redeliver"),
 }
 CLASSIFIED = (
-    WEBHOOK_MANAGEMENT
+    OFFER_ROUTES
+    | WEBHOOK_MANAGEMENT
     | CASE_ROUTES
     | TENANT_LISTS
     | DESIGNATION_ROUTES
@@ -207,13 +234,17 @@ async def test_foreign_case_is_404(
     path: str,
 ) -> None:
     case = await driver.to_review()
-    url = path.replace("{case_id}", case["id"]).replace("{evidence_id}", "evd_x")
-    body = _action_body(path) if method == "POST" else None
+    url = (
+        path.replace("{case_id}", case["id"])
+        .replace("{evidence_id}", "evd_x")
+        .replace("{challenge_id}", "live_x")
+    )
+    body = _action_body(path) if method in ("POST", "PUT") else None
     before = await snapshot(sessionmaker)
     for name, call in _foreign_callers(client, world).items():
         response = await call(method, url, body)
         expected = (
-            {403} if name in ROLE_REFUSED else {404, 403} if name == "b:clerk" and method == "POST" else {404}
+            {403} if name in ROLE_REFUSED else {404, 403} if name == "b:clerk" and method != "GET" else {404}
         )
         assert response.status_code in expected, (name, method, url, response.status_code, response.text)
         assert case["id"] not in response.text
@@ -294,4 +325,33 @@ async def test_configuration_is_admin_only(
         if response.status_code == 422:
             # Validation ran first: make sure a valid body is refused by role too.
             assert method == "POST"
+    assert await snapshot(sessionmaker) == before
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OFFER_ROUTES))
+async def test_someone_elses_offer_is_404(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    method: str,
+    path: str,
+) -> None:
+    officer = world.h("a", Role.officer)
+    presence = await client.put("/api/v1/officers/me/presence", json={"status": "available"}, headers=officer)
+    assert presence.status_code == 200
+    case = await driver.create("pin_reset")
+    await driver.device(case["id"], "check-in")
+    await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "request-verification")
+    offer = (await client.get("/api/v1/officers/me/offer", headers=officer)).json()
+    url = path.replace("{offer_id}", offer["id"])
+    body = {"reason": "other"} if path.endswith("decline") else None
+    rival = await driver.new_officer("officer-rival")
+    before = await snapshot(sessionmaker)
+    for name, call in _foreign_callers(client, world).items():
+        response = await call(method, url, body)
+        assert response.status_code in ({404} if name == "b:officer" else {403, 404}), (name, response.text)
+    # Another officer of the same municipality cannot take or decline it either.
+    assert (await client.request(method, url, json=body, headers=rival)).status_code == 404
     assert await snapshot(sessionmaker) == before
