@@ -26,18 +26,23 @@ from service.signaling.tickets import (
 from service.signaling.turn import ice_servers_for, turn_credential
 
 SECRET = b"test-secret-of-the-hub"
-CLAIMS = TicketClaims(
-    "case_abc", "officer", "account", "acct_x", "990019", None, int(time.time()) + 30, "n0nce"
-)
+
+
+def _claims() -> TicketClaims:
+    # Built when the test runs: a module-level expiry would lapse in a long suite.
+    return TicketClaims(
+        "case_abc", "officer", "account", "acct_x", "990019", None, int(time.time()) + 30, "n0nce"
+    )
 
 
 def test_ticket_round_trip_and_refusals() -> None:
-    ticket = issue_ticket(SECRET, CLAIMS)
-    assert verify_ticket(SECRET, ticket) == CLAIMS
+    claims = _claims()
+    ticket = issue_ticket(SECRET, claims)
+    assert verify_ticket(SECRET, ticket) == claims
     with pytest.raises(CredentialRejected, match="signature"):
         verify_ticket(b"another-secret", ticket)
     with pytest.raises(CredentialRejected, match="expired"):
-        verify_ticket(SECRET, ticket, now=CLAIMS.expires_at)
+        verify_ticket(SECRET, ticket, now=claims.expires_at)
     payload, mac = ticket.split(".")
     with pytest.raises(CredentialRejected):
         verify_ticket(SECRET, f"{payload[:-2]}AA.{mac}")
@@ -59,7 +64,7 @@ def test_resume_token_fits_the_wire_and_binds_room_and_role() -> None:
         verify_resume_token(SECRET, token, room="case_other", role="clerk")
     # A ticket's key does not make resume tokens: purposes are separated.
     with pytest.raises(CredentialRejected):
-        verify_resume_token(SECRET, issue_ticket(SECRET, CLAIMS), room="case_abc", role="officer")
+        verify_resume_token(SECRET, issue_ticket(SECRET, _claims()), room="case_abc", role="officer")
 
 
 def test_nonce_book_spends_once_and_forgets_expired() -> None:
