@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hub`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dev-pki"]:
+        # The test PKI generator has its own options; hand them over untouched.
+        from service.cardproof.devpki import main as devpki_main
+
+        return devpki_main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = get_settings()
     if getattr(args, "port", None):
@@ -251,10 +257,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_enroll_code(settings, args))
         elif args.command == "audit":
             return asyncio.run(_audit_verify(settings))
-        elif args.command == "dev-pki":
-            from service.cardproof.devpki import main as devpki_main
-
-            return devpki_main(list(args.rest))
     except NotMigrated as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2

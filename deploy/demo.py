@@ -1,0 +1,147 @@
+"""The whole system on one machine, on embedded defaults: `./madoguchi demo`.
+
+Starts, and stops by PID on Ctrl+C:
+  1. the hub (SQLite in var/hub, the synthetic demo tenant, the officer console at /console/),
+  2. the test PKI for the virtual card (var/dev-pki, generated once),
+  3. the Virtual My Number Card inside a real pcscd through vsmartcard-vpcd, where they are installed;
+     otherwise a notice that the counter uses the in-process virtual card.
+Synthetic data only; nothing here may face a real network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# MADOGUCHI_DEMO_DIR moves the demo's state elsewhere (the end-to-end test runs it in a temporary directory).
+VAR = Path(os.environ.get("MADOGUCHI_DEMO_DIR", ROOT / "var"))
+DATA = VAR / "hub"
+PKI = VAR / "dev-pki"
+
+
+def _free_port(preferred: int) -> int:
+    """`preferred` if free, else (or for 0) a port the kernel picks."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _wait_healthy(base: str, hub: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if hub.poll() is not None:
+            raise SystemExit(f"the hub exited with {hub.returncode}; see {DATA / 'hub.log'}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the hub did not answer {base}/healthz within {timeout:.0f}s")
+
+
+def _start_virtual_card(children: list[subprocess.Popen[bytes]], exits: contextlib.ExitStack) -> str:
+    """The virtual card in a real pcscd, or a notice why not; returns a status line."""
+    try:
+        from clerk_agent.card.virtual.pcscd import PcscdStack, StackUnavailable
+    except ImportError as exc:  # pyscard missing
+        return f"仮想カード: プロセス内で動作 / virtual card: in-process only ({exc})"
+    stack = PcscdStack(log_path=DATA / "pcscd.log")
+    try:
+        stack.acquire()
+        slot = stack.allocate_slot()
+    except StackUnavailable as exc:
+        return f"仮想カード: プロセス内で動作 / virtual card: in-process only — {exc} (install with deploy/system-deps.sh)"
+    card = subprocess.Popen(
+        [str(BIN / "clerk-agent"), "virtual-card", "--vpcd-port", str(slot.port), "--pki-dir", str(PKI)],
+        stdin=subprocess.DEVNULL,
+    )
+    children.append(card)
+    exits.callback(stack.release)
+    return f"仮想カード / virtual card: reader “{slot.reader}” (pcscd + vpcd)"
+
+
+def main() -> int:
+    """Run the demo until Ctrl+C."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HUB_DATA_DIR": str(DATA), "HUB_DEV_PKI_DIR": str(PKI)}
+    if not (PKI / "manifest.json").exists():
+        _say("テスト用PKIを生成しています… / generating the test PKI for the virtual card…")
+        subprocess.run([str(BIN / "hub"), "dev-pki", "--out", str(PKI)], check=True, env=env)
+    port = _free_port(int(os.environ.get("HUB_PORT", "8300")))
+    _say("ハブを準備しています… / preparing the hub (migrations, demo tenant)…")
+    seeded = subprocess.run(
+        [str(BIN / "hub"), "demo", "--no-serve", "--port", str(port)],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    children: list[subprocess.Popen[bytes]] = []
+    exits = contextlib.ExitStack()
+    log = (DATA / "hub.log").open("ab")
+    hub = subprocess.Popen(
+        [str(BIN / "hub"), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    children.append(hub)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, hub)
+        card_status = _start_virtual_card(children, exits)
+        _say(seeded.stdout.rstrip())
+        _say(
+            "\n".join(
+                [
+                    f"  officer console  {base}/console/   (log in as demo-officer / demo-supervisor)",
+                    f"  {card_status}",
+                    "  counter app      (issue 6: the counter UI is not built yet; the agent's card and media layers are)",
+                    f"  hub log          {DATA / 'hub.log'}",
+                    "",
+                ]
+            )
+        )
+        while hub.poll() is None:
+            time.sleep(0.5)
+        _say(f"ハブが停止しました / the hub stopped (exit {hub.returncode}); see {DATA / 'hub.log'}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("停止しています… / stopping…")
+        for child in reversed(children):
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        exits.close()
+        log.close()
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    raise SystemExit(main())
