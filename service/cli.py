@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from service import logging as hub_logging
 from service import migrate
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role
@@ -64,7 +65,7 @@ def _free_port(host: str, preferred: int) -> int:
 def _serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False
+        app, host=settings.host, port=settings.port, log_config=hub_logging.configure(), proxy_headers=False
     )
     uvicorn.Server(config).run()
 
