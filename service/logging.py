@@ -21,7 +21,9 @@ _SECRET_PAIRS = re.compile(
 # Fields that hold personal data if anyone ever logs them as structured extras.
 PERSONAL_FIELDS = frozenset(
     {
-        "name",
+        "full_name",
+        "applicant_name",
+        "kana",
         "address",
         "birth_date",
         "my_number",
