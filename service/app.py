@@ -29,6 +29,7 @@ from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
 from service.review.router import router as review_router
+from service.security import SecurityHeaders, mount_local_docs
 from service.signaling.router import router as signaling_router
 from service.signaling.runtime import signaling_running
 from service.tenancy.router import router as tenancy_router
@@ -131,10 +132,15 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         version="0.1.0",
         description="Designations, accounts, cases and audit for remote municipal identity verification at designated post offices.",
         lifespan=lifespan,
+        # Swagger UI is served from the installed package (security.mount_local_docs), never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    mount_local_docs(app)
     for router in (
         auth_router,
         accounts_router,
