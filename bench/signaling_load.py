@@ -92,7 +92,8 @@ def hub_app(secret: bytes) -> object:
     from fastapi import FastAPI
 
     from service.signaling.bus import MemoryBus
-    from service.signaling.rooms import HubConfig, SignalingHub
+    from service.signaling.participants import HubConfig
+    from service.signaling.rooms import SignalingHub
     from service.signaling.router import router
 
     async def admit(_claims: TicketClaims) -> bool:

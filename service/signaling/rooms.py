@@ -14,19 +14,30 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from typing import Final, Protocol
+from collections.abc import Coroutine
 
 from service.signaling.bus import MemoryBus, Subscription
 from service.signaling.limits import TokenBucket
+from service.signaling.participants import (
+    Authorize,
+    CloseRequest,
+    Disconnected,
+    HubConfig,
+    HubCounts,
+    IceFor,
+    Participant,
+    Refusal,
+    RoomState,
+    Transport,
+    decode_checked,
+    make_envelope,
+)
 from service.signaling.tickets import (
     RESUME_MAX_AGE_S,
     CredentialRejected,
     NonceBook,
     ParticipantRole,
     ResumeClaims,
-    TicketClaims,
     issue_resume_token,
     new_nonce,
     verify_resume_token,
@@ -37,187 +48,13 @@ from service.wire.signaling import (
     CloseCode,
     ErrorMessage,
     HeartbeatMessage,
-    IceServer,
     JoinedMessage,
     JoinMessage,
-    SeqCounter,
     SeqGuard,
-    SignalingMessage,
-    WireError,
-    decode,
     encode,
 )
 
 logger = logging.getLogger(__name__)
-
-ROLES: Final[tuple[ParticipantRole, ParticipantRole]] = ("clerk", "officer")
-
-
-class Transport(Protocol):
-    """One accepted WebSocket, as the hub needs it."""
-
-    async def receive(self) -> str | bytes | None:
-        """The next message; None once the client has gone."""
-
-    async def send(self, text: str) -> None:
-        """Send one text message."""
-
-    async def close(self, code: int, reason: str) -> None:
-        """Close with a WebSocket close code."""
-
-
-Authorize = Callable[[TicketClaims], Awaitable[bool]]
-"""Whether the ticket's principal still belongs in the room (a short database check at join)."""
-IceFor = Callable[[str], list[IceServer]]
-"""The ICE servers, with freshly minted TURN credentials, of one principal."""
-
-
-@dataclass(frozen=True)
-class HubConfig:
-    """Limits and timings of the signaling hub."""
-
-    secret: bytes
-    resume_grace_s: float = 20.0
-    heartbeat_s: float = 15.0
-    rate_per_s: float = 20.0
-    rate_burst: int = 60
-    relay_only: bool = False
-    join_timeout_s: float = 10.0
-    outbox_limit: int = 256
-
-
-@dataclass(frozen=True)
-class HubCounts:
-    """What the hub holds right now (for tests and the load bench)."""
-
-    rooms: int
-    participants: int
-    in_grace: int
-
-
-class _Refusal(Exception):
-    """A frame or a join the hub refuses: an error frame, then a close with `close_code`."""
-
-    def __init__(self, close_code: CloseCode, code: str, detail: str, ref_seq: int | None = None) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.close_code = close_code
-        self.code = code
-        self.detail = detail
-        self.ref_seq = ref_seq
-
-    @classmethod
-    def from_wire(cls, exc: WireError) -> _Refusal:
-        return cls(exc.close_code, exc.code.value, exc.detail)
-
-
-class _Disconnected(Exception):
-    """The client went away before joining."""
-
-
-@dataclass(frozen=True)
-class _Close:
-    code: int
-    reason: str
-
-
-class Participant:
-    """One joined socket: its slot in the room, its outgoing queue and its own outgoing numbering."""
-
-    def __init__(
-        self,
-        *,
-        room: str,
-        role: ParticipantRole,
-        principal_id: str,
-        session: str,
-        resume_token: str,
-        ice_servers: list[IceServer],
-        transport: Transport,
-        outbox_limit: int,
-    ) -> None:
-        self.room = room
-        self.role = role
-        self.principal_id = principal_id
-        self.session = session
-        self.resume_token = resume_token
-        self.ice_servers = ice_servers
-        self.transport = transport
-        self.outbox: asyncio.Queue[str | _Close] = asyncio.Queue()
-        self.known_peers: frozenset[ParticipantRole] = frozenset()
-        self.left = False
-        self.replaced = False
-        self.closing = False
-        # The hub is this socket's only sender, so it numbers every frame it sends, relayed ones included.
-        self._seq = SeqCounter()
-        self._limit = outbox_limit
-
-    def emit(self, msg: SignalingMessage) -> None:
-        """Queue a frame of the hub's own."""
-        self._put(encode(msg.model_copy(update={"seq": self._seq.next()})))
-
-    def relay(self, canonical: str) -> None:
-        """Queue a relayed frame, renumbered (the text is the hub's own encoding, so `seq` is its first key)."""
-        _, _, rest = canonical.partition(",")
-        self._put(f'{{"seq":{self._seq.next()},{rest}')
-
-    def next_seq(self) -> int:
-        """The seq of a frame the writer makes itself (heartbeats)."""
-        return self._seq.next()
-
-    def request_close(self, code: CloseCode, reason: str) -> None:
-        """Close after the frames already queued (an error frame goes out before the close)."""
-        if self.closing:
-            return
-        self.closing = True
-        self.outbox.put_nowait(_Close(int(code), reason))
-
-    def _put(self, text: str) -> None:
-        if self.closing:
-            return
-        if self.outbox.qsize() >= self._limit:
-            # A client that stops reading must not grow the hub's memory without bound.
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.request_close(CloseCode.POLICY_VIOLATION, "not reading its frames")
-            return
-        self.outbox.put_nowait(text)
-
-
-class _Room:
-    """This node's view of one room."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.local: dict[ParticipantRole, Participant] = {}
-        self.dropped: dict[ParticipantRole, tuple[str, asyncio.Task[None]]] = {}
-        self.remote: dict[ParticipantRole, str] = {}
-        # The session each role holds now, wherever it is: a resume token of an older session is refused.
-        self.current: dict[ParticipantRole, str] = {}
-        self.ready = asyncio.Event()
-        self.broken = False
-        self.pump: asyncio.Task[None] | None = None
-
-    def present(self) -> set[ParticipantRole]:
-        return set(self.local) | set(self.dropped) | set(self.remote)
-
-    def idle(self) -> bool:
-        return not self.local and not self.dropped
-
-
-def _envelope(
-    node: str,
-    kind: str,
-    role: ParticipantRole,
-    *,
-    session: str | None = None,
-    burned: str | None = None,
-    frame: str | None = None,
-    bye: bool = False,
-) -> str:
-    return json.dumps(
-        {"n": node, "k": kind, "r": role, "s": session, "b": burned, "f": frame, "bye": bye},
-        separators=(",", ":"),
-    )
 
 
 class SignalingHub:
@@ -229,7 +66,7 @@ class SignalingHub:
         self._bus = bus
         self._authorize = authorize
         self._ice_for = ice_for
-        self._rooms: dict[str, _Room] = {}
+        self._rooms: dict[str, RoomState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._serving = 0
         self._idle = asyncio.Event()
@@ -280,7 +117,7 @@ class SignalingHub:
         guard = SeqGuard()
         try:
             participant = await self._admit(transport, ticket, guard)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             frame = ErrorMessage(
                 seq=0, code=refusal.code, detail=refusal.detail[:500], ref_seq=refusal.ref_seq
             )
@@ -288,7 +125,7 @@ class SignalingHub:
                 await transport.send(encode(frame))
             await _quiet_close(transport, refusal.close_code, refusal.code)
             return
-        except _Disconnected:
+        except Disconnected:
             return
         writer = asyncio.create_task(self._write(participant), name=f"signaling-write-{participant.room}")
         reader: asyncio.Task[None] | None = None
@@ -303,10 +140,10 @@ class SignalingHub:
                 failure = reader.exception()
                 failed_with = (
                     failure
-                    if isinstance(failure, _Refusal)
-                    else _Refusal(CloseCode.INTERNAL_ERROR, "internal_error", "the hub failed on this frame")
+                    if isinstance(failure, Refusal)
+                    else Refusal(CloseCode.INTERNAL_ERROR, "internal_error", "the hub failed on this frame")
                 )
-                if not isinstance(failure, _Refusal):
+                if not isinstance(failure, Refusal):
                     logger.error("signaling: reader failed", exc_info=failure)
                 participant.emit(
                     ErrorMessage(
@@ -332,12 +169,12 @@ class SignalingHub:
             async with asyncio.timeout(self.config.join_timeout_s):
                 raw = await transport.receive()
         except TimeoutError as exc:
-            raise _Refusal(CloseCode.PROTOCOL_ERROR, "join_timeout", "no join frame in time") from exc
+            raise Refusal(CloseCode.PROTOCOL_ERROR, "join_timeout", "no join frame in time") from exc
         if raw is None:
-            raise _Disconnected()
-        join = _decode(raw, guard)
+            raise Disconnected()
+        join = decode_checked(raw, guard)
         if not isinstance(join, JoinMessage):
-            raise _Refusal(
+            raise Refusal(
                 CloseCode.PROTOCOL_ERROR, "join_required", "the first frame must be a join", join.seq
             )
         if join.resume_token is not None:
@@ -348,31 +185,31 @@ class SignalingHub:
         self, transport: Transport, join: JoinMessage, ticket: str | None
     ) -> Participant:
         if not ticket:
-            raise _Refusal(CloseCode.UNAUTHENTICATED, "ticket_required", "connect with ?ticket=…")
+            raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_required", "connect with ?ticket=…")
         try:
             claims = verify_ticket(self.config.secret, ticket)
         except CredentialRejected as exc:
-            raise _Refusal(CloseCode.UNAUTHENTICATED, "ticket_rejected", str(exc)) from exc
+            raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_rejected", str(exc)) from exc
         if not self.nonces.spend(claims.nonce, claims.expires_at):
-            raise _Refusal(CloseCode.UNAUTHENTICATED, "ticket_used", "a ticket admits once")
+            raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_used", "a ticket admits once")
         if claims.room != join.room:
             # The socket's 404: whether that room exists is none of this participant's business.
-            raise _Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
+            raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         if claims.role != join.role:
-            raise _Refusal(CloseCode.FORBIDDEN, "wrong_role", "the ticket is for the other role")
+            raise Refusal(CloseCode.FORBIDDEN, "wrong_role", "the ticket is for the other role")
         if not await self._authorize(claims):
-            raise _Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
+            raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         return self._enter(transport, join, principal_id=claims.principal_id, burned=None)
 
     def _resume(self, transport: Transport, join: JoinMessage, token: str) -> Participant:
         try:
             claims = verify_resume_token(self.config.secret, token, room=join.room, role=join.role)
         except CredentialRejected as exc:
-            raise _Refusal(CloseCode.RESUME_REJECTED, "resume_rejected", str(exc)) from exc
+            raise Refusal(CloseCode.RESUME_REJECTED, "resume_rejected", str(exc)) from exc
         room = self._rooms.get(join.room)
         current = room.current.get(join.role) if room else None
         if not self.nonces.spend(claims.nonce, claims.expires_at) or current not in (None, claims.nonce):
-            raise _Refusal(
+            raise Refusal(
                 CloseCode.RESUME_REJECTED, "resume_rejected", "this resume token was used or superseded"
             )
         return self._enter(transport, join, principal_id=claims.principal_id, burned=claims.nonce)
@@ -400,6 +237,7 @@ class SignalingHub:
         self._vacate(room, join.role, keep=session)
         if burned is not None:
             self._burn(burned)
+        participant.resumed_from = burned
         room.local[join.role] = participant
         room.current[join.role] = session
         return participant
@@ -415,7 +253,13 @@ class SignalingHub:
             return
         await self._bus.publish(
             room.name,
-            _envelope(self._bus.node_id, "hello", participant.role, session=participant.session),
+            make_envelope(
+                self._bus.node_id,
+                "hello",
+                participant.role,
+                session=participant.session,
+                burned=participant.resumed_from,
+            ),
         )
 
     def _joined(self, participant: Participant) -> JoinedMessage:
@@ -438,7 +282,7 @@ class SignalingHub:
             except TimeoutError:
                 # The server's side of the heartbeat: an idle socket still carries a frame every heartbeat_s.
                 item = encode(HeartbeatMessage(seq=participant.next_seq()))
-            if isinstance(item, _Close):
+            if isinstance(item, CloseRequest):
                 await _quiet_close(participant.transport, item.code, item.reason)
                 return
             try:
@@ -454,36 +298,37 @@ class SignalingHub:
                 async with asyncio.timeout(deadline):
                     raw = await participant.transport.receive()
             except TimeoutError as exc:
-                raise _Refusal(
+                raise Refusal(
                     CloseCode.HEARTBEAT_TIMEOUT, "heartbeat_timeout", f"nothing received for {deadline:g} s"
                 ) from exc
             if raw is None:
                 return
             if not bucket.take():
-                raise _Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
-            msg = _decode(raw, guard)
+                raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
+            msg = decode_checked(raw, guard)
             if isinstance(msg, HeartbeatMessage):
                 continue
             if isinstance(msg, JoinMessage | JoinedMessage):
-                raise _Refusal(
+                raise Refusal(
                     CloseCode.PROTOCOL_ERROR, "unexpected_type", f"{msg.type} after joining", msg.seq
                 )
             if msg.room is not None and msg.room != participant.room:
-                raise _Refusal(
+                raise Refusal(
                     CloseCode.ROOM_NOT_FOUND, "room_not_found", "frames must name the joined room", msg.seq
                 )
             if isinstance(msg, ByeMessage):
                 participant.left = True
             await self._bus.publish(
-                participant.room, _envelope(self._bus.node_id, "frame", participant.role, frame=encode(msg))
+                participant.room,
+                make_envelope(self._bus.node_id, "frame", participant.role, frame=encode(msg)),
             )
 
     # --- room state -------------------------------------------------------------------------------------
 
-    def _room(self, name: str) -> _Room:
+    def _room(self, name: str) -> RoomState:
         room = self._rooms.get(name)
         if room is None:
-            room = _Room(name)
+            room = RoomState(name)
             self._rooms[name] = room
             room.pump = self._spawn(self._pump(room), f"signaling-pump-{name}")
         return room
@@ -497,7 +342,7 @@ class SignalingHub:
     def _burn(self, session: str) -> None:
         self.nonces.burn(session, time.time() + RESUME_MAX_AGE_S)
 
-    def _vacate(self, room: _Room, role: ParticipantRole, *, keep: str) -> None:
+    def _vacate(self, room: RoomState, role: ParticipantRole, *, keep: str) -> None:
         """Free a role's slot for a newer session: close the older local socket, end its grace, forget it."""
         old = room.local.pop(role, None)
         if old is not None and old.session != keep:
@@ -538,14 +383,14 @@ class SignalingHub:
                 room.dropped[participant.role] = (participant.session, grace)
         self._maybe_retire(room)
 
-    def _end_session(self, room: _Room, role: ParticipantRole, session: str) -> None:
+    def _end_session(self, room: RoomState, role: ParticipantRole, session: str) -> None:
         if room.current.get(role) == session:
             del room.current[role]
         self._burn(session)
         for other in room.local.values():
             other.known_peers = frozenset(room.present() - {other.role})
 
-    async def _grace(self, room: _Room, role: ParticipantRole, session: str) -> None:
+    async def _grace(self, room: RoomState, role: ParticipantRole, session: str) -> None:
         await asyncio.sleep(self.config.resume_grace_s)
         if room.dropped.get(role, ("",))[0] != session:
             return
@@ -557,15 +402,17 @@ class SignalingHub:
         self._maybe_retire(room)
 
     async def _publish_gone(self, room: str, role: ParticipantRole, session: str, *, bye: bool) -> None:
-        await self._bus.publish(room, _envelope(self._bus.node_id, "gone", role, session=session, bye=bye))
+        await self._bus.publish(
+            room, make_envelope(self._bus.node_id, "gone", role, session=session, bye=bye)
+        )
 
-    def _maybe_retire(self, room: _Room) -> None:
+    def _maybe_retire(self, room: RoomState) -> None:
         if room.idle() and self._rooms.get(room.name) is room:
             del self._rooms[room.name]
             if room.pump is not None:
                 room.pump.cancel()
 
-    def _refresh_presence(self, room: _Room) -> None:
+    def _refresh_presence(self, room: RoomState) -> None:
         """Tell each local participant about a peer that arrived since its last joined frame."""
         for participant in room.local.values():
             peers = frozenset(room.present() - {participant.role})
@@ -574,7 +421,7 @@ class SignalingHub:
             if arrived:
                 participant.emit(self._joined(participant))
 
-    async def _pump(self, room: _Room) -> None:
+    async def _pump(self, room: RoomState) -> None:
         subscription: Subscription | None = None
         try:
             subscription = await self._bus.subscribe(room.name)
@@ -587,9 +434,9 @@ class SignalingHub:
             return
         try:
             while True:
-                envelope = await subscription.get()
+                message = await subscription.get()
                 try:
-                    self._dispatch(room, envelope)
+                    self._dispatch(room, message)
                 except Exception:
                     # One unreadable envelope (another replica's bug) must not stop the room.
                     logger.exception("signaling: bad bus envelope in room %s", room.name)
@@ -597,19 +444,21 @@ class SignalingHub:
             with contextlib.suppress(Exception):
                 await self._bus.unsubscribe(subscription)
 
-    def _dispatch(self, room: _Room, text: str) -> None:
-        envelope = json.loads(text)
-        kind: str = envelope["k"]
-        role: ParticipantRole = envelope["r"]
+    def _dispatch(self, room: RoomState, text: str) -> None:
+        event = json.loads(text)
+        kind: str = event["k"]
+        role: ParticipantRole = event["r"]
         if kind == "frame":
             for participant in room.local.values():
                 if participant.role != role:
-                    participant.relay(envelope["f"])
+                    participant.relay(event["f"])
             return
-        if envelope["n"] == self._bus.node_id:
+        if event["n"] == self._bus.node_id:
             return  # this node's own presence news, applied when it happened
-        session: str = envelope["s"]
+        session: str = event["s"]
         if kind == "hello":
+            if event["b"]:
+                self._burn(event["b"])  # a resume token used on another replica is spent here too
             self._vacate(room, role, keep=session)
             room.remote[role] = session
             room.current[role] = session
@@ -617,7 +466,9 @@ class SignalingHub:
                 self._spawn(
                     self._bus.publish(
                         room.name,
-                        _envelope(self._bus.node_id, "here", participant.role, session=participant.session),
+                        make_envelope(
+                            self._bus.node_id, "here", participant.role, session=participant.session
+                        ),
                     ),
                     f"signaling-here-{room.name}",
                 )
@@ -630,19 +481,10 @@ class SignalingHub:
         elif kind == "gone" and room.remote.get(role) == session:
             del room.remote[role]
             self._end_session(room, role, session)
-            if not envelope["bye"]:
+            if not event["bye"]:
                 for participant in room.local.values():
                     participant.emit(ByeMessage(seq=0, room=room.name, reason="timeout"))
         self._maybe_retire(room)
-
-
-def _decode(raw: str | bytes, guard: SeqGuard) -> SignalingMessage:
-    try:
-        msg = decode(raw)
-        guard.check(msg)
-    except WireError as exc:
-        raise _Refusal.from_wire(exc) from exc
-    return msg
 
 
 async def _quiet_close(transport: Transport, code: int, reason: str) -> None:

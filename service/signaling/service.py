@@ -13,7 +13,7 @@ from service.config import Settings
 from service.db import unit_of_work
 from service.errors import HubError
 from service.signaling.exceptions import CaseNotFound
-from service.signaling.rooms import HubConfig
+from service.signaling.participants import HubConfig
 from service.signaling.schemas import SignalingTicketRead
 from service.signaling.tickets import ParticipantRole, TicketClaims, issue_ticket, new_nonce
 from service.signaling.turn import ice_servers_for
