@@ -99,7 +99,7 @@ class OutboxWorker:
                 log.exception("outbox pass failed; retrying after the poll interval")
                 done = 0
                 await asyncio.sleep(self._poll)
-            if done:
+            if done or self._wake.is_set():
                 continue
             timeout = await self._idle_seconds()
             with contextlib.suppress(TimeoutError):
@@ -122,17 +122,18 @@ class OutboxWorker:
         return min(self._poll, max(wait, 0.005))
 
     async def run_once(self) -> int:
-        """One pass: fan out, send due deliveries, run jobs; returns how much was done."""
-        async with unit_of_work(self._sessionmaker) as session:
-            done = await service.dispatch(session, limit=self._batch, effects=self._effects)
-        done += await self._deliver()
+        """One pass: fan out and send due deliveries, run jobs; returns how much was done."""
+        done = await self._deliver()
         for job in self._jobs:
             done += await job.run_due(self.owner)
         return done
 
     async def _deliver(self) -> int:
-        now = clock.now()
+        # One transaction fans out new events and leases what is due (the new deliveries included): one commit
+        # between an event's commit and its request, not two.
         async with unit_of_work(self._sessionmaker) as session:
+            dispatched = await service.dispatch(session, limit=self._batch, effects=self._effects)
+            now = clock.now()
             rows = await repository.claim_deliveries(
                 session, now=now, limit=self._batch, owner=self.owner, lease_until=now + self._lease
             )
@@ -158,7 +159,7 @@ class OutboxWorker:
         async with asyncio.TaskGroup() as group:
             for attempt in attempts:
                 group.create_task(self._attempt(attempt))
-        return len(attempts)
+        return dispatched + len(attempts)
 
     async def _attempt(self, attempt: Attempt | tuple[str, str]) -> None:
         if isinstance(attempt, Attempt):
