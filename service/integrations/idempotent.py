@@ -24,8 +24,13 @@ async def respond(
     body: BaseModel | None,
     status_code: int,
     run: Callable[[], Awaitable[dict[str, Any]]],
+    redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    restore: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
 ) -> JSONResponse:
-    """Run `run` once per (caller, key, request); the same key and body replays the stored response."""
+    """Run `run` once per (caller, key, request); the same key and body replays the stored response.
+
+    `redact` strips what must not rest in the idempotency table (a secret); `restore` puts it back on replay.
+    """
     request_hash = sha256_hex(canonical_json(body.model_dump(mode="json") if body is not None else {}))
     if key is not None:
         idempotency.check_key(key)
@@ -38,8 +43,9 @@ async def respond(
             request_hash=request_hash,
         )
         if stored is not None:
+            response = await restore(stored.response) if restore is not None else stored.response
             return JSONResponse(
-                stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+                response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
             )
     payload = await run()
     if key is not None:
@@ -51,6 +57,6 @@ async def respond(
             path=request.url.path,
             request_hash=request_hash,
             status_code=status_code,
-            response=payload,
+            response=redact(payload) if redact is not None else payload,
         )
     return JSONResponse(payload, status_code=status_code)

@@ -111,6 +111,13 @@ async def create_subscription(
         read = SubscriptionRead.model_validate(sub).model_dump(mode="json")
         return SubscriptionWithSecret(**read, secret=secret).model_dump(mode="json")
 
+    async def restore(stored: dict[str, object]) -> dict[str, object]:
+        # The secret never rests in the idempotency table: a replay decrypts it from the subscription.
+        sub = await outbox_service.get_subscription(
+            session, principal=principal, subscription_id=str(stored["id"])
+        )
+        return {**stored, "secret": _box(settings).open(sub.secret_ciphertext, sub.id)}
+
     return await idempotent.respond(
         session,
         request=request,
@@ -119,6 +126,8 @@ async def create_subscription(
         body=body,
         status_code=201,
         run=run,
+        redact=lambda payload: {**payload, "secret": None},
+        restore=restore,
     )
 
 

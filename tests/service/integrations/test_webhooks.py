@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.config import Settings
+from service.idempotency.models import IdempotencyRecord
 from service.integrations.runtime import IntegrationsRuntime
-from service.outbox.models import OutboxEvent
+from service.outbox.models import OutboxEvent, WebhookSubscription
 from tests.factories import World
 from tests.service.conftest import CaseDriver
-from tests.service.integrations.conftest import Receiver
+from tests.service.integrations.conftest import Receiver, webhook_key
 
 ALLOWED_DATA_KEYS = {
     "case_id",
@@ -229,3 +230,25 @@ async def test_two_workers_share_the_outbox_without_double_sends(
         ]
         assert versions == sorted(versions)
         assert len(versions) == 2
+
+
+async def test_idempotent_subscription_replays_the_secret_without_storing_it(
+    client: httpx.AsyncClient,
+    world: World,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    headers = {**await webhook_key(sessionmaker, world.a), "Idempotency-Key": "subscribe-0001"}
+    body = {"url": receiver.url, "event_types": ["case.finalized"]}
+    first = await client.post("/api/v1/webhook-subscriptions", json=body, headers=headers)
+    again = await client.post("/api/v1/webhook-subscriptions", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    assert first.json()["secret"].startswith("whsec_")
+    async with sessionmaker() as session:
+        stored = (await session.execute(select(IdempotencyRecord))).scalars().all()
+        subscriptions = (await session.execute(select(WebhookSubscription))).scalars().all()
+    assert len(subscriptions) == 1
+    assert [r.response["secret"] for r in stored] == [None]
+    assert first.json()["secret"].encode() not in subscriptions[0].secret_ciphertext
