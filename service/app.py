@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from municipal_console.router import mount as mount_console
 from service import migrate
 from service.accounts.router import accounts_router, auth_router, clients_router, devices_router
+from service.audit.checkpoints import load_signing_key
 from service.audit.router import router as audit_router
+from service.audit.tasks import run_checkpointer
 from service.cases.router import router as cases_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite
@@ -113,6 +115,10 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.evidence = load_runtime(settings)
         app.state.integrations = IntegrationsRuntime.start(settings, app.state.sessionmaker)
+        app.state.audit_key = load_signing_key(settings)
+        checkpointer = asyncio.create_task(
+            run_checkpointer(app.state.sessionmaker, settings, app.state.audit_key), name="audit-checkpointer"
+        )
         dispatcher = asyncio.create_task(
             run_dispatcher(app.state.sessionmaker, settings), name="queue-dispatcher"
         )
@@ -121,9 +127,10 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
                 app.state.signaling = signaling
                 yield
         finally:
-            dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await dispatcher
+            for task in (dispatcher, checkpointer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.integrations.stop()
             await engine.dispose()
 

@@ -18,6 +18,7 @@ from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role
 from service.app import NotMigrated, create_app, ensure_migrated
 from service.audit import service as audit_service
+from service.audit.checkpoints import checkpoint_all, load_signing_key, verify_checkpoints
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_work
 from service.errors import HubError
@@ -71,18 +72,24 @@ def _serve(settings: Settings) -> None:
 
 
 async def _audit_verify(settings: Settings) -> int:
+    key = load_signing_key(settings)
     engine = _engine(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             reports = await audit_service.verify_all(session)
+            checked, problems = await verify_checkpoints(session, trusted={key.key_id: key.public})
     finally:
         await engine.dispose()
-    broken = [r for r in reports if not r.ok]
+    broken: list[object] = [r for r in reports if not r.ok]
     for r in reports:
         status = (
             "ok" if r.ok else f"BROKEN at seq {r.first_broken_seq} (row id {r.first_broken_id}): {r.problem}"
         )
         print(f"chain {r.chain:>8}: {r.rows} rows — {status}")
+    for problem in problems:
+        print(f"checkpoint {problem.chain} seq {problem.seq}: BROKEN — {problem.problem}")
+    broken += problems
+    print(f"signed checkpoints checked: {checked}")
     if not reports:
         print("no audit events yet")
     print(
@@ -91,6 +98,20 @@ async def _audit_verify(settings: Settings) -> int:
         else "監査証跡の改ざんを検出しました / audit trail TAMPERED"
     )
     return 1 if broken else 0
+
+
+async def _audit_checkpoint(settings: Settings) -> int:
+    key = load_signing_key(settings)
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            made = await checkpoint_all(session, key=key)
+    finally:
+        await engine.dispose()
+    for cp in made:
+        print(f"checkpoint signed: chain {cp.chain} at seq {cp.seq} (key {cp.key_id[:12]}…)")
+    print(f"{len(made)} checkpoint(s) signed")
+    return 0
 
 
 async def _demo(settings: Settings) -> Settings:
@@ -220,7 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--post-office", required=True)
     code.add_argument("--name", required=True)
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="walk every hash chain; exit 1 at the first broken link")
+    audit.add_parser(
+        "verify", help="walk every hash chain and signed checkpoint; exit 1 at the first broken link"
+    )
+    audit.add_parser(
+        "checkpoint", help="sign every chain's current head now (the hub also does it at an interval)"
+    )
     pki = sub.add_parser(
         "dev-pki", help="generate the test PKI for the virtual card (development only)", add_help=False
     )
@@ -257,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "device":
             asyncio.run(_enroll_code(settings, args))
         elif args.command == "audit":
+            if args.audit_command == "checkpoint":
+                return asyncio.run(_audit_checkpoint(settings))
             return asyncio.run(_audit_verify(settings))
     except NotMigrated as exc:
         print(f"hub: {exc}", file=sys.stderr)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     officer_wrapup_seconds: int = Field(default=30, ge=0, le=1800)
     presence_stale_seconds: int = Field(default=45, ge=5, le=600)
     queue_tick_seconds: float = Field(default=1.0, gt=0, le=30)
+    # Ed25519 key that signs audit checkpoints; outside production one is generated in data_dir when unset.
+    audit_signing_key_file: Path | None = None
+    audit_checkpoint_interval_seconds: float = Field(default=300, gt=0)
     # Live link (シグナリング). "auto": PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
     signaling_bus: Literal["auto", "memory", "postgres"] = "auto"
     signaling_ticket_ttl_seconds: int = Field(default=30, ge=5, le=300)
@@ -120,9 +123,13 @@ class Settings(BaseSettings):
             if not self.database_url.startswith("postgresql"):
                 raise ValueError("production requires HUB_DATABASE_URL=postgresql+asyncpg://…")
             if self.kek_file is None:
-                raise ValueError("production requires HUB_KEK_FILE (key-encryption keys for evidence at rest)")
+                raise ValueError(
+                    "production requires HUB_KEK_FILE (key-encryption keys for evidence at rest)"
+                )
             if self.dev_pki_dir is not None:
                 raise ValueError("HUB_DEV_PKI_DIR (test roots) is refused in production")
+            if self.audit_signing_key_file is None:
+                raise ValueError("production requires HUB_AUDIT_SIGNING_KEY_FILE (audit checkpoint key)")
         return self
 
     @property

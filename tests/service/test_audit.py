@@ -17,6 +17,7 @@ from service.cases import service as case_service
 from service.cases.eligibility import EligibilityAnswers
 from service.cases.lifecycle import REASONS, TERMINAL_STATES, Action, CaseState
 from service.cases.models import Case, CaseStateEntry
+from service.config import Settings
 from service.db import unit_of_work
 from service.errors import HubError
 from service.tenancy.codes import Procedure
@@ -297,3 +298,72 @@ async def test_head_row_exists_per_chain(
     async with sessionmaker() as session:
         chains = set((await session.execute(select(AuditChainHead.chain))).scalars())
     assert {world.a.municipality_code, world.b.municipality_code, "system"} <= chains
+
+
+# ---- signed checkpoints -------------------------------------------------------------------------------------
+
+
+async def test_checkpoint_catches_a_fully_rehashed_rewrite(
+    world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """An insider who rewrites a row and recomputes every later hash passes the chain walk — not the signed checkpoint."""
+    from service.audit.chain import row_hash
+    from service.audit.checkpoints import checkpoint_all, load_signing_key, verify_checkpoints
+
+    key = load_signing_key(settings)
+    case = await driver.to_review()
+    async with unit_of_work(sessionmaker) as session:
+        made = await checkpoint_all(session, key=key)
+    assert {cp.chain for cp in made} >= {world.a.municipality_code, "system"}
+    async with sessionmaker() as session:
+        assert await verify_checkpoints(session, trusted={key.key_id: key.public}) == (len(made), [])
+    async with unit_of_work(sessionmaker) as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(AuditEvent.chain == world.a.municipality_code)
+                    .order_by(AuditEvent.seq)
+                )
+            ).scalars()
+        )
+        forged = next(r for r in rows if r.case_id == case["id"] and r.action == "case.accept")
+        forged.actor_id = "acct_forged"
+        prev = "0" * 64
+        for row in rows:
+            row.prev_hash = prev
+            row.hash = row_hash(audit_service._fields(row), prev)
+            prev = row.hash
+        head = await session.get(AuditChainHead, world.a.municipality_code)
+        assert head is not None
+        head.head_hash = prev
+    assert all(r.ok for r in await _verify(sessionmaker))  # the walk alone is fooled
+    async with sessionmaker() as session:
+        _, problems = await verify_checkpoints(session, trusted={key.key_id: key.public})
+    assert [(p.chain, "rewritten" in p.problem) for p in problems] == [(world.a.municipality_code, True)]
+
+
+async def test_forged_checkpoint_signature_is_detected(
+    world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from service.audit.checkpoints import SigningKey, checkpoint_all, load_signing_key, verify_checkpoints
+    from service.audit.models import AuditCheckpoint
+
+    key = load_signing_key(settings)
+    await driver.to_review()
+    async with unit_of_work(sessionmaker) as session:
+        await checkpoint_all(session, key=key)
+        checkpoint = (await session.execute(select(AuditCheckpoint).limit(1))).scalar_one()
+        checkpoint.head_hash = "f" * 64
+    async with sessionmaker() as session:
+        _, problems = await verify_checkpoints(session, trusted={key.key_id: key.public})
+    assert [p.problem for p in problems] == ["checkpoint signature does not verify"]
+    # A checkpoint made with some other key is not trusted at all.
+    stranger = Ed25519PrivateKey.generate()
+    async with sessionmaker() as session:
+        _, problems = await verify_checkpoints(session, trusted={"other": stranger.public_key()})
+    assert problems
+    assert all("unknown key" in p.problem for p in problems)
+    assert isinstance(key, SigningKey)

@@ -58,6 +58,7 @@ def test_production_refuses_placeholders() -> None:
         secret_key=SecretStr("a-real-secret-of-some-length"),
         database_url="postgresql+asyncpg://h/db",
         kek_file=Path("/etc/madoguchi/kek.json"),
+        audit_signing_key_file=Path("/etc/madoguchi/audit.key"),
     )
     assert ok.effective_database_url.startswith("postgresql")
     assert not ok.allow_test_roots
