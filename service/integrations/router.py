@@ -16,7 +16,7 @@ from service.db import DBSession
 from service.errors import BadRequest, InvalidTransition, PermissionDenied, Unauthenticated, problem_responses
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
-from service.integrations import exports, idempotent, residents
+from service.integrations import exports, residents
 from service.integrations import service as integration_service
 from service.integrations.exceptions import (
     HoldNotExpired,
@@ -43,6 +43,7 @@ from service.integrations.schemas import (
 )
 from service.kit import clock
 from service.kit.pagination import Page
+from service.outbox import idempotent
 from service.outbox.router import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["back office"])

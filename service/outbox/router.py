@@ -16,8 +16,8 @@ from service.db import DBSession
 from service.errors import BadRequest, PermissionDenied, Unauthenticated, problem_responses
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
-from service.integrations import idempotent
 from service.kit.pagination import Page
+from service.outbox import idempotent
 from service.outbox import service as outbox_service
 from service.outbox.events import EventType
 from service.outbox.exceptions import (

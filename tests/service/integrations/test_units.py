@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from pathlib import Path
 
 import httpx
 import pytest
 
 from service.cases.lifecycle import CaseState
+from service.config import Environment, Settings
 from service.integrations.jlis import JlisApplication, JlisError, JlisSimulator, ProductionStatus
+from service.integrations.resident import ResidentRegistrySimulator
+from service.integrations.runtime import jlis_adapter_for, resident_adapter_for, worker_enabled
 from service.kit import clock
 from service.outbox import signing
 from service.outbox.events import EventType, event_type_for
@@ -118,3 +122,22 @@ async def test_jlis_simulator_produces_after_the_delay() -> None:
     with pytest.raises(JlisError) as refused:
         await simulator.submit(JlisApplication("case_2", "990019", "123", "p", "q"))
     assert not refused.value.retriable
+
+
+def test_adapters_and_worker_follow_the_environment(tmp_path: Path) -> None:
+    dev = Settings(environment=Environment.development, data_dir=tmp_path)
+    test = Settings(environment=Environment.test, data_dir=tmp_path)
+    assert worker_enabled(dev)
+    assert not worker_enabled(test)
+    assert worker_enabled(test.model_copy(update={"outbox_worker": "on"}))
+    assert isinstance(jlis_adapter_for(dev), JlisSimulator)
+    assert jlis_adapter_for(test) is None
+    assert isinstance(resident_adapter_for(test), ResidentRegistrySimulator)
+    # (model_copy skips validation: production's other requirements are not what this test is about)
+    production = test.model_copy(update={"environment": Environment.production})
+    assert jlis_adapter_for(production) is None
+    assert resident_adapter_for(production) is None
+    with pytest.raises(RuntimeError, match="refused in production"):
+        jlis_adapter_for(production.model_copy(update={"jlis_adapter": "simulator"}))
+    with pytest.raises(RuntimeError, match="refused in production"):
+        resident_adapter_for(production.model_copy(update={"resident_check_adapter": "simulator"}))
