@@ -22,6 +22,8 @@ from service.audit.checkpoints import checkpoint_all, load_signing_key, verify_c
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_work
 from service.errors import HubError
+from service.evidence import retention
+from service.evidence.runtime import load_keyring
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.hours import ALWAYS_OPEN
@@ -98,6 +100,36 @@ async def _audit_verify(settings: Settings) -> int:
         else "監査証跡の改ざんを検出しました / audit trail TAMPERED"
     )
     return 1 if broken else 0
+
+
+async def _evidence_purge(settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            purged = await retention.purge_due(session)
+    finally:
+        await engine.dispose()
+    print(f"{purged} evidence blob(s) shredded past retention (each recorded in the audit trail)")
+    return 0
+
+
+async def _keys_rotate(settings: Settings) -> int:
+    path = settings.kek_file or settings.data_dir / "kek.json"
+    keyring = load_keyring(settings)
+    new_id = keyring.add_key()
+    # Save first: old keys stay in the file, so every blob opens whether or not it has been re-wrapped yet.
+    keyring.save(path)
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            count = await retention.rewrap_all(session, keyring=keyring)
+    finally:
+        await engine.dispose()
+    print(
+        f"new key-encryption key {new_id} active; {count} data key(s) re-wrapped; older keys stay in {path} until removed. "
+        "Restart the hub so it loads the new key (ハブを再起動してください)."
+    )
+    return 0
 
 
 async def _audit_checkpoint(settings: Settings) -> int:
@@ -282,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_designation_add(settings, args))
         elif args.command == "device":
             asyncio.run(_enroll_code(settings, args))
+        elif args.command == "evidence":
+            return asyncio.run(_evidence_purge(settings))
+        elif args.command == "keys":
+            return asyncio.run(_keys_rotate(settings))
         elif args.command == "audit":
             if args.audit_command == "checkpoint":
                 return asyncio.run(_audit_checkpoint(settings))

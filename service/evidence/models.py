@@ -75,3 +75,14 @@ class CaseCardBinding(Base):
     card_face_sha256: Mapped[str | None] = mapped_column(String(64))
     bound_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     swap_detected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LegalHold(Base):
+    """A supervisor's hold on a flagged case (e.g. suspected impersonation): its evidence is not purged."""
+
+    __tablename__ = "legal_hold"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("counter_case.id"), primary_key=True)
+    reason_code: Mapped[str] = mapped_column(String(60))
+    set_by: Mapped[str] = mapped_column(String(40))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.evidence import retention
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
     ChallengeExpired,
@@ -118,3 +122,42 @@ async def view_card_face(
     return await evidence_service.view_card_face(
         session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
     )
+
+
+class HoldRequest(BaseModel):
+    reason_code: str = Field(pattern=r"^(suspected_impersonation|coercion|investigation|complaint)$")
+
+
+class HoldRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: str
+    reason_code: str
+    set_by: str
+    set_at: dt.datetime
+
+
+@router.post(
+    "/legal-hold",
+    response_model=HoldRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def set_legal_hold(
+    case_id: str, body: HoldRequest, session: DBSession, principal: CurrentPrincipal
+) -> HoldRead:
+    """Supervisor: keep this case's evidence past retention (a flagged case, e.g. suspected impersonation)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return HoldRead.model_validate(
+        await retention.set_hold(session, principal=principal, case=case, reason_code=body.reason_code)
+    )
+
+
+@router.delete(
+    "/legal-hold",
+    status_code=204,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def release_legal_hold(case_id: str, session: DBSession, principal: CurrentPrincipal) -> None:
+    """Supervisor: lift the hold; retention applies again."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    await retention.release_hold(session, principal=principal, case=case)

@@ -31,6 +31,8 @@ EVIDENCE_ROUTES = {
     ("POST", "/api/v1/cases/{case_id}/card-proofs"),
     ("GET", "/api/v1/cases/{case_id}/evidence"),
     ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/card-face"),
+    ("POST", "/api/v1/cases/{case_id}/legal-hold"),
+    ("DELETE", "/api/v1/cases/{case_id}/legal-hold"),
 }
 # The live link's ticket: only the case's clerk device and its assigned officer get one; a foreigner gets 404.
 SIGNALING_ROUTES = {("POST", "/api/v1/cases/{case_id}/signaling-ticket")}
@@ -67,6 +69,7 @@ CASE_ROUTES = (
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{case_id}/legal-hold": {"reason_code": "suspected_impersonation"},
     "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
     "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
     "/api/v1/cases/{case_id}/video-status": {"state": "lost"},

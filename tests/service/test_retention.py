@@ -1,0 +1,164 @@
+"""Retention: evidence is crypto-shredded after its period with a deletion record; a legal hold suspends it; KEK rotation."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from clerk_agent.card.protocol import MyNumberCard
+from clerk_agent.card.reading import PossessionChallenge, read_at_counter
+from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.transport import InProcessTransport
+from service.accounts.roles import Role
+from service.audit.models import AuditEvent
+from service.config import Settings
+from service.db import unit_of_work
+from service.evidence import retention
+from service.evidence.models import EvidenceBlob
+from service.evidence.runtime import load_keyring
+from service.kit import clock
+from service.kit.envelope import Sealed, aad_for
+from tests.factories import World
+from tests.service.conftest import ELIGIBLE, CaseDriver
+
+
+async def _case_with_card_face(
+    driver: CaseDriver, world: World, pki: Path, officer: dict[str, str] | None = None
+) -> dict[str, Any]:
+    case = await driver.create("card_renewal")
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("check-in", {}),
+        ("precheck", {"answers": ELIGIBLE}),
+        ("request-verification", {}),
+    ]
+    for action, step in steps:
+        await driver.device(case["id"], action, **step)
+    await driver.officer(case["id"], "accept", headers=officer)
+    holder = person("yamada_hanako")
+    card = build_virtual_card(holder, load_card_material(pki, "yamada_hanako"))
+    challenge = (await world.device_a.post(f"/api/v1/cases/{case['id']}/card-challenges")).json()
+    read = read_at_counter(
+        MyNumberCard(InProcessTransport(card)),
+        auth_pin=bytearray(holder.auth_pin.encode()),
+        code_b=bytearray(holder.code_b.encode()),
+        challenge=PossessionChallenge(challenge["origin"], challenge["nonce"], case["id"]),
+    )
+    assert read.card_face is not None
+    body = {
+        "challenge_id": challenge["challenge_id"],
+        "certificate": base64.b64encode(read.auth_certificate).decode(),
+        "signature": base64.b64encode(read.signature).decode(),
+        "atr": read.atr.hex(),
+        "card_face": base64.b64encode(read.card_face.raw).decode(),
+    }
+    assert (
+        await world.device_a.post(f"/api/v1/cases/{case['id']}/card-proofs", json=body)
+    ).status_code == 201
+    return case
+
+
+async def _face_id(client: httpx.AsyncClient, world: World, case_id: str) -> str:
+    listed = (
+        await client.get(f"/api/v1/cases/{case_id}/evidence", headers=world.h("a", Role.supervisor))
+    ).json()
+    return str(next(i["id"] for i in listed["items"] if i["kind"] == "card_face"))
+
+
+async def test_purge_after_retention_with_deletion_record_and_hold(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    dev_pki_dir: Path,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    kept = await _case_with_card_face(driver, world, dev_pki_dir)
+    gone = await _case_with_card_face(
+        driver, world, dev_pki_dir, officer=await driver.new_officer("officer-two")
+    )
+    supervisor = world.h("a", Role.supervisor)
+    hold = await client.post(
+        f"/api/v1/cases/{kept['id']}/legal-hold",
+        json={"reason_code": "suspected_impersonation"},
+        headers=supervisor,
+    )
+    assert hold.status_code == 200, hold.text
+    assert (
+        await client.post(
+            f"/api/v1/cases/{kept['id']}/legal-hold",
+            json={"reason_code": "x"},
+            headers=world.h("a", Role.officer),
+        )
+    ).status_code in (403, 422)
+    async with unit_of_work(sessionmaker) as session:
+        assert await retention.purge_due(session) == 0  # nothing is due yet
+    async with unit_of_work(sessionmaker) as session:
+        purged = await retention.purge_due(session, now=clock.now() + dt.timedelta(days=91))
+    assert purged == 1
+    async with sessionmaker() as session:
+        blobs = {b.case_id: b for b in (await session.execute(select(EvidenceBlob))).scalars()}
+        records = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "evidence.purged", AuditEvent.case_id == gone["id"])
+        )
+    assert blobs[gone["id"]].ciphertext is None
+    assert blobs[gone["id"]].wrapped_key is None
+    assert blobs[gone["id"]].purged_at is not None
+    assert blobs[kept["id"]].ciphertext is not None
+    assert records == 1
+    view = await client.get(
+        f"/api/v1/cases/{gone['id']}/evidence/{await _face_id(client, world, gone['id'])}/card-face",
+        headers=supervisor,
+    )
+    assert view.status_code == 409
+    assert view.json()["code"] == "evidence_purged"
+    # Lifting the hold lets retention apply again.
+    assert (
+        await client.delete(f"/api/v1/cases/{kept['id']}/legal-hold", headers=supervisor)
+    ).status_code == 204
+    async with unit_of_work(sessionmaker) as session:
+        assert await retention.purge_due(session, now=clock.now() + dt.timedelta(days=91)) == 1
+
+
+async def test_key_rotation_rewraps_and_old_key_is_not_needed(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    dev_pki_dir: Path,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    app: Any,
+) -> None:
+    case = await _case_with_card_face(driver, world, dev_pki_dir)
+    keyring = load_keyring(settings)
+    old_id = keyring.active
+    new_id = keyring.add_key()
+    async with unit_of_work(sessionmaker) as session:
+        assert await retention.rewrap_all(session, keyring=keyring) == 1
+    async with sessionmaker() as session:
+        blob = (await session.execute(select(EvidenceBlob))).scalar_one()
+    assert blob.kek_id == new_id
+    assert blob.wrapped_key is not None
+    assert blob.ciphertext is not None
+    # Only the new key is needed now.
+    from service.kit.envelope import Keyring
+
+    only_new = Keyring({new_id: keyring._keys[new_id]}, new_id)
+    plain = only_new.open(
+        Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
+        aad_for(case_id=case["id"], field=blob.field, object_id=blob.id),
+    )
+    assert plain.startswith(b"\xff\x20")
+    assert old_id != new_id
+    app.state.evidence.keyring = keyring
+    view = await client.get(
+        f"/api/v1/cases/{case['id']}/evidence/{await _face_id(client, world, case['id'])}/card-face",
+        headers=world.h("a", Role.supervisor),
+    )
+    assert view.status_code == 200
