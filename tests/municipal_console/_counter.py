@@ -20,6 +20,7 @@ import httpx
 from clerk_agent.card.protocol import MyNumberCard
 from clerk_agent.card.reading import PossessionChallenge, read_at_counter
 from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.transport import InProcessTransport
 from clerk_agent.link.signaling import HubSignaling
 from clerk_agent.rtc.call import apply_candidate
@@ -36,6 +37,7 @@ from service.wire.signaling import (
     RenegotiateMessage,
 )
 
+_CARDS: dict[tuple[Path, str], VirtualMyNumberCard] = {}
 TIMEOUTS = PeerTimeouts(answer_s=10.0, connect_s=10.0, first_frame_s=5.0, gather_s=5.0)
 
 
@@ -55,6 +57,7 @@ class Counter:
     offers: int = 0
     answers: int = 0
     restarts: int = 0
+    renegotiations: int = 0
     peers: list[AgentPeer] = field(default_factory=list)
 
 
@@ -84,6 +87,7 @@ async def _serve(signaling: HubSignaling, counter: Counter, feed: CameraFeed) ->
             with contextlib.suppress(Exception):
                 await apply_candidate(peer, msg)
         elif isinstance(msg, RenegotiateMessage):
+            counter.renegotiations += 1
             # aiortc cannot restart ICE on a peer: a fresh peer and a new offer, as the agent does.
             await peer.close()
             counter.restarts += 1
@@ -120,7 +124,10 @@ async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, 
     holder = person(who)
 
     def read() -> Any:
-        card = build_virtual_card(holder, load_card_material(pki, who))
+        # One physical card per person and PKI: a rebuilt card has new keys, which the hub calls a swap.
+        if (pki, who) not in _CARDS:
+            _CARDS[(pki, who)] = build_virtual_card(holder, load_card_material(pki, who))
+        card = _CARDS[(pki, who)]
         return read_at_counter(
             MyNumberCard(InProcessTransport(card)),
             auth_pin=bytearray(holder.auth_pin.encode()),

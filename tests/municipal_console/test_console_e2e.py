@@ -19,13 +19,14 @@ from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
 from tests.factories import PASSWORD, World
-from tests.municipal_console._counter import counter_call, submit_card_proof
+from tests.municipal_console._counter import Counter, counter_call, submit_card_proof
 from tests.municipal_console._net import BrowserNet
 from tests.service.conftest import ELIGIBLE, CaseDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0, what: str = "") -> None:
@@ -254,3 +255,75 @@ async def _video_live(client: httpx.AsyncClient, world: World, case_id: str) -> 
 
 async def _focused(page: Page) -> str:
     return str(await page.evaluate("document.activeElement && document.activeElement.id"))
+
+
+async def test_a_video_drop_pauses_the_check_and_forces_the_redo(
+    browser: Browser,
+    hub_url: str,
+    world: World,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    dev_pki_dir: Path,
+    artifacts: Path,
+    browser_net: BrowserNet,
+) -> None:
+    case_id = await queued_case(driver)
+    page, errors = await new_page(browser, hub_url)
+    await log_in(page, world.a.usernames[Role.officer])
+    async with counter_call(world.device_a, case_id) as counter:
+        await take_offer(page, artifacts, case_id)
+        await video_flowing(page)
+        await eventually(lambda: _video_live(client, world, case_id), what="video-status live at the hub")
+        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
+        await driver.device(case_id, "capture-evidence")
+        await expect(page.locator("#begin-review")).to_be_visible()
+        # Review not begun yet: the hub takes card reads only until then, so the redo below can happen.
+        await page.click("#liveness-new")
+        await page.click("#liveness-passed")
+        await page.check("#checklist input[value=my_number_card_ic]")
+        for name in ("face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"):
+            await page.check(f"#checklist input[name={name}]")
+        await page.click("#checklist-save")
+        await expect(page.locator("#review-ready")).to_be_visible()
+
+        # The browser's network goes away: the console pauses the check and asks for a new offer.
+        browser_net.set_browser_link(up=False)
+        await expect(page.locator("#continuity-banner")).to_be_visible()
+        await page.screenshot(path=artifacts / "08-video-dropped.png", full_page=True)
+        browser_net.set_browser_link(up=True)
+
+        # Back: video flowing again (ICE recovers by itself or through the new offer the console asked for),
+        # and the hub knows of the drop even though the console could not tell it while cut off.
+        await expect(page.locator("#continuity-banner")).to_be_hidden(timeout=30_000)
+        await video_flowing(page)
+
+        async def drop_recorded() -> bool:
+            review = await review_of(client, world, case_id)
+            return bool(review["drops"] == 1 and review["video_live"])
+
+        await eventually(drop_recorded, what="the drop and the recovery at the hub")
+        review = await review_of(client, world, case_id)
+        assert review["redo_required"] is True
+        assert set(review["missing"]) == {"liveness_missing", "card_proof_missing"}
+        await expect(page.locator("#review-redo")).to_be_visible()
+        await page.screenshot(path=artifacts / "09-redo-required.png", full_page=True)
+
+        # Redo the card proof and the liveness challenge; only then does approval go through.
+        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
+        await page.click("#liveness-new")
+        await page.click("#liveness-passed")
+        await expect(page.locator("#review-ready")).to_be_visible()
+        await page.click("#begin-review")
+        await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
+        await page.check("#decision-approve")
+        await page.check("#decision-attest")
+        await page.click("#decision-submit")
+        await expect(page.locator("#done-state")).to_have_attribute("data-state", "approved")
+        # The console asked the counter for a new offer while cut off (TCP delivers it once the link is back).
+        await eventually(lambda: _asked(counter), what="renegotiate at the counter")
+    assert await case_state(client, world, case_id) == "approved"
+    assert errors == []
+
+
+async def _asked(counter: Counter) -> bool:
+    return counter.renegotiations >= 1

@@ -1,4 +1,4 @@
-// Small DOM helpers: lookups that fail loudly, element building without innerHTML, status and error lines.
+// Small DOM helpers: lookups that fail loudly, element building without parsing HTML, status and error lines.
 import { t } from "./i18n.js";
 
 export function $(id) {

@@ -41,6 +41,8 @@ export function createLiveScreen({ onDone }) {
   let checklistLoaded = false;
   let connState = "new";
   let videoReported = null;
+  const videoQueue = [];
+  let videoFlushing = false;
   let docTransform = { zoom: 1, rotate: 0 };
 
   const path = (suffix = "") => `/api/v1/cases/${encodeURIComponent(current.id)}${suffix}`;
@@ -55,6 +57,7 @@ export function createLiveScreen({ onDone }) {
     challenge = null;
     checklistLoaded = false;
     videoReported = null;
+    videoQueue.length = 0;
     connState = "new";
     resetPanels();
     renderCase();
@@ -64,7 +67,10 @@ export function createLiveScreen({ onDone }) {
         connState = s;
         renderConnection();
       },
-      video: (live) => reportVideo(live),
+      video: (live) => {
+        $("conn-state").dataset.video = live ? "live" : "lost";
+        reportVideo(live);
+      },
       notice: (key, vars) => {
         if (key === "unmute_needed") show("unmute", true);
         else if (key === "signaling_refused") showError(t(key, vars));
@@ -86,6 +92,7 @@ export function createLiveScreen({ onDone }) {
   }
 
   function close() {
+    videoQueue.length = 0;
     window.clearInterval(pollTimer);
     pollTimer = 0;
     if (link) link.close();
@@ -160,18 +167,41 @@ export function createLiveScreen({ onDone }) {
     show("video-empty", connState !== "connected");
   }
 
-  async function reportVideo(live) {
+  // Every live/lost transition reaches the hub, in order, even when the drop also cut the console off:
+  // a "lost" that could not be sent is retried before the "live" that follows it.
+  function reportVideo(live) {
     const state = live ? "live" : "lost";
-    if (!live) show("continuity-banner", videoReported === "live");
-    if (live) show("continuity-banner", false);
-    if (!current || !LIVE_STATES.has(current.state) || !reviewAvailable || videoReported === state) return;
-    videoReported = state;
+    show("continuity-banner", !live && videoReported !== null);
+    if (!current || !LIVE_STATES.has(current.state) || !reviewAvailable) return;
+    const last = videoQueue.length ? videoQueue[videoQueue.length - 1] : videoReported;
+    if (last === state) return;
+    videoQueue.push(state);
+    flushVideo();
+  }
+
+  async function flushVideo() {
+    if (videoFlushing) return;
+    videoFlushing = true;
     try {
-      review = await api.post(path("/video-status"), { state });
-      renderReview();
-    } catch (err) {
-      videoReported = null;
-      showError(err);
+      while (videoQueue.length && current) {
+        const caseId = current.id;
+        try {
+          review = await api.post(path("/video-status"), { state: videoQueue[0] });
+        } catch (err) {
+          if (err instanceof ApiError && err.status !== 0) {
+            videoQueue.length = 0; // refused (e.g. the case left the live states): nothing to retry
+            showError(err);
+            break;
+          }
+          await new Promise((resolve) => window.setTimeout(resolve, 1000));
+          continue;
+        }
+        if (!current || current.id !== caseId) break;
+        videoReported = videoQueue.shift();
+        renderReview();
+      }
+    } finally {
+      videoFlushing = false;
     }
   }
 
@@ -187,7 +217,7 @@ export function createLiveScreen({ onDone }) {
           { dataset: { check: check.check, status: check.status } },
           el("th", { scope: "row", text: label("check", check.check) }),
           el("td", { className: `st-${check.status}`, text: label("status", check.status) }),
-          el("td", { text: check.reason || "" }),
+          el("td", { text: check.reason ? label("proofreason", check.reason) : "" }),
         ),
       );
       $("proof-checks").replaceChildren(...rows);

@@ -49,6 +49,7 @@ export class LiveLink {
     this.reconnectSince = 0;
     this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
     this.mic = null;
+    this.inbox = Promise.resolve();
   }
 
   async start() {
@@ -105,7 +106,10 @@ export class LiveLink {
       this.send(join);
     });
     ws.addEventListener("message", (event) => {
-      this.onFrame(event.data).catch((err) => this.hooks.notice("signaling_refused", { code: err.message }));
+      // One frame at a time: an offer's answer must go out before the next offer is applied.
+      this.inbox = this.inbox
+        .then(() => this.onFrame(event.data))
+        .catch((err) => this.hooks.notice("signaling_refused", { code: err.message }));
     });
     ws.addEventListener("close", (event) => this.onSocketClosed(ws, event.code));
   }
