@@ -14,7 +14,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Final, Protocol
 
 import asyncpg  # type: ignore[import-untyped]
@@ -29,16 +29,25 @@ _REASSEMBLY_TIMEOUT_S: Final = 10.0
 _MAX_PENDING: Final = 1024
 
 
-class Subscription:
-    """One subscriber's stream of a room's messages, in publication order."""
+Handler = Callable[[str], None]
+"""Takes one message synchronously, in publication order."""
 
-    def __init__(self, room: str) -> None:
+
+class Subscription:
+    """One subscriber's stream of a room's messages, in publication order: queued, or handed to `handler`."""
+
+    def __init__(self, room: str, handler: Handler | None = None) -> None:
         self.room = room
+        # A handler spares the hop through a queue and a task per message (the hub's relay path).
+        self._handler = handler
         self._queue: asyncio.Queue[str] = asyncio.Queue()
 
     def deliver(self, message: str) -> None:
-        """Queue one message (called by the bus)."""
-        self._queue.put_nowait(message)
+        """Queue one message, or hand it to the handler (called by the bus)."""
+        if self._handler is not None:
+            self._handler(message)
+        else:
+            self._queue.put_nowait(message)
 
     async def get(self) -> str:
         """The next message of the room."""
@@ -67,8 +76,8 @@ class Bus(Protocol):
     async def publish(self, room: str, frame: str) -> None:
         """Send `frame` to every subscription of `room`, on this node and on every other."""
 
-    async def subscribe(self, room: str) -> Subscription:
-        """Start receiving the room's messages."""
+    async def subscribe(self, room: str, handler: Handler | None = None) -> Subscription:
+        """Start receiving the room's messages (queued, or handed to `handler`)."""
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """Stop receiving."""
@@ -96,9 +105,9 @@ class MemoryBus:
         for subscription in self._subscribers.get(room, ()):
             subscription.deliver(frame)
 
-    async def subscribe(self, room: str) -> Subscription:
+    async def subscribe(self, room: str, handler: Handler | None = None) -> Subscription:
         """A new subscription of `room`."""
-        subscription = Subscription(room)
+        subscription = Subscription(room, handler)
         self._subscribers.setdefault(room, set()).add(subscription)
         return subscription
 
@@ -183,10 +192,10 @@ class PostgresBus(MemoryBus):
                     for payload in payloads:
                         await self._notify.execute("SELECT pg_notify($1, $2)", channel, payload)
 
-    async def subscribe(self, room: str) -> Subscription:
+    async def subscribe(self, room: str, handler: Handler | None = None) -> Subscription:
         """A local subscription; LISTEN on the room's channel when it is the first here."""
         first = room not in self._subscribers
-        subscription = await super().subscribe(room)
+        subscription = await super().subscribe(room, handler)
         if first and self._listen is not None:
             channel = channel_of(room)
             self._rooms_by_channel[channel] = room

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -117,6 +118,7 @@ class Participant:
         self.known_peers: frozenset[ParticipantRole] = frozenset()
         self.left = False
         self.replaced = False
+        self.last_received = self.last_sent = time.monotonic()
         # The resume token this session was opened with: other replicas burn it too when they hear hello.
         self.resumed_from: str | None = None
         self.closing = False
@@ -168,7 +170,7 @@ class RoomState:
         self.current: dict[ParticipantRole, str] = {}
         self.ready = asyncio.Event()
         self.broken = False
-        self.pump: asyncio.Task[None] | None = None
+        self.listener: asyncio.Task[None] | None = None
 
     def present(self) -> set[ParticipantRole]:
         return set(self.local) | set(self.dropped) | set(self.remote)

@@ -15,8 +15,9 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
+from functools import partial
 
-from service.signaling.bus import MemoryBus, Subscription
+from service.signaling.bus import MemoryBus
 from service.signaling.limits import TokenBucket
 from service.signaling.participants import (
     Authorize,
@@ -72,6 +73,7 @@ class SignalingHub:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._watchdog: asyncio.Task[None] | None = None
 
     def counts(self) -> HubCounts:
         """Rooms, joined participants and participants in their resume grace period on this node."""
@@ -87,6 +89,8 @@ class SignalingHub:
         if self._closing:
             await _quiet_close(transport, CloseCode.GOING_AWAY, "hub shutting down")
             return
+        if self._watchdog is None:
+            self._watchdog = self._spawn(self._watch(), "signaling-watchdog")
         self._serving += 1
         self._idle.clear()
         try:
@@ -276,12 +280,8 @@ class SignalingHub:
 
     async def _write(self, participant: Participant) -> None:
         while True:
-            try:
-                async with asyncio.timeout(self.config.heartbeat_s):
-                    item = await participant.outbox.get()
-            except TimeoutError:
-                # The server's side of the heartbeat: an idle socket still carries a frame every heartbeat_s.
-                item = encode(HeartbeatMessage(seq=participant.next_seq()))
+            item = await participant.outbox.get()
+            participant.last_sent = time.monotonic()
             if isinstance(item, CloseRequest):
                 await _quiet_close(participant.transport, item.code, item.reason)
                 return
@@ -292,17 +292,12 @@ class SignalingHub:
 
     async def _read(self, participant: Participant, guard: SeqGuard) -> None:
         bucket = TokenBucket(self.config.rate_per_s, self.config.rate_burst)
-        deadline = 2 * self.config.heartbeat_s
         while True:
-            try:
-                async with asyncio.timeout(deadline):
-                    raw = await participant.transport.receive()
-            except TimeoutError as exc:
-                raise Refusal(
-                    CloseCode.HEARTBEAT_TIMEOUT, "heartbeat_timeout", f"nothing received for {deadline:g} s"
-                ) from exc
+            # No timeout per frame (a timer per frame is most of the relay's cost): the watchdog checks silence.
+            raw = await participant.transport.receive()
             if raw is None:
                 return
+            participant.last_received = time.monotonic()
             if not bucket.take():
                 raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
             msg = decode_checked(raw, guard)
@@ -330,7 +325,7 @@ class SignalingHub:
         if room is None:
             room = RoomState(name)
             self._rooms[name] = room
-            room.pump = self._spawn(self._pump(room), f"signaling-pump-{name}")
+            room.listener = self._spawn(self._listen(room), f"signaling-listen-{name}")
         return room
 
     def _spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
@@ -409,8 +404,8 @@ class SignalingHub:
     def _maybe_retire(self, room: RoomState) -> None:
         if room.idle() and self._rooms.get(room.name) is room:
             del self._rooms[room.name]
-            if room.pump is not None:
-                room.pump.cancel()
+            if room.listener is not None:
+                room.listener.cancel()
 
     def _refresh_presence(self, room: RoomState) -> None:
         """Tell each local participant about a peer that arrived since its last joined frame."""
@@ -421,28 +416,53 @@ class SignalingHub:
             if arrived:
                 participant.emit(self._joined(participant))
 
-    async def _pump(self, room: RoomState) -> None:
-        subscription: Subscription | None = None
+    async def _listen(self, room: RoomState) -> None:
+        """Hold the room's bus subscription until the room retires; messages go straight to `_dispatch`."""
         try:
-            subscription = await self._bus.subscribe(room.name)
+            subscription = await self._bus.subscribe(room.name, partial(self._on_bus_message, room))
         except Exception:
             logger.exception("signaling: cannot subscribe to room %s", room.name)
             room.broken = True
+            return
         finally:
             room.ready.set()
-        if subscription is None:
-            return
         try:
-            while True:
-                message = await subscription.get()
-                try:
-                    self._dispatch(room, message)
-                except Exception:
-                    # One unreadable envelope (another replica's bug) must not stop the room.
-                    logger.exception("signaling: bad bus envelope in room %s", room.name)
+            await asyncio.get_running_loop().create_future()  # until cancelled by _maybe_retire or close
         finally:
             with contextlib.suppress(Exception):
                 await self._bus.unsubscribe(subscription)
+
+    def _on_bus_message(self, room: RoomState, message: str) -> None:
+        try:
+            self._dispatch(room, message)
+        except Exception:
+            # One unreadable envelope (another replica's bug) must not stop the room.
+            logger.exception("signaling: bad bus envelope in room %s", room.name)
+
+    async def _watch(self) -> None:
+        """Heartbeats both ways for every socket, from one task (a timer per frame would cost more than the relay)."""
+        period = min(1.0, self.config.heartbeat_s / 4)
+        silent_after = 2 * self.config.heartbeat_s
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for room in list(self._rooms.values()):
+                for participant in list(room.local.values()):
+                    if participant.closing:
+                        continue
+                    if now - participant.last_received > silent_after:
+                        participant.emit(
+                            ErrorMessage(
+                                seq=0,
+                                room=participant.room,
+                                code="heartbeat_timeout",
+                                detail=f"nothing received for {silent_after:g} s",
+                            )
+                        )
+                        participant.request_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat_timeout")
+                    elif now - participant.last_sent >= self.config.heartbeat_s:
+                        # The server's side of the heartbeat: an idle socket still carries a frame.
+                        participant.emit(HeartbeatMessage(seq=0))
 
     def _dispatch(self, room: RoomState, text: str) -> None:
         event = json.loads(text)
