@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     enrolment_code_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     device_clock_skew_seconds: int = Field(default=60, ge=5)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Document stills and the application photo (J-LIS accepts up to 7 MB for a photo).
+    max_upload_bytes: int = Field(default=8 * 1_048_576, ge=1024)
     timezone: str = "Asia/Tokyo"
     sqlite_busy_timeout_ms: int = 15_000
     # Key-encryption keys for evidence at rest; development and tests generate one in data_dir when empty.

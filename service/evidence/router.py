@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
@@ -12,7 +12,7 @@ from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
-from service.evidence import retention
+from service.evidence import retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
     ChallengeExpired,
@@ -161,3 +161,56 @@ async def release_legal_hold(case_id: str, session: DBSession, principal: Curren
     """Supervisor: lift the hold; retention applies again."""
     case = await case_service.get_for(session, principal=principal, case_id=case_id)
     await retention.release_hold(session, principal=principal, case=case)
+
+
+@router.post(
+    "/stills",
+    response_model=EvidenceRead,
+    status_code=201,
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, CaseNotFound, EvidenceClosed, stills.NotAnImage
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def add_still(
+    case_id: str, kind: stills.StillKind, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> EvidenceRead:
+    """Counter device: a document still or the application photo at full camera resolution (JPEG/PNG only)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    item = await stills.add_still(
+        session,
+        principal=principal,
+        case=case,
+        kind=kind,
+        data=await request.body(),
+        content_type=request.headers.get("content-type", ""),
+        runtime=_runtime(request),
+    )
+    return EvidenceRead.model_validate(item)
+
+
+@router.get(
+    "/stills/{evidence_id}",
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}}},
+        **problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound),
+    },
+    response_class=Response,
+)
+async def view_still(
+    case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> Response:
+    """Assigned officer or supervisor: the still itself (each view is audited)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    data, media_type = await stills.view_still(
+        session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
+    )
+    return Response(data, media_type=media_type, headers={"cache-control": "no-store"})

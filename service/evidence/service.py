@@ -131,7 +131,7 @@ def _summary(result: ProofResult) -> dict[str, object]:
     }
 
 
-async def _store_blob(
+async def store_blob(
     session: AsyncSession,
     runtime: EvidenceRuntime,
     *,
@@ -257,7 +257,7 @@ async def submit_card_proof(
         session.add(face_item)
         await session.flush()
         # The signed original is kept, so the card face can be re-verified later; parsed only when viewed.
-        await _store_blob(
+        await store_blob(
             session,
             runtime,
             item=face_item,

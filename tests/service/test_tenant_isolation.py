@@ -31,6 +31,8 @@ EVIDENCE_ROUTES = {
     ("POST", "/api/v1/cases/{case_id}/card-proofs"),
     ("GET", "/api/v1/cases/{case_id}/evidence"),
     ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/card-face"),
+    ("POST", "/api/v1/cases/{case_id}/stills"),
+    ("GET", "/api/v1/cases/{case_id}/stills/{evidence_id}"),
     ("POST", "/api/v1/cases/{case_id}/legal-hold"),
     ("DELETE", "/api/v1/cases/{case_id}/legal-hold"),
 }
@@ -242,6 +244,8 @@ async def test_foreign_case_is_404(
         .replace("{evidence_id}", "evd_x")
         .replace("{challenge_id}", "live_x")
     )
+    if path.endswith("/stills"):
+        url += "?kind=document_front"
     body = _action_body(path) if method in ("POST", "PUT") else None
     before = await snapshot(sessionmaker)
     for name, call in _foreign_callers(client, world).items():

@@ -1,0 +1,148 @@
+"""Document stills and the application photo: sniffed (only real JPEG/PNG pass), encrypted, shown with an audit row."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from enum import StrEnum
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.roles import Principal
+from service.audit import service as audit
+from service.cases.lifecycle import CaseState
+from service.cases.models import Case
+from service.errors import Unprocessable
+from service.evidence import repository
+from service.evidence.exceptions import EvidenceClosed, EvidenceIntegrity, EvidenceNotFound, EvidencePurged
+from service.evidence.models import EvidenceItem
+from service.evidence.runtime import EvidenceRuntime
+from service.evidence.service import require_device_of_case, require_evidence_reader, store_blob
+from service.kit import clock
+from service.kit.envelope import EnvelopeError, Sealed, aad_for
+from service.kit.ids import random_id
+
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+MIN_SIDE, MAX_SIDE = 240, 8000
+# The applicant's photo may be taken at check-in; documents are shown during the live session.
+STILL_STATES = frozenset(
+    {
+        CaseState.checked_in,
+        CaseState.eligibility_precheck,
+        CaseState.queued_for_officer,
+        CaseState.session_live,
+        CaseState.evidence_captured,
+    }
+)
+
+
+class StillKind(StrEnum):
+    document_front = "document_front"  # 本人確認書類（表面）
+    document_back = "document_back"  # 本人確認書類（裏面; never the My Number side of a card）
+    document_tilt = "document_tilt"  # ホログラム確認用の傾き
+    application_photo = "application_photo"  # 申請用顔写真
+
+
+class NotAnImage(Unprocessable):
+    code = "not_an_image"
+    title = "The upload is not a JPEG or PNG image of a usable size"
+
+
+def sniff(data: bytes, declared: str) -> tuple[str, int, int]:
+    """(content type, width, height) of a real JPEG/PNG matching `declared`; NotAnImage otherwise."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()  # structure check without decoding
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # full decode: truncated or corrupt pixel data fails here
+            kind, width, height = image.format, image.width, image.height
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise NotAnImage("the bytes are not a readable JPEG or PNG image") from exc
+    content_type = FORMATS.get(kind or "")
+    if content_type is None:
+        raise NotAnImage(f"{kind} images are not accepted; send JPEG or PNG")
+    if declared.split(";")[0].strip().lower() != content_type:
+        raise NotAnImage(f"Content-Type says {declared!r} but the image is {content_type}")
+    if not (min(width, height) >= MIN_SIDE and max(width, height) <= MAX_SIDE):
+        raise NotAnImage(f"image is {width}×{height}; sides must be {MIN_SIDE}–{MAX_SIDE} px")
+    return content_type, width, height
+
+
+async def add_still(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case: Case,
+    kind: StillKind,
+    data: bytes,
+    content_type: str,
+    runtime: EvidenceRuntime,
+) -> EvidenceItem:
+    """Store one still from the counter's camera."""
+    require_device_of_case(principal, case)
+    if CaseState(case.state) not in STILL_STATES:
+        raise EvidenceClosed(f"no stills in state {case.state}")
+    media_type, width, height = sniff(data, content_type)
+    item = EvidenceItem(
+        id=random_id("evd"),
+        case_id=case.id,
+        kind=kind.value,
+        device_id=principal.id,
+        summary={
+            "content_type": media_type,
+            "width": width,
+            "height": height,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+        ok=True,
+        created_at=clock.now(),
+    )
+    session.add(item)
+    await session.flush()
+    await store_blob(session, runtime, item=item, field="image", content_type=media_type, data=data)
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.still_added",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="evidence",
+        object_id=item.id,
+        reason_code=kind.value,
+    )
+    return item
+
+
+async def view_still(
+    session: AsyncSession, *, principal: Principal, case: Case, evidence_id: str, runtime: EvidenceRuntime
+) -> tuple[bytes, str]:
+    """The image bytes for the officer or a supervisor; each view is an audit row."""
+    require_evidence_reader(principal, case)
+    item = await repository.item(session, case.id, evidence_id)
+    if item is None or item.kind not in {k.value for k in StillKind}:
+        raise EvidenceNotFound()
+    blob = await repository.blob_of(session, item.id, "image")
+    if blob is None:
+        raise EvidenceNotFound()
+    if blob.ciphertext is None or blob.wrapped_key is None:
+        raise EvidencePurged()
+    try:
+        data = runtime.keyring.open(
+            Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
+            aad_for(case_id=case.id, field=blob.field, object_id=blob.id),
+        )
+    except EnvelopeError as exc:
+        raise EvidenceIntegrity() from exc
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.viewed",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="evidence",
+        object_id=item.id,
+        reason_code=item.kind,
+    )
+    return data, blob.content_type
