@@ -87,9 +87,12 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
         "detail": detail,
         "code": code,
     }
+    retry_after = extra.pop("retry_after", None)
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def problem_responses(*errors: type[HubError]) -> dict[int | str, dict[str, Any]]:

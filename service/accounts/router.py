@@ -46,11 +46,19 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import IssuedTokens, LoginRejected
 from service.db import DBSession
-from service.errors import PermissionDenied, Unauthenticated, Unprocessable, problem_responses
+from service.errors import (
+    PermissionDenied,
+    TooManyRequests,
+    Unauthenticated,
+    Unprocessable,
+    problem_responses,
+)
+from service.kit.ratelimit import limiter
 from service.tenancy import repository as tenancy_repository
 from service.tenancy.schemas import DesignationRead
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
 accounts_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 devices_router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 clients_router = APIRouter(prefix="/api/v1/integration-clients", tags=["integration"])
@@ -74,8 +82,16 @@ def _pair(issued: IssuedTokens) -> TokenPair:
     response_model=TokenPair,
     responses=problem_responses(InvalidCredentials, AccountLocked, TotpRequired),
 )
-async def login(body: LoginRequest, session: DBSession, settings: AppSettings) -> TokenPair:
+async def login(body: LoginRequest, request: Request, session: DBSession, settings: AppSettings) -> TokenPair:
     """Log in with username, password and (if enabled) the TOTP code."""
+    # Beyond the per-account lockout: a per-address and per-username brake on guessing (429, nothing recorded).
+    client = request.client.host if request.client else "-"
+    for key in (f"ip:{client}", f"user:{body.username.lower()}"):
+        wait = limiter(request, "login").take(key)
+        if wait:
+            raise TooManyRequests(
+                f"too many login attempts; retry in {wait:.0f} s", retry_after=round(wait + 0.5)
+            )
     try:
         issued = await accounts_service.login(
             session, username=body.username, password=body.password, totp=body.totp, settings=settings

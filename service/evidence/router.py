@@ -11,7 +11,7 @@ from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound
 from service.db import DBSession
-from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.errors import PermissionDenied, TooManyRequests, Unauthenticated, problem_responses
 from service.evidence import retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
@@ -32,6 +32,7 @@ from service.evidence.schemas import (
     EvidenceList,
     EvidenceRead,
 )
+from service.kit.ratelimit import limiter
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
 
@@ -48,9 +49,13 @@ def _runtime(request: Request) -> EvidenceRuntime:
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceClosed),
 )
 async def issue_card_challenge(
-    case_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+    case_id: str, request: Request, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> CardChallengeIssued:
     """Counter device: a single-use nonce (5 minutes) for the card-possession proof."""
+    if wait := limiter(request, "card_challenge").take(principal.id):
+        raise TooManyRequests(
+            f"too many card challenges; retry in {wait:.0f} s", retry_after=round(wait + 0.5)
+        )
     case = await case_service.get_for(session, principal=principal, case_id=case_id)
     challenge = await evidence_service.issue_challenge(
         session,
