@@ -1,4 +1,4 @@
-"""`clerk-agent` command line. Subcommands: `virtual-card` (plug the Virtual My Number Card into vpcd)."""
+"""`clerk-agent` command line: `run` (the counter app) and `virtual-card` (plug the Virtual My Number Card into vpcd)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,34 @@ def _virtual_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from clerk_agent.app import run
+    from clerk_agent.config import AgentSettings
+
+    overrides = {
+        key: value
+        for key, value in {
+            "hub_url": args.hub_url,
+            "device_id": args.device_id,
+            "key_file": args.key_file,
+            "card_source": args.card,
+            "pki_dir": args.pki_dir_run,
+            "data_dir": args.data_dir,
+            "ui_port": args.ui_port,
+        }.items()
+        if value is not None
+    }
+    settings = AgentSettings(**overrides)
+    if not settings.device_id:
+        sys.stderr.write("clerk-agent run: set CLERK_DEVICE_ID or --device-id\n")
+        return 2
+    logging.getLogger("clerk_agent").setLevel(logging.INFO)
+    asyncio.run(run(settings))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `clerk-agent` console script."""
     parser = argparse.ArgumentParser(prog="clerk-agent", description="窓口ブリッジ clerk agent")
@@ -76,10 +104,22 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("var/dev-pki"),
         help="test PKI from `hub dev-pki` (default var/dev-pki)",
     )
+    runner = sub.add_parser("run", help="run the counter app (local UI on 127.0.0.1)")
+    runner.add_argument("--hub-url", help="the hub's base URL (CLERK_HUB_URL)")
+    runner.add_argument("--device-id", help="this device's id (CLERK_DEVICE_ID)")
+    runner.add_argument("--key-file", type=Path, help="the device's Ed25519 key (CLERK_KEY_FILE)")
+    runner.add_argument("--card", help="'virtual' or a PC/SC reader's exact name (CLERK_CARD_SOURCE)")
+    runner.add_argument(
+        "--pki-dir", dest="pki_dir_run", type=Path, help="virtual card's test PKI (CLERK_PKI_DIR)"
+    )
+    runner.add_argument("--data-dir", type=Path, help="local record directory (CLERK_DATA_DIR)")
+    runner.add_argument("--ui-port", type=int, help="local UI port on 127.0.0.1 (CLERK_UI_PORT)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "virtual-card":
         return _virtual_card(args)
+    if args.command == "run":
+        return _run(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -1,0 +1,75 @@
+"""`clerk-agent run`: the hub link, the card monitor and the local UI in one asyncio TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import httpx
+import uvicorn
+
+from clerk_agent.config import AgentSettings
+from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
+from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.link.auth import DeviceAuth
+from clerk_agent.link.hub import HubLink
+from clerk_agent.link.store import LocalStore
+from clerk_agent.ui.server import create_ui
+
+logger = logging.getLogger(__name__)
+
+
+def card_slot(settings: AgentSettings) -> CardSlot:
+    """The configured reader: the in-process virtual card or a PC/SC reader by name."""
+    if settings.virtual_card:
+        return VirtualSlot(settings.pki_dir, settings.virtual_person)
+    return PcscSlot(settings.card_source)
+
+
+def bind_local(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1 only (port 0: the kernel picks one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(64)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def run(
+    settings: AgentSettings, *, ready: asyncio.Event | None = None, sock: socket.socket | None = None
+) -> None:
+    """Run the agent until cancelled (or SIGINT/SIGTERM through uvicorn)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = LocalStore(settings.data_dir / "agent.sqlite3")
+    auth = DeviceAuth.from_pem_file(settings.device_id, settings.key_file)
+    slot = card_slot(settings)
+    sock = sock or bind_local(settings.ui_port)
+    async with httpx.AsyncClient(base_url=settings.hub_url, auth=auth, timeout=10) as http:
+        link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
+        flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds)
+        app = create_ui(flow, hub_url=settings.hub_url)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+        )
+        port = sock.getsockname()[1]
+        logger.warning("counter UI: http://127.0.0.1:%d/ (applicant: /applicant)", port)
+        try:
+            async with asyncio.TaskGroup() as group:
+                serving = group.create_task(server.serve(sockets=[sock]), name="counter-ui")
+                flow_task = group.create_task(flow.run(), name="counter-flow")
+                card_task = group.create_task(slot.watch(), name="card-monitor")
+                if ready is not None:
+                    # uvicorn exposes readiness only as a flag, so it is polled.
+                    while not server.started:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+                    ready.set()
+                await serving
+                # uvicorn returned (signal): stop the rest with it.
+                flow_task.cancel()
+                card_task.cancel()
+        finally:
+            with contextlib.suppress(Exception):
+                store.close()

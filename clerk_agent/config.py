@@ -1,0 +1,44 @@
+"""Settings of the counter agent (`CLERK_` environment variables), one pydantic-settings class."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Camera(StrEnum):
+    """Where the call's video comes from."""
+
+    synthetic = "synthetic"  # a generated test pattern (demo, tests)
+    device = "device"  # the office's registered camera
+
+
+class AgentSettings(BaseSettings):
+    """Everything `clerk-agent run` needs; defaults run against a local demo hub."""
+
+    model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore")
+
+    hub_url: str = Field(default="http://127.0.0.1:8300", description="The hub's base URL")
+    device_id: str = Field(default="", description="This device's id at the hub (dev_…)")
+    key_file: Path = Field(
+        default=Path("var/hub/demo-device.key"), description="The device's Ed25519 key (PEM)"
+    )
+    # "virtual" reads the Virtual My Number Card in-process; any other value is a PC/SC reader's exact name.
+    card_source: str = Field(default="virtual")
+    virtual_person: str = Field(
+        default="yamada_hanako", description="Which invented person the virtual card holds"
+    )
+    pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
+    camera: Camera = Camera.synthetic
+    data_dir: Path = Field(default=Path("var/agent"), description="Local record and pending hub writes")
+    ui_port: int = Field(default=8400, ge=0, le=65535, description="Local counter UI port on 127.0.0.1")
+    poll_seconds: float = Field(default=1.0, gt=0, description="How often a waiting case is polled")
+    backoff_max_seconds: float = Field(default=10.0, gt=0, description="Ceiling of the hub retry backoff")
+
+    @property
+    def virtual_card(self) -> bool:
+        """Whether the card is the in-process virtual one."""
+        return self.card_source == "virtual"

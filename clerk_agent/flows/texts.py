@@ -1,0 +1,141 @@
+"""Labels and messages of the counter screens, Japanese first with English (the UI switches between them)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+Text = tuple[str, str]
+
+PROCEDURES: Final[dict[str, Text]] = {
+    "card_renewal": ("更新", "Card renewal"),
+    "pin_reset": ("暗証番号の初期化・変更", "PIN reset / change"),
+    "card_application": ("交付申請受付", "Card application"),
+    "application_support": ("申請サポート", "Application support"),
+}
+
+STEPS: Final[dict[str, Text]] = {
+    "procedure": ("手続き選択", "Procedure"),
+    "form_id": ("申請書ID", "Form ID"),
+    "eligibility": ("確認事項", "Eligibility"),
+    "consents": ("同意", "Consents"),
+    "card": ("カード確認", "Card check"),
+    "queue": ("職員の対応待ち", "Waiting for an officer"),
+    "call": ("本人確認（ビデオ通話）", "Identity check (video call)"),
+    "decision": ("結果", "Decision"),
+    "receipt": ("受付票", "Receipt"),
+}
+
+# Why the case cannot go on at the post office, by the hub's reason code (domain.md §B7).
+INELIGIBLE: Final[dict[str, Text]] = {
+    "applicant_absent": (
+        "ご本人が窓口にいらっしゃらない場合は受け付けできません。",
+        "The applicant must be present.",
+    ),
+    "proxy_not_allowed": (
+        "郵便局では代理人による手続きはできません。市区町村の窓口をご案内してください。",
+        "A proxy cannot apply at the post office; refer the applicant to the municipal office.",
+    ),
+    "legal_representative_absent": (
+        "15歳未満の方・成年被後見人の方は、法定代理人の同伴が必要です。",
+        "A minor or adult ward needs the legal representative present.",
+    ),
+    "not_resident": (
+        "この市区町村に住民登録のある方のみ受け付けできます。",
+        "Only residents of this municipality can be served here.",
+    ),
+    "special_handling": (
+        "特別な取扱いが必要なため、市区町村の窓口をご案内してください。",
+        "Special handling is needed; refer the applicant to the municipal office.",
+    ),
+    "moving_before_delivery": (
+        "カードの郵送前に転居・氏名変更の予定がある場合は郵送できません。市区町村の窓口で受け取りになります。",
+        "A move or name change before delivery defeats mailing; the card must be collected at the municipal office.",
+    ),
+    "mail_forwarding_registered": (
+        "転送届が出ていると本人限定受取郵便は届きません。市区町村の窓口をご案内してください。",
+        "Mail forwarding is registered, so restricted-delivery mail cannot arrive; refer to the municipal office.",
+    ),
+}
+
+NOTICES: Final[dict[str, Text]] = {
+    "hub_offline": (
+        "市区町村のシステムにつながりません。自動で再接続しています。入力内容は保存されています。",
+        "Cannot reach the municipal system. Reconnecting automatically; nothing entered is lost.",
+    ),
+    "card_absent": ("カードをカードリーダーに置いてください。", "Place the card on the reader."),
+    "card_removed": (
+        "カードが取り外されました。もう一度置いてから、暗証番号を入れ直してください。",
+        "The card was removed. Put it back and enter the PIN again.",
+    ),
+    "reader_unavailable": (
+        "カードリーダーが見つかりません。接続を確認してください。",
+        "The card reader is not available. Check its cable.",
+    ),
+    "transaction_failed": (
+        "カードの読み取りに失敗しました。もう一度お試しください。",
+        "Card read failed; try again.",
+    ),
+    "pin_incorrect": ("暗証番号が違います。", "Wrong PIN."),
+    "pin_blocked": (
+        "暗証番号がロックされています。市区町村の窓口で初期化が必要です。",
+        "The PIN is blocked; it must be reset at the municipal office.",
+    ),
+    "last_try_confirmation_required": (
+        "残り1回です。市区町村窓口での初期化が必要になる前に、暗証番号をご本人に確認してください。",
+        "One try left. Before the card has to be reset at the municipal office, confirm the PIN with the applicant.",
+    ),
+    "invalid_pin_format": ("暗証番号は数字4桁です。", "The PIN is 4 digits."),
+    "invalid_code_b": ("照合番号Bは数字14桁です。", "Code B is 14 digits."),
+    "not_my_number_card": ("マイナンバーカードではありません。", "This is not a My Number Card."),
+    "proof_failed": (
+        "カードの確認ができませんでした。職員の指示に従ってください。",
+        "The card could not be verified; follow the officer's instructions.",
+    ),
+    "hub_refused": ("この操作は受け付けられませんでした。", "The municipal system refused this step."),
+    "invalid_form_id": ("申請書IDは数字23桁です。", "The form ID is 23 digits."),
+    "form_id_in_use": (
+        "この申請書IDは使用済みです。市区町村から新しい申請書を受け取ってください。",
+        "This form ID was already used; the municipality must issue a new form.",
+    ),
+    "consents_required": ("すべての同意が必要です。", "Every consent is needed to go on."),
+}
+
+DECISIONS: Final[dict[str, Text]] = {
+    "approved": ("本人確認が完了しました。", "Identity confirmed."),
+    "rejected": ("本人確認ができませんでした。", "Identity could not be confirmed."),
+    "referred_to_counter": (
+        "市区町村の窓口での手続きに切り替えになりました。",
+        "The procedure continues at the municipal office.",
+    ),
+    "aborted": (
+        "通話が中断されました。もう一度職員につなぐか、手続きを取り下げてください。",
+        "The call was interrupted.",
+    ),
+    "withdrawn": ("手続きを取り下げました。", "The procedure was withdrawn."),
+    "closed": ("手続きが完了しました。", "The procedure is complete."),
+    "pin_request_sealed": ("受付が完了しました。", "The application is complete."),
+}
+
+NEXT_STEPS: Final[dict[str, Text]] = {
+    "card_renewal": (
+        "新しいカードは約1か月後に本人限定受取郵便でご自宅に届きます。転居の予定ができたら市区町村にご連絡ください。",
+        "The new card arrives by restricted-delivery mail in about a month. Tell the municipality if you plan to move.",
+    ),
+    "card_application": (
+        "カードは約1か月後に本人限定受取郵便でご自宅に届きます。転居の予定ができたら市区町村にご連絡ください。",
+        "The card arrives by restricted-delivery mail in about a month. Tell the municipality if you plan to move.",
+    ),
+    "pin_reset": (
+        "本人確認が完了しました。暗証番号の再設定は市区町村からの案内に従ってください。",
+        "Identity confirmed. Follow the municipality's instructions to set the new PIN.",
+    ),
+    "application_support": (
+        "申請書と写真の準備が完了しました。申請書は郵送またはオンラインで提出してください。",
+        "The form and photo are ready; submit the application by mail or online.",
+    ),
+}
+
+
+def pair(text: Text) -> dict[str, str]:
+    """A {ja, en} object for the UI."""
+    return {"ja": text[0], "en": text[1]}

@@ -1,0 +1,145 @@
+"""The agent's durable local record (SQLite in the data directory): pending hub writes and counter cases.
+
+Every hub write is stored before it is sent and removed once the hub answered, so a write the clerk made
+while the hub was down (or the agent restarted) is replayed, in order. Case creation carries an
+Idempotency-Key, so a replay returns the case already created instead of a second one.
+Only codes and ids are kept here: never a PIN, code B or the My Number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending_write (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    local_case_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    body TEXT,
+    idempotency_key TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counter_case (
+    local_case_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """One hub write not yet answered."""
+
+    id: int
+    local_case_id: str
+    method: str
+    path: str
+    body: dict[str, object] | None
+    idempotency_key: str | None
+
+
+class LocalStore:
+    """SQLite through stdlib sqlite3; every call runs in a worker thread, one at a time."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        def locked() -> _T:
+            with self._lock:
+                return fn(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    async def add_write(
+        self,
+        local_case_id: str,
+        method: str,
+        path: str,
+        body: dict[str, object] | None,
+        idempotency_key: str | None,
+    ) -> int:
+        """Persist a write before sending it; returns its id."""
+
+        def insert(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
+                "INSERT INTO pending_write (local_case_id, method, path, body, idempotency_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    local_case_id,
+                    method,
+                    path,
+                    json.dumps(body) if body is not None else None,
+                    idempotency_key,
+                    time.time(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(insert)
+
+    async def done(self, write_id: int) -> None:
+        """The hub answered this write."""
+        await self._run(lambda db: db.execute("DELETE FROM pending_write WHERE id = ?", (write_id,)))
+
+    async def pending(self) -> list[PendingWrite]:
+        """Writes not yet answered, oldest first."""
+
+        def select(db: sqlite3.Connection) -> list[PendingWrite]:
+            rows = db.execute(
+                "SELECT id, local_case_id, method, path, body, idempotency_key FROM pending_write ORDER BY id"
+            ).fetchall()
+            return [
+                PendingWrite(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5]) for r in rows
+            ]
+
+        return await self._run(select)
+
+    async def save_case(self, local_case_id: str, record: dict[str, object], *, finished: bool) -> None:
+        """Upsert the local record of a counter case (codes and ids only)."""
+        text = json.dumps(record, ensure_ascii=False)
+
+        def upsert(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO counter_case (local_case_id, record, finished, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(local_case_id) DO UPDATE SET record = excluded.record,"
+                " finished = excluded.finished, updated_at = excluded.updated_at",
+                (local_case_id, text, int(finished), time.time()),
+            )
+
+        await self._run(upsert)
+
+    async def unfinished_case(self) -> dict[str, object] | None:
+        """The newest counter case not finished (to resume after a restart)."""
+
+        def select(db: sqlite3.Connection) -> dict[str, object] | None:
+            row = db.execute(
+                "SELECT record FROM counter_case WHERE finished = 0 ORDER BY updated_at DESC LIMIT 1"
+            ).fetchone()
+            loaded: dict[str, object] | None = json.loads(row[0]) if row else None
+            return loaded
+
+        return await self._run(select)

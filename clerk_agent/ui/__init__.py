@@ -1,0 +1,1 @@
+"""The counter's local web UI (clerk and applicant screens)."""

@@ -1,0 +1,225 @@
+"""The local counter UI (Starlette): the clerk screen at `/`, the applicant's screen at `/applicant`, a JSON API.
+
+Served on 127.0.0.1 only. Other Host headers are refused (DNS rebinding), every state-changing request needs
+the per-session CSRF token in `X-CSRF-Token` (the session cookie is HttpOnly and SameSite=Strict), and a strict
+CSP allows only this origin's own scripts and styles. Nothing is loaded from a CDN, so it works offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.ui.views import applicant_view, clerk_view
+
+logger = logging.getLogger(__name__)
+
+STATIC: Final = Path(__file__).parent / "static"
+SESSION_COOKIE: Final = "madoguchi_counter"
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost"})
+_SECURITY_HEADERS: Final = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class LocalOnly:
+    """Refuses any Host but 127.0.0.1/localhost on the served port, and adds the security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
+        server_port = str(scope["server"][1]) if scope.get("server") else ""
+        if name not in _LOCAL_HOSTS or (port and port != server_port):
+            await PlainTextResponse("this counter UI answers on 127.0.0.1 only", status_code=421)(
+                scope, receive, send
+            )
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Csrf:
+    """Per-session tokens: HMAC of the session id under a key that lives only in this process."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+
+    def token(self, session: str) -> str:
+        """The token for a session id."""
+        return hmac.new(self._key, session.encode(), hashlib.sha256).hexdigest()
+
+    def check(self, request: Request) -> bool:
+        """Whether a state-changing request carries its session's token and comes from this origin."""
+        session = request.cookies.get(SESSION_COOKIE, "")
+        sent = request.headers.get("x-csrf-token", "")
+        if not session or not sent or not hmac.compare_digest(sent, self.token(session)):
+            return False
+        origin = request.headers.get("origin")
+        return origin is None or origin == f"http://{request.headers.get('host', '')}"
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
+    """The counter UI application around one CounterFlow."""
+    csrf = Csrf()
+
+    def page(name: str) -> Handler:
+        template = (STATIC / name).read_text(encoding="utf-8")
+
+        async def serve(request: Request) -> Response:
+            session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+            html = template.replace("__CSRF_TOKEN__", csrf.token(session))
+            response = Response(html, media_type="text/html; charset=utf-8")
+            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/")
+            return response
+
+        return serve
+
+    def action(work: Callable[[Request], Awaitable[None]]) -> Handler:
+        async def handle(request: Request) -> Response:
+            if not csrf.check(request):
+                return JSONResponse({"error": "csrf"}, status_code=403)
+            try:
+                await work(request)
+            except (LookupError, ValueError) as exc:
+                return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=409)
+            return JSONResponse(clerk_view(flow))
+
+        return handle
+
+    async def body(request: Request) -> dict[str, object]:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise ValueError("body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ValueError("body is not an object")
+        return data
+
+    async def start(request: Request) -> None:
+        data = await body(request)
+        form_id = data.get("shinseisho_id")
+        await flow.start(str(data.get("procedure", "")), str(form_id) if form_id else None)
+
+    async def eligibility(request: Request) -> None:
+        answers = await body(request)
+        await flow.answer_eligibility({k: bool(v) for k, v in answers.items()})
+
+    async def consents(request: Request) -> None:
+        await flow.give_consents({k: bool(v) for k, v in (await body(request)).items()})
+
+    async def code_b(request: Request) -> None:
+        await flow.set_code_b(str((await body(request)).get("code_b", "")))
+
+    async def withdraw(request: Request) -> None:
+        await flow.withdraw(str((await body(request)).get("reason_code", "applicant_request")))
+
+    async def pin(request: Request) -> Response:
+        """The applicant's PIN as a raw body of digits: straight into a bytearray, never parsed as text."""
+        if not csrf.check(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        buffer = bytearray(await request.body())
+        try:
+            await flow.submit_pin(buffer)
+        finally:
+            buffer[:] = bytes(len(buffer))
+        return JSONResponse(applicant_view(flow))
+
+    def simple(fn: Callable[[], Awaitable[None]]) -> Callable[[Request], Awaitable[None]]:
+        async def run(request: Request) -> None:
+            del request
+            await fn()
+
+        return run
+
+    async def state(request: Request) -> Response:
+        del request
+        return JSONResponse(clerk_view(flow))
+
+    async def applicant_state(request: Request) -> Response:
+        del request
+        return JSONResponse(applicant_view(flow))
+
+    async def receipt(request: Request) -> Response:
+        del request
+        from clerk_agent.ui.receipt import ReceiptUnavailable, receipt_pdf
+
+        try:
+            pdf = await asyncio.to_thread(receipt_pdf, flow, hub_url)
+        except ReceiptUnavailable as exc:
+            return PlainTextResponse(str(exc), status_code=409)
+        return Response(pdf, media_type="application/pdf")
+
+    async def card_simulation(request: Request) -> None:
+        """Virtual card only: take the card out or put it back (a clerk trying recovery in the demo)."""
+        data = await body(request)
+        slot = flow.slot
+        remove, insert = getattr(slot, "remove", None), getattr(slot, "insert", None)
+        if remove is None or insert is None:
+            raise ValueError("not a virtual card")
+        (insert if data.get("present") else remove)()
+
+    routes = [
+        Route("/", page("clerk.html")),
+        Route("/applicant", page("applicant.html")),
+        Route("/api/state", state),
+        Route("/api/applicant/state", applicant_state),
+        Route("/api/cases", action(start), methods=["POST"]),
+        Route("/api/eligibility", action(eligibility), methods=["POST"]),
+        Route("/api/consents", action(consents), methods=["POST"]),
+        Route("/api/card/check", action(simple(flow.check_card)), methods=["POST"]),
+        Route("/api/request-verification", action(simple(flow.request_verification)), methods=["POST"]),
+        Route("/api/requeue", action(simple(flow.requeue)), methods=["POST"]),
+        Route("/api/code-b", action(code_b), methods=["POST"]),
+        Route("/api/confirm-last-try", action(simple(flow.confirm_last_try)), methods=["POST"]),
+        Route("/api/documents-shown", action(simple(flow.capture_evidence)), methods=["POST"]),
+        Route("/api/seal", action(simple(flow.seal_pin_request)), methods=["POST"]),
+        Route("/api/close", action(simple(flow.close_case)), methods=["POST"]),
+        Route("/api/complete", action(simple(flow.complete_support)), methods=["POST"]),
+        Route("/api/withdraw", action(withdraw), methods=["POST"]),
+        Route("/api/new", action(simple(flow.new_case)), methods=["POST"]),
+        Route("/api/virtual-card", action(card_simulation), methods=["POST"]),
+        Route("/api/applicant/pin", pin, methods=["POST"]),
+        Route("/receipt.pdf", receipt),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(LocalOnly)
+    return app

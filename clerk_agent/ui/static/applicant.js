@@ -1,0 +1,66 @@
+// The applicant's screen: where they are, plain messages, and the PIN pad (the PIN goes to the agent once).
+import { el, post, renderFrame, setupLang, t, tr } from './common.js';
+
+let state = null;
+let digits = [];
+
+function pinPad() {
+  const dots = el('div', { class: 'dots', id: 'pin-dots' }, '●'.repeat(digits.length) || '　');
+  const press = (d) => { if (digits.length < 4) { digits.push(d); dots.textContent = '●'.repeat(digits.length); } };
+  const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((d) => el('button', { type: 'button', 'data-digit': d, onclick: () => press(d) }, d));
+  const clear = el('button', { type: 'button', id: 'pin-clear', onclick: () => { digits = []; dots.textContent = '　'; } }, tr('消す', 'Clear'));
+  const zero = el('button', { type: 'button', 'data-digit': '0', onclick: () => press('0') }, '0');
+  const send = el('button', { type: 'button', id: 'pin-send', class: 'primary', onclick: async () => {
+    if (digits.length !== 4) return;
+    const body = new TextEncoder().encode(digits.join(''));
+    digits = [];
+    dots.textContent = '　';
+    const next = await post('/api/applicant/pin', body, true);
+    body.fill(0);
+    if (next) render(next);
+  } }, tr('決定', 'OK'));
+  const retries = state.pin.retries_left;
+  return el('section', {},
+    el('h2', {}, tr('利用者証明用電子証明書の暗証番号（数字4桁）を入力してください', 'Enter your 4-digit user authentication PIN')),
+    retries != null ? el('p', { id: 'pin-tries', class: retries === 1 ? 'bad big' : 'big' }, tr(`残り${retries}回`, `${retries} tries left`)) : null,
+    dots, el('div', { class: 'pinpad' }, keys, clear, zero, send),
+    el('p', {}, tr('暗証番号は職員にも郵便局にも見えません。', 'Neither the clerk nor the post office can see your PIN.')));
+}
+
+function render(next) {
+  state = next;
+  renderFrame(state);
+  const screen = document.getElementById('screen');
+  document.getElementById('title').textContent = state.procedure ? t(state.procedure) : tr('マイナンバーカードの手続き', 'My Number Card procedures');
+  if (state.pin.open && !state.pin.needs_clerk_confirm) {
+    if (!document.getElementById('pin-dots')) screen.replaceChildren(pinPad());
+    return;
+  }
+  digits = [];
+  let message;
+  if (state.pin.open && state.pin.needs_clerk_confirm) message = tr('残り1回です。係員の確認をお待ちください。', 'One try left. Please wait for the clerk.');
+  else if (state.ineligible.length) message = state.ineligible.map(t).join(' ');
+  else if (state.decision) message = t(state.decision);
+  else message = {
+    procedure: tr('係員が手続きを準備しています。', 'The clerk is preparing your procedure.'),
+    eligibility: tr('係員の質問にお答えください。', 'Please answer the clerk\'s questions.'),
+    consents: tr('係員が同意事項を読み上げます。', 'The clerk will read the consents to you.'),
+    card: tr('カードをカードリーダーに置いてください。', 'Please place your card on the reader.'),
+    queue: tr('市区町村の職員におつなぎしています。しばらくお待ちください。', 'Connecting you to a municipal officer. Please wait.'),
+    call: tr('画面の職員の案内に従ってください。', 'Please follow the officer on screen.'),
+    decision: tr('職員が確認しています。', 'The officer is checking.'),
+    receipt: tr('お手続きが終わりました。', 'Your procedure is complete.'),
+  }[state.progress.current] || '';
+  screen.replaceChildren(el('p', { class: 'big', id: 'applicant-message' }, message));
+}
+
+async function poll() {
+  try {
+    const response = await fetch('/api/applicant/state', { credentials: 'same-origin' });
+    if (response.ok) render(await response.json());
+  } catch { /* retry on the next tick */ }
+  setTimeout(poll, 700);
+}
+
+setupLang(() => { if (state) { document.getElementById('screen').replaceChildren(); render(state); } });
+poll();
