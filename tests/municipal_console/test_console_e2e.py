@@ -65,8 +65,10 @@ async def log_in(page: Page, username: str) -> None:
     await page.click("#login-submit")
 
 
-async def take_offer(page: Page, artifacts: Path, case_id: str, shot: str | None = None) -> None:
-    """Go available, see the offer with its countdown, accept it."""
+async def take_offer(
+    page: Page, artifacts: Path, case_id: str, shot: str | None = None, *, keyboard: bool = False
+) -> None:
+    """Go available, see the offer with its countdown, accept it (by its access key with `keyboard`)."""
     await page.check("#presence-available")
     await expect(page.locator("#presence-effective")).to_have_text("受付可")
     await expect(page.locator("#offer")).to_be_visible()
@@ -75,7 +77,11 @@ async def take_offer(page: Page, artifacts: Path, case_id: str, shot: str | None
     assert 0 < countdown <= 20
     if shot:
         await page.screenshot(path=artifacts / shot, full_page=True)
-    await page.click("#offer-accept")
+    if keyboard:
+        assert await _focused(page) == "offer-accept"  # the offer takes the focus when it arrives
+        await page.keyboard.press("Alt+a")
+    else:
+        await page.click("#offer-accept")
     await expect(page.locator("#screen-live")).to_be_visible()
     await expect(page.locator("#live-case")).to_have_text(case_id)
 
@@ -225,7 +231,7 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
     page, errors = await new_page(browser, hub_url)
     await log_in(page, world.a.usernames[Role.officer])
     async with counter_call(world.device_a, case_id):
-        await take_offer(page, artifacts, case_id)
+        await take_offer(page, artifacts, case_id, keyboard=True)
         await video_flowing(page)
         await driver.device(case_id, "capture-evidence")
         await page.click("#begin-review")

@@ -3,6 +3,12 @@
 import { t } from "./i18n.js";
 
 const SESSION_KEY = "madoguchi.console.session";
+let clockSkewMs = 0;
+
+/** The hub's clock as far as its Date headers tell (whole seconds): offer countdowns use it, not the PC's. */
+export function hubNow() {
+  return Date.now() + clockSkewMs;
+}
 const sessionListeners = new Set();
 
 export class ApiError extends Error {
@@ -92,6 +98,8 @@ export async function request(method, path, body = undefined, { auth = true, ret
     if (err && err.name === "AbortError") throw err;
     throw new ApiError(0, "network", t("error_network"));
   }
+  const served = Date.parse(response.headers.get("date") || "");
+  if (!Number.isNaN(served)) clockSkewMs = served + 500 - Date.now(); // Date truncates to the second
   if (response.status === 401 && auth && retry && current) {
     if (await refresh()) return request(method, path, body, { auth, retry: false, signal });
     endSession();

@@ -135,5 +135,19 @@ onSessionEnd(() => {
   status(t("error_session"), 8000);
 });
 
+// Alt+letter shortcuts, declared on the buttons as aria-keyshortcuts (accept, decline, still, challenge, send).
+// Handled here rather than with accesskey, whose modifier differs per browser and platform.
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey || !/^Key[A-Z]$/.test(event.code)) return;
+  const wanted = `Alt+${event.code.slice(3)}`;
+  for (const button of document.querySelectorAll("[aria-keyshortcuts]")) {
+    if (button.getAttribute("aria-keyshortcuts") !== wanted || button.disabled || !button.checkVisibility()) continue;
+    event.preventDefault();
+    button.focus();
+    button.click();
+    return;
+  }
+});
+
 translate();
 enter().catch((err) => showError(err));

@@ -1,5 +1,5 @@
 // The officer's queue screen: presence with a heartbeat, the offer long-poll, accept/decline with a countdown.
-import { api, ApiError } from "./api.js";
+import { api, ApiError, hubNow } from "./api.js";
 import { $, show, status, showError, busy, duration } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
 
@@ -103,7 +103,7 @@ export function createQueueScreen({ onAccepted }) {
     const expires = new Date(found.expires_at).getTime();
     const total = Math.max(1, expires - new Date(found.offered_at).getTime());
     const tick = () => {
-      const left = expires - Date.now();
+      const left = Math.min(total, expires - hubNow()); // the skew estimate is only good to a second
       $("offer-countdown").textContent = String(Math.max(0, Math.ceil(left / 1000)));
       $("offer-progress").value = Math.max(0, Math.min(100, (left / total) * 100));
       if (left <= 0) {
