@@ -104,9 +104,11 @@ def hub_app(secret: bytes) -> object:
         bus = MemoryBus()
         # The per-connection rate limit is a policy against floods, not capacity: lifted so the saturation
         # phase measures the relay (the fixed phase stays far below the production limit of 20/s anyway).
+        # Heartbeats at their longest: opening 4,000 sockets on a busy machine can outlast the default
+        # 2 × 15 s of silence, and this load client sends no heartbeats of its own.
         hub = SignalingHub(
             HubConfig(
-                secret=secret, heartbeat_s=15.0, rate_per_s=1e6, rate_burst=1_000_000, outbox_limit=1024
+                secret=secret, heartbeat_s=300.0, rate_per_s=1e6, rate_burst=1_000_000, outbox_limit=1024
             ),
             bus=bus,
             authorize=admit,
@@ -165,6 +167,8 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     delivered: int = 0
     echo: bool = False
+    stopping: bool = False
+    closed: int = 0
 
 
 def _frame(room: str, side: Side) -> str:
@@ -204,6 +208,8 @@ async def _read(room: Room, me: Side, tally: Tally) -> None:
                 tally.delivered += 1
             if tally.echo:
                 await me.ws.send(_frame(room.name, me))
+    if not tally.stopping:
+        tally.closed += 1  # the server closed this socket mid-run: the row is not comparable
 
 
 async def _fixed_rate(room: Room, rate: float, stop: asyncio.Event) -> None:
@@ -236,6 +242,8 @@ class Row:
     server_cpu: float
     client_cpu: float
     saturated_per_s: float
+    setup_s: float
+    closed_early: int
 
 
 def _free_port() -> int:
@@ -268,16 +276,17 @@ def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{kind} server did not start")
+                raise RuntimeError(f"{kind} server did not start (exit code {proc.poll()})")
             time.sleep(0.05)
         yield port, proc.pid
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 async def run_level(
@@ -294,7 +303,9 @@ async def run_level(
             officer = await _open(kind, port, secret, name, "officer")
         return Room(name, clerk, officer)
 
+    setup_started = time.perf_counter()
     opened = await asyncio.gather(*(open_room(i) for i in range(rooms)))
+    setup_s = time.perf_counter() - setup_started
     tally = Tally()
     readers = [
         asyncio.create_task(_read(room, me, tally)) for room in opened for me in (room.clerk, room.officer)
@@ -331,6 +342,7 @@ async def run_level(
         saturated = tally.delivered / (time.perf_counter() - t1)
         tally.echo = False
     finally:
+        tally.stopping = True
         await asyncio.gather(
             *(side.ws.close() for room in opened for side in (room.clerk, room.officer)),
             return_exceptions=True,
@@ -338,7 +350,7 @@ async def run_level(
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    return Row(kind, rooms, p50, p99, fixed, server_cpu, client_cpu, saturated)
+    return Row(kind, rooms, p50, p99, fixed, server_cpu, client_cpu, saturated, setup_s, tally.closed)
 
 
 async def bench(levels: list[int], seconds: float, rate: float) -> list[Row]:
@@ -357,7 +369,8 @@ def _format(row: Row) -> str:
     return (
         f"{row.server:>4} {row.rooms:>5} rooms | p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms"
         f" | fixed {row.fixed_per_s:7.0f}/s  server CPU {row.server_cpu:4.2f} s/s  client CPU {row.client_cpu:4.2f} s/s"
-        f" | saturated {row.saturated_per_s:7.0f} frames/s"
+        f" | saturated {row.saturated_per_s:7.0f} frames/s | setup {row.setup_s:5.1f} s"
+        + (f" | {row.closed_early} sockets closed early" if row.closed_early else "")
     )
 
 
@@ -383,7 +396,8 @@ def main() -> None:
     if any(n < 1 or n > MAX_ROOMS for n in levels) or not 0.5 <= args.seconds <= 30:
         parser.error(f"room counts must be 1…{MAX_ROOMS} and --seconds 0.5…30")
     print(
-        f"signaling relay load on 127.0.0.1, {os.cpu_count()} CPUs; window {args.seconds:g} s, {args.rate:g} frames/s/room"
+        f"signaling relay load on 127.0.0.1, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f};"
+        f" window {args.seconds:g} s, {args.rate:g} frames/s/room"
     )
     rows = asyncio.run(bench(levels, args.seconds, args.rate))
     by = {(r.server, r.rooms): r for r in rows}
