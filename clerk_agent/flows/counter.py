@@ -122,6 +122,7 @@ class CounterFlow:
         self._idle.set()
         self._call_task: asyncio.Task[None] | None = None
         self._card_lock = asyncio.Lock()
+        self._office_known = asyncio.Event()
         self._keys: dict[int, str | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -154,6 +155,7 @@ class CounterFlow:
             first = designations[0]
             if isinstance(first, dict):
                 self.municipality_code = str(first.get("municipality_code", ""))
+        self._office_known.set()
 
     async def _enqueue(self, method: str, path: str, body: JsonObject | None, key: str | None = None) -> None:
         """Persist a hub write, then hand it to the worker."""
@@ -167,6 +169,10 @@ class CounterFlow:
         while True:
             write_id, local_id, method, path, body = await self._writes.get()
             key = self._keys.pop(write_id, None)
+            if path == "/api/v1/cases" and body is not None and not body.get("municipality_code"):
+                # A case started before the hub first answered: the office's municipality is known only now.
+                await self._office_known.wait()
+                body = {**body, "municipality_code": self.municipality_code}
             try:
                 result = await self.link.request(method, path, body, idempotency_key=key)
             except HubRefused as exc:

@@ -3,6 +3,7 @@ import { el, post, renderFrame, setupLang, t, tr } from './common.js';
 
 let state = null;
 let digits = [];
+let shown = '';
 
 function pinPad() {
   const dots = el('div', { class: 'dots', id: 'pin-dots' }, '●'.repeat(digits.length) || '　');
@@ -33,9 +34,13 @@ function render(next) {
   const screen = document.getElementById('screen');
   document.getElementById('title').textContent = state.procedure ? t(state.procedure) : tr('マイナンバーカードの手続き', 'My Number Card procedures');
   if (state.pin.open && !state.pin.needs_clerk_confirm) {
-    if (!document.getElementById('pin-dots')) screen.replaceChildren(pinPad());
+    const key = JSON.stringify([document.documentElement.lang, state.pin]);
+    if (key !== shown || !document.getElementById('pin-dots')) { shown = key; screen.replaceChildren(pinPad()); }
     return;
   }
+  const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin]);
+  if (key === shown && screen.childElementCount) return;
+  shown = key;
   digits = [];
   let message;
   if (state.pin.open && state.pin.needs_clerk_confirm) message = tr('残り1回です。係員の確認をお待ちください。', 'One try left. Please wait for the clerk.');
@@ -62,5 +67,5 @@ async function poll() {
   setTimeout(poll, 700);
 }
 
-setupLang(() => { if (state) { document.getElementById('screen').replaceChildren(); render(state); } });
+setupLang(() => { shown = ''; if (state) render(state); });
 poll();

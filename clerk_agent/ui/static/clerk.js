@@ -3,6 +3,7 @@ import { el, post, renderFrame, setupLang, t, tr } from './common.js';
 
 let state = null;
 let editing = false; // do not re-render under the clerk's fingers while a form is being filled in
+let shown = ''; // what the screen shows now; re-rendered only when it changes, so inputs stay put
 
 const PROCEDURES = [
   ['card_renewal', '更新', 'Card renewal'],
@@ -155,7 +156,9 @@ function render(next) {
   renderFrame(state);
   const c = state.case;
   const screen = document.getElementById('screen');
-  if (editing && screen.childElementCount) return;
+  const key = JSON.stringify([document.documentElement.lang, c, state.progress.current, state.pin, state.call, state.queue, state.card]);
+  if ((editing || key === shown) && screen.childElementCount) return;
+  shown = key;
   let view;
   if (!c) view = procedureView();
   else {
@@ -178,5 +181,5 @@ async function poll() {
   setTimeout(poll, 700);
 }
 
-setupLang(() => { editing = false; if (state) render(state); });
+setupLang(() => { editing = false; shown = ''; if (state) render(state); });
 poll();

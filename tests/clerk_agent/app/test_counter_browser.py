@@ -1,0 +1,130 @@
+"""Headless Chromium drives the counter UI of the real agent (virtual card) through a real hub to a scripted officer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clerk_agent.card.virtual.build import person
+from tests._services import missing_service
+from tests.clerk_agent.app.conftest import Agent, Hub, Officer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "artifacts" / "counter"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOLDER = person("yamada_hanako")
+
+try:
+    from playwright.async_api import Browser, Page, async_playwright
+except ImportError:  # pragma: no cover - the dev extra is missing
+    async_playwright = None  # type: ignore[assignment]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium (the system one; never `playwright install`)."""
+    if not HAVE_CHROMIUM or async_playwright is None:
+        missing_service("chromium")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            with contextlib.suppress(Exception):
+                await launched.close()
+
+
+async def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def _case_id(agent: Agent) -> str:
+    async with httpx.AsyncClient(base_url=agent.base) as ui:
+        async with asyncio.timeout(20):
+            while True:
+                case = (await ui.get("/api/state")).json()["case"]
+                if case and case["state"] == "queued_for_officer":
+                    return str(case["case_id"])
+                await asyncio.sleep(0.2)
+
+
+async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent: Agent) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    clerk = await context.new_page()
+    applicant = await context.new_page()
+    blocked: list[str] = []
+    for page in (clerk, applicant):
+        page.on("requestfailed", lambda request: blocked.append(request.url))
+    await clerk.goto(f"{agent.base}/")
+    await applicant.goto(f"{agent.base}/applicant")
+    await clerk.wait_for_selector("#start-card_renewal")
+    await _shot(clerk, "01-clerk-procedure")
+    await clerk.fill("#form-id", "11112222333344445555666")
+    await clerk.click("#start-card_renewal")
+    await clerk.wait_for_selector("#eligibility-submit")
+    await _shot(clerk, "02-clerk-eligibility")
+    await clerk.click("#eligibility-submit")
+    await clerk.wait_for_selector("#consents-submit")
+    for consent in ("recording", "id_copy", "pin_entry"):
+        await clerk.check(f"#c-{consent}")
+    await _shot(clerk, "03-clerk-consents")
+    await clerk.click("#consents-submit")
+    await clerk.click("#card-check")
+    await clerk.wait_for_selector("#request-verification")
+    assert "3" in (await clerk.inner_text("#pin-retries"))
+    await _shot(clerk, "04-clerk-card")
+    await clerk.click("#request-verification")
+    await clerk.wait_for_selector("#queue-position")
+    await _shot(clerk, "05-clerk-queue")
+    await _shot(applicant, "05-applicant-waiting")
+
+    async with httpx.AsyncClient() as officer_http:
+        officer = await Officer.login(hub, officer_http)
+        case_id = await _case_id(agent)
+        await officer.accept(case_id)
+        await clerk.wait_for_selector("#code-b", timeout=20000)
+        await clerk.fill("#code-b", HOLDER.code_b)
+        await clerk.click("#code-b-submit")
+        await applicant.wait_for_selector("#pin-tries", timeout=20000)
+        assert "残り3回" in await applicant.inner_text("#pin-tries")
+        await _shot(applicant, "06-applicant-pin")
+        for digit in HOLDER.auth_pin:
+            await applicant.click(f"button[data-digit='{digit}']")
+        await applicant.click("#pin-send")
+        await clerk.wait_for_selector("#evidence-done", timeout=20000)
+        await _shot(clerk, "07-clerk-evidence-sent")
+        await officer.review_and_approve(case_id)
+        await clerk.wait_for_selector("#seal", timeout=20000)
+        await _shot(clerk, "08-clerk-approved")
+        await clerk.click("#seal")
+        await clerk.wait_for_selector("#receipt-link", timeout=20000)
+        await _shot(clerk, "09-clerk-receipt")
+        await _shot(applicant, "09-applicant-done")
+        await clerk.click("#lang")
+        await clerk.wait_for_function("document.documentElement.lang === 'en'")
+        assert "Receipt" in await clerk.inner_text("main")
+        await _shot(clerk, "10-clerk-receipt-en")
+
+    for page in (clerk, applicant):
+        html = await page.content()
+        assert HOLDER.auth_pin not in html
+        assert HOLDER.code_b not in html
+    assert not [url for url in blocked if not url.startswith(agent.base)]
+    await context.close()
