@@ -5,7 +5,7 @@
 //   WebSocket ws_url?ticket=… → send join{room, role:"officer"} → receive joined{resume_token, heartbeat_s, …}
 //   receive offer → setRemoteDescription → createAnswer → wait for ICE gathering → send answer (all candidates
 //   inside: aiortc does not trickle, so neither do we) · heartbeat every heartbeat_s/2 · bye on leaving.
-// After a network drop (connection `disconnected` for 2 s, `failed`, or no decoded frame for 5 s) the video is
+// After a network drop (connection `disconnected` for 2 s, `failed`, or no decoded frame for 3 s) the video is
 // reported lost and `renegotiate{ice_restart:true}` is sent every 5 s until a new offer arrives; an offer with
 // ice_restart (or to a failed connection) gets a fresh RTCPeerConnection, since aiortc restarts with a new peer.
 // A dropped socket rejoins with the resume token, or with a fresh ticket once the hub refuses the token.
@@ -15,7 +15,7 @@ import { api } from "./api.js";
 const FINAL_CLOSE = new Set([1000, 1007, 1008, 1009, 4000, 4001, 4003, 4004, 4008, 4009]);
 const RESUME_REJECTED = 4010;
 const DROP_GRACE_MS = 2000;
-const FROZEN_MS = 5000;
+const FROZEN_MS = 3000;
 const RENEGOTIATE_EVERY_MS = 5000;
 const GATHER_LIMIT_MS = 2500;
 const ASK_FOR_OFFER_MS = 3000;
