@@ -4,13 +4,15 @@ Starts, and stops by PID on Ctrl+C:
   1. the hub (SQLite in var/hub, the synthetic demo tenant, the officer console at /console/),
   2. the test PKI for the virtual card (var/dev-pki, generated once),
   3. the Virtual My Number Card inside a real pcscd through vsmartcard-vpcd, where they are installed;
-     otherwise a notice that the counter uses the in-process virtual card.
+     otherwise a notice that the counter uses the in-process virtual card,
+  4. the counter app (`clerk-agent run` as the demo device, in-process virtual card, UI on 127.0.0.1).
 Synthetic data only; nothing here may face a real network.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -79,6 +81,41 @@ def _start_virtual_card(children: list[subprocess.Popen[bytes]], exits: contextl
     return f"仮想カード / virtual card: reader “{slot.reader}” (pcscd + vpcd)"
 
 
+def _start_agent(children: list[subprocess.Popen[bytes]], base: str) -> str:
+    """`clerk-agent run` as the demo device; returns the counter UI's base URL once it answers."""
+    creds = json.loads((DATA / "demo-credentials.json").read_text())
+    port = _free_port(int(os.environ.get("CLERK_UI_PORT", "8400")))
+    env = {
+        **os.environ,
+        "CLERK_HUB_URL": base,
+        "CLERK_DEVICE_ID": creds["device_id"],
+        "CLERK_KEY_FILE": str(DATA / "demo-device.key"),
+        # The in-process card: the pcscd card above is for the card layer's own tools and tests.
+        "CLERK_CARD_SOURCE": "virtual",
+        "CLERK_PKI_DIR": str(PKI),
+        "CLERK_DATA_DIR": str(VAR / "agent"),
+        "CLERK_UI_PORT": str(port),
+    }
+    log = (VAR / "agent.log").open("ab")
+    agent = subprocess.Popen(
+        [str(BIN / "clerk-agent"), "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    children.append(agent)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and agent.poll() is None:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/api/state", timeout=1).status_code == 200:
+                return url
+        time.sleep(0.2)
+    raise SystemExit(f"the counter app did not start; see {VAR / 'agent.log'}")
+
+
 def main() -> int:
     """Run the demo until Ctrl+C."""
     DATA.mkdir(parents=True, exist_ok=True)
@@ -106,13 +143,17 @@ def main() -> int:
     try:
         _wait_healthy(base, hub)
         card_status = _start_virtual_card(children, exits)
+        counter = _start_agent(children, base)
         _say(seeded.stdout.rstrip())
         _say(
             "\n".join(
                 [
                     f"  officer console  {base}/console/   (log in as demo-officer / demo-supervisor)",
                     f"  {card_status}",
-                    "  counter app      (issue 6: the counter UI is not built yet; the agent's card and media layers are)",
+                    f"  counter (clerk)  {counter}/",
+                    f"  counter (applicant screen)  {counter}/applicant",
+                    "  counter card     in-process virtual card of the invented yamada_hanako (clerk_agent/card/virtual/people.py)",
+                    f"  agent log        {VAR / 'agent.log'}",
                     f"  hub log          {DATA / 'hub.log'}",
                     "",
                 ]

@@ -50,6 +50,18 @@ def test_demo_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/console/").status_code == 200
         assert "demo-officer" in text
         assert "virtual card" in text
+        counter = next(
+            word
+            for line in lines
+            if line.strip().startswith("counter (clerk)")
+            for word in line.split()
+            if word.startswith("http://127.0.0.1:")
+        )
+        page = httpx.get(counter)
+        assert page.status_code == 200
+        assert "窓口ブリッジ" in page.text
+        assert httpx.get(f"{counter}applicant").status_code == 200
+        assert httpx.get(f"{counter}api/state").json()["hub"]["online"] in (True, None)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
