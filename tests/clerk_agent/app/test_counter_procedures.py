@@ -1,0 +1,120 @@
+"""Other procedures and the PIN retry rules: wrong PINs, the clerk's last-try confirmation, application, support."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from clerk_agent.card.virtual.build import person
+from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
+
+pytestmark = pytest.mark.e2e
+HOLDER = person("yamada_hanako")
+ELIGIBLE = {
+    "applicant_present": True,
+    "resident_of_municipality": True,
+    "proxy_applicant": False,
+    "minor_or_adult_ward": False,
+}
+CONSENTS = {"recording": True, "id_copy": True, "pin_entry": True}
+
+
+async def _pin_view(ui: CounterClient) -> dict[str, object]:
+    async with asyncio.timeout(20):
+        while True:
+            view = await ui.state("/api/applicant/state")
+            pin = view["pin"]
+            assert isinstance(pin, dict)
+            if pin["open"]:
+                return view
+            await asyncio.sleep(0.2)
+
+
+async def test_wrong_pins_then_the_last_try_needs_the_clerk(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter, applicant = CounterClient(ui), CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await applicant.open("/applicant")
+        await counter.post("/api/cases", {"procedure": "pin_reset"})
+        await counter.post("/api/eligibility", ELIGIBLE)
+        await counter.until("eligibility_precheck")
+        await counter.post("/api/consents", CONSENTS)
+        await counter.post("/api/card/check")
+        await counter.post("/api/request-verification")
+        queued = await counter.until("queued_for_officer")
+        case_id = str(queued["case"]["case_id"])  # type: ignore[index]
+        await officer.accept(case_id)
+        await counter.until("session_live")
+        await counter.post("/api/code-b", {"code_b": HOLDER.code_b})
+        await _pin_view(applicant)
+
+        view = await applicant.post("/api/applicant/pin", raw=b"0000")
+        assert view["notice"]["code"] == "pin_incorrect"  # type: ignore[index]
+        assert view["pin"] == {"open": True, "retries_left": 2, "needs_clerk_confirm": False}
+        view = await applicant.post("/api/applicant/pin", raw=b"1111")
+        assert view["pin"] == {"open": True, "retries_left": 1, "needs_clerk_confirm": True}
+        # With one try left the applicant's pad waits for the clerk: a PIN sent now does not reach the card.
+        view = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
+        assert view["notice"]["code"] == "last_try_confirmation_required"  # type: ignore[index]
+        clerk = await counter.state()
+        assert clerk["pin"]["needs_clerk_confirm"] is True  # type: ignore[index]
+        assert "残り1回です" in clerk["notice"]["ja"]  # type: ignore[index]
+        await counter.post("/api/confirm-last-try")
+        view = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
+        assert view["notice"] is None
+        captured = await counter.until("evidence_captured")
+        assert captured["case"]["proof_ok"] is True  # type: ignore[index]
+        await officer.review_and_approve(case_id)
+        await counter.until("approved")
+        await counter.post("/api/close")
+        done = await counter.until("closed")
+        assert done["progress"]["current"] == "receipt"  # type: ignore[index]
+
+
+async def test_card_application_over_video_and_application_support(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter = CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        started = await counter.post("/api/cases", {"procedure": "card_application", "shinseisho_id": "123"})
+        assert started["notice"]["code"] == "invalid_form_id"  # type: ignore[index]
+        assert started["case"] is None
+        await counter.post(
+            "/api/cases", {"procedure": "card_application", "shinseisho_id": "55556666777788889999000"}
+        )
+        await counter.post("/api/eligibility", ELIGIBLE)
+        await counter.until("eligibility_precheck")
+        refused = await counter.post("/api/consents", {"recording": True})
+        assert refused["notice"]["code"] == "consents_required"  # type: ignore[index]
+        state = await counter.post("/api/consents", CONSENTS)
+        assert state["progress"]["current"] == "queue"  # type: ignore[index]
+        assert [s["key"] for s in state["progress"]["steps"]] == [  # type: ignore[index]
+            "procedure", "form_id", "eligibility", "consents", "queue", "call", "decision", "receipt",
+        ]  # fmt: skip
+        await counter.post("/api/request-verification")
+        queued = await counter.until("queued_for_officer")
+        case_id = str(queued["case"]["case_id"])  # type: ignore[index]
+        await officer.accept(case_id)
+        await counter.until("session_live")
+        await counter.post("/api/documents-shown")
+        await counter.until("evidence_captured")
+        await officer.review_and_approve(case_id)
+        await counter.until("approved")
+        await counter.post("/api/seal")
+        await counter.until("step:receipt")
+        pdf = await ui.get("/receipt.pdf")
+        assert pdf.content.startswith(b"%PDF")
+
+        await counter.post("/api/new")
+        await counter.post("/api/cases", {"procedure": "application_support"})
+        await counter.post("/api/eligibility", ELIGIBLE)
+        await counter.until("eligibility_precheck")
+        await counter.post("/api/consents", CONSENTS)
+        await counter.post("/api/complete")
+        done = await counter.until("closed")
+        assert done["progress"]["current"] == "receipt"  # type: ignore[index]
+        support_id = str(done["case"]["case_id"])  # type: ignore[index]
+        assert support_id != case_id
