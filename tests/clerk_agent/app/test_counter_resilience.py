@@ -50,8 +50,8 @@ async def test_hub_down_mid_case_then_back_completes_without_duplicates(hub: Hub
                 if hub_status["online"] is False:
                     break
                 await asyncio.sleep(0.2)
-        assert "つながりません" in hub_status["message"]["ja"]  # type: ignore[index]
-        assert "Cannot reach" in hub_status["message"]["en"]  # type: ignore[index]
+        assert "つながりません" in hub_status["message"]["ja"]
+        assert "Cannot reach" in hub_status["message"]["en"]
         applicant = CounterClient(ui)
         await applicant.open("/applicant")
         assert (await applicant.state("/api/applicant/state"))["hub"]["online"] is False  # type: ignore[index]
