@@ -37,6 +37,7 @@ export function createLiveScreen({ onDone }) {
   let reviewAvailable = true;
   let evidence = null;
   let viewedFace = null;
+  let faceView = null;
   let challenge = null;
   let checklistLoaded = false;
   let connState = "new";
@@ -54,6 +55,7 @@ export function createLiveScreen({ onDone }) {
     review = null;
     evidence = null;
     viewedFace = null;
+    faceView = null;
     challenge = null;
     checklistLoaded = false;
     videoReported = null;
@@ -242,7 +244,13 @@ export function createLiveScreen({ onDone }) {
 
   async function loadCardFace(evidenceId) {
     // Each view is an audit row at the hub, so the face is fetched once per evidence item.
-    const view = await api.get(path(`/evidence/${encodeURIComponent(evidenceId)}/card-face`));
+    faceView = await api.get(path(`/evidence/${encodeURIComponent(evidenceId)}/card-face`));
+    renderFace();
+  }
+
+  function renderFace() {
+    const view = faceView;
+    if (!view) return;
     const photo = $("chip-photo");
     photo.src = `data:image/png;base64,${view.photo_png}`;
     photo.alt = t("chip_photo_alt");
@@ -480,6 +488,7 @@ export function createLiveScreen({ onDone }) {
     renderCase();
     renderConnection();
     renderEvidence();
+    renderFace();
     renderReview();
     renderReasons();
   });
