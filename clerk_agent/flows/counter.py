@@ -178,10 +178,11 @@ class CounterFlow:
             except HubRefused as exc:
                 result = None
                 self._refused(exc)
-            finally:
-                await self.store.done(write_id)
             if result is not None:
                 await self._applied(local_id, path, result)
+            # Only an answer retires a write, after its follow-ups are stored: a stopped agent replays it
+            # (a replayed create returns the same case; a repeated action is a 409 that _refused ignores).
+            await self.store.done(write_id)
             if self._writes.empty():
                 self._idle.set()
 
@@ -201,6 +202,9 @@ class CounterFlow:
         if "state" in result and "id" in result:
             case.case_id = str(result["id"])
             case.hub_state = str(result["state"])
+            if path == "/api/v1/cases" and case.hub_state == "draft":
+                # Checked in from the create's answer (also a replayed one), so a restart cannot skip it.
+                await self._enqueue("POST", f"/api/v1/cases/{case.case_id}/check-in", {})
             precheck = result.get("precheck")
             if path.endswith("/precheck") and isinstance(precheck, dict):
                 reasons = precheck.get("reasons")
@@ -292,7 +296,6 @@ class CounterFlow:
         if self.case.shinseisho_id:
             body["shinseisho_id"] = self.case.shinseisho_id
         await self._enqueue("POST", "/api/v1/cases", body, key)
-        self._task_of(self._case_action("check-in"))
 
     async def _case_action(self, action: str, body: JsonObject | None = None) -> None:
         """Queue an action on the current case; the case id is resolved when the worker sends it."""

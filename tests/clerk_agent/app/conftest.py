@@ -132,8 +132,8 @@ class _Collect:
         """Nothing buffered."""
 
 
-@pytest.fixture
-async def agent(hub: Hub, tmp_path: Path, agent_pki: Path) -> AsyncIterator[Agent]:
+@contextlib.asynccontextmanager
+async def agent_running(hub: Hub, data_dir: Path, pki: Path) -> AsyncIterator[Agent]:
     """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured."""
     import logging
 
@@ -149,8 +149,8 @@ async def agent(hub: Hub, tmp_path: Path, agent_pki: Path) -> AsyncIterator[Agen
         device_id=str(hub.credentials["device_id"]),
         key_file=hub.data_dir / "demo-device.key",
         card_source="virtual",
-        pki_dir=agent_pki,
-        data_dir=tmp_path / "agent",
+        pki_dir=pki,
+        data_dir=data_dir,
         ui_port=0,
         poll_seconds=0.3,
         backoff_max_seconds=2.0,
@@ -168,6 +168,13 @@ async def agent(hub: Hub, tmp_path: Path, agent_pki: Path) -> AsyncIterator[Agen
             await task
         root.removeHandler(handler)
         root.setLevel(old_level)
+
+
+@pytest.fixture
+async def agent(hub: Hub, tmp_path: Path, agent_pki: Path) -> AsyncIterator[Agent]:
+    """The agent for one test (its data directory in tmp_path)."""
+    async with agent_running(hub, tmp_path / "agent", agent_pki) as running:
+        yield running
 
 
 class CounterClient:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
 from clerk_agent.card.virtual.build import person
-from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
+from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer, agent_running
 
 pytestmark = pytest.mark.e2e
 FORM_ID = "98765432109876543210987"
+RESTART_FORM_ID = "24682468246824682468246"
 HOLDER = person("yamada_hanako")
 ELIGIBLE = {
     "applicant_present": True,
@@ -93,3 +95,34 @@ async def test_hub_down_mid_case_then_back_completes_without_duplicates(hub: Hub
         actions = [entry["action"] for entry in history.json()]
         assert actions.count("check_in") == 1
         assert actions.count("precheck") == 1
+
+
+async def test_a_case_started_while_the_hub_is_down_survives_an_agent_restart(
+    hub: Hub, tmp_path: Path, agent_pki: Path
+) -> None:
+    data_dir = tmp_path / "agent-restarted"
+    async with agent_running(hub, data_dir, agent_pki) as first, httpx.AsyncClient(base_url=first.base) as ui:
+        counter = CounterClient(ui)
+        await counter.open()
+        await counter.until("step:procedure")
+        await asyncio.to_thread(hub.stop)
+        await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": RESTART_FORM_ID})
+        state = await counter.state()
+        assert state["case"]["case_id"] is None  # type: ignore[index]
+    # The agent stopped with the create still pending; the hub comes back; a new agent process takes over.
+    await asyncio.to_thread(hub.start, demo=False)
+    async with (
+        agent_running(hub, data_dir, agent_pki) as second,
+        httpx.AsyncClient(base_url=second.base) as ui,
+    ):
+        counter = CounterClient(ui)
+        await counter.open()
+        resumed = await counter.until("checked_in", within_s=30)
+        case_id = str(resumed["case"]["case_id"])  # type: ignore[index]
+        await counter.post("/api/eligibility", ELIGIBLE)
+        await counter.until("eligibility_precheck")
+    async with httpx.AsyncClient() as officer_http:
+        officer = await Officer.login(hub, officer_http)
+        listed = await officer.client.get("/api/v1/cases", params={"limit": 200})
+        mine = [c for c in listed.json()["items"] if c["shinseisho_id"] == RESTART_FORM_ID]
+        assert [c["id"] for c in mine] == [case_id]
