@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import repository as accounts_repository
@@ -102,6 +103,15 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
                 opening_hours=ALWAYS_OPEN,
             ),
         )
+        # The municipality's PIN-sealing key: the hub keeps the public half; the private half stands for the
+        # municipality's 交付前設定 system and stays in the data directory.
+        sealing = X25519PrivateKey.generate()
+        await tenancy_service.set_pin_sealing_key(
+            session,
+            actor=SYSTEM,
+            code=DEMO_MUNICIPALITY[0],
+            public_key=device_auth.b64url(sealing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)),
+        )
         logins: dict[str, str] = {}
         for username, display_name, role in DEMO_ROLES:
             password = f"demo-{secrets.token_urlsafe(9)}"
@@ -128,6 +138,9 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key_path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     key_path.chmod(0o600)
+    sealing_path = settings.data_dir / "demo-pin-sealing.key"
+    sealing_path.write_bytes(sealing.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    sealing_path.chmod(0o600)
     cred_path.write_text(
         json.dumps(
             {"post_office_id": office.id, "device_id": device.id, "logins": logins},

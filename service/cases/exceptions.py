@@ -62,3 +62,8 @@ class InvalidCase(Unprocessable):
 class OfferRequired(Conflict):
     code = "offer_required"
     title = "Cases are taken from the queue's offer (random assignment), not picked"
+
+
+class PinRequestRequired(Conflict):
+    code = "pin_request_required"
+    title = "Finalize with POST /api/v1/cases/{id}/pin-request (the sealed PINs or 顔認証)"

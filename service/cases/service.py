@@ -21,6 +21,7 @@ from service.cases.exceptions import (
     NotAssigned,
     NotEligible,
     OfferRequired,
+    PinRequestRequired,
     ProcedureMismatch,
     ReasonRequired,
     ShinseishoIdInUse,
@@ -210,6 +211,7 @@ async def act(
     answers: EligibilityAnswers | None,
     tz: ZoneInfo,
     via_offer: bool = False,
+    via_pin_request: bool = False,
 ) -> Case:
     """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition.
 
@@ -241,6 +243,8 @@ async def act(
         raise NotAssigned()
     if action is Action.accept and not via_offer:
         raise OfferRequired()
+    if action is Action.seal_pin_request and not via_pin_request:
+        raise PinRequestRequired()
     if action is Action.approve:
         # Only a complete review, with the applicant continuously in view since the evidence, may be approved.
         await review_service.require_ready(session, case=case)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound
+from service.cases.schemas import CaseRead
 from service.db import DBSession
 from service.errors import PermissionDenied, TooManyRequests, Unauthenticated, problem_responses
-from service.evidence import retention, stills
+from service.evidence import pin_request, retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
     ChallengeExpired,
@@ -33,6 +35,7 @@ from service.evidence.schemas import (
     EvidenceRead,
 )
 from service.kit.ratelimit import limiter
+from service.wire.pin_seal import SealedPinRequest
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
 
@@ -219,3 +222,46 @@ async def view_still(
         session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
     )
     return Response(data, media_type=media_type, headers={"cache-control": "no-store"})
+
+
+class PinRequestSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sealed: SealedPinRequest | None = Field(
+        default=None, description="The applicant's PINs sealed to the municipality's key"
+    )
+    face_auth: bool = Field(default=False, description="顔認証マイナンバーカード: no PINs")
+
+
+@router.post(
+    "/pin-request",
+    response_model=CaseRead,
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        CaseNotFound,
+        pin_request.NoSealingKey,
+        pin_request.WrongSealingKey,
+        pin_request.ApplicationPhotoMissing,
+    ),
+)
+async def submit_pin_request(
+    case_id: str,
+    body: PinRequestSubmit,
+    request: Request,
+    session: DBSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+) -> CaseRead:
+    """Counter device, after approval: the sealed PIN request (or 顔認証); the case becomes pin_request_sealed."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    updated = await pin_request.finalize(
+        session,
+        principal=principal,
+        case=case,
+        sealed=body.sealed,
+        face_auth=body.face_auth,
+        runtime=_runtime(request),
+        tz=ZoneInfo(settings.timezone),
+    )
+    return CaseRead.model_validate(updated)

@@ -38,7 +38,8 @@ from service.kit import clock
 from service.kit.envelope import EnvelopeError, Sealed, aad_for
 from service.kit.ids import random_id
 
-# The counter may read the card from check-in until the officer starts the review.
+# The counter may read the card from check-in until the decision; during the review too, because a video drop
+# there voids earlier chip evidence and the proof must be redone under observation.
 CARD_READ_STATES = frozenset(
     {
         CaseState.checked_in,
@@ -46,6 +47,7 @@ CARD_READ_STATES = frozenset(
         CaseState.queued_for_officer,
         CaseState.session_live,
         CaseState.evidence_captured,
+        CaseState.officer_review,
     }
 )
 CARD_KINDS = ("card_proof", "card_face")

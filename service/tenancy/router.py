@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from service.accounts.deps import AdminPrincipal, CurrentPrincipal
 from service.accounts.roles import PrincipalKind, Role
@@ -135,3 +136,41 @@ async def read_designation(
     if not visible or found is None:
         raise DesignationNotFound()
     return DesignationRead.model_validate(found)
+
+
+class SealingKeyIn(BaseModel):
+    public_key: str = Field(
+        min_length=43, max_length=43, description="The municipality's X25519 public key, raw, base64url"
+    )
+
+
+class SealingKeyOut(BaseModel):
+    municipality_code: str
+    public_key: str
+    key_id: str
+
+
+@router.put(
+    "/municipalities/{code}/pin-sealing-key",
+    response_model=SealingKeyOut,
+    responses=problem_responses(Unauthenticated, PermissionDenied, MunicipalityNotFound),
+)
+async def set_pin_sealing_key(
+    code: str, body: SealingKeyIn, session: DBSession, admin: AdminPrincipal
+) -> SealingKeyOut:
+    """Register the municipality's PIN-sealing public key (its 交付前設定 system keeps the private key)."""
+    key_id = await tenancy_service.set_pin_sealing_key(
+        session, actor=admin, code=code, public_key=body.public_key
+    )
+    return SealingKeyOut(municipality_code=code, public_key=body.public_key, key_id=key_id)
+
+
+@router.get(
+    "/municipalities/{code}/pin-sealing-key",
+    response_model=SealingKeyOut,
+    responses=problem_responses(Unauthenticated, MunicipalityNotFound),
+)
+async def get_pin_sealing_key(code: str, session: DBSession, principal: CurrentPrincipal) -> SealingKeyOut:
+    """The key a counter seals PINs to: for devices of offices this municipality designated, its staff, and admins."""
+    public_key, key_id = await tenancy_service.pin_sealing_key_for(session, principal=principal, code=code)
+    return SealingKeyOut(municipality_code=code, public_key=public_key, key_id=key_id)

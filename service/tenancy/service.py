@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.roles import Principal
+from service.accounts.roles import Principal, PrincipalKind, Role
 from service.audit import service as audit
+from service.errors import Unprocessable
 from service.kit import clock
 from service.kit.ids import random_id
 from service.tenancy import repository
@@ -22,6 +24,8 @@ from service.tenancy.exceptions import (
 from service.tenancy.hours import in_force
 from service.tenancy.models import Designation, Municipality, PostOffice
 from service.tenancy.schemas import DesignationCreate, MunicipalityCreate, PostOfficeCreate
+from service.wire.device_auth import b64url_decode
+from service.wire.pin_seal import key_id_of
 
 
 async def get_municipality(session: AsyncSession, code: str) -> Municipality:
@@ -151,3 +155,45 @@ async def designation_in_force(
     raise DesignationNotInForce(
         "この郵便局はこの手続の指定期間・取扱時間外です / this office is not designated for this procedure now"
     )
+
+
+PIN_SEALING_POLICY_KEY = "pin_sealing_public_key"
+
+
+async def set_pin_sealing_key(session: AsyncSession, *, actor: Principal, code: str, public_key: str) -> str:
+    """Store the municipality's X25519 PIN-sealing key; returns its key id."""
+    municipality = await get_municipality(session, code)
+    try:
+        key = X25519PublicKey.from_public_bytes(b64url_decode(public_key))
+    except ValueError as exc:
+        raise Unprocessable("public_key is not a raw X25519 key in base64url") from exc
+    municipality.policy = {**(municipality.policy or {}), PIN_SEALING_POLICY_KEY: public_key}
+    key_id = key_id_of(key)
+    await audit.record(
+        session,
+        actor=actor,
+        action="tenancy.pin_sealing_key_set",
+        municipality_code=code,
+        object_type="pin_sealing_key",
+        object_id=key_id,
+    )
+    return key_id
+
+
+async def pin_sealing_key_for(session: AsyncSession, *, principal: Principal, code: str) -> tuple[str, str]:
+    """(public key, key id) if the caller may use it; others get 404 as for anything foreign."""
+    municipality = await session.get(Municipality, code) if len(code) == 6 else None
+    if municipality is None:
+        raise MunicipalityNotFound()
+    allowed = principal.kind is PrincipalKind.account and (
+        principal.role is Role.admin or principal.municipality_code == code
+    )
+    if principal.kind is PrincipalKind.device and principal.post_office_id is not None:
+        allowed = any(
+            d.municipality_code == code
+            for d in await repository.designations(session, post_office_id=principal.post_office_id)
+        )
+    text = (municipality.policy or {}).get(PIN_SEALING_POLICY_KEY)
+    if not allowed or not isinstance(text, str):
+        raise MunicipalityNotFound("no PIN-sealing key registered for this municipality")
+    return text, key_id_of(X25519PublicKey.from_public_bytes(b64url_decode(text)))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
@@ -106,10 +108,33 @@ class CaseDriver:
         await self.device(case["id"], "precheck", answers=ELIGIBLE)
         await self.device(case["id"], "request-verification")
         await self.officer(case["id"], "accept")
+        if procedure == "card_application":
+            await self.upload_photo(case["id"])
         await self.device(case["id"], "capture-evidence")
         reviewing = await self.officer(case["id"], "begin-review")
         await self.complete_review(case["id"])
         return reviewing
+
+    async def upload_photo(self, case_id: str) -> dict[str, Any]:
+        """The application photo (申請用顔写真) taken at the counter (a synthetic image)."""
+        out = io.BytesIO()
+        Image.new("RGB", (480, 600), (200, 180, 160)).save(out, format="JPEG")
+        response = await self.world.device_a.post(
+            f"/api/v1/cases/{case_id}/stills",
+            params={"kind": "application_photo"},
+            content=out.getvalue(),
+            headers={"content-type": "image/jpeg"},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def finalize(self, case_id: str) -> dict[str, Any]:
+        """After approval: the PIN-less 顔認証 choice recorded at the counter (pin_request_sealed)."""
+        response = await self.world.device_a.post(
+            f"/api/v1/cases/{case_id}/pin-request", json={"face_auth": True}
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
 
     async def complete_review(self, case_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """What the console does before a decision: video live, checklist, a passed liveness challenge."""
@@ -124,11 +149,15 @@ class CaseDriver:
             "eligibility_confirmed": True,
             "documents_authentic": True,
         }
-        assert (await self.client.put(f"{base}/checklist", json=checklist, headers=headers)).status_code == 200
+        assert (
+            await self.client.put(f"{base}/checklist", json=checklist, headers=headers)
+        ).status_code == 200
         challenge = await self.client.post(f"{base}/liveness-challenges", headers=headers)
         assert challenge.status_code == 201, challenge.text
         result = await self.client.post(
-            f"{base}/liveness-challenges/{challenge.json()['id']}/result", json={"passed": True}, headers=headers
+            f"{base}/liveness-challenges/{challenge.json()['id']}/result",
+            json={"passed": True},
+            headers=headers,
         )
         assert result.status_code == 200, result.text
         review = await self.client.get(f"{base}/review", headers=headers)

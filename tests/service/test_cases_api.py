@@ -396,7 +396,7 @@ async def test_mailing_lifecycle_by_back_office(
 ) -> None:
     case = await driver.to_review()
     await driver.officer(case["id"], "approve", attested=True)
-    await driver.device(case["id"], "seal-pin-request")
+    await driver.finalize(case["id"])
     await driver.officer(case["id"], "submit-to-jlis")
     key = world.api_key("a")
     for action, body in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,10 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from PIL import Image
 from sqlalchemy import text
 
 from clerk_agent.link.auth import DeviceAuth
 from service.db import create_engine
+from service.wire.device_auth import b64url_decode
+from service.wire.pin_seal import open_sealed, seal
 from tests.factories import shinseisho_id
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +134,16 @@ def test_demo_scenario_then_audit_verify_and_tamper(
         assert offer.status_code == 200, offer.text
         assert offer.json()["case_id"] == cid
         assert officer.post(f"/api/v1/offers/{offer.json()['id']}/accept").status_code == 200
+        # The application photo taken at the counter, during the live session.
+        photo = io.BytesIO()
+        Image.new("RGB", (480, 600), (190, 170, 150)).save(photo, format="JPEG")
+        added = device.post(
+            f"/api/v1/cases/{cid}/stills",
+            params={"kind": "application_photo"},
+            content=photo.getvalue(),
+            headers={"content-type": "image/jpeg"},
+        )
+        assert added.status_code == 201, added.text
         for client, action, payload in ((device, "capture-evidence", {}), (officer, "begin-review", {})):
             assert client.post(f"/api/v1/cases/{cid}/{action}", json=payload).status_code == 200, action
         # The console's review: video live, checklist, a random liveness challenge passed.
@@ -147,12 +163,25 @@ def test_demo_scenario_then_audit_verify_and_tamper(
             ).status_code
             == 200
         )
-        for client, action, payload in (
-            (officer, "approve", {"attested": True}),
-            (device, "seal-pin-request", {}),
-        ):
-            response = client.post(f"/api/v1/cases/{cid}/{action}", json=payload)
-            assert response.status_code == 200, (action, response.text)
+        approved = officer.post(f"/api/v1/cases/{cid}/approve", json={"attested": True})
+        assert approved.status_code == 200, approved.text
+        # The applicant's chosen PINs are sealed at the counter to the municipality's key; only its
+        # 交付前設定 system (here: the demo's private key file) can open them.
+        key = device.get("/api/v1/municipalities/999997/pin-sealing-key").json()
+        recipient = X25519PublicKey.from_public_bytes(b64url_decode(key["public_key"]))
+        chosen = {
+            "sign_password": b"MADO2026X",
+            "auth_pin": b"2580",
+            "juki_pin": b"1470",
+            "kenhojo_pin": b"3690",
+        }
+        sealed = seal(recipient, case_id=cid, pins={k: bytearray(v) for k, v in chosen.items()})
+        finalized = device.post(f"/api/v1/cases/{cid}/pin-request", json={"sealed": sealed.model_dump()})
+        assert finalized.status_code == 200, finalized.text
+        assert finalized.json()["state"] == "pin_request_sealed"
+        private = load_pem_private_key((data_dir / "demo-pin-sealing.key").read_bytes(), password=None)
+        assert isinstance(private, X25519PrivateKey)
+        assert open_sealed(private, sealed, case_id=cid) == {k: v.decode() for k, v in chosen.items()}
 
     verified = _run(["audit", "verify"], env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -155,7 +155,10 @@ async def test_ciphertext_moved_to_another_case_does_not_decrypt(
     dev_pki_dir: Path,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first, second = await _live_case(driver), await _live_case(driver, await driver.new_officer("officer-second"))
+    first, second = (
+        await _live_case(driver),
+        await _live_case(driver, await driver.new_officer("officer-second")),
+    )
     for case in (first, second):
         challenge = await _challenge(world, case["id"])
         assert (
@@ -201,7 +204,10 @@ async def test_expired_challenge(
 
 
 async def test_other_case_challenge(world: World, driver: CaseDriver, dev_pki_dir: Path) -> None:
-    first, second = await _live_case(driver), await _live_case(driver, await driver.new_officer("officer-second"))
+    first, second = (
+        await _live_case(driver),
+        await _live_case(driver, await driver.new_officer("officer-second")),
+    )
     challenge = await _challenge(world, first["id"])
     body = _body(challenge, _read(dev_pki_dir, "yamada_hanako", challenge, case_id=second["id"]))
     response = await _prove(world, second["id"], body)
@@ -335,8 +341,12 @@ async def test_officer_cannot_add_or_challenge(
     assert response.status_code == 403
 
 
-async def test_no_card_reads_after_review_starts(world: World, driver: CaseDriver) -> None:
+async def test_no_card_reads_after_the_decision(world: World, driver: CaseDriver) -> None:
     case = await driver.to_review()
+    # During the review a read is still possible (a redo after a video drop) ...
+    assert (await world.device_a.post(f"/api/v1/cases/{case['id']}/card-challenges")).status_code == 201
+    await driver.officer(case["id"], "approve", attested=True)
+    # ... but not once the officer has decided.
     response = await world.device_a.post(f"/api/v1/cases/{case['id']}/card-challenges")
     assert response.status_code == 409
     assert response.json()["code"] == "evidence_closed"

@@ -17,7 +17,7 @@ async def test_card_application_happy_path(
     approved = await driver.officer(case["id"], "approve", attested=True)
     assert approved["state"] == "approved"
     assert approved["decision"] == "approved"
-    sealed = await driver.device(case["id"], "seal-pin-request")
+    sealed = await driver.finalize(case["id"])
     assert sealed["state"] == "pin_request_sealed"
     history = await client.get(f"/api/v1/cases/{case['id']}/history", headers=world.h("a", Role.officer))
     states = [e["state"] for e in history.json()]

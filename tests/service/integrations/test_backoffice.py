@@ -24,7 +24,7 @@ async def finalize(driver: CaseDriver) -> dict[str, Any]:
     """Approve a case and seal its PIN request: finalized for the back office."""
     case = await driver.to_review()
     await driver.officer(case["id"], "approve", attested=True)
-    return await driver.device(case["id"], "seal-pin-request")
+    return await driver.finalize(case["id"])
 
 
 async def state_of(client: httpx.AsyncClient, world: World, case_id: str) -> str:

@@ -96,7 +96,7 @@ async def test_receiver_down_three_times_then_up_every_event_in_order(
     receiver.fail_next = 3
     first = await decide(driver)
     second = await decide(driver, approve=False)
-    await driver.device(first["id"], "seal-pin-request")
+    await driver.finalize(first["id"])
     async with sessionmaker() as session:
         written = (await session.execute(select(OutboxEvent).order_by(OutboxEvent.seq))).scalars().all()
     await receiver.wait_for(lambda: {e["id"] for e in receiver.accepted} >= {e.event_id for e in written})
