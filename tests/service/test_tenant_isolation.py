@@ -31,6 +31,7 @@ EVIDENCE_ROUTES = {
     ("POST", "/api/v1/cases/{case_id}/card-proofs"),
     ("GET", "/api/v1/cases/{case_id}/evidence"),
     ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/card-face"),
+    ("POST", "/api/v1/cases/{case_id}/pin-request"),
     ("POST", "/api/v1/cases/{case_id}/stills"),
     ("GET", "/api/v1/cases/{case_id}/stills/{evidence_id}"),
     ("POST", "/api/v1/cases/{case_id}/legal-hold"),
@@ -71,6 +72,7 @@ CASE_ROUTES = (
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{case_id}/pin-request": {"face_auth": True},
     "/api/v1/cases/{case_id}/legal-hold": {"reason_code": "suspected_impersonation"},
     "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
     "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
@@ -116,12 +118,15 @@ TENANT_LISTS = {
     ("GET", "/api/v1/webhook-deliveries"),
 }
 DESIGNATION_ROUTES = {("GET", "/api/v1/designations/{designation_id}")}
+# A municipality's PIN-sealing key: for its own staff and the devices of offices it designated (else 404).
+SEALING_KEY_ROUTES = {("GET", "/api/v1/municipalities/{code}/pin-sealing-key")}
 CREATE_CASE = {("POST", "/api/v1/cases")}
 # Configuration: the admin's alone, tenant-independent; every other role is refused (checked below).
 ADMIN_ONLY = {
     ("POST", "/api/v1/municipalities"),
     ("GET", "/api/v1/municipalities"),
     ("POST", "/api/v1/post-offices"),
+    ("PUT", "/api/v1/municipalities/{code}/pin-sealing-key"),
     ("GET", "/api/v1/post-offices"),
     ("POST", "/api/v1/designations"),
     ("POST", "/api/v1/accounts"),
@@ -155,7 +160,8 @@ WEBHOOK_MANAGEMENT = {
     ("POST", "/api/v1/webhook-deliveries/{delivery_id}/redeliver"),
 }
 CLASSIFIED = (
-    OFFER_ROUTES
+    SEALING_KEY_ROUTES
+    | OFFER_ROUTES
     | WEBHOOK_MANAGEMENT
     | CASE_ROUTES
     | TENANT_LISTS
@@ -322,7 +328,11 @@ async def test_configuration_is_admin_only(
     path: str,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    url = path.replace("{device_id}", world.a.device_id).replace("{client_id}", "intc_x")
+    url = (
+        path.replace("{device_id}", world.a.device_id)
+        .replace("{client_id}", "intc_x")
+        .replace("{code}", world.a.municipality_code)
+    )
     before = await snapshot(sessionmaker)
     for name, call in _foreign_callers(client, world).items():
         if name == "admin":
@@ -362,3 +372,19 @@ async def test_someone_elses_offer_is_404(
     # Another officer of the same municipality cannot take or decline it either.
     assert (await client.request(method, url, json=body, headers=rival)).status_code == 404
     assert await snapshot(sessionmaker) == before
+
+
+async def test_sealing_key_only_for_its_municipality(client: httpx.AsyncClient, world: World) -> None:
+    key = "A" * 43
+    put = await client.put(
+        f"/api/v1/municipalities/{world.a.municipality_code}/pin-sealing-key",
+        json={"public_key": key},
+        headers=world.admin_headers,
+    )
+    assert put.status_code == 200, put.text
+    url = f"/api/v1/municipalities/{world.a.municipality_code}/pin-sealing-key"
+    assert (await world.device_a.get(url)).status_code == 200
+    assert (await client.get(url, headers=world.h("a", Role.officer))).status_code == 200
+    assert (await world.device_b.get(url)).status_code == 404
+    for role in (Role.officer, Role.supervisor, Role.clerk, Role.auditor):
+        assert (await client.get(url, headers=world.h("b", role))).status_code == 404, role
