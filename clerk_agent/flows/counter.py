@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from clerk_agent.card.protocol import PinKind, PinStatus
 from clerk_agent.card.reading import CounterRead, PossessionChallenge, read_at_counter
 from clerk_agent.errors import AgentError, CardError, LinkError, PinIncorrect
@@ -26,6 +28,7 @@ from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.flows.cardslot import CardSlot
 from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
+from service.wire.device_auth import b64url_decode as _b64url
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class CounterCase:
     pin_retries: int | None = None
     pin_blocked: bool = False
     proof_ok: bool | None = None
+    photo_sent: bool = False
     evidence_sent: bool = False
     started_at: str = ""
     finished: bool = False
@@ -116,6 +120,8 @@ class CounterFlow:
         self.pin = PinPrompt()
         self.call = CallStatus()
         self.office: JsonObject = {}
+        self.sealing_key: JsonObject | None = None
+        self.photo_advice: list[str] = []
         self._code_b: bytearray | None = None
         self._writes: asyncio.Queue[tuple[int, str, str, str, JsonObject | None]] = asyncio.Queue()
         self._idle = asyncio.Event()
@@ -254,6 +260,14 @@ class CounterFlow:
                 await self._prepare_pin()
         elif case.hub_state not in {"queued_for_officer", "evidence_captured"}:
             await self._stop_call()
+        if case.hub_state == "approved" and case.procedure in MAILED and self.sealing_key is None:
+            # Fetched before the applicant chooses PINs, so chosen PINs never wait on the network.
+            try:
+                self.sealing_key = await self.link.request(
+                    "GET", f"/api/v1/municipalities/{case.municipality_code}/pin-sealing-key"
+                )
+            except HubRefused as exc:
+                self._refused(exc)
         await self._save()
 
     async def _stop_call(self) -> None:
@@ -466,9 +480,64 @@ class CounterFlow:
         await self._save()
         self._task_of(self._case_action("capture-evidence"))
 
-    async def seal_pin_request(self) -> None:
-        """After approval of a mailed procedure: the PIN request is sealed for the municipality."""
-        self._task_of(self._case_action("seal-pin-request"))
+    async def choose_face_auth(self) -> None:
+        """顔認証マイナンバーカード: no PINs are set; the hub records the choice and the case is finalized."""
+        self._task_of(self._case_action("pin-request", {"face_auth": True}))
+
+    async def submit_pin_choice(self, raw: bytearray) -> None:
+        """The applicant's four chosen PINs (暗証番号設定依頼), sealed here to the municipality's key, then wiped.
+
+        `raw` is "署名用\n利用者証明用\n住基\n券面事項入力補助用" as typed on the applicant screen.
+        """
+        from service.wire.pin_seal import PinChoiceError, seal, validate_pins
+
+        case = self._require_case()
+        parts = [bytearray(p) for p in raw.split(b"\n")]
+        raw[:] = bytes(len(raw))
+        try:
+            if len(parts) != 4 or self.sealing_key is None or case.case_id is None:
+                self.notice = "invalid_pin_choice" if len(parts) != 4 else "hub_refused"
+                return
+            sign, auth, juki, kenhojo = parts
+            try:
+                validate_pins(sign_password=sign, auth_pin=auth, juki_pin=juki, kenhojo_pin=kenhojo)
+            except PinChoiceError:
+                self.notice = "invalid_pin_choice"
+                return
+            key = X25519PublicKey.from_public_bytes(_b64url(str(self.sealing_key["public_key"])))
+            sealed = seal(
+                key,
+                case_id=case.case_id,
+                pins={"sign_password": sign, "auth_pin": auth, "juki_pin": juki, "kenhojo_pin": kenhojo},
+            )
+        finally:
+            for part in parts:
+                part[:] = bytes(len(part))
+        self.notice = None
+        self._task_of(self._case_action("pin-request", {"sealed": sealed.model_dump()}))
+
+    async def capture_application_photo(self) -> None:
+        """申請用顔写真 from the camera at full resolution: advice shown to the clerk, the still sent to the hub."""
+        from clerk_agent.rtc.relay import CameraFeed
+        from clerk_agent.rtc.sources import SyntheticCamera
+        from clerk_agent.rtc.stills import capture_still
+
+        case = self._require_case()
+        feed = CameraFeed(SyntheticCamera(1280, 960, fps=5), call_size=None)
+        try:
+            still = await capture_still(feed)
+        finally:
+            await feed.close()
+        self.photo_advice = await asyncio.to_thread(_advice_of, still.data)
+        await self.settle(timeout_s=3600)
+        await self.link.upload(
+            f"/api/v1/cases/{case.case_id}/stills",
+            still.data,
+            still.media_type,
+            {"kind": "application_photo"},
+        )
+        case.photo_sent = True
+        await self._save()
 
     async def close_case(self) -> None:
         """Approved procedures that are not mailed end at the counter."""
@@ -539,3 +608,16 @@ class CounterFlow:
     def code_b_entered(self) -> bool:
         """Whether the clerk has typed code B (the digits themselves are never shown back)."""
         return self._code_b is not None
+
+
+def _advice_of(data: bytes) -> list[str]:
+    """Decode a still and advise on it (worker thread: decoding and detection block)."""
+    import cv2
+    import numpy as np
+
+    from clerk_agent.photo.guidance import advise, measure
+
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return ["no_face"]
+    return [advice.value for advice in advise(measure(image.astype(np.uint8)))]

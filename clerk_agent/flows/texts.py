@@ -97,6 +97,10 @@ NOTICES: Final[dict[str, Text]] = {
         "この申請書IDは使用済みです。市区町村から新しい申請書を受け取ってください。",
         "This form ID was already used; the municipality must issue a new form.",
     ),
+    "invalid_pin_choice": (
+        "署名用パスワードは英大文字と数字を含む6〜16文字、ほかの3つは数字4桁です。",
+        "Signing password: 6–16 capital letters and digits (both); the other three: 4 digits.",
+    ),
     "consents_required": ("すべての同意が必要です。", "Every consent is needed to go on."),
 }
 

@@ -104,6 +104,26 @@ class HubLink:
             await asyncio.sleep(wait)
             delay = min(delay * 2, self._backoff_max_s)
 
+    async def upload(
+        self, path: str, content: bytes, media_type: str, params: Mapping[str, str]
+    ) -> JsonObject:
+        """POST a binary body (a still); retried like `request` while the hub is unreachable."""
+        delay = self._backoff_initial_s
+        while True:
+            try:
+                response = await self.http.post(
+                    path, content=content, headers={"Content-Type": media_type}, params=params
+                )
+            except httpx.TransportError as exc:
+                self.status.online, self.status.last_error = False, type(exc).__name__
+            else:
+                if response.status_code not in _UNAVAILABLE:
+                    self._mark_online()
+                    return _result(response)
+                self.status.online, self.status.last_error = False, f"HTTP {response.status_code}"
+            await asyncio.sleep(min(delay, self._backoff_max_s))
+            delay = min(delay * 2, self._backoff_max_s)
+
     async def probe(self) -> bool:
         """One health check without retry; updates `status`."""
         try:

@@ -162,6 +162,17 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
             buffer[:] = bytes(len(buffer))
         return JSONResponse(applicant_view(flow))
 
+    async def pin_choice(request: Request) -> Response:
+        """The four chosen PINs as one raw body, newline-separated: sealed by the flow and wiped."""
+        if not csrf.check(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        buffer = bytearray(await request.body())
+        try:
+            await flow.submit_pin_choice(buffer)
+        finally:
+            buffer[:] = bytes(len(buffer))
+        return JSONResponse(applicant_view(flow))
+
     def simple(fn: Callable[[], Awaitable[None]]) -> Callable[[Request], Awaitable[None]]:
         async def run(request: Request) -> None:
             del request
@@ -210,13 +221,15 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         Route("/api/code-b", action(code_b), methods=["POST"]),
         Route("/api/confirm-last-try", action(simple(flow.confirm_last_try)), methods=["POST"]),
         Route("/api/documents-shown", action(simple(flow.capture_evidence)), methods=["POST"]),
-        Route("/api/seal", action(simple(flow.seal_pin_request)), methods=["POST"]),
+        Route("/api/face-auth", action(simple(flow.choose_face_auth)), methods=["POST"]),
+        Route("/api/application-photo", action(simple(flow.capture_application_photo)), methods=["POST"]),
         Route("/api/close", action(simple(flow.close_case)), methods=["POST"]),
         Route("/api/complete", action(simple(flow.complete_support)), methods=["POST"]),
         Route("/api/withdraw", action(withdraw), methods=["POST"]),
         Route("/api/new", action(simple(flow.new_case)), methods=["POST"]),
         Route("/api/virtual-card", action(card_simulation), methods=["POST"]),
         Route("/api/applicant/pin", pin, methods=["POST"]),
+        Route("/api/applicant/pin-request", pin_choice, methods=["POST"]),
         Route("/receipt.pdf", receipt),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

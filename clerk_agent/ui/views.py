@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clerk_agent.flows import texts
 from clerk_agent.flows.counter import CounterFlow, steps_of
+from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
 
 JsonView = dict[str, object]
 
@@ -69,6 +70,8 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "code_b_entered": flow.code_b_entered(),
         "proof_ok": case.proof_ok,
         "evidence_sent": case.evidence_sent,
+        "photo_sent": case.photo_sent,
+        "photo_advice": [{"code": a, **texts.pair(ADVICE_TEXT[Advice(a)])} for a in flow.photo_advice],
         "decision": texts.pair(decision) if decision else None,
         "next_steps": texts.pair(texts.NEXT_STEPS[case.procedure]),
         "mailed": case.procedure in {"card_renewal", "card_application"},
@@ -83,6 +86,10 @@ def applicant_view(flow: CounterFlow) -> JsonView:
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
     view["decision"] = texts.pair(decision) if decision else None
+    # The applicant chooses the new card's PINs only once the case is approved for mailing.
+    view["choose_pins"] = bool(
+        case and case.hub_state == "approved" and case.procedure in {"card_renewal", "card_application"}
+    )
     view["ineligible"] = (
         [texts.pair(texts.INELIGIBLE.get(r, (r, r))) for r in case.precheck_reasons] if case else []
     )

@@ -123,6 +123,11 @@ function callView(c, s) {
       parts.push(el('p', { id: 'pin-waiting' }, s.pin.open ? tr('お客さま画面で暗証番号を入力していただいてください。', 'Ask the applicant to type the PIN on their screen.') : tr('準備しています…', 'Preparing…')));
     }
   } else if (!c.card_procedure && !c.evidence_sent) {
+    if (c.procedure === 'card_application') {
+      parts.push(el('p', {}, tr('申請用顔写真: お客さまにカメラの正面を向いていただき、撮影します。', 'Application photo: the applicant faces the camera.')),
+        button('application-photo', tr(c.photo_sent ? '撮り直す' : '申請用写真を撮影', c.photo_sent ? 'Retake' : 'Take the application photo'), () => act('/api/application-photo')),
+        c.photo_advice.length ? el('ul', { id: 'photo-advice' }, c.photo_advice.map((a) => el('li', { class: a.code === 'ok' ? 'ok' : 'bad' }, t(a)))) : null);
+    }
     parts.push(el('p', {}, tr('本人確認書類をカメラに向けて提示してください（表面、ホログラムは傾けて）。', 'Hold each ID document to the camera (front, then tilted for holograms).')),
       button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
   } else {
@@ -135,7 +140,11 @@ function decisionView(c) {
   const parts = [el('h2', {}, tr('結果', 'Decision'))];
   if (c.state === 'officer_review' || c.state === 'evidence_captured') parts.push(el('p', { id: 'decision', class: 'big' }, tr('職員が確認しています…', 'The officer is reviewing…')));
   else parts.push(el('p', { id: 'decision', class: c.state === 'approved' ? 'ok big' : 'big' }, t(c.decision)));
-  if (c.state === 'approved' && c.mailed) parts.push(el('p', {}, tr('暗証番号設定依頼書をご本人が記入・封入したら押してください。', 'When the applicant has sealed the PIN request, press below.')), button('seal', tr('封入しました', 'Sealed'), () => act('/api/seal'), 'primary'));
+  if (c.state === 'approved' && c.mailed) {
+    parts.push(el('p', { id: 'choose-pins' }, tr('新しいカードの暗証番号を、お客さま画面でご本人に設定していただいてください（係員は見ません）。', 'Ask the applicant to choose the new card\'s PINs on their screen (the clerk does not see them).')),
+      el('p', {}, tr('暗証番号を設定しない場合（顔認証マイナンバーカード）:', 'No PINs (face-authentication card):')),
+      button('face-auth', tr('顔認証マイナンバーカードにする', 'Face-authentication card'), () => act('/api/face-auth')));
+  }
   if (c.state === 'approved' && !c.mailed) parts.push(button('close', tr('完了', 'Done'), () => act('/api/close'), 'primary'));
   if (c.state === 'aborted') parts.push(button('requeue', tr('もう一度つなぐ', 'Queue again'), () => act('/api/requeue'), 'primary'));
   if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', {}, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));

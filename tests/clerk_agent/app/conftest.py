@@ -133,7 +133,9 @@ class _Collect:
 
 
 @contextlib.asynccontextmanager
-async def agent_running(hub: Hub, data_dir: Path, pki: Path) -> AsyncIterator[Agent]:
+async def agent_running(
+    hub: Hub, data_dir: Path, pki: Path, *, card_source: str = "virtual"
+) -> AsyncIterator[Agent]:
     """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured."""
     import logging
 
@@ -148,7 +150,7 @@ async def agent_running(hub: Hub, data_dir: Path, pki: Path) -> AsyncIterator[Ag
         hub_url=hub.base,
         device_id=str(hub.credentials["device_id"]),
         key_file=hub.data_dir / "demo-device.key",
-        card_source="virtual",
+        card_source=card_source,
         pki_dir=pki,
         data_dir=data_dir,
         ui_port=0,

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HOLDER = person("yamada_hanako")
+CHOSEN = ("KAKU2026X", "5813", "6924", "7035")  # the new card's PINs, invented for the test
 
 try:
     from playwright.async_api import Browser, Page, async_playwright
@@ -111,9 +112,13 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await clerk.wait_for_selector("#evidence-done", timeout=20000)
         await _shot(clerk, "07-clerk-evidence-sent")
         await officer.review_and_approve(case_id)
-        await clerk.wait_for_selector("#seal", timeout=20000)
+        await clerk.wait_for_selector("#choose-pins", timeout=20000)
         await _shot(clerk, "08-clerk-approved")
-        await clerk.click("#seal")
+        await applicant.wait_for_selector("#pin-choice-send", timeout=20000)
+        for field, value in zip(("#pc-sign", "#pc-auth", "#pc-juki", "#pc-kenhojo"), CHOSEN, strict=True):
+            await applicant.fill(field, value)
+        await _shot(applicant, "08-applicant-choose-pins")
+        await applicant.click("#pin-choice-send")
         await clerk.wait_for_selector("#receipt-link", timeout=20000)
         await _shot(clerk, "09-clerk-receipt")
         await _shot(applicant, "09-applicant-done")

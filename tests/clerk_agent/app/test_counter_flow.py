@@ -16,6 +16,8 @@ from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
 pytestmark = pytest.mark.e2e
 FORM_ID = "12345678901234567890123"
 HOLDER = person("yamada_hanako")
+# The new card's PINs the applicant chooses (署名用, 利用者証明用, 住基, 券面事項入力補助用): invented for the test.
+CHOSEN = ("KAKU2026X", "5813", "6924", "7035")
 
 
 def _as_token(secret: str) -> re.Pattern[str]:
@@ -30,22 +32,33 @@ def _sqlite_text(path: Path) -> str:
 
 def _assert_no_pin_anywhere(hub: Hub, agent: Agent, responses: list[str], case_id: str) -> None:
     """The PIN and code B appear in no UI response, agent log, agent file, hub database row or hub log."""
-    leak = _as_token(HOLDER.auth_pin)
+    leaks = [_as_token(secret) for secret in (HOLDER.auth_pin, *CHOSEN)]
     code_b = HOLDER.code_b
-    assert not [r for r in responses if leak.search(r) or code_b in r]
-    assert not [line for line in agent.log_records if leak.search(line) or code_b in line]
+
+    def leaked(text: str) -> bool:
+        return any(pattern.search(text) for pattern in leaks) or code_b in text
+
+    assert not [r for r in responses if leaked(r)]
+    assert not [line for line in agent.log_records if leaked(line)]
     for path in agent.data_dir.rglob("*"):
         if path.is_file():
             text = _sqlite_text(path) if path.suffix == ".sqlite3" else path.read_bytes().decode("latin-1")
-            assert not leak.search(text), path
-            assert code_b not in text, path
+            assert not leaked(text), path
     hub_db = hub.env["HUB_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
     if Path(hub_db).exists():
         dump = _sqlite_text(Path(hub_db))
         assert case_id in dump  # the dump is the right database
-        assert not leak.search(dump)
+        assert not leaked(dump)
     for log in hub.log:
-        assert not leak.search(log.read_text(errors="replace"))
+        assert not leaked(log.read_text(errors="replace"))
+
+
+async def _until_choose_pins(applicant: CounterClient) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            if (await applicant.state("/api/applicant/state"))["choose_pins"]:
+                return
+            await asyncio.sleep(0.2)
 
 
 async def _renewal_until_live(counter: CounterClient, officer: Officer) -> str:
@@ -95,7 +108,8 @@ async def test_renewal_end_to_end_and_the_pin_is_nowhere(hub: Hub, agent: Agent,
         await officer.review_and_approve(case_id)
         approved = await counter.until("approved")
         assert approved["case"]["decision"]["ja"] == "本人確認が完了しました。"  # type: ignore[index]
-        await counter.post("/api/seal")
+        await _until_choose_pins(applicant)
+        await applicant.post("/api/applicant/pin-request", raw="\n".join(CHOSEN).encode())
         done = await counter.until("step:receipt")
         assert done["case"]["state"] == "pin_request_sealed"  # type: ignore[index]
         receipt = await ui.get("/receipt.pdf")

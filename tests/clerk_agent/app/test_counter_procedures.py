@@ -99,11 +99,15 @@ async def test_card_application_over_video_and_application_support(hub: Hub, age
         case_id = str(queued["case"]["case_id"])  # type: ignore[index]
         await officer.accept(case_id)
         await counter.until("session_live")
+        photo = await counter.post("/api/application-photo")
+        assert photo["case"]["photo_sent"] is True  # type: ignore[index]
+        # The synthetic camera shows a test pattern, not a person: the advice says so.
+        assert [a["code"] for a in photo["case"]["photo_advice"]] == ["no_face"]  # type: ignore[index]
         await counter.post("/api/documents-shown")
         await counter.until("evidence_captured")
         await officer.review_and_approve(case_id)
         await counter.until("approved")
-        await counter.post("/api/seal")
+        await counter.post("/api/face-auth")
         await counter.until("step:receipt")
         pdf = await ui.get("/receipt.pdf")
         assert pdf.content.startswith(b"%PDF")
