@@ -18,6 +18,7 @@ from service.cases import service as case_service
 from service.cases.lifecycle import Action, CaseState
 from service.db import unit_of_work
 from service.errors import HubError
+from service.evidence import repository as evidence_repository
 from service.integrations import repository
 from service.integrations.jlis import JlisAdapter, JlisApplication, JlisError, ProductionStatus
 from service.integrations.models import JlisSubmission
@@ -26,6 +27,22 @@ from service.outbox.events import EventType
 from service.outbox.models import OutboxEvent
 
 log = logging.getLogger(__name__)
+
+
+async def _references(session: AsyncSession, case_id: str) -> tuple[str, str]:
+    """Evidence ids of the application photo and the sealed PIN request (or the 顔認証 choice); never content.
+
+    The J-LIS gateway fetches what they name from the municipality's side; a case recorded before those items
+    existed falls back to references by case.
+    """
+    items = await evidence_repository.items(session, case_id, ("application_photo", "pin_request"))
+    live = [i for i in items if i.voided_at is None]
+    photos = [i.id for i in live if i.kind == "application_photo"]
+    pins = [i for i in live if i.kind == "pin_request"]
+    photo_ref = photos[-1] if photos else f"{case_id}/application-photo"
+    if not pins:
+        return photo_ref, f"{case_id}/pin-request"
+    return photo_ref, f"face_auth:{pins[-1].id}" if pins[-1].summary.get("face_auth") else pins[-1].id
 
 
 class JlisSubmissionEffect:
@@ -89,6 +106,7 @@ class JlisJob:
                 case = await case_repository.get(session, sub.case_id)
                 if case is None:
                     continue
+                photo_ref, pin_request_ref = await _references(session, case.id)
                 work.append(
                     (
                         sub.case_id,
@@ -98,9 +116,8 @@ class JlisJob:
                             case_id=case.id,
                             municipality_code=case.municipality_code,
                             shinseisho_id=case.shinseisho_id or "",
-                            # References the J-LIS gateway resolves in the municipality's stores; no content here.
-                            photo_ref=f"{case.id}/card-photo",
-                            pin_request_ref=f"{case.id}/sealed-pin-request",
+                            photo_ref=photo_ref,
+                            pin_request_ref=pin_request_ref,
                         ),
                     )
                 )
