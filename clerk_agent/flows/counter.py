@@ -150,6 +150,10 @@ class CounterFlow:
                 group.create_task(self._office(), name="counter-office")
         finally:
             await self._stop_call()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             self._wipe_code_b()
 
     async def _office(self) -> None:
