@@ -110,7 +110,8 @@ function callView(c, s) {
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
   const parts = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
     el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase])))];
-  if (c.card_procedure && !c.evidence_sent) {
+  // A blocked PIN cannot sign: the officer then checks identity from the documents on video alone.
+  if (c.card_procedure && !c.evidence_sent && !c.pin_blocked) {
     if (!c.code_b_entered) {
       const code = el('input', { id: 'code-b', type: 'password', inputmode: 'numeric', maxlength: '14', autocomplete: 'off' });
       code.addEventListener('input', () => { editing = true; });
@@ -122,7 +123,8 @@ function callView(c, s) {
     } else {
       parts.push(el('p', { id: 'pin-waiting' }, s.pin.open ? tr('お客さま画面で暗証番号を入力していただいてください。', 'Ask the applicant to type the PIN on their screen.') : tr('準備しています…', 'Preparing…')));
     }
-  } else if (!c.card_procedure && !c.evidence_sent) {
+  } else if (!c.evidence_sent) {
+    if (c.pin_blocked) parts.push(el('p', { class: 'bad', id: 'pin-blocked' }, tr('暗証番号がロックされているため、カードの電子確認はできません。写真付きの本人確認書類を提示してください。', 'The PIN is blocked, so the card cannot be checked electronically; show photo ID instead.')));
     if (c.procedure === 'card_application') {
       parts.push(el('p', {}, tr('申請用顔写真: お客さまにカメラの正面を向いていただき、撮影します。', 'Application photo: the applicant faces the camera.')),
         button('application-photo', tr(c.photo_sent ? '撮り直す' : '申請用写真を撮影', c.photo_sent ? 'Retake' : 'Take the application photo'), () => act('/api/application-photo')),
