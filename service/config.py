@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+    # Login throttling per client address and per username (token bucket): burst, then this many per minute.
+    login_rate_burst: int = Field(default=20, ge=1)
+    login_rate_per_minute: float = Field(default=20, gt=0)
     enrolment_code_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     device_clock_skew_seconds: int = Field(default=60, ge=5)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

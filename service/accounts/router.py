@@ -87,7 +87,12 @@ async def login(body: LoginRequest, request: Request, session: DBSession, settin
     # Beyond the per-account lockout: a per-address and per-username brake on guessing (429, nothing recorded).
     client = request.client.host if request.client else "-"
     for key in (f"ip:{client}", f"user:{body.username.lower()}"):
-        wait = limiter(request, "login").take(key)
+        wait = limiter(
+            request,
+            "login",
+            capacity=settings.login_rate_burst,
+            per_second=settings.login_rate_per_minute / 60,
+        ).take(key)
         if wait:
             raise TooManyRequests(
                 f"too many login attempts; retry in {wait:.0f} s", retry_after=round(wait + 0.5)

@@ -55,14 +55,18 @@ class _HasState(Protocol):
     def app(self) -> Any: ...
 
 
-def limiter(request: _HasState, name: str) -> RateLimiter:
-    """The app's limiter called `name` (created on first use)."""
+def limiter(
+    request: _HasState, name: str, *, capacity: float | None = None, per_second: float | None = None
+) -> RateLimiter:
+    """The app's limiter called `name` (created on first use, from LIMITS unless given)."""
     state = request.app.state
     limiters: dict[str, RateLimiter] | None = getattr(state, "rate_limiters", None)
     if limiters is None:
         limiters = {}
         state.rate_limiters = limiters
     if name not in limiters:
-        capacity, per_second = LIMITS[name]
-        limiters[name] = RateLimiter(capacity=capacity, per_second=per_second)
+        default_capacity, default_rate = LIMITS[name]
+        limiters[name] = RateLimiter(
+            capacity=capacity or default_capacity, per_second=per_second or default_rate
+        )
     return limiters[name]

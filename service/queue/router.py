@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from service.cases.exceptions import CaseNotFound
 from service.cases.schemas import CaseRead
 from service.db import DBSession, unit_of_work
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.queue import bell
 from service.queue import service as queue_service
 from service.queue.exceptions import (
     NotAnOfficer,
@@ -35,8 +37,8 @@ from service.queue.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
-# How often a waiting long-poll looks for an offer (offers made by any hub process land in the database).
-_POLL_INTERVAL = 0.2
+# How often a waiting long-poll looks at the database for offers made by another hub process.
+_POLL_INTERVAL = 1.0
 
 
 @router.put(
@@ -75,18 +77,26 @@ async def my_offer(
     # No session is held across the wait: each look is its own short unit of work.
     async with unit_of_work(sessionmaker) as session:
         principal = await authenticate(request, session, settings)
-    while True:
-        async with unit_of_work(sessionmaker) as session:
-            found = await queue_service.current_offer(session, principal=principal)
-        if found is not None:
-            offer, case = found
-            body = OfferRead.model_validate(offer).model_copy(
-                update={"procedure": case.procedure, "post_office_id": case.post_office_id}
-            )
-            return Response(body.model_dump_json(), media_type="application/json")
-        if time.monotonic() >= deadline:
-            return Response(status_code=204)
-        await asyncio.sleep(_POLL_INTERVAL)
+    ring = bell.waiter(principal.id)
+    try:
+        while True:
+            ring.clear()
+            async with unit_of_work(sessionmaker) as session:
+                found = await queue_service.current_offer(session, principal=principal)
+            if found is not None:
+                offer, case = found
+                body = OfferRead.model_validate(offer).model_copy(
+                    update={"procedure": case.procedure, "post_office_id": case.post_office_id}
+                )
+                return Response(body.model_dump_json(), media_type="application/json")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Response(status_code=204)
+            # Woken at once by an offer committed in this process; otherwise look again after a short wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ring.wait(), timeout=min(remaining, _POLL_INTERVAL))
+    finally:
+        bell.release(principal.id, ring)
 
 
 @router.post(

@@ -24,7 +24,7 @@ from service.config import Settings
 from service.errors import PermissionDenied
 from service.kit import clock
 from service.kit.ids import random_id
-from service.queue import repository
+from service.queue import bell, repository
 from service.queue.exceptions import (
     NotAnOfficer,
     OfferClosed,
@@ -163,6 +163,7 @@ async def _offer(
     )
     session.add(offer)
     await session.flush()
+    bell.note_offer(session.sync_session, officer_id)
     await audit.record(
         session,
         actor=_system(),

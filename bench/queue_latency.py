@@ -1,0 +1,288 @@
+"""Clerk request → offer on an available officer's console, p50/p99, with 500 cases waiting and 50 officers.
+
+Beside it, in the same run and on the same PostgreSQL: the floor of a bare `SELECT … FOR UPDATE SKIP LOCKED`
+claim from a 500-row queue table. The hub runs as `hub serve` on a fresh database; the consoles long-poll
+`GET /api/v1/officers/me/offer?wait=…` as the real console does.
+
+    .venv/bin/python bench/queue_latency.py   (not bench/queue.py: that name would shadow the standard library's queue module) [--samples 100] [--officers 50] [--backlog 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from clerk_agent.link.auth import DeviceAuth  # noqa: E402
+from service.accounts import service as accounts_service  # noqa: E402
+from service.accounts.roles import SYSTEM, Role  # noqa: E402
+from service.config import Environment, Settings  # noqa: E402
+from service.db import create_engine, create_sessionmaker, unit_of_work  # noqa: E402
+from service.migrate import upgrade  # noqa: E402
+from tests.factories import PASSWORD, Tenant, make_tenant  # noqa: E402
+
+ADMIN_URL = os.environ.get("HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+ELIGIBLE = {
+    "applicant_present": True,
+    "resident_of_municipality": True,
+    "proxy_applicant": False,
+    "minor_or_adult_ward": False,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def fresh_database() -> tuple[str, str]:
+    name = f"madoguchi_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return name, ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(name: str) -> None:
+    admin = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+async def seed(url: str, officers: int, data_dir: Path) -> tuple[Tenant, Tenant]:
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessionmaker = create_sessionmaker(engine)
+    settings = Settings(environment=Environment.test, database_url=url, data_dir=data_dir)
+    measured = await make_tenant(sessionmaker, settings, prefix="99008", name="計測市", office_code="99108")
+    backlog = await make_tenant(sessionmaker, settings, prefix="99009", name="滞留町", office_code="99109")
+    async with unit_of_work(sessionmaker) as session:
+        for i in range(officers):
+            await accounts_service.create_account(
+                session,
+                actor=SYSTEM,
+                username=f"bench-officer-{i}",
+                display_name=f"職員{i}",
+                role=Role.officer,
+                password=PASSWORD,
+                municipality_code=measured.municipality_code,
+                post_office_id=None,
+            )
+    await engine.dispose()
+    return measured, backlog
+
+
+async def queue_case(device: httpx.AsyncClient, municipality: str) -> str:
+    created = await device.post(
+        "/api/v1/cases", json={"municipality_code": municipality, "procedure": "pin_reset"}
+    )
+    created.raise_for_status()
+    case_id = str(created.json()["id"])
+    for action, body in (("check-in", {}), ("precheck", {"answers": ELIGIBLE})):
+        (await device.post(f"/api/v1/cases/{case_id}/{action}", json=body)).raise_for_status()
+    return case_id
+
+
+async def hub_round(
+    base: str, measured: Tenant, backlog: Tenant, *, samples: int, officers: int, backlog_size: int
+) -> list[float]:
+    async with (
+        httpx.AsyncClient(
+            base_url=base, auth=DeviceAuth(measured.device_id, measured.device_key), timeout=60
+        ) as device,
+        httpx.AsyncClient(
+            base_url=base, auth=DeviceAuth(backlog.device_id, backlog.device_key), timeout=60
+        ) as far,
+    ):
+        # The backlog: cases waiting in another municipality that has no officer online.
+        for start in range(0, backlog_size, 25):
+            ids = await asyncio.gather(
+                *(
+                    queue_case(far, backlog.municipality_code)
+                    for _ in range(start, min(backlog_size, start + 25))
+                )
+            )
+            await asyncio.gather(*(far.post(f"/api/v1/cases/{i}/request-verification", json={}) for i in ids))
+        consoles = []
+        for i in range(officers):
+            token = (
+                await device.post(
+                    "/api/v1/auth/login", json={"username": f"bench-officer-{i}", "password": PASSWORD}
+                )
+            ).json()["access_token"]
+            consoles.append(
+                httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            )
+        try:
+            for console in consoles:
+                (
+                    await console.put("/api/v1/officers/me/presence", json={"status": "available"})
+                ).raise_for_status()
+            latencies: list[float] = []
+            # Each console keeps one long-poll open, as the real console does; only the console that got the
+            # offer answers it (declines, to stay free) and polls again.
+            arrivals: asyncio.Queue[tuple[float, int, dict[str, str]]] = asyncio.Queue()
+
+            async def console_loop(index: int) -> None:
+                console = consoles[index]
+                while True:
+                    response = await console.get("/api/v1/officers/me/offer", params={"wait": 20})
+                    if response.status_code == 200:
+                        await arrivals.put((time.perf_counter(), index, response.json()))
+                        # The bench withdraws the case at once, so the decline may find the offer already closed.
+                        await console.post(
+                            f"/api/v1/offers/{response.json()['id']}/decline", json={"reason": "other"}
+                        )
+                        await console.put("/api/v1/officers/me/presence", json={"status": "available"})
+
+            loops = [asyncio.create_task(console_loop(i)) for i in range(len(consoles))]
+            await asyncio.sleep(1.0)  # every console is waiting
+            try:
+                for _ in range(samples):
+                    case_id = await queue_case(device, measured.municipality_code)
+                    started = time.perf_counter()
+                    (
+                        await device.post(f"/api/v1/cases/{case_id}/request-verification", json={})
+                    ).raise_for_status()
+                    while True:
+                        arrived, _index, offer = await asyncio.wait_for(arrivals.get(), timeout=30)
+                        if offer["case_id"] == case_id:
+                            break
+                    latencies.append((arrived - started) * 1000)
+                    await device.post(
+                        f"/api/v1/cases/{case_id}/withdraw", json={"reason_code": "applicant_request"}
+                    )
+                    await asyncio.sleep(0.05)
+            finally:
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
+            return latencies
+        finally:
+            for console in consoles:
+                await console.aclose()
+
+
+async def skip_locked_floor(url: str, *, samples: int, backlog_size: int) -> list[float]:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("CREATE TABLE bench_queue (id serial PRIMARY KEY, taken boolean NOT NULL DEFAULT false)")
+        )
+        await conn.execute(
+            text("INSERT INTO bench_queue (taken) SELECT false FROM generate_series(1, :n)"),
+            {"n": backlog_size},
+        )
+    latencies: list[float] = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        async with engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT id FROM bench_queue WHERE NOT taken ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                    )
+                )
+            ).scalar_one()
+            await conn.execute(text("UPDATE bench_queue SET taken = true WHERE id = :id"), {"id": row})
+        latencies.append((time.perf_counter() - started) * 1000)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE bench_queue SET taken = false WHERE id = :id"), {"id": row})
+    await engine.dispose()
+    return latencies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--officers", type=int, default=50)
+    parser.add_argument("--backlog", type=int, default=500)
+    args = parser.parse_args()
+    name, url = asyncio.run(fresh_database())
+    tmp = Path(tempfile.mkdtemp(prefix="madoguchi-bench-queue-"))
+    try:
+        measured, backlog = asyncio.run(seed(url, args.officers, tmp / "seed"))
+        port = free_port()
+        env = {
+            **os.environ,
+            "HUB_DATABASE_URL": url,
+            "HUB_DATA_DIR": str(tmp / "hub"),
+            "HUB_ENVIRONMENT": "test",
+            "HUB_OFFICER_WRAPUP_SECONDS": "0",
+            # Fifty consoles log in from one address within a second; lift the login brake for the bench only.
+            "HUB_LOGIN_RATE_BURST": "1000",
+        }
+        hub = subprocess.Popen(  # noqa: S603  (our own console script)
+            [str(Path(sys.executable).parent / "hub"), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            hub_ms = asyncio.run(
+                hub_round(
+                    base,
+                    measured,
+                    backlog,
+                    samples=args.samples,
+                    officers=args.officers,
+                    backlog_size=args.backlog,
+                )
+            )
+        finally:
+            hub.send_signal(signal.SIGINT)
+            try:
+                hub.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
+        floor_ms = asyncio.run(skip_locked_floor(url, samples=args.samples, backlog_size=args.backlog))
+    finally:
+        asyncio.run(drop_database(name))
+    print(
+        f"queue: {args.backlog} cases waiting, {args.officers} officers long-polling, {args.samples} samples (PostgreSQL)"
+    )
+    print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for label, values in (
+        ("clerk request → offer on a console (hub)", hub_ms),
+        ("bare SELECT … FOR UPDATE SKIP LOCKED claim", floor_ms),
+    ):
+        print(f"{label:44} {statistics.median(values):8.1f} {pct(values, 0.99):8.1f} {max(values):8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
