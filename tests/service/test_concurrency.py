@@ -25,11 +25,16 @@ async def _audit_count(sessionmaker: async_sessionmaker[AsyncSession], case_id: 
 
 
 async def test_offer_accepted_twice_at_once_one_wins(
-    client: httpx.AsyncClient, world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     rival = await driver.new_officer("officer-rival")
     headers = world.h("a", Role.officer)
-    assert (await client.put("/api/v1/officers/me/presence", json={"status": "available"}, headers=headers)).status_code == 200
+    assert (
+        await client.put("/api/v1/officers/me/presence", json={"status": "available"}, headers=headers)
+    ).status_code == 200
     for _ in range(3):
         case = await driver.create()
         await driver.device(case["id"], "check-in")
@@ -45,7 +50,12 @@ async def test_offer_accepted_twice_at_once_one_wins(
         )
         assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
         loser = first if first.status_code == 409 else second
-        assert loser.json()["code"] in ("offer_closed", "version_conflict", "invalid_transition", "officer_busy")
+        assert loser.json()["code"] in (
+            "offer_closed",
+            "version_conflict",
+            "invalid_transition",
+            "officer_busy",
+        )
         assert picked.status_code == 409
         assert picked.json()["code"] in ("offer_required", "invalid_transition")
         assert await _audit_count(sessionmaker, case["id"], "case.accept") == 1
