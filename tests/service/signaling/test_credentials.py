@@ -31,7 +31,7 @@ SECRET = b"test-secret-of-the-hub"
 def _claims() -> TicketClaims:
     # Built when the test runs: a module-level expiry would lapse in a long suite.
     return TicketClaims(
-        "case_abc", "officer", "account", "acct_x", "990019", None, int(time.time()) + 30, "n0nce"
+        "case_abc", "officer", "account", "acct_x", "990019", None, int(time.time()) + 30, "nonce-0"
     )
 
 
