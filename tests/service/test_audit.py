@@ -155,6 +155,7 @@ async def test_auditor_reads_own_chain_only(
         "case.request_verification",
         "queue.offered",
         "case.accept",
+        "evidence.still_added",
         "case.capture_evidence",
         "case.begin_review",
         "review.video_live",
