@@ -322,14 +322,15 @@ def test_naive_time_is_refused(hanako_proof: Proof) -> None:
 def test_crl_lists_the_certificate_as_revoked(hanako_proof: Proof) -> None:
     pki = shared_pki()
     serial = issued_card("yamada_hanako").auth_certificate.serial_number
-    crl = devpki.issue_crl(pki.auth_roots[-1], [serial])
+    # Issued relative to NOW, which is fixed when the module is collected (possibly minutes before this runs).
+    crl = devpki.issue_crl(pki.auth_roots[-1], [serial], this_update=NOW - dt.timedelta(minutes=1))
     result = check(hanako_proof, revocation=CrlRevocationChecker([crl]))
     assert result.reasons == (Reason.CERT_REVOKED,)
     assert result.revocation.status is RevocationStatus.REVOKED
 
 
 def test_crl_without_the_serial_is_a_pass(hanako_proof: Proof) -> None:
-    crl = devpki.issue_crl(shared_pki().auth_roots[-1], [12345])
+    crl = devpki.issue_crl(shared_pki().auth_roots[-1], [12345], this_update=NOW - dt.timedelta(minutes=1))
     result = check(hanako_proof, revocation=CrlRevocationChecker([crl]))
     assert result.ok
     assert result.check(CheckName.REVOCATION).status is CheckStatus.PASSED
