@@ -13,12 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import repository as accounts_repository
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role
 from service.config import Settings
 from service.db import unit_of_work
-from service.tenancy import repository as tenancy_repository
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.hours import ALWAYS_OPEN
@@ -150,13 +148,3 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
     )
     cred_path.chmod(0o600)
     return DemoSeed(DEMO_MUNICIPALITY[0], office.id, device.id, key_path, logins)
-
-
-async def office_ids(session: AsyncSession) -> list[str]:
-    """Ids of every post office (for CLI listings)."""
-    return [o.id for o in await tenancy_repository.list_post_offices(session)]
-
-
-async def usernames(session: AsyncSession) -> list[str]:
-    """Every username (for CLI listings)."""
-    return [a.username for a in await accounts_repository.list_accounts(session)]

@@ -133,6 +133,19 @@ def _summary(result: ProofResult) -> dict[str, object]:
     }
 
 
+def open_blob(runtime: EvidenceRuntime, blob: EvidenceBlob) -> bytes:
+    """Decrypt a blob bound to its own case and field; purged and tampered blobs are refused distinctly."""
+    if blob.ciphertext is None or blob.wrapped_key is None:
+        raise EvidencePurged()
+    try:
+        return runtime.keyring.open(
+            Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
+            aad_for(case_id=blob.case_id, field=blob.field, object_id=blob.id),
+        )
+    except EnvelopeError as exc:
+        raise EvidenceIntegrity() from exc
+
+
 async def store_blob(
     session: AsyncSession,
     runtime: EvidenceRuntime,
@@ -315,15 +328,7 @@ async def view_card_face(
     blob = await repository.blob_of(session, item.id, "card_face")
     if blob is None:
         raise EvidenceNotFound()
-    if blob.ciphertext is None or blob.wrapped_key is None:
-        raise EvidencePurged()
-    try:
-        raw = runtime.keyring.open(
-            Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
-            aad_for(case_id=case.id, field=blob.field, object_id=blob.id),
-        )
-    except EnvelopeError as exc:
-        raise EvidenceIntegrity() from exc
+    raw = open_blob(runtime, blob)
     record = parse_card_face(raw)
     await audit.record(
         session,

@@ -15,12 +15,11 @@ from service.cases.lifecycle import CaseState
 from service.cases.models import Case
 from service.errors import Unprocessable
 from service.evidence import repository
-from service.evidence.exceptions import EvidenceClosed, EvidenceIntegrity, EvidenceNotFound, EvidencePurged
+from service.evidence.exceptions import EvidenceClosed, EvidenceNotFound
 from service.evidence.models import EvidenceItem
 from service.evidence.runtime import EvidenceRuntime
-from service.evidence.service import require_device_of_case, require_evidence_reader, store_blob
+from service.evidence.service import open_blob, require_device_of_case, require_evidence_reader, store_blob
 from service.kit import clock
-from service.kit.envelope import EnvelopeError, Sealed, aad_for
 from service.kit.ids import random_id
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
@@ -126,15 +125,7 @@ async def view_still(
     blob = await repository.blob_of(session, item.id, "image")
     if blob is None:
         raise EvidenceNotFound()
-    if blob.ciphertext is None or blob.wrapped_key is None:
-        raise EvidencePurged()
-    try:
-        data = runtime.keyring.open(
-            Sealed(blob.kek_id, blob.wrapped_key, blob.ciphertext),
-            aad_for(case_id=case.id, field=blob.field, object_id=blob.id),
-        )
-    except EnvelopeError as exc:
-        raise EvidenceIntegrity() from exc
+    data = open_blob(runtime, blob)
     await audit.record(
         session,
         actor=principal,
