@@ -29,9 +29,8 @@ from service.errors import (
     Unauthenticated,
     problem_responses,
 )
-from service.idempotency import service as idempotency
+from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
-from service.kit.hashing import canonical_json, sha256_hex
 from service.kit.pagination import Cursor, InvalidCursor, Page
 from service.queue import service as queue_service
 from service.tenancy.codes import Procedure
@@ -57,42 +56,27 @@ async def create_case(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Open a case at the device's post office (clerk-agent device only). Supports Idempotency-Key."""
-    request_hash = sha256_hex(canonical_json(body.model_dump(mode="json")))
-    if idempotency_key is not None:
-        idempotency.check_key(idempotency_key)
-        stored = await idempotency.replay(
+
+    async def run() -> dict[str, object]:
+        case = await case_service.create(
             session,
-            principal_id=principal.id,
-            key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            request_hash=request_hash,
+            principal=principal,
+            municipality_code=body.municipality_code,
+            procedure=body.procedure,
+            shinseisho_id=body.shinseisho_id,
+            tz=ZoneInfo(settings.timezone),
         )
-        if stored is not None:
-            return JSONResponse(
-                stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
-            )
-    case = await case_service.create(
+        return CaseRead.model_validate(case).model_dump(mode="json")
+
+    return await idempotent.respond(
         session,
+        request=request,
         principal=principal,
-        municipality_code=body.municipality_code,
-        procedure=body.procedure,
-        shinseisho_id=body.shinseisho_id,
-        tz=ZoneInfo(settings.timezone),
+        key=idempotency_key,
+        body=body,
+        status_code=201,
+        run=run,
     )
-    payload = CaseRead.model_validate(case).model_dump(mode="json")
-    if idempotency_key is not None:
-        await idempotency.store(
-            session,
-            principal_id=principal.id,
-            key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            request_hash=request_hash,
-            status_code=201,
-            response=payload,
-        )
-    return JSONResponse(payload, status_code=201)
 
 
 @router.get(

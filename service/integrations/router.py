@@ -14,6 +14,7 @@ from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound, NotAssigned, VersionConflict
 from service.db import DBSession
 from service.errors import BadRequest, InvalidTransition, PermissionDenied, Unauthenticated, problem_responses
+from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
 from service.integrations import exports, residents
@@ -43,7 +44,6 @@ from service.integrations.schemas import (
 )
 from service.kit import clock
 from service.kit.pagination import Page
-from service.outbox import idempotent
 from service.outbox.router import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["back office"])

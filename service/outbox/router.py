@@ -14,10 +14,10 @@ from service.accounts.deps import AppSettings, CurrentPrincipal, require_scope
 from service.accounts.roles import PrincipalKind, Scope
 from service.db import DBSession
 from service.errors import BadRequest, PermissionDenied, Unauthenticated, problem_responses
+from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
 from service.kit.pagination import Page
-from service.outbox import idempotent
 from service.outbox import service as outbox_service
 from service.outbox.events import EventType
 from service.outbox.exceptions import (

@@ -1,4 +1,4 @@
-"""Idempotency-Key handling shared by the creating POSTs of the integration routers."""
+"""Idempotency-Key handling for every creating POST: replay the stored response, or run once and store it."""
 
 from __future__ import annotations
 
