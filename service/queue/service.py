@@ -34,7 +34,14 @@ from service.queue.exceptions import (
     ReassignRefused,
 )
 from service.queue.models import CaseOffer, OfficerPresence
-from service.queue.schemas import DeclineReason, PresenceStatus, QueuedCaseRow, QueueOverview, QueuePosition
+from service.queue.schemas import (
+    DeclineReason,
+    PresenceRead,
+    PresenceStatus,
+    QueuedCaseRow,
+    QueueOverview,
+    QueuePosition,
+)
 
 _random = secrets.SystemRandom()
 DECISION_ACTIONS = frozenset({Action.approve, Action.reject, Action.refer_to_counter, Action.abort})
@@ -359,7 +366,6 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         or principal.municipality_code is None
     ):
         raise PermissionDenied("the queue is shown to the municipality's officers and supervisors")
-    from service.queue.schemas import PresenceRead
 
     now = clock.now()
     rows: list[QueuedCaseRow] = []
