@@ -10,6 +10,7 @@ from service.integrations import models as integrations_models
 from service.outbox import models as outbox_models
 from service.queue import models as queue_models
 from service.review import models as review_models
+from service.signaling import models as signaling_models
 from service.tenancy import models as tenancy_models
 
 metadata = Base.metadata
@@ -25,5 +26,6 @@ __all__ = [
     "outbox_models",
     "queue_models",
     "review_models",
+    "signaling_models",
     "tenancy_models",
 ]
