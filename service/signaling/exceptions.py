@@ -7,5 +7,14 @@ call" and "no such case" stay indistinguishable (a foreign case is a 404 everywh
 from __future__ import annotations
 
 from service.cases.exceptions import CaseNotFound
+from service.errors import Conflict
 
-__all__ = ["CaseNotFound"]
+
+class MetricsLimitReached(Conflict):
+    """The case already holds as many connection-metric reports as one case may (a flood, not calls)."""
+
+    code = "connection_metrics_limit"
+    title = "Too many connection metric reports for this case"
+
+
+__all__ = ["CaseNotFound", "MetricsLimitReached"]

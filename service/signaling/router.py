@@ -1,16 +1,25 @@
-"""Signaling endpoints: the REST ticket route and the WebSocket every participant connects to."""
+"""Signaling endpoints: the ticket route, connection metrics, and the WebSocket every participant connects to."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, WebSocket
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.signaling import metrics as metrics_service
 from service.signaling import service as signaling_service
-from service.signaling.exceptions import CaseNotFound
+from service.signaling.exceptions import CaseNotFound, MetricsLimitReached
 from service.signaling.rooms import SignalingHub
-from service.signaling.schemas import SignalingTicketRead
+from service.signaling.schemas import (
+    ConnectionMetricList,
+    ConnectionMetricRead,
+    ConnectionMetricsSubmit,
+    ConnectionMetricsSummary,
+    SignalingTicketRead,
+)
 
 router = APIRouter(tags=["signaling"])
 
@@ -27,6 +36,48 @@ async def signaling_ticket(
     return await signaling_service.issue_signaling_ticket(
         session, principal=principal, case_id=case_id, settings=settings
     )
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/connection-metrics",
+    response_model=ConnectionMetricRead,
+    status_code=201,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, MetricsLimitReached),
+)
+async def report_connection_metrics(
+    case_id: str, body: ConnectionMetricsSubmit, session: DBSession, principal: CurrentPrincipal
+) -> ConnectionMetricRead:
+    """The case's clerk device or assigned officer reports how its side of the call connected."""
+    row = await metrics_service.record(session, principal=principal, case_id=case_id, metrics=body)
+    return ConnectionMetricRead.model_validate(row)
+
+
+@router.get(
+    "/api/v1/cases/{case_id}/connection-metrics",
+    response_model=ConnectionMetricList,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def case_connection_metrics(
+    case_id: str, session: DBSession, principal: CurrentPrincipal
+) -> ConnectionMetricList:
+    """Every report of the case's calls (its assigned officer or a supervisor)."""
+    rows = await metrics_service.for_case(session, principal=principal, case_id=case_id)
+    return ConnectionMetricList(items=[ConnectionMetricRead.model_validate(row) for row in rows])
+
+
+@router.get(
+    "/api/v1/connection-metrics/summary",
+    response_model=ConnectionMetricsSummary,
+    responses=problem_responses(Unauthenticated, PermissionDenied),
+)
+async def connection_metrics_summary(
+    session: DBSession,
+    principal: CurrentPrincipal,
+    days: Annotated[int, Query(ge=1, le=366)] = 7,
+    side: Annotated[Literal["clerk", "officer"] | None, Query()] = None,
+) -> ConnectionMetricsSummary:
+    """Median and p95 of each milestone and the candidate-pair mix, for the caller's municipality."""
+    return await metrics_service.summary(session, principal=principal, days=days, side=side)
 
 
 class _SocketTransport:

@@ -39,6 +39,11 @@ EVIDENCE_ROUTES = {
 }
 # The live link's ticket: only the case's clerk device and its assigned officer get one; a foreigner gets 404.
 SIGNALING_ROUTES = {("POST", "/api/v1/cases/{case_id}/signaling-ticket")}
+# Connection metrics: reported by the case's two participants, read by its officer or a supervisor.
+SIGNALING_ROUTES |= {
+    ("POST", "/api/v1/cases/{case_id}/connection-metrics"),
+    ("GET", "/api/v1/cases/{case_id}/connection-metrics"),
+}
 # Back office (integration keys) and the officer's resident-record check: case-scoped like the case routes.
 INTEGRATION_CASE_ROUTES = {
     ("GET", "/api/v1/integration/cases/{case_id}"),
@@ -77,6 +82,7 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
     "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
     "/api/v1/cases/{case_id}/video-status": {"state": "lost"},
+    "/api/v1/cases/{case_id}/connection-metrics": {"started_at": "2026-11-28T10:00:00Z", "role": "offerer"},
     "/api/v1/cases/{case_id}/checklist": {
         "id_combination": "A2",
         "face_match": True,
@@ -106,6 +112,7 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
     },
 }
 TENANT_LISTS = {
+    ("GET", "/api/v1/connection-metrics/summary"),
     ("GET", "/api/v1/queue"),
     ("GET", "/api/v1/cases"),
     ("GET", "/api/v1/designations"),
