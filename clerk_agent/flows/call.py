@@ -1,22 +1,31 @@
-"""The counter's side of the live call: join the case's room, offer when the officer is there, answer renegotiation."""
+"""The counter's side of the live call: join the case's room, offer when the officer is there, answer renegotiation.
+
+The counter sends its camera and microphone (synthetic ones by default) and plays the officer's voice through
+a `FrameSink`. The peer is prepared — transceivers, offer, candidates — while the call still waits for the
+officer, so accepting costs only the signaling round trip. Once a call connects (or fails to), the agent
+reports how it went to the hub as the case's connection metrics.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import httpx
+from av.frame import Frame
 
-from clerk_agent.errors import LinkError
+from clerk_agent.errors import LinkError, PeerError
 from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
 from clerk_agent.rtc.ice import build_configuration
 from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
-from clerk_agent.rtc.sinks import NullSink
-from clerk_agent.rtc.sources import SyntheticCamera
+from clerk_agent.rtc.sinks import FrameSink, NullSink
+from clerk_agent.rtc.sources import MediaSource, SyntheticCamera, ToneMicrophone
+from service.wire.rtc_metrics import ConnectionMetrics
 from service.wire.signaling import (
     AnswerMessage,
     ByeMessage,
@@ -27,6 +36,8 @@ from service.wire.signaling import (
 
 logger = logging.getLogger(__name__)
 TIMEOUTS = PeerTimeouts(answer_s=15.0, connect_s=15.0, first_frame_s=5.0, gather_s=5.0)
+# The officer's voice counts as flowing while frames keep coming (Opus sends 50 a second, even in silence).
+AUDIO_STALE_S = 1.0
 
 
 @dataclass
@@ -36,29 +47,94 @@ class CallStatus:
     phase: str = "idle"  # idle | joining | waiting_officer | offering | connected | ended | failed
     offers: int = 0
     detail: str = ""
+    officer_audio_frames: int = 0
+    officer_audio_at: float | None = None  # time.monotonic() of the last frame of the officer's voice
+    metrics: list[ConnectionMetrics] = field(default_factory=list)
+
+    @property
+    def officer_audio(self) -> bool:
+        """Whether the officer's voice is reaching the counter right now."""
+        return self.officer_audio_at is not None and time.monotonic() - self.officer_audio_at < AUDIO_STALE_S
 
 
-async def run_call(http: httpx.AsyncClient, case_id: str, status: CallStatus) -> None:
-    """Serve the case's call until cancelled or the officer says bye; failures end up in `status`."""
-    feed = CameraFeed(SyntheticCamera(640, 480, fps=15), call_size=(640, 480))
-    signaling = HubSignaling(http, case_id, role="clerk")
-    peers: list[AgentPeer] = []
+class _StatusSink:
+    """Forwards remote media to the counter's sink and keeps CallStatus's view of the officer's voice."""
+
+    def __init__(self, inner: FrameSink, status: CallStatus) -> None:
+        self._inner = inner
+        self._status = status
+
+    def deliver(self, kind: str, frame: Frame) -> None:
+        if kind == "audio":
+            self._status.officer_audio_frames += 1
+            self._status.officer_audio_at = time.monotonic()
+        self._inner.deliver(kind, frame)
+
+
+@dataclass
+class _Call:
+    """The pieces one run_call owns."""
+
+    signaling: HubSignaling
+    camera: CameraFeed
+    microphone: CameraFeed | None
+    sink: _StatusSink
+    timeouts: PeerTimeouts
+    peers: list[AgentPeer] = field(default_factory=list)
+    reports: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def run_call(
+    http: httpx.AsyncClient,
+    case_id: str,
+    status: CallStatus,
+    *,
+    source: MediaSource | None = None,
+    sink: FrameSink | None = None,
+    timeouts: PeerTimeouts = TIMEOUTS,
+    report_metrics: bool = True,
+) -> None:
+    """Serve the case's call until cancelled or the officer says bye; failures end up in `status`.
+
+    `source` defaults to the synthetic camera and tone; run_call stops it when it ends. `sink` receives the
+    officer's voice (default: counted and dropped, for a counter without a speaker).
+    """
+    source = source or MediaSource(
+        video=SyntheticCamera(640, 480, fps=15), audio=ToneMicrophone(), video_size=(640, 480)
+    )
+    if source.video is None:
+        raise ValueError("the call needs a camera")
+    call = _Call(
+        signaling=HubSignaling(http, case_id, role="clerk"),
+        camera=CameraFeed(source.video, call_size=(640, 480)),
+        # The same relay as the camera's, so a fresh peer after renegotiation gets its own subscription.
+        microphone=CameraFeed(source.audio, call_size=None) if source.audio is not None else None,
+        sink=_StatusSink(sink or NullSink(), status),
+        timeouts=timeouts,
+    )
     try:
         status.phase = "joining"
-        await signaling.connect()
+        await call.signaling.connect()
+        # Prepared while the officer is still on the way: gathering is off the accept → first-frame path.
+        peer = await _prepared_peer(call)
         status.phase = "waiting_officer"
         while True:
             try:
-                await signaling.wait_for_peer(30.0)
+                await call.signaling.wait_for_peer(30.0)
                 break
             except LinkError:
                 continue  # the officer's console may take a while to open the call
-        peer = await _offer(signaling, feed, peers, status, restart=False)
+        await _offer(call, peer, status, restart=False)
         while True:
-            msg = await signaling.recv()
+            msg = await call.signaling.recv()
             if isinstance(msg, AnswerMessage):
                 await peer.accept_answer(msg.sdp)
                 status.phase = "connected"
+                if report_metrics:
+                    # Owned by `call`: cancelled and awaited when the call ends.
+                    call.reports.append(
+                        asyncio.create_task(_report(http, call, peer, status), name=f"call-metrics-{case_id}")
+                    )
             elif isinstance(msg, CandidateMessage):
                 # A candidate the peer cannot use (mDNS name, closed peer) must not end the call.
                 with contextlib.suppress(Exception):
@@ -66,37 +142,71 @@ async def run_call(http: httpx.AsyncClient, case_id: str, status: CallStatus) ->
             elif isinstance(msg, RenegotiateMessage):
                 # aiortc cannot restart ICE on a live peer: a fresh peer and a new offer.
                 await peer.close()
-                peer = await _offer(signaling, feed, peers, status, restart=True)
+                peer = await _prepared_peer(call)
+                await _offer(call, peer, status, restart=True)
             elif isinstance(msg, ByeMessage):
                 status.phase = "ended"
                 return
     except SignalingRefused as exc:
         status.phase, status.detail = "failed", exc.code
         logger.warning("signaling refused for case %s: %s", case_id, exc)
-    except LinkError as exc:
+    except (LinkError, PeerError) as exc:
         status.phase, status.detail = "failed", exc.code
-        logger.warning("call link failed for case %s: %s", case_id, exc)
+        logger.warning("call failed for case %s: %s", case_id, exc)
     finally:
-        for each in peers:
+        for task in call.reports:
+            task.cancel()
+        await asyncio.gather(*call.reports, return_exceptions=True)
+        for each in call.peers:
             await each.close()
-        await signaling.close()
-        await feed.close()
+        await call.signaling.close()
+        await call.camera.close()
+        if call.microphone is not None:
+            await call.microphone.close()
 
 
-async def _offer(
-    signaling: HubSignaling, feed: CameraFeed, peers: list[AgentPeer], status: CallStatus, *, restart: bool
-) -> AgentPeer:
+async def _prepared_peer(call: _Call) -> AgentPeer:
     peer = AgentPeer(
-        build_configuration(signaling.ice_servers, relay_only=signaling.relay_only),
-        CallMedia(video=feed.call_track(), receive=frozenset()),
-        sink=NullSink(),
-        timeouts=TIMEOUTS,
+        build_configuration(call.signaling.ice_servers, relay_only=call.signaling.relay_only),
+        CallMedia(
+            video=call.camera.call_track(),
+            audio=call.microphone.call_track() if call.microphone else None,
+            receive=frozenset({"audio"}),
+        ),
+        sink=call.sink,
+        timeouts=call.timeouts,
     )
-    peers.append(peer)
-    status.phase = "offering"
+    call.peers.append(peer)
     await peer.prepare()
-    sdp = await peer.create_offer()
-    await signaling.send(OfferMessage(seq=0, room=signaling.case_id, sdp=sdp, ice_restart=restart))
-    status.offers += 1
-    await asyncio.sleep(0)
     return peer
+
+
+async def _offer(call: _Call, peer: AgentPeer, status: CallStatus, *, restart: bool) -> None:
+    status.phase = "offering"
+    sdp = await peer.create_offer()
+    await call.signaling.send(OfferMessage(seq=0, room=call.signaling.case_id, sdp=sdp, ice_restart=restart))
+    status.offers += 1
+
+
+async def _report(http: httpx.AsyncClient, call: _Call, peer: AgentPeer, status: CallStatus) -> None:
+    """Wait until the call connects and the officer's voice arrives (or either times out), then report."""
+    try:
+        await peer.wait_connected()
+        # An officer without a microphone sends no audio: the report then goes out without first_audio.
+        with contextlib.suppress(PeerError):
+            await peer.wait_first_frame("audio")
+    except PeerError as exc:
+        status.detail = exc.code  # the officer may still renegotiate; the partial figures are reported
+    metrics = peer.metrics()
+    status.metrics.append(metrics)
+    try:
+        response = await http.post(
+            f"/api/v1/cases/{call.signaling.case_id}/connection-metrics",
+            content=metrics.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
+    except httpx.HTTPError as exc:
+        logger.warning("connection metrics not reported: %s", exc)
+        return
+    if response.status_code != 201:
+        logger.warning("connection metrics refused: HTTP %s", response.status_code)
