@@ -22,7 +22,7 @@ from service.audit.tasks import run_checkpointer
 from service.cases.router import router as cases_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite
-from service.errors import install_error_handlers, problem
+from service.errors import PROBLEM_JSON, install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
 from service.integrations.router import router as integrations_router
@@ -211,7 +211,33 @@ def _add_problem_schema(app: FastAPI) -> None:
             },
             "additionalProperties": True,
         }
+        _document_shared_errors(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_shared_errors(schema: dict[str, Any]) -> None:
+    """Document the errors every route shares, as the hub answers them (found by tests/service/test_schemathesis.py).
+
+    FastAPI documents 422 as its own JSON body; the hub answers it as problem+json (errors.validation_error). A body
+    that is not JSON at all is a 400 `malformed_request`, and any body over the limit a 413 (BodySizeLimit).
+    """
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            unprocessable = responses.get("422")
+            if unprocessable is not None and PROBLEM_JSON not in unprocessable.get("content", {}):
+                unprocessable["content"] = problem_content
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "400", {"description": "Malformed request body", "content": problem_content}
+                )
+                responses.setdefault(
+                    "413", {"description": "Request body too large", "content": problem_content}
+                )
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)

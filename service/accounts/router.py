@@ -55,6 +55,7 @@ from service.errors import (
 )
 from service.kit.ratelimit import limiter
 from service.tenancy import repository as tenancy_repository
+from service.tenancy.exceptions import MunicipalityNotFound, PostOfficeNotFound
 from service.tenancy.schemas import DesignationRead
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -80,7 +81,7 @@ def _pair(issued: IssuedTokens) -> TokenPair:
 @auth_router.post(
     "/login",
     response_model=TokenPair,
-    responses=problem_responses(InvalidCredentials, AccountLocked, TotpRequired),
+    responses=problem_responses(InvalidCredentials, AccountLocked, TotpRequired, TooManyRequests),
 )
 async def login(body: LoginRequest, request: Request, session: DBSession, settings: AppSettings) -> TokenPair:
     """Log in with username, password and (if enabled) the TOTP code."""
@@ -184,7 +185,7 @@ async def list_accounts(session: DBSession, _admin: AdminPrincipal) -> list[Acco
     "/enrolment-codes",
     response_model=EnrolmentCodeIssued,
     status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied),
+    responses=problem_responses(Unauthenticated, PermissionDenied, PostOfficeNotFound),
 )
 async def issue_enrolment_code(
     body: EnrolmentCodeCreate, session: DBSession, admin: AdminPrincipal, settings: AppSettings
@@ -261,7 +262,7 @@ async def revoke_device(device_id: str, session: DBSession, admin: AdminPrincipa
     "",
     response_model=ApiKeyIssued,
     status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied),
+    responses=problem_responses(Unauthenticated, PermissionDenied, MunicipalityNotFound),
 )
 async def create_client(
     body: IntegrationClientCreate, session: DBSession, admin: AdminPrincipal
