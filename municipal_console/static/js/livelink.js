@@ -9,6 +9,9 @@
 // reported lost and `renegotiate{ice_restart:true}` is sent every 5 s until a new offer arrives; an offer with
 // ice_restart (or to a failed connection) gets a fresh RTCPeerConnection, since aiortc restarts with a new peer.
 // A dropped socket rejoins with the resume token, or with a fresh ticket once the hub refuses the token.
+// The officer's microphone goes to the counter when there is one and it is allowed; otherwise the link stays
+// receive-only and says why (video.dataset.mic: live | denied | absent | unsupported | timeout).
+// Each connected peer reports this side's connection metrics (接続計測) to the hub once, as the agent does.
 import { api } from "./api.js";
 
 // Close codes after which rejoining cannot help (service/wire/signaling.py CloseCode).
@@ -19,6 +22,8 @@ const FROZEN_MS = 3000;
 const RENEGOTIATE_EVERY_MS = 5000;
 const GATHER_LIMIT_MS = 2500;
 const ASK_FOR_OFFER_MS = 3000;
+const METRICS_WAIT_MS = 5000;
+const CANDIDATE_TYPES = new Set(["host", "srflx", "prflx", "relay"]);
 
 export class LiveLink {
   /**
@@ -49,13 +54,18 @@ export class LiveLink {
     this.reconnectSince = 0;
     this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
     this.mic = null;
+    this.micState = "pending";
     this.inbox = Promise.resolve();
+    this.call = null; // milestones of the current peer, for the connection metrics
   }
 
   async start() {
-    this.micPromise = acquireMicrophone().then((stream) => {
+    this.video.dataset.mic = this.micState;
+    this.micPromise = acquireMicrophone().then(({ stream, state }) => {
       this.mic = stream;
-      if (!stream) this.hooks.notice("mic_unavailable");
+      this.micState = state;
+      this.video.dataset.mic = state;
+      if (!stream) this.hooks.notice("mic_unavailable", { reason: state });
       return stream;
     });
     this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
@@ -215,6 +225,7 @@ export class LiveLink {
       !pc || msg.ice_restart || ["failed", "closed"].includes(pc.connectionState) || pc.signalingState !== "stable";
     if (replace) this.newPeer();
     const current = this.pc;
+    if (!this.call || this.call.pc !== current || replace) this.call = newCallMarks(current);
     await current.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     const mic = await this.micPromise;
     if (mic) {
@@ -229,7 +240,44 @@ export class LiveLink {
     await gathered(current, GATHER_LIMIT_MS);
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
     this.send({ type: "answer", room: this.caseId, sdp: current.localDescription.sdp });
+    this.mark(current, "signaling");
     this.hooks.state("connecting");
+  }
+
+  /** Note a milestone of `pc`'s call (ms since its offer arrived), once. */
+  mark(pc, milestone) {
+    const call = this.call;
+    if (!call || call.pc !== pc || milestone in call.marks) return;
+    call.marks[milestone] = Math.round((performance.now() - call.t0) * 1000) / 1000;
+  }
+
+  /** Once connected and the first frame is in (or after METRICS_WAIT_MS), tell the hub how this side connected. */
+  async reportMetrics(pc) {
+    const call = this.call;
+    if (!call || call.pc !== pc || call.reported) return;
+    call.reported = true;
+    const deadline = performance.now() + METRICS_WAIT_MS;
+    while (performance.now() < deadline && !("first_video" in call.marks) && pc === this.pc) {
+      await new Promise((resolve) => window.setTimeout(resolve, 50));
+    }
+    const [local, remote] = await selectedPair(pc);
+    const body = {
+      started_at: call.startedAt,
+      role: "answerer",
+      signaling_ms: call.marks.signaling ?? null,
+      ice_ms: call.marks.ice ?? null,
+      dtls_ms: call.marks.dtls ?? null,
+      first_frame_ms: call.marks.first_video ?? null,
+      first_audio_ms: call.marks.first_audio ?? null,
+      local_candidate: local,
+      remote_candidate: remote,
+    };
+    this.metrics = body;
+    try {
+      await api.post(`/api/v1/cases/${encodeURIComponent(this.caseId)}/connection-metrics`, body);
+    } catch {
+      // Metrics are for the record and the dashboards; the call goes on without them.
+    }
   }
 
   newPeer() {
@@ -256,6 +304,9 @@ export class LiveLink {
       this.play();
     });
     pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc));
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (["connected", "completed"].includes(pc.iceConnectionState)) this.mark(pc, "ice");
+    });
   }
 
   closePeer() {
@@ -282,6 +333,8 @@ export class LiveLink {
     if (state === "connected") {
       window.clearInterval(this.timers.renegotiate);
       this.timers.renegotiate = 0;
+      this.mark(pc, "dtls");
+      this.reportMetrics(pc);
     } else if (state === "disconnected") {
       this.timers.drop = window.setTimeout(() => this.onDrop(), DROP_GRACE_MS);
     } else if (state === "failed") {
@@ -308,6 +361,7 @@ export class LiveLink {
 
   onFramePresented() {
     this.lastFrameAt = Date.now();
+    if (this.pc) this.mark(this.pc, "first_video");
     if (!this.videoLive && this.pc && this.pc.connectionState === "connected") this.setLive(true);
   }
 
@@ -321,22 +375,39 @@ export class LiveLink {
     const pc = this.pc;
     if (!pc) return;
     let inbound = null;
+    let heard = null;
+    let spoken = null;
     try {
       const report = await pc.getStats();
       report.forEach((entry) => {
         if (entry.type === "inbound-rtp" && entry.kind === "video") inbound = entry;
+        if (entry.type === "inbound-rtp" && entry.kind === "audio") heard = entry;
+        if (entry.type === "outbound-rtp" && entry.kind === "audio") spoken = entry;
       });
     } catch {
       return;
     }
+    // The counter's sound and the officer's microphone, as data attributes for diagnostics and tests.
+    const audio = {
+      samples: heard ? heard.totalSamplesReceived || 0 : 0,
+      energy: heard ? heard.totalAudioEnergy || 0 : 0,
+      micPackets: spoken ? spoken.packetsSent || 0 : 0,
+    };
+    this.video.dataset.audioSamples = String(audio.samples);
+    this.video.dataset.audioEnergy = String(audio.energy);
+    this.video.dataset.micPackets = String(audio.micPackets);
+    if (audio.samples > 0) this.mark(pc, "first_audio");
     if (!inbound) return;
     const decoded = inbound.framesDecoded || 0;
     if (decoded > this.framesDecoded) {
       this.framesDecoded = decoded;
       this.onFramePresented();
     }
+    this.video.dataset.framesDecoded = String(decoded);
     this.hooks.stats({
       frames: decoded,
+      audioSamples: audio.samples,
+      mic: this.micState,
       width: inbound.frameWidth || this.video.videoWidth || 0,
       height: inbound.frameHeight || this.video.videoHeight || 0,
     });
@@ -362,15 +433,52 @@ function gathered(pc, limit) {
   });
 }
 
-/** The officer's microphone, or null (no device, no permission, insecure origin, or no answer within 3 s). */
+/** A fresh record of one peer's call milestones, timed from the offer's arrival. */
+function newCallMarks(pc) {
+  return { pc, t0: performance.now(), startedAt: new Date().toISOString(), marks: {}, reported: false };
+}
+
+/** The selected candidate pair's [local, remote] candidate types, or [null, null]. */
+async function selectedPair(pc) {
+  try {
+    const report = await pc.getStats();
+    let pairId = null;
+    report.forEach((entry) => {
+      if (entry.type === "transport" && entry.selectedCandidatePairId) pairId = entry.selectedCandidatePairId;
+    });
+    const pair = pairId ? report.get(pairId) : null;
+    if (!pair) return [null, null];
+    const kind = (id) => {
+      const candidate = report.get(id);
+      return candidate && CANDIDATE_TYPES.has(candidate.candidateType) ? candidate.candidateType : null;
+    };
+    return [kind(pair.localCandidateId), kind(pair.remoteCandidateId)];
+  } catch {
+    return [null, null];
+  }
+}
+
+/**
+ * The officer's microphone: {stream, state}. state is "live", or why there is none — "unsupported" (no
+ * mediaDevices: an insecure origin), "denied" (permission refused), "absent" (no device), "timeout" (no answer
+ * within 3 s) — and the link then stays receive-only.
+ */
 async function acquireMicrophone() {
-  if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") return null;
-  const request = navigator.mediaDevices.getUserMedia({ audio: true, video: false }).catch(() => null);
-  const timeout = new Promise((resolve) => window.setTimeout(() => resolve("timeout"), 3000));
+  if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") {
+    return { stream: null, state: "unsupported" };
+  }
+  const request = navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(
+    (stream) => ({ stream, state: "live" }),
+    (err) => ({
+      stream: null,
+      state: err && ["NotAllowedError", "SecurityError"].includes(err.name) ? "denied" : "absent",
+    }),
+  );
+  const timeout = new Promise((resolve) => window.setTimeout(() => resolve(null), 3000));
   const first = await Promise.race([request, timeout]);
-  if (first === "timeout") {
-    request.then((late) => late && late.getTracks().forEach((track) => track.stop()));
-    return null;
+  if (first === null) {
+    request.then((late) => late.stream && late.stream.getTracks().forEach((track) => track.stop()));
+    return { stream: null, state: "timeout" };
   }
   return first;
 }
