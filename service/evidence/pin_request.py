@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -24,6 +25,24 @@ from service.tenancy.models import Municipality
 from service.tenancy.service import PIN_SEALING_POLICY_KEY
 from service.wire.device_auth import b64url_decode
 from service.wire.pin_seal import SealedPinRequest, key_id_of
+
+
+class OldCard(StrEnum):
+    """What happens to the applicant's current card on a renewal (domain.md §A2.11: the old card is returned)."""
+
+    returned = (
+        "returned"  # 返納: surrendered at the counter, the clerk invalidates it (穴あけ) and sends it on
+    )
+    kept_until_delivery = (
+        "kept_until_delivery"  # kept by the holder, to be returned when the new card arrives
+    )
+    invalidated = (
+        "invalidated"  # already void (lost, reported, or expired before the visit): nothing to hand over
+    )
+
+
+# The municipality may set its own default in its policy; the domain's default is that the old card is returned.
+OLD_CARD_POLICY_KEY = "old_card_on_renewal"
 
 
 class NoSealingKey(Conflict):
@@ -56,6 +75,7 @@ async def finalize(
     face_auth: bool,
     runtime: EvidenceRuntime,
     tz: ZoneInfo,
+    old_card: OldCard | None = None,
 ) -> Case:
     """Record the sealed PIN request (or the PIN-less 顔認証 choice) and move the case to pin_request_sealed."""
     require_device_of_case(principal, case)
@@ -63,12 +83,18 @@ async def finalize(
         raise Unprocessable(
             "send either the sealed PIN request or face_auth: true (顔認証マイナンバーカード), not both"
         )
+    municipality = await session.get(Municipality, case.municipality_code)
+    if case.procedure == Procedure.card_renewal.value:
+        if old_card is None:
+            configured = (municipality.policy or {}).get(OLD_CARD_POLICY_KEY) if municipality else None
+            old_card = OldCard(configured) if configured in set(OldCard) else OldCard.returned
+    elif old_card is not None:
+        raise Unprocessable("old_card is recorded for card renewals only")
     if case.procedure == Procedure.card_application.value:
         photos = await repository.items(session, case.id, ("application_photo",))
         if not any(p.voided_at is None for p in photos):
             raise ApplicationPhotoMissing()
     if sealed is not None:
-        municipality = await session.get(Municipality, case.municipality_code)
         key = sealing_key(municipality) if municipality is not None else None
         if key is None:
             raise NoSealingKey()
@@ -79,7 +105,11 @@ async def finalize(
         case_id=case.id,
         kind="pin_request",
         device_id=principal.id,
-        summary={"face_auth": face_auth, "key_id": sealed.key_id if sealed else None},
+        summary={
+            "face_auth": face_auth,
+            "key_id": sealed.key_id if sealed else None,
+            **({"old_card": old_card.value} if old_card is not None else {}),
+        },
         ok=True,
         created_at=clock.now(),
     )
@@ -105,6 +135,17 @@ async def finalize(
         object_id=item.id,
         reason_code="face_auth" if face_auth else "sealed",
     )
+    if old_card is not None:
+        await audit.record(
+            session,
+            actor=principal,
+            action="evidence.old_card_recorded",
+            municipality_code=case.municipality_code,
+            case_id=case.id,
+            object_type="evidence",
+            object_id=item.id,
+            reason_code=old_card.value,
+        )
     return await case_service.act(
         session,
         principal=principal,

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.evidence.models import CardChallenge, CaseCardBinding, EvidenceBlob, EvidenceItem
+from service.cases.models import Case
+from service.evidence.models import CardChallenge, CaseCardBinding, EvidenceBlob, EvidenceItem, LegalHold
 
 
 async def challenge_for_update(session: AsyncSession, challenge_id: str) -> CardChallenge | None:
@@ -43,3 +44,14 @@ async def item(session: AsyncSession, case_id: str, evidence_id: str) -> Evidenc
 async def blob_of(session: AsyncSession, evidence_id: str, field: str) -> EvidenceBlob | None:
     query = select(EvidenceBlob).where(EvidenceBlob.evidence_id == evidence_id, EvidenceBlob.field == field)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def holds_of(session: AsyncSession, municipality_code: str) -> Sequence[tuple[LegalHold, Case]]:
+    """The municipality's cases on legal hold with their case, newest hold first."""
+    query = (
+        select(LegalHold, Case)
+        .join(Case, Case.id == LegalHold.case_id)
+        .where(Case.municipality_code == municipality_code)
+        .order_by(LegalHold.set_at.desc())
+    )
+    return [(hold, case) for hold, case in (await session.execute(query)).all()]

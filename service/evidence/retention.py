@@ -26,8 +26,12 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "card_proof": 90,
     "document_still": 90,
     "application_photo": 90,
+    "officer_note": 90,
 }
 HOLD_REASONS = frozenset({"suspected_impersonation", "coercion", "investigation", "complaint"})
+# What the officer on the case may flag from the live check (domain.md §B7): the hold starts at once, and the
+# case appears among the supervisor's flagged cases.
+OFFICER_FLAGS = frozenset({"suspected_impersonation", "coercion"})
 
 
 def retention_days(policy: dict[str, object], kind: str) -> int:
@@ -71,8 +75,12 @@ async def purge_due(session: AsyncSession, *, now: dt.datetime | None = None) ->
 
 
 async def set_hold(session: AsyncSession, *, principal: Principal, case: Case, reason_code: str) -> LegalHold:
-    """A supervisor puts the case's evidence on hold (purging suspended)."""
-    _require_supervisor(principal, case)
+    """A supervisor, or the officer assigned to the case flagging it, puts its evidence on hold (no purging)."""
+    if _is_assigned_officer(principal, case):
+        if reason_code not in OFFICER_FLAGS:
+            raise PermissionDenied(f"an officer flags with one of {', '.join(sorted(OFFICER_FLAGS))}")
+    else:
+        _require_supervisor(principal, case)
     if reason_code not in HOLD_REASONS:
         raise PermissionDenied(f"reason_code must be one of {', '.join(sorted(HOLD_REASONS))}")
     hold = await session.get(LegalHold, case.id)
@@ -104,6 +112,15 @@ async def release_hold(session: AsyncSession, *, principal: Principal, case: Cas
             municipality_code=case.municipality_code,
             case_id=case.id,
         )
+
+
+def _is_assigned_officer(principal: Principal, case: Case) -> bool:
+    return (
+        principal.kind is PrincipalKind.account
+        and principal.role is Role.officer
+        and principal.municipality_code == case.municipality_code
+        and case.officer_id == principal.id
+    )
 
 
 def _require_supervisor(principal: Principal, case: Case) -> None:

@@ -153,7 +153,11 @@ class HoldRead(BaseModel):
 async def set_legal_hold(
     case_id: str, body: HoldRequest, session: DBSession, principal: CurrentPrincipal
 ) -> HoldRead:
-    """Supervisor: keep this case's evidence past retention (a flagged case, e.g. suspected impersonation)."""
+    """Flag the case: its evidence is kept past retention (e.g. suspected impersonation).
+
+    A supervisor, or the officer assigned to the case (`suspected_impersonation` or `coercion` only); only a
+    supervisor lifts a hold.
+    """
     case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return HoldRead.model_validate(
         await retention.set_hold(session, principal=principal, case=case, reason_code=body.reason_code)
@@ -231,6 +235,10 @@ class PinRequestSubmit(BaseModel):
         default=None, description="The applicant's PINs sealed to the municipality's key"
     )
     face_auth: bool = Field(default=False, description="顔認証マイナンバーカード: no PINs")
+    old_card: pin_request.OldCard | None = Field(
+        default=None,
+        description="Renewals: what happens to the current card (default: the municipality's policy, else returned)",
+    )
 
 
 @router.post(
@@ -261,6 +269,7 @@ async def submit_pin_request(
         case=case,
         sealed=body.sealed,
         face_auth=body.face_auth,
+        old_card=body.old_card,
         runtime=_runtime(request),
         tz=ZoneInfo(settings.timezone),
     )

@@ -12,6 +12,7 @@ from service.accounts.models import Account
 from service.cases.lifecycle import CaseState
 from service.cases.models import Case, CaseStateEntry
 from service.queue.models import CaseOffer, OfficerPresence
+from service.tenancy.models import PostOffice
 
 PENDING = "pending"
 LIVE_STATES = (
@@ -118,6 +119,34 @@ async def presences(session: AsyncSession, municipality_code: str) -> Sequence[O
         .order_by(OfficerPresence.account_id)
     )
     return (await session.execute(query)).scalars().all()
+
+
+async def officers_of(session: AsyncSession, municipality_code: str) -> Sequence[Account]:
+    """The municipality's enabled officer accounts (the supervisor sees each, present or not)."""
+    query = (
+        select(Account)
+        .where(
+            Account.municipality_code == municipality_code,
+            Account.role == "officer",
+            Account.disabled.is_(False),
+        )
+        .order_by(Account.display_name, Account.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def live_cases(session: AsyncSession, municipality_code: str) -> Sequence[Case]:
+    """The municipality's cases in a live session (at most one per officer)."""
+    query = select(Case).where(Case.municipality_code == municipality_code, Case.state.in_(LIVE_STATES))
+    return (await session.execute(query)).scalars().all()
+
+
+async def office_names(session: AsyncSession, office_ids: set[str]) -> dict[str, str]:
+    """Post offices' names by id."""
+    if not office_ids:
+        return {}
+    rows = await session.execute(select(PostOffice.id, PostOffice.name).where(PostOffice.id.in_(office_ids)))
+    return {str(office_id): str(name) for office_id, name in rows.all()}
 
 
 async def live_case_of(session: AsyncSession, officer_id: str) -> Case | None:

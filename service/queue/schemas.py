@@ -71,12 +71,53 @@ class Reassign(BaseModel):
 class QueuedCaseRow(BaseModel):
     case_id: str
     post_office_id: str
+    post_office_name: str | None = None
     procedure: str
     waiting_seconds: float
     offered_to: str | None
+    offered_to_name: str | None = None
+
+
+class OfficerRow(BaseModel):
+    """One officer of the municipality as the supervisor sees them (offline when never seen or stale)."""
+
+    account_id: str
+    display_name: str
+    status: PresenceStatus
+    effective_status: PresenceStatus
+    heartbeat_at: dt.datetime | None
+    wrapup_until: dt.datetime | None
+    penalty_until: dt.datetime | None
+    live_case_id: str | None = Field(default=None, description="The case the officer is verifying now")
+
+
+class LiveCaseRow(BaseModel):
+    case_id: str
+    post_office_id: str
+    post_office_name: str | None
+    procedure: str
+    state: str
+    officer_id: str | None
+    officer_name: str | None
+    live_seconds: float
+    on_hold: bool
+
+
+class FlaggedCaseRow(BaseModel):
+    """A case flagged (e.g. suspected impersonation): its evidence is on legal hold, retention suspended."""
+
+    case_id: str
+    state: str
+    post_office_id: str
+    reason_code: str
+    set_by: str
+    set_by_name: str | None
+    set_at: dt.datetime
 
 
 class QueueOverview(BaseModel):
     municipality_code: str
     queued: list[QueuedCaseRow]
-    officers: list[PresenceRead]
+    officers: list[OfficerRow]
+    live: list[LiveCaseRow] = Field(default_factory=list)
+    flagged: list[FlaggedCaseRow] = Field(default_factory=list, description="Supervisors only")

@@ -22,6 +22,7 @@ from service.cases.lifecycle import Action, CaseState
 from service.cases.models import Case
 from service.config import Settings
 from service.errors import PermissionDenied
+from service.evidence import repository as evidence_repository
 from service.kit import clock
 from service.kit.ids import random_id
 from service.queue import bell, repository
@@ -36,7 +37,9 @@ from service.queue.exceptions import (
 from service.queue.models import CaseOffer, OfficerPresence
 from service.queue.schemas import (
     DeclineReason,
-    PresenceRead,
+    FlaggedCaseRow,
+    LiveCaseRow,
+    OfficerRow,
     PresenceStatus,
     QueuedCaseRow,
     QueueOverview,
@@ -367,31 +370,91 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
     ):
         raise PermissionDenied("the queue is shown to the municipality's officers and supervisors")
 
+    municipality_code = principal.municipality_code
     now = clock.now()
+    accounts = await repository.officers_of(session, municipality_code)
+    names = {account.id: account.display_name for account in accounts}
+    queued = await repository.queued_cases(session, municipality_code)
+    live = await repository.live_cases(session, municipality_code)
+    holds = (
+        await evidence_repository.holds_of(session, municipality_code)
+        if principal.role is Role.supervisor
+        else []
+    )
+    missing = {hold.set_by for hold, _ in holds} - names.keys()
+    for extra in missing:
+        account = await session.get(Account, extra) if extra else None
+        if account is not None:
+            names[account.id] = account.display_name
+    offices = await repository.office_names(session, {c.post_office_id for c in (*queued, *live)})
     rows: list[QueuedCaseRow] = []
-    for case in await repository.queued_cases(session, principal.municipality_code):
+    for case in queued:
         pending = await repository.pending_offers_of_case(session, case.id)
+        offered_to = pending[0].officer_id if pending else None
         rows.append(
             QueuedCaseRow(
                 case_id=case.id,
                 post_office_id=case.post_office_id,
+                post_office_name=offices.get(case.post_office_id),
                 procedure=case.procedure,
                 waiting_seconds=max(0.0, (now - case.state_entered_at).total_seconds()),
-                offered_to=pending[0].officer_id if pending else None,
+                offered_to=offered_to,
+                offered_to_name=names.get(offered_to) if offered_to else None,
             )
         )
-    officers = [
-        PresenceRead(
-            account_id=p.account_id,
-            status=PresenceStatus(p.status),
-            effective_status=effective_status(p, now=now, settings=settings),
-            heartbeat_at=p.heartbeat_at,
-            wrapup_until=p.wrapup_until,
-            penalty_until=p.penalty_until,
+    held = {hold.case_id for hold, _ in holds}
+    live_by_officer = {case.officer_id: case.id for case in live if case.officer_id}
+    presences = {p.account_id: p for p in await repository.presences(session, municipality_code)}
+    officers: list[OfficerRow] = []
+    for account in accounts:
+        presence = presences.get(account.id)
+        officers.append(
+            OfficerRow(
+                account_id=account.id,
+                display_name=account.display_name,
+                status=PresenceStatus(presence.status) if presence else PresenceStatus.offline,
+                effective_status=(
+                    effective_status(presence, now=now, settings=settings)
+                    if presence
+                    else PresenceStatus.offline
+                ),
+                heartbeat_at=presence.heartbeat_at if presence else None,
+                wrapup_until=presence.wrapup_until if presence else None,
+                penalty_until=presence.penalty_until if presence else None,
+                live_case_id=live_by_officer.get(account.id),
+            )
         )
-        for p in await repository.presences(session, principal.municipality_code)
-    ]
-    return QueueOverview(municipality_code=principal.municipality_code, queued=rows, officers=officers)
+    return QueueOverview(
+        municipality_code=municipality_code,
+        queued=rows,
+        officers=officers,
+        live=[
+            LiveCaseRow(
+                case_id=case.id,
+                post_office_id=case.post_office_id,
+                post_office_name=offices.get(case.post_office_id),
+                procedure=case.procedure,
+                state=case.state,
+                officer_id=case.officer_id,
+                officer_name=names.get(case.officer_id) if case.officer_id else None,
+                live_seconds=max(0.0, (now - case.state_entered_at).total_seconds()),
+                on_hold=case.id in held,
+            )
+            for case in live
+        ],
+        flagged=[
+            FlaggedCaseRow(
+                case_id=case.id,
+                state=case.state,
+                post_office_id=case.post_office_id,
+                reason_code=hold.reason_code,
+                set_by=hold.set_by,
+                set_by_name=names.get(hold.set_by),
+                set_at=hold.set_at,
+            )
+            for hold, case in holds
+        ],
+    )
 
 
 async def tick(session: AsyncSession, *, settings: Settings) -> int:

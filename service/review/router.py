@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.accounts.deps import CurrentPrincipal
 from service.cases import service as case_service
@@ -10,12 +10,16 @@ from service.cases.exceptions import CaseNotFound, NotAssigned
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
 from service.evidence import service as evidence_service
+from service.evidence.runtime import EvidenceRuntime
+from service.review import notes
 from service.review import service as review_service
 from service.review.schemas import (
     Checklist,
     LivenessIssued,
     LivenessRead,
     LivenessResult,
+    NoteCreate,
+    NoteRead,
     ReviewRead,
     VideoStatus,
 )
@@ -74,3 +78,28 @@ async def read_review(case_id: str, session: DBSession, principal: CurrentPrinci
     case = await case_service.get_for(session, principal=principal, case_id=case_id)
     evidence_service.require_evidence_reader(principal, case)
     return await review_service.status(session, case=case)
+
+
+def _runtime(request: Request) -> EvidenceRuntime:
+    runtime: EvidenceRuntime = request.app.state.evidence
+    return runtime
+
+
+@router.post("/notes", response_model=NoteRead, status_code=201, responses=_ERRORS)
+async def add_note(
+    case_id: str, body: NoteCreate, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> NoteRead:
+    """A note on the case (assigned officer or supervisor); stored encrypted, append-only, audited without text."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return await notes.add_note(
+        session, principal=principal, case=case, text=body.text, runtime=_runtime(request)
+    )
+
+
+@router.get("/notes", response_model=list[NoteRead], responses=_ERRORS)
+async def list_notes(
+    case_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+) -> list[NoteRead]:
+    """The case's notes, oldest first (assigned officer or supervisor; the reading is audited)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return await notes.list_notes(session, principal=principal, case=case, runtime=_runtime(request))

@@ -74,3 +74,18 @@ class ReviewRead(BaseModel):
     redo_required: bool
     ready_to_decide: bool
     missing: list[str] = Field(description="What approval still needs, as codes")
+
+
+class NoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, description="Free text; stored encrypted, never audited")
+
+
+class NoteRead(BaseModel):
+    id: str
+    author_id: str
+    author_name: str | None
+    created_at: dt.datetime
+    text: str | None = Field(description="None once retention has shredded the note")
+    purged: bool

@@ -21,7 +21,7 @@ from clerk_agent.card.virtual.transport import InProcessTransport
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.db import unit_of_work
-from service.evidence.models import CardChallenge, EvidenceBlob
+from service.evidence.models import CardChallenge, EvidenceBlob, EvidenceItem
 from service.kit import clock
 from tests.factories import World
 from tests.service.conftest import ELIGIBLE, CaseDriver
@@ -350,3 +350,47 @@ async def test_no_card_reads_after_the_decision(world: World, driver: CaseDriver
     response = await world.device_a.post(f"/api/v1/cases/{case['id']}/card-challenges")
     assert response.status_code == 409
     assert response.json()["code"] == "evidence_closed"
+
+
+async def test_a_renewal_records_what_happens_to_the_old_card(
+    world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    told = await driver.to_review("card_renewal")
+    await driver.officer(told["id"], "approve", attested=True)
+    # The clerk says the holder keeps the card until the new one arrives.
+    response = await world.device_a.post(
+        f"/api/v1/cases/{told['id']}/pin-request", json={"face_auth": True, "old_card": "kept_until_delivery"}
+    )
+    assert response.status_code == 200, response.text
+    # Not told: the domain's rule (the old card is returned at the counter) is recorded.
+    default = await driver.to_review("card_renewal")
+    await driver.officer(default["id"], "approve", attested=True)
+    response = await world.device_a.post(
+        f"/api/v1/cases/{default['id']}/pin-request", json={"face_auth": True}
+    )
+    assert response.status_code == 200, response.text
+    # A new card application has no old card.
+    application = await driver.to_review("card_application")
+    await driver.officer(application["id"], "approve", attested=True)
+    refused = await world.device_a.post(
+        f"/api/v1/cases/{application['id']}/pin-request", json={"face_auth": True, "old_card": "returned"}
+    )
+    assert refused.status_code == 422
+    async with sessionmaker() as session:
+        kinds = {
+            item.case_id: item.summary.get("old_card")
+            for item in (
+                await session.execute(select(EvidenceItem).where(EvidenceItem.kind == "pin_request"))
+            ).scalars()
+        }
+        audited = (
+            await session.execute(
+                select(AuditEvent.case_id, AuditEvent.reason_code).where(
+                    AuditEvent.action == "evidence.old_card_recorded"
+                )
+            )
+        ).all()
+    assert kinds[told["id"]] == "kept_until_delivery"
+    assert kinds[default["id"]] == "returned"
+    assert application["id"] not in kinds
+    assert set(audited) == {(told["id"], "kept_until_delivery"), (default["id"], "returned")}

@@ -162,3 +162,30 @@ async def test_key_rotation_rewraps_and_old_key_is_not_needed(
         headers=world.h("a", Role.supervisor),
     )
     assert view.status_code == 200
+
+
+async def test_the_assigned_officer_flags_and_the_supervisor_sees_the_flagged_case(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    case = await _case_with_card_face(driver, world, dev_pki_dir)
+    officer, supervisor = world.h("a", Role.officer), world.h("a", Role.supervisor)
+    url = f"/api/v1/cases/{case['id']}/legal-hold"
+    # An officer flags only what they saw: impersonation or coercion, not an investigation hold.
+    refused = await client.post(url, json={"reason_code": "investigation"}, headers=officer)
+    assert refused.status_code == 403
+    flagged = await client.post(url, json={"reason_code": "suspected_impersonation"}, headers=officer)
+    assert flagged.status_code == 200, flagged.text
+    overview = (await client.get("/api/v1/queue", headers=supervisor)).json()
+    row = next(r for r in overview["flagged"] if r["case_id"] == case["id"])
+    assert row["reason_code"] == "suspected_impersonation"
+    assert row["set_by_name"] == "試験 officer"
+    live = next(r for r in overview["live"] if r["case_id"] == case["id"])
+    assert live["on_hold"] is True
+    assert live["officer_name"] == "試験 officer"
+    me = next(o for o in overview["officers"] if o["live_case_id"] == case["id"])
+    assert me["display_name"] == "試験 officer"
+    # Officers see the queue but not the flagged list; only a supervisor lifts the hold.
+    assert (await client.get("/api/v1/queue", headers=officer)).json()["flagged"] == []
+    assert (await client.delete(url, headers=officer)).status_code == 403
+    assert (await client.delete(url, headers=supervisor)).status_code == 204
+    assert (await client.get("/api/v1/queue", headers=supervisor)).json()["flagged"] == []

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.card.protocol import MyNumberCard
 from clerk_agent.card.reading import PossessionChallenge, read_at_counter
 from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
 from clerk_agent.card.virtual.transport import InProcessTransport
 from service.accounts.roles import Role
+from service.audit.models import AuditEvent
+from service.evidence.models import EvidenceBlob
 from tests.factories import World
 from tests.service.conftest import ELIGIBLE, CaseDriver
 
@@ -205,3 +209,40 @@ async def test_liveness_result_once_and_phrases_bilingual(
     url = f"/api/v1/cases/{case['id']}/liveness-challenges/{issued['id']}/result"
     assert (await client.post(url, json={"passed": True}, headers=h)).status_code == 200
     assert (await client.post(url, json={"passed": False}, headers=h)).status_code == 409
+
+
+async def test_notes_are_encrypted_and_audited_without_their_text(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    case = await _reviewing(driver)
+    officer, supervisor = world.h("a", Role.officer), world.h("a", Role.supervisor)
+    text = "申請者は架空太郎と名乗り、旧姓の記載について説明した（合成データ）"
+    added = await client.post(f"/api/v1/cases/{case['id']}/notes", json={"text": text}, headers=officer)
+    assert added.status_code == 201, added.text
+    assert added.json()["text"] == text
+    assert added.json()["author_name"] == "試験 officer"
+    # Nobody else writes or reads them: the clerk's device, another officer, another municipality.
+    other = await driver.new_officer("officer-notes")
+    assert (
+        await client.post(f"/api/v1/cases/{case['id']}/notes", json={"text": "x"}, headers=other)
+    ).status_code == 403
+    assert (await client.get(f"/api/v1/cases/{case['id']}/notes", headers=other)).status_code == 403
+    assert (await world.device_a.get(f"/api/v1/cases/{case['id']}/notes")).status_code == 403
+    assert (
+        await client.get(f"/api/v1/cases/{case['id']}/notes", headers=world.h("b", Role.supervisor))
+    ).status_code == 404
+    listed = (await client.get(f"/api/v1/cases/{case['id']}/notes", headers=supervisor)).json()
+    assert [n["text"] for n in listed] == [text]
+    # At rest the text is ciphertext; the audit trail knows only that a note was written and read.
+    async with sessionmaker() as session:
+        blobs = (await session.execute(select(EvidenceBlob))).scalars().all()
+        rows = (await session.execute(select(AuditEvent))).scalars().all()
+    assert blobs
+    assert all(text.encode() not in (b.ciphertext or b"") for b in blobs)
+    assert "架空太郎" not in repr([r.__dict__ for r in rows])
+    actions = [r.action for r in rows if r.case_id == case["id"]]
+    assert "review.note_added" in actions
+    assert "review.notes_viewed" in actions

@@ -64,6 +64,8 @@ REVIEW_AND_QUEUE_CASE_ROUTES = {
     ("POST", "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result"),
     ("PUT", "/api/v1/cases/{case_id}/checklist"),
     ("POST", "/api/v1/cases/{case_id}/video-status"),
+    ("POST", "/api/v1/cases/{case_id}/notes"),
+    ("GET", "/api/v1/cases/{case_id}/notes"),
 }
 # An offer belongs to one officer; anyone else gets 404.
 OFFER_ROUTES = {("POST", "/api/v1/offers/{offer_id}/accept"), ("POST", "/api/v1/offers/{offer_id}/decline")}
@@ -82,6 +84,7 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
     "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
     "/api/v1/cases/{case_id}/video-status": {"state": "lost"},
+    "/api/v1/cases/{case_id}/notes": {"text": "synthetic note"},
     "/api/v1/cases/{case_id}/connection-metrics": {"started_at": "2026-11-28T10:00:00Z", "role": "offerer"},
     "/api/v1/cases/{case_id}/checklist": {
         "id_combination": "A2",
