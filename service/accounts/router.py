@@ -156,7 +156,14 @@ async def totp_confirm(body: TotpConfirm, session: DBSession, principal: Account
     "",
     response_model=AccountRead,
     status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, UsernameTaken, Unprocessable),
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        UsernameTaken,
+        Unprocessable,
+        MunicipalityNotFound,
+        PostOfficeNotFound,
+    ),
 )
 async def create_account(body: AccountCreate, session: DBSession, admin: AdminPrincipal) -> AccountRead:
     """Create a person's account (admin)."""
