@@ -1,0 +1,296 @@
+"""schemathesis against the hub's OpenAPI document: every operation, real authentication, no 5xx, no schema violation.
+
+The cases come from schemathesis' Hypothesis strategies (positive and negative data, derandomized, a fixed number per
+operation and mode) and are sent in process to the app under test through httpx, in the test's own event loop, so the
+run shares the database fixtures of the other hub tests and runs on PostgreSQL too (HUB_TEST_DB=postgresql).
+
+Authentication is real: each operation is sent as the first principal the hub does not refuse with 401/403, tried in
+the order officer, clerk-agent device (signed requests, service/wire/device_auth.py), integration API key, admin,
+supervisor, auditor (`_principal_for`). Half of the cases with path parameters get real ids of tenant A (a case in
+review, a draft, an approved case, its evidence, a liveness challenge, a spare device and integration client, …), so
+they reach the handlers' logic instead of stopping at 404. Operations that end a credential (logout, device revoke)
+get credentials of their own.
+
+Every response must pass schemathesis' checks: not a server error, a documented status code, the documented content
+type, a body and headers that match the schema. The run's size (operations, cases) is printed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import hypothesis
+import hypothesis.errors
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from clerk_agent.link.auth import DeviceAuth
+from service.accounts import service as accounts_service
+from service.accounts.roles import SYSTEM, Role, Scope
+from service.config import Settings
+from service.db import unit_of_work
+from service.kit import clock
+from service.wire import device_auth
+from tests.factories import PASSWORD, World
+from tests.service.conftest import CaseDriver
+
+pytestmark = pytest.mark.slow
+
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+AnyCase = Case[Operation]
+
+# Cases per operation and generation mode; 97 operations × 2 modes × this ≈ the run's size.
+MAX_EXAMPLES = int(os.environ.get("HUB_SCHEMATHESIS_EXAMPLES", "6"))
+BASE_URL = "http://hub.test"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+# Headers the fuzzer may generate that would replace the principal's credentials.
+AUTH_HEADERS = {"authorization", *(h.lower() for h in (device_auth.HEADER_ID, device_auth.HEADER_SIGNATURE))}
+
+
+@dataclass
+class Principal:
+    """Credentials to send a case with: bearer/API-key headers, or device signing."""
+
+    name: str
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: httpx.Auth | None = None
+
+
+@dataclass
+class RunStats:
+    """What the run sent and got."""
+
+    operations: int = 0
+    cases: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    principals: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    distinct: set[str] = field(default_factory=set)
+
+
+def _generate(operation: Operation, mode: GenerationMode) -> list[AnyCase]:
+    """Up to MAX_EXAMPLES cases of the operation, the same ones every run (derandomized, no example database)."""
+    cases: list[AnyCase] = []
+
+    @hypothesis.given(operation.as_strategy(generation_mode=mode))
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def collect(case: AnyCase) -> None:
+        cases.append(case)
+
+    try:
+        collect()
+    except hypothesis.errors.Unsatisfiable:  # nothing to negate: no parameters and no body
+        assert mode is GenerationMode.NEGATIVE, operation.label
+    return cases
+
+
+async def _send(client: httpx.AsyncClient, case: AnyCase, principal: Principal) -> httpx.Response:
+    """Send the case through the in-process client as `principal`."""
+    kwargs = case.as_transport_kwargs(base_url=BASE_URL)
+    headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in AUTH_HEADERS}
+    headers.update(principal.headers)
+    request: dict[str, Any] = {
+        "params": kwargs.get("params"),
+        "headers": headers,
+        "cookies": kwargs.get("cookies") or None,
+    }
+    if "json" in kwargs:
+        request["json"] = kwargs["json"]
+    elif kwargs.get("data") is not None:
+        data = kwargs["data"]
+        request["content" if isinstance(data, (bytes, str)) else "data"] = data
+    if kwargs.get("files"):
+        request["files"] = kwargs["files"]
+    if principal.auth is not None:
+        request["auth"] = principal.auth
+    client.cookies.clear()
+    return await client.request(kwargs["method"], kwargs["url"], **request)
+
+
+def _bound(case: AnyCase) -> None:
+    """Keep long-polls short: the offer long-poll waits at most a tenth of a second here."""
+    wait = (case.query or {}).get("wait")
+    if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait > 0.1:
+        assert case.query is not None
+        case.query["wait"] = 0.1
+
+
+async def _spare_credentials(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, world: World
+) -> tuple[str, str, DeviceAuth]:
+    """A spare device (its id is fuzzed into `revoke`) and integration client, so the world's stay usable."""
+    async with unit_of_work(sessionmaker) as session:
+        code, _ = await accounts_service.issue_enrolment_code(
+            session,
+            actor=SYSTEM,
+            post_office_id=world.a.post_office_id,
+            device_name="spare",
+            settings=settings,
+        )
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = Ed25519PrivateKey.generate()
+        device = await accounts_service.enrol_device(
+            session, code=code, public_key=device_auth.public_key_text(key)
+        )
+        client, _, _ = await accounts_service.create_client(
+            session,
+            actor=SYSTEM,
+            municipality_code=world.a.municipality_code,
+            name="spare",
+            scopes=[Scope.cases_read],
+            key_ttl_days=30,
+        )
+    return device.id, client.id, DeviceAuth(device.id, key, clock=lambda: clock.now().timestamp())
+
+
+async def _real_ids(
+    client: httpx.AsyncClient, driver: CaseDriver, world: World, spare_device: str, spare_client: str
+) -> dict[str, list[str]]:
+    """Real ids of tenant A for path parameters, by parameter name."""
+    officer = world.h("a", Role.officer)
+    approved = await driver.to_review()
+    await driver.officer(approved["id"], "approve", attested=True)
+    reviewing = await driver.to_review()
+    draft = await driver.create()
+    evidence = await client.get(f"/api/v1/cases/{reviewing['id']}/evidence", headers=officer)
+    assert evidence.status_code == 200, evidence.text
+    evidence_ids = [item["id"] for item in evidence.json()["items"]]
+    challenge = await client.post(f"/api/v1/cases/{reviewing['id']}/liveness-challenges", headers=officer)
+    assert challenge.status_code == 201, challenge.text
+    return {
+        "case_id": [reviewing["id"], draft["id"], approved["id"]],
+        "evidence_id": [str(e) for e in evidence_ids] or ["ev_missing"],
+        "challenge_id": [challenge.json()["id"]],
+        "device_id": [spare_device],
+        "client_id": [spare_client],
+        "designation_id": [world.a.designation_id],
+        "code": [world.a.municipality_code],
+    }
+
+
+async def _principal_for(
+    client: httpx.AsyncClient, case: AnyCase, candidates: list[Principal], anonymous: Principal
+) -> Principal:
+    """The first candidate the hub does not refuse with 401/403 for this operation (anonymous if it has no security)."""
+    if not case.operation.definition.raw.get("security"):
+        return anonymous
+    for principal in candidates:
+        response = await _send(client, case, principal)
+        if response.status_code not in (401, 403):
+            return principal
+    return candidates[0]
+
+
+async def test_every_operation_conforms_to_the_openapi_document(
+    app: Any,
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    record_property: Callable[[str, object], None],
+) -> None:
+    started = time.monotonic()
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    spare_device, spare_client, spare_device_auth = await _spare_credentials(sessionmaker, settings, world)
+    ids = await _real_ids(client, driver, world, spare_device, spare_client)
+    officer_a = world.a.usernames[Role.officer]
+    candidates = [
+        Principal("officer", world.h("a", Role.officer)),
+        Principal("device", auth=world.device_a.auth),
+        Principal("api_key", world.api_key("a")),
+        Principal("admin", world.admin_headers),
+        Principal("supervisor", world.h("a", Role.supervisor)),
+        Principal("auditor", world.h("a", Role.auditor)),
+    ]
+    anonymous = Principal("anonymous")
+
+    # Operations that end the credential they are sent with get one of their own.
+    # (Sessions issued by the service, not by /auth/login: the fuzzed login cases use up its rate limit.)
+    async def fresh_session() -> dict[str, str]:
+        async with unit_of_work(sessionmaker) as session:
+            issued = await accounts_service.login(
+                session, username=officer_a, password=PASSWORD, totp=None, settings=settings
+            )
+        return {"Authorization": f"Bearer {issued.access_token}"}
+
+    own: dict[str, Callable[[], Awaitable[dict[str, str]]]] = {"POST /api/v1/auth/logout": fresh_session}
+    stats = RunStats()
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        label = f"{operation.method.upper()} {operation.path}"
+        stats.operations += 1
+        principal: Principal | None = None
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for index, case in enumerate(_generate(operation, mode)):
+                if index % 2 == 0 and case.path_parameters:
+                    names = list(case.path_parameters)
+                    if all(name in ids for name in names):
+                        for name in names:
+                            pool = ids[name]
+                            case.path_parameters[name] = pool[(index // 2) % len(pool)]
+                _bound(case)
+                if label in own:
+                    sender = Principal("own", await own[label]())
+                elif label == "POST /api/v1/devices/{device_id}/revoke":
+                    sender = Principal("admin", world.admin_headers)
+                else:
+                    if principal is None:
+                        principal = await _principal_for(client, case, candidates, anonymous)
+                    sender = principal
+                if sender.name == "device" and case.path_parameters.get("device_id") == spare_device:
+                    sender = Principal("spare_device", auth=spare_device_auth)
+                response = await _send(client, case, sender)
+                stats.cases += 1
+                stats.statuses[response.status_code] += 1
+                stats.principals[sender.name] += 1
+                try:
+                    case.validate_response(response, checks=CHECKS)
+                except FailureGroup as exc:  # names every failed check and a curl to reproduce
+                    titles = ", ".join(sorted({failure.title for failure in exc.exceptions}))
+                    stats.distinct.add(f"{label} → {response.status_code}: {titles}")
+                    stats.failures.append(f"[{mode.value} as {sender.name}] {label}\n{exc}")
+    elapsed = time.monotonic() - started
+    summary = (
+        f"schemathesis: {stats.operations} operations, {stats.cases} cases in {elapsed:.0f}s; "
+        f"statuses {dict(sorted(stats.statuses.items()))}; principals {dict(stats.principals)}; "
+        f"{len(stats.failures)} failures"
+    )
+    record_property("schemathesis", summary)  # in the JUnit report
+    sys.stdout.write(f"\n{summary}\n")  # with -s
+    assert stats.operations >= 90, "the OpenAPI document lost operations"
+    assert not stats.failures, "\n".join(sorted(stats.distinct)) + "\n\n" + "\n\n".join(stats.failures[:5])
