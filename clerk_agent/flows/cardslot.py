@@ -58,10 +58,14 @@ class VirtualSlot:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[MyNumberCard]:
-        """The card over the in-process transport."""
+        """The card over the in-process transport; reset afterwards, as PcscSlot does, so no PIN stays verified."""
         if not self.present:
             raise CardAbsent("no card in the virtual slot")
-        yield MyNumberCard(self._transport)
+        try:
+            yield MyNumberCard(self._transport)
+        finally:
+            if self._transport.card is not None:
+                self._transport.card.reset()
 
 
 class PcscSlot:

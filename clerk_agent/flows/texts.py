@@ -9,6 +9,7 @@ Text = tuple[str, str]
 PROCEDURES: Final[dict[str, Text]] = {
     "card_renewal": ("更新", "Card renewal"),
     "pin_reset": ("暗証番号の初期化・変更", "PIN reset / change"),
+    "ecert_issue_renew": ("電子証明書の発行・更新", "E-certificate issue / renewal"),
     "card_application": ("交付申請受付", "Card application"),
     "application_support": ("申請サポート", "Application support"),
 }
@@ -76,6 +77,34 @@ NOTICES: Final[dict[str, Text]] = {
         "Card read failed; try again.",
     ),
     "pin_incorrect": ("暗証番号が違います。", "Wrong PIN."),
+    "card_error": (
+        "カードとの通信に失敗しました。カードを置き直してもう一度お試しください。",
+        "The card exchange failed; put the card back and try again.",
+    ),
+    "apdu_failed": (
+        "カードが想定外の応答をしました。カードを置き直してもう一度お試しください。続く場合は市区町村の窓口をご案内してください。",
+        "The card answered unexpectedly; put it back and retry. If it persists, refer to the municipal office.",
+    ),
+    "card_data_malformed": (
+        "カードの内容が読み取れません。市区町村の窓口をご案内してください。",
+        "The card's data cannot be read; refer the applicant to the municipal office.",
+    ),
+    "forbidden_file_access": (
+        "個人番号の読み取りは禁止されているため中止しました。",
+        "Stopped: reading the My Number is forbidden.",
+    ),
+    "agent_error": (
+        "窓口端末でエラーが起きました。もう一度お試しください。",
+        "The counter agent failed; try again.",
+    ),
+    "link_error": (
+        "市区町村のシステムとの通信に失敗しました。自動で再試行します。",
+        "Talking to the municipal system failed; retrying automatically.",
+    ),
+    "hub_unavailable": (
+        "市区町村のシステムにつながりません。自動で再接続しています。入力内容は保存されています。",
+        "Cannot reach the municipal system. Reconnecting automatically; nothing entered is lost.",
+    ),
     "pin_blocked": (
         "暗証番号がロックされています。市区町村の窓口で初期化が必要です。",
         "The PIN is blocked; it must be reset at the municipal office.",
@@ -93,15 +122,64 @@ NOTICES: Final[dict[str, Text]] = {
     ),
     "hub_refused": ("この操作は受け付けられませんでした。", "The municipal system refused this step."),
     "invalid_form_id": ("申請書IDは数字23桁です。", "The form ID is 23 digits."),
-    "form_id_in_use": (
-        "この申請書IDは使用済みです。市区町村から新しい申請書を受け取ってください。",
-        "This form ID was already used; the municipality must issue a new form.",
-    ),
     "invalid_pin_choice": (
         "署名用パスワードは英大文字と数字を含む6〜16文字、ほかの3つは数字4桁です。",
         "Signing password: 6–16 capital letters and digits (both); the other three: 4 digits.",
     ),
     "consents_required": ("すべての同意が必要です。", "Every consent is needed to go on."),
+    "qr_not_found": (
+        "申請書のQRコードが読み取れませんでした。カメラに近づけてもう一度読み取るか、申請書IDを入力してください。",
+        "The form's QR code could not be read. Hold it closer and scan again, or type the form ID.",
+    ),
+    "camera_unavailable": (
+        "カメラの映像が取れません。カメラの接続を確認してください。",
+        "No picture from the camera. Check its cable.",
+    ),
+    "documents_closed": (
+        "書類の撮影は職員との通話中にだけできます。",
+        "Documents can be photographed only during the call with the officer.",
+    ),
+    "documents_required": (
+        "本人確認書類の表面を撮影してから、提示の終了を押してください。",
+        "Photograph the front of the ID document before finishing.",
+    ),
+    "photo_required": (
+        "申請用顔写真をお客さまに確認していただいてから進んでください。",
+        "The applicant must approve the application photo first.",
+    ),
+    "pin_not_open": (
+        "暗証番号の入力はまだできません。係員の案内をお待ちください。",
+        "The PIN cannot be entered yet; wait for the clerk.",
+    ),
+    "sealing_key_pending": (
+        "市区町村の暗号鍵を取得しています。少し待ってからもう一度押してください。",
+        "Fetching the municipality's key; wait a moment and press again.",
+    ),
+}
+
+# Why the officer interrupted the session (the hub's abort reason codes, lifecycle.REASONS[abort]).
+ABORT_REASONS: Final[dict[str, Text]] = {
+    "network": (
+        "通信が不安定なため中断しました。通信が戻ったら、もう一度職員につないでください。",
+        "Interrupted by an unstable network. Once it is back, connect to the officer again.",
+    ),
+    "picture_quality": (
+        "映像が不鮮明なため中断しました。照明やカメラの向きを整えて、もう一度つないでください。",
+        "Interrupted because the picture was unclear. Fix the light or camera angle and connect again.",
+    ),
+    "audio_quality": (
+        "音声が聞き取れないため中断しました。マイクとスピーカーを確認して、もう一度つないでください。",
+        "Interrupted because the sound was unclear. Check the microphone and speaker, then connect again.",
+    ),
+    "applicant_left": (
+        "ご本人が画面から離れたため中断しました。",
+        "Interrupted because the applicant left the picture.",
+    ),
+    "officer_unavailable": (
+        "職員が対応できなくなったため中断しました。もう一度つなぐと別の職員が対応します。",
+        "The officer became unavailable. Connecting again reaches another officer.",
+    ),
+    "other": ("職員が通話を中断しました。", "The officer interrupted the session."),
 }
 
 DECISIONS: Final[dict[str, Text]] = {
@@ -132,6 +210,10 @@ NEXT_STEPS: Final[dict[str, Text]] = {
     "pin_reset": (
         "本人確認が完了しました。暗証番号の再設定は市区町村からの案内に従ってください。",
         "Identity confirmed. Follow the municipality's instructions to set the new PIN.",
+    ),
+    "ecert_issue_renew": (
+        "本人確認が完了しました。電子証明書の発行・更新は市区町村の案内に従ってください。カードはこの場でお返しします（郵送はありません）。",
+        "Identity confirmed. Follow the municipality's instructions for the e-certificates; the card is returned now (nothing is mailed).",
     ),
     "application_support": (
         "申請書と写真の準備が完了しました。申請書は郵送またはオンラインで提出してください。",

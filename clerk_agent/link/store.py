@@ -3,7 +3,8 @@
 Every hub write is stored before it is sent and removed once the hub answered, so a write the clerk made
 while the hub was down (or the agent restarted) is replayed, in order. Case creation carries an
 Idempotency-Key, so a replay returns the case already created instead of a second one.
-Only codes and ids are kept here: never a PIN, code B or the My Number.
+Only codes and ids are kept here: never a PIN, code B or the My Number. A document still or the application
+photo waiting for the hub is kept beside its write (pending_blob) and deleted with it once the hub has it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS pending_write (
     idempotency_key TEXT,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_blob (
+    write_id INTEGER PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    content BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counter_case (
     local_case_id TEXT PRIMARY KEY,
     record TEXT NOT NULL,
@@ -49,6 +55,8 @@ class PendingWrite:
     path: str
     body: dict[str, object] | None
     idempotency_key: str | None
+    media_type: str | None = None  # set for an upload: `content` is its body and `body` its query parameters
+    content: bytes | None = None
 
 
 class LocalStore:
@@ -70,7 +78,12 @@ class LocalStore:
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         def locked() -> _T:
             with self._lock:
-                return fn(self._db)
+                try:
+                    return fn(self._db)
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
 
         return await asyncio.to_thread(locked)
 
@@ -81,10 +94,12 @@ class LocalStore:
         path: str,
         body: dict[str, object] | None,
         idempotency_key: str | None,
+        blob: tuple[str, bytes] | None = None,
     ) -> int:
-        """Persist a write before sending it; returns its id."""
+        """Persist a write (and an upload's bytes, in the same transaction) before sending it; returns its id."""
 
         def insert(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(
                 "INSERT INTO pending_write (local_case_id, method, path, body, idempotency_key, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -97,23 +112,39 @@ class LocalStore:
                     time.time(),
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            write_id = int(cursor.lastrowid or 0)
+            if blob is not None:
+                db.execute(
+                    "INSERT INTO pending_blob (write_id, media_type, content) VALUES (?, ?, ?)",
+                    (write_id, blob[0], blob[1]),
+                )
+            db.execute("COMMIT")
+            return write_id
 
         return await self._run(insert)
 
     async def done(self, write_id: int) -> None:
-        """The hub answered this write."""
-        await self._run(lambda db: db.execute("DELETE FROM pending_write WHERE id = ?", (write_id,)))
+        """The hub answered this write (an upload's bytes go with it)."""
+
+        def delete(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM pending_blob WHERE write_id = ?", (write_id,))
+            db.execute("DELETE FROM pending_write WHERE id = ?", (write_id,))
+            db.execute("COMMIT")
+
+        await self._run(delete)
 
     async def pending(self) -> list[PendingWrite]:
         """Writes not yet answered, oldest first."""
 
         def select(db: sqlite3.Connection) -> list[PendingWrite]:
             rows = db.execute(
-                "SELECT id, local_case_id, method, path, body, idempotency_key FROM pending_write ORDER BY id"
+                "SELECT w.id, w.local_case_id, w.method, w.path, w.body, w.idempotency_key, b.media_type,"
+                " b.content FROM pending_write w LEFT JOIN pending_blob b ON b.write_id = w.id ORDER BY w.id"
             ).fetchall()
             return [
-                PendingWrite(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5]) for r in rows
+                PendingWrite(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5], r[6], r[7])
+                for r in rows
             ]
 
         return await self._run(select)

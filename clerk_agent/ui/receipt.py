@@ -10,7 +10,8 @@ import io
 
 from clerk_agent.errors import AgentError
 from clerk_agent.flows import texts
-from clerk_agent.flows.counter import MAILED, CounterFlow
+from clerk_agent.flows.case import MAILED
+from clerk_agent.flows.counter import CounterFlow
 
 # J-LIS production and mailing take about a month; the receipt says "目安" (an estimate), never a promise.
 MAILING_ESTIMATE = dt.timedelta(days=30)

@@ -146,7 +146,66 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         await flow.give_consents({k: bool(v) for k, v in (await body(request)).items()})
 
     async def code_b(request: Request) -> None:
-        await flow.set_code_b(str((await body(request)).get("code_b", "")))
+        await flow.card.set_code_b(str((await body(request)).get("code_b", "")))
+
+    async def document(request: Request) -> None:
+        data = await body(request)
+        number = data.get("document", 1)
+        await flow.capture.capture_document(
+            number if isinstance(number, int) else 0, str(data.get("view", ""))
+        )
+
+    async def preview_switch(request: Request) -> None:
+        if (await body(request)).get("on"):
+            flow.require_case()
+            await flow.capture.start_preview()
+        else:
+            await flow.capture.stop_preview()
+
+    async def scene(request: Request) -> None:
+        """Synthetic camera only: hold a form's QR code or an ID card up to it (demo and tests)."""
+        from clerk_agent.photo import scenes
+        from clerk_agent.photo.camera import SceneCamera
+
+        camera = flow.capture.camera
+        if not isinstance(camera, SceneCamera):
+            raise ValueError("not the synthetic camera")
+        data = await body(request)
+        shown = str(data.get("scene", "pattern"))
+        if shown == "form":
+            camera.show(scenes.application_form(str(data.get("shinseisho_id", ""))))
+        elif shown in {"document", "document_tilt"}:
+            camera.show(scenes.id_card(tilted=shown == "document_tilt"))
+        elif shown == "pattern":
+            camera.show(None)
+        else:
+            raise ValueError(f"unknown scene {shown}")
+
+    def image(latest: Callable[[], bytes | None]) -> Handler:
+        """A camera picture for this UI's own pages: only with the session cookie (never cross-site)."""
+
+        async def serve(request: Request) -> Response:
+            if not request.cookies.get(SESSION_COOKIE):
+                return PlainTextResponse("no session", status_code=403)
+            data = latest()
+            if data is None:
+                return PlainTextResponse("no picture", status_code=404)
+            return Response(data, media_type="image/jpeg")
+
+        return serve
+
+    def preview_jpeg() -> bytes | None:
+        framing = flow.capture.preview.latest
+        return framing.preview_jpeg if framing and flow.capture.preview_running() else None
+
+    async def photo_decision(request: Request) -> Response:
+        if not csrf.check(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        try:
+            await flow.capture.decide_photo(bool((await body(request)).get("approved")))
+        except (LookupError, ValueError) as exc:
+            return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=409)
+        return JSONResponse(applicant_view(flow))
 
     async def withdraw(request: Request) -> None:
         await flow.withdraw(str((await body(request)).get("reason_code", "applicant_request")))
@@ -157,7 +216,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
             return JSONResponse({"error": "csrf"}, status_code=403)
         buffer = bytearray(await request.body())
         try:
-            await flow.submit_pin(buffer)
+            await flow.card.submit_pin(buffer)
         finally:
             buffer[:] = bytes(len(buffer))
         return JSONResponse(applicant_view(flow))
@@ -215,14 +274,21 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         Route("/api/cases", action(start), methods=["POST"]),
         Route("/api/eligibility", action(eligibility), methods=["POST"]),
         Route("/api/consents", action(consents), methods=["POST"]),
-        Route("/api/card/check", action(simple(flow.check_card)), methods=["POST"]),
+        Route("/api/card/check", action(simple(flow.card.check)), methods=["POST"]),
         Route("/api/request-verification", action(simple(flow.request_verification)), methods=["POST"]),
         Route("/api/requeue", action(simple(flow.requeue)), methods=["POST"]),
         Route("/api/code-b", action(code_b), methods=["POST"]),
-        Route("/api/confirm-last-try", action(simple(flow.confirm_last_try)), methods=["POST"]),
+        Route("/api/confirm-last-try", action(simple(flow.card.confirm_last_try)), methods=["POST"]),
         Route("/api/documents-shown", action(simple(flow.capture_evidence)), methods=["POST"]),
         Route("/api/face-auth", action(simple(flow.choose_face_auth)), methods=["POST"]),
-        Route("/api/application-photo", action(simple(flow.capture_application_photo)), methods=["POST"]),
+        Route("/api/form-id/scan", action(simple(flow.capture.begin_scan)), methods=["POST"]),
+        Route("/api/documents/capture", action(document), methods=["POST"]),
+        Route("/api/photo/preview", action(preview_switch), methods=["POST"]),
+        Route("/api/photo/take", action(simple(flow.capture.take_photo)), methods=["POST"]),
+        Route("/api/photo/preview.jpg", image(preview_jpeg)),
+        Route("/api/photo/candidate.jpg", image(lambda: flow.capture.candidate)),
+        Route("/api/synthetic-camera", action(scene), methods=["POST"]),
+        Route("/api/applicant/photo", photo_decision, methods=["POST"]),
         Route("/api/close", action(simple(flow.close_case)), methods=["POST"]),
         Route("/api/complete", action(simple(flow.complete_support)), methods=["POST"]),
         Route("/api/withdraw", action(withdraw), methods=["POST"]),

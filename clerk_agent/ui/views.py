@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from clerk_agent.flows import texts
-from clerk_agent.flows.counter import CounterFlow, steps_of
+from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, steps_of
+from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.problems import problem_text
+from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
 
 JsonView = dict[str, object]
@@ -22,8 +25,26 @@ def _progress(flow: CounterFlow) -> JsonView:
     }
 
 
+def _notice(flow: CounterFlow) -> JsonView | None:
+    if not flow.notice:
+        return None
+    if flow.notice == "hub_refused" and flow.problem_code:
+        # The hub's own reason, in the clerk's words; the code is shown too, for the help desk.
+        return {
+            "code": flow.notice,
+            "problem": flow.problem_code,
+            **texts.pair(problem_text(flow.problem_code)),
+        }
+    return {"code": flow.notice, **texts.pair(texts.NOTICES.get(flow.notice, ("", "")))}
+
+
+def _advice(advice: tuple[Advice, ...] | list[Advice]) -> list[JsonView]:
+    return [{"code": a.value, **texts.pair(ADVICE_TEXT[a])} for a in advice]
+
+
 def _common(flow: CounterFlow) -> JsonView:
     online = flow.link.status.online
+    pin = flow.card.pin
     return {
         "hub": {
             "online": online,
@@ -33,15 +54,24 @@ def _common(flow: CounterFlow) -> JsonView:
         "progress": _progress(flow),
         "procedure": texts.pair(texts.PROCEDURES[flow.case.procedure]) if flow.case else None,
         "pin": {
-            "open": flow.pin.open,
-            "retries_left": flow.pin.retries_left,
-            "needs_clerk_confirm": flow.pin.needs_clerk_confirm,
+            "open": pin.open,
+            "retries_left": pin.retries_left,
+            "needs_clerk_confirm": pin.needs_clerk_confirm,
         },
-        "notice": (
-            {"code": flow.notice, **texts.pair(texts.NOTICES.get(flow.notice, ("", "")))}
-            if flow.notice
-            else None
-        ),
+        "notice": _notice(flow),
+    }
+
+
+def _photo(flow: CounterFlow) -> JsonView:
+    capture = flow.capture
+    latest = capture.preview.latest
+    live = capture.preview_running() and latest is not None
+    return {
+        "preview": capture.preview_running(),
+        "frames": capture.preview.frames,
+        "advice": _advice(latest.advice) if live and latest else [],
+        "candidate": capture.candidate is not None,
+        "candidate_advice": _advice(capture.candidate_advice) if capture.candidate is not None else [],
     }
 
 
@@ -52,10 +82,14 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     view["card"] = {"present": flow.slot.present, "reader_ok": flow.slot.reader_ok, "name": flow.slot.name}
     view["call"] = {"phase": flow.call.phase, "detail": flow.call.detail}
     view["queue"] = dict(flow.queue)
+    view["scan"] = {"scanning": flow.capture.scanning, "form_id": flow.capture.scanned_form_id}
+    view["camera"] = {"synthetic": isinstance(flow.capture.camera, SceneCamera)}
+    view["photo"] = _photo(flow)
     if case is None:
         view["case"] = None
         return view
     decision = texts.DECISIONS.get(case.hub_state)
+    abort = texts.ABORT_REASONS.get(case.reason_code or "other") if case.hub_state == "aborted" else None
     view["case"] = {
         "procedure": case.procedure,
         "case_id": case.case_id,
@@ -67,29 +101,32 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "consents": case.consents,
         "pin_retries": case.pin_retries,
         "pin_blocked": case.pin_blocked,
-        "code_b_entered": flow.code_b_entered(),
+        "code_b_entered": flow.card.code_b_entered(),
         "proof_ok": case.proof_ok,
         "evidence_sent": case.evidence_sent,
+        "photo_needed": case.procedure in PHOTO_PROCEDURES,
         "photo_sent": case.photo_sent,
-        "photo_advice": [{"code": a, **texts.pair(ADVICE_TEXT[Advice(a)])} for a in flow.photo_advice],
+        "documents": case.documents,
+        "documents_needed": case.needs_documents(),
+        "abort_reason": {"code": case.reason_code, **texts.pair(abort)} if abort else None,
+        "aborts": case.aborts,
         "decision": texts.pair(decision) if decision else None,
         "next_steps": texts.pair(texts.NEXT_STEPS[case.procedure]),
-        "mailed": case.procedure in {"card_renewal", "card_application"},
-        "card_procedure": case.procedure in {"card_renewal", "pin_reset"},
+        "mailed": case.procedure in MAILED,
+        "card_procedure": case.procedure in CARD_PROCEDURES,
     }
     return view
 
 
 def applicant_view(flow: CounterFlow) -> JsonView:
-    """The applicant's screen: steps, PIN pad and plain messages; no ids."""
+    """The applicant's screen: steps, PIN pad, the photo to approve and plain messages; no ids."""
     view = _common(flow)
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
     view["decision"] = texts.pair(decision) if decision else None
     # The applicant chooses the new card's PINs only once the case is approved for mailing.
-    view["choose_pins"] = bool(
-        case and case.hub_state == "approved" and case.procedure in {"card_renewal", "card_application"}
-    )
+    view["choose_pins"] = bool(case and case.hub_state == "approved" and case.procedure in MAILED)
+    view["photo_review"] = flow.capture.candidate is not None
     view["ineligible"] = (
         [texts.pair(texts.INELIGIBLE.get(r, (r, r))) for r in case.precheck_reasons] if case else []
     )

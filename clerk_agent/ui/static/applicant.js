@@ -47,6 +47,19 @@ function pinChoice() {
     el('p', {}, tr('暗証番号は暗号化され、市区町村だけが開けます。', 'Your PINs are encrypted; only the municipality can open them.')));
 }
 
+function photoReview() {
+  const decide = (approved) => async () => {
+    const next = await post('/api/applicant/photo', { approved });
+    if (next) { shown = ''; render(next); }
+  };
+  return el('section', {},
+    el('h2', {}, tr('申請用の写真をご確認ください', 'Please check your application photo')),
+    el('img', { id: 'applicant-photo', class: 'photo', src: `/api/photo/candidate.jpg?t=${Date.now()}`, alt: tr('申請用の写真', 'Application photo') }),
+    el('div', {},
+      el('button', { type: 'button', id: 'photo-approve', class: 'primary', onclick: decide(true) }, tr('この写真にする', 'Use this photo')),
+      el('button', { type: 'button', id: 'photo-retake', onclick: decide(false) }, tr('撮り直す', 'Take it again'))));
+}
+
 function render(next) {
   state = next;
   renderFrame(state);
@@ -55,6 +68,11 @@ function render(next) {
   if (state.pin.open && !state.pin.needs_clerk_confirm) {
     const key = JSON.stringify([document.documentElement.lang, state.pin]);
     if (key !== shown || !document.getElementById('pin-dots')) { shown = key; screen.replaceChildren(pinPad()); }
+    return;
+  }
+  if (state.photo_review) {
+    const key = JSON.stringify([document.documentElement.lang, 'photo']);
+    if (key !== shown || !document.getElementById('photo-approve')) { shown = key; screen.replaceChildren(photoReview()); }
     return;
   }
   if (state.choose_pins) {

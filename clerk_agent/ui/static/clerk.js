@@ -4,10 +4,12 @@ import { el, post, renderFrame, setupLang, t, tr } from './common.js';
 let state = null;
 let editing = false; // do not re-render under the clerk's fingers while a form is being filled in
 let shown = ''; // what the screen shows now; re-rendered only when it changes, so inputs stay put
+let extraDocument = 0; // a document row the clerk added before taking its first still
 
 const PROCEDURES = [
   ['card_renewal', '更新', 'Card renewal'],
   ['pin_reset', '暗証番号の初期化・変更', 'PIN reset / change'],
+  ['ecert_issue_renew', '電子証明書の発行・更新', 'E-certificate issue / renewal'],
   ['card_application', '交付申請受付', 'Card application'],
   ['application_support', '申請サポート', 'Application support'],
 ];
@@ -27,17 +29,30 @@ const CONSENTS = [
   ['pin_entry', '暗証番号をこの窓口の画面で自分で入力することに同意します（版 2026-04）', 'I consent to typing my PIN myself on this counter screen (v2026-04)'],
 ];
 
+const DEMO_FORM_ID = '20260401000000000012345';
 const button = (id, label, action, cls = '') => el('button', { id, class: cls, type: 'button', onclick: action }, label);
-const act = async (path, body) => { editing = false; const next = await post(path, body); if (next) render(next); };
+const act = async (path, body) => {
+  editing = false;
+  if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
+  const next = await post(path, body);
+  if (next) render(next);
+};
 
-function procedureView() {
+function procedureView(s) {
   const formId = el('input', { id: 'form-id', type: 'text', inputmode: 'numeric', maxlength: '23', autocomplete: 'off',
-    placeholder: tr('申請書ID（23桁）', 'Form ID (23 digits)') });
+    placeholder: tr('申請書ID（23桁）', 'Form ID (23 digits)'), value: s.scan.form_id || '' });
   formId.addEventListener('input', () => { editing = true; });
+  const demo = s.camera.synthetic ? el('p', { class: 'demo' }, tr('（デモ）', '(demo) '),
+    button('demo-show-form', tr('申請書をカメラにかざす', 'Hold a form up to the camera'),
+      () => act('/api/synthetic-camera', { scene: 'form', shinseisho_id: DEMO_FORM_ID }))) : null;
   return el('section', {},
     el('h2', {}, tr('手続きを選んでください', 'Choose the procedure')),
-    el('p', {}, tr('更新・交付申請は申請書ID（23桁）を入力してから選びます。', 'For renewal and application, type the 23-digit form ID first.')),
+    el('p', {}, tr('更新・交付申請は、申請書のQRコードをカメラで読み取るか、申請書ID（23桁）を入力してから選びます。',
+      'For renewal and application, scan the form\'s QR code with the camera or type the 23-digit form ID first.')),
     formId,
+    button('scan-form-id', s.scan.scanning ? tr('読み取り中…', 'Scanning…') : tr('QRコードをカメラで読み取る', 'Scan the QR code'),
+      () => act('/api/form-id/scan')),
+    demo,
     el('div', {}, PROCEDURES.map(([key, ja, en]) =>
       button(`start-${key}`, tr(ja, en), () => act('/api/cases', { procedure: key, shinseisho_id: formId.value.trim() || null }), 'primary'))));
 }
@@ -125,17 +140,57 @@ function callView(c, s) {
     }
   } else if (!c.evidence_sent) {
     if (c.pin_blocked) parts.push(el('p', { class: 'bad', id: 'pin-blocked' }, tr('暗証番号がロックされているため、カードの電子確認はできません。写真付きの本人確認書類を提示してください。', 'The PIN is blocked, so the card cannot be checked electronically; show photo ID instead.')));
-    if (c.procedure === 'card_application') {
-      parts.push(el('p', {}, tr('申請用顔写真: お客さまにカメラの正面を向いていただき、撮影します。', 'Application photo: the applicant faces the camera.')),
-        button('application-photo', tr(c.photo_sent ? '撮り直す' : '申請用写真を撮影', c.photo_sent ? 'Retake' : 'Take the application photo'), () => act('/api/application-photo')),
-        c.photo_advice.length ? el('ul', { id: 'photo-advice' }, c.photo_advice.map((a) => el('li', { class: a.code === 'ok' ? 'ok' : 'bad' }, t(a)))) : null);
-    }
-    parts.push(el('p', {}, tr('本人確認書類をカメラに向けて提示してください（表面、ホログラムは傾けて）。', 'Hold each ID document to the camera (front, then tilted for holograms).')),
-      button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
+    if (c.photo_needed) parts.push(photoPart(c, s));
+    if (c.documents_needed || c.documents.length) parts.push(documentsPart(c, s));
+    parts.push(button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
   } else {
     parts.push(el('p', { id: 'evidence-done', class: c.proof_ok === false ? 'bad' : 'ok' }, c.proof_ok === false ? tr('カードの確認ができませんでした。職員の判断を待ちます。', 'Card not verified; the officer decides.') : tr('確認情報を送信しました。職員の判断をお待ちください。', 'Evidence sent; waiting for the officer.')));
   }
   return el('section', {}, parts);
+}
+
+function photoPart(c, s) {
+  const p = s.photo;
+  const parts = [el('h3', {}, tr('申請用顔写真（縦45mm×横35mm）', 'Application photo (45×35 mm)'))];
+  if (c.photo_sent) parts.push(el('p', { id: 'photo-approved', class: 'ok' }, tr('お客さまが写真を承認しました。', 'The applicant approved the photo.')));
+  else if (p.candidate) {
+    parts.push(el('img', { id: 'photo-candidate', class: 'photo', src: `/api/photo/candidate.jpg?t=${Date.now()}`, alt: '' }),
+      el('p', { id: 'photo-waiting' }, tr('お客さま画面で写真を確認していただいています…', 'The applicant is checking the photo on their screen…')),
+      adviceList('photo-candidate-advice', p.candidate_advice));
+  } else if (p.preview) {
+    parts.push(el('img', { id: 'photo-preview', class: 'photo', src: `/api/photo/preview.jpg?t=${Date.now()}`, alt: '' }),
+      el('ul', { id: 'photo-advice' }),
+      button('photo-take', tr('撮影する', 'Take the photo'), () => act('/api/photo/take'), 'primary'));
+  } else {
+    parts.push(el('p', {}, tr('お客さまにカメラの正面を向いていただき、枠に顔を合わせます。', 'The applicant faces the camera; fit the face in the frame.')),
+      button('photo-start', tr('カメラで写真を合わせる', 'Frame the photo'), () => act('/api/photo/preview', { on: true })));
+  }
+  return el('div', { class: 'photo-step' }, parts);
+}
+
+const adviceList = (id, advice) => el('ul', { id }, advice.map((a) => el('li', { class: a.code === 'ok' ? 'ok' : 'bad', 'data-code': a.code }, t(a))));
+
+function documentsPart(c, s) {
+  const docs = c.documents;
+  const count = Math.max(1, extraDocument, ...docs.map((d) => d.document));
+  const sent = docs.filter((d) => d.sent).length;
+  const rows = [];
+  for (let n = 1; n <= count; n += 1) {
+    const has = (view) => docs.some((d) => d.document === n && d.view === view);
+    rows.push(el('li', { 'data-document': String(n) }, tr(`書類${n}: `, `Document ${n}: `),
+      button(`doc-${n}-front`, tr(has('front') ? '表面 ✓ 撮り直す' : '表面を撮影', has('front') ? 'Front ✓ again' : 'Photograph the front'), () => act('/api/documents/capture', { document: n, view: 'front' })),
+      button(`doc-${n}-tilt`, tr(has('tilt') ? '傾き ✓ 撮り直す' : '傾けて撮影（ホログラム）', has('tilt') ? 'Tilted ✓ again' : 'Photograph tilted (hologram)'), () => act('/api/documents/capture', { document: n, view: 'tilt' }))));
+  }
+  const demo = s.camera.synthetic ? el('p', { class: 'demo' }, tr('（デモ）', '(demo) '),
+    button('demo-show-document', tr('書類をかざす', 'Hold up a document'), () => act('/api/synthetic-camera', { scene: 'document' })),
+    button('demo-show-document-tilt', tr('書類を傾ける', 'Tilt the document'), () => act('/api/synthetic-camera', { scene: 'document_tilt' }))) : null;
+  return el('div', { class: 'documents' },
+    el('h3', {}, tr('本人確認書類の撮影（表面、ホログラムは傾けて）', 'ID documents (front, then tilted for holograms)')),
+    el('ol', { id: 'documents' }, rows),
+    count < 3 ? button('doc-add', tr('書類を追加', 'Add a document'), () => { extraDocument = count + 1; render(state, true); }) : null,
+    el('p', { id: 'documents-progress', class: sent === docs.length ? 'ok' : '' },
+      tr(`撮影 ${docs.length}枚・送信済み ${sent}枚`, `${docs.length} taken, ${sent} sent`)),
+    demo);
 }
 
 function decisionView(c) {
@@ -148,7 +203,11 @@ function decisionView(c) {
       button('face-auth', tr('顔認証マイナンバーカードにする', 'Face-authentication card'), () => act('/api/face-auth')));
   }
   if (c.state === 'approved' && !c.mailed) parts.push(button('close', tr('完了', 'Done'), () => act('/api/close'), 'primary'));
-  if (c.state === 'aborted') parts.push(button('requeue', tr('もう一度つなぐ', 'Queue again'), () => act('/api/requeue'), 'primary'));
+  if (c.state === 'aborted') {
+    if (c.abort_reason) parts.push(el('p', { id: 'abort-reason', class: 'bad big', 'data-code': c.abort_reason.code }, t(c.abort_reason)));
+    parts.push(el('p', {}, tr('もう一度つなぐと、カードの確認と書類の撮影をやり直します。', 'Connecting again repeats the card check and the document stills.')),
+      button('requeue', tr('もう一度職員につなぐ', 'Request verification again'), () => act('/api/requeue'), 'primary'));
+  }
   if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', {}, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
   return el('section', {}, parts);
 }
@@ -162,16 +221,25 @@ function receiptView(c) {
     el('div', {}, button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary')));
 }
 
-function render(next) {
+function livePhoto() {
+  // The preview refreshes on its own timer: re-rendering the whole screen for each frame would reset inputs.
+  const img = document.getElementById('photo-preview');
+  if (img && state.photo.preview) img.src = `/api/photo/preview.jpg?t=${Date.now()}`;
+  const list = document.getElementById('photo-advice');
+  if (list) list.replaceWith(adviceList('photo-advice', state.photo.advice));
+}
+
+function render(next, force = false) {
   state = next;
   renderFrame(state);
   const c = state.case;
   const screen = document.getElementById('screen');
-  const key = JSON.stringify([document.documentElement.lang, c, state.progress.current, state.pin, state.call, state.queue, state.card]);
-  if ((editing || key === shown) && screen.childElementCount) return;
+  const photo = { ...state.photo, advice: null, frames: null };
+  const key = JSON.stringify([document.documentElement.lang, c, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
+  if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
-  if (!c) view = procedureView();
+  if (!c) view = procedureView(state);
   else {
     const step = state.progress.current;
     const pending = !c.case_id ? el('p', { id: 'pending' }, tr('受付を登録しています…', 'Registering the case…')) : null;
@@ -182,6 +250,7 @@ function render(next) {
     view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, `${t(state.procedure)} ${c.case_id ? `· ${c.case_id}` : ''}`), pending, view, withdraw);
   }
   screen.replaceChildren(view);
+  livePhoto();
 }
 
 async function poll() {
@@ -189,7 +258,7 @@ async function poll() {
     const response = await fetch('/api/state', { credentials: 'same-origin' });
     if (response.ok) render(await response.json());
   } catch { /* the agent itself restarting; the next poll retries */ }
-  setTimeout(poll, 700);
+  setTimeout(poll, state && state.photo.preview ? 300 : 700);
 }
 
 setupLang(() => { editing = false; shown = ''; if (state) render(state); });

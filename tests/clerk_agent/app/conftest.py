@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +102,8 @@ def hub(fresh_database_url: str, tmp_path: Path, agent_pki: Path) -> Iterator[Hu
         "HUB_DATA_DIR": str(data),
         "HUB_ENVIRONMENT": "development",
         "HUB_DEV_PKI_DIR": str(agent_pki),
+        # One demo officer takes a case again right after aborting it (the abort → requeue test).
+        "HUB_OFFICER_WRAPUP_SECONDS": "0",
     }
     server = Hub(free_port(), env, data)
     server.start(demo=True)
@@ -290,3 +292,56 @@ class Officer:
         assert passed.status_code == 200, passed.text
         approved = await self.client.post(f"{base}/approve", json={"attested": True})
         assert approved.status_code == 200, approved.text
+
+    async def evidence_kinds(self, case_id: str) -> list[str]:
+        """The kinds of the case's evidence items, oldest first (the assigned officer's view)."""
+        listed = await self.client.get(f"/api/v1/cases/{case_id}/evidence")
+        assert listed.status_code == 200, listed.text
+        return [str(item["kind"]) for item in listed.json()["items"]]
+
+    async def abort(self, case_id: str, reason_code: str) -> None:
+        """Abort the live session with a reason (network, picture_quality, …)."""
+        aborted = await self.client.post(f"/api/v1/cases/{case_id}/abort", json={"reason_code": reason_code})
+        assert aborted.status_code == 200, aborted.text
+
+
+async def until_view(
+    client: CounterClient, path: str, check: Callable[[dict[str, object]], bool], within_s: float = 20.0
+) -> dict[str, object]:
+    """Poll a screen's state until `check` holds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        view = await client.state(path)
+        if check(view):
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never got there: {view}")
+        await asyncio.sleep(0.2)
+
+
+async def take_application_photo(counter: CounterClient, applicant: CounterClient) -> dict[str, object]:
+    """Live framing preview on, take, the applicant approves on their screen; returns the clerk's state."""
+    await counter.post("/api/photo/preview", {"on": True})
+    await until_view(counter, "/api/state", lambda v: bool(v["photo"]["frames"]))  # type: ignore[index]
+    taken = await counter.post("/api/photo/take")
+    assert taken["photo"]["candidate"] is True, taken  # type: ignore[index]
+    shown = await until_view(applicant, "/api/applicant/state", lambda v: bool(v["photo_review"]))
+    assert shown["photo_review"] is True
+    await applicant.post("/api/applicant/photo", {"approved": True})
+    return await counter.state()
+
+
+async def photograph_documents(counter: CounterClient, documents: int = 1) -> dict[str, object]:
+    """Each document held up front and tilted (the synthetic camera's test card); waits until all are sent."""
+    for number in range(1, documents + 1):
+        await counter.post("/api/synthetic-camera", {"scene": "document"})
+        await counter.post("/api/documents/capture", {"document": number, "view": "front"})
+        await counter.post("/api/synthetic-camera", {"scene": "document_tilt"})
+        await counter.post("/api/documents/capture", {"document": number, "view": "tilt"})
+    await counter.post("/api/synthetic-camera", {"scene": "pattern"})
+    return await until_view(
+        counter,
+        "/api/state",
+        lambda v: all(d["sent"] for d in v["case"]["documents"]),  # type: ignore[index]
+        within_s=60,
+    )

@@ -8,7 +8,15 @@ import httpx
 import pytest
 
 from clerk_agent.card.virtual.build import person
-from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
+from tests.clerk_agent.app.conftest import (
+    Agent,
+    CounterClient,
+    Hub,
+    Officer,
+    photograph_documents,
+    take_application_photo,
+    until_view,
+)
 
 pytestmark = pytest.mark.e2e
 HOLDER = person("yamada_hanako")
@@ -76,9 +84,10 @@ async def test_wrong_pins_then_the_last_try_needs_the_clerk(hub: Hub, agent: Age
 
 async def test_card_application_over_video_and_application_support(hub: Hub, agent: Agent) -> None:
     async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
-        counter = CounterClient(ui)
+        counter, applicant = CounterClient(ui), CounterClient(ui)
         officer = await Officer.login(hub, officer_http)
         await counter.open()
+        await applicant.open("/applicant")
         started = await counter.post("/api/cases", {"procedure": "card_application", "shinseisho_id": "123"})
         assert started["notice"]["code"] == "invalid_form_id"  # type: ignore[index]
         assert started["case"] is None
@@ -99,12 +108,33 @@ async def test_card_application_over_video_and_application_support(hub: Hub, age
         case_id = str(queued["case"]["case_id"])  # type: ignore[index]
         await officer.accept(case_id)
         await counter.until("session_live")
-        photo = await counter.post("/api/application-photo")
+        refused = await counter.post("/api/documents-shown")
+        assert refused["notice"]["code"] == "photo_required"  # type: ignore[index]
+        await counter.post("/api/photo/preview", {"on": True})
+        live = await until_view(counter, "/api/state", lambda v: bool(v["photo"]["advice"]))  # type: ignore[index]
+        # The synthetic camera shows a test pattern, not a person: the live advice says so.
+        assert [a["code"] for a in live["photo"]["advice"]] == ["no_face"]  # type: ignore[index]
+        preview = await ui.get("/api/photo/preview.jpg")
+        assert preview.headers["content-type"] == "image/jpeg"
+        assert preview.content.startswith(b"\xff\xd8")
+        photo = await take_application_photo(counter, applicant)
         assert photo["case"]["photo_sent"] is True  # type: ignore[index]
-        # The synthetic camera shows a test pattern, not a person: the advice says so.
-        assert [a["code"] for a in photo["case"]["photo_advice"]] == ["no_face"]  # type: ignore[index]
+        refused = await counter.post("/api/documents-shown")
+        assert refused["notice"]["code"] == "documents_required"  # type: ignore[index]
+        shown = await photograph_documents(counter, documents=2)
+        stills = shown["case"]["documents"]  # type: ignore[index]
+        assert [(d["document"], d["view"]) for d in stills] == [
+            (1, "front"),
+            (1, "tilt"),
+            (2, "front"),
+            (2, "tilt"),
+        ]
+        assert {(d["width"], d["height"]) for d in stills} == {(1280, 960)}  # the camera's full resolution
         await counter.post("/api/documents-shown")
         await counter.until("evidence_captured")
+        assert await officer.evidence_kinds(case_id) == [
+            "application_photo", "document_front", "document_tilt", "document_front", "document_tilt",
+        ]  # fmt: skip
         await officer.review_and_approve(case_id)
         await counter.until("approved")
         await counter.post("/api/face-auth")

@@ -1,0 +1,176 @@
+"""The card steps of a counter case: retry counters, code B, the applicant's PIN, the possession proof.
+
+The PIN never waits on the hub: the card challenge is fetched before the applicant's PIN pad opens, the PIN
+goes to the card in a worker thread and is wiped, and only the card's signature goes to the hub. Code B
+(照合番号B) is kept in memory only, until the card read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import TYPE_CHECKING
+
+from clerk_agent.card.protocol import PinKind, PinStatus
+from clerk_agent.card.reading import CounterRead, PossessionChallenge, read_at_counter
+from clerk_agent.errors import AgentError, PinIncorrect
+from clerk_agent.flows.cardslot import CardSlot
+from clerk_agent.flows.case import CounterCase, PinPrompt
+from clerk_agent.link.hub import HubRefused, JsonObject
+
+if TYPE_CHECKING:
+    from clerk_agent.flows.counter import CounterFlow
+
+
+class CardSteps:
+    """The card reader side of the flow's current case."""
+
+    def __init__(self, flow: CounterFlow, slot: CardSlot) -> None:
+        self.flow = flow
+        self.slot = slot
+        self.pin = PinPrompt()
+        self._code_b: bytearray | None = None
+        self._lock = asyncio.Lock()
+        self._preparing = False  # the clerk's code B and the poller may both ask for the PIN pad
+
+    async def check(self) -> None:
+        """Read the card's retry counters (no try spent) and show them before any PIN is asked for."""
+        case = self.flow.require_case()
+        try:
+            async with self._lock:
+                statuses = await asyncio.to_thread(self._statuses)
+        except AgentError as exc:
+            self.flow.notice = exc.code
+            return
+        auth = statuses[PinKind.JPKI_AUTH]
+        case.pin_retries = auth.retries_left
+        case.pin_blocked = auth.blocked
+        self.flow.notice = "pin_blocked" if auth.blocked else None
+        await self.flow.save()
+
+    def _statuses(self) -> dict[PinKind, PinStatus]:
+        with self.slot.session() as card:
+            card.detect()
+            return dict(card.pin_statuses([PinKind.JPKI_AUTH]))
+
+    def code_b_entered(self) -> bool:
+        """Whether the clerk has typed code B (the digits themselves are never shown back)."""
+        return self._code_b is not None
+
+    async def set_code_b(self, code_b: str) -> None:
+        """照合番号B typed by the clerk from the card face."""
+        if len(code_b) != 14 or not code_b.isdigit():
+            self.flow.notice = "invalid_code_b"
+            return
+        self.wipe()
+        self._code_b = bytearray(code_b.encode())
+        self.flow.notice = None
+        case = self.flow.case
+        if case and case.hub_state == "session_live":
+            await self.prepare_pin()
+
+    def wants_pin(self) -> bool:
+        """Whether the PIN pad should be prepared now (code B typed, no challenge fetched yet)."""
+        return self._code_b is not None and self.pin.challenge is None and not self._preparing
+
+    async def confirm_last_try(self) -> None:
+        """The clerk confirmed spending the last PIN try (「残り1回です…」)."""
+        self.pin.confirmed = True
+        self.pin.needs_clerk_confirm = False
+
+    async def prepare_pin(self) -> None:
+        """Fetch the card challenge, read the counters, then open the applicant's PIN pad."""
+        case = self.flow.require_case()
+        if self._preparing:
+            return
+        self._preparing = True
+        try:
+            challenge = await self.flow.link.request("POST", f"/api/v1/cases/{case.case_id}/card-challenges")
+        except HubRefused as exc:
+            self.flow.refused(exc)
+            return
+        finally:
+            self._preparing = False
+        self.pin.challenge = challenge
+        await self.check()
+        self.pin.retries_left = case.pin_retries
+        self.pin.needs_clerk_confirm = case.pin_retries == 1 and not self.pin.confirmed
+        self.pin.open = not case.pin_blocked
+
+    async def submit_pin(self, pin: bytearray) -> None:
+        """The applicant's PIN, once: to the card in a worker thread, wiped; the signature goes to the hub."""
+        case = self.flow.require_case()
+        try:
+            if not self.pin.open or self.pin.challenge is None or self._code_b is None:
+                self.flow.notice = "pin_not_open"
+                return
+            if self.pin.needs_clerk_confirm and not self.pin.confirmed:
+                self.flow.notice = "last_try_confirmation_required"
+                return
+            challenge = self.pin.challenge
+            possession = PossessionChallenge(
+                str(challenge["origin"]), str(challenge["nonce"]), str(challenge["case_id"])
+            )
+            try:
+                async with self._lock:
+                    read = await asyncio.to_thread(self._read, pin, bytearray(self._code_b), possession)
+            except PinIncorrect as exc:
+                self.flow.notice = exc.code
+                case.pin_retries = self.pin.retries_left = exc.retries_left
+                self.pin.needs_clerk_confirm = exc.retries_left == 1
+                self.pin.confirmed = False
+                return
+            except AgentError as exc:
+                self.flow.notice = exc.code
+                if exc.code == "pin_blocked":
+                    case.pin_blocked, self.pin.open = True, False
+                return
+        finally:
+            pin[:] = bytes(len(pin))
+        self.reset()
+        self.flow.notice = None
+        await self._post_proof(case, challenge, read)
+
+    def _read(self, pin: bytearray, code_b: bytearray, challenge: PossessionChallenge) -> CounterRead:
+        try:
+            with self.slot.session() as card:
+                return read_at_counter(
+                    card,
+                    auth_pin=pin,
+                    code_b=code_b,
+                    challenge=challenge,
+                    confirm_last_try=self.pin.confirmed,
+                )
+        finally:
+            code_b[:] = bytes(len(code_b))
+
+    async def _post_proof(self, case: CounterCase, challenge: JsonObject, read: CounterRead) -> None:
+        body: JsonObject = {
+            "challenge_id": challenge["challenge_id"],
+            "certificate": base64.b64encode(read.auth_certificate).decode(),
+            "signature": base64.b64encode(read.signature).decode(),
+            "atr": read.atr.hex(),
+            "card_face": base64.b64encode(read.card_face.raw).decode() if read.card_face else None,
+        }
+        try:
+            outcome = await self.flow.link.request("POST", f"/api/v1/cases/{case.case_id}/card-proofs", body)
+        except HubRefused as exc:
+            self.flow.refused(exc)
+            case.proof_ok = False
+            return
+        evidence = outcome.get("evidence")
+        case.proof_ok = bool(isinstance(evidence, dict) and evidence.get("ok"))
+        if not case.proof_ok:
+            self.flow.notice = "proof_failed"
+        await self.flow.capture_evidence()
+
+    def wipe(self) -> None:
+        """Forget code B."""
+        if self._code_b is not None:
+            self._code_b[:] = bytes(len(self._code_b))
+            self._code_b = None
+
+    def reset(self) -> None:
+        """Close the PIN pad and forget code B (after a read, an abort, a new case)."""
+        self.pin = PinPrompt()
+        self.wipe()

@@ -1,0 +1,203 @@
+"""The clerk screen's wording for every hub problem code the counter can meet (application/problem+json `code`).
+
+Plain words for a post-office clerk, Japanese first: what happened and what to do now. Codes only the officer's
+console, an administrator or the back office can meet are listed in NOT_AT_THE_COUNTER, so a new hub code
+must be placed in one of the two (tests/clerk_agent/app/test_counter_problems.py).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Text = tuple[str, str]
+
+_CALL_SUPPORT = ("市区町村の担当窓口に連絡してください。", "Call the municipality's help desk.")
+
+
+def _with_support(ja: str, en: str) -> Text:
+    return f"{ja}{_CALL_SUPPORT[0]}", f"{en} {_CALL_SUPPORT[1]}"
+
+
+PROBLEMS: Final[dict[str, Text]] = {
+    # Case creation and the clerk's steps.
+    "shinseisho_id_in_use": (
+        "この申請書IDは使用済みです。市区町村から新しい申請書を受け取ってください。",
+        "This form ID was already used; the municipality must issue a new form.",
+    ),
+    "invalid_case": (
+        "受付の内容が正しくありません（手続きと申請書IDの組み合わせなど）。入力を確認してください。",
+        "The case details are not valid (e.g. procedure and form ID). Check what was entered.",
+    ),
+    "designation_not_in_force": (
+        "この郵便局は、今この手続きを取り扱えません（指定の期間・時間外）。",
+        "This post office may not handle this procedure now (outside its designation or hours).",
+    ),
+    "designation_not_found": _with_support(
+        "この郵便局にはこの手続きの指定がありません。", "This office has no designation for this procedure."
+    ),
+    "municipality_not_found": _with_support(
+        "市区町村が見つかりません。", "The municipality is not known to the system."
+    ),
+    "post_office_not_found": _with_support(
+        "この郵便局が登録されていません。", "This post office is not registered."
+    ),
+    "procedure_mismatch": (
+        "この手続きではその操作はできません。",
+        "That step does not belong to this procedure.",
+    ),
+    "not_eligible": (
+        "確認事項の回答により、郵便局ではお手続きできません。",
+        "By the eligibility answers, this cannot be done at the post office.",
+    ),
+    "reason_code_invalid": _with_support(
+        "理由コードが受け付けられませんでした。", "The reason code was not accepted."
+    ),
+    "invalid_transition": (
+        "この操作は今の状態ではできません。画面の表示が最新になるまでお待ちください。",
+        "That step is not possible in the case's current state; wait for the screen to update.",
+    ),
+    "version_conflict": (
+        "同時に別の操作があったため、やり直しが必要です。画面の表示が最新になるまでお待ちください。",
+        "Someone else changed the case at the same moment; wait for the screen to update and retry.",
+    ),
+    "conflict": (
+        "今の状態ではこの操作はできません。",
+        "That step conflicts with the case's current state.",
+    ),
+    "pin_request_required": (
+        "新しいカードの暗証番号（または顔認証マイナンバーカード）の選択が必要です。",
+        "The new card's PINs (or the face-authentication card) must be chosen first.",
+    ),
+    # Evidence: card proof, stills, the sealed PIN request.
+    "challenge_expired": (
+        "カード確認の有効時間（5分）が過ぎました。照合番号Bをもう一度入力してください。",
+        "The card check expired (5 minutes). Type code B again.",
+    ),
+    "challenge_used": (
+        "このカード確認は使用済みです。照合番号Bをもう一度入力してください。",
+        "This card check was already used. Type code B again.",
+    ),
+    "challenge_not_found": (
+        "カード確認が見つかりません。照合番号Bをもう一度入力してください。",
+        "The card check is unknown. Type code B again.",
+    ),
+    "malformed_card_proof": (
+        "カードから読んだ内容が正しくありません。カードを置き直してもう一度お試しください。",
+        "What was read from the card is malformed. Put the card back and try again.",
+    ),
+    "evidence_closed": (
+        "今は確認情報を送れません（通話中のみ）。職員の案内に従ってください。",
+        "Evidence cannot be sent now (only during the session); follow the officer.",
+    ),
+    "evidence_integrity_failed": _with_support(
+        "保存された確認情報が壊れています。", "Stored evidence failed its integrity check."
+    ),
+    "not_an_image": (
+        "写真の形式または大きさが受け付けられませんでした。もう一度撮影してください。",
+        "The picture's format or size was refused; take it again.",
+    ),
+    "payload_too_large": (
+        "写真のデータが大きすぎます。もう一度撮影してください。",
+        "The picture is too large; take it again.",
+    ),
+    "application_photo_missing": (
+        "申請用顔写真がまだ届いていません。撮影してお客さまの確認を受けてください。",
+        "The application photo has not arrived; take it and have the applicant approve it.",
+    ),
+    "pin_sealing_key_missing": _with_support(
+        "市区町村の暗号鍵が設定されていないため、暗証番号を受け付けられません。",
+        "The municipality has no sealing key, so PINs cannot be accepted.",
+    ),
+    "pin_sealing_key_mismatch": (
+        "市区町村の暗号鍵が更新されました。お客さまにもう一度暗証番号を設定していただいてください。",
+        "The municipality's key changed; ask the applicant to choose the PINs again.",
+    ),
+    # The device itself and the request.
+    "unauthenticated": _with_support(
+        "この端末が認証されませんでした。", "This device was not authenticated."
+    ),
+    "invalid_device_signature": _with_support(
+        "端末の署名が確認できません（時計のずれの可能性）。",
+        "The device signature was refused (the clock may be off).",
+    ),
+    "device_revoked": _with_support(
+        "この端末の登録は取り消されています。", "This device's registration was revoked."
+    ),
+    "device_not_found": _with_support("この端末は登録されていません。", "This device is not registered."),
+    "permission_denied": _with_support(
+        "この端末にはその操作の権限がありません。", "This device may not take that step."
+    ),
+    "action_not_allowed_for_role": (
+        "その操作は市区町村の職員だけが行えます。",
+        "Only the municipal officer may take that step.",
+    ),
+    "case_not_found": _with_support("受付が見つかりません。", "The case was not found."),
+    "not_found": _with_support("見つかりません。", "Not found."),
+    "too_many_requests": (
+        "操作が多すぎます。少し待ってからもう一度お試しください。",
+        "Too many attempts; wait a moment and try again.",
+    ),
+    "idempotency_key_reused": _with_support(
+        "同じ受付の再送が一致しませんでした。", "A resent request did not match the original."
+    ),
+    "validation_error": _with_support(
+        "送信した内容の形式が正しくありません。", "The request was not in the expected form."
+    ),
+    "bad_request": _with_support("要求が正しくありません。", "The request was not valid."),
+    "unprocessable": _with_support("要求を処理できませんでした。", "The request could not be processed."),
+    "method_not_allowed": _with_support("要求が正しくありません。", "The request was not valid."),
+}
+
+# Codes the counter device never gets: people's logins, the officer's queue and review, the back office,
+# administration. Listed so that a new hub code has to be placed deliberately.
+NOT_AT_THE_COUNTER: Final = frozenset(
+    {
+        "account_locked",
+        "account_not_found",
+        "already_exists",
+        "attestation_required",
+        "case_not_finalized",
+        "connection_metrics_limit",
+        "device_key_taken",
+        "evidence_not_found",
+        "evidence_purged",
+        "hold_not_expired",
+        "integration_client_not_found",
+        "invalid_credentials",
+        "invalid_enrolment_code",
+        "invalid_period",
+        "invalid_token",
+        "liveness_not_found",
+        "mail_already_dispatched",
+        "mail_not_dispatched",
+        "mail_tracking_conflict",
+        "not_an_officer",
+        "not_assigned",
+        "offer_closed",
+        "offer_expired",
+        "offer_not_found",
+        "offer_required",
+        "officer_busy",
+        "reassign_refused",
+        "resident_check_closed",
+        "resident_check_unavailable",
+        "review_closed",
+        "review_incomplete",
+        "totp_required",
+        "tracking_number_in_use",
+        "username_taken",
+        "webhook_delivery_not_found",
+        "webhook_delivery_pending",
+        "webhook_subscription_invalid",
+        "webhook_subscription_not_found",
+    }
+)
+
+UNKNOWN: Final[Text] = _with_support(
+    "市区町村のシステムがこの操作を受け付けませんでした。", "The municipal system refused this step."
+)
+
+
+def problem_text(code: str) -> Text:
+    """The wording for a hub problem code (a generic one, naming the code, for a code this agent does not know)."""
+    return PROBLEMS.get(code, (f"{UNKNOWN[0]}（{code}）", f"{UNKNOWN[1]} ({code})"))

@@ -1,0 +1,112 @@
+"""The counter camera as the guided steps see it: full-resolution BGR frames on demand.
+
+The 申請書ID QR code, the document stills and the application photo all read frames from here (never from
+the call's rescaled VP8 picture). `SceneCamera` is the synthetic one (demo, tests: this machine has no
+camera); a picture can be put in front of it, as a clerk would hold a form or an ID card up to a real one.
+`TrackCamera` reads any aiortc video track, e.g. a device opened with rtc/sources.open_devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
+from av.video.reformatter import VideoReformatter
+from numpy.typing import NDArray
+
+from clerk_agent.rtc.errors import CaptureError
+from clerk_agent.rtc.pattern import PatternPainter
+
+Image = NDArray[np.uint8]
+
+
+class CounterCamera(Protocol):
+    """A source of full-resolution BGR frames."""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of every frame."""
+
+    async def frame(self) -> Image:
+        """The newest frame (BGR, full resolution)."""
+
+    def close(self) -> None:
+        """Release the camera."""
+
+
+class SceneCamera:
+    """Synthetic camera: the moving test pattern, or a still picture placed in front of it with `show`."""
+
+    def __init__(self, width: int = 1280, height: int = 960) -> None:
+        self._painter = PatternPainter(width, height)
+        self._index = 0
+        self._scene: Image | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self._painter.width, self._painter.height
+
+    def show(self, picture: Image | None) -> None:
+        """Put `picture` (BGR) in front of the camera, scaled to fit on a grey counter top; None: the pattern."""
+        if picture is None:
+            self._scene = None
+            return
+        import cv2
+
+        width, height = self.size
+        scale = min(width / picture.shape[1], height / picture.shape[0], 1.0)
+        fitted = cv2.resize(picture, (int(picture.shape[1] * scale), int(picture.shape[0] * scale)))
+        scene = np.full((height, width, 3), 96, dtype=np.uint8)
+        top, left = (height - fitted.shape[0]) // 2, (width - fitted.shape[1]) // 2
+        scene[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+        self._scene = scene
+
+    async def frame(self) -> Image:
+        """The current scene, or the next pattern frame."""
+        await asyncio.sleep(0)
+        if self._scene is not None:
+            return self._scene.copy()
+        import cv2
+
+        buffer = self._painter.new_buffer()
+        self._painter.paint(buffer, self._index, f"{self._index:06d}")
+        self._index += 1
+        bgr: Image = cv2.cvtColor(buffer, cv2.COLOR_YUV2BGR_I420)  # type: ignore[assignment]
+        return bgr
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class TrackCamera:
+    """Frames of an aiortc video track (a real camera) converted to BGR at full resolution."""
+
+    def __init__(self, track: MediaStreamTrack, size: tuple[int, int]) -> None:
+        self._track = track
+        self._size = size
+        self._reformatter = VideoReformatter()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as the device was opened."""
+        return self._size
+
+    async def frame(self) -> Image:
+        """The track's next frame; CaptureError when the camera stopped."""
+        try:
+            frame = await self._track.recv()
+        except MediaStreamError as exc:
+            raise CaptureError("the camera has stopped") from exc
+        if not isinstance(frame, VideoFrame):
+            raise CaptureError("the camera track yielded no video frame")
+        bgr: Image = self._reformatter.reformat(frame, format="bgr24").to_ndarray()  # type: ignore[assignment]
+        return bgr
+
+    def close(self) -> None:
+        """Stop the track."""
+        self._track.stop()

@@ -1,0 +1,96 @@
+"""Every hub problem code and every agent error the clerk can meet has Japanese and English wording."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import TypeVar
+
+import clerk_agent
+import service
+from clerk_agent.errors import AgentError
+from clerk_agent.flows import problems, texts
+from service.errors import HubError
+
+_E = TypeVar("_E", bound=Exception)
+
+FLOWS = Path(clerk_agent.__file__).parent / "flows"
+# Codes the exception handlers produce without a HubError class (service/errors.py).
+HANDLER_CODES = {"validation_error", "not_found", "method_not_allowed", "payload_too_large"}
+# Agent errors that never become a clerk notice: the call's own failures show as the call phase.
+CALL_ONLY = {"peer_error", "peer_timeout", "peer_failed", "ice_config", "capture_error", "signaling_refused",
+             "signaling_lost", "receipt_unavailable"}  # fmt: skip
+
+
+def _all_subclasses(base: type[_E]) -> set[type[_E]]:
+    found: set[type[_E]] = set()
+    todo = [base]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+def _import_all(package: object) -> None:
+    path = getattr(package, "__path__", None)
+    name = getattr(package, "__name__", "")
+    for module in pkgutil.walk_packages(path, prefix=f"{name}."):
+        if ".virtual." in module.name or module.name.endswith(("__main__", ".cli")):
+            continue
+        importlib.import_module(module.name)
+
+
+def test_every_hub_problem_code_is_worded_or_placed_out_of_the_counters_reach() -> None:
+    _import_all(service)
+    codes = {cls.code for cls in _all_subclasses(HubError)} | {HubError.code} | HANDLER_CODES
+    unplaced = codes - set(problems.PROBLEMS) - problems.NOT_AT_THE_COUNTER
+    assert not unplaced, (
+        f"hub codes with no clerk wording and not marked NOT_AT_THE_COUNTER: {sorted(unplaced)}"
+    )
+    assert not set(problems.PROBLEMS) & problems.NOT_AT_THE_COUNTER
+    stale = (set(problems.PROBLEMS) | problems.NOT_AT_THE_COUNTER) - codes
+    assert not stale, f"wording for codes the hub no longer has: {sorted(stale)}"
+    for code, (ja, en) in problems.PROBLEMS.items():
+        assert ja, code
+        assert en, code
+        assert ja != en, code
+
+
+def test_an_unknown_code_still_reads_plainly_and_names_the_code() -> None:
+    ja, en = problems.problem_text("brand_new_code")
+    assert "brand_new_code" in ja
+    assert "brand_new_code" in en
+    assert problems.problem_text("shinseisho_id_in_use")[0].startswith("この申請書IDは使用済み")
+
+
+def test_every_agent_error_and_every_notice_the_flow_sets_has_wording() -> None:
+    _import_all(clerk_agent)
+    agent_codes = {cls.code for cls in _all_subclasses(AgentError)} | {AgentError.code}
+    missing = agent_codes - CALL_ONLY - set(texts.NOTICES)
+    assert not missing, f"agent errors with no notice text: {sorted(missing)}"
+    # Every literal `notice = "..."` in the flows names a text.
+    literals: set[str] = set()
+    for source in FLOWS.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                named = any(isinstance(t, ast.Attribute) and t.attr == "notice" for t in targets)
+                for value in ast.walk(node.value) if named and node.value is not None else ():
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        literals.add(value.value)
+    assert {"qr_not_found", "documents_required", "photo_required", "pin_not_open"} <= literals
+    assert not literals - set(texts.NOTICES), sorted(literals - set(texts.NOTICES))
+
+
+def test_every_abort_reason_the_hub_knows_is_explained() -> None:
+    from service.cases.lifecycle import REASONS, Action
+
+    assert set(texts.ABORT_REASONS) == set(REASONS[Action.abort])
+    assert set(texts.PROCEDURES) <= {
+        p.value for p in __import__("service.tenancy.codes").tenancy.codes.Procedure
+    }
+    assert set(texts.NEXT_STEPS) == set(texts.PROCEDURES)

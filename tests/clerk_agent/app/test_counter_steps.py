@@ -1,0 +1,193 @@
+"""電子証明書の発行・更新 end to end, the 申請書ID from the form's QR code, abort → requeue, stills while the hub is down."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from clerk_agent.card.virtual.build import person
+from tests.clerk_agent.app.conftest import (
+    Agent,
+    CounterClient,
+    Hub,
+    Officer,
+    take_application_photo,
+    until_view,
+)
+from tests.clerk_agent.app.test_counter_flow import _assert_no_pin_anywhere
+
+pytestmark = pytest.mark.e2e
+HOLDER = person("yamada_hanako")
+ELIGIBLE = {
+    "applicant_present": True,
+    "resident_of_municipality": True,
+    "proxy_applicant": False,
+    "minor_or_adult_ward": False,
+}
+CONSENTS = {"recording": True, "id_copy": True, "pin_entry": True}
+SCANNED_FORM_ID = "27182818284590452353602"
+
+
+async def _until_live(
+    counter: CounterClient, officer: Officer, procedure: str, form_id: str | None = None
+) -> str:
+    body: dict[str, object] = {"procedure": procedure}
+    if form_id:
+        body["shinseisho_id"] = form_id
+    await counter.post("/api/cases", body)
+    await counter.post("/api/eligibility", ELIGIBLE)
+    await counter.until("eligibility_precheck")
+    await counter.post("/api/consents", CONSENTS)
+    if procedure in {"card_renewal", "pin_reset", "ecert_issue_renew"}:
+        checked = await counter.post("/api/card/check")
+        assert checked["case"]["pin_retries"] == 3  # type: ignore[index]
+    await counter.post("/api/request-verification")
+    queued = await counter.until("queued_for_officer")
+    case_id = str(queued["case"]["case_id"])  # type: ignore[index]
+    await officer.accept(case_id)
+    await counter.until("session_live")
+    return case_id
+
+
+async def _pin_on_the_applicant_screen(counter: CounterClient, applicant: CounterClient) -> None:
+    await counter.post("/api/code-b", {"code_b": HOLDER.code_b})
+    view = await until_view(applicant, "/api/applicant/state", lambda v: bool(v["pin"]["open"]))  # type: ignore[index]
+    assert view["pin"]["retries_left"] == 3  # type: ignore[index]
+    answered = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
+    assert answered["notice"] is None
+    captured = await counter.until("evidence_captured")
+    assert captured["case"]["proof_ok"] is True  # type: ignore[index]
+
+
+async def test_ecert_issue_renew_end_to_end_ends_at_the_counter(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter, applicant = CounterClient(ui), CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await applicant.open("/applicant")
+        state = await counter.post("/api/cases", {"procedure": "ecert_issue_renew"})
+        assert state["procedure"] == {"ja": "電子証明書の発行・更新", "en": "E-certificate issue / renewal"}
+        assert [s["key"] for s in state["progress"]["steps"]] == [  # type: ignore[index]
+            "procedure", "eligibility", "consents", "card", "queue", "call", "decision", "receipt",
+        ]  # fmt: skip
+        await counter.post("/api/new")
+        case_id = await _until_live(counter, officer, "ecert_issue_renew")
+        await _pin_on_the_applicant_screen(counter, applicant)
+        await officer.review_and_approve(case_id)
+        approved = await counter.until("approved")
+        assert approved["case"]["mailed"] is False  # type: ignore[index]
+        # Not mailed: no new PINs to choose on the applicant's screen, the clerk closes the case.
+        assert (await applicant.state("/api/applicant/state"))["choose_pins"] is False
+        await counter.post("/api/close")
+        done = await counter.until("closed")
+        assert done["progress"]["current"] == "receipt"  # type: ignore[index]
+        assert "郵送はありません" in done["case"]["next_steps"]["ja"]  # type: ignore[index]
+        receipt = await ui.get("/receipt.pdf")
+        assert receipt.content.startswith(b"%PDF")
+        assert await officer.state(case_id) == "closed"
+        responses = counter.responses + applicant.responses
+    _assert_no_pin_anywhere(hub, agent, responses, case_id)
+
+
+async def test_the_form_id_is_read_from_the_forms_qr_code(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter = CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        scanning = await counter.post("/api/form-id/scan")  # the camera shows the test pattern
+        assert scanning["scan"]["scanning"] is True  # type: ignore[index]
+        missed = await until_view(counter, "/api/state", lambda v: not v["scan"]["scanning"])  # type: ignore[index]
+        assert missed["notice"]["code"] == "qr_not_found"  # type: ignore[index]
+        assert missed["scan"]["form_id"] is None  # type: ignore[index]
+        await counter.post("/api/synthetic-camera", {"scene": "form", "shinseisho_id": SCANNED_FORM_ID})
+        await counter.post("/api/form-id/scan")
+        found = await until_view(counter, "/api/state", lambda v: not v["scan"]["scanning"])  # type: ignore[index]
+        assert found["scan"]["form_id"] == SCANNED_FORM_ID  # type: ignore[index]
+        assert found["notice"] is None
+        await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": SCANNED_FORM_ID})
+        checked_in = await counter.until("checked_in")
+        case_id = str(checked_in["case"]["case_id"])  # type: ignore[index]
+        read = await officer.client.get(f"/api/v1/cases/{case_id}")
+        assert read.json()["shinseisho_id"] == SCANNED_FORM_ID
+        # The same form again: the hub refuses it and the clerk reads why, in plain words.
+        await counter.post("/api/new")
+        await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": SCANNED_FORM_ID})
+        refused = await until_view(counter, "/api/state", lambda v: bool(v["notice"]))
+        assert refused["notice"]["problem"] == "shinseisho_id_in_use"  # type: ignore[index]
+        assert "使用済み" in refused["notice"]["ja"]  # type: ignore[index]
+
+
+async def test_an_aborted_session_shows_why_and_is_verified_again(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter, applicant = CounterClient(ui), CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await applicant.open("/applicant")
+        case_id = await _until_live(counter, officer, "pin_reset")
+        await _pin_on_the_applicant_screen(counter, applicant)
+        await officer.abort(case_id, "picture_quality")
+        aborted = await counter.until("aborted")
+        reason = aborted["case"]["abort_reason"]  # type: ignore[index]
+        assert reason["code"] == "picture_quality"
+        assert "映像が不鮮明" in reason["ja"]
+        assert "picture was unclear" in reason["en"]
+        assert aborted["progress"]["current"] == "decision"  # type: ignore[index]
+        assert aborted["pin"]["open"] is False  # type: ignore[index]
+
+        requeued = await counter.post("/api/requeue")
+        assert requeued["case"]["evidence_sent"] is False  # type: ignore[index]
+        assert requeued["case"]["proof_ok"] is None  # type: ignore[index]
+        await counter.until("queued_for_officer")
+        await officer.accept(case_id)
+        await counter.until("session_live")
+        # Fresh evidence after an abort (domain.md §B7): the card is read again with a new challenge.
+        await _pin_on_the_applicant_screen(counter, applicant)
+        await officer.review_and_approve(case_id)
+        await counter.until("approved")
+        await counter.post("/api/close")
+        await counter.until("closed")
+        history = await officer.client.get(f"/api/v1/cases/{case_id}/history")
+        actions = [entry["action"] for entry in history.json()]
+        assert actions.count("abort") == 1
+        assert actions.count("requeue") == 1
+        assert actions.count("capture_evidence") == 2
+
+
+async def test_document_stills_taken_while_the_hub_is_down_reach_it_once(hub: Hub, agent: Agent) -> None:
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter, applicant = CounterClient(ui), CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await applicant.open("/applicant")
+        case_id = await _until_live(counter, officer, "card_application", "16180339887498948482045")
+        await take_application_photo(counter, applicant)
+        await until_view(counter, "/api/state", lambda _v: True)
+
+        await asyncio.to_thread(hub.stop)
+        await counter.post("/api/synthetic-camera", {"scene": "document"})
+        await counter.post("/api/documents/capture", {"document": 1, "view": "front"})
+        await counter.post("/api/synthetic-camera", {"scene": "document_tilt"})
+        offline = await counter.post("/api/documents/capture", {"document": 1, "view": "tilt"})
+        assert [d["sent"] for d in offline["case"]["documents"]] == [False, False]  # type: ignore[index]
+        await counter.post("/api/documents-shown")  # queued behind the stills
+        down = await until_view(counter, "/api/state", lambda v: v["hub"]["online"] is False)  # type: ignore[index]
+        assert down["case"]["evidence_sent"] is True  # type: ignore[index]
+        rows = agent.data_dir / "agent.sqlite3"
+        assert rows.exists()
+
+        await asyncio.to_thread(hub.start, demo=False)
+        sent = await until_view(
+            counter,
+            "/api/state",
+            lambda v: all(d["sent"] for d in v["case"]["documents"]),  # type: ignore[index]
+            within_s=60,
+        )
+        assert len(sent["case"]["documents"]) == 2  # type: ignore[index]
+        await counter.until("evidence_captured", within_s=30)
+        assert await officer.evidence_kinds(case_id) == [
+            "application_photo",
+            "document_front",
+            "document_tilt",
+        ]
