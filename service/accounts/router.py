@@ -258,11 +258,14 @@ async def list_devices(session: DBSession, _admin: AdminPrincipal) -> list[Devic
     response_model=DeviceRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, DeviceNotFound),
 )
-async def revoke_device(device_id: str, session: DBSession, admin: AdminPrincipal) -> DeviceRead:
-    """Revoke a device (admin); it is refused from its next request on."""
-    return DeviceRead.model_validate(
-        await accounts_service.revoke_device(session, actor=admin, device_id=device_id)
-    )
+async def revoke_device(
+    device_id: str, request: Request, session: DBSession, admin: AdminPrincipal
+) -> DeviceRead:
+    """Revoke a device (admin); it is refused from its next request on, and its live-link sockets close now."""
+    device = await accounts_service.revoke_device(session, actor=admin, device_id=device_id)
+    # Every replica closes the device's signaling sockets (4003 "revoked") and refuses its resume tokens.
+    await request.app.state.signaling.revoke(device.id)
+    return DeviceRead.model_validate(device)
 
 
 @clients_router.post(

@@ -118,6 +118,7 @@ class Participant:
         self.known_peers: frozenset[ParticipantRole] = frozenset()
         self.left = False
         self.replaced = False
+        self.revoked = False
         self.last_received = self.last_sent = time.monotonic()
         # The resume token this session was opened with: other replicas burn it too when they hear hello.
         self.resumed_from: str | None = None
@@ -188,12 +189,13 @@ def make_envelope(
     burned: str | None = None,
     frame: str | None = None,
     bye: bool = False,
+    why: str | None = None,
 ) -> str:
     """One bus message: a relayed frame, or presence news (hello, here, gone) of one role's session."""
-    return json.dumps(
-        {"n": node, "k": kind, "r": role, "s": session, "b": burned, "f": frame, "bye": bye},
-        separators=(",", ":"),
-    )
+    envelope = {"n": node, "k": kind, "r": role, "s": session, "b": burned, "f": frame, "bye": bye}
+    if why is not None:
+        envelope["why"] = why  # why a session ended without its own bye (e.g. "revoked")
+    return json.dumps(envelope, separators=(",", ":"))
 
 
 def decode_checked(raw: str | bytes, guard: SeqGuard) -> SignalingMessage:

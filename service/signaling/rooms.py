@@ -4,18 +4,16 @@ Framework-free: the router hands each accepted socket to `SignalingHub.serve` be
 protocol. Every frame a participant sends is validated, re-encoded and published on the bus; every node with a
 participant of the room delivers it to its local participant of the other role. Presence crosses replicas as
 `hello` / `here` / `gone` envelopes on the same bus, so a clerk on one hub process and an officer on another
-see each other, and a resume on another replica replaces the stale socket of this one.
+see each other, and a resume on another replica replaces the stale socket of this one. The rooms' state and
+presence live in `RoomRegistry` (registry.py); this module serves the sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Coroutine
-from functools import partial
 
 from service.signaling.bus import MemoryBus
 from service.signaling.limits import TokenBucket
@@ -24,20 +22,17 @@ from service.signaling.participants import (
     CloseRequest,
     Disconnected,
     HubConfig,
-    HubCounts,
     IceFor,
     Participant,
     Refusal,
-    RoomState,
     Transport,
     decode_checked,
     make_envelope,
 )
+from service.signaling.registry import RoomRegistry
 from service.signaling.tickets import (
     RESUME_MAX_AGE_S,
     CredentialRejected,
-    NonceBook,
-    ParticipantRole,
     ResumeClaims,
     issue_resume_token,
     new_nonce,
@@ -58,31 +53,17 @@ from service.wire.signaling import (
 logger = logging.getLogger(__name__)
 
 
-class SignalingHub:
+class SignalingHub(RoomRegistry):
     """Admits sockets to rooms, relays their frames over the bus and keeps presence across replicas."""
 
     def __init__(self, config: HubConfig, *, bus: MemoryBus, authorize: Authorize, ice_for: IceFor) -> None:
-        self.config = config
-        self.nonces = NonceBook()
-        self._bus = bus
+        super().__init__(config, bus=bus)
         self._authorize = authorize
         self._ice_for = ice_for
-        self._rooms: dict[str, RoomState] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._serving = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._closing = False
         self._watchdog: asyncio.Task[None] | None = None
-
-    def counts(self) -> HubCounts:
-        """Rooms, joined participants and participants in their resume grace period on this node."""
-        rooms = self._rooms.values()
-        return HubCounts(
-            rooms=len(self._rooms),
-            participants=sum(len(r.local) for r in rooms),
-            in_grace=sum(len(r.dropped) for r in rooms),
-        )
 
     async def serve(self, transport: Transport, *, ticket: str | None) -> None:
         """Run one accepted socket until it closes; every refusal is an error frame and a close code."""
@@ -91,6 +72,7 @@ class SignalingHub:
             return
         if self._watchdog is None:
             self._watchdog = self._spawn(self._watch(), "signaling-watchdog")
+        await self.start()
         self._serving += 1
         self._idle.clear()
         try:
@@ -114,8 +96,7 @@ class SignalingHub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self._rooms.clear()
-
-    # --- one socket -----------------------------------------------------------------------------------
+        await self.stop()
 
     async def _serve(self, transport: Transport, ticket: str | None) -> None:
         guard = SeqGuard()
@@ -201,7 +182,7 @@ class SignalingHub:
             raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         if claims.role != join.role:
             raise Refusal(CloseCode.FORBIDDEN, "wrong_role", "the ticket is for the other role")
-        if not await self._authorize(claims):
+        if not await self._authorize(claims) or self.is_revoked(claims.principal_id):
             raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         return self._enter(transport, join, principal_id=claims.principal_id, burned=None)
 
@@ -210,6 +191,9 @@ class SignalingHub:
             claims = verify_resume_token(self.config.secret, token, room=join.room, role=join.role)
         except CredentialRejected as exc:
             raise Refusal(CloseCode.RESUME_REJECTED, "resume_rejected", str(exc)) from exc
+        if self.is_revoked(claims.principal_id):
+            # A resume token skips the database check of a fresh join: revocation is checked here instead.
+            raise Refusal(CloseCode.FORBIDDEN, "revoked", "this device or account was revoked")
         room = self._rooms.get(join.room)
         current = room.current.get(join.role) if room else None
         if not self.nonces.spend(claims.nonce, claims.expires_at) or current not in (None, claims.nonce):
@@ -266,18 +250,6 @@ class SignalingHub:
             ),
         )
 
-    def _joined(self, participant: Participant) -> JoinedMessage:
-        return JoinedMessage(
-            seq=0,
-            room=participant.room,
-            role=participant.role,
-            peers_present=sorted(participant.known_peers),
-            resume_token=participant.resume_token,
-            ice_servers=participant.ice_servers,
-            relay_only=self.config.relay_only,
-            heartbeat_s=self.config.heartbeat_s,
-        )
-
     async def _write(self, participant: Participant) -> None:
         while True:
             item = await participant.outbox.get()
@@ -318,127 +290,6 @@ class SignalingHub:
                 make_envelope(self._bus.node_id, "frame", participant.role, frame=encode(msg)),
             )
 
-    # --- room state -------------------------------------------------------------------------------------
-
-    def _room(self, name: str) -> RoomState:
-        room = self._rooms.get(name)
-        if room is None:
-            room = RoomState(name)
-            self._rooms[name] = room
-            room.listener = self._spawn(self._listen(room), f"signaling-listen-{name}")
-        return room
-
-    def _spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def _burn(self, session: str) -> None:
-        self.nonces.burn(session, time.time() + RESUME_MAX_AGE_S)
-
-    def _vacate(self, room: RoomState, role: ParticipantRole, *, keep: str) -> None:
-        """Free a role's slot for a newer session: close the older local socket, end its grace, forget it."""
-        old = room.local.pop(role, None)
-        if old is not None and old.session != keep:
-            old.replaced = True
-            old.request_close(CloseCode.REPLACED, "replaced by a newer join")
-            self._burn(old.session)
-        dropped = room.dropped.pop(role, None)
-        if dropped is not None and dropped[0] != keep:
-            dropped[1].cancel()
-            self._burn(dropped[0])
-        remote = room.remote.pop(role, None)
-        if remote is not None and remote != keep:
-            self._burn(remote)
-        previous = room.current.get(role)
-        if previous is not None and previous != keep:
-            self._burn(previous)
-
-    def _depart(self, participant: Participant) -> None:
-        room = self._rooms.get(participant.room)
-        if room is None:
-            return
-        if room.local.get(participant.role) is participant:
-            del room.local[participant.role]
-            # While the hub shuts down the session stays valid: the client resumes on another replica.
-            if self._closing:
-                self._maybe_retire(room)
-                return
-            if participant.left:
-                self._end_session(room, participant.role, participant.session)
-                self._spawn(
-                    self._publish_gone(room.name, participant.role, participant.session, bye=True),
-                    f"signaling-gone-{room.name}",
-                )
-            else:
-                grace = self._spawn(
-                    self._grace(room, participant.role, participant.session), f"signaling-grace-{room.name}"
-                )
-                room.dropped[participant.role] = (participant.session, grace)
-        self._maybe_retire(room)
-
-    def _end_session(self, room: RoomState, role: ParticipantRole, session: str) -> None:
-        if room.current.get(role) == session:
-            del room.current[role]
-        self._burn(session)
-        for other in room.local.values():
-            other.known_peers = frozenset(room.present() - {other.role})
-
-    async def _grace(self, room: RoomState, role: ParticipantRole, session: str) -> None:
-        await asyncio.sleep(self.config.resume_grace_s)
-        if room.dropped.get(role, ("",))[0] != session:
-            return
-        del room.dropped[role]
-        self._end_session(room, role, session)
-        for other in room.local.values():
-            other.emit(ByeMessage(seq=0, room=room.name, reason="timeout"))
-        await self._publish_gone(room.name, role, session, bye=False)
-        self._maybe_retire(room)
-
-    async def _publish_gone(self, room: str, role: ParticipantRole, session: str, *, bye: bool) -> None:
-        await self._bus.publish(
-            room, make_envelope(self._bus.node_id, "gone", role, session=session, bye=bye)
-        )
-
-    def _maybe_retire(self, room: RoomState) -> None:
-        if room.idle() and self._rooms.get(room.name) is room:
-            del self._rooms[room.name]
-            if room.listener is not None:
-                room.listener.cancel()
-
-    def _refresh_presence(self, room: RoomState) -> None:
-        """Tell each local participant about a peer that arrived since its last joined frame."""
-        for participant in room.local.values():
-            peers = frozenset(room.present() - {participant.role})
-            arrived = bool(peers - participant.known_peers)
-            participant.known_peers = peers
-            if arrived:
-                participant.emit(self._joined(participant))
-
-    async def _listen(self, room: RoomState) -> None:
-        """Hold the room's bus subscription until the room retires; messages go straight to `_dispatch`."""
-        try:
-            subscription = await self._bus.subscribe(room.name, partial(self._on_bus_message, room))
-        except Exception:
-            logger.exception("signaling: cannot subscribe to room %s", room.name)
-            room.broken = True
-            return
-        finally:
-            room.ready.set()
-        try:
-            await asyncio.get_running_loop().create_future()  # until cancelled by _maybe_retire or close
-        finally:
-            with contextlib.suppress(Exception):
-                await self._bus.unsubscribe(subscription)
-
-    def _on_bus_message(self, room: RoomState, message: str) -> None:
-        try:
-            self._dispatch(room, message)
-        except Exception:
-            # One unreadable envelope (another replica's bug) must not stop the room.
-            logger.exception("signaling: bad bus envelope in room %s", room.name)
-
     async def _watch(self) -> None:
         """Heartbeats both ways for every socket, from one task (a timer per frame would cost more than the relay)."""
         period = min(1.0, self.config.heartbeat_s / 4)
@@ -463,48 +314,6 @@ class SignalingHub:
                     elif now - participant.last_sent >= self.config.heartbeat_s:
                         # The server's side of the heartbeat: an idle socket still carries a frame.
                         participant.emit(HeartbeatMessage(seq=0))
-
-    def _dispatch(self, room: RoomState, text: str) -> None:
-        event = json.loads(text)
-        kind: str = event["k"]
-        role: ParticipantRole = event["r"]
-        if kind == "frame":
-            for participant in room.local.values():
-                if participant.role != role:
-                    participant.relay(event["f"])
-            return
-        if event["n"] == self._bus.node_id:
-            return  # this node's own presence news, applied when it happened
-        session: str = event["s"]
-        if kind == "hello":
-            if event["b"]:
-                self._burn(event["b"])  # a resume token used on another replica is spent here too
-            self._vacate(room, role, keep=session)
-            room.remote[role] = session
-            room.current[role] = session
-            for participant in room.local.values():
-                self._spawn(
-                    self._bus.publish(
-                        room.name,
-                        make_envelope(
-                            self._bus.node_id, "here", participant.role, session=participant.session
-                        ),
-                    ),
-                    f"signaling-here-{room.name}",
-                )
-            self._refresh_presence(room)
-        elif kind == "here":
-            if room.current.get(role) in (None, session) and role not in room.local:
-                room.remote[role] = session
-                room.current[role] = session
-                self._refresh_presence(room)
-        elif kind == "gone" and room.remote.get(role) == session:
-            del room.remote[role]
-            self._end_session(room, role, session)
-            if not event["bye"]:
-                for participant in room.local.values():
-                    participant.emit(ByeMessage(seq=0, room=room.name, reason="timeout"))
-        self._maybe_retire(room)
 
 
 async def _quiet_close(transport: Transport, code: int, reason: str) -> None:

@@ -161,12 +161,15 @@ class CandidateMessage(_Frame):
         return self
 
 
+ByeReason = Literal["hangup", "timeout", "peer_failed", "shutdown", "revoked"]
+
+
 class ByeMessage(_Frame):
-    """A participant leaves the call."""
+    """A participant leaves the call ("revoked": the hub closed the other side's socket on revocation)."""
 
     type: Literal["bye"] = "bye"
     room: RoomId
-    reason: Literal["hangup", "timeout", "peer_failed", "shutdown"] = "hangup"
+    reason: ByeReason = "hangup"
 
 
 class MuteMessage(_Frame):
