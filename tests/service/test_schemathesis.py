@@ -221,7 +221,6 @@ async def test_every_operation_conforms_to_the_openapi_document(
     driver: CaseDriver,
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
-    record_property: Callable[[str, object], None],
 ) -> None:
     started = time.monotonic()
     schema = schemathesis.openapi.from_dict(app.openapi())
@@ -290,7 +289,6 @@ async def test_every_operation_conforms_to_the_openapi_document(
         f"statuses {dict(sorted(stats.statuses.items()))}; principals {dict(stats.principals)}; "
         f"{len(stats.failures)} failures"
     )
-    record_property("schemathesis", summary)  # in the JUnit report
-    sys.stdout.write(f"\n{summary}\n")  # with -s
+    sys.stdout.write(f"\n{summary}\n")  # shown with -s
     assert stats.operations >= 90, "the OpenAPI document lost operations"
     assert not stats.failures, "\n".join(sorted(stats.distinct)) + "\n\n" + "\n\n".join(stats.failures[:5])
