@@ -272,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     code = device.add_parser("enroll-code", help="issue a one-time enrolment code")
     code.add_argument("--post-office", required=True)
     code.add_argument("--name", required=True)
+    evidence = sub.add_parser("evidence", help="evidence at rest").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    evidence.add_parser(
+        "purge",
+        help="crypto-shred evidence past its municipality's retention (legal holds excepted); run daily",
+    )
+    keys = sub.add_parser("keys", help="key-encryption keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser("rotate", help="add a key-encryption key, make it active and re-wrap every data key")
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser(
         "verify", help="walk every hash chain and signed checkpoint; exit 1 at the first broken link"
