@@ -1,21 +1,24 @@
 """Call setup time and the agent's CPU per call.
 
-Rows (each N fresh calls, one after another): a bare aiortc pair with SDP handed over directly, and the
-agent's peer (`AgentPeer`, camera through MediaRelay, prepared while "the case waits") over the in-memory
-signaling channel that passes every frame through the wire codec. Time runs from the offer being created
-to the first video frame decoded on the far side. Hub-mediated and Chromium rows are added as more
-`Scenario`s in `SCENARIOS`.
+Rows (each N fresh calls, interleaved): a bare aiortc pair with SDP handed over directly, and the agent's
+peer (`AgentPeer`, camera through MediaRelay, prepared while "the case waits") over the in-memory signaling
+channel that passes every frame through the wire codec; for these, time runs from the offer being created to
+the first video frame decoded on the far side. The hub rows (bench/connect_hub.py) run the agent's own
+`run_call` against a real hub under uvicorn; their time runs from the officer's accept — the officer side
+requesting its signaling ticket — to its first decoded frame: an aiortc officer stand-in direct and
+relay-only through coturn, and headless Chromium running the console's LiveLink in a network namespace.
 
 The CPU figure runs the agent alone in a child process (so the receiver's decoding is not counted) and
 reads its getrusage over a window of 640×480, 30 fps VP8.
 
-    .venv/bin/python -m bench.connect [--calls 20] [--cpu-window 5]
+    .venv/bin/python -m bench.connect [--calls 20] [--cpu-window 5] [--no-hub] [--skip-cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import statistics
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
+from bench.connect_hub import HubBench
 from clerk_agent.rtc.call import place_call, take_call
 from clerk_agent.rtc.channel import memory_channel_pair
 from clerk_agent.rtc.ice import build_configuration
@@ -127,6 +131,18 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
+def hub_scenarios(hubs: HubBench) -> list[Scenario]:
+    """The rows that need the hub (and, where available, the namespace, Chromium and coturn)."""
+    rows = [Scenario("agent run_call ↔ aiortc officer via hub", hubs.aiortc_officer)]
+    if hubs.page is not None:
+        rows.append(Scenario("agent run_call ↔ Chromium console via hub", hubs.chromium_officer))
+    if hubs.relayed is not None:
+        rows.append(
+            Scenario("agent ↔ aiortc via hub, TURN relay-only", lambda: hubs.aiortc_officer(relayed=True))
+        )
+    return rows
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
@@ -134,22 +150,47 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-async def measure_setup(calls: int) -> None:
+def _quiet_close_race(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    # aiortc 1.16 closes a peer by itself when the far side's DTLS closes; racing our own close() it then
+    # fails its own task with InvalidStateError. Harmless after the measurement: not printed.
+    if isinstance(context.get("exception"), asyncio.InvalidStateError):
+        return
+    loop.default_exception_handler(context)
+
+
+async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
     """Run every scenario `calls` times (interleaved, so drift on a shared machine hits all rows alike)."""
-    results: dict[str, list[float]] = {s.name: [] for s in SCENARIOS}
-    for s in SCENARIOS:  # one warm-up call each: codec libraries load on first use
-        await s.run_once()
-    for _ in range(calls):
-        for s in SCENARIOS:
-            results[s.name].append(await s.run_once())
-            await asyncio.sleep(0.02)
-    print(f"offer created → first decoded frame, 640×480 VP8, n={calls} per row")
-    print(f"  {'scenario':<42} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}")
+    asyncio.get_running_loop().set_exception_handler(_quiet_close_race)
+    async with contextlib.AsyncExitStack() as stack:
+        scenarios = list(SCENARIOS)
+        if with_hub:
+            hubs = await stack.enter_async_context(HubBench())
+            for note in hubs.notes:
+                print(f"note: {note}")
+            scenarios += hub_scenarios(hubs)
+        results: dict[str, list[float]] = {s.name: [] for s in scenarios}
+        for s in scenarios:  # one warm-up call each: codec libraries load on first use
+            await s.run_once()
+        for _ in range(calls):
+            for s in scenarios:
+                results[s.name].append(await s.run_once())
+                await asyncio.sleep(0.02)
+    print(f"call setup → first decoded frame, 640×480 VP8, n={calls} per row")
+    print(
+        "  (first three rows from offer created; hub rows from the officer's accept: ticket, join, offer, answer)"
+    )
+    print(f"  {'scenario':<44} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}")
     for name, values in results.items():
         print(
-            f"  {name:<42} {statistics.median(values):>7.1f}ms {percentile(values, 95):>7.1f}ms"
+            f"  {name:<44} {statistics.median(values):>7.1f}ms {percentile(values, 95):>7.1f}ms"
             f" {min(values):>7.1f}ms {max(values):>7.1f}ms"
         )
+    bare = statistics.median(results[SCENARIOS[0].name])
+    for name, values in results.items():
+        if "via hub" in name:
+            print(
+                f"  overhead over the bare pair, {name}: {statistics.median(values) - bare:+.1f} ms (median)"
+            )
 
 
 class StreamChannel:
@@ -257,11 +298,12 @@ def main() -> None:
     parser.add_argument("--cpu-window", type=float, default=5.0)
     parser.add_argument("--cpu-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--no-hub", action="store_true", help="only the in-process rows")
     args = parser.parse_args()
     if args.cpu_child:
         asyncio.run(cpu_child(args.cpu_child, args.cpu_window))
         return
-    asyncio.run(measure_setup(args.calls))
+    asyncio.run(measure_setup(args.calls, with_hub=not args.no_hub))
     if not args.skip_cpu:
         asyncio.run(measure_cpu(args.cpu_window))
 

@@ -1,0 +1,363 @@
+"""The hub-mediated rows of bench/connect.py: a real hub under uvicorn, the agent's own `run_call`, and officers.
+
+`HubBench` starts the hub (fresh SQLite, one synthetic tenant) on a private veth pair when it can create one
+(root), else on 127.0.0.1. Each call is a fresh case assigned to the officer, with the agent's `run_call`
+already joined and prepared, as while the case waits in the queue. The clock starts when the officer side
+starts joining (ticket request) — the officer's accept — and stops at the first decoded video frame there:
+- aiortc officer stand-in (`HubSignaling` + `AgentPeer`), direct or relay-only through coturn;
+- headless Chromium running the console's own `LiveLink` (municipal_console/static/js/livelink.js) in a
+  network namespace, with a fake microphone, first frame from requestVideoFrameCallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from clerk_agent.flows.call import CallStatus, run_call
+from clerk_agent.link.auth import DeviceAuth
+from clerk_agent.link.signaling import HubSignaling
+from clerk_agent.rtc.call import take_call
+from clerk_agent.rtc.ice import build_configuration
+from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
+from clerk_agent.rtc.sinks import NullSink
+from clerk_agent.rtc.sources import MediaSource, SyntheticCamera, ToneMicrophone
+from service.accounts.models import Account
+from service.accounts.roles import Role
+from service.app import create_app
+from service.cases.models import Case
+from service.config import Environment, IceServerSetting, Settings
+from service.db import create_engine, create_sessionmaker, unit_of_work
+from service.migrate import upgrade
+from service.wire.signaling import SeqCounter
+from tests.factories import PASSWORD, Tenant, make_tenant
+from tests.municipal_console._net import BrowserNet, browser_namespace, chromium_in
+
+TIMEOUTS = PeerTimeouts(answer_s=5, connect_s=5, first_frame_s=5, gather_s=5)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-domain-reliability",
+    "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+# In the page: import the console's LiveLink, open the call, resolve with start → first presented frame.
+LIVELINK_CALL = """async (caseId) => {
+  const { LiveLink } = await import('/console/js/livelink.js');
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.append(video);
+  const quiet = { state() {}, video() {}, notice() {}, stats() {} };
+  const started = performance.now();
+  const first = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve(performance.now())));
+  const link = new LiveLink(caseId, video, quiet);
+  window.benchCall = { link, video };
+  link.start();
+  const limit = new Promise((_, reject) => setTimeout(() => reject(new Error('no frame in 10 s')), 10000));
+  return (await Promise.race([first, limit])) - started;
+}"""
+LIVELINK_END = """() => { const call = window.benchCall; if (call) { call.link.close(); call.video.remove(); }
+  window.benchCall = null; }"""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Coturn:
+    """A running turnserver (REST-API secret) on one address."""
+
+    host: str
+    port: int
+    secret: str
+
+
+@contextlib.contextmanager
+def coturn(host: str, log_dir: Path) -> Iterator[Coturn | None]:
+    """turnserver on `host` with loopback peers allowed, stopped by PID; None when coturn is not installed."""
+    binary = shutil.which("turnserver")
+    if binary is None:
+        yield None
+        return
+    port, secret = _free_port(host), secrets.token_urlsafe(24)
+    relay_from = 50_000 + secrets.randbelow(100) * 100
+    with (log_dir / "turnserver.log").open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - the installed turnserver with fixed arguments
+            [
+                binary,
+                "-n",
+                f"--listening-ip={host}",
+                f"--listening-port={port}",
+                f"--relay-ip={host}",
+                f"--min-port={relay_from}",
+                f"--max-port={relay_from + 99}",
+                "--realm=madoguchi-bench",
+                "--use-auth-secret",
+                f"--static-auth-secret={secret}",
+                "--fingerprint",
+                "--allow-loopback-peers",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "--log-file=stdout",
+                "--simple-log",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex((host, port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("turnserver did not start")
+            time.sleep(0.05)
+        yield Coturn(host, port, secret)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
+    )
+    task = asyncio.create_task(server.serve(), name=f"bench-hub-{port}")
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Hub:
+    """One hub app under uvicorn, with the bench tenant's device and officer clients."""
+
+    def __init__(self, app: FastAPI, origin: str, tenant: Tenant) -> None:
+        self.app = app
+        self.origin = origin
+        self.tenant = tenant
+        self.officer_token = ""
+        self.device = httpx.AsyncClient(base_url=origin, auth=DeviceAuth(tenant.device_id, tenant.device_key))
+        self.officer = httpx.AsyncClient(base_url=origin)
+
+    async def log_in(self) -> None:
+        """The officer's session (bearer token) for the stand-in and the page."""
+        login = await self.officer.post(
+            "/api/v1/auth/login", json={"username": self.tenant.usernames[Role.officer], "password": PASSWORD}
+        )
+        login.raise_for_status()
+        self.officer_token = str(login.json()["access_token"])
+        self.officer.headers["Authorization"] = f"Bearer {self.officer_token}"
+
+    async def aclose(self) -> None:
+        """Close the clients."""
+        await self.device.aclose()
+        await self.officer.aclose()
+
+
+class HubBench:
+    """The hub(s), the namespace and the browser the hub-mediated rows share for one bench run."""
+
+    def __init__(self) -> None:
+        self.direct: Hub | None = None
+        self.relayed: Hub | None = None
+        self.net: BrowserNet | None = None
+        self.page: Any = None
+        self.notes: list[str] = []
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> HubBench:
+        await self._stack.__aenter__()
+        workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-connect-")))
+        try:
+            self.net = self._stack.enter_context(browser_namespace())
+        except BaseException as exc:  # missing_service() fails like a test; the bench goes on without it
+            self.notes.append(f"no network namespace ({type(exc).__name__}): Chromium row skipped")
+        host = self.net.host_address if self.net else "127.0.0.1"
+        database_url = f"sqlite+aiosqlite:///{workdir / 'hub.db'}"
+        engine = create_engine(database_url)
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        base = Settings(
+            environment=Environment.test,
+            database_url=database_url,
+            data_dir=workdir / "hub",
+            officer_wrapup_seconds=0,
+        )
+        tenant = await make_tenant(sessionmaker, base, prefix="99001", name="甲市", office_code="99101")
+        await engine.dispose()
+        self.direct = await self._start_hub(base, host, tenant)
+        turn = self._stack.enter_context(coturn("127.0.0.1", workdir))
+        if turn is None:
+            self.notes.append("coturn not installed: TURN row skipped")
+        else:
+            relayed = base.model_copy(
+                update={
+                    "ice_servers": [IceServerSetting(urls=[f"turn:{turn.host}:{turn.port}?transport=udp"])],
+                    "turn_secret": SecretStr(turn.secret),
+                    "turn_ttl_seconds": 600,
+                    "signaling_relay_only": True,
+                }
+            )
+            self.relayed = await self._start_hub(relayed, "127.0.0.1", tenant)
+        if self.net is not None and CHROMIUM.exists():  # noqa: ASYNC240 - once, at set-up
+            await self._start_browser(workdir)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.__aexit__(None, None, None)
+
+    async def _start_hub(self, base: Settings, host: str, tenant: Tenant) -> Hub:
+        port = _free_port(host)
+        settings = base.model_copy(
+            update={"host": host, "port": port, "public_origin": f"http://{host}:{port}"}
+        )
+        app = create_app(settings)
+        await self._stack.enter_async_context(app.router.lifespan_context(app))
+        await self._stack.enter_async_context(_serving(app, host, port))
+        hub = Hub(app, settings.origin, tenant)
+        self._stack.push_async_callback(hub.aclose)
+        await hub.log_in()
+        return hub
+
+    async def _start_browser(self, workdir: Path) -> None:
+        from playwright.async_api import async_playwright
+
+        if self.net is None or self.direct is None:
+            raise RuntimeError("the browser needs the namespace and the direct hub")
+        playwright = await self._stack.enter_async_context(async_playwright())
+        launcher = chromium_in(self.net.namespace, workdir, str(CHROMIUM))
+        browser = await playwright.chromium.launch(
+            executable_path=str(launcher),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={self.direct.origin}"],
+        )
+        self._stack.push_async_callback(browser.close)
+        page = await (await browser.new_context()).new_page()
+        await page.goto(f"{self.direct.origin}/console/")
+        # The console's api.js reads its bearer token from sessionStorage: the officer's session, as after login.
+        await page.evaluate(
+            "(token) => sessionStorage.setItem('madoguchi.console.session',"
+            " JSON.stringify({access_token: token, refresh_token: '', username: 'bench'}))",
+            self.direct.officer_token,
+        )
+        self.page = page
+
+    async def _case_waiting(self, hub: Hub) -> str:
+        """A fresh case of the bench tenant with the officer assigned (as after the accept)."""
+        created = await hub.device.post(
+            "/api/v1/cases",
+            json={"municipality_code": hub.tenant.municipality_code, "procedure": "pin_reset"},
+        )
+        created.raise_for_status()
+        case_id = str(created.json()["id"])
+        async with unit_of_work(hub.app.state.sessionmaker) as session:
+            officer_id = await session.scalar(
+                select(Account.id).where(Account.username == hub.tenant.usernames[Role.officer])
+            )
+            await session.execute(update(Case).where(Case.id == case_id).values(officer_id=officer_id))
+        return case_id
+
+    @contextlib.asynccontextmanager
+    async def _agent(self, hub: Hub) -> AsyncIterator[str]:
+        """The agent's run_call on a fresh case, joined and prepared, until the block ends."""
+        case_id = await self._case_waiting(hub)
+        status = CallStatus()
+        source = MediaSource(
+            video=SyntheticCamera(640, 480, 30), audio=ToneMicrophone(), video_size=(640, 480)
+        )
+        agent = asyncio.create_task(
+            run_call(hub.device, case_id, status, source=source, timeouts=TIMEOUTS, report_metrics=False)
+        )
+        try:
+            async with asyncio.timeout(10):
+                while status.phase != "waiting_officer":
+                    if agent.done():
+                        raise RuntimeError(f"agent ended: {status.phase} {status.detail}")
+                    await asyncio.sleep(0.005)
+            yield case_id
+        finally:
+            agent.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await agent
+
+    async def aiortc_officer(self, *, relayed: bool = False) -> float:
+        """Officer stand-in joins (ticket, socket) → takes the agent's offer → first decoded video frame, ms."""
+        hub = self.relayed if relayed else self.direct
+        if hub is None:
+            raise RuntimeError("that hub is not running")
+        async with self._agent(hub) as case_id:
+            signaling = HubSignaling(hub.officer, case_id, role="officer")
+            mic = ToneMicrophone(660)
+            peer: AgentPeer | None = None
+            try:
+                started = time.perf_counter()
+                await signaling.connect()
+                peer = AgentPeer(
+                    build_configuration(signaling.ice_servers, relay_only=signaling.relay_only),
+                    CallMedia(audio=mic, receive=frozenset({"audio", "video"})),
+                    sink=NullSink(),
+                    timeouts=TIMEOUTS,
+                )
+                await peer.prepare(pre_offer=False)
+                await take_call(peer, signaling, room=case_id, seq=SeqCounter())
+                await peer.wait_first_frame("video")
+                return (time.perf_counter() - started) * 1000
+            finally:
+                if peer is not None:
+                    await peer.close()
+                await signaling.close()
+                mic.stop()
+
+    async def chromium_officer(self) -> float:
+        """The console's LiveLink in Chromium: start → first presented video frame, ms (the page's clock)."""
+        if self.direct is None or self.page is None:
+            raise RuntimeError("no browser")
+        async with self._agent(self.direct) as case_id:
+            try:
+                return float(await self.page.evaluate(LIVELINK_CALL, case_id))
+            finally:
+                await self.page.evaluate(LIVELINK_END)
