@@ -137,6 +137,10 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         data = await body(request)
         form_id = data.get("shinseisho_id")
         await flow.start(str(data.get("procedure", "")), str(form_id) if form_id else None)
+        from clerk_agent.photo.camera import SceneCamera
+
+        if flow.case is not None and isinstance(flow.capture.camera, SceneCamera):
+            flow.capture.camera.show(None)  # the demo's form is put down once the case is open
 
     async def eligibility(request: Request) -> None:
         answers = await body(request)

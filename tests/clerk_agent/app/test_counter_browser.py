@@ -127,9 +127,13 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         assert "Receipt" in await clerk.inner_text("main")
         await _shot(clerk, "10-clerk-receipt-en")
 
-    for page in (clerk, applicant):
-        html = await page.content()
+    pages = [await page.content() for page in (clerk, applicant)]
+    for html in pages:
         assert HOLDER.auth_pin not in html
         assert HOLDER.code_b not in html
     assert not [url for url in blocked if not url.startswith(agent.base)]
     await context.close()
+    # The PIN, the chosen PINs and code B: in no page, agent log or file, hub row or hub log.
+    from tests.clerk_agent.app.test_counter_flow import _assert_no_pin_anywhere
+
+    _assert_no_pin_anywhere(hub, agent, pages, case_id)
