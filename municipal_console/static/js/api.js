@@ -129,8 +129,39 @@ function problemDetail(problem) {
   return [...new Set(parts)].join(" — ");
 }
 
+/** An image or other binary body (a document still): resolves to a Blob; the same auth and errors as `request`. */
+export async function requestBlob(path, { retry = true } = {}) {
+  const current = session();
+  const headers = { Accept: "image/*, application/problem+json" };
+  if (current) headers.Authorization = `Bearer ${current.access_token}`;
+  let response;
+  try {
+    response = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "network", t("error_network"));
+  }
+  if (response.status === 401 && retry && current) {
+    if (await refresh()) return requestBlob(path, { retry: false });
+    endSession();
+    throw new ApiError(401, "unauthenticated", t("error_session"));
+  }
+  if (!response.ok) {
+    let parsed = null;
+    try {
+      parsed = JSON.parse(await response.text());
+    } catch {
+      parsed = null;
+    }
+    const detail = problemDetail(parsed) || t("error_generic", { status: response.status });
+    throw new ApiError(response.status, (parsed && parsed.code) || `http_${response.status}`, detail, parsed);
+  }
+  return response.blob();
+}
+
 export const api = {
   get: (path, opts) => request("GET", path, undefined, opts),
   post: (path, body = {}, opts) => request("POST", path, body, opts),
   put: (path, body, opts) => request("PUT", path, body, opts),
+  delete: (path, opts) => request("DELETE", path, undefined, opts),
+  blob: (path) => requestBlob(path),
 };

@@ -28,6 +28,9 @@ const REASONS = {
 };
 const LIVE_STATES = new Set(["session_live", "evidence_captured", "officer_review"]);
 const POLL_MS = 3000;
+// No picture this long (since opening, or since the last drop): say plainly why, instead of waiting silently.
+const MEDIA_HELP_MS = 15000;
+const STILL_KINDS = ["document_front", "document_back", "document_tilt", "application_photo"];
 
 export function createLiveScreen({ onDone }) {
   let current = null; // CaseRead
@@ -45,6 +48,13 @@ export function createLiveScreen({ onDone }) {
   const videoQueue = [];
   let videoFlushing = false;
   let docTransform = { zoom: 1, rotate: 0 };
+  let docUrl = "";
+  let docShown = null;
+  let stillsKey = "";
+  let mediaSince = 0;
+  let mediaTimer = 0;
+  let videoLive = false;
+  let notesShown = [];
 
   const path = (suffix = "") => `/api/v1/cases/${encodeURIComponent(current.id)}${suffix}`;
 
@@ -61,6 +71,10 @@ export function createLiveScreen({ onDone }) {
     videoReported = null;
     videoQueue.length = 0;
     connState = "new";
+    videoLive = false;
+    mediaSince = Date.now();
+    stillsKey = "";
+    docShown = null;
     resetPanels();
     renderCase();
     $("live-case").textContent = current.id;
@@ -71,6 +85,9 @@ export function createLiveScreen({ onDone }) {
       },
       video: (live) => {
         $("conn-state").dataset.video = live ? "live" : "lost";
+        if (live !== videoLive) mediaSince = Date.now();
+        videoLive = live;
+        renderMediaHelp();
         reportVideo(live);
       },
       notice: (key, vars) => {
@@ -84,11 +101,13 @@ export function createLiveScreen({ onDone }) {
         line.dataset.framesDecoded = String(s.frames);
       },
     });
+    mediaTimer = window.setInterval(renderMediaHelp, 1000);
     try {
       await link.start();
     } catch (err) {
       showError(err);
     }
+    loadNotes().catch((err) => showError(err));
     await refresh();
     pollTimer = window.setInterval(() => refresh().catch(() => undefined), POLL_MS);
   }
@@ -97,6 +116,9 @@ export function createLiveScreen({ onDone }) {
     videoQueue.length = 0;
     window.clearInterval(pollTimer);
     pollTimer = 0;
+    window.clearInterval(mediaTimer);
+    mediaTimer = 0;
+    clearDocument();
     if (link) link.close();
     link = null;
   }
@@ -122,6 +144,14 @@ export function createLiveScreen({ onDone }) {
     $("video-stats").textContent = "";
     $("checklist").reset();
     $("decision").reset();
+    $("note-form").reset();
+    $("notes-list").replaceChildren();
+    notesShown = [];
+    $("doc-list").replaceChildren();
+    show("media-help", false);
+    show("flag-done", false);
+    $("flag-case").disabled = false;
+    clearDocument();
     renderReasons();
   }
 
@@ -167,6 +197,24 @@ export function createLiveScreen({ onDone }) {
     badge.textContent = label("conn", connState);
     badge.dataset.state = connState;
     show("video-empty", connState !== "connected");
+    renderMediaHelp();
+  }
+
+  // Why there is no picture, in the officer's words: which leg of the link is missing and what to do.
+  function renderMediaHelp() {
+    const waiting = current && !videoLive && mediaSince && Date.now() - mediaSince >= MEDIA_HELP_MS;
+    show("media-help", Boolean(waiting));
+    if (!waiting) return;
+    const cause =
+      connState === "signaling" || connState === "closed"
+        ? "signaling"
+        : connState === "waiting_offer"
+          ? "counter"
+          : "path";
+    const seconds = Math.floor((Date.now() - mediaSince) / 1000);
+    $("media-help").dataset.cause = cause;
+    $("media-help-title").textContent = t("media_help_title", { seconds });
+    $("media-help-cause").textContent = t(`media_help_${cause}`);
   }
 
   // Every live/lost transition reaches the hub, in order, even when the drop also cut the console off:
@@ -232,6 +280,7 @@ export function createLiveScreen({ onDone }) {
     else if (binding.swap_detected_at) swap.textContent = t("card_swap_detected", { time: timeOf(binding.swap_detected_at) });
     else swap.textContent = t("card_swap_none");
     swap.dataset.swap = binding && binding.swap_detected_at ? "detected" : "none";
+    renderStills(items);
     const face = [...items].reverse().find((item) => item.kind === "card_face" && !item.voided_at);
     if (face && face.id !== viewedFace) {
       viewedFace = face.id;
@@ -272,6 +321,7 @@ export function createLiveScreen({ onDone }) {
     $("review-video").textContent = review.video_live
       ? t("video_live_yes", { time: timeOf(review.continuity_since) })
       : t("video_live_no");
+    $("review-video").dataset.live = String(review.video_live);
     $("review-drops").textContent = String(review.drops);
     show("review-ready", review.ready_to_decide);
     show("review-redo", review.redo_required);
@@ -434,19 +484,137 @@ export function createLiveScreen({ onDone }) {
     }
   }
 
+  // --- document stills: listed from the evidence, each opened on demand (the hub audits every view) ---------
+
+  function renderStills(items) {
+    const stills = items.filter((item) => STILL_KINDS.includes(item.kind));
+    const key = JSON.stringify([stills.map((item) => [item.id, item.voided_at]), docShown]);
+    if (key === stillsKey) return;
+    stillsKey = key;
+    show("doc-empty", stills.length === 0 && !docShown);
+    $("doc-list").replaceChildren(
+      ...stills.map((item) =>
+        el(
+          "li",
+          {},
+          el("button", {
+            type: "button",
+            className: item.id === docShown ? "doc-open current" : "doc-open",
+            text: t("still_item", {
+              kind: label("still", item.kind),
+              time: timeOf(item.created_at),
+              size: item.summary && item.summary.width ? `${item.summary.width}×${item.summary.height}` : "",
+            }),
+            "aria-pressed": String(item.id === docShown),
+            disabled: Boolean(item.voided_at),
+            dataset: { evidence: item.id, kind: item.kind },
+          }),
+        ),
+      ),
+    );
+  }
+
+  async function openStill(evidenceId, kind) {
+    const blob = await busy(null, t("loading"), () => api.blob(path(`/stills/${encodeURIComponent(evidenceId)}`)));
+    clearDocument();
+    docUrl = URL.createObjectURL(blob);
+    docShown = evidenceId;
+    stillsKey = "";
+    const img = el("img", { src: docUrl, alt: t("still_alt", { kind: label("still", kind) }) });
+    img.dataset.evidence = evidenceId;
+    img.dataset.kind = kind;
+    $("doc-stage").append(img);
+    show("doc-empty", false);
+    docTransform = { zoom: 1, rotate: 0 };
+    for (const id of ["doc-zoom-in", "doc-zoom-out", "doc-rotate", "doc-reset"]) $(id).disabled = false;
+    transformDocs();
+    renderEvidence();
+    $("doc-stage").focus();
+  }
+
+  function clearDocument() {
+    if (docUrl) URL.revokeObjectURL(docUrl);
+    docUrl = "";
+    docShown = null;
+    for (const img of $("doc-stage").querySelectorAll("img")) img.remove();
+    for (const id of ["doc-zoom-in", "doc-zoom-out", "doc-rotate", "doc-reset"]) $(id).disabled = true;
+    $("doc-caption").textContent = "";
+  }
+
   function transformDocs() {
     const still = $("doc-stage").querySelector("img");
     if (!still) return;
-    // CSSOM, not a style attribute: allowed under the console's CSP.
+    still.alt = t("still_alt", { kind: label("still", still.dataset.kind) });
+    // CSSOM, not a style attribute: allowed under the console's CSP. Only the view turns; the evidence does not.
     still.style.transform = `rotate(${docTransform.rotate}deg) scale(${docTransform.zoom})`;
+    still.dataset.zoom = String(docTransform.zoom);
+    still.dataset.rotate = String(docTransform.rotate);
+    $("doc-caption").textContent = t("doc_view", {
+      zoom: Math.round(docTransform.zoom * 100),
+      rotate: docTransform.rotate,
+    });
   }
 
-  /** Show a document still (the counter's stills API will call this; none exists yet). */
-  function showDocumentStill(src, alt) {
-    const img = el("img", { src, alt });
-    $("doc-stage").replaceChildren(img);
-    docTransform = { zoom: 1, rotate: 0 };
-    for (const id of ["doc-zoom-in", "doc-zoom-out", "doc-rotate"]) $(id).disabled = false;
+  function zoomDoc(factor) {
+    docTransform.zoom = Math.min(4, Math.max(0.5, docTransform.zoom * factor));
+    transformDocs();
+  }
+
+  function rotateDoc() {
+    docTransform.rotate = (docTransform.rotate + 90) % 360;
+    transformDocs();
+  }
+
+  // --- notes and flagging ----------------------------------------------------------------------------
+
+  async function loadNotes() {
+    if (!current) return;
+    const notes = await api.get(path("/notes"));
+    renderNotes(notes);
+  }
+
+  function renderNotes(notes) {
+    notesShown = notes;
+    $("notes-list").replaceChildren(
+      ...notes.map((note) =>
+        el(
+          "li",
+          { dataset: { note: note.id } },
+          el("p", {
+            className: "muted small",
+            text: t("note_meta", { time: timeOf(note.created_at), author: note.author_name || note.author_id }),
+          }),
+          el("p", { className: "note-text", text: note.purged ? t("note_purged") : note.text }),
+        ),
+      ),
+    );
+  }
+
+  async function saveNote(event) {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text) {
+      showError(t("note_need_text"));
+      $("note-text").focus();
+      return;
+    }
+    await busy($("note-save"), t("loading"), () => api.post(path("/notes"), { text }));
+    $("note-text").value = "";
+    status(t("note_saved"));
+    await loadNotes();
+    $("note-text").focus();
+  }
+
+  async function flagCase() {
+    const reason = $("flag-reason").value;
+    if (!window.confirm(t("flag_confirm", { reason: label("hold", reason) }))) return;
+    const hold = await busy($("flag-case"), t("loading"), () =>
+      api.post(path("/legal-hold"), { reason_code: reason }),
+    );
+    const done = $("flag-done");
+    done.textContent = t("flag_done", { reason: label("hold", hold.reason_code), time: timeOf(hold.set_at) });
+    show(done, true);
+    $("flag-case").disabled = true;
   }
 
   const guard = (work) => (event) => {
@@ -471,29 +639,45 @@ export function createLiveScreen({ onDone }) {
     video.play().catch(() => undefined);
     show("unmute", false);
   });
-  $("doc-zoom-in").addEventListener("click", () => {
-    docTransform.zoom = Math.min(4, docTransform.zoom * 1.25);
+  $("doc-zoom-in").addEventListener("click", () => zoomDoc(1.25));
+  $("doc-zoom-out").addEventListener("click", () => zoomDoc(1 / 1.25));
+  $("doc-rotate").addEventListener("click", rotateDoc);
+  $("doc-reset").addEventListener("click", () => {
+    docTransform = { zoom: 1, rotate: 0 };
     transformDocs();
   });
-  $("doc-zoom-out").addEventListener("click", () => {
-    docTransform.zoom = Math.max(0.5, docTransform.zoom / 1.25);
-    transformDocs();
+  // On the focused still: + and - zoom, R rotates, 0 resets (no modifier, so typing elsewhere is untouched).
+  $("doc-stage").addEventListener("keydown", (event) => {
+    if (!docShown || event.altKey || event.ctrlKey || event.metaKey) return;
+    const keys = { "+": () => zoomDoc(1.25), "=": () => zoomDoc(1.25), "-": () => zoomDoc(1 / 1.25), r: rotateDoc, R: rotateDoc };
+    if (event.key === "0") {
+      docTransform = { zoom: 1, rotate: 0 };
+      transformDocs();
+    } else if (keys[event.key]) keys[event.key]();
+    else return;
+    event.preventDefault();
   });
-  $("doc-rotate").addEventListener("click", () => {
-    docTransform.rotate = (docTransform.rotate + 90) % 360;
-    transformDocs();
+  $("doc-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button.doc-open");
+    if (button) guard(() => openStill(button.dataset.evidence, button.dataset.kind))(event);
   });
+  $("note-form").addEventListener("submit", guard(saveNote));
+  $("flag-case").addEventListener("click", guard(flagCase));
   onLangChange(() => {
     if (!current) return;
+    stillsKey = "";
     renderCase();
     renderConnection();
     renderEvidence();
     renderFace();
     renderReview();
     renderReasons();
+    renderMediaHelp();
+    transformDocs();
+    renderNotes(notesShown);
   });
 
-  return { open, close, showDocumentStill, get caseId() { return current && current.id; } };
+  return { open, close, get caseId() { return current && current.id; } };
 }
 
 function formatDate(value) {

@@ -1,5 +1,7 @@
-// The supervisor's view: the municipality's queue per post office with waiting times, the officers' states,
-// and reassignment of a waiting case to a named officer with a reason (recorded at the hub as an override).
+// The supervisor's view: the municipality's queue per post office with waiting times, the cases being verified
+// now, the officers (by name) and their states, reassignment of a waiting case with a reason code (an override
+// recorded at the hub), and flagged cases: evidence on legal hold, set here or by the officer who suspected
+// impersonation, lifted only here.
 import { api } from "./api.js";
 import { $, el, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
@@ -11,6 +13,7 @@ export function createSupervisorScreen() {
   let overview = null;
   let fetchedAt = 0;
   let reassigning = null;
+  let holding = null;
 
   async function refresh() {
     try {
@@ -33,17 +36,20 @@ export function createSupervisorScreen() {
     timer = 0;
   }
 
-  function render() {
-    if (!overview) return;
-    const since = (Date.now() - fetchedAt) / 1000;
-    $("sup-municipality").textContent = overview.municipality_code;
-    $("sup-updated").textContent = new Date(fetchedAt).toLocaleTimeString();
+  const officerName = (id, name) => (id ? name || id : null);
+
+  function header(...keys) {
+    return el("thead", {}, el("tr", {}, ...keys.map((key) => el("th", { scope: "col", text: t(key) }))));
+  }
+
+  function renderQueue(since) {
     const offices = new Map();
     for (const row of overview.queued) {
-      if (!offices.has(row.post_office_id)) offices.set(row.post_office_id, []);
-      offices.get(row.post_office_id).push(row);
+      if (!offices.has(row.post_office_id)) offices.set(row.post_office_id, { name: row.post_office_name, rows: [] });
+      offices.get(row.post_office_id).rows.push(row);
     }
-    const sections = [...offices.entries()].map(([office, rows]) => {
+    const sections = [...offices.entries()].map(([office, { name, rows }]) => {
+      const longest = Math.max(...rows.map((row) => row.waiting_seconds)) + since;
       const body = rows
         .sort((a, b) => b.waiting_seconds - a.waiting_seconds)
         .map((row) =>
@@ -52,8 +58,8 @@ export function createSupervisorScreen() {
             { dataset: { case: row.case_id } },
             el("th", { scope: "row", className: "mono", text: row.case_id }),
             el("td", { text: label("procedure", row.procedure) }),
-            el("td", { text: duration(row.waiting_seconds + since) }),
-            el("td", { className: "mono", text: row.offered_to || t("not_offered") }),
+            el("td", { text: duration(row.waiting_seconds + since), dataset: { seconds: String(Math.round(row.waiting_seconds)) } }),
+            el("td", { text: officerName(row.offered_to, row.offered_to_name) || t("not_offered") }),
             el(
               "td",
               {},
@@ -69,37 +75,98 @@ export function createSupervisorScreen() {
         );
       return el(
         "section",
-        { className: "card" },
-        el("h3", { text: t("office_heading", { office, count: rows.length }) }),
+        { className: "card office", dataset: { office } },
+        el("h3", { text: t("office_heading_named", { office: name || office, count: rows.length }) }),
+        el("p", { className: "muted small", text: t("office_longest_wait", { wait: duration(longest) }) }),
         el(
           "table",
           {},
-          el(
-            "thead",
-            {},
-            el(
-              "tr",
-              {},
-              el("th", { scope: "col", text: t("case_id") }),
-              el("th", { scope: "col", text: t("procedure") }),
-              el("th", { scope: "col", text: t("waiting") }),
-              el("th", { scope: "col", text: t("offered_to") }),
-              el("th", { scope: "col", text: t("reassign") }),
-            ),
-          ),
+          header("case_id", "procedure", "waiting", "offered_to", "reassign"),
           el("tbody", {}, ...body),
         ),
       );
     });
     $("sup-offices").replaceChildren(...sections);
     show("sup-empty", overview.queued.length === 0);
+  }
+
+  function renderLive(since) {
+    const live = overview.live || [];
+    show("sup-live-table", live.length > 0);
+    show("sup-live-empty", live.length === 0);
+    $("sup-live").replaceChildren(
+      ...live.map((row) =>
+        el(
+          "tr",
+          { dataset: { case: row.case_id } },
+          el("th", { scope: "row", className: "mono", text: row.case_id }),
+          el("td", { text: row.post_office_name || row.post_office_id }),
+          el("td", { text: label("procedure", row.procedure) }),
+          el("td", { text: officerName(row.officer_id, row.officer_name) || "—" }),
+          el("td", { text: label("state", row.state) }),
+          el("td", { text: duration(row.live_seconds + since) }),
+          el(
+            "td",
+            {},
+            row.on_hold
+              ? el("span", { className: "badge held", text: t("on_hold") })
+              : el("button", {
+                  type: "button",
+                  className: "hold-open",
+                  text: t("hold_open"),
+                  "aria-label": t("hold_label", { case: row.case_id }),
+                  dataset: { case: row.case_id },
+                }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderFlagged() {
+    const flagged = overview.flagged || [];
+    show("sup-flagged-table", flagged.length > 0);
+    show("sup-flagged-empty", flagged.length === 0);
+    $("sup-flagged").replaceChildren(
+      ...flagged.map((row) =>
+        el(
+          "tr",
+          { dataset: { case: row.case_id, reason: row.reason_code } },
+          el("th", { scope: "row", className: "mono", text: row.case_id }),
+          el("td", { text: label("hold", row.reason_code) }),
+          el("td", { text: officerName(row.set_by, row.set_by_name) }),
+          el("td", { text: timeOf(row.set_at) }),
+          el("td", { text: label("state", row.state) }),
+          el(
+            "td",
+            {},
+            el("button", {
+              type: "button",
+              className: "hold-release",
+              text: t("hold_release"),
+              "aria-label": t("hold_release_label", { case: row.case_id }),
+              dataset: { case: row.case_id },
+            }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderOfficers() {
     $("sup-officers").replaceChildren(
       ...overview.officers.map((officer) =>
         el(
           "tr",
-          { dataset: { officer: officer.account_id } },
-          el("th", { scope: "row", className: "mono", text: officer.account_id }),
+          { dataset: { officer: officer.account_id, status: officer.effective_status } },
+          el(
+            "th",
+            { scope: "row" },
+            el("span", { text: officer.display_name || officer.account_id }),
+            el("span", { className: "mono small muted", text: ` ${officer.account_id}` }),
+          ),
           el("td", { text: label("presence_state", officer.status) }),
+          el("td", { className: "mono small", text: officer.live_case_id || "—" }),
           el("td", { text: label("presence_state", officer.effective_status) }),
           el("td", { text: timeOf(officer.heartbeat_at) }),
           el("td", { text: officer.wrapup_until ? timeOf(officer.wrapup_until) : "—" }),
@@ -107,6 +174,17 @@ export function createSupervisorScreen() {
         ),
       ),
     );
+  }
+
+  function render() {
+    if (!overview) return;
+    const since = (Date.now() - fetchedAt) / 1000;
+    $("sup-municipality").textContent = overview.municipality_code;
+    $("sup-updated").textContent = new Date(fetchedAt).toLocaleTimeString();
+    renderQueue(since);
+    renderLive(since);
+    renderFlagged();
+    renderOfficers();
   }
 
   function openReassign(caseId) {
@@ -118,7 +196,7 @@ export function createSupervisorScreen() {
       ...(overview ? overview.officers : []).map((officer) =>
         el("option", {
           value: officer.account_id,
-          text: `${officer.account_id} (${label("presence_state", officer.effective_status)})`,
+          text: `${officer.display_name || officer.account_id} (${label("presence_state", officer.effective_status)})`,
         }),
       ),
     );
@@ -132,6 +210,7 @@ export function createSupervisorScreen() {
     const reason = $("reassign-reason").value;
     if (!reassigning || !officer || !reason) {
       showError(t("reassign_need"));
+      (officer ? $("reassign-reason") : $("reassign-officer")).focus();
       return;
     }
     try {
@@ -142,9 +221,52 @@ export function createSupervisorScreen() {
         }),
       );
       showError(null);
-      status(t("reassign_done", { officer }));
+      const chosen = overview && overview.officers.find((row) => row.account_id === officer);
+      status(t("reassign_done", { officer: (chosen && chosen.display_name) || officer }));
       show("reassign", false);
       reassigning = null;
+      await refresh();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function openHold(caseId) {
+    holding = caseId;
+    $("hold-case").textContent = caseId;
+    $("hold-reason").value = "";
+    show("hold-form", true);
+    $("hold-reason").focus();
+  }
+
+  async function submitHold(event) {
+    event.preventDefault();
+    const reason = $("hold-reason").value;
+    if (!holding || !reason) {
+      showError(t("hold_need"));
+      $("hold-reason").focus();
+      return;
+    }
+    try {
+      await busy(event.submitter || null, t("loading"), () =>
+        api.post(`/api/v1/cases/${encodeURIComponent(holding)}/legal-hold`, { reason_code: reason }),
+      );
+      showError(null);
+      status(t("hold_done", { case: holding }));
+      show("hold-form", false);
+      holding = null;
+      await refresh();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function release(caseId) {
+    if (!window.confirm(t("hold_release_confirm", { case: caseId }))) return;
+    try {
+      await api.delete(`/api/v1/cases/${encodeURIComponent(caseId)}/legal-hold`);
+      showError(null);
+      status(t("hold_released", { case: caseId }));
       await refresh();
     } catch (err) {
       showError(err);
@@ -155,10 +277,23 @@ export function createSupervisorScreen() {
     const button = event.target.closest("button.reassign-open");
     if (button) openReassign(button.dataset.case);
   });
+  $("sup-live").addEventListener("click", (event) => {
+    const button = event.target.closest("button.hold-open");
+    if (button) openHold(button.dataset.case);
+  });
+  $("sup-flagged").addEventListener("click", (event) => {
+    const button = event.target.closest("button.hold-release");
+    if (button) release(button.dataset.case);
+  });
   $("reassign").addEventListener("submit", submitReassign);
   $("reassign-cancel").addEventListener("click", () => {
     show("reassign", false);
     reassigning = null;
+  });
+  $("hold-form").addEventListener("submit", submitHold);
+  $("hold-cancel").addEventListener("click", () => {
+    show("hold-form", false);
+    holding = null;
   });
   onLangChange(render);
 
