@@ -9,12 +9,15 @@ import getpass
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from service import logging as hub_logging
 from service import migrate
+from service.accounts import mtls
 from service.accounts import service as accounts_service
+from service.accounts.models import Device
 from service.accounts.roles import SYSTEM, Role
 from service.app import NotMigrated, create_app, ensure_migrated
 from service.audit import service as audit_service
@@ -66,11 +69,73 @@ def _free_port(host: str, preferred: int) -> int:
 
 
 def _serve(settings: Settings) -> None:
+    tls = mtls.uvicorn_tls_options(settings)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=hub_logging.configure(), proxy_headers=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=hub_logging.configure(),
+        proxy_headers=False,
+        **tls,
     )
     uvicorn.Server(config).run()
+
+
+def _tls_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """`serve`/`demo` TLS options that override the HUB_TLS_* / HUB_DEVICE_MTLS settings."""
+    out: dict[str, object] = {}
+    for option, setting in (
+        ("tls_cert", "tls_cert_file"),
+        ("tls_key", "tls_key_file"),
+        ("client_ca", "tls_client_ca_file"),
+    ):
+        if getattr(args, option, None):
+            out[setting] = Path(getattr(args, option))
+    if getattr(args, "device_mtls", None):
+        out["device_mtls"] = args.device_mtls
+    return out
+
+
+def _add_tls_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; HUB_TLS_CERT_FILE)")
+    parser.add_argument("--tls-key", help="its private key (PEM; HUB_TLS_KEY_FILE)")
+    parser.add_argument(
+        "--client-ca",
+        help="CA of device client certificates (default: the hub's device CA; HUB_TLS_CLIENT_CA_FILE)",
+    )
+    parser.add_argument(
+        "--device-mtls",
+        choices=["off", "optional", "required"],
+        help="device client certificates: checked when presented, or required (HUB_DEVICE_MTLS)",
+    )
+
+
+async def _active_device(settings: Settings, device_id: str) -> Device | None:
+    engine = _engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            device = await session.get(Device, device_id)
+    finally:
+        await engine.dispose()
+    return device if device is not None and device.revoked_at is None else None
+
+
+def _device_certificate(settings: Settings, args: argparse.Namespace) -> int:
+    device = asyncio.run(_active_device(settings, args.device_id))
+    if device is None:
+        print(f"hub: no active device {args.device_id}", file=sys.stderr)
+        return 1
+    ca = mtls.load_ca(settings)
+    key_pem, cert_pem = mtls.issue_device_certificate(ca, device.id)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    key_file, cert_file = out / f"{device.id}.key", out / f"{device.id}.crt"
+    key_file.touch(mode=0o600, exist_ok=True)
+    key_file.write_bytes(key_pem)
+    cert_file.write_bytes(cert_pem)
+    print(f"device certificate for {device.id}: {cert_file} (key {key_file}); device CA {ca.cert_file}")
+    return 0
 
 
 async def _audit_verify(settings: Settings) -> int:
@@ -239,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the hub (refuses an un-migrated database)")
     serve.add_argument("--port", type=int)
+    _add_tls_options(serve)
     db = sub.add_parser("db", help="database commands")
     db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="apply migrations")
     demo = sub.add_parser(
@@ -246,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int)
     demo.add_argument("--no-serve", action="store_true", help="seed and print, then exit")
+    _add_tls_options(demo)
     account = sub.add_parser("account", help="accounts").add_subparsers(dest="account_command", required=True)
     create = account.add_parser("create", help="create an account")
     create.add_argument("username")
@@ -272,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     code = device.add_parser("enroll-code", help="issue a one-time enrolment code")
     code.add_argument("--post-office", required=True)
     code.add_argument("--name", required=True)
+    cert = device.add_parser("cert", help="issue a client certificate (mTLS) from the hub's device CA")
+    cert.add_argument("device_id")
+    cert.add_argument("--out", required=True, help="directory for DEVICE.key and DEVICE.crt")
     evidence = sub.add_parser("evidence", help="evidence at rest").add_subparsers(
         dest="evidence_command", required=True
     )
@@ -309,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if getattr(args, "port", None):
         settings = settings.model_copy(update={"port": args.port})
+    if tls := _tls_overrides(args):
+        settings = settings.model_copy(update=tls)
     try:
         if args.command == "serve":
             asyncio.run(ensure_migrated(settings))
@@ -324,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "designation":
             asyncio.run(_designation_add(settings, args))
         elif args.command == "device":
+            if args.device_command == "cert":
+                return _device_certificate(settings, args)
             asyncio.run(_enroll_code(settings, args))
         elif args.command == "evidence":
             return asyncio.run(_evidence_purge(settings))

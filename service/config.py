@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     officer_wrapup_seconds: int = Field(default=30, ge=0, le=1800)
     presence_stale_seconds: int = Field(default=45, ge=5, le=600)
     queue_tick_seconds: float = Field(default=1.0, gt=0, le=30)
+    # TLS of `hub serve` (PEM files); off when unset. Device mTLS (service/accounts/mtls.py): "optional" checks a
+    # presented client certificate against X-Device-Id, "required" also refuses device requests without one.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    device_mtls: Literal["off", "optional", "required"] = "off"
+    # The device CA that issues agents' client certificates; outside production generated in data_dir/device-ca.
+    device_ca_cert_file: Path | None = None
+    device_ca_key_file: Path | None = None
     # Ed25519 key that signs audit checkpoints; outside production one is generated in data_dir when unset.
     audit_signing_key_file: Path | None = None
     audit_checkpoint_interval_seconds: float = Field(default=300, gt=0)
@@ -152,7 +161,8 @@ class Settings(BaseSettings):
     @property
     def origin(self) -> str:
         """The hub's own origin (scheme://host:port)."""
-        return self.public_origin or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_cert_file is not None else "http"
+        return self.public_origin or f"{scheme}://{self.host}:{self.port}"
 
 
 @lru_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -47,3 +48,13 @@ class DeviceAuth(httpx.Auth):
         )
         request.headers.update(headers)
         yield request
+
+
+def tls_context(
+    *, ca_file: Path | None = None, cert_file: Path | None = None, key_file: Path | None = None
+) -> ssl.SSLContext:
+    """TLS to the hub: trust `ca_file` (else the system store) and present the device's client certificate (mTLS)."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    if cert_file is not None:
+        context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
+    return context

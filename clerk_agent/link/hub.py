@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from clerk_agent.errors import LinkError
+from clerk_agent.link.auth import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +149,22 @@ class HubLink:
         self.status.failures = 0
         self.status.next_retry_s = 0.0
         self.status.last_error = ""
+
+
+def hub_http_client(
+    hub_url: str,
+    auth: httpx.Auth,
+    *,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    timeout: float = 10,
+) -> httpx.AsyncClient:
+    """The HTTP client of the hub link: signed requests, and over https the device's client certificate if given."""
+    verify: ssl.SSLContext | bool = True
+    if hub_url.startswith("https:"):
+        verify = tls_context(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    return httpx.AsyncClient(base_url=hub_url, auth=auth, timeout=timeout, verify=verify)
 
 
 def _result(response: httpx.Response) -> JsonObject:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import mtls
 from service.accounts import service as accounts_service
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.config import Settings
@@ -49,7 +50,7 @@ async def authenticate(request: Request, session: AsyncSession, settings: Settin
     headers = request.headers
     if device_auth.HEADER_SIGNATURE in headers or device_auth.HEADER_ID in headers:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return await accounts_service.authenticate_device(
+        device = await accounts_service.authenticate_device(
             session,
             device_id=headers.get(device_auth.HEADER_ID, ""),
             timestamp=headers.get(device_auth.HEADER_TIMESTAMP, ""),
@@ -60,6 +61,8 @@ async def authenticate(request: Request, session: AsyncSession, settings: Settin
             body=await request.body(),
             settings=settings,
         )
+        mtls.check_device_certificate(request.scope, device.id, settings.device_mtls)
+        return device
     scheme, _, credential = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credential:
         return await accounts_service.authenticate_access_token(session, credential.strip())
