@@ -7,14 +7,13 @@ import contextlib
 import logging
 import socket
 
-import httpx
 import uvicorn
 
 from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.link.auth import DeviceAuth
-from clerk_agent.link.hub import HubLink
+from clerk_agent.link.hub import HubLink, hub_http_client
 from clerk_agent.link.store import LocalStore
 from clerk_agent.ui.server import create_ui
 
@@ -47,7 +46,13 @@ async def run(
     auth = DeviceAuth.from_pem_file(settings.device_id, settings.key_file)
     slot = card_slot(settings)
     sock = sock or bind_local(settings.ui_port)
-    async with httpx.AsyncClient(base_url=settings.hub_url, auth=auth, timeout=10) as http:
+    async with hub_http_client(
+        settings.hub_url,
+        auth,
+        ca_file=settings.hub_ca_file,
+        cert_file=settings.client_cert_file,
+        key_file=settings.client_key_file,
+    ) as http:
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
         flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds)
         app = create_ui(flow, hub_url=settings.hub_url)

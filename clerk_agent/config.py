@@ -37,6 +37,11 @@ class AgentSettings(BaseSettings):
     ui_port: int = Field(default=8400, ge=0, le=65535, description="Local counter UI port on 127.0.0.1")
     poll_seconds: float = Field(default=1.0, gt=0, description="How often a waiting case is polled")
     backoff_max_seconds: float = Field(default=10.0, gt=0, description="Ceiling of the hub retry backoff")
+    # TLS to the hub (https hub_url): a private CA to trust, and the device's client certificate where the hub
+    # runs with device mTLS (`hub device cert`).
+    hub_ca_file: Path | None = Field(default=None, description="CA of the hub's TLS certificate (PEM)")
+    client_cert_file: Path | None = Field(default=None, description="Device client certificate (PEM)")
+    client_key_file: Path | None = Field(default=None, description="Its private key (PEM)")
 
     @property
     def virtual_card(self) -> bool:
