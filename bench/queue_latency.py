@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -44,6 +45,11 @@ ELIGIBLE = {
     "proxy_applicant": False,
     "minor_or_adult_ward": False,
 }
+
+
+# Drop an idle connection before the server's 5 s keep-alive does, so that no request is sent down a
+# connection the server is closing at that moment (an httpx.ReadError the real clients retry).
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -106,10 +112,10 @@ async def hub_round(
 ) -> list[float]:
     async with (
         httpx.AsyncClient(
-            base_url=base, auth=DeviceAuth(measured.device_id, measured.device_key), timeout=60
+            base_url=base, auth=DeviceAuth(measured.device_id, measured.device_key), timeout=60, limits=LIMITS
         ) as device,
         httpx.AsyncClient(
-            base_url=base, auth=DeviceAuth(backlog.device_id, backlog.device_key), timeout=60
+            base_url=base, auth=DeviceAuth(backlog.device_id, backlog.device_key), timeout=60, limits=LIMITS
         ) as far,
     ):
         # The backlog: cases waiting in another municipality that has no officer online.
@@ -129,7 +135,9 @@ async def hub_round(
                 )
             ).json()["access_token"]
             consoles.append(
-                httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                httpx.AsyncClient(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=LIMITS
+                )
             )
         try:
             for console in consoles:
@@ -144,16 +152,33 @@ async def hub_round(
             async def console_loop(index: int) -> None:
                 console = consoles[index]
                 while True:
-                    response = await console.get("/api/v1/officers/me/offer", params={"wait": 20})
+                    try:
+                        response = await console.get("/api/v1/officers/me/offer", params={"wait": 20})
+                    except httpx.TransportError:
+                        # As the real console does: a dropped connection is retried, not the end of the console.
+                        # (A console that silently stopped polling would hold each offer it gets for the whole
+                        # accept timeout: that was the bench's 20 s p99.)
+                        await asyncio.sleep(0.2)
+                        continue
                     if response.status_code == 200:
                         await arrivals.put((time.perf_counter(), index, response.json()))
                         # The bench withdraws the case at once, so the decline may find the offer already closed.
-                        await console.post(
-                            f"/api/v1/offers/{response.json()['id']}/decline", json={"reason": "other"}
-                        )
-                        await console.put("/api/v1/officers/me/presence", json={"status": "available"})
+                        with contextlib.suppress(httpx.TransportError):
+                            await console.post(
+                                f"/api/v1/offers/{response.json()['id']}/decline", json={"reason": "other"}
+                            )
+                            await console.put("/api/v1/officers/me/presence", json={"status": "available"})
+
+            async def heartbeats() -> None:
+                # The real console heartbeats every few seconds; without it presence goes stale mid-run.
+                while True:
+                    await asyncio.sleep(10)
+                    for console in consoles:
+                        with contextlib.suppress(httpx.TransportError):
+                            await console.put("/api/v1/officers/me/presence", json={"status": "available"})
 
             loops = [asyncio.create_task(console_loop(i)) for i in range(len(consoles))]
+            loops.append(asyncio.create_task(heartbeats()))
             await asyncio.sleep(1.0)  # every console is waiting
             try:
                 for _ in range(samples):
