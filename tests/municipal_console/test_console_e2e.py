@@ -8,6 +8,7 @@ var/artifacts/console/.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
@@ -138,6 +140,7 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
 
     await log_in(page, world.a.usernames[Role.officer])
     await expect(page.locator("#screen-queue")).to_be_visible()
+    await page.screenshot(path=artifacts / "01b-queue.png", full_page=True)
     async with counter_call(world.device_a, case_id) as counter:
         await take_offer(page, artifacts, case_id, shot="02-offer.png")
         video = await video_flowing(page)
@@ -182,7 +185,7 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await page.screenshot(path=artifacts / "03-live-check.png", full_page=True)
 
         # Keyboard only from here: Tab into the decision, choose approve, attest, send.
-        await page.focus("#checklist-save")
+        await page.focus("#flag-case")
         await page.keyboard.press("Tab")
         assert await _focused(page) == "decision-approve"
         assert await page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
@@ -225,7 +228,7 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
     await expect(supervisor.locator("#screen-supervisor")).to_be_visible()
     row = supervisor.locator(f"#sup-offices tr[data-case='{case_id}']")
     await expect(row).to_be_visible()
-    await expect(supervisor.locator("#sup-offices h3")).to_contain_text(world.a.post_office_id)
+    await expect(supervisor.locator("#sup-offices h3")).to_contain_text("（1件）")
     await supervisor.screenshot(path=artifacts / "07-supervisor.png", full_page=True)
 
     page, errors = await new_page(browser, hub_url)
@@ -233,7 +236,47 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
     async with counter_call(world.device_a, case_id):
         await take_offer(page, artifacts, case_id, keyboard=True)
         await video_flowing(page)
+        # The counter shows the ID document: the still is listed, opened through the audited view, turned in
+        # the browser only.
+        still = await world.device_a.post(
+            f"/api/v1/cases/{case_id}/stills",
+            params={"kind": "document_front"},
+            content=_document_png(),
+            headers={"content-type": "image/png"},
+        )
+        assert still.status_code == 201, still.text
         await driver.device(case_id, "capture-evidence")
+        opener = page.locator(f"#doc-list button[data-evidence='{still.json()['id']}']")
+        await expect(opener).to_contain_text("書類の表面")
+        await opener.click()
+        image = page.locator("#doc-stage img")
+        await expect(image).to_have_attribute("data-evidence", still.json()["id"])
+        await expect(page.locator("#doc-stage")).to_be_focused()
+        for key in ("+", "+", "r"):
+            await page.keyboard.press(key)
+        await expect(image).to_have_attribute("data-rotate", "90")
+        assert float(await image.get_attribute("data-zoom") or 0) > 1.5
+        assert await image.evaluate("(img) => img.naturalWidth") == 640
+        await page.screenshot(path=artifacts / "10-stills.png", full_page=True)
+        await page.keyboard.press("0")
+        await expect(image).to_have_attribute("data-rotate", "0")
+
+        # A note (encrypted at the hub), and a flag: the evidence goes on hold at once.
+        await page.fill("#note-text", "書類の写真と本人の顔が違うように見える（合成データ）")
+        await page.click("#note-save")
+        await expect(page.locator("#notes-list li")).to_have_count(1)
+        await expect(page.locator("#notes-list li .note-text")).to_contain_text("合成データ")
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await page.click("#flag-case")
+        await expect(page.locator("#flag-done")).to_be_visible()
+        await expect(page.locator("#flag-case")).to_be_disabled()
+        flagged = supervisor.locator(f"#sup-flagged tr[data-case='{case_id}']")
+        await expect(flagged).to_be_visible(timeout=8000)
+        await expect(flagged).to_contain_text("なりすましの疑い")
+        await expect(flagged).to_contain_text("試験 officer")
+        await expect(supervisor.locator(f"#sup-live tr[data-case='{case_id}']")).to_contain_text("保全中")
+        await expect(supervisor.locator("#sup-officers")).to_contain_text("試験 officer")
+        await supervisor.screenshot(path=artifacts / "11-supervisor-flagged.png", full_page=True)
         await page.click("#begin-review")
         await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
 
@@ -245,14 +288,40 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await expect(page.locator("#review-missing li[data-code=liveness_missing]")).to_be_visible()
 
         await page.check("#decision-reject")
-        await page.select_option("#decision-reason", "face_mismatch")
+        await page.select_option("#decision-reason", "suspected_impersonation")
         await page.click("#decision-submit")
         await expect(page.locator("#screen-done")).to_be_visible()
         await expect(page.locator("#done-state")).to_have_attribute("data-state", "rejected")
     assert await case_state(client, world, case_id) == "rejected"
     await expect(row).to_have_count(0, timeout=8000)  # the supervisor's view drops the decided case
+    # Every view of the still is an audit row; the note's text is nowhere in the trail.
+    events = (
+        await client.get(
+            "/api/v1/audit/events", params={"case_id": case_id}, headers=world.h("a", Role.auditor)
+        )
+    ).json()["items"]
+    assert ("evidence.viewed", "document_front") in {(e["action"], e["reason_code"]) for e in events}
+    assert "review.note_added" in {e["action"] for e in events}
+    assert "合成データ" not in str(events)
+    # Only the supervisor lifts the hold.
+    supervisor.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await flagged.locator("button.hold-release").click()
+    await expect(flagged).to_have_count(0)
     assert errors == []
     assert supervisor_errors == []
+
+
+def _document_png() -> bytes:
+    """A synthetic 'ID document' still: a pale card with dark bars, 640×400."""
+    image = Image.new("RGB", (640, 400), (236, 240, 232))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((24, 24, 616, 376), outline=(40, 60, 90), width=6)
+    for row in range(5):
+        draw.rectangle((220, 60 + row * 56, 580, 84 + row * 56), fill=(60, 70, 80))
+    draw.rectangle((48, 60, 196, 250), fill=(150, 150, 160))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 async def _video_live(client: httpx.AsyncClient, world: World, case_id: str) -> bool:
