@@ -27,6 +27,7 @@ from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_wo
 from service.errors import HubError
 from service.evidence import retention
 from service.evidence.runtime import load_keyring
+from service.outbox import retention as outbox_retention
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.hours import ALWAYS_OPEN
@@ -172,9 +173,17 @@ async def _evidence_purge(settings: Settings) -> int:
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             purged = await retention.purge_due(session)
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            outbox = await outbox_retention.purge_finished(
+                session, older_than_days=settings.outbox_retention_days
+            )
     finally:
         await engine.dispose()
     print(f"{purged} evidence blob(s) shredded past retention (each recorded in the audit trail)")
+    print(
+        f"{outbox.deliveries} finished webhook deliveries and {outbox.events} dispatched outbox events older than "
+        f"{settings.outbox_retention_days} days deleted"
+    )
     return 0
 
 

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_retry_horizon_seconds: float = Field(default=86400.0, gt=0)
+    # The retention job deletes finished webhook deliveries and dispatched outbox events older than this
+    # (case.finalized events stay: they are the back office's finalized-case feed).
+    outbox_retention_days: int = Field(default=30, ge=1)
     # J-LIS gateway: "auto" is the in-repo simulator in development and none in test and production (the back
     # office then reports production through the API).
     jlis_adapter: Literal["auto", "off", "simulator"] = "auto"
