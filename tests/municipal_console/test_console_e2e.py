@@ -402,3 +402,35 @@ async def test_a_video_drop_pauses_the_check_and_forces_the_redo(
 
 async def _asked(counter: Counter) -> bool:
     return counter.renegotiations >= 1
+
+
+async def test_no_video_is_explained_and_the_officer_aborts(
+    browser: Browser,
+    hub_url: str,
+    world: World,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    artifacts: Path,
+) -> None:
+    """The counter never sends video: the console says why in plain words within seconds, not a silent wait."""
+    case_id = await queued_case(driver)
+    page, errors = await new_page(browser, hub_url)
+    await log_in(page, world.a.usernames[Role.officer])
+    await take_offer(page, artifacts, case_id)
+    help_box = page.locator("#media-help")
+    await expect(help_box).to_be_visible(timeout=25_000)
+    await expect(help_box).to_have_attribute("data-cause", "counter")
+    await expect(page.locator("#media-help-title")).to_contain_text("窓口の映像が届いていません")
+    await expect(help_box).to_contain_text("中断")
+    await page.screenshot(path=artifacts / "12-no-video.png", full_page=True)
+    await page.click("#lang-toggle")
+    await expect(page.locator("#media-help-title")).to_contain_text("No picture from the counter")
+    await page.click("#lang-toggle")
+    # The way out it names: abort for the network; approval is impossible without video.
+    await page.check("#decision-abort")
+    await page.select_option("#decision-reason", "network")
+    await page.check("#decision-attest")
+    await page.click("#decision-submit")
+    await expect(page.locator("#done-state")).to_have_attribute("data-state", "aborted")
+    assert await case_state(client, world, case_id) == "aborted"
+    assert errors == []
