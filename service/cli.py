@@ -201,7 +201,7 @@ async def _keys_rotate(settings: Settings) -> int:
         await engine.dispose()
     print(
         f"new key-encryption key {new_id} active; {count} data key(s) re-wrapped; older keys stay in {path} until removed. "
-        "Restart the hub so it loads the new key (ハブを再起動してください)."
+        "A running hub reloads the key file by itself."
     )
     return 0
 

@@ -1,15 +1,24 @@
-"""`hub keys rotate` and `hub evidence purge` are reachable from the command line (the parser once lacked them)."""
+"""`hub keys rotate` and `hub evidence purge` from the command line, and a running hub following a rotated keyring."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import cli
+from service.accounts.roles import Role
 from service.config import Settings, get_settings
+from service.db import unit_of_work
+from service.evidence.models import EvidenceBlob
+from tests.factories import World
+from tests.service.conftest import CaseDriver
 
 
 @pytest.fixture
@@ -34,3 +43,34 @@ def test_keys_rotate_and_evidence_purge_run(hub_env: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "re-wrapped" in out
     assert "shredded past retention" in out
+
+
+async def test_a_running_hub_follows_a_rotated_keyring(
+    hub_env: Path,
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """`hub keys rotate` while the hub runs: old evidence still opens, new evidence is sealed with the new key."""
+    officer = world.h("a", Role.officer)
+    case = await driver.to_review()
+    listed = await client.get(f"/api/v1/cases/{case['id']}/evidence", headers=officer)
+    photo = next(item["id"] for item in listed.json()["items"] if item["kind"] == "application_photo")
+    still = f"/api/v1/cases/{case['id']}/stills/{photo}"
+    before = await client.get(still, headers=officer)
+    assert before.status_code == 200, before.text
+    # The CLI in another thread, as another process would: adds a key and re-wraps every data key.
+    assert await asyncio.to_thread(cli.main, ["keys", "rotate"]) == 0
+    active = json.loads((hub_env / "kek.json").read_text())["active"]
+    async with unit_of_work(sessionmaker) as session:
+        kek_ids = set((await session.execute(select(EvidenceBlob.kek_id))).scalars())
+    assert kek_ids == {active}  # every blob re-wrapped with a key the running hub had never seen
+    after = await client.get(still, headers=officer)
+    assert after.status_code == 200, after.text
+    assert after.content == before.content
+    await driver.officer(case["id"], "approve", attested=True)
+    second = await driver.to_review()
+    async with unit_of_work(sessionmaker) as session:
+        query = select(EvidenceBlob.kek_id).where(EvidenceBlob.case_id == second["id"])
+        assert set((await session.execute(query)).scalars()) == {active}
