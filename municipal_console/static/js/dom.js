@@ -1,5 +1,5 @@
 // Small DOM helpers: lookups that fail loudly, element building without parsing HTML, status and error lines.
-import { t } from "./i18n.js";
+import { t, currentLang } from "./i18n.js";
 
 export function $(id) {
   const el = document.getElementById(id);
@@ -76,7 +76,8 @@ export async function busy(button, message, work) {
 export function timeOf(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "—" : date.toLocaleTimeString();
+  // The console's language, not the PC's locale: a Japanese screen shows 19:17:26, not 7:17:26 PM.
+  return Number.isNaN(date.getTime()) ? "—" : date.toLocaleTimeString(currentLang() === "ja" ? "ja-JP" : "en-GB");
 }
 
 export function duration(seconds) {

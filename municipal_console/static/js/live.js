@@ -399,7 +399,7 @@ export function createLiveScreen({ onDone }) {
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
     show(canvas, true);
     show("live-still-empty", false);
-    status(t("still_taken", { time: new Date().toLocaleTimeString() }));
+    status(t("still_taken", { time: timeOf(new Date().toISOString()) }));
   }
 
   async function newChallenge() {

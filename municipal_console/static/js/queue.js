@@ -1,6 +1,6 @@
 // The officer's queue screen: presence with a heartbeat, the offer long-poll, accept/decline with a countdown.
 import { api, ApiError, hubNow } from "./api.js";
-import { $, show, status, showError, busy, duration } from "./dom.js";
+import { $, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
 
 const HEARTBEAT_MS = 10_000;
@@ -21,7 +21,7 @@ export function createQueueScreen({ onAccepted }) {
       $("presence-effective").textContent = label("presence_state", read.effective_status);
       $("presence-effective").dataset.status = read.effective_status;
       $("presence-heartbeat").textContent = t("presence_heartbeat", {
-        time: new Date(read.heartbeat_at).toLocaleTimeString(),
+        time: timeOf(read.heartbeat_at),
       });
     } catch (err) {
       showError(err);

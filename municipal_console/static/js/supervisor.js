@@ -180,7 +180,7 @@ export function createSupervisorScreen() {
     if (!overview) return;
     const since = (Date.now() - fetchedAt) / 1000;
     $("sup-municipality").textContent = overview.municipality_code;
-    $("sup-updated").textContent = new Date(fetchedAt).toLocaleTimeString();
+    $("sup-updated").textContent = timeOf(new Date(fetchedAt).toISOString());
     renderQueue(since);
     renderLive(since);
     renderFlagged();
