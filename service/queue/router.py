@@ -67,6 +67,8 @@ async def set_presence(
     "/officers/me/offer",
     response_model=OfferRead,
     responses={204: {"description": "No offer (yet)"}, **problem_responses(Unauthenticated, NotAnOfficer)},
+    # It authenticates inside (no session held across the wait); the document says so all the same.
+    openapi_extra={"security": [{"HTTPBearer": []}]},
 )
 async def my_offer(
     request: Request, settings: AppSettings, wait: Annotated[float, Query(ge=0, le=25)] = 0
