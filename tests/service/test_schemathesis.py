@@ -5,8 +5,9 @@ operation and mode) and are sent in process to the app under test through httpx,
 run shares the database fixtures of the other hub tests and runs on PostgreSQL too (HUB_TEST_DB=postgresql).
 
 Authentication is real: each operation is sent as the first principal the hub does not refuse with 401/403, tried in
-the order officer, clerk-agent device (signed requests, service/wire/device_auth.py), integration API key, admin,
-supervisor, auditor (`_principal_for`). Half of the cases with path parameters get real ids of tenant A (a case in
+the order officer, clerk-agent device (signed requests, service/wire/device_auth.py), integration API key (cases, then
+webhooks), admin, supervisor, auditor (`_principal_for`); every operation that declares security must first refuse an
+anonymous request with 401. Half of the cases with path parameters get real ids of tenant A (a case in
 review, a draft, an approved case, its evidence, a liveness challenge, a spare device and integration client, …), so
 they reach the handlers' logic instead of stopping at 404. Operations that end a credential (logout, device revoke)
 get credentials of their own.
@@ -147,6 +148,22 @@ def _bound(case: AnyCase) -> None:
         case.query["wait"] = 0.1
 
 
+async def _webhook_manager_key(
+    sessionmaker: async_sessionmaker[AsyncSession], world: World
+) -> dict[str, str]:
+    """Headers of tenant A's client that may manage webhooks (the world's keys may not)."""
+    async with unit_of_work(sessionmaker) as session:
+        _, _, key = await accounts_service.create_client(
+            session,
+            actor=SYSTEM,
+            municipality_code=world.a.municipality_code,
+            name="webhooks",
+            scopes=[Scope.webhooks_manage, Scope.cases_read],
+            key_ttl_days=30,
+        )
+    return {"Authorization": f"ApiKey {key}"}
+
+
 async def _spare_credentials(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, world: World
 ) -> tuple[str, str, DeviceAuth]:
@@ -202,11 +219,22 @@ async def _real_ids(
 
 
 async def _principal_for(
-    client: httpx.AsyncClient, case: AnyCase, candidates: list[Principal], anonymous: Principal
+    client: httpx.AsyncClient,
+    case: AnyCase,
+    candidates: list[Principal],
+    anonymous: Principal,
+    unguarded: list[str],
 ) -> Principal:
-    """The first candidate the hub does not refuse with 401/403 for this operation (anonymous if it has no security)."""
+    """The first candidate the hub does not refuse with 401/403 for this operation (anonymous if it has no security).
+
+    An operation that declares security must refuse the case sent anonymously with 401; `unguarded` collects those
+    that do not.
+    """
     if not case.operation.definition.raw.get("security"):
         return anonymous
+    refused = await _send(client, case, anonymous)
+    if refused.status_code != 401:
+        unguarded.append(f"{case.operation.label} answered {refused.status_code} without credentials")
     for principal in candidates:
         response = await _send(client, case, principal)
         if response.status_code not in (401, 403):
@@ -226,11 +254,20 @@ async def test_every_operation_conforms_to_the_openapi_document(
     schema = schemathesis.openapi.from_dict(app.openapi())
     spare_device, spare_client, spare_device_auth = await _spare_credentials(sessionmaker, settings, world)
     ids = await _real_ids(client, driver, world, spare_device, spare_client)
+    webhooks = await _webhook_manager_key(sessionmaker, world)
+    subscription = await client.post(
+        "/api/v1/webhook-subscriptions",
+        json={"url": "https://backoffice.example/hook", "event_types": ["case.finalized"]},
+        headers=webhooks,
+    )
+    assert subscription.status_code == 201, subscription.text
+    ids["subscription_id"] = [subscription.json()["id"]]
     officer_a = world.a.usernames[Role.officer]
     candidates = [
         Principal("officer", world.h("a", Role.officer)),
         Principal("device", auth=world.device_a.auth),
         Principal("api_key", world.api_key("a")),
+        Principal("api_key_webhooks", webhooks),
         Principal("admin", world.admin_headers),
         Principal("supervisor", world.h("a", Role.supervisor)),
         Principal("auditor", world.h("a", Role.auditor)),
@@ -248,6 +285,7 @@ async def test_every_operation_conforms_to_the_openapi_document(
 
     own: dict[str, Callable[[], Awaitable[dict[str, str]]]] = {"POST /api/v1/auth/logout": fresh_session}
     stats = RunStats()
+    unguarded: list[str] = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         operation = result.ok()
@@ -269,7 +307,7 @@ async def test_every_operation_conforms_to_the_openapi_document(
                     sender = Principal("admin", world.admin_headers)
                 else:
                     if principal is None:
-                        principal = await _principal_for(client, case, candidates, anonymous)
+                        principal = await _principal_for(client, case, candidates, anonymous, unguarded)
                     sender = principal
                 if sender.name == "device" and case.path_parameters.get("device_id") == spare_device:
                     sender = Principal("spare_device", auth=spare_device_auth)
@@ -291,4 +329,5 @@ async def test_every_operation_conforms_to_the_openapi_document(
     )
     sys.stdout.write(f"\n{summary}\n")  # shown with -s
     assert stats.operations >= 90, "the OpenAPI document lost operations"
+    assert not unguarded, "\n".join(unguarded)
     assert not stats.failures, "\n".join(sorted(stats.distinct)) + "\n\n" + "\n\n".join(stats.failures[:5])
