@@ -73,13 +73,14 @@ LIVELINK_CALL = """async (caseId) => {
   const video = document.createElement('video');
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.append(video);
-  const quiet = { state() {}, video() {}, notice() {}, stats() {} };
+  const log = [];
+  const quiet = { state: (s) => log.push(s), video() {}, notice: (k, v) => log.push(`${k}:${JSON.stringify(v)}`), stats() {} };
   const started = performance.now();
   const first = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve(performance.now())));
   const link = new LiveLink(caseId, video, quiet);
   window.benchCall = { link, video };
   link.start();
-  const limit = new Promise((_, reject) => setTimeout(() => reject(new Error('no frame in 10 s')), 10000));
+  const limit = new Promise((_, reject) => setTimeout(() => reject(new Error(`no frame in 10 s: ${log.join(' ')}`)), 10000));
   return (await Promise.race([first, limit])) - started;
 }"""
 LIVELINK_END = """() => { const call = window.benchCall; if (call) { call.link.close(); call.video.remove(); }

@@ -128,7 +128,7 @@ async def run_call(
         while True:
             msg = await call.signaling.recv()
             if isinstance(msg, AnswerMessage):
-                await peer.accept_answer(msg.sdp)
+                await peer.accept_answer(without_mdns(msg.sdp))
                 status.phase = "connected"
                 if report_metrics:
                     # Owned by `call`: cancelled and awaited when the call ends.
@@ -136,7 +136,9 @@ async def run_call(
                         asyncio.create_task(_report(http, call, peer, status), name=f"call-metrics-{case_id}")
                     )
             elif isinstance(msg, CandidateMessage):
-                # A candidate the peer cannot use (mDNS name, closed peer) must not end the call.
+                if is_mdns(msg.candidate):
+                    continue
+                # A candidate the peer cannot use (a closed peer, an unreadable line) must not end the call.
                 with contextlib.suppress(Exception):
                     await apply_candidate(peer, msg)
             elif isinstance(msg, RenegotiateMessage):
@@ -163,6 +165,27 @@ async def run_call(
         await call.camera.close()
         if call.microphone is not None:
             await call.microphone.close()
+
+
+def is_mdns(candidate: str) -> bool:
+    """Whether an ICE candidate line names its address by an mDNS `<uuid>.local` name."""
+    parts = candidate.removeprefix("a=").removeprefix("candidate:").split()
+    return len(parts) > 4 and parts[4].endswith(".local")
+
+
+def without_mdns(sdp: str) -> str:
+    """`sdp` without its mDNS host candidates.
+
+    The officer's browser and the counter are never on one link (LGWAN and the post office network), so
+    such a name cannot resolve here; trying costs aioice up to its mDNS timeout (1 s with dnspython ≥ 2.9.1,
+    reference/webrtc.md §5) and sends multicast on the counter's LAN. The officer's checks still reach the
+    counter, which learns that address as peer-reflexive.
+    """
+    return "".join(
+        line
+        for line in sdp.splitlines(keepends=True)
+        if not (line.startswith("a=candidate:") and is_mdns(line))
+    )
 
 
 async def _prepared_peer(call: _Call) -> AgentPeer:

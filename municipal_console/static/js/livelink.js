@@ -3,8 +3,10 @@
 // The clerk agent (aiortc) is the offerer and the console answers. Flow:
 //   POST /api/v1/cases/{id}/signaling-ticket → {ticket, ws_url, ice_servers, relay_only}
 //   WebSocket ws_url?ticket=… → send join{room, role:"officer"} → receive joined{resume_token, heartbeat_s, …}
-//   receive offer → setRemoteDescription → createAnswer → wait for ICE gathering → send answer (all candidates
-//   inside: aiortc does not trickle, so neither do we) · heartbeat every heartbeat_s/2 · bye on leaving.
+//   receive offer → setRemoteDescription → createAnswer → send the answer at once and trickle our candidates
+//   (aiortc's offer already holds all of its own, and aioice waits for trickled ones and learns peer-reflexive
+//   ones from our checks: waiting for gathering to complete cost ~130 ms, reference/webrtc.md §5)
+//   · heartbeat every heartbeat_s/2 · bye on leaving.
 // After a network drop (connection `disconnected` for 2 s, `failed`, or no decoded frame for 3 s) the video is
 // reported lost and `renegotiate{ice_restart:true}` is sent every 5 s until a new offer arrives; an offer with
 // ice_restart (or to a failed connection) gets a fresh RTCPeerConnection, since aiortc restarts with a new peer.
@@ -20,7 +22,6 @@ const RESUME_REJECTED = 4010;
 const DROP_GRACE_MS = 2000;
 const FROZEN_MS = 3000;
 const RENEGOTIATE_EVERY_MS = 5000;
-const GATHER_LIMIT_MS = 2500;
 const ASK_FOR_OFFER_MS = 3000;
 const METRICS_WAIT_MS = 5000;
 const CANDIDATE_TYPES = new Set(["host", "srflx", "prflx", "relay"]);
@@ -227,19 +228,19 @@ export class LiveLink {
     const current = this.pc;
     if (!this.call || this.call.pc !== current || replace) this.call = newCallMarks(current);
     await current.setRemoteDescription({ type: "offer", sdp: msg.sdp });
-    const mic = await this.micPromise;
-    if (mic) {
-      const track = mic.getAudioTracks()[0];
-      const audio = current.getTransceivers().find((tr) => tr.receiver.track.kind === "audio");
-      if (track && audio && !audio.sender.track) {
-        await audio.sender.replaceTrack(track);
-        audio.direction = "sendrecv";
-      }
+    const audio = current.getTransceivers().find((tr) => tr.receiver.track.kind === "audio");
+    if (audio) {
+      // Answered as sendrecv whether or not the microphone is ready: it joins later by replaceTrack, which
+      // needs no renegotiation, so getUserMedia stays off the path to the first frame.
+      audio.direction = "sendrecv";
+      if (this.mic) await attachMicrophone(audio, this.mic);
+      else this.micPromise.then((mic) => mic && this.pc === current && attachMicrophone(audio, mic));
     }
     await current.setLocalDescription(await current.createAnswer());
-    await gathered(current, GATHER_LIMIT_MS);
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
     this.send({ type: "answer", room: this.caseId, sdp: current.localDescription.sdp });
+    for (const candidate of current.pendingCandidates.splice(0)) this.sendCandidate(candidate);
+    current.answered = true;
     this.mark(current, "signaling");
     this.hooks.state("connecting");
   }
@@ -304,9 +305,27 @@ export class LiveLink {
       this.play();
     });
     pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc));
+    // Candidates gathered before the answer went out wait for it: the offerer applies them only after it.
+    pc.pendingCandidates = [];
+    pc.answered = false;
+    pc.addEventListener("icecandidate", (event) => {
+      // No end-of-candidates: aioice fails at once when it has no pair yet, while our checks would still
+      // have taught it a peer-reflexive one. Its own timeouts and our drop detection cover a failure.
+      if (pc !== this.pc || !event.candidate) return;
+      if (pc.answered) this.sendCandidate(event.candidate);
+      else pc.pendingCandidates.push(event.candidate);
+    });
     pc.addEventListener("iceconnectionstatechange", () => {
       if (["connected", "completed"].includes(pc.iceConnectionState)) this.mark(pc, "ice");
     });
+  }
+
+  /** Trickle one local candidate to the counter. */
+  sendCandidate(candidate) {
+    const frame = { type: "candidate", room: this.caseId, candidate: candidate.candidate };
+    if (candidate.sdpMid !== null) frame.sdp_mid = candidate.sdpMid;
+    if (candidate.sdpMLineIndex !== null) frame.sdp_mline_index = candidate.sdpMLineIndex;
+    this.send(frame);
   }
 
   closePeer() {
@@ -416,21 +435,10 @@ export class LiveLink {
   }
 }
 
-/** Wait until ICE gathering completes (or `limit` ms: whatever was gathered by then goes in the answer). */
-function gathered(pc, limit) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = window.setTimeout(done, limit);
-    function done() {
-      window.clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === "complete") done();
-    }
-    pc.addEventListener("icegatheringstatechange", check);
-  });
+/** Send the officer's microphone on the audio transceiver (once; a later offer's peer attaches it again). */
+async function attachMicrophone(transceiver, mic) {
+  const track = mic.getAudioTracks()[0];
+  if (track && !transceiver.sender.track) await transceiver.sender.replaceTrack(track).catch(() => undefined);
 }
 
 /** A fresh record of one peer's call milestones, timed from the offer's arrival. */
