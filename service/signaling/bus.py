@@ -4,11 +4,17 @@
 one LISTEN channel per room with a local subscriber, one connection that listens and one that notifies, both
 owned by the app's lifespan. A NOTIFY payload is limited to 8000 bytes, so a message (an SDP may be 60 KiB) is
 split into chunks sent in one transaction, which PostgreSQL delivers together and in order.
+
+A lost LISTEN connection (a database restart, a failover, a killed backend) is reopened with backoff and
+every room's channel is listened to again; NOTIFYs sent meanwhile are not replayed (PostgreSQL keeps none),
+so the peers of a call in that window rely on their own renegotiation. A lost NOTIFY connection is reopened
+on the next publish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -27,6 +33,8 @@ NOTIFY_CHUNK_BYTES: Final = 7000
 """Payload bytes per NOTIFY, below PostgreSQL's 8000 with room for the chunk header."""
 _REASSEMBLY_TIMEOUT_S: Final = 10.0
 _MAX_PENDING: Final = 1024
+_RECONNECT_FIRST_S: Final = 0.1
+_RECONNECT_MAX_S: Final = 5.0
 
 
 Handler = Callable[[str], None]
@@ -160,20 +168,39 @@ class PostgresBus(MemoryBus):
         self._rooms_by_channel: dict[str, str] = {}
         self._ids = itertools.count()
         self._pending: dict[str, tuple[float, list[str | None]]] = {}
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.reconnects = 0
 
     async def start(self) -> None:
         """Open the listening and the notifying connection."""
-        self._listen = await asyncpg.connect(self._dsn)
+        self._closing = False
+        self._listen = await self._open_listen()
         self._notify = await asyncpg.connect(self._dsn)
-        self._listen.add_termination_listener(self._on_lost)
 
     async def close(self) -> None:
-        """Close both connections."""
+        """Close both connections and stop reconnecting."""
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
+            self._reconnecting = None
         await super().close()
         for conn in (self._listen, self._notify):
             if conn is not None and not conn.is_closed():
                 await conn.close(timeout=2)
         self._listen = self._notify = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (False while it is being reopened)."""
+        return self._listen is not None and not self._listen.is_closed()
+
+    async def _open_listen(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self._dsn)
+        conn.add_termination_listener(self._on_lost)
+        return conn
 
     async def publish(self, room: str, frame: str) -> None:
         """Deliver here at once, and NOTIFY the other replicas (chunked, in one transaction)."""
@@ -185,31 +212,51 @@ class PostgresBus(MemoryBus):
         payloads = [f"{message_id}:{i}:{len(pieces)}:{piece.decode()}" for i, piece in enumerate(pieces)]
         channel = channel_of(room)
         async with self._notify_lock:
-            if len(payloads) == 1:
-                await self._notify.execute("SELECT pg_notify($1, $2)", channel, payloads[0])
-            else:
-                async with self._notify.transaction():
-                    for payload in payloads:
-                        await self._notify.execute("SELECT pg_notify($1, $2)", channel, payload)
+            for attempt in range(2):
+                try:
+                    await self._notify_all(self._notify, channel, payloads)
+                    return
+                except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+                    if attempt or self._closing:
+                        raise
+                    # The NOTIFY connection died since the last publish: reopen it once and resend.
+                    logger.warning("signaling bus: reopening the NOTIFY connection")
+                    with contextlib.suppress(Exception):
+                        self._notify.terminate()
+                    self._notify = await asyncpg.connect(self._dsn)
+
+    @staticmethod
+    async def _notify_all(conn: asyncpg.Connection, channel: str, payloads: list[str]) -> None:
+        if len(payloads) == 1:
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payloads[0])
+            return
+        async with conn.transaction():
+            for payload in payloads:
+                await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     async def subscribe(self, room: str, handler: Handler | None = None) -> Subscription:
         """A local subscription; LISTEN on the room's channel when it is the first here."""
         first = room not in self._subscribers
         subscription = await super().subscribe(room, handler)
-        if first and self._listen is not None:
+        if first:
             channel = channel_of(room)
+            # Recorded even while reconnecting: the reopened connection listens to every recorded channel.
             self._rooms_by_channel[channel] = room
-            async with self._listen_lock:
-                await self._listen.add_listener(channel, self._on_notify)
+            listen = self._listen
+            if listen is not None and not listen.is_closed():
+                async with self._listen_lock:
+                    await listen.add_listener(channel, self._on_notify)
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """Drop the subscription; UNLISTEN when it was the room's last one here."""
-        if self._drop_local(subscription) and self._listen is not None and not self._listen.is_closed():
+        if self._drop_local(subscription):
             channel = channel_of(subscription.room)
             self._rooms_by_channel.pop(channel, None)
-            async with self._listen_lock:
-                await self._listen.remove_listener(channel, self._on_notify)
+            listen = self._listen
+            if listen is not None and not listen.is_closed():
+                async with self._listen_lock:
+                    await listen.remove_listener(channel, self._on_notify)
 
     def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         node, _, rest = payload.partition(":")
@@ -242,10 +289,41 @@ class PostgresBus(MemoryBus):
         while len(self._pending) >= _MAX_PENDING:
             del self._pending[next(iter(self._pending))]
 
-    def _on_lost(self, _conn: object) -> None:
-        # Frames of other replicas stop arriving; clients notice (no answer, heartbeats still local) and the
-        # readiness probe fails on the database, so the orchestrator restarts this replica.
-        logger.error("signaling bus: the LISTEN connection to PostgreSQL was lost")
+    def _on_lost(self, conn: object) -> None:
+        if self._closing or conn is not self._listen:
+            return
+        logger.error("signaling bus: the LISTEN connection to PostgreSQL was lost; reconnecting")
+        self._listen = None
+        if self._reconnecting is None or self._reconnecting.done():
+            # Owned here: cancelled and awaited by close().
+            self._reconnecting = asyncio.get_running_loop().create_task(
+                self._reconnect(), name="signaling-bus-reconnect"
+            )
+
+    async def _reconnect(self) -> None:
+        """Reopen the LISTEN connection with backoff and listen to every room's channel again."""
+        delay = _RECONNECT_FIRST_S
+        while not self._closing:
+            try:
+                conn = await self._open_listen()
+                async with self._listen_lock:
+                    for channel in list(self._rooms_by_channel):
+                        await conn.add_listener(channel, self._on_notify)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                logger.warning("signaling bus: reconnect failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX_S)
+                continue
+            self._listen = conn
+            self.reconnects += 1
+            # Rooms subscribed while the connection was being reopened were added above or will be now.
+            async with self._listen_lock:
+                for channel in list(self._rooms_by_channel):
+                    await conn.add_listener(channel, self._on_notify)
+            logger.warning(
+                "signaling bus: LISTEN connection restored (%d channels)", len(self._rooms_by_channel)
+            )
+            return
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:

@@ -103,3 +103,46 @@ async def test_postgres_bus_crosses_nodes_in_order_with_large_payloads(
     await one.publish(room, "unheard")
     await asyncio.sleep(0.2)
     assert there.pending() == 0
+
+
+async def _terminate(node: PostgresBus, pid: int) -> None:
+    """Kill one of `node`'s server backends, as a database restart or failover does."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    admin = await asyncpg.connect(asyncpg_dsn(PG_ADMIN_URL))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+async def test_postgres_bus_listens_again_after_losing_its_connection(
+    two_nodes: tuple[PostgresBus, PostgresBus],
+) -> None:
+    one, two = two_nodes
+    room = "case_reconnect000000000000"
+    there = await two.subscribe(room)
+    await one.publish(room, "before")
+    async with asyncio.timeout(5):
+        assert await there.get() == "before"
+
+    assert two._listen is not None
+    await _terminate(two, two._listen.get_server_pid())
+    async with asyncio.timeout(10):
+        while not (two.reconnects == 1 and two.listening):  # noqa: ASYNC110 - no event for a reconnect
+            await asyncio.sleep(0.02)
+    # A room subscribed after the reconnect is heard too, and the old room still is.
+    later = await two.subscribe("case_afterreconnect0000000")
+    await one.publish(room, "after")
+    await one.publish("case_afterreconnect0000000", "later")
+    async with asyncio.timeout(5):
+        assert await there.get() == "after"
+        assert await later.get() == "later"
+
+    # The NOTIFY side: a dead connection is reopened on the next publish, and the message still goes out.
+    assert one._notify is not None
+    await _terminate(one, one._notify.get_server_pid())
+    await asyncio.sleep(0.1)
+    await one.publish(room, "resent")
+    async with asyncio.timeout(5):
+        assert await there.get() == "resent"
