@@ -97,7 +97,8 @@ async def run_call(
     """Serve the case's call until cancelled or the officer says bye; failures end up in `status`.
 
     `source` defaults to the synthetic camera and tone; run_call stops it when it ends. `sink` receives the
-    officer's voice (default: counted and dropped, for a counter without a speaker).
+    officer's voice (default: counted and dropped, for a counter without a speaker; `SpeakerSink` plays it)
+    and stays the caller's to close.
     """
     source = source or MediaSource(
         video=SyntheticCamera(640, 480, fps=15), audio=ToneMicrophone(), video_size=(640, 480)
