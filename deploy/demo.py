@@ -60,6 +60,28 @@ def _wait_healthy(base: str, hub: subprocess.Popen[bytes], timeout: float = 60) 
     raise SystemExit(f"the hub did not answer {base}/healthz within {timeout:.0f}s")
 
 
+def _lan_address() -> str | None:
+    """This machine's non-loopback IPv4 source address, if any (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: the kernel only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def _video_note() -> str:
+    """Whether a browser on this machine can receive the counter's video (browsers never use loopback for it)."""
+    if _lan_address():
+        return "  映像 / video     the console receives the counter's synthetic camera in the browser"
+    return (
+        "  映像 / video     この端末にはループバック以外のネットワークがないため、ブラウザは映像をつなぎません\n"
+        "                   no network interface besides loopback: browsers never carry WebRTC video over 127.0.0.1\n"
+        "                   alone, so the console will say the picture is missing (everything else works)"
+    )
+
+
 def _start_virtual_card(children: list[subprocess.Popen[bytes]], exits: contextlib.ExitStack) -> str:
     """The virtual card in a real pcscd, or a notice why not; returns a status line."""
     try:
@@ -149,10 +171,13 @@ def main() -> int:
             "\n".join(
                 [
                     f"  officer console  {base}/console/   (log in as demo-officer / demo-supervisor)",
+                    _video_note(),
                     f"  {card_status}",
                     f"  counter (clerk)  {counter}/",
                     f"  counter (applicant screen)  {counter}/applicant",
                     "  counter card     in-process virtual card of the invented yamada_hanako (clerk_agent/card/virtual/people.py)",
+                    "  walkthrough      counter: start a renewal (更新) → answer → consents → card check →",
+                    "                   「市区町村の職員につなぐ」; console: 受付可 → 受諾する (Alt+A) → evidence → decide",
                     f"  agent log        {VAR / 'agent.log'}",
                     f"  hub log          {DATA / 'hub.log'}",
                     "",
