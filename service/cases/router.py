@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.cases import consents
 from service.cases import service as case_service
+from service.cases.consents import ConsentsGiven
 from service.cases.exceptions import (
     CaseNotFound,
     InvalidCase,
@@ -130,30 +132,45 @@ async def case_history(
     return [CaseStateEntryRead.model_validate(e) for e in await case_service.history(session, case)]
 
 
-def _action_endpoint(action: Action) -> Callable[..., Awaitable[CaseRead]]:
+def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
     async def endpoint(
         case_id: str,
         body: ActionRequest,
+        request: Request,
         session: DBSession,
         principal: CurrentPrincipal,
         settings: AppSettings,
-    ) -> CaseRead:
-        case = await case_service.get_for(session, principal=principal, case_id=case_id)
-        updated = await case_service.act(
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        # With an Idempotency-Key a replayed action (a counter resending after a lost answer) gets the
+        # first answer back instead of a wrong-state 409, and is not applied twice.
+        async def run() -> dict[str, object]:
+            case = await case_service.get_for(session, principal=principal, case_id=case_id)
+            updated = await case_service.act(
+                session,
+                principal=principal,
+                case=case,
+                action=action,
+                reason_code=body.reason_code,
+                attested=body.attested,
+                expected_version=body.expected_version,
+                answers=body.answers,
+                tz=ZoneInfo(settings.timezone),
+            )
+            await queue_service.on_transition(
+                session, case=updated, action=action, principal=principal, settings=settings
+            )
+            return CaseRead.model_validate(updated).model_dump(mode="json")
+
+        return await idempotent.respond(
             session,
+            request=request,
             principal=principal,
-            case=case,
-            action=action,
-            reason_code=body.reason_code,
-            attested=body.attested,
-            expected_version=body.expected_version,
-            answers=body.answers,
-            tz=ZoneInfo(settings.timezone),
+            key=idempotency_key,
+            body=body,
+            status_code=200,
+            run=run,
         )
-        await queue_service.on_transition(
-            session, case=updated, action=action, principal=principal, settings=settings
-        )
-        return CaseRead.model_validate(updated)
 
     endpoint.__name__ = f"case_{action.value}"
     endpoint.__doc__ = ACTION_DOCS[action]
@@ -184,3 +201,18 @@ for _action in TRANSITIONS:
             InvalidCase,
         ),
     )
+
+
+@router.post(
+    "/{case_id}/consents",
+    response_model=CaseRead,
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, NotAllowedForActor, CaseNotFound, InvalidTransition, InvalidCase
+    ),
+)
+async def record_consents(
+    case_id: str, body: ConsentsGiven, session: DBSession, principal: CurrentPrincipal
+) -> CaseRead:
+    """Counter device, before verification: the applicant's consents with the versions shown (audited)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    return CaseRead.model_validate(await consents.record(session, principal=principal, case=case, given=body))

@@ -260,7 +260,11 @@ async def act(
         if answers is None:
             raise InvalidCase("precheck needs the eligibility answers")
         reasons = ineligibility_reasons(answers, procedure)
-        case.precheck = {"answers": answers.model_dump(), "eligible": not reasons, "reasons": reasons}
+        # Consents already recorded (consents.py) stay when the answers are given again.
+        kept = (
+            {"consents": case.precheck["consents"]} if case.precheck and "consents" in case.precheck else {}
+        )
+        case.precheck = {"answers": answers.model_dump(), "eligible": not reasons, "reasons": reasons, **kept}
     elif answers is not None:
         raise InvalidCase(f"{action.value} takes no eligibility answers")
     if action in (Action.request_verification, Action.complete) and not (case.precheck or {}).get("eligible"):

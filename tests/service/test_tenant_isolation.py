@@ -71,6 +71,8 @@ REVIEW_AND_QUEUE_CASE_ROUTES = {
 OFFER_ROUTES = {("POST", "/api/v1/offers/{offer_id}/accept"), ("POST", "/api/v1/offers/{offer_id}/decline")}
 CASE_ROUTES = (
     {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
+    # The applicant's consents, recorded by the case's own counter device (cases/consents.py).
+    | {("POST", "/api/v1/cases/{case_id}/consents")}
     | {("POST", path) for path in CASE_ACTIONS}
     | EVIDENCE_ROUTES
     | REVIEW_AND_QUEUE_CASE_ROUTES
@@ -80,6 +82,9 @@ CASE_ROUTES = (
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/pin-request": {"face_auth": True},
+    "/api/v1/cases/{case_id}/consents": {
+        "consents": {"recording": "2026-04", "id_copy": "2026-04", "pin_entry": "2026-04"}
+    },
     "/api/v1/cases/{case_id}/legal-hold": {"reason_code": "suspected_impersonation"},
     "/api/v1/cases/{case_id}/reassign": {"officer_id": "acct_x", "reason_code": "workload"},
     "/api/v1/cases/{case_id}/liveness-challenges/{challenge_id}/result": {"passed": True},
