@@ -247,3 +247,20 @@ async def test_clerk_and_foreign_roles_have_no_queue(client: httpx.AsyncClient, 
     assert (await client.get(OFFER, headers=world.h("a", Role.clerk))).status_code == 403
     assert (await world.device_a.get("/api/v1/queue")).status_code == 403
     assert (await client.get("/api/v1/queue", headers=world.admin_headers)).status_code == 403
+
+
+async def test_supervisor_sees_every_officer_by_name_and_offices_by_name(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    await _status(client, world.h("a", Role.officer), "available")
+    await driver.new_officer("officer-never-seen")  # never sent a heartbeat: listed, offline
+    case = await _queued(driver)
+    overview = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()
+    names = {o["display_name"]: o for o in overview["officers"]}
+    assert names["試験 officer"]["effective_status"] == "available"
+    assert names["追加職員"]["effective_status"] == "offline"
+    assert names["追加職員"]["heartbeat_at"] is None
+    row = next(r for r in overview["queued"] if r["case_id"] == case["id"])
+    assert row["post_office_name"] == "甲市郵便局"
+    assert row["offered_to_name"] in (None, "試験 officer")
+    assert overview["live"] == []
