@@ -169,25 +169,35 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
                 print(f"note: {note}")
             scenarios += hub_scenarios(hubs)
         results: dict[str, list[float]] = {s.name: [] for s in scenarios}
+        failures: dict[str, list[str]] = {s.name: [] for s in scenarios}
         for s in scenarios:  # one warm-up call each: codec libraries load on first use
             await s.run_once()
         for _ in range(calls):
             for s in scenarios:
-                results[s.name].append(await s.run_once())
+                try:
+                    results[s.name].append(await s.run_once())
+                except Exception as exc:  # a failed call is a figure too: counted, not fatal to the run
+                    failures[s.name].append(f"{type(exc).__name__}: {str(exc)[:200]}")
                 await asyncio.sleep(0.02)
     print(f"call setup → first decoded frame, 640×480 VP8, n={calls} per row")
     print(
         "  (first three rows from offer created; hub rows from the officer's accept: ticket, join, offer, answer)"
     )
-    print(f"  {'scenario':<44} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}")
+    print(f"  {'scenario':<44} {'median':>9} {'p95':>9} {'min':>9} {'max':>9} {'failed':>6}")
     for name, values in results.items():
+        if not values:
+            print(f"  {name:<44} {'—':>9} {'—':>9} {'—':>9} {'—':>9} {len(failures[name]):>6}")
+            continue
         print(
             f"  {name:<44} {statistics.median(values):>7.1f}ms {percentile(values, 95):>7.1f}ms"
-            f" {min(values):>7.1f}ms {max(values):>7.1f}ms"
+            f" {min(values):>7.1f}ms {max(values):>7.1f}ms {len(failures[name]):>6}"
         )
+    for name, errors in failures.items():
+        for error in errors:
+            print(f"  failed call, {name}: {error}")
     bare = statistics.median(results[SCENARIOS[0].name])
     for name, values in results.items():
-        if "via hub" in name:
+        if "via hub" in name and values:
             print(
                 f"  overhead over the bare pair, {name}: {statistics.median(values) - bare:+.1f} ms (median)"
             )
