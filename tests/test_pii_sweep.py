@@ -157,10 +157,12 @@ async def agent(hub: Hub, tmp_path: Path, sweep_pki: Path, capture: Capture) -> 
 
 
 def _forms(secret: str) -> list[str]:
-    """The secret as text, JSON-escaped, URL-encoded, hex, and the stable middle of its base64 at each alignment."""
+    """The secret as text, JSON-escaped, URL-encoded; if long enough, hex and the middle of its base64 at each offset."""
     raw = secret.encode()
-    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret), raw.hex(), raw.hex().upper()}
+    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret)}
+    # Encoded forms only of longer secrets: the hex of a 4-digit PIN turns up by chance in a dump of ciphertexts.
     if len(raw) >= 9:
+        forms |= {raw.hex(), raw.hex().upper()}
         for offset in range(3):
             for encode in (base64.b64encode, base64.urlsafe_b64encode):
                 text = encode(b"\0" * offset + raw).decode().rstrip("=")
