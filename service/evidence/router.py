@@ -49,7 +49,9 @@ def _runtime(request: Request) -> EvidenceRuntime:
     "/card-challenges",
     response_model=CardChallengeIssued,
     status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceClosed),
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, CaseNotFound, EvidenceClosed, TooManyRequests
+    ),
 )
 async def issue_card_challenge(
     case_id: str, request: Request, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
