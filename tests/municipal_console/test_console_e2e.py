@@ -420,7 +420,7 @@ async def test_no_video_is_explained_and_the_officer_aborts(
     help_box = page.locator("#media-help")
     await expect(help_box).to_be_visible(timeout=25_000)
     await expect(help_box).to_have_attribute("data-cause", "counter")
-    await expect(page.locator("#media-help-title")).to_contain_text("窓口の映像が届いていません")
+    await expect(page.locator("#media-help-title")).to_contain_text("窓口の映像が15秒以上届いていません")
     await expect(help_box).to_contain_text("中断")
     await page.screenshot(path=artifacts / "12-no-video.png", full_page=True)
     await page.click("#lang-toggle")

@@ -211,10 +211,12 @@ export function createLiveScreen({ onDone }) {
         : connState === "waiting_offer"
           ? "counter"
           : "path";
-    const seconds = Math.floor((Date.now() - mediaSince) / 1000);
+    // Text set only when it changes: the box is an alert, and a ticking counter would be re-announced each second.
+    const title = t("media_help_title", { seconds: MEDIA_HELP_MS / 1000 });
+    const text = t(`media_help_${cause}`);
     $("media-help").dataset.cause = cause;
-    $("media-help-title").textContent = t("media_help_title", { seconds });
-    $("media-help-cause").textContent = t(`media_help_${cause}`);
+    if ($("media-help-title").textContent !== title) $("media-help-title").textContent = title;
+    if ($("media-help-cause").textContent !== text) $("media-help-cause").textContent = text;
   }
 
   // Every live/lost transition reaches the hub, in order, even when the drop also cut the console off:

@@ -246,7 +246,7 @@ export const STRINGS = {
     proofreason_card_face_issuer_unknown: "券面事項の発行元が不明",
     proofreason_card_face_test_issuer_in_production: "本番環境でテスト用発行元",
     // 映像が来ないときの説明 / when no picture arrives
-    media_help_title: "窓口の映像が届いていません（{seconds}秒）",
+    media_help_title: "窓口の映像が{seconds}秒以上届いていません",
     media_help_signaling: "ハブの映像用接続（シグナリング）につながっていません。このパソコンのネットワーク接続を確認してください。自動で再接続しています。",
     media_help_counter: "窓口端末がまだ映像を送っていません。窓口アプリが起動してハブにつながっているか、窓口に確認してください。",
     media_help_path: "窓口端末との映像の通信経路（ICE）が確立できません。このパソコンと窓口端末の間で、庁内ネットワークまたはTURNサーバが使えるか確認してください。同じパソコンの127.0.0.1だけで試している場合、ブラウザは映像をつなぎません（LANの接続が必要です）。",
@@ -552,7 +552,7 @@ export const STRINGS = {
     proofreason_card_face_tampered: "card face tampered with",
     proofreason_card_face_issuer_unknown: "card-face issuer unknown",
     proofreason_card_face_test_issuer_in_production: "test card-face issuer in production",
-    media_help_title: "No picture from the counter ({seconds} s)",
+    media_help_title: "No picture from the counter for over {seconds} s",
     media_help_signaling: "The hub's video signaling cannot be reached. Check this PC's network connection; the console keeps retrying.",
     media_help_counter: "The counter has not sent any video yet. Ask the counter whether its app is running and connected to the hub.",
     media_help_path: "No media path (ICE) to the counter PC could be found. Check that the office network or a TURN server connects this PC and the counter PC. Browsers never connect video over 127.0.0.1 alone: trying on one machine needs a LAN interface.",
