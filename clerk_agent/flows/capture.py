@@ -80,7 +80,7 @@ class CaptureSteps:
         case.documents.append(dataclasses.asdict(DocumentStill(document, view, width, height)))
         self.flow.notice = None
         await self.flow.save()
-        await self.flow.upload(VIEWS[view], data)
+        await self._upload(VIEWS[view], data)
 
     def still_answered(self, kind: str) -> None:
         """The hub stored a still of `kind`: the oldest unsent one of that view is now sent (the queue is ordered)."""
@@ -134,7 +134,17 @@ class CaptureSteps:
             return
         case.photo_sent = True
         await self.flow.save()
-        await self.flow.upload("application_photo", photo)
+        await self._upload("application_photo", photo)
+
+    async def _upload(self, kind: str, data: bytes) -> None:
+        """Queue a still (JPEG) of `kind` for the current case, after the writes already queued."""
+        case = self.flow.require_case()
+        if case.case_id is None:
+            await self.flow.settle(timeout_s=3600)  # the create must be answered before the case id is known
+        if case.case_id is None:
+            return
+        path = f"/api/v1/cases/{case.case_id}/stills"
+        await self.flow.writes.add(case.local_id, "POST", path, {"kind": kind}, None, ("image/jpeg", data))
 
     async def close(self) -> None:
         """Stop the preview and release the camera."""

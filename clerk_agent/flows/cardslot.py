@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from clerk_agent.card.protocol import MyNumberCard
-from clerk_agent.errors import AgentError, CardAbsent, ReaderUnavailable
+from clerk_agent.errors import CardAbsent, ReaderUnavailable
+
+if TYPE_CHECKING:
+    from clerk_agent.card.pcsc import CardEvent
 
 logger = logging.getLogger(__name__)
+SlotListener = Callable[[], None]
 
 
 class CardSlot(Protocol):
@@ -21,6 +25,7 @@ class CardSlot(Protocol):
     present: bool
     reader_ok: bool
     name: str
+    listeners: list[SlotListener]
 
     async def watch(self) -> None:
         """Keep `present` and `reader_ok` current until cancelled."""
@@ -41,16 +46,19 @@ class VirtualSlot:
         self._transport = InProcessTransport(self._card)
         self.present = True
         self.reader_ok = True
+        self.listeners: list[SlotListener] = []
 
     def remove(self) -> None:
         """Take the card out of the virtual slot."""
         self._transport.remove()
         self.present = False
+        _tell(self.listeners)
 
     def insert(self) -> None:
         """Put the card back."""
         self._transport.insert(self._card)
         self.present = True
+        _tell(self.listeners)
 
     async def watch(self) -> None:
         """Nothing to watch in-process: insert/remove set `present` directly."""
@@ -69,28 +77,39 @@ class VirtualSlot:
 
 
 class PcscSlot:
-    """A PC/SC reader chosen by exact name, polled for presence (cheap: no connection to the card)."""
+    """A PC/SC reader chosen by exact name, kept current by PcscMonitor's events (reader and card come and go)."""
 
-    def __init__(self, reader: str, *, interval_s: float = 0.5) -> None:
+    def __init__(self, reader: str) -> None:
         self.name = reader
         self.present = False
         self.reader_ok = False
-        self._interval_s = interval_s
+        self.listeners: list[SlotListener] = []
 
     async def watch(self) -> None:
-        """Poll the reader's state; an unplugged reader or a stopped pcscd shows as reader_ok=False."""
-        from clerk_agent.card.pcsc import reader_state
+        """Run the monitor thread until cancelled; an unplugged reader or a stopped pcscd is reader_ok=False."""
+        from clerk_agent.card.pcsc import PcscMonitor
 
-        while True:
-            try:
-                present, _events = await asyncio.to_thread(reader_state, self.name)
-            except AgentError as exc:
-                if self.reader_ok:
-                    logger.warning("card reader %s unavailable: %s", self.name, exc.code)
-                self.reader_ok, self.present = False, False
-            else:
-                self.reader_ok, self.present = True, present
-            await asyncio.sleep(self._interval_s)
+        monitor = PcscMonitor(
+            asyncio.get_running_loop(), self.on_event, reader_filter=lambda n: n == self.name
+        )
+        monitor.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.to_thread(monitor.stop)
+
+    def on_event(self, event: CardEvent) -> None:
+        """One monitor event (on the loop thread): update the slot and tell the flow."""
+        from clerk_agent.card.pcsc import CardEventKind
+
+        if event.kind is CardEventKind.READER_ADDED:
+            self.reader_ok = True
+        elif event.kind is CardEventKind.READER_REMOVED:
+            logger.warning("card reader %s unavailable", self.name)
+            self.reader_ok, self.present = False, False
+        else:
+            self.present = event.kind is CardEventKind.CARD_INSERTED
+        _tell(self.listeners)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[MyNumberCard]:
@@ -104,3 +123,8 @@ class PcscSlot:
             yield MyNumberCard(transport)
         finally:
             transport.close()
+
+
+def _tell(listeners: list[SlotListener]) -> None:
+    for listener in listeners:
+        listener()

@@ -21,6 +21,8 @@ from clerk_agent.link.hub import HubRefused, JsonObject
 if TYPE_CHECKING:
     from clerk_agent.flows.counter import CounterFlow
 
+_SLOT_NOTICES = frozenset({"reader_unavailable", "card_absent", "card_removed", "transaction_failed"})
+
 
 class CardSteps:
     """The card reader side of the flow's current case."""
@@ -32,6 +34,7 @@ class CardSteps:
         self._code_b: bytearray | None = None
         self._lock = asyncio.Lock()
         self._preparing = False  # the clerk's code B and the poller may both ask for the PIN pad
+        slot.listeners.append(self.slot_changed)
 
     async def check(self) -> None:
         """Read the card's retry counters (no try spent) and show them before any PIN is asked for."""
@@ -52,6 +55,16 @@ class CardSteps:
         with self.slot.session() as card:
             card.detect()
             return dict(card.pin_statuses([PinKind.JPKI_AUTH]))
+
+    def slot_changed(self) -> None:
+        """The reader or the card came or went: say so now, and clear it once it is back (nothing was spent)."""
+        if not self.slot.reader_ok:
+            self.flow.notice = "reader_unavailable"
+        elif not self.slot.present:
+            if self.flow.case is not None and (self.pin.open or self.flow.current_step() == "card"):
+                self.flow.notice = "card_absent"
+        elif self.flow.notice in _SLOT_NOTICES:
+            self.flow.notice = None
 
     def code_b_entered(self) -> bool:
         """Whether the clerk has typed code B (the digits themselves are never shown back)."""

@@ -40,7 +40,6 @@ from clerk_agent.photo.camera import CounterCamera, SceneCamera
 from clerk_agent.photo.preview import Detector
 
 logger = logging.getLogger(__name__)
-_STILLS = "/stills"
 
 
 class CounterFlow:
@@ -145,7 +144,7 @@ class CounterFlow:
         case = self.case
         if case is None or case.local_id != write.local_id:
             return
-        if write.path.endswith(_STILLS):
+        if write.path.endswith("/stills"):
             self.capture.still_answered(str(result.get("kind", "")))
         elif "state" in result and "id" in result:
             case.case_id = str(result["id"])
@@ -168,19 +167,10 @@ class CounterFlow:
         await self.save()
 
     async def _enqueue(self, method: str, path: str, body: JsonObject | None, key: str | None = None) -> None:
-        await self.writes.add(self.require_case().local_id, method, path, body, key)
-
-    async def upload(self, kind: str, data: bytes) -> None:
-        """Queue a still (JPEG) of `kind` for the current case, after the writes already queued."""
-        case = self.require_case()
-        if case.case_id is None:
-            await self.settle(timeout_s=3600)  # the create must be answered before the case id is known
-        if case.case_id is None:
-            return
+        # Every write is keyed, so a resend after a lost answer gets the first answer back, applied once.
         await self.writes.add(
-            case.local_id, "POST", f"/api/v1/cases/{case.case_id}{_STILLS}", {"kind": kind}, None,
-            ("image/jpeg", data),
-        )  # fmt: skip
+            self.require_case().local_id, method, path, body, key or f"agent-{uuid.uuid4()}"
+        )
 
     async def settle(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued hub write has been answered (tests, and before a new case)."""
@@ -284,14 +274,17 @@ class CounterFlow:
         await self.settle(timeout_s=3600)  # the create must be answered before its id is known
         if case.case_id is None:
             return
-        await self._enqueue("POST", f"/api/v1/cases/{case.case_id}/{action}", body or {})
+        # Keyed, so a resend after a lost answer gets the first answer back (service/cases/router.py).
+        await self._enqueue(
+            "POST", f"/api/v1/cases/{case.case_id}/{action}", body or {}, f"agent-{uuid.uuid4()}"
+        )
 
     async def answer_eligibility(self, answers: dict[str, bool]) -> None:
         """Record the eligibility answers (precheck); ineligible cases are withdrawn with the matching code."""
         self.spawn(self._case_action("precheck", {"answers": dict(answers)}))
 
     async def give_consents(self, consents: dict[str, bool]) -> None:
-        """Record the applicant's versioned consents locally (the hub is not told: nothing to summarise yet)."""
+        """Record the applicant's versioned consents, here and at the hub."""
         case = self.require_case()
         if not all(consents.get(name) for name in CONSENT_VERSIONS):
             self.notice = "consents_required"
@@ -300,6 +293,8 @@ class CounterFlow:
         case.consents = {name: {"version": v, "at": now} for name, v in CONSENT_VERSIONS.items()}
         self.notice = None
         await self.save()
+        # The hub keeps the record (codes and versions, audited), queued like every other write.
+        self.spawn(self._case_action("consents", {"consents": dict(CONSENT_VERSIONS)}))
 
     async def request_verification(self) -> None:
         """Put the case in the municipality's officer queue."""

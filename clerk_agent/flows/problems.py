@@ -124,6 +124,14 @@ PROBLEMS: Final[dict[str, Text]] = {
         "この端末の登録は取り消されています。", "This device's registration was revoked."
     ),
     "device_not_found": _with_support("この端末は登録されていません。", "This device is not registered."),
+    "device_certificate_required": _with_support(
+        "この端末の証明書（クライアント証明書）が提示されていません。",
+        "This device did not present its client certificate.",
+    ),
+    "device_certificate_mismatch": _with_support(
+        "この端末の証明書が登録内容と一致しません。",
+        "This device's client certificate does not match its registration.",
+    ),
     "permission_denied": _with_support(
         "この端末にはその操作の権限がありません。", "This device may not take that step."
     ),

@@ -124,8 +124,11 @@ def applicant_view(flow: CounterFlow) -> JsonView:
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
     view["decision"] = texts.pair(decision) if decision else None
-    # The applicant chooses the new card's PINs only once the case is approved for mailing.
-    view["choose_pins"] = bool(case and case.hub_state == "approved" and case.procedure in MAILED)
+    # The applicant chooses the new card's PINs only once the case is approved for mailing, and only once the
+    # municipality's sealing key is here: chosen PINs are sealed at once and never wait on the network.
+    view["choose_pins"] = bool(
+        case and case.hub_state == "approved" and case.procedure in MAILED and flow.sealing_key is not None
+    )
     view["photo_review"] = flow.capture.candidate is not None
     view["ineligible"] = (
         [texts.pair(texts.INELIGIBLE.get(r, (r, r))) for r in case.precheck_reasons] if case else []

@@ -94,3 +94,10 @@ def test_every_abort_reason_the_hub_knows_is_explained() -> None:
         p.value for p in __import__("service.tenancy.codes").tenancy.codes.Procedure
     }
     assert set(texts.NEXT_STEPS) == set(texts.PROCEDURES)
+
+
+def test_the_counter_sends_the_consent_versions_the_hub_publishes() -> None:
+    from clerk_agent.flows.case import CONSENT_VERSIONS
+    from service.cases.consents import CURRENT
+
+    assert CONSENT_VERSIONS == CURRENT
