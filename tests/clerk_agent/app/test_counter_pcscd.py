@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
 from tests._services import missing_service
-from tests.clerk_agent.app.conftest import CounterClient, Hub, Officer, agent_running
+from tests.clerk_agent.app.conftest import CounterClient, Hub, Officer, agent_running, until_view
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc]
 HOLDER = person("yamada_hanako")
@@ -97,3 +98,72 @@ async def test_renewal_reads_the_card_through_pcscd(
         assert view["notice"] is None
         captured = await counter.until("evidence_captured")
         assert captured["case"]["proof_ok"] is True  # type: ignore[index]
+
+
+async def test_card_lifted_mid_pin_step_is_seen_by_the_monitor_and_recovered(
+    hub: Hub, tmp_path: Path, agent_pki: Path
+) -> None:
+    """PcscMonitor reports the card leaving and coming back; the PIN pad keeps its tries and then works."""
+    if pcsc is None:
+        missing_service("pyscard")
+    stack = PcscdStack()
+    try:
+        stack.acquire()
+        slot: VpcdSlot = stack.allocate_slot()
+    except StackUnavailable as exc:
+        missing_service(f"pcscd + vsmartcard-vpcd: {exc}")
+    card = build_virtual_card(HOLDER, load_card_material(agent_pki, HOLDER.key))
+    _present, before = pcsc.reader_state(slot.reader)
+    client = ViccClient(card, port=slot.port).start()
+    try:
+        await asyncio.to_thread(pcsc.wait_for_card_event, slot.reader, present=True, after=before)
+        async with (
+            agent_running(hub, tmp_path / "agent", agent_pki, card_source=slot.reader) as agent,
+            httpx.AsyncClient(base_url=agent.base) as ui,
+            httpx.AsyncClient() as officer_http,
+        ):
+            counter, applicant = CounterClient(ui), CounterClient(ui)
+            officer = await Officer.login(hub, officer_http)
+            await counter.open()
+            await applicant.open("/applicant")
+            await _until(counter, "/api/state", "card", "present")
+            await counter.post("/api/cases", {"procedure": "ecert_issue_renew"})
+            await counter.post(
+                "/api/eligibility",
+                {
+                    "applicant_present": True,
+                    "resident_of_municipality": True,
+                    "proxy_applicant": False,
+                    "minor_or_adult_ward": False,
+                },
+            )
+            await counter.until("eligibility_precheck")
+            await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})
+            await counter.post("/api/card/check")
+            await counter.post("/api/request-verification")
+            queued = await counter.until("queued_for_officer")
+            case_id = str(queued["case"]["case_id"])  # type: ignore[index]
+            await officer.accept(case_id)
+            await counter.until("session_live")
+            await counter.post("/api/code-b", {"code_b": HOLDER.code_b})
+            await _until(applicant, "/api/applicant/state", "pin", "open")
+
+            # The applicant lifts the card: the monitor's event reaches the clerk screen with no request made.
+            client.stop()
+            await asyncio.to_thread(pcsc.wait_for_card_event, slot.reader, present=False)
+            lifted = await until_view(counter, "/api/state", lambda v: v["card"]["present"] is False)  # type: ignore[index]
+            assert lifted["notice"]["code"] == "card_absent"  # type: ignore[index]
+            assert lifted["pin"] == {"open": True, "retries_left": 3, "needs_clerk_confirm": False}
+
+            client = ViccClient(card, port=slot.port).start()
+            back = await until_view(counter, "/api/state", lambda v: v["card"]["present"] is True)  # type: ignore[index]
+            assert back["notice"] is None
+            answered = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
+            assert answered["notice"] is None
+            captured = await counter.until("evidence_captured")
+            assert captured["case"]["proof_ok"] is True  # type: ignore[index]
+    finally:
+        client.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(pcsc.wait_for_card_event, slot.reader, present=False)
+        stack.release()
