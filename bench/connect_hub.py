@@ -1,7 +1,7 @@
 """The hub-mediated rows of bench/connect.py: a real hub under uvicorn, the agent's own `run_call`, and officers.
 
-`HubBench` starts the hub (fresh SQLite, one synthetic tenant) on a private veth pair when it can create one
-(root), else on 127.0.0.1. Each call is a fresh case assigned to the officer, with the agent's `run_call`
+`HubBench` starts the hub as its own `hub serve` process (fresh SQLite, one synthetic tenant) on a private
+veth pair when it can create one (root), else on 127.0.0.1. Each call is a fresh case assigned to the officer, with the agent's `run_call`
 already joined and prepared, as while the case waits in the queue. The clock starts when the officer side
 starts joining (ticket request) — the officer's accept — and stops at the first decoded video frame there:
 - aiortc officer stand-in (`HubSignaling` + `AgentPeer`), direct or relay-only through coturn;
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -42,7 +42,6 @@ from clerk_agent.rtc.sinks import NullSink
 from clerk_agent.rtc.sources import MediaSource, SyntheticCamera, ToneMicrophone
 from service.accounts.models import Account
 from service.accounts.roles import Role
-from service.app import create_app
 from service.cases.models import Case
 from service.config import Environment, IceServerSetting, Settings
 from service.db import create_engine, create_sessionmaker, unit_of_work
@@ -155,34 +154,31 @@ def coturn(host: str, log_dir: Path) -> Iterator[Coturn | None]:
                 proc.wait(timeout=5)
 
 
-@contextlib.asynccontextmanager
-async def _serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
-    )
-    task = asyncio.create_task(server.serve(), name=f"bench-hub-{port}")
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield
-    finally:
-        server.should_exit = True
-        await task
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process we started, SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 class Hub:
     """One hub app under uvicorn, with the bench tenant's device and officer clients."""
 
-    def __init__(self, app: FastAPI, origin: str, tenant: Tenant) -> None:
-        self.app = app
+    def __init__(self, database_url: str, origin: str, tenant: Tenant) -> None:
+        self.engine = create_engine(database_url)
+        self.sessionmaker = create_sessionmaker(self.engine)
         self.origin = origin
         self.tenant = tenant
         self.officer_token = ""
-        self.device = httpx.AsyncClient(base_url=origin, auth=DeviceAuth(tenant.device_id, tenant.device_key))
-        self.officer = httpx.AsyncClient(base_url=origin)
+        # Generous timeouts: on a shared machine a request may wait behind other work for seconds.
+        self.device = httpx.AsyncClient(
+            base_url=origin, auth=DeviceAuth(tenant.device_id, tenant.device_key), timeout=30
+        )
+        self.officer = httpx.AsyncClient(base_url=origin, timeout=30)
 
     async def log_in(self) -> None:
         """The officer's session (bearer token) for the stand-in and the page."""
@@ -194,9 +190,10 @@ class Hub:
         self.officer.headers["Authorization"] = f"Bearer {self.officer_token}"
 
     async def aclose(self) -> None:
-        """Close the clients."""
+        """Close the clients and the engine."""
         await self.device.aclose()
         await self.officer.aclose()
+        await self.engine.dispose()
 
 
 class HubBench:
@@ -218,24 +215,14 @@ class HubBench:
         except BaseException as exc:  # missing_service() fails like a test; the bench goes on without it
             self.notes.append(f"no network namespace ({type(exc).__name__}): Chromium row skipped")
         host = self.net.host_address if self.net else "127.0.0.1"
-        database_url = f"sqlite+aiosqlite:///{workdir / 'hub.db'}"
-        engine = create_engine(database_url)
-        await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        base = Settings(
-            environment=Environment.test,
-            database_url=database_url,
-            data_dir=workdir / "hub",
-            officer_wrapup_seconds=0,
-        )
-        tenant = await make_tenant(sessionmaker, base, prefix="99001", name="甲市", office_code="99101")
-        await engine.dispose()
-        self.direct = await self._start_hub(base, host, tenant)
+        # One database per hub: two hubs' background tasks on one SQLite file would wait on each other's locks.
+        self.direct = await self._start_hub(*await self._seeded(workdir / "direct"), host)
         turn = self._stack.enter_context(coturn("127.0.0.1", workdir))
         if turn is None:
             self.notes.append("coturn not installed: TURN row skipped")
         else:
-            relayed = base.model_copy(
+            seeded, tenant = await self._seeded(workdir / "relayed")
+            relayed = seeded.model_copy(
                 update={
                     "ice_servers": [IceServerSetting(urls=[f"turn:{turn.host}:{turn.port}?transport=udp"])],
                     "turn_secret": SecretStr(turn.secret),
@@ -243,7 +230,7 @@ class HubBench:
                     "signaling_relay_only": True,
                 }
             )
-            self.relayed = await self._start_hub(relayed, "127.0.0.1", tenant)
+            self.relayed = await self._start_hub(relayed, tenant, "127.0.0.1")
         if self.net is not None and CHROMIUM.exists():  # noqa: ASYNC240 - once, at set-up
             await self._start_browser(workdir)
         return self
@@ -251,16 +238,63 @@ class HubBench:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.__aexit__(None, None, None)
 
-    async def _start_hub(self, base: Settings, host: str, tenant: Tenant) -> Hub:
+    @staticmethod
+    async def _seeded(directory: Path) -> tuple[Settings, Tenant]:
+        """Settings on a fresh, migrated SQLite database, and the bench tenant in it."""
+        directory.mkdir(parents=True)  # noqa: ASYNC240 - once, at set-up
+        database_url = f"sqlite+aiosqlite:///{directory / 'hub.db'}"
+        engine = create_engine(database_url)
+        try:
+            await upgrade(engine)
+            settings = Settings(
+                environment=Environment.test,
+                database_url=database_url,
+                data_dir=directory / "data",
+                officer_wrapup_seconds=0,
+            )
+            tenant = await make_tenant(
+                create_sessionmaker(engine), settings, prefix="99001", name="甲市", office_code="99101"
+            )
+        finally:
+            await engine.dispose()
+        return settings, tenant
+
+    async def _start_hub(self, base: Settings, tenant: Tenant, host: str) -> Hub:
+        """`hub serve` in its own process (as deployed: the hub does not share the peers' event loop)."""
         port = _free_port(host)
-        settings = base.model_copy(
-            update={"host": host, "port": port, "public_origin": f"http://{host}:{port}"}
-        )
-        app = create_app(settings)
-        await self._stack.enter_async_context(app.router.lifespan_context(app))
-        await self._stack.enter_async_context(_serving(app, host, port))
-        hub = Hub(app, settings.origin, tenant)
+        origin = f"http://{host}:{port}"
+        env = {
+            **os.environ,
+            "HUB_ENVIRONMENT": "test",
+            "HUB_DATABASE_URL": base.database_url,
+            "HUB_DATA_DIR": str(base.data_dir),
+            "HUB_HOST": host,
+            "HUB_PORT": str(port),
+            "HUB_PUBLIC_ORIGIN": origin,
+            "HUB_OFFICER_WRAPUP_SECONDS": "0",
+            "HUB_ICE_SERVERS": json.dumps([server.model_dump() for server in base.ice_servers]),
+            "HUB_TURN_SECRET": base.turn_secret.get_secret_value(),
+            "HUB_SIGNALING_RELAY_ONLY": "true" if base.signaling_relay_only else "false",
+        }
+        log = base.data_dir.parent / "hub.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own console script, started once
+                [str(Path(sys.executable).with_name("hub")), "serve"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self._stack.callback(_stop, proc)
+        hub = Hub(base.database_url, origin, tenant)
         self._stack.push_async_callback(hub.aclose)
+        async with asyncio.timeout(30):
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"hub serve exited: {log.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await hub.officer.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
         await hub.log_in()
         return hub
 
@@ -295,7 +329,7 @@ class HubBench:
         )
         created.raise_for_status()
         case_id = str(created.json()["id"])
-        async with unit_of_work(hub.app.state.sessionmaker) as session:
+        async with unit_of_work(hub.sessionmaker) as session:
             officer_id = await session.scalar(
                 select(Account.id).where(Account.username == hub.tenant.usernames[Role.officer])
             )
