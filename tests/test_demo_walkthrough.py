@@ -8,7 +8,9 @@ liveness challenge and checklist, and decides; the applicant then chooses the ne
 Chromium gathers no loopback ICE candidates (reference/webrtc.md §9): the counter's video reaches a browser on
 127.0.0.1 only when the machine has another interface, as every real office PC has. On a loopback-only machine the
 test checks instead that the console says plainly why the video is missing, and the officer aborts for `network`.
-Screenshots go to var/artifacts/demo/.
+A second walk takes a new card application: the counter takes the application photo and an ID document's still,
+and the officer opens both through the hub's audited stills view, turns one, writes a note and refers the
+applicant to the town-hall counter. Screenshots go to var/artifacts/demo/.
 """
 
 from __future__ import annotations
@@ -250,5 +252,76 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     await applicant.click("#pin-choice-send")
     await clerk.wait_for_selector("#receipt-link", timeout=30_000)
     await _shot(clerk, "07-clerk-receipt")
+    assert not errors, errors
+    await context.close()
+
+
+async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter(
+    demo: Demo, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    clerk = await context.new_page()
+    applicant = await context.new_page()
+    officer = await context.new_page()
+    await officer.set_viewport_size({"width": 1280, "height": 3000})
+    errors: list[str] = []
+    for page in (clerk, applicant, officer):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    await officer.goto(f"{demo.hub}/console/")
+    await officer.fill("#login-username", "demo-officer")
+    await officer.fill("#login-password", demo.officer_password)
+    await officer.keyboard.press("Enter")
+    await officer.wait_for_selector("#presence-available", state="visible")
+    await officer.check("#presence-available")
+
+    await clerk.goto(f"{demo.counter}/")
+    await applicant.goto(f"{demo.counter}/applicant")
+    await clerk.wait_for_selector("#start-card_application")
+    await clerk.fill("#form-id", "12345678901234567890124")
+    await clerk.click("#start-card_application")
+    await clerk.click("#eligibility-submit")
+    for consent in ("recording", "id_copy", "pin_entry"):
+        await clerk.check(f"#c-{consent}")
+    await clerk.click("#consents-submit")
+    await clerk.click("#request-verification")
+    await officer.wait_for_selector("#offer-accept", state="visible", timeout=30_000)
+    await officer.keyboard.press("Alt+A")
+    await officer.wait_for_selector("#screen-live", state="visible")
+
+    # At the counter: the application photo (approved by the applicant), then the ID document's front.
+    await clerk.click("#photo-start", timeout=30_000)
+    await clerk.click("#photo-take", timeout=30_000)
+    await applicant.click("#photo-approve", timeout=30_000)
+    await clerk.click("#demo-show-document", timeout=30_000)
+    await clerk.click("#doc-1-front")
+    await clerk.wait_for_selector("#documents-progress.ok", timeout=30_000)
+    await clerk.click("#documents-shown")
+
+    # The officer sees both stills listed, opens the document through the audited view and turns it.
+    front = officer.locator("#doc-list button[data-kind='document_front']")
+    await front.wait_for(timeout=30_000)
+    await officer.wait_for_selector("#doc-list button[data-kind='application_photo']")
+    await front.click()
+    await officer.wait_for_selector("#doc-stage img[data-kind='document_front']")
+    for key in ("+", "r"):
+        await officer.keyboard.press(key)
+    await officer.wait_for_selector("#doc-stage img[data-rotate='90']")
+    await _shot(officer, "11-officer-document-still")
+    await officer.fill("#note-text", "書類の文字がかすれて読めない（合成データ）")
+    await officer.click("#note-save")
+    await officer.wait_for_selector("#notes-list li")
+
+    # Refer to the town-hall counter (交付時来庁へ切替): a reason code and the attestation.
+    await officer.check("#decision-refer")
+    await officer.select_option("#decision-reason", "document_unreadable")
+    await officer.check("#decision-attest")
+    await officer.keyboard.press("Alt+S")
+    await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
+    assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
+    assert await officer.get_attribute("#done-state", "data-state") == "referred_to_counter"
+    await _shot(officer, "12-officer-referred")
+    await clerk.wait_for_selector("#new-case", timeout=30_000)
+    await _shot(clerk, "13-clerk-referred")
     assert not errors, errors
     await context.close()
