@@ -198,6 +198,12 @@ DECISIONS: Final[dict[str, Text]] = {
     "pin_request_sealed": ("受付が完了しました。", "The application is complete."),
 }
 
+# The applicant is not the one to act on an abort: the clerk requeues or withdraws.
+APPLICANT_ABORTED: Final[Text] = (
+    "通話が中断されました。係員の案内をお待ちください。",
+    "The call was interrupted. Please wait for the clerk.",
+)
+
 NEXT_STEPS: Final[dict[str, Text]] = {
     "card_renewal": (
         "新しいカードは約1か月後に本人限定受取郵便でご自宅に届きます。転居の予定ができたら市区町村にご連絡ください。",

@@ -123,6 +123,8 @@ def applicant_view(flow: CounterFlow) -> JsonView:
     view = _common(flow)
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
+    if case and case.hub_state == "aborted":
+        decision = texts.APPLICANT_ABORTED
     view["decision"] = texts.pair(decision) if decision else None
     # The applicant chooses the new card's PINs only once the case is approved for mailing, and only once the
     # municipality's sealing key is here: chosen PINs are sealed at once and never wait on the network.

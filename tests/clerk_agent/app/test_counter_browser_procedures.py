@@ -7,6 +7,7 @@ and files, the hub's database rows and logs: none may be found. Screenshots: var
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ class Walk:
 
     def __init__(self, procedure: str, clerk: Page, applicant: Page) -> None:
         self.dir = ARTIFACTS / procedure
+        shutil.rmtree(self.dir, ignore_errors=True)  # this run's screenshots only
         self.clerk = clerk
         self.applicant = applicant
         self.html: list[str] = []
@@ -107,6 +109,19 @@ async def _pin(walk: Walk) -> None:
     await walk.shot("evidence-sent")
 
 
+async def _abort_and_requeue(walk: Walk, officer: Officer, case_id: str) -> None:
+    """The officer aborts for picture quality; the clerk reads why and asks for verification again."""
+    clerk = walk.clerk
+    await officer.abort(case_id, "picture_quality")
+    await clerk.wait_for_selector("#abort-reason[data-code='picture_quality']", timeout=WAIT)
+    assert "映像が不鮮明" in await clerk.inner_text("#abort-reason")
+    await walk.shot("aborted")
+    await clerk.click("#requeue")
+    await clerk.wait_for_selector("#queue-position", timeout=WAIT)
+    await officer.accept(case_id)
+    await _pin(walk)
+
+
 async def _photo_and_documents(walk: Walk) -> None:
     clerk, applicant = walk.clerk, walk.applicant
     await clerk.click("#photo-start", timeout=WAIT)
@@ -178,6 +193,8 @@ async def test_procedure_through_the_counter_ui(
             case_id = await _to_officer(walk, agent, officer, card=card)
             if card:
                 await _pin(walk)
+                if procedure == "pin_reset":
+                    await _abort_and_requeue(walk, officer, case_id)
             else:
                 await _photo_and_documents(walk)
             await officer.review_and_approve(case_id)

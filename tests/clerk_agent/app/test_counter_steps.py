@@ -135,6 +135,8 @@ async def test_an_aborted_session_shows_why_and_is_verified_again(hub: Hub, agen
         assert "picture was unclear" in reason["en"]
         assert aborted["progress"]["current"] == "decision"  # type: ignore[index]
         assert aborted["pin"]["open"] is False  # type: ignore[index]
+        told = await applicant.state("/api/applicant/state")
+        assert told["decision"]["ja"] == "通話が中断されました。係員の案内をお待ちください。"  # type: ignore[index]
 
         requeued = await counter.post("/api/requeue")
         assert requeued["case"]["evidence_sent"] is False  # type: ignore[index]
