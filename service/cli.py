@@ -69,6 +69,9 @@ def _free_port(host: str, preferred: int) -> int:
             return int(probe.getsockname()[1])
 
 
+KEEP_ALIVE_SECONDS = 30
+
+
 def _serve(settings: Settings) -> None:
     tls = mtls.uvicorn_tls_options(settings)
     app = create_app(settings)
@@ -78,6 +81,9 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         log_config=hub_logging.configure(),
         proxy_headers=False,
+        # Longer than the clients' own idle expiry (httpx 5 s): the client drops an idle connection first, so no
+        # request goes down a connection the hub is closing at that moment (an httpx.ReadError in the bench).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         **tls,
     )
     uvicorn.Server(config).run()
