@@ -88,7 +88,9 @@ class OfficerRow(BaseModel):
     heartbeat_at: dt.datetime | None
     wrapup_until: dt.datetime | None
     penalty_until: dt.datetime | None
-    live_case_id: str | None = Field(default=None, description="The case the officer is verifying now")
+    live_case_id: str | None = Field(
+        default=None, description="The case the officer is verifying now (supervisors only)"
+    )
 
 
 class LiveCaseRow(BaseModel):
@@ -119,5 +121,5 @@ class QueueOverview(BaseModel):
     municipality_code: str
     queued: list[QueuedCaseRow]
     officers: list[OfficerRow]
-    live: list[LiveCaseRow] = Field(default_factory=list)
+    live: list[LiveCaseRow] = Field(default_factory=list, description="Supervisors only")
     flagged: list[FlaggedCaseRow] = Field(default_factory=list, description="Supervisors only")

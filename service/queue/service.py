@@ -375,12 +375,10 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
     accounts = await repository.officers_of(session, municipality_code)
     names = {account.id: account.display_name for account in accounts}
     queued = await repository.queued_cases(session, municipality_code)
-    live = await repository.live_cases(session, municipality_code)
-    holds = (
-        await evidence_repository.holds_of(session, municipality_code)
-        if principal.role is Role.supervisor
-        else []
-    )
+    # Who verifies which case, and which cases are flagged, is the supervisor's to see, not the officers'.
+    supervisor = principal.role is Role.supervisor
+    live = await repository.live_cases(session, municipality_code) if supervisor else []
+    holds = await evidence_repository.holds_of(session, municipality_code) if supervisor else []
     missing = {hold.set_by for hold, _ in holds} - names.keys()
     for extra in missing:
         account = await session.get(Account, extra) if extra else None

@@ -184,8 +184,11 @@ async def test_the_assigned_officer_flags_and_the_supervisor_sees_the_flagged_ca
     assert live["officer_name"] == "試験 officer"
     me = next(o for o in overview["officers"] if o["live_case_id"] == case["id"])
     assert me["display_name"] == "試験 officer"
-    # Officers see the queue but not the flagged list; only a supervisor lifts the hold.
-    assert (await client.get("/api/v1/queue", headers=officer)).json()["flagged"] == []
+    # Officers see the queue but not who verifies what nor the flagged list; only a supervisor lifts the hold.
+    seen_by_officer = (await client.get("/api/v1/queue", headers=officer)).json()
+    assert seen_by_officer["flagged"] == []
+    assert seen_by_officer["live"] == []
+    assert all(o["live_case_id"] is None for o in seen_by_officer["officers"])
     assert (await client.delete(url, headers=officer)).status_code == 403
     assert (await client.delete(url, headers=supervisor)).status_code == 204
     assert (await client.get("/api/v1/queue", headers=supervisor)).json()["flagged"] == []
