@@ -434,3 +434,31 @@ async def test_no_video_is_explained_and_the_officer_aborts(
     await expect(page.locator("#done-state")).to_have_attribute("data-state", "aborted")
     assert await case_state(client, world, case_id) == "aborted"
     assert errors == []
+
+
+async def test_rejecting_for_impersonation_holds_the_evidence(
+    browser: Browser,
+    hub_url: str,
+    world: World,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    artifacts: Path,
+) -> None:
+    """A rejection for suspected impersonation flags the case first, so its evidence is held (domain.md §B7)."""
+    case_id = await queued_case(driver)
+    page, errors = await new_page(browser, hub_url)
+    await log_in(page, world.a.usernames[Role.officer])
+    await take_offer(page, artifacts, case_id)
+    await driver.device(case_id, "capture-evidence")
+    await page.click("#begin-review")
+    await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
+    await page.check("#decision-reject")
+    await page.select_option("#decision-reason", "suspected_impersonation")
+    await page.check("#decision-attest")
+    await page.keyboard.press("Alt+s")
+    await expect(page.locator("#done-state")).to_have_attribute("data-state", "rejected")
+    overview = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()
+    assert [(r["case_id"], r["reason_code"]) for r in overview["flagged"]] == [
+        (case_id, "suspected_impersonation")
+    ]
+    assert errors == []

@@ -473,6 +473,12 @@ export function createLiveScreen({ onDone }) {
     const body = { attested: true, expected_version: current.version };
     if (reason) body.reason_code = reason;
     try {
+      // Rejecting for suspected impersonation flags the case first: its evidence is held before anything else.
+      if (reason === "suspected_impersonation" && !$("flag-case").disabled) {
+        const hold = await api.post(path("/legal-hold"), { reason_code: reason });
+        $("flag-case").disabled = true;
+        status(t("flag_done", { reason: label("hold", hold.reason_code), time: timeOf(hold.set_at) }), 6000);
+      }
       const decided = await busy($("decision-submit"), t("decision_sending"), () =>
         api.post(path(`/${action.value}`), body),
       );
