@@ -20,6 +20,7 @@ from av.frame import Frame
 from clerk_agent.errors import LinkError, PeerError
 from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
+from clerk_agent.rtc.errors import PeerFailed
 from clerk_agent.rtc.ice import build_configuration
 from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
@@ -129,7 +130,14 @@ async def run_call(
         while True:
             msg = await call.signaling.recv()
             if isinstance(msg, AnswerMessage):
-                await peer.accept_answer(without_mdns(msg.sdp))
+                try:
+                    await peer.accept_answer(without_mdns(msg.sdp))
+                except PeerFailed as exc:
+                    # An answer to an offer this peer no longer holds (it crossed a renegotiation) or one
+                    # aiortc cannot use: the console renegotiates when it sees no picture, so the call goes on.
+                    status.detail = exc.code
+                    logger.warning("answer refused for case %s: %s", case_id, exc)
+                    continue
                 status.phase = "connected"
                 if report_metrics:
                     # Owned by `call`: cancelled and awaited when the call ends.

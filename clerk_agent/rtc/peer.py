@@ -17,6 +17,8 @@ from types import TracebackType
 from typing import Final, Literal, Self, cast, get_args
 
 from aiortc import (
+    InvalidAccessError,
+    InvalidStateError,
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
@@ -249,8 +251,9 @@ class AgentPeer:
     async def _set_remote(self, pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
         try:
             await pc.setRemoteDescription(description)
-        except (ValueError, AssertionError, IndexError) as exc:
-            # aiortc's SDP parser raises these on a description it cannot use.
+        except (ValueError, AssertionError, IndexError, InvalidAccessError, InvalidStateError) as exc:
+            # aiortc's SDP parser raises the first three on a description it cannot use; the state errors
+            # come with an answer this peer is not waiting for (a late answer to an earlier offer).
             raise PeerFailed(f"remote {description.type} refused: {exc}") from exc
 
     def _on_connection_state(self) -> None:

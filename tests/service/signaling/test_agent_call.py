@@ -163,3 +163,43 @@ async def test_run_call_answers_renegotiation_with_a_fresh_peer(
             await each.close()
         await officer.close()
         mic.stop()
+
+
+@pytest.mark.usefixtures("hub_url")
+async def test_a_stale_answer_does_not_end_the_call(
+    world: World,
+    driver: CaseDriver,
+    officer_http: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    case = await driver.create()
+    await assign_officer(sessionmaker, case["id"], world.a.usernames[Role.officer])
+    status = CallStatus()
+    agent = asyncio.create_task(
+        run_call(world.device_a, case["id"], status, timeouts=TIMEOUTS, report_metrics=False)
+    )
+    officer = HubSignaling(officer_http, case["id"], role="officer")
+    mic = ToneMicrophone(660.0)
+    peer = _officer_peer(officer, mic, RecorderSink())
+    try:
+        await officer.connect()
+        await peer.prepare(pre_offer=False)
+        offer = await officer.recv()
+        while not isinstance(offer, OfferMessage):
+            offer = await officer.recv()
+        answer = AnswerMessage(seq=0, room=case["id"], sdp=await peer.accept_offer(offer.sdp))
+        await officer.send(answer)
+        await peer.wait_connected()
+        # The same answer again, as when an answer crosses a renegotiation: refused, and the call goes on.
+        await officer.send(answer)
+        await _until(lambda: status.detail == "peer_failed")
+        assert not agent.done()
+        assert status.phase == "connected"
+        await _until(lambda: status.officer_audio)
+    finally:
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+        await peer.close()
+        await officer.close()
+        mic.stop()
