@@ -34,12 +34,19 @@ HOLD_REASONS = frozenset({"suspected_impersonation", "coercion", "investigation"
 OFFICER_FLAGS = frozenset({"suspected_impersonation", "coercion"})
 
 
+# The document stills' kinds (front, back, tilted) are kept as one artefact type, "document_still".
+DOCUMENT_STILL_KINDS = frozenset({"document_front", "document_back", "document_tilt"})
+
+
 def retention_days(policy: dict[str, object], kind: str) -> int:
-    """Days an evidence kind is kept for this municipality."""
+    """Days an evidence kind is kept for this municipality (its own entry, else its artefact type's)."""
     configured = policy.get("retention_days")
-    if isinstance(configured, dict) and isinstance(configured.get(kind), int):
-        return int(configured[kind])
-    return DEFAULT_RETENTION_DAYS.get(kind, 90)
+    keys = (kind, "document_still") if kind in DOCUMENT_STILL_KINDS else (kind,)
+    if isinstance(configured, dict):
+        for key in keys:
+            if isinstance(configured.get(key), int):
+                return int(configured[key])
+    return DEFAULT_RETENTION_DAYS.get(keys[-1], 90)
 
 
 async def purge_due(session: AsyncSession, *, now: dt.datetime | None = None) -> int:

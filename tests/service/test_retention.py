@@ -192,3 +192,15 @@ async def test_the_assigned_officer_flags_and_the_supervisor_sees_the_flagged_ca
     assert (await client.delete(url, headers=officer)).status_code == 403
     assert (await client.delete(url, headers=supervisor)).status_code == 204
     assert (await client.get("/api/v1/queue", headers=supervisor)).json()["flagged"] == []
+
+
+def test_document_stills_follow_the_document_still_period() -> None:
+    policy: dict[str, object] = {
+        "retention_days": {"document_still": 30, "document_tilt": 7, "card_face": 60}
+    }
+    assert retention.retention_days(policy, "document_front") == 30
+    assert retention.retention_days(policy, "document_back") == 30
+    assert retention.retention_days(policy, "document_tilt") == 7  # its own entry wins
+    assert retention.retention_days(policy, "card_face") == 60
+    assert retention.retention_days({}, "document_front") == 90
+    assert retention.retention_days({}, "officer_note") == 90
