@@ -210,7 +210,12 @@ class CounterFlow:
                 )
             if case.procedure in CARD_PROCEDURES and self.card.wants_pin():
                 await self.card.prepare_pin()
-        elif case.hub_state not in {"queued_for_officer", "evidence_captured"}:
+        elif case.hub_state not in {
+            "queued_for_officer",
+            "session_live",
+            "evidence_captured",
+            "officer_review",
+        }:
             await self._stop_call()
             await self.capture.stop_preview()
         if case.hub_state == "aborted":
