@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import uuid
 from typing import TYPE_CHECKING, Final
 
 from clerk_agent.flows.case import DocumentStill
@@ -144,7 +145,9 @@ class CaptureSteps:
         if case.case_id is None:
             return
         path = f"/api/v1/cases/{case.case_id}/stills"
-        await self.flow.writes.add(case.local_id, "POST", path, {"kind": kind}, None, ("image/jpeg", data))
+        # Keyed like every other write: a still whose answer was lost is not stored twice on replay.
+        key = f"agent-{uuid.uuid4()}"
+        await self.flow.writes.add(case.local_id, "POST", path, {"kind": kind}, key, ("image/jpeg", data))
 
     async def close(self) -> None:
         """Stop the preview and release the camera."""

@@ -97,7 +97,9 @@ class HubWrites:
             try:
                 if write.blob is not None:
                     params = {k: str(v) for k, v in (write.body or {}).items()}
-                    result = await self.link.upload(write.path, write.blob[1], write.blob[0], params)
+                    result = await self.link.upload(
+                        write.path, write.blob[1], write.blob[0], params, idempotency_key=write.key
+                    )
                 else:
                     result = await self.link.request(
                         write.method, write.path, write.body, idempotency_key=write.key

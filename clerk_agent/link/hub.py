@@ -108,15 +108,22 @@ class HubLink:
             delay = min(delay * 2, self._backoff_max_s)
 
     async def upload(
-        self, path: str, content: bytes, media_type: str, params: Mapping[str, str]
+        self,
+        path: str,
+        content: bytes,
+        media_type: str,
+        params: Mapping[str, str],
+        *,
+        idempotency_key: str | None = None,
     ) -> JsonObject:
         """POST a binary body (a still); retried like `request` while the hub is unreachable."""
+        headers = {"Content-Type": media_type}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         delay = self._backoff_initial_s
         while True:
             try:
-                response = await self.http.post(
-                    path, content=content, headers={"Content-Type": media_type}, params=params
-                )
+                response = await self.http.post(path, content=content, headers=headers, params=params)
             except httpx.TransportError as exc:
                 self.status.online, self.status.last_error = False, type(exc).__name__
             else:

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
@@ -34,6 +35,9 @@ from service.evidence.schemas import (
     EvidenceList,
     EvidenceRead,
 )
+from service.idempotency import http as idempotent
+from service.idempotency.deps import IdempotencyKey
+from service.kit.hashing import sha256_hex
 from service.kit.ratelimit import limiter
 from service.wire.pin_seal import SealedPinRequest
 
@@ -195,20 +199,49 @@ async def release_legal_hold(case_id: str, session: DBSession, principal: Curren
     },
 )
 async def add_still(
-    case_id: str, kind: stills.StillKind, request: Request, session: DBSession, principal: CurrentPrincipal
-) -> EvidenceRead:
-    """Counter device: a document still or the application photo at full camera resolution (JPEG/PNG only)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
-    item = await stills.add_still(
+    case_id: str,
+    kind: stills.StillKind,
+    request: Request,
+    session: DBSession,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Counter device: a document still or the application photo at full camera resolution (JPEG/PNG only).
+
+    With an Idempotency-Key a resent still (the counter replaying after a lost answer) is stored once."""
+    data = await request.body()
+    content_type = request.headers.get("content-type", "")
+
+    async def run() -> dict[str, object]:
+        case = await case_service.get_for(session, principal=principal, case_id=case_id)
+        item = await stills.add_still(
+            session,
+            principal=principal,
+            case=case,
+            kind=kind,
+            data=data,
+            content_type=content_type,
+            runtime=_runtime(request),
+        )
+        return EvidenceRead.model_validate(item).model_dump(mode="json")
+
+    return await idempotent.respond(
         session,
+        request=request,
         principal=principal,
-        case=case,
-        kind=kind,
-        data=await request.body(),
-        content_type=request.headers.get("content-type", ""),
-        runtime=_runtime(request),
+        key=idempotency_key,
+        body=_StillFingerprint(case_id=case_id, kind=kind.value, sha256=sha256_hex(data)),
+        status_code=201,
+        run=run,
     )
-    return EvidenceRead.model_validate(item)
+
+
+class _StillFingerprint(BaseModel):
+    """What makes two still uploads the same request (the image by its digest, not its bytes)."""
+
+    case_id: str
+    kind: str
+    sha256: str
 
 
 @router.get(

@@ -140,3 +140,26 @@ async def test_who_may_add_and_see_stills(
         headers={**world.h("a", Role.officer), "content-type": "image/jpeg"},
     )
     assert officer_upload.status_code == 403  # the officer cannot add (or alter) evidence
+
+
+async def test_a_resent_still_with_its_key_is_stored_once(
+    world: World, driver: CaseDriver, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    case = await _live(driver)
+    data = _image()
+    headers = {"content-type": "image/jpeg", "Idempotency-Key": "agent-still-0001"}
+    url = f"/api/v1/cases/{case['id']}/stills"
+    first = await world.device_a.post(url, params={"kind": "document_front"}, content=data, headers=headers)
+    again = await world.device_a.post(url, params={"kind": "document_front"}, content=data, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    async with sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(EvidenceBlob))).scalar_one() == 1
+    # The same key with another image is a different request: refused, nothing stored.
+    other = await world.device_a.post(
+        url, params={"kind": "document_front"}, content=_image(size=(640, 480)), headers=headers
+    )
+    assert other.status_code == 422, other.text
+    async with sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(EvidenceBlob))).scalar_one() == 1
