@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import ssl
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,20 @@ def hub_http_client(
     verify: ssl.SSLContext | bool = True
     if hub_url.startswith("https:"):
         verify = tls_context(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
-    return httpx.AsyncClient(base_url=hub_url, auth=auth, timeout=timeout, verify=verify)
+    client = httpx.AsyncClient(base_url=hub_url, auth=auth, timeout=timeout, verify=verify)
+    if isinstance(verify, ssl.SSLContext):
+        _TLS[client] = verify
+    return client
+
+
+# The TLS context each hub client was made with, so the signaling socket (wss://) trusts the same CA and presents
+# the same client certificate as the REST calls.
+_TLS: weakref.WeakKeyDictionary[httpx.AsyncClient, ssl.SSLContext] = weakref.WeakKeyDictionary()
+
+
+def tls_of(client: httpx.AsyncClient) -> ssl.SSLContext | None:
+    """The TLS context `hub_http_client` gave `client` (None for plain http or a client made elsewhere)."""
+    return _TLS.get(client)
 
 
 def _result(response: httpx.Response) -> JsonObject:

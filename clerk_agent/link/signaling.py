@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from clerk_agent.errors import LinkError
+from clerk_agent.link.hub import tls_of
 from service.wire.signaling import (
     MAX_FRAME_BYTES,
     ByeMessage,
@@ -205,6 +206,8 @@ class HubSignaling:
         try:
             ws = await connect(
                 url,
+                # Over wss:// the same trust and client certificate as the hub link's REST calls (device mTLS).
+                ssl=(tls_of(self._http) or True) if url.startswith("wss:") else None,
                 open_timeout=self.connect_timeout_s,
                 # A relayed frame is up to the 64 KiB cap plus the hub's renumbering.
                 max_size=2 * MAX_FRAME_BYTES,

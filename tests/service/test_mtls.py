@@ -31,8 +31,10 @@ from cryptography.x509.oid import NameOID
 
 from clerk_agent.link.auth import DeviceAuth, tls_context
 from clerk_agent.link.hub import HubLink, HubRefused, hub_http_client
+from clerk_agent.link.signaling import HubSignaling
 from service.accounts import mtls
 from service.config import Environment, Settings
+from service.demo import DEMO_MUNICIPALITY
 
 pytestmark = pytest.mark.slow
 HUB = str(Path(sys.executable).parent / "hub")
@@ -234,3 +236,22 @@ def test_device_certificates_name_their_device(tmp_path: Path) -> None:
         mtls.check_device_certificate({}, "dev_abc", "required")
     mtls.check_device_certificate({}, "dev_abc", "optional")
     mtls.check_device_certificate(scope, "dev_other", "off")
+
+
+async def test_the_signaling_socket_uses_the_hub_links_tls(tls_hub: TlsHub) -> None:
+    """wss:// trusts the same private CA and presents the same device certificate as the REST calls."""
+    own_cert, own_key = tls_hub.certs / f"{tls_hub.device_id}.crt", tls_hub.certs / f"{tls_hub.device_id}.key"
+    async with _device_client(tls_hub, own_cert, own_key) as http:
+        link = HubLink(http)
+        case = await link.request(
+            "POST",
+            "/api/v1/cases",
+            {"municipality_code": DEMO_MUNICIPALITY[0], "procedure": "pin_reset"},
+            retry=False,
+        )
+        signaling = HubSignaling(http, str(case["id"]), role="clerk")
+        try:
+            joined = await signaling.connect()
+        finally:
+            await signaling.close()
+    assert joined.room == case["id"]
