@@ -144,12 +144,15 @@ async def test_dead_letter_holds_the_case_back_until_redelivered(
     # The later event of the same case waits behind the dead letter: never delivered before it.
     pending = await client.get("/api/v1/webhook-deliveries", params={"status": "pending"}, headers=hooks_a)
     assert [d["event_type"] for d in pending.json()["items"]] == ["case.decided"]
-    receiver.fail_next = 0
+    # Still down while redelivering: the delivery stays pending, so a second redeliver is refused. (With the
+    # receiver already up, the worker could deliver it between the two calls, and redelivering a delivered
+    # event is allowed.)
     redo = await client.post(f"/api/v1/webhook-deliveries/{dead[0]['id']}/redeliver", headers=hooks_a)
     assert redo.status_code == 200, redo.text
     assert redo.json()["status"] == "pending"
     again = await client.post(f"/api/v1/webhook-deliveries/{dead[0]['id']}/redeliver", headers=hooks_a)
     assert again.status_code == 409
+    receiver.fail_next = 0
     await receiver.wait_for(lambda: [e["type"] for e in receiver.accepted] == ["case.queued", "case.decided"])
     assert receiver.accepted[1]["data"]["case_id"] == case["id"]
 
