@@ -201,13 +201,20 @@ class CounterFlow:
             await self._on_state(case)
 
     async def _on_state(self, case: CounterCase) -> None:
+        # Joined while the case waits in the queue: the peer is prepared (candidates gathered) before the officer
+        # accepts, so accepting → first frame is only the offer/answer and ICE checks.
+        if (
+            case.hub_state in {"queued_for_officer", "session_live"}
+            and self.call_enabled
+            and self._call_task is None
+            and case.case_id
+        ):
+            self.call = CallStatus()
+            # Owned here and cancelled in _stop_call (on decision, withdraw or shutdown).
+            self._call_task = asyncio.create_task(
+                run_call(self.link.http, case.case_id, self.call), name=f"call-{case.case_id}"
+            )
         if case.hub_state == "session_live":
-            if self.call_enabled and self._call_task is None and case.case_id:
-                self.call = CallStatus()
-                # Owned here and cancelled in _stop_call (on decision, withdraw or shutdown).
-                self._call_task = asyncio.create_task(
-                    run_call(self.link.http, case.case_id, self.call), name=f"call-{case.case_id}"
-                )
             if case.procedure in CARD_PROCEDURES and self.card.wants_pin():
                 await self.card.prepare_pin()
         elif case.hub_state not in {

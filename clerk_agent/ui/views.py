@@ -80,7 +80,11 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     view = _common(flow)
     case = flow.case
     view["card"] = {"present": flow.slot.present, "reader_ok": flow.slot.reader_ok, "name": flow.slot.name}
-    view["call"] = {"phase": flow.call.phase, "detail": flow.call.detail}
+    view["call"] = {
+        "phase": flow.call.phase,
+        "detail": flow.call.detail,
+        "officer_audio": flow.call.officer_audio,
+    }
     view["queue"] = dict(flow.queue)
     view["scan"] = {"scanning": flow.capture.scanning, "form_id": flow.capture.scanned_form_id}
     view["camera"] = {"synthetic": isinstance(flow.capture.camera, SceneCamera)}

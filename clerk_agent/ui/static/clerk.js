@@ -125,6 +125,11 @@ function callView(c, s) {
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
   const parts = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
     el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase])))];
+  if (s.call.phase === 'connected') {
+    parts.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
+      ? tr('職員の音声: 受信中', "Officer's voice: coming through")
+      : tr('職員の音声: 届いていません（職員のマイクがオフの可能性があります）', "Officer's voice: not coming through (the officer's microphone may be off)")));
+  }
   // A blocked PIN cannot sign: the officer then checks identity from the documents on video alone.
   if (c.card_procedure && !c.evidence_sent && !c.pin_blocked) {
     if (!c.code_b_entered) {
