@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 import itertools
+import json
 import time
 from typing import Any
 
@@ -116,8 +118,13 @@ async def test_receiver_down_three_times_then_up_every_event_in_order(
     # (the J-LIS simulator may have added events since `written` was read: only those are compared)
     items = [d for d in deliveries.json()["items"] if d["event_id"] in {e.event_id for e in written}]
     assert len(items) == len(written)
-    # The three refusals were attempts that the hub counted and retried; every delivery ended in a 200.
-    assert sum(d["attempts"] for d in items) == len(items) + 3
+    # The three refusals were attempts that the hub counted and retried; every delivery ended in a 200. (Counted
+    # per event: under load a refusal may have gone to a J-LIS event written after `written` was read.)
+    refused = collections.Counter(json.loads(r.body)["id"] for r in receiver.requests if r.status == 503)
+    assert sum(refused.values()) == 3
+    assert {d["event_id"]: d["attempts"] for d in items} == {
+        d["event_id"]: 1 + refused[d["event_id"]] for d in items
+    }
     assert {d["status"] for d in items} == {"succeeded"}
     assert {d["last_status_code"] for d in items} == {200}
 
