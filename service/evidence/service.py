@@ -70,8 +70,12 @@ def require_device_of_case(principal: Principal, case: Case) -> None:
         raise PermissionDenied("only the counter device of this case adds evidence")
 
 
-def require_evidence_reader(principal: Principal, case: Case) -> None:
-    """Evidence is read by the officer assigned to the case, or a supervisor of its municipality."""
+def require_evidence_reader(
+    principal: Principal,
+    case: Case,
+    refusal: str = "evidence is shown only to the assigned officer or a supervisor",
+) -> None:
+    """The officer assigned to the case, or a supervisor of its municipality (reads evidence, writes notes)."""
     if principal.kind is PrincipalKind.account and principal.municipality_code == case.municipality_code:
         if principal.role is Role.supervisor:
             return
@@ -79,7 +83,7 @@ def require_evidence_reader(principal: Principal, case: Case) -> None:
             if case.officer_id != principal.id:
                 raise NotAssigned()
             return
-    raise PermissionDenied("evidence is shown only to the assigned officer or a supervisor")
+    raise PermissionDenied(refusal)
 
 
 async def issue_challenge(

@@ -10,11 +10,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import Account
-from service.accounts.roles import Principal, PrincipalKind, Role
+from service.accounts.roles import Principal
 from service.audit import service as audit
-from service.cases.exceptions import NotAssigned
 from service.cases.models import Case
-from service.errors import PermissionDenied
 from service.evidence import repository as evidence_repository
 from service.evidence.exceptions import EvidencePurged
 from service.evidence.models import EvidenceItem
@@ -30,14 +28,7 @@ FIELD = "text"
 
 def _require_writer(principal: Principal, case: Case) -> None:
     """The officer assigned to the case, or a supervisor of its municipality, writes notes."""
-    if principal.kind is PrincipalKind.account and principal.municipality_code == case.municipality_code:
-        if principal.role is Role.supervisor:
-            return
-        if principal.role is Role.officer:
-            if case.officer_id != principal.id:
-                raise NotAssigned()
-            return
-    raise PermissionDenied("notes are written by the assigned officer or a supervisor")
+    require_evidence_reader(principal, case, "notes are written by the assigned officer or a supervisor")
 
 
 async def add_note(
