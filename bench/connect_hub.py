@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ from service.config import Environment, IceServerSetting, Settings
 from service.db import create_engine, create_sessionmaker, unit_of_work
 from service.migrate import upgrade
 from service.wire.signaling import SeqCounter
+from tests._coturn import Coturn, run_coturn
 from tests.factories import PASSWORD, Tenant, make_tenant
 from tests.municipal_console._net import BrowserNet, browser_namespace, chromium_in
 
@@ -92,15 +91,6 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-@dataclass(frozen=True)
-class Coturn:
-    """A running turnserver (REST-API secret) on one address."""
-
-    host: str
-    port: int
-    secret: str
-
-
 @contextlib.contextmanager
 def coturn(host: str, log_dir: Path) -> Iterator[Coturn | None]:
     """turnserver on `host` with loopback peers allowed, stopped by PID; None when coturn is not installed."""
@@ -108,50 +98,8 @@ def coturn(host: str, log_dir: Path) -> Iterator[Coturn | None]:
     if binary is None:
         yield None
         return
-    port, secret = _free_port(host), secrets.token_urlsafe(24)
-    relay_from = 50_000 + secrets.randbelow(100) * 100
-    with (log_dir / "turnserver.log").open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - the installed turnserver with fixed arguments
-            [
-                binary,
-                "-n",
-                f"--listening-ip={host}",
-                f"--listening-port={port}",
-                f"--relay-ip={host}",
-                f"--min-port={relay_from}",
-                f"--max-port={relay_from + 99}",
-                "--realm=madoguchi-bench",
-                "--use-auth-secret",
-                f"--static-auth-secret={secret}",
-                "--fingerprint",
-                "--allow-loopback-peers",
-                "--no-cli",
-                "--no-tls",
-                "--no-dtls",
-                "--log-file=stdout",
-                "--simple-log",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex((host, port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("turnserver did not start")
-            time.sleep(0.05)
-        yield Coturn(host, port, secret)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+    with run_coturn(binary, host, log_dir / "turnserver.log", "madoguchi-bench") as turn:
+        yield turn
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

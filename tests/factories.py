@@ -24,6 +24,14 @@ from service.wire import device_auth
 
 PASSWORD = "correct-horse-battery-staple"
 
+# Eligibility answers of an applicant the post office may serve (domain.md §B7).
+ELIGIBLE = {
+    "applicant_present": True,
+    "resident_of_municipality": True,
+    "proxy_applicant": False,
+    "minor_or_adult_ward": False,
+}
+
 
 def municipality_code(first_five: str) -> str:
     """A valid code from its first five digits (tests use invented prefecture 99)."""

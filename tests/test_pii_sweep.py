@@ -48,6 +48,7 @@ from tests.clerk_agent.app.conftest import (
     free_port,
     until_view,
 )
+from tests.factories import ELIGIBLE
 
 pytestmark = pytest.mark.e2e
 
@@ -251,12 +252,7 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent) -> str:
         await counter.until("checked_in")
         await counter.post(
             "/api/eligibility",
-            {
-                "applicant_present": True,
-                "resident_of_municipality": True,
-                "proxy_applicant": False,
-                "minor_or_adult_ward": False,
-            },
+            ELIGIBLE,
         )
         await counter.until("step:consents")
         await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})

@@ -14,14 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.config import Settings
+from tests.factories import ELIGIBLE as ELIGIBLE  # re-exported: many service tests import it from here
 from tests.factories import World, device_client, login, make_admin, make_tenant, shinseisho_id
-
-ELIGIBLE = {
-    "applicant_present": True,
-    "resident_of_municipality": True,
-    "proxy_applicant": False,
-    "minor_or_adult_ward": False,
-}
 
 
 @pytest.fixture

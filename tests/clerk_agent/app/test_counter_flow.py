@@ -12,6 +12,7 @@ import pytest
 
 from clerk_agent.card.virtual.build import person
 from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
+from tests.factories import ELIGIBLE
 
 pytestmark = pytest.mark.e2e
 FORM_ID = "12345678901234567890123"
@@ -67,12 +68,7 @@ async def _renewal_until_live(counter: CounterClient, officer: Officer) -> str:
     await counter.until("checked_in")
     await counter.post(
         "/api/eligibility",
-        {
-            "applicant_present": True,
-            "resident_of_municipality": True,
-            "proxy_applicant": False,
-            "minor_or_adult_ward": False,
-        },
+        ELIGIBLE,
     )
     await counter.until("step:consents")
     state = await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})

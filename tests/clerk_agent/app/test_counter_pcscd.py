@@ -13,6 +13,7 @@ import pytest
 from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
 from tests._services import missing_service
 from tests.clerk_agent.app.conftest import CounterClient, Hub, Officer, agent_running, until_view
+from tests.factories import ELIGIBLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc]
 HOLDER = person("yamada_hanako")
@@ -76,12 +77,7 @@ async def test_renewal_reads_the_card_through_pcscd(
         )
         await counter.post(
             "/api/eligibility",
-            {
-                "applicant_present": True,
-                "resident_of_municipality": True,
-                "proxy_applicant": False,
-                "minor_or_adult_ward": False,
-            },
+            ELIGIBLE,
         )
         await counter.until("eligibility_precheck")
         await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})
@@ -130,12 +126,7 @@ async def test_card_lifted_mid_pin_step_is_seen_by_the_monitor_and_recovered(
             await counter.post("/api/cases", {"procedure": "ecert_issue_renew"})
             await counter.post(
                 "/api/eligibility",
-                {
-                    "applicant_present": True,
-                    "resident_of_municipality": True,
-                    "proxy_applicant": False,
-                    "minor_or_adult_ward": False,
-                },
+                ELIGIBLE,
             )
             await counter.until("eligibility_precheck")
             await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})

@@ -10,17 +10,12 @@ import pytest
 
 from clerk_agent.card.virtual.build import person
 from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer, agent_running
+from tests.factories import ELIGIBLE
 
 pytestmark = pytest.mark.e2e
 FORM_ID = "98765432109876543210987"
 RESTART_FORM_ID = "24682468246824682468246"
 HOLDER = person("yamada_hanako")
-ELIGIBLE = {
-    "applicant_present": True,
-    "resident_of_municipality": True,
-    "proxy_applicant": False,
-    "minor_or_adult_ward": False,
-}
 
 
 async def _wait_pin_open(ui: CounterClient) -> dict[str, object]:

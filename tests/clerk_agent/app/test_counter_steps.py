@@ -17,15 +17,10 @@ from tests.clerk_agent.app.conftest import (
     until_view,
 )
 from tests.clerk_agent.app.test_counter_flow import _assert_no_pin_anywhere
+from tests.factories import ELIGIBLE
 
 pytestmark = pytest.mark.e2e
 HOLDER = person("yamada_hanako")
-ELIGIBLE = {
-    "applicant_present": True,
-    "resident_of_municipality": True,
-    "proxy_applicant": False,
-    "minor_or_adult_ward": False,
-}
 CONSENTS = {"recording": True, "id_copy": True, "pin_entry": True}
 SCANNED_FORM_ID = "27182818284590452353602"
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,18 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from clerk_agent.link.signaling import HubSignaling
 from service.accounts.roles import Role
 from service.config import IceServerSetting, Settings
+from tests._coturn import Coturn, run_coturn
 from tests._services import missing_service
 from tests.factories import World
 from tests.service.conftest import CaseDriver
-from tests.service.signaling._hub import assign_officer, free_port, live_call
-
-
-@dataclass(frozen=True)
-class Coturn:
-    """A running turnserver on 127.0.0.1."""
-
-    port: int
-    secret: str
+from tests.service.signaling._hub import assign_officer, live_call
 
 
 @pytest.fixture
@@ -42,55 +28,8 @@ def coturn(tmp_path: Path) -> Iterator[Coturn]:
     if binary is None:
         missing_service("coturn")
         raise AssertionError("unreachable")
-    port, secret = free_port(), secrets.token_urlsafe(24)
-    relay_from = 50_000 + secrets.randbelow(100) * 100
-    log = tmp_path / "turnserver.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "-n",
-                "--listening-ip=127.0.0.1",
-                f"--listening-port={port}",
-                "--relay-ip=127.0.0.1",
-                f"--min-port={relay_from}",
-                f"--max-port={relay_from + 99}",
-                "--realm=madoguchi-test",
-                "--use-auth-secret",
-                f"--static-auth-secret={secret}",
-                "--fingerprint",
-                # Relay and peers are all 127.0.0.1 here; without this coturn answers 403 Forbidden IP.
-                "--allow-loopback-peers",
-                "--no-cli",
-                "--no-tls",
-                "--no-dtls",
-                "--no-multicast-peers",
-                "--log-file=stdout",
-                "--simple-log",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"turnserver exited: {log.read_text()[-2000:]}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("turnserver did not listen within 10 s")
-            time.sleep(0.05)
-        yield Coturn(port, secret)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+    with run_coturn(binary, "127.0.0.1", tmp_path / "turnserver.log", "madoguchi-test") as turn:
+        yield turn
 
 
 @pytest.fixture
