@@ -312,7 +312,9 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await officer.click("#note-save")
     await officer.wait_for_selector("#notes-list li")
 
-    # Refer to the town-hall counter (交付時来庁へ切替): a reason code and the attestation.
+    # Refer to the town-hall counter (交付時来庁へ切替): a reason code and the attestation — once the console shows
+    # what the counter's "documents shown" did to the case, as an officer would see it before deciding.
+    await officer.wait_for_selector("#live-state[data-state='evidence_captured']", timeout=20_000)
     await officer.check("#decision-refer")
     await officer.select_option("#decision-reason", "document_unreadable")
     await officer.check("#decision-attest")

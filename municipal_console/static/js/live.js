@@ -487,6 +487,13 @@ export function createLiveScreen({ onDone }) {
       current = null;
       onDone(decided);
     } catch (err) {
+      if (err instanceof ApiError && err.code === "version_conflict") {
+        // The counter moved the case on since the last poll (e.g. documents shown): show what changed and let the
+        // officer look again before sending — the decision is never resent behind their back.
+        await refresh().catch(() => undefined);
+        showError(t("decision_conflict", { state: current ? label("state", current.state) : "—" }));
+        return;
+      }
       showError(err);
       await refresh().catch(() => undefined);
     }

@@ -113,11 +113,19 @@ async def test_receiver_down_three_times_then_up_every_event_in_order(
     for earlier, later in itertools.pairwise(written):
         if earlier.case_id == later.case_id:
             assert position[earlier.event_id] < position[later.event_id]
-    deliveries = await client.get("/api/v1/webhook-deliveries", headers=hooks_a)
-    assert deliveries.status_code == 200
-    # (the J-LIS simulator may have added events since `written` was read: only those are compared)
-    items = [d for d in deliveries.json()["items"] if d["event_id"] in {e.event_id for e in written}]
-    assert len(items) == len(written)
+    # The receiver records an event before the hub has written down that response: wait for the hub's record.
+    # (The J-LIS simulator may have added events since `written` was read: only those are compared.)
+    wanted = {e.event_id for e in written}
+    items: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while True:
+        deliveries = await client.get("/api/v1/webhook-deliveries", headers=hooks_a)
+        assert deliveries.status_code == 200
+        items = [d for d in deliveries.json()["items"] if d["event_id"] in wanted]
+        if len(items) == len(written) and {d["status"] for d in items} == {"succeeded"}:
+            break
+        assert time.monotonic() < deadline, f"deliveries not recorded: {items}"
+        await asyncio.sleep(0.05)
     # The three refusals were attempts that the hub counted and retried; every delivery ended in a 200. (Counted
     # per event: under load a refusal may have gone to a J-LIS event written after `written` was read.)
     refused = collections.Counter(json.loads(r.body)["id"] for r in receiver.requests if r.status == 503)
