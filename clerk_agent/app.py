@@ -15,6 +15,7 @@ from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.link.auth import DeviceAuth
 from clerk_agent.link.hub import HubLink, hub_http_client
 from clerk_agent.link.store import LocalStore
+from clerk_agent.media import open_media
 from clerk_agent.ui.server import create_ui
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ async def run(
         key_file=settings.client_key_file,
     ) as http:
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
-        flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds)
+        media = await open_media(settings)  # MediaSettingsError says which device setting is wrong
+        flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds, media=media)
         app = create_ui(flow, hub_url=settings.hub_url)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")

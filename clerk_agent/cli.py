@@ -79,7 +79,13 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write("clerk-agent run: set CLERK_DEVICE_ID or --device-id\n")
         return 2
     logging.getLogger("clerk_agent").setLevel(logging.INFO)
-    asyncio.run(run(settings))
+    from clerk_agent.media import MediaSettingsError
+
+    try:
+        asyncio.run(run(settings))
+    except MediaSettingsError as exc:
+        sys.stderr.write(f"clerk-agent run: カメラ / camera: {exc}\n")
+        return 2
     return 0
 
 

@@ -33,6 +33,22 @@ class AgentSettings(BaseSettings):
     )
     pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
     camera: Camera = Camera.synthetic
+    # With camera=device: the devices as the OS names them (/dev/video0 and hw:1 on Linux, "FaceTime HD Camera"
+    # on macOS, the DirectShow name on Windows). One camera feeds the call and the stills at its full resolution.
+    camera_device: str = Field(default="", description="The counter camera (camera=device)")
+    camera_size: str = Field(
+        default="1920x1080", pattern=r"^\d{2,5}x\d{2,5}$", description="The camera's full resolution, WxH"
+    )
+    camera_fps: int = Field(default=30, ge=1, le=60, description="The camera's frame rate")
+    microphone_device: str = Field(
+        default="", description="The counter microphone (camera=device; empty: none)"
+    )
+    speaker_device: str = Field(
+        default="", description="Where the officer's voice plays, e.g. ALSA 'default' (empty: not played)"
+    )
+    speaker_format: str = Field(
+        default="alsa", description="PyAV output format of the speaker (alsa, pulse, …)"
+    )
     data_dir: Path = Field(default=Path("var/agent"), description="Local record and pending hub writes")
     ui_port: int = Field(default=8400, ge=0, le=65535, description="Local counter UI port on 127.0.0.1")
     poll_seconds: float = Field(default=1.0, gt=0, description="How often a waiting case is polled")

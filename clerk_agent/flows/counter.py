@@ -36,6 +36,7 @@ from clerk_agent.flows.pinchoice import PinChoiceRefused, seal_choice
 from clerk_agent.flows.writes import HubWrites, Write
 from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
+from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.camera import CounterCamera, SceneCamera
 from clerk_agent.photo.preview import Detector
 
@@ -55,6 +56,7 @@ class CounterFlow:
         poll_s: float = 1.0,
         call_enabled: bool = True,
         camera: CounterCamera | None = None,
+        media: CounterMedia | None = None,
         face_detector: Detector | None = None,
     ) -> None:
         self.link = link
@@ -65,7 +67,11 @@ class CounterFlow:
         self.call_enabled = call_enabled
         self.writes = HubWrites(link, store)
         self.card = CardSteps(self, slot)
-        self.capture = CaptureSteps(self, camera or SceneCamera(), face_detector)
+        # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
+        if media is None and camera is not None and not isinstance(camera, SceneCamera):
+            media = CounterMedia(camera=camera, call_source=lambda: synthetic_media().call_source())
+        self.media = media or synthetic_media(camera if isinstance(camera, SceneCamera) else None)
+        self.capture = CaptureSteps(self, self.media.camera, face_detector)
         self.case: CounterCase | None = None
         self.queue: JsonObject = {}
         self.notice: str | None = None
@@ -96,6 +102,7 @@ class CounterFlow:
         finally:
             await self._stop_call()
             await self.capture.close()
+            await self.media.close()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
@@ -212,7 +219,14 @@ class CounterFlow:
             self.call = CallStatus()
             # Owned here and cancelled in _stop_call (on decision, withdraw or shutdown).
             self._call_task = asyncio.create_task(
-                run_call(self.link.http, case.case_id, self.call), name=f"call-{case.case_id}"
+                run_call(
+                    self.link.http,
+                    case.case_id,
+                    self.call,
+                    source=self.media.call_source(),
+                    sink=self.media.speaker,
+                ),
+                name=f"call-{case.case_id}",
             )
         if case.hub_state == "session_live":
             if case.procedure in CARD_PROCEDURES and self.card.wants_pin():

@@ -15,11 +15,15 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
+from av.frame import Frame
+from av.packet import Packet
+from av.stream import Stream
 from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
 from clerk_agent.rtc.errors import CaptureError
 from clerk_agent.rtc.pattern import PatternPainter
+from clerk_agent.rtc.sources import SyntheticCamera
 
 Image = NDArray[np.uint8]
 
@@ -66,6 +70,11 @@ class SceneCamera:
         scene[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
         self._scene = scene
 
+    @property
+    def scene(self) -> Image | None:
+        """What is held up to the camera (BGR, full resolution), or None for the pattern."""
+        return self._scene
+
     async def frame(self) -> Image:
         """The current scene, or the next pattern frame."""
         await asyncio.sleep(0)
@@ -81,6 +90,35 @@ class SceneCamera:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class SceneTrack(SyntheticCamera):
+    """The call's picture from the synthetic counter camera: what is held up to it, else the moving pattern.
+
+    The officer sees the same form or ID card that the stills are taken of, as with one real camera.
+    """
+
+    def __init__(self, scene: SceneCamera, width: int = 640, height: int = 480, fps: int = 15) -> None:
+        super().__init__(width, height, fps)
+        self._camera = scene
+        self._shown: tuple[Image, Image] | None = None  # (the scene, its I420 picture at the call's size)
+
+    async def recv(self) -> Frame | Packet[Stream]:
+        """The next pattern frame, or the held-up scene with the pattern's timing."""
+        frame = await super().recv()
+        picture = self._camera.scene
+        if picture is None or not isinstance(frame, VideoFrame):
+            return frame
+        if self._shown is None or self._shown[0] is not picture:
+            import cv2
+
+            resized = cv2.resize(picture, self.size, interpolation=cv2.INTER_AREA)
+            i420: Image = cv2.cvtColor(resized, cv2.COLOR_BGR2YUV_I420)  # type: ignore[assignment]
+            self._shown = (picture, i420)
+        shown = VideoFrame.from_ndarray(self._shown[1], format="yuv420p")
+        shown.pts = frame.pts
+        shown.time_base = frame.time_base
+        return shown
 
 
 class TrackCamera:

@@ -11,11 +11,15 @@ import contextlib
 from collections.abc import Callable
 
 import httpx
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.link.signaling import HubSignaling
+from clerk_agent.media import synthetic_media
+from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.rtc.call import take_call
 from clerk_agent.rtc.ice import build_configuration
 from clerk_agent.rtc.peer import AgentPeer, CallMedia
@@ -196,6 +200,67 @@ async def test_a_stale_answer_does_not_end_the_call(
         assert not agent.done()
         assert status.phase == "connected"
         await _until(lambda: status.officer_audio)
+    finally:
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+        await peer.close()
+        await officer.close()
+        mic.stop()
+
+
+@pytest.mark.usefixtures("hub_url")
+async def test_the_officer_sees_what_is_held_up_to_the_counter_camera(
+    world: World,
+    driver: CaseDriver,
+    officer_http: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # One camera for the stills and the call: a card held up for a still is in the officer's picture too.
+    case = await driver.create()
+    await assign_officer(sessionmaker, case["id"], world.a.usernames[Role.officer])
+    scene = SceneCamera(1280, 960)
+    status = CallStatus()
+    agent = asyncio.create_task(
+        run_call(
+            world.device_a, case["id"], status, source=synthetic_media(scene).call_source(), timeouts=TIMEOUTS
+        )
+    )
+    officer = HubSignaling(officer_http, case["id"], role="officer")
+    mic, saw = ToneMicrophone(660.0), RecorderSink()
+    peer = _officer_peer(officer, mic, saw)
+
+    def latest_bgr() -> NDArray[np.uint8] | None:
+        if not saw.video:
+            return None
+        picture: NDArray[np.uint8] = saw.video[-1].to_ndarray(format="bgr24")  # type: ignore[assignment]
+        return picture
+
+    def shows(colour: tuple[int, int, int]) -> bool:
+        picture = latest_bgr()
+        if picture is None:
+            return False
+        centre = picture[160:320, 213:426].reshape(-1, 3).mean(axis=0)
+        return bool(np.all(np.abs(centre - np.array(colour)) < 30))
+
+    try:
+        await _until(lambda: status.phase == "waiting_officer")
+        await officer.connect()
+        await peer.prepare(pre_offer=False)
+        await take_call(peer, officer, room=case["id"], seq=SeqCounter())
+        await peer.wait_connected()
+        await peer.wait_first_frame("video")
+        colour = (40, 180, 220)  # BGR: a plain amber card filling the camera
+        scene.show(np.full((960, 1280, 3), colour, dtype=np.uint8))
+        await _until(lambda: shows(colour), timeout_s=10.0)
+        # Put down: the moving pattern is back (many colours, not one).
+        scene.show(None)
+
+        def pattern() -> bool:
+            picture = latest_bgr()
+            return picture is not None and not shows(colour) and float(picture.std()) > 30
+
+        await _until(pattern, timeout_s=10.0)
     finally:
         agent.cancel()
         with contextlib.suppress(asyncio.CancelledError):
