@@ -36,15 +36,9 @@ from service.accounts.roles import SYSTEM, Role  # noqa: E402
 from service.config import Environment, Settings  # noqa: E402
 from service.db import create_engine, create_sessionmaker, unit_of_work  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
-from tests.factories import PASSWORD, Tenant, make_tenant  # noqa: E402
+from tests.factories import CONSENTS, ELIGIBLE, PASSWORD, Tenant, make_tenant  # noqa: E402
 
 ADMIN_URL = os.environ.get("HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-ELIGIBLE = {
-    "applicant_present": True,
-    "resident_of_municipality": True,
-    "proxy_applicant": False,
-    "minor_or_adult_ward": False,
-}
 
 
 # Drop an idle connection before the server's 5 s keep-alive does, so that no request is sent down a
@@ -102,7 +96,11 @@ async def queue_case(device: httpx.AsyncClient, municipality: str) -> str:
     )
     created.raise_for_status()
     case_id = str(created.json()["id"])
-    for action, body in (("check-in", {}), ("precheck", {"answers": ELIGIBLE})):
+    for action, body in (
+        ("check-in", {}),
+        ("precheck", {"answers": ELIGIBLE}),
+        ("consents", {"consents": CONSENTS}),
+    ):
         (await device.post(f"/api/v1/cases/{case_id}/{action}", json=body)).raise_for_status()
     return case_id
 

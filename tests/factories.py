@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from clerk_agent.link.auth import DeviceAuth
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role, Scope
+from service.cases import consents as consent_catalogue
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
@@ -31,6 +32,8 @@ ELIGIBLE = {
     "proxy_applicant": False,
     "minor_or_adult_ward": False,
 }
+# The applicant's consents at the current versions of the texts, as the counter records them before verification.
+CONSENTS = dict(consent_catalogue.CURRENT)
 
 
 def municipality_code(first_five: str) -> str:

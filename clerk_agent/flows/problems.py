@@ -49,6 +49,10 @@ PROBLEMS: Final[dict[str, Text]] = {
         "確認事項の回答により、郵便局ではお手続きできません。",
         "By the eligibility answers, this cannot be done at the post office.",
     ),
+    "consents_missing": (
+        "同意の記録がまだです。同意の画面で、すべての項目にお客さまの同意をいただいてください。",
+        "The consents are not recorded yet: go back to the consents step and ask the applicant for each one.",
+    ),
     "reason_code_invalid": _with_support(
         "理由コードが受け付けられませんでした。", "The reason code was not accepted."
     ),

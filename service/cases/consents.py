@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.roles import Principal, PrincipalKind
 from service.audit import service as audit
-from service.cases.exceptions import InvalidCase, NotAllowedForActor
+from service.cases.exceptions import ConsentsMissing, InvalidCase, NotAllowedForActor
 from service.cases.lifecycle import CaseState
 from service.cases.models import Case
 from service.errors import InvalidTransition
@@ -93,3 +93,15 @@ async def record(session: AsyncSession, *, principal: Principal, case: Case, giv
         )
     await session.flush()
     return case
+
+
+def require_given(case: Case) -> None:
+    """ConsentsMissing unless every required consent is recorded on the case at its current version."""
+    recorded = (case.precheck or {}).get("consents") or {}
+    missing = sorted(
+        c.code
+        for c in CATALOGUE
+        if c.required and (recorded.get(c.code) or {}).get("version") != CURRENT[c.code]
+    )
+    if missing:
+        raise ConsentsMissing(f"not recorded at the current version: {', '.join(missing)}")

@@ -54,6 +54,11 @@ class NotEligible(Conflict):
     title = "The eligibility pre-check did not pass"
 
 
+class ConsentsMissing(Conflict):
+    code = "consents_missing"
+    title = "The applicant's consents (current versions) must be recorded before verification is requested"
+
+
 class InvalidCase(Unprocessable):
     code = "invalid_case"
     title = "The case data is invalid"

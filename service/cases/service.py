@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.audit import service as audit
-from service.cases import repository
+from service.cases import consents, repository
 from service.cases.eligibility import EligibilityAnswers, ineligibility_reasons
 from service.cases.exceptions import (
     AttestationRequired,
@@ -269,6 +269,9 @@ async def act(
         raise InvalidCase(f"{action.value} takes no eligibility answers")
     if action in (Action.request_verification, Action.complete) and not (case.precheck or {}).get("eligible"):
         raise NotEligible("; ".join((case.precheck or {}).get("reasons", [])) or "pre-check not passed")
+    if action is Action.request_verification:
+        # Recording, ID copies and PIN entry are agreed to before the officer is called (consents.py).
+        consents.require_given(case)
     if action is Action.accept:
         case.officer_id = principal.id
     if action is Action.requeue:

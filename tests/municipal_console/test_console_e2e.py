@@ -23,7 +23,7 @@ from service.accounts.roles import Role
 from tests.factories import PASSWORD, World
 from tests.municipal_console._counter import Counter, counter_call, submit_card_proof
 from tests.municipal_console._net import BrowserNet
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -45,6 +45,7 @@ async def queued_case(driver: CaseDriver, procedure: str = "card_renewal") -> st
     case = await driver.create(procedure)
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     return str(case["id"])
 

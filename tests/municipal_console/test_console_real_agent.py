@@ -26,7 +26,7 @@ from service.config import Settings
 from tests.factories import PASSWORD, World
 from tests.municipal_console._net import BrowserNet, chromium_in
 from tests.municipal_console.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -68,6 +68,7 @@ async def _queued_case(driver: CaseDriver) -> str:
     case = await driver.create("card_renewal")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     return str(case["id"])
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.config import Settings
+from tests.factories import CONSENTS as CONSENTS  # re-exported, as ELIGIBLE
 from tests.factories import ELIGIBLE as ELIGIBLE  # re-exported: many service tests import it from here
 from tests.factories import World, device_client, login, make_admin, make_tenant, shinseisho_id
 
@@ -100,6 +101,7 @@ class CaseDriver:
         case = await self.create(procedure)
         await self.device(case["id"], "check-in")
         await self.device(case["id"], "precheck", answers=ELIGIBLE)
+        await self.device(case["id"], "consents", consents=CONSENTS)
         await self.device(case["id"], "request-verification")
         await self.officer(case["id"], "accept")
         if procedure == "card_application":

@@ -152,6 +152,7 @@ async def test_auditor_reads_own_chain_only(
         "case.created",
         "case.check_in",
         "case.precheck",
+        *["case.consent_recorded"] * 3,  # recording, id_copy, pin_entry (code:version only)
         "case.request_verification",
         "queue.offered",
         "case.accept",

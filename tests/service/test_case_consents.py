@@ -71,6 +71,10 @@ async def test_consents_refused_incomplete_stale_foreign_by_role_or_late(
     await _unchanged(sessionmaker, world.device_b, path, GIVEN, 404, "case_not_found")
     officer = world.h("a", Role.officer)
     await _unchanged(sessionmaker, client, path, GIVEN, 403, "action_not_allowed_for_role", officer)
+    # Without the consents the officer is not called; with them (and only then) the case is queued.
+    request = f"/api/v1/cases/{case_id}/request-verification"
+    await _unchanged(sessionmaker, world.device_a, request, {}, 409, "consents_missing")
+    await driver.device(case_id, "consents", **GIVEN)
     await driver.device(case_id, "request-verification")
     await _unchanged(sessionmaker, world.device_a, path, GIVEN, 409, "invalid_transition")
 

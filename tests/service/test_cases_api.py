@@ -15,7 +15,7 @@ from service.audit.models import AuditEvent
 from service.config import Settings
 from service.kit import clock
 from tests.factories import World, device_client, make_tenant, shinseisho_id
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
 
@@ -375,6 +375,7 @@ async def test_application_support_closes_without_officer(world: World, driver: 
     case = await driver.create("application_support")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     refused = await world.device_a.post(f"/api/v1/cases/{case['id']}/request-verification", json={})
     assert refused.status_code == 409
     assert refused.json()["code"] == "procedure_mismatch"

@@ -24,7 +24,7 @@ from clerk_agent.link.auth import DeviceAuth
 from service.db import create_engine
 from service.wire.device_auth import b64url_decode
 from service.wire.pin_seal import open_sealed, seal
-from tests.factories import shinseisho_id
+from tests.factories import CONSENTS, shinseisho_id
 
 pytestmark = pytest.mark.e2e
 HUB = str(Path(sys.executable).parent / "hub")
@@ -125,6 +125,7 @@ def test_demo_scenario_then_audit_verify_and_tamper(
         for action, payload in (
             ("check-in", {}),
             ("precheck", {"answers": eligible}),
+            ("consents", {"consents": CONSENTS}),
             ("request-verification", {}),
         ):
             assert device.post(f"/api/v1/cases/{cid}/{action}", json=payload).status_code == 200, action

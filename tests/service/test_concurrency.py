@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 
 async def _audit_count(sessionmaker: async_sessionmaker[AsyncSession], case_id: str, action: str) -> int:
@@ -39,6 +39,7 @@ async def test_offer_accepted_twice_at_once_one_wins(
         case = await driver.create()
         await driver.device(case["id"], "check-in")
         await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+        await driver.device(case["id"], "consents", consents=CONSENTS)
         await driver.device(case["id"], "request-verification")
         offer = (await client.get("/api/v1/officers/me/offer", params={"wait": 5}, headers=headers)).json()
         url = f"/api/v1/offers/{offer['id']}/accept"

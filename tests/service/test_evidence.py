@@ -24,7 +24,7 @@ from service.db import unit_of_work
 from service.evidence.models import CardChallenge, EvidenceBlob, EvidenceItem
 from service.kit import clock
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 _CARDS: dict[tuple[Path, str], VirtualMyNumberCard] = {}
 
@@ -64,6 +64,7 @@ async def _live_case(driver: CaseDriver, officer: dict[str, str] | None = None) 
     case = await driver.create("card_renewal")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     return await driver.officer(case["id"], "accept", headers=officer)
 

@@ -18,7 +18,7 @@ from service.outbox.models import OutboxEvent, WebhookDelivery
 from service.outbox.repository import DEAD, PENDING, SUCCEEDED
 from service.outbox.retention import purge_finished
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 
 async def _count(session: AsyncSession, model: type[OutboxEvent] | type[WebhookDelivery]) -> int:
@@ -53,6 +53,7 @@ async def test_finished_rows_go_the_feed_stays(
     queued_only = await driver.create()
     await driver.device(queued_only["id"], "check-in")
     await driver.device(queued_only["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(queued_only["id"], "consents", consents=CONSENTS)
     await driver.device(queued_only["id"], "request-verification")
     async with unit_of_work(sessionmaker) as session:
         # The worker's fan-out (the test environment runs no worker): queued and decided get deliveries.

@@ -16,7 +16,7 @@ from service.evidence.models import EvidenceBlob
 from service.wire.device_auth import b64url
 from service.wire.pin_seal import PinChoiceError, open_sealed, seal, validate_pins
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
 PINS = {"sign_password": b"ABCD1234", "auth_pin": b"1111", "juki_pin": b"2222", "kenhojo_pin": b"3333"}
@@ -120,6 +120,7 @@ async def test_application_photo_required(
     case = await driver.create("card_application")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     await driver.officer(case["id"], "accept")
     await driver.device(case["id"], "capture-evidence")

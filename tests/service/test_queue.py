@@ -14,7 +14,7 @@ from service.accounts.roles import Role
 from service.config import Settings
 from service.kit import clock
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 PRESENCE = "/api/v1/officers/me/presence"
 OFFER = "/api/v1/officers/me/offer"
@@ -24,6 +24,7 @@ async def _queued(driver: CaseDriver, procedure: str = "pin_reset") -> dict[str,
     case = await driver.create(procedure)
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     return await driver.device(case["id"], "request-verification")
 
 

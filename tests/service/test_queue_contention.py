@@ -25,7 +25,7 @@ from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.migrate import upgrade
 from tests.factories import PASSWORD, Tenant, make_tenant
-from tests.service.conftest import ELIGIBLE
+from tests.service.conftest import CONSENTS, ELIGIBLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HUB = str(Path(sys.executable).parent / "hub")
@@ -146,6 +146,7 @@ def test_no_double_assignment_across_two_processes(two_hubs: tuple[list[str], Te
                 for action, body in (
                     ("check-in", {}),
                     ("precheck", {"answers": ELIGIBLE}),
+                    ("consents", {"consents": CONSENTS}),
                     ("request-verification", {}),
                 ):
                     response = await devices[(n + 1) % 2].post(f"/api/v1/cases/{cid}/{action}", json=body)

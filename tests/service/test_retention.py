@@ -25,7 +25,7 @@ from service.evidence.runtime import load_keyring
 from service.kit import clock
 from service.kit.envelope import Sealed, aad_for
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 
 async def _case_with_card_face(
@@ -35,6 +35,7 @@ async def _case_with_card_face(
     steps: list[tuple[str, dict[str, Any]]] = [
         ("check-in", {}),
         ("precheck", {"answers": ELIGIBLE}),
+        ("consents", {"consents": CONSENTS}),
         ("request-verification", {}),
     ]
     for action, step in steps:

@@ -18,7 +18,7 @@ from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.evidence.models import EvidenceBlob
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 CHECKLIST = {
     "id_combination": "A2",
@@ -34,6 +34,7 @@ async def _reviewing(driver: CaseDriver, procedure: str = "card_application") ->
     case = await driver.create(procedure)
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     await driver.officer(case["id"], "accept")
     await driver.device(case["id"], "capture-evidence")
@@ -136,7 +137,12 @@ async def test_chip_evidence_must_follow_the_last_drop(
 ) -> None:
     # The card is read during the live session (reads close once the review begins).
     case = await driver.create("card_renewal")
-    for action, body in (("check-in", {}), ("precheck", {"answers": ELIGIBLE}), ("request-verification", {})):
+    for action, body in (
+        ("check-in", {}),
+        ("precheck", {"answers": ELIGIBLE}),
+        ("consents", {"consents": CONSENTS}),
+        ("request-verification", {}),
+    ):
         await driver.device(case["id"], action, **body)
     assigned = await driver.new_officer("officer-chip")
     await driver.officer(case["id"], "accept", headers=assigned)

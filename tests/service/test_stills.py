@@ -15,7 +15,7 @@ from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.evidence.models import EvidenceBlob
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
 
@@ -29,6 +29,7 @@ async def _live(driver: CaseDriver) -> dict[str, Any]:
     case = await driver.create("card_application")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     return await driver.officer(case["id"], "accept")
 

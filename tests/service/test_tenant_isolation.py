@@ -20,7 +20,7 @@ from service.cases.lifecycle import REASONS, TRANSITIONS
 from service.cases.router import action_path
 from service.config import Settings
 from tests.factories import World
-from tests.service.conftest import ELIGIBLE, CaseDriver
+from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
 CASE_ACTIONS = {f"/api/v1/cases/{{case_id}}/{action_path(a)}": a for a in TRANSITIONS}
@@ -375,6 +375,7 @@ async def test_someone_elses_offer_is_404(
     case = await driver.create("pin_reset")
     await driver.device(case["id"], "check-in")
     await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
     await driver.device(case["id"], "request-verification")
     offer = (await client.get("/api/v1/officers/me/offer", headers=officer)).json()
     url = path.replace("{offer_id}", offer["id"])

@@ -25,7 +25,7 @@ from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.outbox.models import OutboxEvent, WebhookDelivery
 from tests.factories import make_tenant, shinseisho_id
-from tests.service.conftest import ELIGIBLE
+from tests.service.conftest import CONSENTS, ELIGIBLE
 from tests.service.integrations.conftest import Receiver, subscribe, webhook_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -142,6 +142,7 @@ async def test_event_committed_before_a_sigkill_is_delivered_after_restart(
             for action, payload in (
                 ("check-in", {}),
                 ("precheck", {"answers": ELIGIBLE}),
+                ("consents", {"consents": CONSENTS}),
                 ("request-verification", {}),
             ):
                 response = await device.post(f"/api/v1/cases/{case['id']}/{action}", json=payload)
