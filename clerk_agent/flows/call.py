@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,7 +22,7 @@ from clerk_agent.errors import LinkError, PeerError
 from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
 from clerk_agent.rtc.errors import PeerFailed
-from clerk_agent.rtc.ice import build_configuration
+from clerk_agent.rtc.ice import build_configuration, turn_expiry
 from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
 from clerk_agent.rtc.sinks import FrameSink, NullSink
@@ -31,6 +32,7 @@ from service.wire.signaling import (
     AnswerMessage,
     ByeMessage,
     CandidateMessage,
+    IceServer,
     OfferMessage,
     RenegotiateMessage,
 )
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 TIMEOUTS = PeerTimeouts(answer_s=15.0, connect_s=15.0, first_frame_s=5.0, gather_s=5.0)
 # The officer's voice counts as flowing while frames keep coming (Opus sends 50 a second, even in silence).
 AUDIO_STALE_S = 1.0
+# A waiting peer is prepared again once this share of its TURN credentials' remaining lifetime has passed.
+REFRESH_AFTER = 0.8
 
 
 @dataclass
@@ -50,6 +54,7 @@ class CallStatus:
     detail: str = ""
     officer_audio_frames: int = 0
     officer_audio_at: float | None = None  # time.monotonic() of the last frame of the officer's voice
+    refreshes: int = 0  # peers re-prepared with fresh TURN credentials while the case waited
     metrics: list[ConnectionMetrics] = field(default_factory=list)
 
     @property
@@ -94,12 +99,15 @@ async def run_call(
     sink: FrameSink | None = None,
     timeouts: PeerTimeouts = TIMEOUTS,
     report_metrics: bool = True,
+    refresh_after: float = REFRESH_AFTER,
 ) -> None:
     """Serve the case's call until cancelled or the officer says bye; failures end up in `status`.
 
     `source` defaults to the synthetic camera and tone; run_call stops it when it ends. `sink` receives the
     officer's voice (default: counted and dropped, for a counter without a speaker; `SpeakerSink` plays it)
-    and stays the caller's to close.
+    and stays the caller's to close. A peer prepared while the case waits is prepared again, with fresh TURN
+    credentials, once `refresh_after` of their lifetime has passed: coturn refuses to refresh the allocation
+    of an expired credential, and the relay candidates of the offer would be dead when the officer comes.
     """
     source = source or MediaSource(
         video=SyntheticCamera(640, 480, fps=15), audio=ToneMicrophone(), video_size=(640, 480)
@@ -120,12 +128,19 @@ async def run_call(
         # Prepared while the officer is still on the way: gathering is off the accept → first-frame path.
         peer = await _prepared_peer(call)
         status.phase = "waiting_officer"
+        # Anchored when the credentials arrive: the share of their lifetime is counted from then.
+        refresh_at = _refresh_at(call.signaling.ice_servers, refresh_after)
         while True:
+            wait_s = 30.0 if refresh_at is None else min(30.0, max(0.0, refresh_at - time.time()))
             try:
-                await call.signaling.wait_for_peer(30.0)
+                await call.signaling.wait_for_peer(wait_s)
                 break
             except LinkError:
-                continue  # the officer's console may take a while to open the call
+                # The officer's console may take a while to open the call; meanwhile the credentials age.
+                if refresh_at is not None and time.time() >= refresh_at:
+                    peer = await _refreshed(call, peer, http, case_id)
+                    refresh_at = _refresh_at(call.signaling.ice_servers, refresh_after)
+                    status.refreshes += 1
         await _offer(call, peer, status, restart=False)
         while True:
             msg = await call.signaling.recv()
@@ -195,6 +210,31 @@ def without_mdns(sdp: str) -> str:
         for line in sdp.splitlines(keepends=True)
         if not (line.startswith("a=candidate:") and is_mdns(line))
     )
+
+
+def _refresh_at(servers: Sequence[IceServer], refresh_after: float) -> float | None:
+    """When (Unix time) a peer prepared with `servers` is due to be prepared again; None: never."""
+    expiries = [
+        expiry
+        for server in servers
+        if server.username and any(url.startswith("turn") for url in server.urls)
+        if (expiry := turn_expiry(server.username)) is not None
+    ]
+    if not expiries:
+        return None
+    now = time.time()
+    return now + max(0.0, min(expiries) - now) * refresh_after
+
+
+async def _refreshed(call: _Call, old: AgentPeer, http: httpx.AsyncClient, case_id: str) -> AgentPeer:
+    """Join again (a new ticket mints new TURN credentials) and prepare a peer with them; the old one goes."""
+    await call.signaling.close(bye=False)
+    call.signaling = HubSignaling(http, case_id, role="clerk")
+    await call.signaling.connect()
+    fresh = await _prepared_peer(call)
+    await old.close()
+    call.peers.remove(old)
+    return fresh
 
 
 async def _prepared_peer(call: _Call) -> AgentPeer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +13,20 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.link.signaling import HubSignaling
+from clerk_agent.rtc.call import take_call
+from clerk_agent.rtc.ice import build_configuration
+from clerk_agent.rtc.peer import AgentPeer, CallMedia
+from clerk_agent.rtc.sinks import RecorderSink
 from service.accounts.roles import Role
 from service.config import IceServerSetting, Settings
+from service.wire.signaling import SeqCounter
 from tests._coturn import Coturn, run_coturn
 from tests._services import missing_service
 from tests.factories import World
 from tests.service.conftest import CaseDriver
-from tests.service.signaling._hub import assign_officer, live_call
+from tests.service.signaling._hub import TIMEOUTS, assign_officer, live_call
 
 
 @pytest.fixture
@@ -39,7 +47,7 @@ def settings(settings: Settings, coturn: Coturn) -> Settings:
         update={
             "ice_servers": [IceServerSetting(urls=[f"turn:127.0.0.1:{coturn.port}?transport=udp"])],
             "turn_secret": SecretStr(coturn.secret),
-            "turn_ttl_seconds": 300,
+            "turn_ttl_seconds": 60,
             "signaling_relay_only": True,
         }
     )
@@ -71,4 +79,49 @@ async def test_relay_only_call_through_coturn(
             assert (metrics.local_candidate, metrics.remote_candidate) == ("relay", "relay")
     finally:
         await clerk.close()
+        await officer.close()
+
+
+@pytest.mark.usefixtures("hub_url")
+async def test_a_peer_waiting_in_the_queue_is_prepared_again_before_its_credentials_expire(
+    world: World,
+    driver: CaseDriver,
+    officer_http: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # 60 s credentials, re-prepared after 5 % of their life: the relay-only call then connects on the new ones.
+    case = await driver.create()
+    await assign_officer(sessionmaker, case["id"], world.a.usernames[Role.officer])
+    status = CallStatus()
+    agent = asyncio.create_task(
+        run_call(
+            world.device_a, case["id"], status, timeouts=TIMEOUTS, refresh_after=0.05, report_metrics=False
+        )
+    )
+    officer = HubSignaling(officer_http, case["id"], role="officer")
+    saw = RecorderSink()
+    peer: AgentPeer | None = None
+    try:
+        async with asyncio.timeout(20):
+            while status.refreshes < 1:  # noqa: ASYNC110 - CallStatus has no event to wait on
+                await asyncio.sleep(0.05)
+        assert status.phase == "waiting_officer"
+        await officer.connect()
+        peer = AgentPeer(
+            build_configuration(officer.ice_servers, relay_only=True),
+            CallMedia(receive=frozenset({"video"})),
+            sink=saw,
+            timeouts=TIMEOUTS,
+        )
+        await peer.prepare(pre_offer=False)
+        await take_call(peer, officer, room=case["id"], seq=SeqCounter())
+        await peer.wait_connected()
+        await peer.wait_first_frame("video")
+        assert peer.metrics().local_candidate == "relay"
+    finally:
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+        if peer is not None:
+            await peer.close()
         await officer.close()
