@@ -94,7 +94,9 @@ def hub_app(secret: bytes) -> object:
     from service.signaling.bus import MemoryBus
     from service.signaling.participants import HubConfig
     from service.signaling.rooms import SignalingHub
-    from service.signaling.router import router
+    from service.app import BodySizeLimit
+    from service.security import SecurityHeaders
+    from service.signaling.router import SignalingSocketPath, router
 
     async def admit(_claims: TicketClaims) -> bool:
         return True
@@ -119,6 +121,11 @@ def hub_app(secret: bytes) -> object:
         await hub.close()
 
     app = FastAPI(lifespan=lifespan)
+    # The production app's middleware, in its order (service/app.py): the socket path is the outermost.
+    app.add_middleware(BodySizeLimit, max_bytes=1_000_000, upload_max_bytes=8_000_000)
+    app.add_middleware(SecurityHeaders)
+    if os.environ.get("BENCH_SIGNALING_SLOW_PATH") != "1":
+        app.add_middleware(SignalingSocketPath)
     app.include_router(router)
     return app
 

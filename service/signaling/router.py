@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.db import DBSession
@@ -112,3 +113,21 @@ async def signaling_socket(websocket: WebSocket) -> None:
     hub: SignalingHub = websocket.app.state.signaling
     # The ticket sits in the query string, where proxies may log it: it is single-use and lives 30 s.
     await hub.serve(_SocketTransport(websocket), ticket=websocket.query_params.get("ticket"))
+
+
+class SignalingSocketPath:
+    """Serves the signaling socket from the outermost middleware, with the server's own receive and send.
+
+    Every frame of a call passes here, and each middleware layer below would wrap every send again (exception
+    tracking, headers that a socket never has): skipping them is most of what separates the hub's relay from a
+    bare one. What guards the socket — the ticket, the room check, limits — is all in the hub itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == signaling_service.SIGNALING_PATH:
+            await signaling_socket(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)
