@@ -34,3 +34,15 @@ class ConnectionMetric(Base):
     remote_candidate: Mapped[str | None] = mapped_column(String(10))
     candidate_pair: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SignalingTicketUse(Base):
+    """A signaling ticket already used to join, on any replica: a ticket admits once across the hub.
+
+    Kept until the ticket would have expired anyway (30 s), then deleted by the next join.
+    """
+
+    __tablename__ = "signaling_ticket_use"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

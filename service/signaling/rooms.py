@@ -25,6 +25,7 @@ from service.signaling.participants import (
     IceFor,
     Participant,
     Refusal,
+    SpendTicket,
     Transport,
     decode_checked,
     make_envelope,
@@ -56,9 +57,18 @@ logger = logging.getLogger(__name__)
 class SignalingHub(RoomRegistry):
     """Admits sockets to rooms, relays their frames over the bus and keeps presence across replicas."""
 
-    def __init__(self, config: HubConfig, *, bus: MemoryBus, authorize: Authorize, ice_for: IceFor) -> None:
+    def __init__(
+        self,
+        config: HubConfig,
+        *,
+        bus: MemoryBus,
+        authorize: Authorize,
+        ice_for: IceFor,
+        spend_ticket: SpendTicket | None = None,
+    ) -> None:
         super().__init__(config, bus=bus)
         self._authorize = authorize
+        self._spend_ticket = spend_ticket
         self._ice_for = ice_for
         self._serving = 0
         self._idle = asyncio.Event()
@@ -175,7 +185,10 @@ class SignalingHub(RoomRegistry):
             claims = verify_ticket(self.config.secret, ticket)
         except CredentialRejected as exc:
             raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_rejected", str(exc)) from exc
-        if not self.nonces.spend(claims.nonce, claims.expires_at):
+        # This replica's own book first (no database round trip for a replay here), then the shared one.
+        if not self.nonces.spend(claims.nonce, claims.expires_at) or (
+            self._spend_ticket is not None and not await self._spend_ticket(claims.nonce, claims.expires_at)
+        ):
             raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_used", "a ticket admits once")
         if claims.room != join.room:
             # The socket's 404: whether that room exists is none of this participant's business.

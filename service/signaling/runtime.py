@@ -26,6 +26,7 @@ async def signaling_running(
         bus=bus,
         authorize=partial(signaling_service.still_member, sessionmaker),
         ice_for=partial(signaling_service.ice_servers, settings),
+        spend_ticket=partial(signaling_service.spend_ticket, sessionmaker),
     )
     try:
         yield hub

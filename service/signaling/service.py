@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Principal, PrincipalKind, Role
@@ -13,6 +15,7 @@ from service.config import Settings
 from service.db import unit_of_work
 from service.errors import HubError
 from service.signaling.exceptions import CaseNotFound
+from service.signaling.models import SignalingTicketUse
 from service.signaling.participants import HubConfig
 from service.signaling.schemas import SignalingTicketRead
 from service.signaling.tickets import ParticipantRole, TicketClaims, issue_ticket, new_nonce
@@ -97,6 +100,22 @@ async def still_member(sessionmaker: async_sessionmaker[AsyncSession], claims: T
     except HubError:
         return False  # e.g. the case was reassigned to another officer since the ticket was issued
     return role == claims.role
+
+
+async def spend_ticket(sessionmaker: async_sessionmaker[AsyncSession], nonce: str, expires_at: int) -> bool:
+    """Record a ticket's nonce as used by any replica; False when one already did (a replayed ticket)."""
+    now = dt.datetime.now(dt.UTC)
+    try:
+        async with unit_of_work(sessionmaker) as session:
+            # Tickets live 30 s: what has expired can no longer be replayed, so it need not be remembered.
+            await session.execute(delete(SignalingTicketUse).where(SignalingTicketUse.expires_at < now))
+            session.add(
+                SignalingTicketUse(nonce=nonce, expires_at=dt.datetime.fromtimestamp(expires_at, dt.UTC))
+            )
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def hub_config(settings: Settings) -> HubConfig:

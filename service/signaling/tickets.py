@@ -1,8 +1,9 @@
 """Signed, short-lived credentials of the signaling socket: join tickets and resume tokens (HMAC, no table).
 
 Both are verified without a database, so any hub replica sharing HUB_SECRET_KEY accepts them. Single use is
-enforced by a per-process `NonceBook`: a ticket replayed against another replica within its 30 s TTL is not
-caught there. That window is accepted by design (a ticket only ever admits the participant it names).
+enforced by a per-process `NonceBook` and, for tickets, by the `signaling_ticket_use` table that every replica
+shares (service.spend_ticket): a ticket replayed against another replica within its 30 s TTL is refused there
+too. A resume token's nonce is burned on every replica through the bus's presence news instead.
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ from service import migrate
 from service.accounts.roles import Role
 from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
+from service.signaling.service import SIGNALING_PATH
+from service.wire.signaling import CloseCode, JoinMessage
 from tests._services import missing_service
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import login, make_tenant
-from tests.service.signaling._hub import assign_officer, free_port, live_call
+from tests.service.signaling._hub import RawSocket, assign_officer, free_port, live_call, ticket, ws_url_with
 
 pytestmark = pytest.mark.pg
 
@@ -163,3 +165,35 @@ async def test_clerk_and_officer_on_different_hub_processes(
         await engine.dispose()
     for hub in hubs:
         assert hub.proc.poll() is None, hub.log.read_text()[-2000:]
+
+
+async def test_a_ticket_used_on_one_replica_is_refused_on_the_other(
+    hubs: tuple[HubProcess, HubProcess], pg_database: str, tmp_path: Path
+) -> None:
+    hub1, hub2 = hubs
+    settings = Settings(environment=Environment.test, database_url=pg_database, data_dir=tmp_path / "seed")
+    engine = create_engine(pg_database)
+    try:
+        tenant = await make_tenant(
+            create_sessionmaker(engine), settings, prefix="99004", name="丁村", office_code="99104"
+        )
+        await asyncio.gather(_wait_healthy(hub1), _wait_healthy(hub2))
+        async with httpx.AsyncClient(
+            base_url=hub1.url, auth=DeviceAuth(tenant.device_id, tenant.device_key)
+        ) as device:
+            body = {"municipality_code": tenant.municipality_code, "procedure": "pin_reset"}
+            created = await device.post("/api/v1/cases", json=body)
+            assert created.status_code == 201, created.text
+            case_id = created.json()["id"]
+            issued = await ticket(device, case_id)
+            first = await RawSocket.open(ws_url_with(issued))
+            await first.join(case_id, "clerk")
+            # The same ticket at the other replica (a copied URL): that replica never saw it, the database did.
+            other = hub2.url.replace("http://", "ws://", 1) + SIGNALING_PATH
+            replay = await RawSocket.open(f"{other}?ticket={issued['ticket']}")
+            await replay.send(JoinMessage(seq=0, room=case_id, role="clerk"))
+            closed = await replay.closed()
+            assert (closed.code, closed.errors) == (CloseCode.UNAUTHENTICATED, ["ticket_used"])
+            await first.close()
+    finally:
+        await engine.dispose()
