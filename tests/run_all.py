@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPORTS = ROOT / "var" / "test-reports"
 # Tests that touch the hub's database run on both backends; the rest (card, RTC, browser) once.
-PG_PATHS = ["tests/service"]
+# The PII sweep runs on both: a PostgreSQL dump is searched as well as a SQLite one.
+PG_PATHS = ["tests/service", "tests/test_pii_sweep.py"]
 
 
 @dataclass
