@@ -91,11 +91,11 @@ def hub_app(secret: bytes) -> object:
 
     from fastapi import FastAPI
 
+    from service.app import BodySizeLimit
+    from service.security import SecurityHeaders
     from service.signaling.bus import MemoryBus
     from service.signaling.participants import HubConfig
     from service.signaling.rooms import SignalingHub
-    from service.app import BodySizeLimit
-    from service.security import SecurityHeaders
     from service.signaling.router import SignalingSocketPath, router
 
     async def admit(_claims: TicketClaims) -> bool:
