@@ -21,6 +21,11 @@ class ProductionStatus(StrEnum):
     failed = "failed"
 
 
+# The card goes to the registered address by 本人限定受取郵便 (特例型): handed over only to the holder, on ID.
+MAIL_TYPE = "honnin_gentei_tokurei"
+OLD_CARD_FATES = frozenset({"returned", "kept_until_delivery"})
+
+
 @dataclass(frozen=True)
 class JlisApplication:
     """What goes to J-LIS: references only; the photo and the sealed PIN request stay in their own stores."""
@@ -30,6 +35,9 @@ class JlisApplication:
     shinseisho_id: str  # 申請書ID, 23 digits — the application's key, never the My Number
     photo_ref: str
     pin_request_ref: str
+    procedure: str = "card_application"
+    old_card: str | None = None  # renewals: what happens to the current card (pin_request.OldCard)
+    mail_type: str = MAIL_TYPE  # the mailing instruction for the new card
 
 
 class JlisError(Exception):
@@ -69,6 +77,10 @@ class JlisSimulator:
             raise JlisError("申請書ID must be 23 digits", retriable=False)
         if not application.photo_ref or not application.pin_request_ref:
             raise JlisError("photo and sealed PIN request references are required", retriable=False)
+        if application.mail_type != MAIL_TYPE:
+            raise JlisError("the card is mailed by 本人限定受取郵便 (特例型) only", retriable=False)
+        if application.procedure == "card_renewal" and application.old_card not in OLD_CARD_FATES:
+            raise JlisError("a renewal says what happens to the current card", retriable=False)
         if application.shinseisho_id in self._receipts:
             return self._receipts[application.shinseisho_id]
         millis = int(clock.now().timestamp() * 1000)

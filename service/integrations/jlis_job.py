@@ -16,6 +16,7 @@ from service.accounts.roles import SYSTEM
 from service.cases import repository as case_repository
 from service.cases import service as case_service
 from service.cases.lifecycle import Action, CaseState
+from service.cases.models import Case
 from service.db import unit_of_work
 from service.errors import HubError
 from service.evidence import repository as evidence_repository
@@ -29,20 +30,33 @@ from service.outbox.models import OutboxEvent
 log = logging.getLogger(__name__)
 
 
-async def _references(session: AsyncSession, case_id: str) -> tuple[str, str]:
-    """Evidence ids of the application photo and the sealed PIN request (or the 顔認証 choice); never content.
+async def application_for(session: AsyncSession, case: Case) -> JlisApplication:
+    """The J-LIS application of a finalized case: evidence ids of the application photo and of the sealed PIN
+    request (or the 顔認証 choice), never their content; for a renewal, what happens to the current card.
 
     The J-LIS gateway fetches what they name from the municipality's side; a case recorded before those items
     existed falls back to references by case.
     """
-    items = await evidence_repository.items(session, case_id, ("application_photo", "pin_request"))
+    items = await evidence_repository.items(session, case.id, ("application_photo", "pin_request"))
     live = [i for i in items if i.voided_at is None]
     photos = [i.id for i in live if i.kind == "application_photo"]
     pins = [i for i in live if i.kind == "pin_request"]
-    photo_ref = photos[-1] if photos else f"{case_id}/application-photo"
+    photo_ref = photos[-1] if photos else f"{case.id}/application-photo"
     if not pins:
-        return photo_ref, f"{case_id}/pin-request"
-    return photo_ref, f"face_auth:{pins[-1].id}" if pins[-1].summary.get("face_auth") else pins[-1].id
+        pin_request_ref, old_card = f"{case.id}/pin-request", None
+    else:
+        pin = pins[-1]
+        pin_request_ref = f"face_auth:{pin.id}" if pin.summary.get("face_auth") else pin.id
+        old_card = pin.summary.get("old_card")
+    return JlisApplication(
+        case_id=case.id,
+        municipality_code=case.municipality_code,
+        shinseisho_id=case.shinseisho_id or "",
+        photo_ref=photo_ref,
+        pin_request_ref=pin_request_ref,
+        procedure=case.procedure,
+        old_card=str(old_card) if old_card is not None else None,
+    )
 
 
 class JlisSubmissionEffect:
@@ -106,21 +120,7 @@ class JlisJob:
                 case = await case_repository.get(session, sub.case_id)
                 if case is None:
                     continue
-                photo_ref, pin_request_ref = await _references(session, case.id)
-                work.append(
-                    (
-                        sub.case_id,
-                        sub.status,
-                        sub.receipt_id,
-                        JlisApplication(
-                            case_id=case.id,
-                            municipality_code=case.municipality_code,
-                            shinseisho_id=case.shinseisho_id or "",
-                            photo_ref=photo_ref,
-                            pin_request_ref=pin_request_ref,
-                        ),
-                    )
-                )
+                work.append((sub.case_id, sub.status, sub.receipt_id, await application_for(session, case)))
         for case_id, status, receipt_id, application in work:
             try:
                 await self._handle(owner, case_id, status, receipt_id, application)

@@ -25,6 +25,7 @@ from service.integrations.exceptions import (
     NotFinalized,
     TrackingNumberInUse,
 )
+from service.integrations.jlis import MAIL_TYPE
 from service.integrations.models import (
     CaseAcknowledgement,
     JlisSubmission,
@@ -36,7 +37,6 @@ from service.outbox.models import OutboxEvent
 
 # 本人限定受取郵便 (特例型): the post office holds the item this long after leaving the arrival notice.
 HOLD_DAYS = 10
-MAIL_TYPE = "honnin_gentei_tokurei"
 
 
 class JlisReport(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.transport import InProcessTransport
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
+from service.cases.models import Case
 from service.db import unit_of_work
 from service.evidence.models import CardChallenge, EvidenceBlob, EvidenceItem
+from service.integrations.jlis import MAIL_TYPE, JlisSimulator
+from service.integrations.jlis_job import application_for
 from service.kit import clock
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
@@ -395,3 +399,15 @@ async def test_a_renewal_records_what_happens_to_the_old_card(
     assert kinds[default["id"]] == "returned"
     assert application["id"] not in kinds
     assert set(audited) == {(told["id"], "kept_until_delivery"), (default["id"], "returned")}
+    # J-LIS is told the same, with the mailing instruction, and the simulator accepts the renewal.
+    async with sessionmaker() as session:
+        case = await session.get(Case, told["id"])
+        assert case is not None
+        sent = await application_for(session, case)
+    assert (sent.procedure, sent.old_card, sent.mail_type) == (
+        "card_renewal",
+        "kept_until_delivery",
+        MAIL_TYPE,
+    )
+    assert sent.pin_request_ref.startswith("face_auth:")
+    assert (await JlisSimulator(dt.timedelta(minutes=1)).submit(sent)).startswith("jsim-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -122,6 +123,13 @@ async def test_jlis_simulator_produces_after_the_delay() -> None:
     with pytest.raises(JlisError) as refused:
         await simulator.submit(JlisApplication("case_2", "990019", "123", "p", "q"))
     assert not refused.value.retriable
+    # A renewal must say what happens to the current card; the card only ever goes by 本人限定受取郵便 (特例型).
+    renewal = JlisApplication("case_3", "990019", "3" * 23, "p", "q", procedure="card_renewal")
+    with pytest.raises(JlisError, match="current card"):
+        await simulator.submit(renewal)
+    assert (await simulator.submit(dataclasses.replace(renewal, old_card="returned"))).startswith("jsim-")
+    with pytest.raises(JlisError, match="本人限定受取郵便"):
+        await simulator.submit(dataclasses.replace(application, shinseisho_id="4" * 23, mail_type="ordinary"))
 
 
 def test_adapters_and_worker_follow_the_environment(tmp_path: Path) -> None:
