@@ -322,6 +322,10 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
     assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
     assert await officer.get_attribute("#done-state", "data-state") == "referred_to_counter"
+    # The clerk can tell the applicant why and where to go (the officer's note stays with the municipality).
+    await clerk.wait_for_selector("#decision-reason[data-code='document_unreadable']", timeout=20_000)
+    assert "窓口" in await clerk.inner_text("#decision-reason")
+    assert "かすれて" not in await clerk.inner_text("body")
     await _shot(officer, "12-officer-referred")
     await clerk.wait_for_selector("#new-case", timeout=30_000)
     await _shot(clerk, "13-clerk-referred")

@@ -228,6 +228,49 @@ NEXT_STEPS: Final[dict[str, Text]] = {
 }
 
 
+# Why the officer rejected or referred the case, as the clerk may tell the applicant: what to bring or where to
+# go. Reasons that would tip off an impostor or judge the person (face mismatch, suspected impersonation) and
+# "other" are withheld: the municipality explains those itself (WITHHELD_REASON).
+DECISION_REASONS: Final[dict[str, Text]] = {
+    "document_invalid": (
+        "本人確認書類が有効なものと確認できませんでした。有効な書類をお持ちのうえ、市区町村の窓口へお越しください。",
+        "The ID document could not be accepted as valid. Bring a valid one to the municipal office.",
+    ),
+    "document_expired": (
+        "本人確認書類の有効期限が切れていました。有効な書類をお持ちのうえ、市区町村の窓口へお越しください。",
+        "The ID document has expired. Bring a valid one to the municipal office.",
+    ),
+    "attribute_mismatch": (
+        "カードや書類の記載が住民票と一致しませんでした。市区町村の窓口でご確認ください。",
+        "The card or document does not match the resident record. Please check at the municipal office.",
+    ),
+    "ineligible": (
+        "郵便局ではお受けできない手続きでした。市区町村の窓口へお越しください。",
+        "This cannot be done at the post office. Please go to the municipal office.",
+    ),
+    "document_unreadable": (
+        "書類の文字が映像で読み取れませんでした。書類をお持ちのうえ、市区町村の窓口へお越しください。",
+        "The document could not be read over video. Bring it to the municipal office.",
+    ),
+    "id_combination_not_accepted": (
+        "お持ちの書類の組み合わせでは本人確認ができません。必要な書類は市区町村の窓口でご案内します。",
+        "These documents together do not suffice; the municipal office will say which are needed.",
+    ),
+    "applicant_preference": (
+        "ご希望により、市区町村の窓口でのお手続きになります。",
+        "As the applicant asked, the procedure continues at the municipal office.",
+    ),
+    "special_handling": (
+        "特別な確認が必要なため、市区町村の窓口でのお手続きになります。",
+        "Special checks are needed: the procedure continues at the municipal office.",
+    ),
+}
+WITHHELD_REASON: Final[Text] = (
+    "理由は市区町村からご案内します。",
+    "The municipality will explain the reason.",
+)
+
+
 def pair(text: Text) -> dict[str, str]:
     """A {ja, en} object for the UI."""
     return {"ja": text[0], "en": text[1]}

@@ -115,11 +115,24 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "abort_reason": {"code": case.reason_code, **texts.pair(abort)} if abort else None,
         "aborts": case.aborts,
         "decision": texts.pair(decision) if decision else None,
+        "decision_reason": _decision_reason(case.hub_state, case.reason_code),
         "next_steps": texts.pair(texts.NEXT_STEPS[case.procedure]),
         "mailed": case.procedure in MAILED,
         "card_procedure": case.procedure in CARD_PROCEDURES,
     }
     return view
+
+
+def _decision_reason(state: str, code: str | None) -> dict[str, str] | None:
+    """What the clerk may tell the applicant about a rejection or referral (a withheld reason names no code)."""
+    if state not in ("rejected", "referred_to_counter"):
+        return None
+    told = texts.DECISION_REASONS.get(code or "")
+    return (
+        {"code": code or "", **texts.pair(told)}
+        if told
+        else {"code": "withheld", **texts.pair(texts.WITHHELD_REASON)}
+    )
 
 
 def applicant_view(flow: CounterFlow) -> JsonView:

@@ -101,3 +101,21 @@ def test_the_counter_sends_the_consent_versions_the_hub_publishes() -> None:
     from service.cases.consents import CURRENT
 
     assert CONSENT_VERSIONS == CURRENT
+
+
+def test_a_rejection_or_referral_is_explained_unless_the_reason_must_be_withheld() -> None:
+    from clerk_agent.ui.views import _decision_reason
+    from service.cases.lifecycle import REASONS, Action
+
+    known = REASONS[Action.reject] | REASONS[Action.refer_to_counter]
+    assert set(texts.DECISION_REASONS) <= known
+    # Withheld: what would tip off an impostor or judge the person, and the catch-all.
+    assert known - set(texts.DECISION_REASONS) == {"face_mismatch", "suspected_impersonation", "other"}
+    for code in ("face_mismatch", "suspected_impersonation", "other", None):
+        assert _decision_reason("rejected", code) == {"code": "withheld", **texts.pair(texts.WITHHELD_REASON)}
+    told = _decision_reason("referred_to_counter", "document_unreadable")
+    assert told is not None
+    assert told["code"] == "document_unreadable"
+    assert "窓口" in told["ja"]
+    assert _decision_reason("approved", None) is None
+    assert _decision_reason("aborted", "network") is None  # aborts have their own wording
