@@ -74,7 +74,10 @@ def _lan_address() -> str | None:
 def _video_note() -> str:
     """Whether a browser on this machine can receive the counter's video (browsers never use loopback for it)."""
     if _lan_address():
-        return "  映像 / video     the console receives the counter's synthetic camera in the browser"
+        return (
+            "  映像 / video     the console receives the counter's synthetic camera in the browser; what the clerk\n"
+            "                   holds up to it (the demo form, the ID card) is in the officer's picture too"
+        )
     return (
         "  映像 / video     この端末にはループバック以外のネットワークがないため、ブラウザは映像をつなぎません\n"
         "                   no network interface besides loopback: browsers never carry WebRTC video over 127.0.0.1\n"
