@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import uvicorn
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.link.signaling import HubSignaling
 from clerk_agent.rtc.call import place_call, take_call
 from clerk_agent.rtc.ice import build_configuration
@@ -205,3 +207,34 @@ async def assign_officer(
         assert officer_id is not None
         await session.execute(update(Case).where(Case.id == case_id).values(officer_id=officer_id))
     return str(officer_id)
+
+
+@dataclass
+class CounterRunning:
+    """The agent's real `run_call` for one case, as a task, and the assigned officer's signaling channel."""
+
+    case_id: str
+    status: CallStatus
+    agent: asyncio.Task[None]
+    officer: HubSignaling
+
+
+@contextlib.asynccontextmanager
+async def counter_running(
+    device: httpx.AsyncClient,
+    officer_http: httpx.AsyncClient,
+    case_id: str,
+    **run_options: Any,
+) -> AsyncIterator[CounterRunning]:
+    """Run the counter's side of `case_id`'s call for the block (the officer's channel not yet connected);
+    cancelled, awaited and closed afterwards."""
+    status = CallStatus()
+    agent = asyncio.create_task(run_call(device, case_id, status, **{"timeouts": TIMEOUTS, **run_options}))
+    officer = HubSignaling(officer_http, case_id, role="officer")
+    try:
+        yield CounterRunning(case_id, status, agent, officer)
+    finally:
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+        await officer.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.link.signaling import HubSignaling
 from clerk_agent.rtc.call import take_call
 from clerk_agent.rtc.ice import build_configuration
@@ -26,7 +24,7 @@ from tests._coturn import Coturn, run_coturn
 from tests._services import missing_service
 from tests.factories import World
 from tests.service.conftest import CaseDriver
-from tests.service.signaling._hub import TIMEOUTS, assign_officer, live_call
+from tests.service.signaling._hub import TIMEOUTS, assign_officer, counter_running, live_call
 
 
 @pytest.fixture
@@ -92,36 +90,29 @@ async def test_a_peer_waiting_in_the_queue_is_prepared_again_before_its_credenti
     # 60 s credentials, re-prepared after 5 % of their life: the relay-only call then connects on the new ones.
     case = await driver.create()
     await assign_officer(sessionmaker, case["id"], world.a.usernames[Role.officer])
-    status = CallStatus()
-    agent = asyncio.create_task(
-        run_call(
-            world.device_a, case["id"], status, timeouts=TIMEOUTS, refresh_after=0.05, report_metrics=False
-        )
-    )
-    officer = HubSignaling(officer_http, case["id"], role="officer")
-    saw = RecorderSink()
-    peer: AgentPeer | None = None
-    try:
-        async with asyncio.timeout(20):
-            while status.refreshes < 1:  # noqa: ASYNC110 - CallStatus has no event to wait on
-                await asyncio.sleep(0.05)
-        assert status.phase == "waiting_officer"
-        await officer.connect()
-        peer = AgentPeer(
-            build_configuration(officer.ice_servers, relay_only=True),
-            CallMedia(receive=frozenset({"video"})),
-            sink=saw,
-            timeouts=TIMEOUTS,
-        )
-        await peer.prepare(pre_offer=False)
-        await take_call(peer, officer, room=case["id"], seq=SeqCounter())
-        await peer.wait_connected()
-        await peer.wait_first_frame("video")
-        assert peer.metrics().local_candidate == "relay"
-    finally:
-        agent.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await agent
-        if peer is not None:
-            await peer.close()
-        await officer.close()
+    async with counter_running(
+        world.device_a, officer_http, case["id"], refresh_after=0.05, report_metrics=False
+    ) as counter:
+        status, officer = counter.status, counter.officer
+        saw = RecorderSink()
+        peer: AgentPeer | None = None
+        try:
+            async with asyncio.timeout(20):
+                while status.refreshes < 1:  # noqa: ASYNC110 - CallStatus has no event to wait on
+                    await asyncio.sleep(0.05)
+            assert status.phase == "waiting_officer"
+            await officer.connect()
+            peer = AgentPeer(
+                build_configuration(officer.ice_servers, relay_only=True),
+                CallMedia(receive=frozenset({"video"})),
+                sink=saw,
+                timeouts=TIMEOUTS,
+            )
+            await peer.prepare(pre_offer=False)
+            await take_call(peer, officer, room=case["id"], seq=SeqCounter())
+            await peer.wait_connected()
+            await peer.wait_first_frame("video")
+            assert peer.metrics().local_candidate == "relay"
+        finally:
+            if peer is not None:
+                await peer.close()
