@@ -8,7 +8,6 @@ synthetic camera (demo, tests) shows the officer whatever is held up to it, as a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,7 +18,6 @@ from clerk_agent.photo.camera import CounterCamera, SceneCamera, SceneTrack, Tra
 from clerk_agent.rtc.relay import CameraFeed
 from clerk_agent.rtc.sinks import FrameSink, SpeakerSink
 from clerk_agent.rtc.sources import (
-    CaptureInput,
     DeviceSettings,
     MediaSource,
     ToneMicrophone,
@@ -65,9 +63,8 @@ def synthetic_media(camera: SceneCamera | None = None, speaker: FrameSink | None
     )
 
 
-async def device_media(inputs: list[CaptureInput], speaker: FrameSink | None = None) -> CounterMedia:
-    """Open the capture inputs once; the steps and every call read the same devices through relays."""
-    source = await open_devices(inputs)
+async def device_media(source: MediaSource, speaker: FrameSink | None = None) -> CounterMedia:
+    """Devices opened once (`open_devices`): the steps and every call read them through relays."""
     if source.video is None:
         source.stop()
         raise MediaSettingsError("the camera device opened but gives no video")
@@ -104,9 +101,8 @@ def speaker_of(settings: AgentSettings) -> FrameSink | None:
 
 async def open_media(settings: AgentSettings) -> CounterMedia:
     """The counter's media as `settings` say; MediaSettingsError when they cannot work."""
-    speaker = speaker_of(settings)
     if settings.camera is Camera.synthetic:
-        return synthetic_media(speaker=speaker)
+        return synthetic_media(speaker=speaker_of(settings))
     if not settings.camera_device:
         raise MediaSettingsError("CLERK_CAMERA=device needs CLERK_CAMERA_DEVICE (e.g. /dev/video0)")
     devices = DeviceSettings(
@@ -116,11 +112,7 @@ async def open_media(settings: AgentSettings) -> CounterMedia:
         framerate=settings.camera_fps,
     )
     try:
-        return await device_media(capture_inputs(devices), speaker)
-    except MediaSettingsError:
-        raise
+        source = await open_devices(capture_inputs(devices))
     except (OSError, ValueError, av.FFmpegError) as exc:
-        with contextlib.suppress(Exception):
-            if isinstance(speaker, SpeakerSink):
-                speaker.close()
         raise MediaSettingsError(f"the camera {settings.camera_device!r} could not be opened: {exc}") from exc
+    return await device_media(source, speaker_of(settings))

@@ -149,11 +149,6 @@ class CaptureSteps:
         key = f"agent-{uuid.uuid4()}"
         await self.flow.writes.add(case.local_id, "POST", path, {"kind": kind}, key, ("image/jpeg", data))
 
-    async def close(self) -> None:
-        """Stop the preview and release the camera."""
-        await self.stop_preview()
-        self.camera.close()
-
     def reset(self) -> None:
         """Forget the previous case's scan and photo."""
         self.scanned_form_id = None

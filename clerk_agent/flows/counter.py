@@ -37,7 +37,6 @@ from clerk_agent.flows.writes import HubWrites, Write
 from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
 from clerk_agent.media import CounterMedia, synthetic_media
-from clerk_agent.photo.camera import CounterCamera, SceneCamera
 from clerk_agent.photo.preview import Detector
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,6 @@ class CounterFlow:
         municipality_code: str = "",
         poll_s: float = 1.0,
         call_enabled: bool = True,
-        camera: CounterCamera | None = None,
         media: CounterMedia | None = None,
         face_detector: Detector | None = None,
     ) -> None:
@@ -68,9 +66,7 @@ class CounterFlow:
         self.writes = HubWrites(link, store)
         self.card = CardSteps(self, slot)
         # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
-        if media is None and camera is not None and not isinstance(camera, SceneCamera):
-            media = CounterMedia(camera=camera, call_source=lambda: synthetic_media().call_source())
-        self.media = media or synthetic_media(camera if isinstance(camera, SceneCamera) else None)
+        self.media = media or synthetic_media()
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
         self.case: CounterCase | None = None
         self.queue: JsonObject = {}
@@ -101,8 +97,8 @@ class CounterFlow:
                 group.create_task(self._office(), name="counter-office")
         finally:
             await self._stop_call()
-            await self.capture.close()
-            await self.media.close()
+            await self.capture.stop_preview()
+            await self.media.close()  # the camera is the media's: released once, here
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:

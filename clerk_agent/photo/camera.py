@@ -15,9 +15,6 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
-from av.frame import Frame
-from av.packet import Packet
-from av.stream import Stream
 from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
@@ -103,22 +100,18 @@ class SceneTrack(SyntheticCamera):
         self._camera = scene
         self._shown: tuple[Image, Image] | None = None  # (the scene, its I420 picture at the call's size)
 
-    async def recv(self) -> Frame | Packet[Stream]:
-        """The next pattern frame, or the held-up scene with the pattern's timing."""
-        frame = await super().recv()
+    def picture(self, index: int) -> VideoFrame:
+        """The held-up scene at the call's size (converted once per scene), else the pattern."""
         picture = self._camera.scene
-        if picture is None or not isinstance(frame, VideoFrame):
-            return frame
+        if picture is None:
+            return super().picture(index)
         if self._shown is None or self._shown[0] is not picture:
             import cv2
 
             resized = cv2.resize(picture, self.size, interpolation=cv2.INTER_AREA)
             i420: Image = cv2.cvtColor(resized, cv2.COLOR_BGR2YUV_I420)  # type: ignore[assignment]
             self._shown = (picture, i420)
-        shown = VideoFrame.from_ndarray(self._shown[1], format="yuv420p")
-        shown.pts = frame.pts
-        shown.time_base = frame.time_base
-        return shown
+        return VideoFrame.from_ndarray(self._shown[1], format="yuv420p")
 
 
 class TrackCamera:

@@ -93,15 +93,19 @@ class SyntheticCamera(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         self._index += 1
+        frame = self.picture(index)
+        frame.pts = index * VIDEO_CLOCK_RATE // self.fps
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK_RATE)
+        return frame
+
+    def picture(self, index: int) -> VideoFrame:
+        """Frame `index`'s picture: the pattern with the burnt-in clock (timing is recv's)."""
         # A fresh buffer per frame: the encoder, the relay's other consumers and a still may all hold it.
         buffer = self._painter.new_buffer()
         now = self._clock()
         millis = int(now * 1000) % 1000
         self._painter.paint(buffer, index, time.strftime("%H:%M:%S", time.localtime(now)) + f".{millis:03d}")
-        frame = VideoFrame.from_ndarray(buffer, format="yuv420p")
-        frame.pts = index * VIDEO_CLOCK_RATE // self.fps
-        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK_RATE)
-        return frame
+        return VideoFrame.from_ndarray(buffer, format="yuv420p")
 
     def stop(self) -> None:
         """End the track; a pending recv returns at once."""

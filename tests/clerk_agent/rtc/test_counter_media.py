@@ -12,7 +12,7 @@ from clerk_agent.config import AgentSettings, Camera
 from clerk_agent.media import MediaSettingsError, device_media, open_media, speaker_of, synthetic_media
 from clerk_agent.photo.camera import SceneCamera, SceneTrack, TrackCamera
 from clerk_agent.rtc.sinks import SpeakerSink
-from clerk_agent.rtc.sources import CaptureInput
+from clerk_agent.rtc.sources import CaptureInput, open_devices
 
 LAVFI_CAMERA = CaptureInput("testsrc=size=320x240:rate=30", "lavfi", {"video_size": "320x240"})
 
@@ -55,7 +55,7 @@ async def test_synthetic_media_gives_every_call_its_own_source_on_one_scene() ->
 
 
 async def test_one_device_feeds_the_stills_and_each_call_and_outlives_a_call() -> None:
-    media = await device_media([LAVFI_CAMERA])
+    media = await device_media(await open_devices([LAVFI_CAMERA]))
     try:
         assert isinstance(media.camera, TrackCamera)
         assert media.camera.size == (320, 240)
