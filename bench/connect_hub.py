@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from service.db import create_engine, create_sessionmaker, unit_of_work
 from service.migrate import upgrade
 from service.wire.signaling import SeqCounter
 from tests._coturn import Coturn, run_coturn
+from tests._procs import stop
 from tests.factories import PASSWORD, Tenant, make_tenant
 from tests.municipal_console._net import BrowserNet, browser_namespace, chromium_in
 
@@ -100,17 +100,6 @@ def coturn(host: str, log_dir: Path) -> Iterator[Coturn | None]:
         return
     with run_coturn(binary, host, log_dir / "turnserver.log", "madoguchi-bench") as turn:
         yield turn
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM a process we started, SIGKILL if it lingers."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 class Hub:
@@ -232,7 +221,7 @@ class HubBench:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self._stack.callback(_stop, proc)
+        self._stack.callback(stop, proc)
         hub = Hub(base.database_url, origin, tenant)
         self._stack.push_async_callback(hub.aclose)
         async with asyncio.timeout(30):

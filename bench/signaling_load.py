@@ -24,7 +24,6 @@ import json
 import os
 import resource
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 
 from service.signaling.tickets import ParticipantRole, TicketClaims, issue_ticket, new_nonce
 from service.wire.signaling import JoinMessage, RenegotiateMessage, SeqCounter, encode
+from tests._procs import stop
 
 MAX_ROOMS: Final = 2000
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -287,13 +287,7 @@ def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
             time.sleep(0.05)
         yield port, proc.pid
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc, grace_s=20)
 
 
 async def run_level(

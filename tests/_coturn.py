@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests._procs import stop
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,4 @@ def run_coturn(binary: str, host: str, log: Path, realm: str) -> Iterator[Coturn
             time.sleep(0.05)
         yield Coturn(host, port, secret)
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop(proc, grace_s=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +23,7 @@ from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.signaling.service import SIGNALING_PATH
 from service.wire.signaling import CloseCode, JoinMessage
+from tests._procs import stop
 from tests._services import missing_service
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import login, make_tenant
@@ -67,13 +67,7 @@ class HubProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit in 10 s."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop(self.proc)
 
 
 def _spawn(index: int, database_url: str, secret: str, tmp_path: Path) -> HubProcess:
