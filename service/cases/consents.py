@@ -99,9 +99,7 @@ def require_given(case: Case) -> None:
     """ConsentsMissing unless every required consent is recorded on the case at its current version."""
     recorded = (case.precheck or {}).get("consents") or {}
     missing = sorted(
-        c.code
-        for c in CATALOGUE
-        if c.required and (recorded.get(c.code) or {}).get("version") != CURRENT[c.code]
+        c.code for c in CATALOGUE if c.required and (recorded.get(c.code) or {}).get("version") != c.version
     )
     if missing:
         raise ConsentsMissing(f"not recorded at the current version: {', '.join(missing)}")

@@ -36,9 +36,9 @@ class Transport(Protocol):
 
 
 Authorize = Callable[[TicketClaims], Awaitable[bool]]
-# Records a ticket's nonce where every replica sees it; False when it was already used (on any replica).
-SpendTicket = Callable[[str, int], Awaitable[bool]]
 """Whether the ticket's principal still belongs in the room (a short database check at join)."""
+SpendTicket = Callable[[str, int], Awaitable[bool]]
+"""Record a ticket's nonce where every replica sees it; False when it was already used (on any replica)."""
 IceFor = Callable[[str], list[IceServer]]
 """The ICE servers, with freshly minted TURN credentials, of one principal."""
 
