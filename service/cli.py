@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from service import logging as hub_logging
 from service import migrate
@@ -22,7 +23,7 @@ from service.accounts.roles import SYSTEM, Role
 from service.app import NotMigrated, create_app, ensure_migrated
 from service.audit import service as audit_service
 from service.audit.checkpoints import checkpoint_all, load_signing_key, verify_checkpoints
-from service.config import Settings, get_settings
+from service.config import Settings, get_settings, settings_problems
 from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_work
 from service.errors import HubError
 from service.evidence import retention
@@ -318,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="窓口ブリッジ hub")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the hub (refuses an un-migrated database)")
+    sub.add_parser(
+        "check-config", help="check the HUB_* settings without starting; exit 2 naming every problem"
+    )
     serve.add_argument("--port", type=int)
     _add_tls_options(serve)
     db = sub.add_parser("db", help="database commands")
@@ -391,7 +395,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return devpki_main(argv[1:])
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # An operator gets every invalid setting at once and how to fix it, not a traceback.
+        problems = settings_problems(exc)
+        print(f"hub: the configuration cannot be used ({len(problems)} problem(s)):", file=sys.stderr)
+        for line in problems:
+            print(f"  - {line}", file=sys.stderr)
+        print(
+            "Fix the HUB_* environment variables above (see the README's configuration table).",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "check-config":
+        print(
+            f"hub: configuration ok — environment {settings.environment.value}, "
+            f"database {'PostgreSQL' if settings.database_url.startswith('postgresql') else 'SQLite'}, "
+            f"origin {settings.origin}"
+        )
+        return 0
     if getattr(args, "port", None):
         settings = settings.model_copy(update={"port": args.port})
     if tls := _tls_overrides(args):

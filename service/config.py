@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
@@ -134,20 +134,40 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment is Environment.production:
-            if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS:
-                raise ValueError("HUB_SECRET_KEY must be set to a real secret in production")
-            if not self.database_url.startswith("postgresql"):
-                raise ValueError("production requires HUB_DATABASE_URL=postgresql+asyncpg://…")
-            if self.kek_file is None:
-                raise ValueError(
-                    "production requires HUB_KEK_FILE (key-encryption keys for evidence at rest)"
-                )
-            if self.dev_pki_dir is not None:
-                raise ValueError("HUB_DEV_PKI_DIR (test roots) is refused in production")
-            if self.audit_signing_key_file is None:
-                raise ValueError("production requires HUB_AUDIT_SIGNING_KEY_FILE (audit checkpoint key)")
+        if self.environment is Environment.production and (problems := self.production_problems()):
+            # One error naming every problem, so an operator fixes them all in one go (see `hub check-config`).
+            raise ValueError("\n".join(problems))
         return self
+
+    def production_problems(self) -> list[str]:
+        """Every setting production refuses, each with the fix; empty when the settings can serve production."""
+        problems: list[str] = []
+        if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            problems.append(
+                "HUB_SECRET_KEY: a real secret is required in production (generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if not self.database_url.startswith("postgresql"):
+            problems.append(
+                "HUB_DATABASE_URL: production runs on PostgreSQL (postgresql+asyncpg://user@host/db), not SQLite"
+            )
+        if self.kek_file is None:
+            problems.append(
+                "HUB_KEK_FILE: the key-encryption key file for evidence at rest is required (a file you back up)"
+            )
+        elif not self.kek_file.is_file():
+            problems.append(f"HUB_KEK_FILE: {self.kek_file} does not exist or is not a file")
+        if self.dev_pki_dir is not None:
+            problems.append("HUB_DEV_PKI_DIR: test roots are refused in production; unset it")
+        if self.audit_signing_key_file is None:
+            problems.append(
+                "HUB_AUDIT_SIGNING_KEY_FILE: the Ed25519 key that signs audit checkpoints is required in production"
+            )
+        elif not self.audit_signing_key_file.is_file():
+            problems.append(
+                f"HUB_AUDIT_SIGNING_KEY_FILE: {self.audit_signing_key_file} does not exist or is not a file"
+            )
+        return problems
 
     @property
     def effective_database_url(self) -> str:
@@ -166,6 +186,19 @@ class Settings(BaseSettings):
         """The hub's own origin (scheme://host:port)."""
         scheme = "https" if self.tls_cert_file is not None else "http"
         return self.public_origin or f"{scheme}://{self.host}:{self.port}"
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """The operator-readable lines of a settings error: one per invalid setting, named by its variable."""
+    lines: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not field:
+            lines.extend(message.splitlines())
+        else:
+            lines.append(f"HUB_{field.split('.')[0].upper()}: {message}")
+    return lines
 
 
 @lru_cache

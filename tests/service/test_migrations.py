@@ -48,7 +48,10 @@ async def test_hub_refuses_unmigrated_database(fresh_database_url: str, tmp_path
             pass
 
 
-def test_production_refuses_placeholders() -> None:
+def test_production_refuses_placeholders(tmp_path: Path) -> None:
+    kek, audit_key = tmp_path / "kek.json", tmp_path / "audit.key"
+    kek.write_text("{}")
+    audit_key.write_text("-")
     with pytest.raises(ValueError, match="HUB_SECRET_KEY"):
         Settings(environment=Environment.production, database_url="postgresql+asyncpg://h/db")
     with pytest.raises(ValueError, match="postgresql"):
@@ -57,8 +60,8 @@ def test_production_refuses_placeholders() -> None:
         environment=Environment.production,
         secret_key=SecretStr("a-real-secret-of-some-length"),
         database_url="postgresql+asyncpg://h/db",
-        kek_file=Path("/etc/madoguchi/kek.json"),
-        audit_signing_key_file=Path("/etc/madoguchi/audit.key"),
+        kek_file=kek,
+        audit_signing_key_file=audit_key,
     )
     assert ok.effective_database_url.startswith("postgresql")
     assert not ok.allow_test_roots
