@@ -25,7 +25,7 @@ from service.wire import device_auth
 
 PASSWORD = "correct-horse-battery-staple"
 
-# Eligibility answers of an applicant the post office may serve (domain.md §B7).
+# Eligibility answers of an applicant the post office may serve (docs/domain.md §B7).
 ELIGIBLE = {
     "applicant_present": True,
     "resident_of_municipality": True,

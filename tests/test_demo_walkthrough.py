@@ -5,7 +5,7 @@ the applicant and the municipal officer through the printed URLs and logins: a r
 the officer goes available, accepts, sees the chip's face photo, card-face attributes and card proof, runs the
 liveness challenge and checklist, and decides; the applicant then chooses the new card's PINs.
 
-Chromium gathers no loopback ICE candidates (reference/webrtc.md §9): the counter's video reaches a browser on
+Chromium gathers no loopback ICE candidates (docs/live-link.md §9): the counter's video reaches a browser on
 127.0.0.1 only when the machine has another interface, as every real office PC has. On a loopback-only machine the
 test checks instead that the console says plainly why the video is missing, and the officer aborts for `network`.
 A second walk takes a new card application: the counter takes the application photo and an ID document's still,

@@ -9,7 +9,7 @@ from clerk_agent.errors import ApduFailed
 
 
 class SW(IntEnum):
-    """Status words seen on the card (mynumber-card.md §1.7)."""
+    """Status words seen on the card (docs/card.md §1.7)."""
 
     OK = 0x9000
     END_OF_FILE = 0x6282

@@ -80,7 +80,7 @@ class PcscTransport:
     """A Transport on one reader chosen by exact name; connects exclusively, resets the card on close.
 
     Exclusive because a verified PIN stays in effect until power-off and any process sharing the card
-    could use it (MC README); reset on close so it does not outlive this session.
+    could use it (docs/card.md §1.6); reset on close so it does not outlive this session.
     """
 
     def __init__(self, reader: str, *, exclusive: bool = True) -> None:

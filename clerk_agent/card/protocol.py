@@ -1,8 +1,9 @@
 """My Number Card (マイナンバーカード) operations over any Transport: JPKI AP and 券面事項確認AP (Kenkaku).
 
 The My Number itself is out of reach by construction: `FORBIDDEN_FILES` lists Kenhojo EF 0001 and
-Kenkaku EF 0005, and every SELECT EF or short-EF-id read goes through `_check_allowed` first (B5/B9:
-no My Number capture at the post office). Kenhojo is only ever asked for its PIN retry counter.
+Kenkaku EF 0005, and every SELECT EF or short-EF-id read goes through `_check_allowed` first
+(no My Number capture at the post office: docs/domain.md §A3, §B9; docs/card.md §1.3).
+Kenhojo is only ever asked for its PIN retry counter.
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ class MyNumberCard:
     """Blocking card operations (run them in a worker thread); tracks the selected DF/EF to skip redundant SELECTs.
 
     `short_ef_ids` uses the short-EF-identifier forms of READ BINARY, VERIFY and COMPUTE DIGITAL SIGNATURE
-    (JSAPDU, MC), saving one SELECT EF per file; a card that answers 6A86/6A81 to them is switched to the
-    SELECT EF forms for the rest of the session.
+    (docs/card.md §1.7), saving one SELECT EF per file; a card that answers 6A86/6A81 to them is switched to
+    the SELECT EF forms for the rest of the session.
     `max_chunk` above 256 uses extended Le, which many PC/SC readers do not pass.
     """
 
@@ -275,7 +276,7 @@ class MyNumberCard:
         if rsp.sw in (SW.AUTH_METHOD_BLOCKED, SW.REFERENCE_DATA_BLOCKED):
             return PinStatus(kind, 0, blocked=True)
         if rsp.sw in (0x6300, SW.OK):
-            # 6300: no retry limit; 9000: already verified in this power-on session (MC `Retries`).
+            # 6300: no retry limit; 9000: already verified in this power-on session (docs/card.md §1.6).
             return PinStatus(kind, None, blocked=False)
         raise ApduFailed(rsp.sw, f"VERIFY (retries) {kind.name}")
 

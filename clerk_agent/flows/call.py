@@ -202,7 +202,7 @@ def without_mdns(sdp: str) -> str:
 
     The officer's browser and the counter are never on one link (LGWAN and the post office network), so
     such a name cannot resolve here; trying costs aioice up to its mDNS timeout (1 s with dnspython ≥ 2.9.1,
-    reference/webrtc.md §5) and sends multicast on the counter's LAN. The officer's checks still reach the
+    docs/live-link.md §5) and sends multicast on the counter's LAN. The officer's checks still reach the
     counter, which learns that address as peer-reflexive.
     """
     return "".join(

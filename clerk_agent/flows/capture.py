@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from clerk_agent.flows.counter import CounterFlow
 
 VIEWS: Final = {"front": "document_front", "tilt": "document_tilt"}  # 表面 / ホログラム確認用の傾き
-MAX_DOCUMENTS: Final = 3  # A×1, A×2, or A+B plus one: more is never needed (domain.md §A2)
+MAX_DOCUMENTS: Final = 3  # A×1, A×2, or A+B plus one: more is never needed (docs/domain.md §A2.12)
 STILL_JPEG_QUALITY: Final = 92
 
 

@@ -323,7 +323,7 @@ class CounterFlow:
         self.spawn(self._case_action("request-verification"))
 
     async def requeue(self) -> None:
-        """After an abort: queue again; the PIN proof and the document stills are taken afresh (§B7)."""
+        """After an abort: queue again; PIN proof and stills are taken afresh (docs/domain.md §B7)."""
         self.card.reset()
         case = self.case
         if case is not None:

@@ -26,7 +26,7 @@ STEPS: Final[dict[str, Text]] = {
     "receipt": ("受付票", "Receipt"),
 }
 
-# Why the case cannot go on at the post office, by the hub's reason code (domain.md §B7).
+# Why the case cannot go on at the post office, by the hub's reason code (docs/domain.md §B7).
 INELIGIBLE: Final[dict[str, Text]] = {
     "applicant_absent": (
         "ご本人が窓口にいらっしゃらない場合は受け付けできません。",

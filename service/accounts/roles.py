@@ -7,7 +7,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """Human roles (domain.md §B1)."""
+    """Human roles (docs/domain.md §B1)."""
 
     clerk = "clerk"  # 郵便局の窓口担当 — one post office; can never decide
     officer = "officer"  # 市区町村の職員 — the only one who decides identity

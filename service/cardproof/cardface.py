@@ -1,8 +1,8 @@
 """Hub-side parser of the 券面事項確認AP card-face file (EF 0002); the hub never trusts the agent's parsing.
 
 FF20 { DF21 offsets, DF22 birth date, DF23 sex, DF24 card key, DF25 name PNG, DF26 address PNG, DF27 JPEG 2000
-photo, DF28 signature, DF29 expiry, DF2A security-code PNG } (MC surface.rs). The signature covers three groups,
-each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each field as encoded (tag, length, value).
+photo, DF28 signature, DF29 expiry, DF2A security-code PNG } (docs/card.md §1.5). The signature covers three
+groups, each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each field as encoded (tag, length, value).
 """
 
 from __future__ import annotations

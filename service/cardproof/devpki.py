@@ -3,7 +3,7 @@
 Everything is generated at run time and written outside the repository (default `var/dev-pki`, gitignored);
 no private key is ever committed. All roots carry `O=JPKI-TEST`, which the verifier accepts only with
 `allow_test_roots`. As in the real JPKI, every authentication root generation has the same DN, so a verifier
-must pick the issuer by signature (mynumber-card.md §1.8).
+must pick the issuer by signature (docs/card.md §1.8).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Pluggable revocation checking. JPKI gives CRL/OCSP only to certified verifiers (公的個人認証法 §17), so the
-default is an honest "not checked" — 失効確認未実施 — rather than a pretended pass (mynumber-card.md §1.8)."""
+default is an honest "not checked" — 失効確認未実施 — rather than a pretended pass (docs/card.md §1.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The eligibility pre-check for the post-office channel (domain.md §A2.11, §B3, §B7); pure rules."""
+"""The eligibility pre-check for the post-office channel (docs/domain.md §A2.11, §B3, §B7); pure rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The case state machine (domain.md §B3) as plain data: states, actions, who may take them, and from where.
+"""The case state machine (docs/domain.md §B3) as plain data: states, actions, who may take them, from where.
 
 Pure: no I/O. The service layer adds tenancy, designation and concurrency checks around `plan()`.
 """
@@ -126,7 +126,7 @@ REASONS: dict[Action, frozenset[str]] = {
     Action.record_returned: frozenset({"hold_expired", "addressee_unknown", "refused"}),
 }
 
-# The officer's decision needs an explicit attestation (domain.md §B3).
+# The officer's decision needs an explicit attestation (docs/domain.md §B3).
 ATTESTED_ACTIONS = frozenset({Action.approve, Action.reject, Action.refer_to_counter})
 
 IDENTITY_PROCEDURES = frozenset(
@@ -236,7 +236,8 @@ TRANSITIONS: dict[Action, Transition] = {
             {Actor.officer, Actor.device},
             IDENTITY_PROCEDURES,
         ),
-        # After an abort the case may go back to the queue; evidence and liveness are then taken afresh (§B7).
+        # After an abort the case may go back to the queue; evidence and liveness are then taken afresh
+        # (docs/domain.md §B7).
         _t(
             Action.requeue,
             {S.aborted},

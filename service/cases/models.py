@@ -23,7 +23,7 @@ class Case(Base):
     procedure: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(40), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    # 申請書ID (23 digits): the preferred key of an application — not the My Number (domain.md §A2.15).
+    # 申請書ID (23 digits): the preferred key of an application — not the My Number (docs/domain.md §A2.15).
     shinseisho_id: Mapped[str | None] = mapped_column(String(23))
     # Set while the case is active, cleared when it ends: a plain unique index then forbids two active cases per 申請書ID.
     active_shinseisho_id: Mapped[str | None] = mapped_column(String(23), unique=True)

@@ -76,7 +76,7 @@ def visible_scope(principal: Principal) -> tuple[str | None, str | None]:
         return None, principal.post_office_id
     if principal.kind is PrincipalKind.account and principal.role in (Role.officer, Role.supervisor):
         return principal.municipality_code, None
-    # Admins configure the system and auditors read the audit trail; neither reads cases (domain.md §B1).
+    # Admins configure the system and auditors read the audit trail; neither reads cases (docs/domain.md §B1).
     raise PermissionDenied(f"a {principal.actor_label} may not read cases")
 
 

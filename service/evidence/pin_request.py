@@ -28,7 +28,7 @@ from service.wire.pin_seal import SealedPinRequest, key_id_of
 
 
 class OldCard(StrEnum):
-    """What happens to the applicant's current card on a renewal (domain.md §A2.11: the old card is returned)."""
+    """What happens to the current card on a renewal (docs/domain.md §A2.11: the old card is returned)."""
 
     returned = (
         "returned"  # 返納: surrendered at the counter, the clerk invalidates it (穴あけ) and sends it on

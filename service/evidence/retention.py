@@ -29,8 +29,8 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "officer_note": 90,
 }
 HOLD_REASONS = frozenset({"suspected_impersonation", "coercion", "investigation", "complaint"})
-# What the officer on the case may flag from the live check (domain.md §B7): the hold starts at once, and the
-# case appears among the supervisor's flagged cases.
+# What the officer on the case may flag from the live check (docs/domain.md §B7): the hold starts at once, and
+# the case appears among the supervisor's flagged cases.
 OFFICER_FLAGS = frozenset({"suspected_impersonation", "coercion"})
 
 

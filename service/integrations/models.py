@@ -89,6 +89,6 @@ class ResidentCheck(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("counter_case.id"), index=True)
     officer_id: Mapped[str] = mapped_column(ForeignKey("account.id"))
     record_found: Mapped[bool] = mapped_column()
-    # {"name": "match", "birth_date": "mismatch", ...} — codes only (domain.md §B4).
+    # {"name": "match", "birth_date": "mismatch", ...} — codes only (docs/domain.md §B4).
     results: Mapped[dict[str, str]] = mapped_column(JSON)
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,7 +1,8 @@
 """Resident-record check adapter (住民基本台帳との照合) and its simulator.
 
 The lookup compares what the officer read from the applicant's ID with the municipality's record and answers
-match or mismatch per basic attribute (基本4情報). The hub keeps that answer only, never the record (§B4).
+match or mismatch per basic attribute (基本4情報). The hub keeps that answer only, never the record
+(docs/domain.md §B4).
 """
 
 from __future__ import annotations

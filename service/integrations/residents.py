@@ -20,7 +20,7 @@ from service.integrations.resident import PresentedAttributes, ResidentCheckErro
 from service.kit import clock
 from service.kit.ids import random_id
 
-# The officer compares attributes while the applicant is live and during the review (domain.md §B3 OFFICER_REVIEW).
+# The officer compares attributes while the applicant is live and during the review (docs/domain.md §B3).
 CHECK_STATES = frozenset({CaseState.session_live, CaseState.evidence_captured, CaseState.officer_review})
 
 
@@ -74,7 +74,8 @@ async def check(
         case_id=case.id,
         object_type="resident_check",
         object_id=row.id,
-        # Which attributes failed is a code list, not personal data (domain.md §B7: record which attribute failed).
+        # Which attributes failed is a code list, not personal data
+        # (docs/domain.md §B7: record which attribute failed).
         reason_code=(
             "not_found"
             if results is None

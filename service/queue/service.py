@@ -1,7 +1,7 @@
 """Rules of the officer queue: random offers with an accept timeout, no-answer penalty, wrap-up, reassignment.
 
 Random assignment (not round-robin, not self-service) keeps an officer from choosing whom to verify — the
-anti-collusion rule of video identification (BaFin RS 3/2017, anchors.md).
+anti-collusion rule of video identification (BaFin RS 3/2017, docs/domain.md §A4).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class IdCombination(StrEnum):
-    """Accepted identity-document combinations (domain.md §A2.12); which are allowed is municipal policy."""
+    """Accepted ID-document combinations (docs/domain.md §A2.12); which are allowed is municipal policy."""
 
     my_number_card_ic = "my_number_card_ic"  # the applicant's card, proven by its chip (renewal etc.)
     a1_with_pin = "A1_with_pin"

@@ -18,7 +18,7 @@ class Municipality(Base):
 
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    # Per-municipality policy: accepted ID combinations, face-auth card allowed, mail type (domain.md §B2).
+    # Municipal policy: accepted ID combinations, face-auth card allowed, mail type (docs/domain.md §B2).
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -41,7 +41,7 @@ class SealedPinRequest(BaseModel):
 
 
 class PinChoiceError(ValueError):
-    """A chosen PIN does not meet the card's rules (domain.md §A2.19)."""
+    """A chosen PIN does not meet the card's rules (docs/domain.md §A2.19)."""
 
 
 def validate_pins(

@@ -1,7 +1,7 @@
 """A network namespace joined to the test's own namespace by one veth pair, for headless Chromium.
 
 Chromium gathers no loopback ICE candidates, so a browser ↔ aiortc call needs a non-loopback interface
-(reference/webrtc.md §5). The pair is private: 10.213.x.1 on the test's side (the hub and the counter's
+(docs/live-link.md §5). The pair is private: 10.213.x.1 on the test's side (the hub and the counter's
 aiortc peer), 10.213.x.2 inside the namespace (Chromium). The namespace has no default route, so nothing
 in it can reach any other address, and Chromium's mDNS stays inside it.
 """

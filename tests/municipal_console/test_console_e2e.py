@@ -445,7 +445,7 @@ async def test_rejecting_for_impersonation_holds_the_evidence(
     client: httpx.AsyncClient,
     artifacts: Path,
 ) -> None:
-    """A rejection for suspected impersonation flags the case first, so its evidence is held (domain.md §B7)."""
+    """A suspected impersonation is flagged before the rejection: evidence is held (docs/domain.md §B7)."""
     case_id = await queued_case(driver)
     page, errors = await new_page(browser, hub_url)
     await log_in(page, world.a.usernames[Role.officer])

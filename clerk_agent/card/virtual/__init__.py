@@ -4,7 +4,7 @@ Run it inside a real pcscd with `clerk-agent virtual-card --vpcd-port PORT --per
 `hub dev-pki` has written the test PKI (var/dev-pki). `pcscd.PcscdStack` starts a pcscd with a private vpcd reader
 ("Madoguchi VPCD 00 00/01" on ports 40400/40401) for tests and the benchmark.
 
-What it does not model faithfully (from mynumber-card.md and MC's measurements):
+What it does not model faithfully (docs/card.md §2.3):
 - The card-face signature is made by one configured "J-LIS issuer" key; on a real card it is the key certified by the
   AP's CVC in EF 0004, which chains to a J-LIS CA key. The CVC files hold placeholders.
 - Kenkaku's own key (DF24) cannot be challenged (80 2A on the Kenkaku AP), so the card face proves issuer

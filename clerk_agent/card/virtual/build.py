@@ -75,7 +75,7 @@ def _token_info() -> bytes:
 
 
 def _number_image(number: str) -> bytes:
-    # Kenkaku EF 0005 holds the number as a 72x12 1-bit PNG (MC); it exists only to be never read.
+    # Kenkaku EF 0005 holds the number as a 72x12 1-bit PNG (docs/card.md §1.3); it exists to be never read.
     return encode_tlv(0xDF41, text_png(number, width=72, height=12))
 
 

@@ -1,6 +1,6 @@
 """The Virtual My Number Card: files, access rules, PIN counters and signing of the JPKI, Kenhojo and Kenkaku APs.
 
-Behaviour follows mynumber-card.md Part 1. Volatile state (selected DF/EF, verified keys) is cleared on
+Behaviour follows docs/card.md §1. Volatile state (selected DF/EF, verified keys) is cleared on
 power-on and reset, as on the real card; retry counters persist. Every APDU is recorded, and any attempt to
 select or read the My Number (Kenhojo EF 0001, Kenkaku EF 0005) or to present it as 照合番号A is reported as
 a violation: to an in-process list and, when MADOGUCHI_APDU_VIOLATIONS_FILE names a file, to that file, so
@@ -219,7 +219,7 @@ class VirtualMyNumberCard:
             self._ef = fid
             return _sw(SW.OK)
         if c.p1 == 0x00 and c.p2 == 0x00:
-            # SELECT MF answers 9000 but leaves the current DF as it was (MC card.rs).
+            # SELECT MF answers 9000 but leaves the current DF as it was (docs/card.md §1.7).
             return _sw(SW.OK)
         return _sw(SW.WRONG_P1P2)
 

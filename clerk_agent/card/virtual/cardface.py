@@ -1,6 +1,6 @@
 """Builds the 券面事項確認AP card-face file (EF 0002) of a virtual person, signed by the test J-LIS issuer key.
 
-Layout and signature follow MC `src/ap/surface.rs`: FF20 { DF21 offsets, DF22 birth date, DF23 sex, DF24 card
+Layout and signature as in docs/card.md §1.5: FF20 { DF21 offsets, DF22 birth date, DF23 sex, DF24 card
 public key, DF25 name PNG, DF26 address PNG, DF27 JPEG 2000 photo, DF28 signature, DF29 expiry, DF2A security
 code PNG }. The signature is PKCS#1 v1.5 over a SHA-256 DigestInfo whose octet string is the concatenation of
 SHA-256(DF22‖DF23‖DF24), SHA-256(DF25‖DF26) and SHA-256(DF27) (each TLV as encoded); DF29/DF2A are not covered.

@@ -1,4 +1,4 @@
-"""A shared pcscd with vpcd reader slots for tests, the benchmark and demos (mynumber-card.md §2.1 Option B).
+"""A shared pcscd with vpcd reader slots for tests, the benchmark and demos (docs/card.md §2.1).
 
 pcscd's socket path is fixed, so one pcscd serves the whole machine. Concurrent users (two test runs, xdist
 workers) coordinate through flock files under /tmp/madoguchi-pcscd:

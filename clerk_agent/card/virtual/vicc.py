@@ -1,4 +1,4 @@
-"""Connects a VirtualMyNumberCard to vsmartcard's vpcd inside a real pcscd (mynumber-card.md §2.2).
+"""Connects a VirtualMyNumberCard to vsmartcard's vpcd inside a real pcscd (docs/card.md §2.2).
 
 Wire: TCP, every frame a 2-byte big-endian length then payload. A 1-byte payload is a control byte
 (00 power off, 01 power on, 02 reset, 04 send ATR — only 04 gets an answer); anything else is a C-APDU

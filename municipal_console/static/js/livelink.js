@@ -5,7 +5,7 @@
 //   WebSocket ws_url?ticket=… → send join{room, role:"officer"} → receive joined{resume_token, heartbeat_s, …}
 //   receive offer → setRemoteDescription → createAnswer → send the answer at once and trickle our candidates
 //   (aiortc's offer already holds all of its own, and aioice waits for trickled ones and learns peer-reflexive
-//   ones from our checks: waiting for gathering to complete cost ~130 ms, reference/webrtc.md §5)
+//   ones from our checks: waiting for gathering to complete cost ~130 ms, docs/live-link.md §5)
 //   · heartbeat every heartbeat_s/2 · bye on leaving.
 // After a network drop (connection `disconnected` for 2 s, `failed`, or no decoded frame for 3 s) the video is
 // reported lost and `renegotiate{ice_restart:true}` is sent every 5 s until a new offer arrives; an offer with

@@ -139,7 +139,7 @@ async def test_an_aborted_session_shows_why_and_is_verified_again(hub: Hub, agen
         await counter.until("queued_for_officer")
         await officer.accept(case_id)
         await counter.until("session_live")
-        # Fresh evidence after an abort (domain.md §B7): the card is read again with a new challenge.
+        # Fresh evidence after an abort (docs/domain.md §B7): the card is read again with a new challenge.
         await _pin_on_the_applicant_screen(counter, applicant)
         await officer.review_and_approve(case_id)
         await counter.until("approved")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize(
     ("day", "expected"),
     [
-        (dt.date(1980, 2, 17), "550217"),  # 昭和55 (MC's real-card vector)
+        (dt.date(1980, 2, 17), "550217"),  # 昭和55 (the example in docs/card.md §1.4)
         (dt.date(2020, 2, 24), "020224"),  # 令和2
         (dt.date(1989, 1, 7), "640107"),  # last day of 昭和
         (dt.date(1989, 1, 8), "010108"),  # first day of 平成

@@ -55,7 +55,7 @@ def commands(card: VirtualMyNumberCard, ins: int) -> list[bytes]:
 
 
 class ScriptedTransport:
-    """Wraps a transport and replaces the answer to the first command matching a prefix (MC `transport::mock`)."""
+    """Wraps a transport and replaces the answer to the first command matching a prefix."""
 
     def __init__(self, inner: InProcessTransport, prefix: bytes, answer: bytes) -> None:
         self.inner, self.prefix, self.answer = inner, prefix, answer
@@ -154,7 +154,7 @@ def test_card_face_images_decode_to_png(card: MyNumberCard) -> None:
         assert image.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-# --- status words (mynumber-card.md §1.7) ---------------------------------------------------------
+# --- status words (docs/card.md §1.7) ---------------------------------------------------------
 
 
 def test_6a82_a_card_without_the_kenkaku_ap(hanako_card: VirtualMyNumberCard) -> None:
