@@ -69,11 +69,19 @@ def test_sources_cite_no_document_outside_the_repository() -> None:
     assert not offending, "cite docs/<file>.md §<id> instead:\n" + "\n".join(offending)
 
 
+def _doc_lines() -> list[tuple[str, int, str]]:
+    return [
+        (f"docs/{doc.name}", number, line)
+        for doc in sorted(DOCS.glob("*.md"))
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1)
+    ]
+
+
 def test_every_docs_citation_names_an_existing_section() -> None:
-    """`docs/<file>.md §<id>` in the code: the file exists and has a heading that starts with that id."""
+    """`docs/<file>.md §<id>` in code or docs: the file exists and has a heading that starts with that id."""
     citations = [
         (where, number, file, section)
-        for where, number, line in _lines()
+        for where, number, line in [*_lines(), *_doc_lines()]
         for file, ids in CITATION.findall(line)
         for section in SECTION_ID.findall(ids)
     ]
@@ -91,9 +99,8 @@ def test_every_docs_citation_names_an_existing_section() -> None:
 def test_the_docs_cite_nothing_outside_the_repository() -> None:
     """The docs themselves are self-contained too: no path into ../shared."""
     offending = [
-        f"{doc.name}: {line.strip()}"
-        for doc in sorted(DOCS.glob("*.md"))
-        for line in doc.read_text(encoding="utf-8").splitlines()
+        f"{where}:{number}: {line.strip()}"
+        for where, number, line in _doc_lines()
         if OUTSIDE_PATH.search(line)
     ]
     assert DOCS.is_dir()
