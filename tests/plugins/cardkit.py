@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_agent.card.virtual.build import CardMaterial, build_virtual_card, person
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
+from clerk_agent.card.virtual.card import ATR, VirtualMyNumberCard
 from service.cardproof import devpki
 
 DER = serialization.Encoding.DER
@@ -76,5 +76,5 @@ def make_card(
         short_ef_ids=short_ef_ids,
         label=f"test card {person_key}",
         violation_sink=violation_sink,
-        **({"atr": atr} if atr is not None else {}),
+        atr=atr if atr is not None else ATR,
     )
