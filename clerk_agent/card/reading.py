@@ -1,4 +1,4 @@
-"""The whole counter read in one worker-thread call: detect, certificates, counters, PIN, signature, card face and its answer."""
+"""The whole counter read in one worker-thread call: detect, certificates, counters, PIN, both signatures, card face."""
 
 from __future__ import annotations
 

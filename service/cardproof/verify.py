@@ -76,15 +76,10 @@ class Reason(StrEnum):
     CARD_FACE_TAMPERED = "card_face_tampered"
     CARD_FACE_ISSUER_UNKNOWN = "card_face_issuer_unknown"
     CARD_FACE_TEST_ISSUER_IN_PRODUCTION = "card_face_test_issuer_in_production"
-    CARD_FACE_UNPROVEN = (
-        "card_face_unproven"  # a face with no answer from its key: copied, not read from the card
-    )
-    CARD_FACE_OTHER_CARD = (
-        "card_face_other_card"  # the answer came from another key: the face is another card's
-    )
-    CARD_FACE_ANSWER_MISMATCH = (
-        "card_face_answer_mismatch"  # the face's key answered another challenge (replay)
-    )
+    # The card face belongs to the card that signed only if its own key (DF24) answered this challenge:
+    CARD_FACE_UNPROVEN = "card_face_unproven"  # no answer sent: the face may be copied from anywhere
+    CARD_FACE_OTHER_CARD = "card_face_other_card"  # another key answered: the face is another card's
+    CARD_FACE_ANSWER_MISMATCH = "card_face_answer_mismatch"  # its key answered another challenge (replay)
 
 
 @dataclass(frozen=True)

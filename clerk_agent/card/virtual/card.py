@@ -314,7 +314,7 @@ class VirtualMyNumberCard:
         return _sw(SW.OK, pkcs1v15_sign_raw(private.key, c.data))
 
     def _answer_with_own_key(self, c: _Command) -> bytes:
-        # No key EF and no VERIFY: the AP's own key signs whatever DigestInfo it is given (docs/card-face-binding.md).
+        # No key EF and no VERIFY: the AP's own key signs any DigestInfo it is given (docs/card-face-binding.md).
         if self._df is None or self._df.own_key is None:
             return _sw(SW.WRONG_P1P2)
         if not 1 <= len(c.data) <= 245:
