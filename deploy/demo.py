@@ -29,6 +29,9 @@ BIN = Path(sys.executable).parent
 VAR = Path(os.environ.get("MADOGUCHI_DEMO_DIR", ROOT / "var"))
 DATA = VAR / "hub"
 PKI = VAR / "dev-pki"
+PKI_VERSION = (
+    2  # service.cardproof.devpki.MANIFEST_VERSION (this script runs before the venv's imports matter)
+)
 
 
 def _free_port(preferred: int) -> int:
@@ -141,13 +144,19 @@ def _start_agent(children: list[subprocess.Popen[bytes]], base: str) -> str:
     raise SystemExit(f"the counter app did not start; see {VAR / 'agent.log'}")
 
 
+def _pki_is_current() -> bool:
+    # A test PKI from before cards had their own card-face key is regenerated (it holds only test keys).
+    manifest = PKI / "manifest.json"
+    return manifest.exists() and json.loads(manifest.read_text()).get("version", 1) >= PKI_VERSION
+
+
 def main() -> int:
     """Run the demo until Ctrl+C."""
     DATA.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HUB_DATA_DIR": str(DATA), "HUB_DEV_PKI_DIR": str(PKI)}
-    if not (PKI / "manifest.json").exists():
+    if not _pki_is_current():
         _say("テスト用PKIを生成しています… / generating the test PKI for the virtual card…")
-        subprocess.run([str(BIN / "hub"), "dev-pki", "--out", str(PKI)], check=True, env=env)
+        subprocess.run([str(BIN / "hub"), "dev-pki", "--out", str(PKI), "--force"], check=True, env=env)
     port = _free_port(int(os.environ.get("HUB_PORT", "8300")))
     _say("ハブを準備しています… / preparing the hub (migrations, demo tenant)…")
     seeded = subprocess.run(

@@ -25,7 +25,7 @@ from service.kit import clock
 from service.models import metadata
 from tests._services import missing_service
 
-pytest_plugins = ["tests.plugins.apdu_guard"]
+pytest_plugins = ["tests.plugins.apdu_guard", "tests.plugins.pcsc_slot"]
 
 PG_ADMIN_URL = os.environ.get(
     "HUB_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

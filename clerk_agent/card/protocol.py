@@ -366,6 +366,17 @@ class MyNumberCard:
         """Read and split the card-face file (Kenkaku EF 0002); needs 照合番号B verified."""
         return parse_card_face(self.read_file(KENKAKU_AID, EF_KENKAKU_CARD_FACE))
 
+    def answer_card_face_challenge(self, message: bytes) -> bytes:
+        """Sign SHA-256(message) with the card-face AP's own key (DF24 of the signed face); needs no credential.
+
+        `80 2A 00 00` in the 券面事項確認AP: the answer proves the card face read from this card belongs to it, which
+        the face file alone cannot (it is static and can be copied; docs/card-face-binding.md).
+        """
+        digest_info = apdu.sha256_digest_info(hashlib.sha256(message).digest())
+        self._select_df(KENKAKU_AID)
+        rsp = self._send(apdu.compute_signature(digest_info, 0x00))
+        return apdu.expect_ok(rsp, "COMPUTE DIGITAL SIGNATURE (card-face key)")
+
     def forget_selection(self) -> None:
         """Drop the cached DF/EF (after a reconnect or a reset done outside this object)."""
         self._df = self._ef = None

@@ -1,4 +1,4 @@
-"""The whole counter read in one worker-thread call: detect, certificates, counters, PIN, signature, card face."""
+"""The whole counter read in one worker-thread call: detect, certificates, counters, PIN, both signatures, card face."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class CounterRead:
     pin_statuses: dict[PinKind, PinStatus]
     signature: bytes
     card_face: CardFaceRecord | None
+    # The card-face AP's answer over the same challenge: ties `card_face` to this card (docs/card-face-binding.md).
+    card_face_signature: bytes | None
     apdu_count: int
 
 
@@ -47,14 +49,16 @@ def read_at_counter(
         statuses = {PinKind.JPKI_SIGN: card.pin_status(PinKind.JPKI_SIGN)}
         statuses[PinKind.JPKI_AUTH] = card.verify_auth_pin(auth_pin, confirm_last_try=confirm_last_try)
         auth_pin = None
-        signature = card.sign_auth(possession_message(challenge.origin, challenge.nonce, challenge.case_id))
-        face = None
+        message = possession_message(challenge.origin, challenge.nonce, challenge.case_id)
+        signature = card.sign_auth(message)
+        face = face_signature = None
         if code_b is not None:
             statuses[PinKind.KENKAKU_CODE_B] = card.verify_card_face_code(
                 code_b, confirm_last_try=confirm_last_try
             )
             code_b = None
             face = card.read_card_face()
+            face_signature = card.answer_card_face_challenge(message)
         else:
             statuses[PinKind.KENKAKU_CODE_B] = card.pin_status(PinKind.KENKAKU_CODE_B)
         statuses[PinKind.KENHOJO_PIN] = card.pin_status(PinKind.KENHOJO_PIN)
@@ -70,6 +74,7 @@ def read_at_counter(
         pin_statuses=statuses,
         signature=signature,
         card_face=face,
+        card_face_signature=face_signature,
         apdu_count=card.apdu_count - start,
     )
 

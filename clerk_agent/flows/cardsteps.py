@@ -164,6 +164,9 @@ class CardSteps:
             "signature": base64.b64encode(read.signature).decode(),
             "atr": read.atr.hex(),
             "card_face": base64.b64encode(read.card_face.raw).decode() if read.card_face else None,
+            "card_face_signature": (
+                base64.b64encode(read.card_face_signature).decode() if read.card_face_signature else None
+            ),
         }
         try:
             outcome = await self.flow.link.request("POST", f"/api/v1/cases/{case.case_id}/card-proofs", body)

@@ -2,7 +2,10 @@
 
 FF20 { DF21 offsets, DF22 birth date, DF23 sex, DF24 card key, DF25 name PNG, DF26 address PNG, DF27 JPEG 2000
 photo, DF28 signature, DF29 expiry, DF2A security-code PNG } (docs/card.md §1.5). The signature covers three
-groups, each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each field as encoded (tag, length, value).
+groups, each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each field as encoded (tag, length, value). DF29
+and DF2A come after the signature and are covered by nothing: the expiry is kept as `expiry_unsigned` so that no
+caller can mistake it for a verified date. DF24 is the card-face AP's own public key, inside the signed group, with
+which the card answers the hub's challenge (docs/card-face-binding.md).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ class CardFaceRecord:
 
     birth_date: str
     sex: str
-    expiry: str
+    card_key_modulus: int
+    card_key_exponent: int
+    expiry_unsigned: str  # DF29: printed on the card, outside the issuer's signature
     name_image: bytes
     address_image: bytes
     photo_jp2: bytes
@@ -61,6 +66,21 @@ def _read_tlv(buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
 _REQUIRED = (0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
 
 
+def _rsa_key_field(value: bytes) -> tuple[int, int]:
+    """(modulus, exponent) of DF24, written as the card writes RSA keys: 90 exponent, 91 modulus."""
+    parts: dict[int, bytes] = {}
+    pos = 0
+    while pos < len(value):
+        tag, part, _, pos = _read_tlv(value, pos)
+        parts[tag] = part
+    if 0x90 not in parts or 0x91 not in parts:
+        raise CardFaceError("DF24 holds no RSA key (90 exponent, 91 modulus)")
+    modulus, exponent = int.from_bytes(parts[0x91], "big"), int.from_bytes(parts[0x90], "big")
+    if modulus.bit_length() < 2048 or exponent < 3 or exponent % 2 == 0:
+        raise CardFaceError("DF24 is not a usable RSA-2048 key")
+    return modulus, exponent
+
+
 def parse_card_face(raw: bytes) -> CardFaceRecord:
     """Parse the card-face file and collect the signed segments."""
     tag, body, _, _ = _read_tlv(raw, 0)
@@ -81,11 +101,14 @@ def parse_card_face(raw: bytes) -> CardFaceRecord:
     def encoded(*tags: int) -> bytes:
         return b"".join(fields[t][1] for t in tags)
 
+    modulus, exponent = _rsa_key_field(fields[0xDF24][0])
     try:
         return CardFaceRecord(
             birth_date=fields[0xDF22][0].decode("ascii"),
             sex=fields[0xDF23][0].decode("ascii"),
-            expiry=fields[0xDF29][0].decode("ascii"),
+            card_key_modulus=modulus,
+            card_key_exponent=exponent,
+            expiry_unsigned=fields[0xDF29][0].decode("ascii"),
             name_image=fields[0xDF25][0],
             address_image=fields[0xDF26][0],
             photo_jp2=fields[0xDF27][0],

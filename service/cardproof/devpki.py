@@ -40,6 +40,8 @@ SIGN_ROOT_NAME = x509.Name(
 )
 DEFAULT_PEOPLE = ("yamada_hanako", "sato_taro")
 MANIFEST = "manifest.json"
+# Version 2: each card has its own card-face AP key (cards/<person>/card-face-key.pem); version 1 had none.
+MANIFEST_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,11 @@ class DevPki:
 
 @dataclass(frozen=True)
 class IssuedCard:
-    """The JPKI material put on one virtual card."""
+    """The JPKI material put on one virtual card, and the key of its 券面事項確認AP (card-face AP).
+
+    The card-face key's public part goes into DF24 of the card face, which the issuer signs; the card answers the
+    hub's challenge with it (docs/card-face-binding.md).
+    """
 
     auth_key: rsa.RSAPrivateKey
     auth_certificate: x509.Certificate
@@ -69,6 +75,7 @@ class IssuedCard:
     sign_key: rsa.RSAPrivateKey
     sign_certificate: x509.Certificate
     sign_ca: x509.Certificate
+    card_face_key: rsa.RSAPrivateKey
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -189,7 +196,7 @@ def issue_card(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
 ) -> IssuedCard:
-    """Keys and certificates for one card: auth cert from the chosen root generation, signing cert."""
+    """Keys and certificates for one card: auth cert from the chosen root generation, signing cert, card-face key."""
     now = _utcnow()
     not_before = not_before or now - dt.timedelta(days=1)
     # JPKI certificates last five birthdays; five years is close enough for tests.
@@ -207,6 +214,7 @@ def issue_card(
             pki.sign_root, sign_key.public_key(), not_before=not_before, not_after=not_after, signing=True
         ),
         sign_ca=pki.sign_root.certificate,
+        card_face_key=new_rsa_key(),
     )
 
 
@@ -252,7 +260,12 @@ def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> Non
     directory.chmod(0o700)
     pem = serialization.Encoding.PEM
     der = serialization.Encoding.DER
-    manifest: dict[str, object] = {"version": 1, "test_pki": True, "auth_roots": [], "cards": {}}
+    manifest: dict[str, object] = {
+        "version": MANIFEST_VERSION,
+        "test_pki": True,
+        "auth_roots": [],
+        "cards": {},
+    }
     auth_paths: list[str] = []
     for generation, root in enumerate(pki.auth_roots, start=1):
         name = f"trust/auth-root-g{generation}.pem"
@@ -278,6 +291,7 @@ def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> Non
         _write(base / "sign-cert.der", card.sign_certificate.public_bytes(der))
         _write(base / "sign-ca.der", card.sign_ca.public_bytes(der))
         _write(base / "sign-key.pem", _pem_key(card.sign_key), private=True)
+        _write(base / "card-face-key.pem", _pem_key(card.card_face_key), private=True)
         card_dirs[person] = f"cards/{person}"
     manifest["cards"] = card_dirs
     _write(directory / MANIFEST, json.dumps(manifest, indent=2).encode())

@@ -1,7 +1,10 @@
 """Verifies a card-possession proof from the clerk agent (Web eID pattern) and the card-face record.
 
 The caller rebuilds the signed bytes — SHA-256(origin) ‖ SHA-256(nonce) ‖ case id — from the hub's own state
-and passes them in; nothing the agent claims about them is used. Every check is run and reported with a
+and passes them in; nothing the agent claims about them is used. The same bytes are signed twice in one card
+session: by the JPKI authentication key (the PIN holder's card) and by the card-face AP's own key, whose public
+part is inside the issuer-signed face (DF24). Only the second ties the face to the card that answered; a face
+without it is a copy from anywhere (docs/card-face-binding.md). Every check is run and reported with a
 stable reason code, so the evidence record can show exactly what passed and what did not.
 """
 
@@ -40,6 +43,7 @@ class CheckName(StrEnum):
     CHAIN = "chain"
     REVOCATION = "revocation"
     CARD_FACE = "card_face"
+    CARD_FACE_KEY = "card_face_key"  # the face's own key answered this challenge: the face is this card's
 
 
 class CheckStatus(StrEnum):
@@ -72,6 +76,10 @@ class Reason(StrEnum):
     CARD_FACE_TAMPERED = "card_face_tampered"
     CARD_FACE_ISSUER_UNKNOWN = "card_face_issuer_unknown"
     CARD_FACE_TEST_ISSUER_IN_PRODUCTION = "card_face_test_issuer_in_production"
+    # The card face belongs to the card that signed only if its own key (DF24) answered this challenge:
+    CARD_FACE_UNPROVEN = "card_face_unproven"  # no answer sent: the face may be copied from anywhere
+    CARD_FACE_OTHER_CARD = "card_face_other_card"  # another key answered: the face is another card's
+    CARD_FACE_ANSWER_MISMATCH = "card_face_answer_mismatch"  # its key answered another challenge (replay)
 
 
 @dataclass(frozen=True)
@@ -105,12 +113,15 @@ class TrustAnchors:
 
 @dataclass(frozen=True)
 class CardFaceEvidence:
-    """The verified card face's attributes, for the officer's view (kept apart from the case row by the hub)."""
+    """The verified card face's attributes, for the officer's view (kept apart from the case row by the hub).
+
+    Present only when the issuer's signature holds and the face's own key answered this proof's challenge.
+    """
 
     sha256: str
     birth_date: str
     sex: str
-    expiry: str
+    expiry_unsigned: str  # DF29 lies outside the issuer's signature: as printed, never verified
     name_image: bytes
     address_image: bytes
     photo_jp2: bytes
@@ -162,16 +173,25 @@ def _fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> CheckResult:
+def _signed_by(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> int | None:
+    """0 when `public_key` signed `signed_bytes`; the recovered block's size when it signed other bytes; else None."""
     try:
         public_key.verify(signature, signed_bytes, padding.PKCS1v15(), hashes.SHA256())
-        return CheckResult(CheckName.SIGNATURE, CheckStatus.PASSED)
+        return 0
     except InvalidSignature:
         pass
     # Tell "another key signed this" from "this key signed other bytes": only the latter recovers a DigestInfo.
     try:
-        recovered = public_key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+        return len(public_key.recover_data_from_signature(signature, padding.PKCS1v15(), None))
     except (InvalidSignature, ValueError):
+        return None
+
+
+def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> CheckResult:
+    recovered = _signed_by(public_key, signature, signed_bytes)
+    if recovered == 0:
+        return CheckResult(CheckName.SIGNATURE, CheckStatus.PASSED)
+    if recovered is None:
         return CheckResult(
             CheckName.SIGNATURE,
             CheckStatus.FAILED,
@@ -182,7 +202,35 @@ def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_byte
         CheckName.SIGNATURE,
         CheckStatus.FAILED,
         Reason.SIGNED_BYTES_MISMATCH,
-        f"made by this card over other bytes (recovered {len(recovered)}-byte block)",
+        f"made by this card over other bytes (recovered {recovered}-byte block)",
+    )
+
+
+def _check_card_face_key(record: CardFaceRecord, answer: bytes | None, signed_bytes: bytes) -> CheckResult:
+    """Did the key written in this (issuer-signed) face answer this proof's challenge?"""
+    if answer is None:
+        return CheckResult(
+            CheckName.CARD_FACE_KEY,
+            CheckStatus.FAILED,
+            Reason.CARD_FACE_UNPROVEN,
+            "no answer from the card-face key: the face is not shown to come from the card that signed",
+        )
+    key = rsa.RSAPublicNumbers(record.card_key_exponent, record.card_key_modulus).public_key()
+    recovered = _signed_by(key, answer, signed_bytes)
+    if recovered == 0:
+        return CheckResult(CheckName.CARD_FACE_KEY, CheckStatus.PASSED)
+    if recovered is None:
+        return CheckResult(
+            CheckName.CARD_FACE_KEY,
+            CheckStatus.FAILED,
+            Reason.CARD_FACE_OTHER_CARD,
+            "the answer was not made by the key in this card face: the face belongs to another card",
+        )
+    return CheckResult(
+        CheckName.CARD_FACE_KEY,
+        CheckStatus.FAILED,
+        Reason.CARD_FACE_ANSWER_MISMATCH,
+        "the card-face key answered another challenge, not this one",
     )
 
 
@@ -254,14 +302,29 @@ def _card_face_digest_info(record: CardFaceRecord) -> bytes:
 
 
 def _check_card_face(
+    raw: bytes, answer: bytes | None, signed_bytes: bytes, trust: TrustAnchors, *, allow_test_roots: bool
+) -> tuple[CheckResult, CheckResult, CardFaceEvidence | None]:
+    """The issuer check, the card-face key check, and the face's evidence when both hold."""
+    face_check, record, evidence = _check_card_face_issuer(raw, trust, allow_test_roots=allow_test_roots)
+    if record is None:
+        # Without the issuer's signature DF24 is just bytes anyone wrote: nothing to challenge.
+        skipped = CheckResult(CheckName.CARD_FACE_KEY, CheckStatus.SKIPPED, detail="card face not verified")
+        return face_check, skipped, None
+    key_check = _check_card_face_key(record, answer, signed_bytes)
+    return face_check, key_check, evidence if key_check.status is CheckStatus.PASSED else None
+
+
+def _check_card_face_issuer(
     raw: bytes, trust: TrustAnchors, *, allow_test_roots: bool
-) -> tuple[CheckResult, CardFaceEvidence | None]:
+) -> tuple[CheckResult, CardFaceRecord | None, CardFaceEvidence | None]:
     try:
         record = parse_card_face(raw)
     except CardFaceError as exc:
-        return CheckResult(
-            CheckName.CARD_FACE, CheckStatus.FAILED, Reason.CARD_FACE_MALFORMED, str(exc)
-        ), None
+        return (
+            CheckResult(CheckName.CARD_FACE, CheckStatus.FAILED, Reason.CARD_FACE_MALFORMED, str(exc)),
+            None,
+            None,
+        )
     expected = _card_face_digest_info(record)
     recovered_by_a_key = False
     for key, is_test in [
@@ -279,7 +342,7 @@ def _check_card_face(
             sha256=hashlib.sha256(raw).hexdigest(),
             birth_date=record.birth_date,
             sex=record.sex,
-            expiry=record.expiry,
+            expiry_unsigned=record.expiry_unsigned,
             name_image=record.name_image,
             address_image=record.address_image,
             photo_jp2=record.photo_jp2,
@@ -292,22 +355,31 @@ def _check_card_face(
                     Reason.CARD_FACE_TEST_ISSUER_IN_PRODUCTION,
                     "signed by the test card-face issuer",
                 ),
+                record,
                 evidence,
             )
-        return CheckResult(CheckName.CARD_FACE, CheckStatus.PASSED), evidence
+        return CheckResult(CheckName.CARD_FACE, CheckStatus.PASSED), record, evidence
     if recovered_by_a_key:
-        return CheckResult(
+        return (
+            CheckResult(
+                CheckName.CARD_FACE,
+                CheckStatus.FAILED,
+                Reason.CARD_FACE_TAMPERED,
+                "signed fields do not match the signature",
+            ),
+            None,
+            None,
+        )
+    return (
+        CheckResult(
             CheckName.CARD_FACE,
             CheckStatus.FAILED,
-            Reason.CARD_FACE_TAMPERED,
-            "signed fields do not match the signature",
-        ), None
-    return CheckResult(
-        CheckName.CARD_FACE,
-        CheckStatus.FAILED,
-        Reason.CARD_FACE_ISSUER_UNKNOWN,
-        "no configured issuer key signed it",
-    ), None
+            Reason.CARD_FACE_ISSUER_UNKNOWN,
+            "no configured issuer key signed it",
+        ),
+        None,
+        None,
+    )
 
 
 def verify_card_proof(
@@ -320,17 +392,26 @@ def verify_card_proof(
     allow_test_roots: bool = False,
     revocation: RevocationChecker | None = None,
     card_face: bytes | None = None,
+    card_face_signature: bytes | None = None,
 ) -> ProofResult:
-    """Run every check on a proof; `signed_bytes` must come from `signed_bytes_for` on hub state."""
+    """Run every check on a proof; `signed_bytes` must come from `signed_bytes_for` on hub state.
+
+    `card_face_signature` is the card-face AP's answer over the same `signed_bytes`.
+    """
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
     checker = revocation or NotConfiguredChecker()
     checks: list[CheckResult] = []
-    face_check, face = (
-        _check_card_face(card_face, trust, allow_test_roots=allow_test_roots)
-        if card_face is not None
-        else (CheckResult(CheckName.CARD_FACE, CheckStatus.SKIPPED, detail="no card face supplied"), None)
-    )
+    if card_face is not None:
+        face_check, face_key_check, face = _check_card_face(
+            card_face, card_face_signature, signed_bytes, trust, allow_test_roots=allow_test_roots
+        )
+    else:
+        face_check = CheckResult(CheckName.CARD_FACE, CheckStatus.SKIPPED, detail="no card face supplied")
+        face_key_check = CheckResult(
+            CheckName.CARD_FACE_KEY, CheckStatus.SKIPPED, detail="no card face supplied"
+        )
+        face = None
     try:
         cert = x509.load_der_x509_certificate(certificate_der)
         public_key = cert.public_key()
@@ -347,7 +428,7 @@ def verify_card_proof(
             CheckName.REVOCATION,
         ):
             checks.append(CheckResult(name, CheckStatus.SKIPPED, detail="certificate unreadable"))
-        return ProofResult(checks=(*checks, face_check), revocation=skipped, card_face=face)
+        return ProofResult(checks=(*checks, face_check, face_key_check), revocation=skipped, card_face=face)
     checks.append(CheckResult(CheckName.CERTIFICATE, CheckStatus.PASSED))
     checks.append(_check_signature(public_key, signature, signed_bytes))
     checks.append(_check_validity(cert, at))
@@ -368,6 +449,7 @@ def verify_card_proof(
         outcome = RevocationOutcome(RevocationStatus.NOT_CHECKED, NOT_CHECKED_LABEL, "no trusted issuer")
     checks.append(_revocation_check(outcome))
     checks.append(face_check)
+    checks.append(face_key_check)
     return ProofResult(
         checks=tuple(checks),
         revocation=outcome,

@@ -43,3 +43,8 @@ class EvidencePurged(Conflict):
 class EvidenceIntegrity(Conflict):
     code = "evidence_integrity_failed"
     title = "Stored evidence does not decrypt: it was altered or moved (reported to the audit trail)"
+
+
+class CardFaceUnbound(Conflict):
+    code = "card_face_unbound"
+    title = "This card face was never shown to belong to the card that proved possession; it is not displayed"

@@ -18,6 +18,7 @@ from service.errors import PermissionDenied, TooManyRequests, Unauthenticated, p
 from service.evidence import pin_request, retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
+    CardFaceUnbound,
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
@@ -126,7 +127,9 @@ async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrin
 @router.get(
     "/evidence/{evidence_id}/card-face",
     response_model=CardFaceView,
-    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound),
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound, CardFaceUnbound
+    ),
 )
 async def view_card_face(
     case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal

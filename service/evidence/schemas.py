@@ -26,6 +26,12 @@ class CardProofSubmit(BaseModel):
     card_face: str | None = Field(
         default=None, max_length=400_000, description="券面事項確認AP card-face file, base64"
     )
+    card_face_signature: str | None = Field(
+        default=None,
+        max_length=1400,
+        description="The card-face AP's own key (DF24 of the face) over the challenge bytes, base64: "
+        "without it the face is not this card's (docs/card-face-binding.md)",
+    )
 
 
 class EvidenceRead(BaseModel):
@@ -64,7 +70,10 @@ class CardFaceView(BaseModel):
     evidence_id: str
     birth_date: str
     sex: str
-    expiry: str
+    expiry_unsigned: str = Field(
+        description="DF29, the expiry as printed on the card face: outside the J-LIS signature (which covers "
+        "DF22–DF27), so never a verified date; the verified validity is the JPKI certificate's (check `validity`)"
+    )
     name_image_png: str = Field(description="base64 PNG")
     address_image_png: str = Field(description="base64 PNG")
     photo_png: str = Field(description="the chip's face photo (JPEG 2000 on the card), as base64 PNG")

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.roles import Principal, PrincipalKind, Role
 from service.audit import service as audit
 from service.cardproof.cardface import parse_card_face
-from service.cardproof.verify import CheckName, ProofResult, signed_bytes_for, verify_card_proof
+from service.cardproof.verify import CheckName, CheckStatus, ProofResult, signed_bytes_for, verify_card_proof
 from service.cases.exceptions import NotAssigned
 from service.cases.lifecycle import CaseState
 from service.cases.models import Case
 from service.errors import PermissionDenied
 from service.evidence import repository
 from service.evidence.exceptions import (
+    CardFaceUnbound,
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
@@ -134,6 +135,7 @@ def _summary(result: ProofResult) -> dict[str, object]:
         "trust_anchor_sha256": result.trust_anchor_sha256,
         "trust_anchor_is_test": result.trust_anchor_is_test,
         "card_face": result.check(CheckName.CARD_FACE).status.value,
+        "card_face_key": result.check(CheckName.CARD_FACE_KEY).status.value,
     }
 
 
@@ -201,6 +203,13 @@ async def submit_card_proof(
     challenge.used_at = now
     certificate, signature = _b64("certificate", body.certificate), _b64("signature", body.signature)
     card_face = _b64("card_face", body.card_face) if body.card_face is not None else None
+    card_face_signature = (
+        _b64("card_face_signature", body.card_face_signature)
+        if body.card_face_signature is not None
+        else None
+    )
+    if card_face_signature is not None and card_face is None:
+        raise MalformedProof("card_face_signature without card_face")
     result = verify_card_proof(
         certificate_der=certificate,
         signature=signature,
@@ -210,6 +219,7 @@ async def submit_card_proof(
         allow_test_roots=runtime.allow_test_roots,
         revocation=runtime.revocation,
         card_face=card_face,
+        card_face_signature=card_face_signature,
     )
     atr_sha = _sha256(bytes.fromhex(body.atr))
     swap = False
@@ -227,13 +237,13 @@ async def submit_card_proof(
                 )
             )
         else:
+            # The binding is fixed at the first verified read. A face arriving after a read without one is a
+            # swap too: nothing ties it to the card first read (docs/card-face-binding.md).
             swap = (
                 binding.atr_sha256 != atr_sha
                 or binding.certificate_sha256 != result.certificate_sha256
-                or (face_sha is not None and binding.card_face_sha256 not in (None, face_sha))
+                or (face_sha is not None and binding.card_face_sha256 != face_sha)
             )
-            if not swap and binding.card_face_sha256 is None:
-                binding.card_face_sha256 = face_sha
     if swap and binding is not None:
         binding.swap_detected_at = now
         for old in await repository.items(session, case.id, CARD_KINDS):
@@ -261,13 +271,21 @@ async def submit_card_proof(
     )
     session.add(item)
     await session.flush()
-    if card_face is not None and result.card_face is not None:
+    # Only a face whose issuer signature holds and whose own key answered this challenge becomes viewable
+    # evidence; any other face stays in the proof's checks, with its reason, and is never shown as this card's.
+    if card_face is not None and result.card_face is not None and _face_passed(result):
         face_item = EvidenceItem(
             id=random_id("evd"),
             case_id=case.id,
             kind="card_face",
             device_id=principal.id,
-            summary={"card_face": summary["card_face"], "proof_evidence_id": item.id},
+            summary={
+                "card_face": summary["card_face"],
+                "card_face_key": summary["card_face_key"],
+                "proof_evidence_id": item.id,
+                # DF29/DF2A lie outside the issuer's signature; the view names the expiry `expiry_unsigned`.
+                "unsigned_fields": ["expiry"],
+            },
             ok=result.ok and not swap,
             voided_at=item.voided_at,
             void_reason=item.void_reason,
@@ -296,6 +314,13 @@ async def submit_card_proof(
     )
     await session.flush()
     return item, swap
+
+
+def _face_passed(result: ProofResult) -> bool:
+    return all(
+        result.check(name).status is CheckStatus.PASSED
+        for name in (CheckName.CARD_FACE, CheckName.CARD_FACE_KEY)
+    )
 
 
 async def list_evidence(
@@ -329,6 +354,9 @@ async def view_card_face(
     item = await repository.item(session, case.id, evidence_id)
     if item is None or item.kind != "card_face":
         raise EvidenceNotFound()
+    if item.summary.get("card_face_key") != CheckStatus.PASSED.value:
+        # Recorded before faces were bound to their card (docs/card-face-binding.md): it may be anyone's face.
+        raise CardFaceUnbound()
     blob = await repository.blob_of(session, item.id, "card_face")
     if blob is None:
         raise EvidenceNotFound()
@@ -348,7 +376,7 @@ async def view_card_face(
         evidence_id=item.id,
         birth_date=record.birth_date,
         sex=record.sex,
-        expiry=record.expiry,
+        expiry_unsigned=record.expiry_unsigned,
         name_image_png=_png(record.name_image),
         address_image_png=_png(record.address_image),
         photo_png=_png(record.photo_jp2),

@@ -145,6 +145,9 @@ async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, 
         "card_face": base64.b64encode(counter_read.card_face.raw).decode()
         if counter_read.card_face
         else None,
+        "card_face_signature": base64.b64encode(counter_read.card_face_signature).decode()
+        if counter_read.card_face_signature
+        else None,
     }
     proof = await device.post(f"/api/v1/cases/{case_id}/card-proofs", json=body)
     assert proof.status_code == 201, proof.text

@@ -158,6 +158,16 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await expect(page.locator("#attr-list")).to_be_visible()
         await expect(page.locator("#proof-checks tr[data-check=signature] td").first).to_have_text("合格")
         await expect(page.locator("#proof-checks tr[data-check=chain] td").first).to_have_text("合格")
+        # The face's own key answered the challenge: it is this card's face (docs/card-face-binding.md).
+        await expect(page.locator("#proof-checks tr[data-check=card_face_key] td").first).to_have_text("合格")
+        # DF29 is outside the card-face signature: shown as printed and labelled so, never as the verified expiry
+        # (the old console showed it bare under 有効期限).
+        await expect(page.locator("#attr-expiry")).to_have_text("2034-04-12")
+        await expect(page.locator("#attr-expiry-unsigned")).to_contain_text("署名対象外（券面の記載）")
+        await expect(page.locator("#attr-expiry-unsigned")).to_have_attribute("data-signed", "false")
+        await expect(page.locator("#attr-list dt[data-i18n=expiry_unsigned]")).to_have_text(
+            "有効期限（券面の記載）"
+        )
         assert "失効" in await page.locator("#proof-revocation").inner_text()
         await expect(page.locator("#card-swap")).to_have_attribute("data-swap", "none")
         await expect(page.locator("#doc-empty")).to_be_visible()

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_agent.card.virtual.build import CardMaterial, build_virtual_card, person
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
+from clerk_agent.card.virtual.card import ATR, VirtualMyNumberCard
 from service.cardproof import devpki
 
 DER = serialization.Encoding.DER
@@ -43,13 +43,6 @@ def _issued(person_key: str, variant: str) -> devpki.IssuedCard:
     raise ValueError(variant)
 
 
-@functools.cache
-def kenkaku_key(person_key: str) -> rsa.RSAPrivateKey:
-    """The Kenkaku AP's own key of a person's card, cached so building cards stays cheap."""
-    del person_key  # one key per person; the argument is the cache key
-    return devpki.new_rsa_key()
-
-
 def material(issued: devpki.IssuedCard, *, face_issuer: rsa.RSAPrivateKey | None = None) -> CardMaterial:
     """Convert devpki output into what the virtual card loads."""
     return CardMaterial(
@@ -59,6 +52,7 @@ def material(issued: devpki.IssuedCard, *, face_issuer: rsa.RSAPrivateKey | None
         sign_key=issued.sign_key,
         sign_certificate=issued.sign_certificate.public_bytes(DER),
         sign_ca=issued.sign_ca.public_bytes(DER),
+        card_face_key=issued.card_face_key,
         card_face_issuer=face_issuer or shared_pki().card_face_issuer,
     )
 
@@ -79,9 +73,8 @@ def make_card(
     return build_virtual_card(
         person(person_key),
         material(issued_card(person_key, variant), face_issuer=face_issuer),
-        card_key=kenkaku_key(person_key),
         short_ef_ids=short_ef_ids,
         label=f"test card {person_key}",
         violation_sink=violation_sink,
-        **({"atr": atr} if atr is not None else {}),
+        atr=atr if atr is not None else ATR,
     )

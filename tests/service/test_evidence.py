@@ -58,6 +58,9 @@ def _body(challenge: dict[str, Any], read: CounterRead, **override: Any) -> dict
         "signature": base64.b64encode(read.signature).decode(),
         "atr": read.atr.hex(),
         "card_face": base64.b64encode(read.card_face.raw).decode() if read.card_face else None,
+        "card_face_signature": (
+            base64.b64encode(read.card_face_signature).decode() if read.card_face_signature else None
+        ),
     }
     body.update(override)
     return body
@@ -106,7 +109,7 @@ async def test_card_proof_verified_and_card_face_shown_to_officer(
     assert outcome["evidence"]["ok"] is True
     assert outcome["card_swap_detected"] is False
     checks = _checks(outcome)
-    for name in ("certificate", "signature", "validity", "key_usage", "chain", "card_face"):
+    for name in ("certificate", "signature", "validity", "key_usage", "chain", "card_face", "card_face_key"):
         assert checks[name] == ("passed", None), name
     # No revocation source is configured: the evidence says so rather than pretending.
     assert checks["revocation"] == ("not_checked", "revocation_not_checked")
@@ -124,6 +127,10 @@ async def test_card_proof_verified_and_card_face_shown_to_officer(
     view = face.json()
     holder = person("yamada_hanako")
     assert view["sex"] == holder.sex
+    # DF29 is outside the J-LIS signature: the view names it so, and never offers it as a verified `expiry`.
+    assert view["expiry_unsigned"] == holder.expiry.strftime("%Y%m%d")
+    assert "expiry" not in view
+    assert by_kind["card_face"]["summary"]["unsigned_fields"] == ["expiry"]
     with Image.open(io.BytesIO(base64.b64decode(view["photo_png"]))) as photo:
         assert photo.format == "PNG"
         assert photo.width > 0
@@ -301,7 +308,7 @@ async def test_same_card_again_is_no_swap(world: World, driver: CaseDriver, dev_
         assert outcome["evidence"]["ok"] is True
 
 
-@pytest.mark.parametrize("field", ["certificate", "signature", "card_face"])
+@pytest.mark.parametrize("field", ["certificate", "signature", "card_face", "card_face_signature"])
 async def test_malformed_base64(world: World, driver: CaseDriver, dev_pki_dir: Path, field: str) -> None:
     case = await _live_case(driver)
     challenge = await _challenge(world, case["id"])
@@ -411,3 +418,128 @@ async def test_a_renewal_records_what_happens_to_the_old_card(
     )
     assert sent.pin_request_ref.startswith("face_auth:")
     assert (await JlisSimulator(dt.timedelta(minutes=1)).submit(sent)).startswith("jsim-")
+
+
+# --- the card face is bound to the card that proved possession (docs/card-face-binding.md) -------------
+
+
+def _b64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode() if data is not None else None
+
+
+async def _listed(client: httpx.AsyncClient, world: World, case_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/cases/{case_id}/evidence", headers=world.h("a", Role.officer))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_a_genuine_proof_with_another_persons_genuine_face_is_not_bound(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    """花子's card and PIN sign the nonce; 太郎's face (kept from an earlier read) rides along: the old hub bound it."""
+    case = await _live_case(driver)
+    challenge = await _challenge(world, case["id"])
+    taro_earlier = _read(dev_pki_dir, "sato_taro", challenge, nonce="a-nonce-from-an-earlier-visit")
+    assert taro_earlier.card_face is not None
+    for reason in ("card_face_unproven", "card_face_other_card", "card_face_answer_mismatch"):
+        fresh = await _challenge(world, case["id"])
+        read = _read(dev_pki_dir, "yamada_hanako", fresh)
+        answer = {
+            "card_face_unproven": None,  # the face alone
+            "card_face_other_card": read.card_face_signature,  # 花子's card answering this nonce
+            "card_face_answer_mismatch": taro_earlier.card_face_signature,  # 太郎's answer, kept from before
+        }[reason]
+        body = _body(
+            fresh, read, card_face=_b64(taro_earlier.card_face.raw), card_face_signature=_b64(answer)
+        )
+        outcome = (await _prove(world, case["id"], body)).json()
+        assert outcome["evidence"]["ok"] is False, reason
+        assert _checks(outcome)["signature"] == ("passed", None)
+        assert _checks(outcome)["card_face"] == ("passed", None)  # the face is genuine, just not this card's
+        assert _checks(outcome)["card_face_key"] == ("failed", reason)
+    listed = await _listed(client, world, case["id"])
+    assert [i["kind"] for i in listed["items"]] == ["card_proof"] * 3, "no face is offered for viewing"
+    assert listed["card_binding"] is None, "nothing was bound from a spliced proof"
+
+
+async def test_a_face_without_the_card_face_answer_is_not_card_evidence(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    """Even the holder's own face, sent without its key's answer (as the old agent did), is not shown."""
+    case = await _live_case(driver)
+    challenge = await _challenge(world, case["id"])
+    body = _body(challenge, _read(dev_pki_dir, "yamada_hanako", challenge), card_face_signature=None)
+    outcome = (await _prove(world, case["id"], body)).json()
+    assert outcome["evidence"]["ok"] is False
+    assert _checks(outcome)["card_face_key"] == ("failed", "card_face_unproven")
+    assert outcome["evidence"]["summary"]["reasons"] == ["card_face_unproven"]
+    assert all(i["kind"] != "card_face" for i in (await _listed(client, world, case["id"]))["items"])
+
+
+async def test_a_face_arriving_after_a_read_without_one_is_a_swap(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    """First 花子's proof without a face, then 花子's proof with 太郎's face and 太郎's card answering (two cards
+    at the counter): the old hub filled the face into the binding with no alarm."""
+    case = await _live_case(driver)
+    first = await _challenge(world, case["id"])
+    faceless = _body(
+        first, _read(dev_pki_dir, "yamada_hanako", first), card_face=None, card_face_signature=None
+    )
+    outcome = (await _prove(world, case["id"], faceless)).json()
+    assert outcome["evidence"]["ok"] is True
+    assert _checks(outcome)["card_face_key"] == ("skipped", None)
+    second = await _challenge(world, case["id"])
+    hanako = _read(dev_pki_dir, "yamada_hanako", second)
+    taro = _read(dev_pki_dir, "sato_taro", second)
+    assert taro.card_face is not None
+    body = _body(
+        second, hanako, card_face=_b64(taro.card_face.raw), card_face_signature=_b64(taro.card_face_signature)
+    )
+    swapped = (await _prove(world, case["id"], body)).json()
+    assert swapped["card_swap_detected"] is True
+    assert swapped["evidence"]["ok"] is False
+    listed = await _listed(client, world, case["id"])
+    assert listed["card_binding"]["swap_detected_at"] is not None
+    assert all(i["voided_at"] is not None for i in listed["items"])
+
+
+async def test_the_holders_own_face_after_a_faceless_read_is_a_swap_too(
+    world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    """The hub cannot tell it from another card's face, so the binding fixed at the first read stands."""
+    case = await _live_case(driver)
+    first = await _challenge(world, case["id"])
+    faceless = _body(
+        first, _read(dev_pki_dir, "yamada_hanako", first), card_face=None, card_face_signature=None
+    )
+    assert (await _prove(world, case["id"], faceless)).json()["card_swap_detected"] is False
+    second = await _challenge(world, case["id"])
+    full = _body(second, _read(dev_pki_dir, "yamada_hanako", second))
+    assert (await _prove(world, case["id"], full)).json()["card_swap_detected"] is True
+
+
+async def test_a_face_recorded_before_faces_were_bound_is_not_shown(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    dev_pki_dir: Path,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A card_face item from the old hub has no card-face key check: it may be anyone's face."""
+    case = await _live_case(driver)
+    challenge = await _challenge(world, case["id"])
+    assert (
+        await _prove(world, case["id"], _body(challenge, _read(dev_pki_dir, "yamada_hanako", challenge)))
+    ).status_code == 201
+    async with unit_of_work(sessionmaker) as session:
+        face = (
+            await session.execute(select(EvidenceItem).where(EvidenceItem.kind == "card_face"))
+        ).scalar_one()
+        face.summary = {"card_face": "passed", "proof_evidence_id": face.summary["proof_evidence_id"]}
+        face_id = face.id
+    response = await client.get(
+        f"/api/v1/cases/{case['id']}/evidence/{face_id}/card-face", headers=world.h("a", Role.officer)
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "card_face_unbound"

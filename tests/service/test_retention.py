@@ -57,6 +57,7 @@ async def _case_with_card_face(
         "signature": base64.b64encode(read.signature).decode(),
         "atr": read.atr.hex(),
         "card_face": base64.b64encode(read.card_face.raw).decode(),
+        "card_face_signature": base64.b64encode(read.card_face_signature or b"").decode(),
     }
     assert (
         await world.device_a.post(f"/api/v1/cases/{case['id']}/card-proofs", json=body)

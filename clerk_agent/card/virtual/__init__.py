@@ -7,8 +7,8 @@ Run it inside a real pcscd with `clerk-agent virtual-card --vpcd-port PORT --per
 What it does not model faithfully (docs/card.md §2.3):
 - The card-face signature is made by one configured "J-LIS issuer" key; on a real card it is the key certified by the
   AP's CVC in EF 0004, which chains to a J-LIS CA key. The CVC files hold placeholders.
-- Kenkaku's own key (DF24) cannot be challenged (80 2A on the Kenkaku AP), so the card face proves issuer
-  authenticity, not that this card holds it; the JPKI signature is the possession proof.
+- Kenkaku's own key (DF24) answers `80 2A 00 00 <DigestInfo>` with no credential (docs/card-face-binding.md);
+  the encoding of DF24 on real cards (here 90 exponent, 91 modulus, like the CVC) is an assumption.
 - Retry limits of 照合番号A/B and the birth-date key are not established; 10 is assumed.
 - No secure messaging, no T=0 61xx/6Cxx responses, no contactless ATR, no card-side timing (a real
   RSA-2048 signature takes far longer than the emulator's OpenSSL call).

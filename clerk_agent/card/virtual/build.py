@@ -26,7 +26,7 @@ from clerk_agent.card.virtual.people import PEOPLE, VirtualPerson, era_yymmdd
 
 @dataclass(frozen=True)
 class CardMaterial:
-    """The JPKI keys and certificates of one card, and the issuer key that signs its card face."""
+    """The JPKI keys and certificates of one card, its card-face AP key, and the issuer key that signs its card face."""
 
     auth_key: rsa.RSAPrivateKey
     auth_certificate: bytes
@@ -34,6 +34,7 @@ class CardMaterial:
     sign_key: rsa.RSAPrivateKey
     sign_certificate: bytes
     sign_ca: bytes
+    card_face_key: rsa.RSAPrivateKey
     card_face_issuer: rsa.RSAPrivateKey
 
 
@@ -58,6 +59,10 @@ def load_card_material(pki_dir: Path, person: str) -> CardMaterial:
     if person not in cards:
         raise MissingPki(f"the test PKI in {pki_dir} has no card for {person!r} (has: {', '.join(cards)})")
     base = pki_dir / cards[person]
+    if not (base / "card-face-key.pem").exists():
+        raise MissingPki(
+            f"the test PKI in {pki_dir} predates card-face keys; run `hub dev-pki --out {pki_dir} --force`"
+        )
     return CardMaterial(
         auth_key=_private_key(base / "auth-key.pem"),
         auth_certificate=(base / "auth-cert.der").read_bytes(),
@@ -65,6 +70,7 @@ def load_card_material(pki_dir: Path, person: str) -> CardMaterial:
         sign_key=_private_key(base / "sign-key.pem"),
         sign_certificate=(base / "sign-cert.der").read_bytes(),
         sign_ca=(base / "sign-ca.der").read_bytes(),
+        card_face_key=_private_key(base / "card-face-key.pem"),
         card_face_issuer=_private_key(pki_dir / "private" / "card-face-issuer.key.pem"),
     )
 
@@ -89,8 +95,8 @@ def build_virtual_card(
     label: str | None = None,
     violation_sink: Callable[[str], None] | None = None,
 ) -> VirtualMyNumberCard:
-    """A card for `person` holding `material`; `card_key` is the Kenkaku AP's own key (generated if absent)."""
-    card_key = card_key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A card for `person` holding `material`; `card_key` overrides the Kenkaku AP's own key from `material`."""
+    card_key = card_key or material.card_face_key
     digits = person.my_number.encode()
     jpki = Application(
         JPKI_AID,
@@ -140,6 +146,7 @@ def build_virtual_card(
     )
     kenkaku = Application(
         KENKAKU_AID,
+        own_key=card_key,
         files={
             0x0002: ElementaryFile(face, frozenset({0x0012, 0x0013})),
             0x0003: ElementaryFile(encode_tlv(0xFF30, encode_tlv(0xDF34, b"99999"))),

@@ -89,6 +89,9 @@ class Application:
     files: dict[int, ElementaryFile] = field(default_factory=dict)
     keys: dict[int, KeyReference] = field(default_factory=dict)
     private_keys: dict[int, PrivateKey] = field(default_factory=dict)
+    # The AP's own key (券面事項確認AP: the key whose public part is DF24 of the signed card face); it answers
+    # COMPUTE DIGITAL SIGNATURE with P2=00 without any credential, so a relying party can challenge the card.
+    own_key: rsa.RSAPrivateKey | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +300,8 @@ class VirtualMyNumberCard:
     def _compute_signature(self, c: _Command) -> bytes:
         if c.p1 != 0x00:
             return _sw(SW.WRONG_P1P2)
+        if c.p2 == 0x00:
+            return self._answer_with_own_key(c)
         found = self._key_for(c.p2)
         if found is None or found[1] not in found[0].private_keys:
             return _sw(SW.WRONG_P1P2 if found is None else 0x6A88)
@@ -307,6 +312,14 @@ class VirtualMyNumberCard:
         if not 1 <= len(c.data) <= 245:
             return _sw(SW.WRONG_LENGTH)
         return _sw(SW.OK, pkcs1v15_sign_raw(private.key, c.data))
+
+    def _answer_with_own_key(self, c: _Command) -> bytes:
+        # No key EF and no VERIFY: the AP's own key signs any DigestInfo it is given (docs/card-face-binding.md).
+        if self._df is None or self._df.own_key is None:
+            return _sw(SW.WRONG_P1P2)
+        if not 1 <= len(c.data) <= 245:
+            return _sw(SW.WRONG_LENGTH)
+        return _sw(SW.OK, pkcs1v15_sign_raw(self._df.own_key, c.data))
 
     # --- helpers for tests and the CLI ------------------------------------------------------------
 

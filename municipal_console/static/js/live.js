@@ -313,7 +313,9 @@ export function createLiveScreen({ onDone }) {
     $("attr-address").alt = t("address_alt");
     $("attr-birth").textContent = formatDate(view.birth_date);
     $("attr-sex").textContent = label("sex", view.sex);
-    $("attr-expiry").textContent = formatDate(view.expiry);
+    // DF29 lies outside the card-face signature: shown as printed, next to its "not covered" label, never as
+    // the card's verified expiry (that is the certificate's validity check in the proof table).
+    $("attr-expiry").textContent = formatDate(view.expiry_unsigned);
     show("attr-list", true);
     show("attr-empty", false);
   }

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +16,14 @@ import pytest
 from clerk_agent.card.protocol import MyNumberCard
 from clerk_agent.card.reading import CounterRead, PossessionChallenge, read_at_counter
 from clerk_agent.card.virtual.build import person
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
-from clerk_agent.card.virtual.pcscd import PcscdStack, StackUnavailable, VpcdSlot
+from clerk_agent.card.virtual.pcscd import PcscdStack, VpcdSlot
 from clerk_agent.card.virtual.vicc import ViccClient
 from clerk_agent.errors import AgentError, CardAbsent, ReaderUnavailable
 from service.cardproof import devpki
 from service.cardproof.trust import load_dev_pki_trust
 from service.cardproof.verify import CheckName, CheckStatus, TrustAnchors, signed_bytes_for, verify_card_proof
-from tests._services import missing_service
 from tests.plugins.cardkit import make_card, shared_pki
+from tests.plugins.pcsc_slot import plug
 
 try:
     from clerk_agent.card import pcsc
@@ -46,55 +45,6 @@ def atr_with_history(history: bytes) -> bytes:
     for byte in body:
         tck ^= byte
     return b"\x3b" + body + bytes((tck,))
-
-
-@pytest.fixture(scope="session")
-def pcsc_stack() -> Iterator[PcscdStack]:
-    """The shared pcscd with our vpcd reader (started here if nobody runs it; stopped only if started here)."""
-    if pcsc is None:
-        missing_service("pyscard (pip install pyscard; needs swig and libpcsclite-dev)")
-    stack = PcscdStack()
-    try:
-        stack.acquire()
-    except StackUnavailable as exc:
-        missing_service(f"pcscd + vsmartcard-vpcd: {exc}")
-    yield stack
-    stack.release()
-
-
-@pytest.fixture(scope="session")
-def vpcd_slot(pcsc_stack: PcscdStack) -> VpcdSlot:
-    """A vpcd slot of our own for this session."""
-    try:
-        return pcsc_stack.allocate_slot()
-    except StackUnavailable as exc:
-        missing_service(f"a free vpcd slot: {exc}")
-        raise  # missing_service never returns
-
-
-@pytest.fixture
-def insert(vpcd_slot: VpcdSlot) -> Iterator[list[ViccClient]]:
-    """Cards inserted into our slot by `plug`; all removed at teardown, and pcscd has seen the removal."""
-    clients: list[ViccClient] = []
-    yield clients
-    for client in clients:
-        client.stop()
-    pcsc.wait_for_card_event(vpcd_slot.reader, present=False)
-
-
-def plug(clients: list[ViccClient], card: VirtualMyNumberCard, slot: VpcdSlot) -> ViccClient:
-    """Insert `card` into `slot` and wait until pcscd has seen this insertion (not a previous card)."""
-    _present, before = pcsc.reader_state(slot.reader)
-    client = ViccClient(card, port=slot.port).start()
-    clients.append(client)
-    pcsc.wait_for_card_event(slot.reader, present=True, after=before)
-    return client
-
-
-def unplug(client: ViccClient, slot: VpcdSlot) -> None:
-    """Remove the card and wait until pcscd has seen it go."""
-    client.stop()
-    pcsc.wait_for_card_event(slot.reader, present=False)
 
 
 def trust() -> TrustAnchors:
@@ -159,9 +109,11 @@ async def test_full_read_through_pcscd_verifies_at_the_hub(
         at=dt.datetime.now(dt.UTC),
         allow_test_roots=True,
         card_face=result.card_face.raw,
+        card_face_signature=result.card_face_signature,
     )
     assert verdict.ok, verdict.checks
     assert verdict.check(CheckName.CARD_FACE).status is CheckStatus.PASSED
+    assert verdict.check(CheckName.CARD_FACE_KEY).status is CheckStatus.PASSED
     assert verdict.revocation_label.startswith("失効確認未実施")
     assert verdict.card_face is not None
     assert verdict.card_face.birth_date == "19850412"
@@ -300,6 +252,7 @@ def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tm
             at=dt.datetime.now(dt.UTC),
             allow_test_roots=True,
             card_face=result.card_face.raw,
+            card_face_signature=result.card_face_signature,
         )
         assert verdict.ok, verdict.checks
     finally:

@@ -24,6 +24,7 @@ from clerk_agent.card.protocol import (
 from clerk_agent.card.reading import PossessionChallenge, read_at_counter, read_at_counter_async
 from clerk_agent.card.virtual.build import person
 from clerk_agent.card.virtual.card import ElementaryFile, VirtualMyNumberCard
+from clerk_agent.card.virtual.cardface import rsa_public_key_field
 from clerk_agent.card.virtual.transport import InProcessTransport
 from clerk_agent.errors import (
     ApduFailed,
@@ -96,6 +97,11 @@ def test_counter_read_returns_card_material_and_a_valid_possession_signature(
         "2",
         "20340412",
     )
+    # The card-face AP answered the same challenge with the key written in the face (DF24).
+    assert result.card_face_signature is not None
+    face_key = issued.card_face_key.public_key()
+    assert result.card_face.card_public_key == rsa_public_key_field(face_key)
+    face_key.verify(result.card_face_signature, message, padding.PKCS1v15(), hashes.SHA256())
     assert result.atr == hanako_card.atr
     assert result.apdu_count == len(hanako_card.apdu_log)
 
@@ -142,6 +148,7 @@ def test_a_card_without_short_ef_ids_is_read_through_select_ef() -> None:
 async def test_async_read_runs_in_a_worker_thread(card: MyNumberCard) -> None:
     result = await read_at_counter_async(card, auth_pin=secret(HANAKO.auth_pin), challenge=CHALLENGE)
     assert result.card_face is None
+    assert result.card_face_signature is None
     assert result.pin_statuses[PinKind.KENKAKU_CODE_B].retries_left == 10
 
 

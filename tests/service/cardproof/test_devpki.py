@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from clerk_agent.card.virtual.build import MissingPki, load_card_material
+from clerk_agent.card.protocol import MyNumberCard
+from clerk_agent.card.virtual.build import MissingPki, build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.transport import InProcessTransport
 from service.cardproof import devpki
+from service.cardproof.cardface import parse_card_face
 from service.cardproof.trust import load_dev_pki_trust, load_trust_anchors
 
 
@@ -80,3 +84,25 @@ def test_production_anchor_loading(pki_dir: Path) -> None:
     assert len(trust.card_face_issuer_keys) == 1
     # Even loaded as production, a JPKI-TEST root is recognised as a test root.
     assert all(trust.is_test_root(root) for root in trust.auth_roots)
+
+
+def test_each_card_has_its_own_card_face_key_inside_its_signed_face(pki_dir: Path) -> None:
+    """The card-face AP's key is per person, kept private, and its public part is DF24 of the signed face."""
+    key_file = pki_dir / "cards/yamada_hanako/card-face-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    material = load_card_material(pki_dir, "yamada_hanako")
+    card = MyNumberCard(InProcessTransport(build_virtual_card(person("yamada_hanako"), material)))
+    card.verify_card_face_code(bytearray(person("yamada_hanako").code_b.encode()))
+    face = parse_card_face(card.read_card_face().raw)
+    public = material.card_face_key.public_key().public_numbers()
+    assert (face.card_key_modulus, face.card_key_exponent) == (public.n, public.e)
+    other = devpki.issue_card(devpki.generate_test_pki(generations=1))
+    assert other.card_face_key.public_key().public_numbers() != public
+
+
+def test_a_test_pki_from_before_card_face_keys_is_named(pki_dir: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old-pki"
+    shutil.copytree(pki_dir, old)
+    (old / "cards/yamada_hanako/card-face-key.pem").unlink()
+    with pytest.raises(MissingPki, match="--force"):
+        load_card_material(old, "yamada_hanako")

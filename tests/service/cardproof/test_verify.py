@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from cryptography import x509
@@ -37,11 +37,12 @@ NOW = dt.datetime.now(dt.UTC)
 
 @dataclass(frozen=True)
 class Proof:
-    """What the agent sends: certificate, signature, raw card face."""
+    """What the agent sends: certificate, signature, raw card face and the card-face key's answer."""
 
     certificate: bytes
     signature: bytes
     card_face: bytes
+    card_face_signature: bytes | None
 
 
 def read_proof(
@@ -57,9 +58,11 @@ def read_proof(
     holder = person(person_key)
     card = MyNumberCard(InProcessTransport(make_card(person_key, variant=variant, face_issuer=face_issuer)))
     card.verify_auth_pin(bytearray(holder.auth_pin.encode()))
-    signature = card.sign_auth(possession_message(origin, nonce, case_id))
+    message = possession_message(origin, nonce, case_id)
+    signature = card.sign_auth(message)
     card.verify_card_face_code(bytearray(holder.code_b.encode()))
-    return Proof(card.read_auth_certificate(), signature, card.read_card_face().raw)
+    face = card.read_card_face().raw
+    return Proof(card.read_auth_certificate(), signature, face, card.answer_card_face_challenge(message))
 
 
 def dev_trust() -> TrustAnchors:
@@ -93,6 +96,7 @@ def check(
         allow_test_roots=allow_test_roots,
         revocation=revocation,
         card_face=proof.card_face,
+        card_face_signature=proof.card_face_signature,
     )
 
 
@@ -114,13 +118,14 @@ def test_a_genuine_proof_passes_and_says_revocation_was_not_checked(hanako_proof
         CheckName.CHAIN: CheckStatus.PASSED,
         CheckName.REVOCATION: CheckStatus.NOT_CHECKED,
         CheckName.CARD_FACE: CheckStatus.PASSED,
+        CheckName.CARD_FACE_KEY: CheckStatus.PASSED,
     }
     assert result.check(CheckName.REVOCATION).reason is Reason.REVOCATION_NOT_CHECKED
     assert result.revocation_label == "失効確認未実施 (revocation not checked)"
     assert result.certificate_serial == issued_card("yamada_hanako").auth_certificate.serial_number
     assert result.trust_anchor_is_test
     assert result.card_face is not None
-    assert (result.card_face.birth_date, result.card_face.sex, result.card_face.expiry) == (
+    assert (result.card_face.birth_date, result.card_face.sex, result.card_face.expiry_unsigned) == (
         "19850412",
         "2",
         "20340412",
@@ -129,7 +134,7 @@ def test_a_genuine_proof_passes_and_says_revocation_was_not_checked(hanako_proof
 
 def test_signature_from_another_card(hanako_proof: Proof) -> None:
     taro = read_proof("sato_taro")
-    forged = Proof(hanako_proof.certificate, taro.signature, hanako_proof.card_face)
+    forged = replace(hanako_proof, signature=taro.signature)
     assert check(forged).reasons == (Reason.SIGNATURE_INVALID,)
 
 
@@ -144,7 +149,8 @@ def test_signature_from_another_card(hanako_proof: Proof) -> None:
 )
 def test_wrong_signed_bytes(hanako_proof: Proof, rebuilt: bytes) -> None:
     result = check(hanako_proof, signed_bytes=rebuilt)
-    assert result.reasons == (Reason.SIGNED_BYTES_MISMATCH,)
+    # Both keys answered the same (other) challenge, and both are caught.
+    assert result.reasons == (Reason.SIGNED_BYTES_MISMATCH, Reason.CARD_FACE_ANSWER_MISMATCH)
 
 
 def test_expired_certificate() -> None:
@@ -170,7 +176,7 @@ def test_foreign_root_with_the_same_name_is_not_trusted() -> None:
         not_after=NOW + dt.timedelta(days=30),
     )
     signature = card_signature(key, signed_bytes_for(ORIGIN, NONCE, CASE))
-    result = check(Proof(leaf.public_bytes(DER), signature, read_proof().card_face))
+    result = check(replace(read_proof(), certificate=leaf.public_bytes(DER), signature=signature))
     assert result.reasons == (Reason.CHAIN_UNTRUSTED,)
     assert leaf.issuer == shared_pki().auth_roots[-1].certificate.subject
 
@@ -221,9 +227,11 @@ def test_a_production_root_passes_without_test_mode() -> None:
     )
     signature = card_signature(key, signed_bytes_for(ORIGIN, NONCE, CASE))
     face_issuer = devpki.new_rsa_key()
-    face = read_proof(face_issuer=face_issuer).card_face
+    proof = replace(
+        read_proof(face_issuer=face_issuer), certificate=leaf.public_bytes(DER), signature=signature
+    )
     trust = TrustAnchors(auth_roots=(root.certificate,), card_face_issuer_keys=(face_issuer.public_key(),))
-    result = check(Proof(leaf.public_bytes(DER), signature, face), trust=trust, allow_test_roots=False)
+    result = check(proof, trust=trust, allow_test_roots=False)
     assert result.ok, result.checks
     assert not result.trust_anchor_is_test
 
@@ -272,7 +280,7 @@ def test_key_usage_must_be_a_signing_end_entity(hanako_proof: Proof) -> None:
         not_after=NOW + dt.timedelta(days=1),
         key_usage=wrong_usage,
     )
-    result = check(Proof(leaf.public_bytes(DER), hanako_proof.signature, hanako_proof.card_face))
+    result = check(replace(hanako_proof, certificate=leaf.public_bytes(DER)))
     assert Reason.KEY_USAGE_INVALID in result.reasons
 
 
@@ -280,7 +288,7 @@ def test_tampered_card_face(hanako_proof: Proof) -> None:
     raw = bytearray(hanako_proof.card_face)
     photo_at = raw.index(b"\xdf\x27")
     raw[photo_at + 40] ^= 0x01  # one bit of the JPEG 2000 photo
-    result = check(Proof(hanako_proof.certificate, hanako_proof.signature, bytes(raw)))
+    result = check(replace(hanako_proof, card_face=bytes(raw)))
     assert result.reasons == (Reason.CARD_FACE_TAMPERED,)
     assert result.card_face is None
 
@@ -288,24 +296,24 @@ def test_tampered_card_face(hanako_proof: Proof) -> None:
 def test_birth_date_change_is_caught(hanako_proof: Proof) -> None:
     tampered = hanako_proof.card_face.replace(b"19850412", b"19750412", 1)
     assert tampered != hanako_proof.card_face
-    result = check(Proof(hanako_proof.certificate, hanako_proof.signature, tampered))
+    result = check(replace(hanako_proof, card_face=tampered))
     assert result.reasons == (Reason.CARD_FACE_TAMPERED,)
 
 
 def test_card_face_from_an_unknown_issuer(hanako_proof: Proof) -> None:
     rogue = read_proof(face_issuer=devpki.new_rsa_key())
-    result = check(Proof(hanako_proof.certificate, hanako_proof.signature, rogue.card_face))
+    result = check(replace(rogue, certificate=hanako_proof.certificate, signature=hanako_proof.signature))
     assert result.reasons == (Reason.CARD_FACE_ISSUER_UNKNOWN,)
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\xff\x20\x05\xdf\x22\x01", b"\x30\x03\x02\x01\x00"])
 def test_malformed_card_face(hanako_proof: Proof, garbage: bytes) -> None:
-    result = check(Proof(hanako_proof.certificate, hanako_proof.signature, garbage))
+    result = check(replace(hanako_proof, card_face=garbage))
     assert result.reasons == (Reason.CARD_FACE_MALFORMED,)
 
 
 def test_malformed_certificate(hanako_proof: Proof) -> None:
-    result = check(Proof(b"\x30\x03\x02\x01\x00", hanako_proof.signature, hanako_proof.card_face))
+    result = check(replace(hanako_proof, certificate=b"\x30\x03\x02\x01\x00"))
     assert result.reasons == (Reason.CERT_MALFORMED,)
     assert result.check(CheckName.SIGNATURE).status is CheckStatus.SKIPPED
     assert result.card_face is not None, "the card face is still judged on its own"
@@ -349,3 +357,42 @@ def test_stale_or_foreign_crl_fails_closed(hanako_proof: Proof) -> None:
     for crls in ([stale], [forged]):
         result = check(hanako_proof, revocation=CrlRevocationChecker(crls))
         assert result.reasons == (Reason.REVOCATION_UNKNOWN,)
+
+
+# --- the card face belongs to the card that answered (docs/card-face-binding.md) ----------------------
+
+
+def test_another_persons_genuine_face_without_its_answer_is_not_this_cards(hanako_proof: Proof) -> None:
+    """花子's genuine JPKI proof with 太郎's genuine (copied) face: the old code showed 太郎's face as this card's."""
+    taro = read_proof("sato_taro")
+    spliced = replace(hanako_proof, card_face=taro.card_face, card_face_signature=None)
+    result = check(spliced)
+    assert result.reasons == (Reason.CARD_FACE_UNPROVEN,)
+    assert result.check(CheckName.CARD_FACE).status is CheckStatus.PASSED  # the face itself is genuine
+    assert result.card_face is None, "an unbound face yields no attributes to show"
+
+
+def test_another_persons_face_with_this_cards_answer_names_the_other_card(hanako_proof: Proof) -> None:
+    """花子's card answers the challenge, but the face sent is 太郎's: the key in that face did not answer."""
+    taro = read_proof("sato_taro")
+    result = check(replace(hanako_proof, card_face=taro.card_face))
+    assert result.reasons == (Reason.CARD_FACE_OTHER_CARD,)
+    assert result.card_face is None
+
+
+def test_a_face_answer_kept_from_another_challenge_is_a_replay(hanako_proof: Proof) -> None:
+    """太郎's face and his card's answer recorded at an earlier read, spliced into 花子's fresh proof."""
+    earlier = read_proof("sato_taro", nonce="an-earlier-nonce")
+    spliced = replace(
+        hanako_proof, card_face=earlier.card_face, card_face_signature=earlier.card_face_signature
+    )
+    result = check(spliced)
+    assert result.reasons == (Reason.CARD_FACE_ANSWER_MISMATCH,)
+    assert result.card_face is None
+
+
+def test_a_face_with_no_issuer_signature_is_not_challenged(hanako_proof: Proof) -> None:
+    rogue = read_proof(face_issuer=devpki.new_rsa_key())
+    result = check(replace(hanako_proof, card_face=rogue.card_face))
+    assert result.check(CheckName.CARD_FACE_KEY).status is CheckStatus.SKIPPED
+    assert result.card_face is None
