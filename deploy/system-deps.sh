@@ -5,10 +5,11 @@
 #   chromium                  headless browser tests (Playwright drives /usr/bin/chromium; no browser download)
 #   coturn                    TURN relay tests
 #   iproute2                  network namespaces for browser<->agent media tests
+#   systemd                   systemd-analyze verify and systemd-sysusers check the units in deploy/systemd
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -201,7 +202,17 @@ def settings_problems(exc: ValidationError) -> list[str]:
     return lines
 
 
+def credentials_dir() -> Path | None:
+    """Where secrets arrive as files named like their variable (`HUB_SECRET_KEY`), if anywhere.
+
+    systemd's `LoadCredential=` puts them in $CREDENTIALS_DIRECTORY; a Kubernetes Secret mounted as a volume does
+    the same when the pod sets that variable. A variable in the environment still wins over a file.
+    """
+    raw = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    return Path(raw) if raw and Path(raw).is_dir() else None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment and the credentials directory."""
+    return Settings(_secrets_dir=credentials_dir())
