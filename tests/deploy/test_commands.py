@@ -40,8 +40,12 @@ def _manifest_commands() -> dict[str, list[str]]:
         if document["kind"] == "CronJob":
             spec = spec["jobTemplate"]["spec"]
         if document["kind"] in {"Deployment", "Job", "CronJob"}:
-            for container in spec["template"]["spec"]["containers"]:
-                commands[document["kind"]] = [*container["command"], *container.get("args", [])]
+            pod = spec["template"]["spec"]
+            for container in [*pod.get("initContainers", []), *pod["containers"]]:
+                commands[f"{document['kind']}/{container['name']}"] = [
+                    *container["command"],
+                    *container.get("args", []),
+                ]
     return commands
 
 
@@ -55,13 +59,15 @@ def test_image_default_command_is_the_hub_units_command() -> None:
 
 
 def test_workloads_run_the_units_commands() -> None:
-    """Deployment, migration Job and purge CronJob run what the hub, its ExecStartPre and the purge unit run."""
+    """Deployment (with its config check), migration Job and purge CronJob run exactly the hub commands the
+    hub unit (ExecStartPre= and ExecStart=) and the purge unit run."""
     unit_commands = _unit_commands()
     hub_commands = [command for command in unit_commands if command[0] == "hub"]
     assert _manifest_commands() == {
-        "Deployment": ["hub", "serve"],
-        "Job": ["hub", "db", "upgrade"],
-        "CronJob": ["hub", "evidence", "purge"],
+        "Deployment/check-config": ["hub", "check-config"],
+        "Deployment/hub": ["hub", "serve"],
+        "Job/migrate": ["hub", "db", "upgrade"],
+        "CronJob/purge": ["hub", "evidence", "purge"],
     }
     assert sorted(_manifest_commands().values()) == sorted(hub_commands)
 

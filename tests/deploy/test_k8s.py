@@ -91,7 +91,7 @@ def test_pods_are_unprivileged_and_read_only(kind: str) -> None:
         assert pod["securityContext"]["runAsUser"] != 0
         assert pod["automountServiceAccountToken"] is False
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
-        for container in pod["containers"]:
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True
             assert context["allowPrivilegeEscalation"] is False

@@ -96,7 +96,10 @@ def test_sysusers_creates_the_service_users(tmp_path: Path) -> None:
 def test_hub_units_are_hardened_and_run_hub_commands() -> None:
     """The hub migrates before it serves, purges daily, and runs confined to its data directory."""
     hub = HUB_UNITS[0]
-    assert [program_command(line) for line in unit_values(hub, "ExecStartPre")] == [["hub", "db", "upgrade"]]
+    assert [program_command(line) for line in unit_values(hub, "ExecStartPre")] == [
+        ["hub", "check-config"],
+        ["hub", "db", "upgrade"],
+    ]
     assert [program_command(line) for line in unit_values(hub, "ExecStart")] == [["hub", "serve"]]
     purge = HUB_UNITS[1]
     assert [program_command(line) for line in unit_values(purge, "ExecStart")] == [
