@@ -141,3 +141,18 @@ def test_signaling_websocket_gets_long_proxy_timeouts() -> None:
     annotations = signaling["metadata"]["annotations"]
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+
+
+def test_metrics_are_not_public() -> None:
+    """/metrics has its own Ingress that admits only the controller itself, so outsiders get 403."""
+    (metrics,) = [
+        ingress
+        for ingress in _kind("Ingress")
+        if any(
+            path["path"] == "/metrics" for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]
+        )
+    ]
+    assert (
+        metrics["metadata"]["annotations"]["nginx.ingress.kubernetes.io/whitelist-source-range"]
+        == "127.0.0.1/32"
+    )
