@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
+# The deployment examples (deploy/) mark every value to fill in with this prefix.
+_EXAMPLE_PLACEHOLDER_PREFIX = "replace_with"
 
 
 class Environment(StrEnum):
@@ -143,7 +145,8 @@ class Settings(BaseSettings):
     def production_problems(self) -> list[str]:
         """Every setting production refuses, each with the fix; empty when the settings can serve production."""
         problems: list[str] = []
-        if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS:
+        secret_key = self.secret_key.get_secret_value().strip().lower()
+        if secret_key in _PLACEHOLDERS or secret_key.startswith(_EXAMPLE_PLACEHOLDER_PREFIX):
             problems.append(
                 "HUB_SECRET_KEY: a real secret is required in production (generate one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
