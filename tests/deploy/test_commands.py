@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.deploy._files import (
     DEPLOY,
+    ROOT,
     UNITS,
     containerfile_instructions,
     exec_form,
@@ -84,3 +85,26 @@ def test_image_runs_as_the_manifests_user_with_the_venv_on_path() -> None:
     env = " ".join(arguments for name, arguments in stage if name == "ENV")
     assert "PATH=/opt/madoguchi/.venv/bin:" in env
     assert "PYTHONDONTWRITEBYTECODE=1" in env
+
+
+def test_image_copies_only_files_that_exist() -> None:
+    """Every COPY source from the build context is in the repository (a moved file would break the build)."""
+    copies = [
+        arguments.split()
+        for name, arguments in containerfile_instructions(DEPLOY / "Containerfile")
+        if name == "COPY" and not arguments.startswith("--from")
+    ]
+    assert copies
+    for parts in copies:
+        for source in parts[:-1]:
+            assert (ROOT / source).exists(), source
+    # The editable install needs the packages setuptools is told to include.
+    copied = {source for parts in copies for source in parts[:-1]}
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "service",
+        "clerk_agent",
+        "municipal_console",
+        "migrations",
+    } <= copied
