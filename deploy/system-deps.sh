@@ -5,10 +5,12 @@
 #   chromium                  headless browser tests (Playwright drives /usr/bin/chromium; no browser download)
 #   coturn                    TURN relay tests
 #   iproute2                  network namespaces for browser<->agent media tests
+#   systemd                   systemd-analyze verify and systemd-sysusers check the units in deploy/systemd
+#   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,3 +27,8 @@ echo "[system-deps] installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Only promtool is wanted from the prometheus package: do not leave a Prometheus server running on a developer
+# machine (in a container without systemd nothing was started).
+if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -27,6 +27,8 @@ from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
 from service.integrations.router import router as integrations_router
 from service.integrations.runtime import IntegrationsRuntime
+from service.observability.middleware import RequestTimer
+from service.observability.router import router as metrics_router
 from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTimer)
     app.add_middleware(SignalingSocketPath)  # added last: the outermost, so frames skip the layers above
     mount_local_docs(app)
     for router in (
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         outbox_router,
         integrations_router,
         signaling_router,
+        metrics_router,
     ):
         app.include_router(router)
 

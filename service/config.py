@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
+# The deployment examples (deploy/) mark every value to fill in with this prefix.
+_EXAMPLE_PLACEHOLDER_PREFIX = "replace_with"
 
 
 class Environment(StrEnum):
@@ -142,7 +145,8 @@ class Settings(BaseSettings):
     def production_problems(self) -> list[str]:
         """Every setting production refuses, each with the fix; empty when the settings can serve production."""
         problems: list[str] = []
-        if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS:
+        secret_key = self.secret_key.get_secret_value().strip().lower()
+        if secret_key in _PLACEHOLDERS or secret_key.startswith(_EXAMPLE_PLACEHOLDER_PREFIX):
             problems.append(
                 "HUB_SECRET_KEY: a real secret is required in production (generate one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
@@ -201,7 +205,17 @@ def settings_problems(exc: ValidationError) -> list[str]:
     return lines
 
 
+def credentials_dir() -> Path | None:
+    """Where secrets arrive as files named like their variable (`HUB_SECRET_KEY`), if anywhere.
+
+    systemd's `LoadCredential=` puts them in $CREDENTIALS_DIRECTORY; a Kubernetes Secret mounted as a volume does
+    the same when the pod sets that variable. A variable in the environment still wins over a file.
+    """
+    raw = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    return Path(raw) if raw and Path(raw).is_dir() else None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment and the credentials directory."""
+    return Settings(_secrets_dir=credentials_dir())

@@ -38,6 +38,7 @@ from service.evidence.schemas import CardFaceView, CardProofSubmit
 from service.kit import clock
 from service.kit.envelope import EnvelopeError, Sealed, aad_for
 from service.kit.ids import random_id
+from service.observability.metrics import count_card_proof_failures
 
 # The counter may read the card from check-in until the decision; during the review too, because a video drop
 # there voids earlier chip evidence and the proof must be redone under observation.
@@ -221,6 +222,7 @@ async def submit_card_proof(
         card_face=card_face,
         card_face_signature=card_face_signature,
     )
+    count_card_proof_failures(result.reasons)
     atr_sha = _sha256(bytes.fromhex(body.atr))
     swap = False
     binding = await repository.binding_for_update(session, case.id)

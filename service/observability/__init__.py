@@ -1,0 +1,1 @@
+"""Operational metrics of the hub (Prometheus): counts, ages and latencies — never a person's data."""
