@@ -28,7 +28,8 @@ REPLAY_WINDOW = 300
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The service tests' settings with the outbox worker on, quick retries and a fast J-LIS simulator."""
+    """The service tests' settings with the outbox worker on, quick retries, a fast J-LIS simulator, and
+    webhooks allowed to reach 127.0.0.1 (the receivers)."""
     return settings.model_copy(
         update={
             "outbox_worker": "on",
@@ -41,6 +42,8 @@ def settings(settings: Settings) -> Settings:
             "jlis_adapter": "simulator",
             "jlis_poll_seconds": 0.1,
             "jlis_simulator_production_seconds": 0.3,
+            # The receivers of these tests listen on loopback, which webhooks may reach only when allowed.
+            "webhook_allowed_destinations": ["127.0.0.1"],
         }
     )
 
