@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -132,13 +133,12 @@ class Receiver:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A Receiver served by uvicorn on a free loopback port; stopped when the test ends."""
-    app = Receiver()
+@contextlib.asynccontextmanager
+async def serving(app: Receiver, host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
+    """Serve `app` with uvicorn on a free port of `host` (a loopback address) until the block ends."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks"
+    sock.bind((host, 0))
+    app.url = f"http://{host}:{sock.getsockname()[1]}/hooks"
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -152,6 +152,13 @@ async def receiver() -> AsyncIterator[Receiver]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A Receiver served by uvicorn on a free loopback port; stopped when the test ends."""
+    async with serving(Receiver()) as app:
+        yield app
 
 
 async def webhook_key(sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant) -> dict[str, str]:
