@@ -161,8 +161,8 @@ def parse_url(url: str) -> Destination:
         except ValueError as exc:
             raise UrlRejected("ip_form", "the bracketed host is not an IPv6 address") from exc
         # One text per address (RFC 5952; an IPv4-mapped address may also end in dotted-quad, as Python 3.13 writes).
-        canonical = {address.compressed} | ({f"::ffff:{address.ipv4_mapped}"} if address.ipv4_mapped else set())
-        if bracketed["address"].lower() not in canonical:
+        spellings = {address.compressed} | ({f"::ffff:{address.ipv4_mapped}"} if address.ipv4_mapped else set())
+        if bracketed["address"].lower() not in spellings:
             raise UrlRejected(
                 "ip_form", f"write the IPv6 address in its canonical form: [{address.compressed}]"
             )
@@ -218,9 +218,11 @@ def address_refusal(address: IPAddress) -> str | None:
         return "shared"
     if isinstance(address, ipaddress.IPv6Address) and (address in _UNIQUE_LOCAL or address.is_site_local):
         return "unique_local"
+    if address.is_reserved:
+        return "reserved"
     if address.is_private:
         return "private"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "reserved"
     return None
 
