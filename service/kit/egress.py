@@ -161,7 +161,9 @@ def parse_url(url: str) -> Destination:
         except ValueError as exc:
             raise UrlRejected("ip_form", "the bracketed host is not an IPv6 address") from exc
         # One text per address (RFC 5952; an IPv4-mapped address may also end in dotted-quad, as Python 3.13 writes).
-        spellings = {address.compressed} | ({f"::ffff:{address.ipv4_mapped}"} if address.ipv4_mapped else set())
+        spellings = {address.compressed} | (
+            {f"::ffff:{address.ipv4_mapped}"} if address.ipv4_mapped else set()
+        )
         if bracketed["address"].lower() not in spellings:
             raise UrlRejected(
                 "ip_form", f"write the IPv6 address in its canonical form: [{address.compressed}]"

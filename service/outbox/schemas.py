@@ -97,7 +97,7 @@ class DeliveryRead(BaseModel):
         description=(
             "why the last attempt was not acknowledged: http_status (see last_status_code), unreachable (no "
             "answer), destination_refused (the host is or now resolves to a refused address), invalid_url, "
-            "secret_unreadable"
+            "secret_unreadable, internal"
         )
     )
     created_at: dt.datetime

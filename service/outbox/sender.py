@@ -23,6 +23,7 @@ class DeliveryError(StrEnum):
     destination_refused = "destination_refused"  # the host is, or now resolves to, an address the hub refuses
     invalid_url = "invalid_url"  # the stored URL is not in the strict form (stored before the check existed)
     secret_unreadable = "secret_unreadable"  # noqa: S105 — a category name; the signing secret cannot be decrypted (HUB_SECRET_KEY changed)
+    internal = "internal"  # the hub could not prepare the request (its log says why)
 
 
 def public_error(stored: str | None) -> DeliveryError | None:

@@ -151,20 +151,23 @@ class OutboxWorker:
             for delivery, sub, event in rows:
                 try:
                     secret = self._box.open(sub.secret_ciphertext, sub.id)
+                    attempts.append(
+                        Attempt(
+                            delivery_id=delivery.id,
+                            attempt=delivery.attempts + 1,
+                            url=sub.url,
+                            secret=secret,
+                            event_id=event.event_id,
+                            event_type=event.event_type,
+                            body=canonical_json(event.payload),
+                        )
+                    )
                 except SecretBoxError:
                     attempts.append((delivery.id, DeliveryError.secret_unreadable))
-                    continue
-                attempts.append(
-                    Attempt(
-                        delivery_id=delivery.id,
-                        attempt=delivery.attempts + 1,
-                        url=sub.url,
-                        secret=secret,
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        body=canonical_json(event.payload),
-                    )
-                )
+                except Exception:
+                    # Failing the transaction here would roll back every lease and repeat on every pass.
+                    log.exception("outbox: could not prepare delivery %s", delivery.id)
+                    attempts.append((delivery.id, DeliveryError.internal))
         # The lease is committed before any request leaves: no transaction is open while we wait on a receiver.
         # _attempt never raises, so one delivery's failure cannot cancel its siblings in the group.
         async with asyncio.TaskGroup() as group:
