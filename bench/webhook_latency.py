@@ -96,6 +96,7 @@ async def run(samples: int, database_url: str | None) -> None:
             data_dir=Path(tmp) / "hub",
             outbox_worker="on",
             jlis_adapter="off",
+            webhook_allowed_destinations=["127.0.0.1"],  # the receiver listens on loopback
         )
         arrivals = Arrivals()
         sock = socket.socket()

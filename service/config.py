@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.kit.egress import AllowedDestinations
+
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "development-only-secret"}
 # The deployment examples (deploy/) mark every value to fill in with this prefix.
 _EXAMPLE_PLACEHOLDER_PREFIX = "replace_with"
@@ -108,6 +110,9 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    # Webhooks go to public unicast addresses only; these networks and host names (each optionally with `:port`)
+    # are the operator's exceptions, e.g. ["10.20.0.0/16", "backoffice.city.internal:8443"] (service/kit/egress.py).
+    webhook_allowed_destinations: list[str] = Field(default_factory=list, max_length=100)
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_retry_horizon_seconds: float = Field(default=86400.0, gt=0)
@@ -133,6 +138,11 @@ class Settings(BaseSettings):
             url.startswith("turn") for server in self.ice_servers for url in server.urls
         ):
             raise ValueError("HUB_SIGNALING_RELAY_ONLY needs a TURN server in HUB_ICE_SERVERS")
+        return self
+
+    @model_validator(mode="after")
+    def _allowed_destinations_parse(self) -> Settings:
+        AllowedDestinations.parse(self.webhook_allowed_destinations)  # a bad entry stops the hub at start
         return self
 
     @model_validator(mode="after")
@@ -179,6 +189,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def webhook_allowed(self) -> AllowedDestinations:
+        """The parsed HUB_WEBHOOK_ALLOWED_DESTINATIONS."""
+        return AllowedDestinations.parse(self.webhook_allowed_destinations)
 
     @property
     def allow_test_roots(self) -> bool:

@@ -13,6 +13,8 @@ from service.config import Environment, Settings
 from service.integrations.jlis import JlisAdapter, JlisSimulator
 from service.integrations.jlis_job import JlisJob, JlisSubmissionEffect
 from service.integrations.resident import ResidentRecordAdapter, ResidentRegistrySimulator
+from service.kit.egress import EgressPolicy, Resolver, SystemResolver
+from service.kit.egress_http import PinnedTransport
 from service.outbox.secretbox import SecretBox
 from service.outbox.sender import WebhookSender
 from service.outbox.service import RetryPolicy
@@ -66,6 +68,7 @@ class IntegrationsRuntime:
     """Adapters and the worker of one app; `stop()` ends the worker and closes its HTTP client."""
 
     box: SecretBox
+    egress: EgressPolicy
     worker: OutboxWorker
     http: httpx.AsyncClient
     jlis: JlisAdapter | None
@@ -79,13 +82,21 @@ class IntegrationsRuntime:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> IntegrationsRuntime:
-        """Wire adapters, sender and worker from settings (a test may pass an httpx transport)."""
+        """Wire adapters, sender and worker from settings (a test may pass an httpx transport or a resolver)."""
         if settings.outbox_lease_seconds <= settings.webhook_timeout_seconds:
             raise RuntimeError("HUB_OUTBOX_LEASE_SECONDS must exceed HUB_WEBHOOK_TIMEOUT_SECONDS")
         box = SecretBox(settings.secret_key.get_secret_value())
+        egress = EgressPolicy(
+            settings.webhook_allowed, resolver or SystemResolver(settings.webhook_timeout_seconds)
+        )
+        # Redirects are not followed (a 3xx is a failed attempt): the checked URL is the only one requested.
         http = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport or PinnedTransport(egress),
         )
         jlis = jlis_adapter_for(settings)
         jobs: list[Job] = []
@@ -113,7 +124,7 @@ class IntegrationsRuntime:
             effects=effects,
             jobs=jobs,
         )
-        return cls(box, worker, http, jlis, resident_adapter_for(settings))
+        return cls(box, egress, worker, http, jlis, resident_adapter_for(settings))
 
     @classmethod
     def start(cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> IntegrationsRuntime:

@@ -23,3 +23,13 @@ class DeliveryStillPending(Conflict):
 class InvalidSubscription(Unprocessable):
     code = "webhook_subscription_invalid"
     title = "The webhook subscription is invalid"
+
+
+class InvalidWebhookUrl(Unprocessable):
+    code = "webhook_url_invalid"
+    title = "The webhook URL is not a strict absolute http(s) URL"
+
+
+class WebhookDestinationRefused(Unprocessable):
+    code = "webhook_destination_refused"
+    title = "The webhook URL points at an address the hub does not send to"

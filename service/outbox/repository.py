@@ -175,10 +175,15 @@ async def deliveries_page(
     limit: int,
 ) -> Sequence[tuple[WebhookDelivery, OutboxEvent]]:
     """Deliveries of one municipality, oldest event first."""
+    # The log (receivers' status codes included) is the endpoint owner's: the subscription's municipality, too.
     query = (
         select(WebhookDelivery, OutboxEvent)
         .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
-        .where(WebhookDelivery.municipality_code == municipality_code)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.municipality_code == municipality_code,
+            WebhookSubscription.municipality_code == municipality_code,
+        )
     )
     if subscription_id is not None:
         query = query.where(WebhookDelivery.subscription_id == subscription_id)

@@ -19,12 +19,15 @@ from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
 from service.kit.pagination import Page
 from service.outbox import service as outbox_service
+from service.outbox.deps import WebhookEgress
 from service.outbox.events import EventType
 from service.outbox.exceptions import (
     DeliveryNotFound,
     DeliveryStillPending,
     InvalidSubscription,
+    InvalidWebhookUrl,
     SubscriptionNotFound,
+    WebhookDestinationRefused,
 )
 from service.outbox.models import OutboxEvent, WebhookDelivery
 from service.outbox.schemas import (
@@ -36,6 +39,7 @@ from service.outbox.schemas import (
     SubscriptionWithSecret,
 )
 from service.outbox.secretbox import SecretBox
+from service.outbox.sender import public_error
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -75,7 +79,7 @@ def _delivery(d: WebhookDelivery, e: OutboxEvent) -> DeliveryRead:
         attempts=d.attempts,
         next_attempt_at=d.next_attempt_at,
         last_status_code=d.last_status_code,
-        last_error=d.last_error,
+        last_error=public_error(d.last_error),
         created_at=d.created_at,
         delivered_at=d.delivered_at,
         dead_at=d.dead_at,
@@ -86,7 +90,14 @@ def _delivery(d: WebhookDelivery, e: OutboxEvent) -> DeliveryRead:
     "/webhook-subscriptions",
     response_model=SubscriptionWithSecret,
     status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, InvalidSubscription, IdempotencyMismatch),
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        InvalidSubscription,
+        InvalidWebhookUrl,
+        WebhookDestinationRefused,
+        IdempotencyMismatch,
+    ),
 )
 async def create_subscription(
     body: SubscriptionCreate,
@@ -94,6 +105,7 @@ async def create_subscription(
     session: DBSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
+    egress: WebhookEgress,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Subscribe an endpoint to event types; the signing secret is in this response only. Supports Idempotency-Key."""
@@ -107,6 +119,7 @@ async def create_subscription(
             event_types=[t.value for t in body.event_types],
             description=body.description,
             box=_box(settings),
+            egress=egress,
         )
         read = SubscriptionRead.model_validate(sub).model_dump(mode="json")
         return SubscriptionWithSecret(**read, secret=secret).model_dump(mode="json")
@@ -158,7 +171,14 @@ async def read_subscription(
 @router.patch(
     "/webhook-subscriptions/{subscription_id}",
     response_model=SubscriptionRead,
-    responses=problem_responses(Unauthenticated, PermissionDenied, SubscriptionNotFound, InvalidSubscription),
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        SubscriptionNotFound,
+        InvalidSubscription,
+        InvalidWebhookUrl,
+        WebhookDestinationRefused,
+    ),
 )
 async def update_subscription(
     subscription_id: str,
@@ -166,6 +186,7 @@ async def update_subscription(
     session: DBSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
+    egress: WebhookEgress,
 ) -> SubscriptionRead:
     """Change the URL or event types, or pause (`active: false`) and resume a subscription."""
     sub, _ = await outbox_service.update_subscription(
@@ -177,6 +198,7 @@ async def update_subscription(
         active=body.active,
         description=body.description,
         box=_box(settings),
+        egress=egress,
     )
     return SubscriptionRead.model_validate(sub)
 
@@ -187,7 +209,11 @@ async def update_subscription(
     responses=problem_responses(Unauthenticated, PermissionDenied, SubscriptionNotFound),
 )
 async def rotate_secret(
-    subscription_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+    subscription_id: str,
+    session: DBSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    egress: WebhookEgress,
 ) -> SubscriptionWithSecret:
     """Replace the signing secret (shown once); deliveries from now on are signed with the new one."""
     sub, secret = await outbox_service.update_subscription(
@@ -199,6 +225,7 @@ async def rotate_secret(
         active=None,
         description=None,
         box=_box(settings),
+        egress=egress,
         rotate_secret=True,
     )
     read = SubscriptionRead.model_validate(sub).model_dump()
@@ -240,11 +267,23 @@ async def list_deliveries(
 @router.post(
     "/webhook-deliveries/{delivery_id}/redeliver",
     response_model=DeliveryRead,
-    responses=problem_responses(Unauthenticated, PermissionDenied, DeliveryNotFound, DeliveryStillPending),
+    responses=problem_responses(
+        Unauthenticated,
+        PermissionDenied,
+        DeliveryNotFound,
+        DeliveryStillPending,
+        InvalidWebhookUrl,
+        WebhookDestinationRefused,
+    ),
 )
-async def redeliver(delivery_id: str, session: DBSession, principal: CurrentPrincipal) -> DeliveryRead:
-    """Queue a dead (or delivered) event for this subscription again, with a fresh 24-hour retry window."""
-    delivery, event = await outbox_service.redeliver(session, principal=principal, delivery_id=delivery_id)
+async def redeliver(
+    delivery_id: str, session: DBSession, principal: CurrentPrincipal, egress: WebhookEgress
+) -> DeliveryRead:
+    """Queue a dead (or delivered) event for this subscription again, with a fresh 24-hour retry window; refused
+    when the endpoint's URL is one the hub no longer sends to."""
+    delivery, event = await outbox_service.redeliver(
+        session, principal=principal, delivery_id=delivery_id, egress=egress
+    )
     return _delivery(delivery, event)
 
 

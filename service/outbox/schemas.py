@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from service.outbox.events import EventType
+from service.outbox.sender import DeliveryError
 
 _EVENT_EXAMPLE: dict[str, JsonValue] = {
     "id": "evt_Jq3k9w2ZbT0yS1mQ4uV7xA",
@@ -42,7 +43,14 @@ class SubscriptionCreate(BaseModel):
         },
     )
 
-    url: str = Field(max_length=500, description="http(s) endpoint of the back office")
+    url: str = Field(
+        max_length=500,
+        description=(
+            "http(s) endpoint of the back office: a strict absolute URL (no credentials, fragment, control "
+            "characters or non-canonical IP forms) whose host is a public address or is on the operator's "
+            "allow-list (HUB_WEBHOOK_ALLOWED_DESTINATIONS); stored and returned in canonical form"
+        ),
+    )
     event_types: list[EventType] = Field(min_length=1, max_length=len(EventType))
     description: str | None = Field(default=None, max_length=100)
 
@@ -50,7 +58,7 @@ class SubscriptionCreate(BaseModel):
 class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
 
-    url: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=500, description="as in SubscriptionCreate")
     event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EventType))
     active: bool | None = None
     description: str | None = Field(default=None, max_length=100)
@@ -82,8 +90,16 @@ class DeliveryRead(BaseModel):
     status: str = Field(description="pending, succeeded or dead")
     attempts: int
     next_attempt_at: dt.datetime
-    last_status_code: int | None
-    last_error: str | None
+    last_status_code: int | None = Field(
+        description="the receiver's HTTP status at the last attempt, if it answered"
+    )
+    last_error: DeliveryError | None = Field(
+        description=(
+            "why the last attempt was not acknowledged: http_status (see last_status_code), unreachable (no "
+            "answer), destination_refused (the host is or now resolves to a refused address), invalid_url, "
+            "secret_unreadable, internal"
+        )
+    )
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     dead_at: dt.datetime | None

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 import httpx
 
+from service.kit.egress import DestinationRefused, UrlRejected, parse_url
 from service.outbox import signing
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(StrEnum):
+    """Why an attempt was not acknowledged: a category, never a network error's text (which would map the
+    hub's network for whoever reads the delivery log)."""
+
+    http_status = "http_status"  # the receiver answered, not with 2xx: see last_status_code
+    unreachable = "unreachable"  # no answer: connection failed, timed out, or broke off
+    destination_refused = "destination_refused"  # the host is, or now resolves to, an address the hub refuses
+    invalid_url = "invalid_url"  # the stored URL is not in the strict form (stored before the check existed)
+    secret_unreadable = "secret_unreadable"  # noqa: S105 — a category name; the signing secret cannot be decrypted (HUB_SECRET_KEY changed)
+    internal = "internal"  # the hub could not prepare the request (its log says why)
+
+
+def public_error(stored: str | None) -> DeliveryError | None:
+    """The category of a stored error (rows written before categories held the error's text)."""
+    if stored is None:
+        return None
+    if stored in {e.value for e in DeliveryError}:
+        return DeliveryError(stored)
+    return DeliveryError.http_status if stored.startswith("HTTP ") else DeliveryError.unreachable
 
 
 @dataclass(frozen=True)
@@ -24,10 +50,10 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the receiver answered: a status code, or the transport error that stood in its way."""
+    """What the receiver answered: a status code, or the category of what stood in its way."""
 
     status_code: int | None
-    error: str | None
+    error: DeliveryError | None
 
     @property
     def delivered(self) -> bool:
@@ -36,13 +62,17 @@ class Outcome:
 
 
 class WebhookSender:
-    """Signs and POSTs event bodies with one shared httpx client."""
+    """Signs and POSTs event bodies with one shared httpx client (its transport enforces the egress policy)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
     async def send(self, attempt: Attempt, *, timestamp: int) -> Outcome:
-        """POST the body once; never raises for the receiver's or the network's failures."""
+        """POST the body once; never raises for the URL's, the receiver's or the network's failures."""
+        try:
+            url = parse_url(attempt.url).url
+        except UrlRejected:
+            return Outcome(None, DeliveryError.invalid_url)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "madoguchi-bridge-webhooks/1",
@@ -54,8 +84,12 @@ class WebhookSender:
         }
         try:
             # Streamed and not read: a receiver's large or slow response body must not hold the sender.
-            async with self._client.stream("POST", attempt.url, content=attempt.body, headers=headers) as r:
+            async with self._client.stream("POST", url, content=attempt.body, headers=headers) as r:
                 status = r.status_code
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:200])
-        return Outcome(status, None if 200 <= status < 300 else f"HTTP {status}")
+        except DestinationRefused as exc:
+            log.warning("webhook delivery %s refused: %s", attempt.delivery_id, exc.reason)
+            return Outcome(None, DeliveryError.destination_refused)
+        except Exception as exc:  # any failure of one delivery is that delivery's, never the pass's
+            log.info("webhook delivery %s failed: %s", attempt.delivery_id, type(exc).__name__)
+            return Outcome(None, DeliveryError.unreachable)
+        return Outcome(status, None if 200 <= status < 300 else DeliveryError.http_status)

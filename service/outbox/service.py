@@ -7,7 +7,6 @@ import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +16,7 @@ from service.cases.lifecycle import REASONS, Action, CaseState
 from service.cases.models import Case
 from service.errors import PermissionDenied
 from service.kit import clock
+from service.kit.egress import DestinationRefused, EgressPolicy, UrlRejected, parse_url
 from service.kit.ids import random_id, random_secret
 from service.outbox import repository, wakeup
 from service.outbox.events import EventType, envelope, event_type_for
@@ -24,7 +24,9 @@ from service.outbox.exceptions import (
     DeliveryNotFound,
     DeliveryStillPending,
     InvalidSubscription,
+    InvalidWebhookUrl,
     SubscriptionNotFound,
+    WebhookDestinationRefused,
 )
 from service.outbox.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from service.outbox.repository import DEAD, PENDING, SUCCEEDED
@@ -177,13 +179,17 @@ def require_webhook_manager(principal: Principal) -> str:
     return principal.municipality_code
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidSubscription("url must be an absolute http(s) URL")
-    if parts.username or parts.password:
-        raise InvalidSubscription("url must not carry credentials; the signature authenticates the hub")
-    return url
+async def check_url(url: str, *, egress: EgressPolicy) -> str:
+    """The canonical form of a webhook URL the hub may send to; InvalidWebhookUrl or WebhookDestinationRefused."""
+    try:
+        destination = parse_url(url)
+    except UrlRejected as exc:
+        raise InvalidWebhookUrl(str(exc), reason=exc.reason) from exc
+    try:
+        await egress.check(destination)
+    except DestinationRefused as exc:
+        raise WebhookDestinationRefused(str(exc), reason=exc.reason) from exc
+    return destination.url
 
 
 def _check_types(event_types: Collection[str]) -> list[str]:
@@ -202,18 +208,20 @@ async def create_subscription(
     event_types: Collection[str],
     description: str | None,
     box: SecretBox,
+    egress: EgressPolicy,
 ) -> tuple[WebhookSubscription, str]:
     """A new subscription and its signing secret (returned once, stored encrypted)."""
     municipality_code = require_webhook_manager(principal)
     if len(await repository.subscriptions_of(session, municipality_code)) >= MAX_SUBSCRIPTIONS:
         raise InvalidSubscription(f"at most {MAX_SUBSCRIPTIONS} subscriptions per municipality")
+    checked_url = await check_url(url, egress=egress)
     now = clock.now()
     secret = f"whsec_{random_secret(32)}"
     sub_id = random_id("whs")
     sub = WebhookSubscription(
         id=sub_id,
         municipality_code=municipality_code,
-        url=_check_url(url),
+        url=checked_url,
         event_types=_check_types(event_types),
         description=description,
         active=True,
@@ -261,12 +269,13 @@ async def update_subscription(
     active: bool | None,
     description: str | None,
     box: SecretBox,
+    egress: EgressPolicy,
     rotate_secret: bool = False,
 ) -> tuple[WebhookSubscription, str | None]:
     """Change a subscription; returns the new secret when it was rotated."""
     sub = await get_subscription(session, principal=principal, subscription_id=subscription_id)
     if url is not None:
-        sub.url = _check_url(url)
+        sub.url = await check_url(url, egress=egress)
     if event_types is not None:
         sub.event_types = _check_types(event_types)
     if active is not None:
@@ -315,16 +324,25 @@ async def list_deliveries(
 
 
 async def redeliver(
-    session: AsyncSession, *, principal: Principal, delivery_id: str
+    session: AsyncSession, *, principal: Principal, delivery_id: str, egress: EgressPolicy
 ) -> tuple[WebhookDelivery, OutboxEvent]:
-    """Send a dead (or already delivered) event again, with a fresh retry window."""
+    """Send a dead (or already delivered) event again, with a fresh retry window — only to an endpoint the
+    hub may still send to (redelivery on demand must not probe an address the rules now refuse)."""
     municipality_code = require_webhook_manager(principal)
     delivery = await repository.delivery(session, delivery_id)
     event = await repository.event(session, delivery.event_seq) if delivery is not None else None
-    if delivery is None or event is None or delivery.municipality_code != municipality_code:
+    sub = await repository.subscription(session, delivery.subscription_id) if delivery is not None else None
+    if (
+        delivery is None
+        or event is None
+        or sub is None
+        or delivery.municipality_code != municipality_code
+        or sub.municipality_code != municipality_code
+    ):
         raise DeliveryNotFound()
     if delivery.status == PENDING:
         raise DeliveryStillPending()
+    await check_url(sub.url, egress=egress)
     now = clock.now()
     delivery.status = PENDING
     delivery.next_attempt_at = now

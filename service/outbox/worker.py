@@ -17,7 +17,7 @@ from service.kit.hashing import canonical_json
 from service.kit.ids import random_id
 from service.outbox import repository, service, wakeup
 from service.outbox.secretbox import SecretBox, SecretBoxError
-from service.outbox.sender import Attempt, Outcome, WebhookSender
+from service.outbox.sender import Attempt, DeliveryError, Outcome, WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,20 @@ class OutboxWorker:
         return min(self._poll, max(wait, 0.005))
 
     async def run_once(self) -> int:
-        """One pass: fan out and send due deliveries, run jobs; returns how much was done."""
-        done = await self._deliver()
+        """One pass: fan out and send due deliveries, run jobs; returns how much was done.
+
+        Each stage fails alone: a failed delivery stage does not skip the jobs (J-LIS), nor one job the next.
+        """
+        done = 0
+        try:
+            done += await self._deliver()
+        except Exception:
+            log.exception("outbox: the delivery stage failed; jobs still run")
         for job in self._jobs:
-            done += await job.run_due(self.owner)
+            try:
+                done += await job.run_due(self.owner)
+            except Exception:
+                log.exception("outbox: job %s failed", type(job).__name__)
         return done
 
     async def _deliver(self) -> int:
@@ -137,35 +147,43 @@ class OutboxWorker:
             rows = await repository.claim_deliveries(
                 session, now=now, limit=self._batch, owner=self.owner, lease_until=now + self._lease
             )
-            attempts: list[Attempt | tuple[str, str]] = []
+            attempts: list[Attempt | tuple[str, DeliveryError]] = []
             for delivery, sub, event in rows:
                 try:
                     secret = self._box.open(sub.secret_ciphertext, sub.id)
-                except SecretBoxError as exc:
-                    attempts.append((delivery.id, str(exc)))
-                    continue
-                attempts.append(
-                    Attempt(
-                        delivery_id=delivery.id,
-                        attempt=delivery.attempts + 1,
-                        url=sub.url,
-                        secret=secret,
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        body=canonical_json(event.payload),
+                    attempts.append(
+                        Attempt(
+                            delivery_id=delivery.id,
+                            attempt=delivery.attempts + 1,
+                            url=sub.url,
+                            secret=secret,
+                            event_id=event.event_id,
+                            event_type=event.event_type,
+                            body=canonical_json(event.payload),
+                        )
                     )
-                )
+                except SecretBoxError:
+                    attempts.append((delivery.id, DeliveryError.secret_unreadable))
+                except Exception:
+                    # Failing the transaction here would roll back every lease and repeat on every pass.
+                    log.exception("outbox: could not prepare delivery %s", delivery.id)
+                    attempts.append((delivery.id, DeliveryError.internal))
         # The lease is committed before any request leaves: no transaction is open while we wait on a receiver.
+        # _attempt never raises, so one delivery's failure cannot cancel its siblings in the group.
         async with asyncio.TaskGroup() as group:
             for attempt in attempts:
                 group.create_task(self._attempt(attempt))
         return dispatched + len(attempts)
 
-    async def _attempt(self, attempt: Attempt | tuple[str, str]) -> None:
+    async def _attempt(self, attempt: Attempt | tuple[str, DeliveryError]) -> None:
         if isinstance(attempt, Attempt):
-            async with self._limit:
-                outcome = await self._sender.send(attempt, timestamp=int(clock.now().timestamp()))
             delivery_id = attempt.delivery_id
+            try:
+                async with self._limit:
+                    outcome = await self._sender.send(attempt, timestamp=int(clock.now().timestamp()))
+            except Exception:
+                log.exception("outbox: sending delivery %s failed unexpectedly", delivery_id)
+                outcome = Outcome(None, DeliveryError.unreachable)
         else:
             delivery_id, error = attempt
             outcome = Outcome(None, error)

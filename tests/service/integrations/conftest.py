@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -28,7 +29,8 @@ REPLAY_WINDOW = 300
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The service tests' settings with the outbox worker on, quick retries and a fast J-LIS simulator."""
+    """The service tests' settings with the outbox worker on, quick retries, a fast J-LIS simulator, and
+    webhooks allowed to reach 127.0.0.1 (the receivers)."""
     return settings.model_copy(
         update={
             "outbox_worker": "on",
@@ -41,6 +43,8 @@ def settings(settings: Settings) -> Settings:
             "jlis_adapter": "simulator",
             "jlis_poll_seconds": 0.1,
             "jlis_simulator_production_seconds": 0.3,
+            # The receivers of these tests listen on loopback, which webhooks may reach only when allowed.
+            "webhook_allowed_destinations": ["127.0.0.1"],
         }
     )
 
@@ -129,13 +133,12 @@ class Receiver:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A Receiver served by uvicorn on a free loopback port; stopped when the test ends."""
-    app = Receiver()
+@contextlib.asynccontextmanager
+async def serving(app: Receiver, host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
+    """Serve `app` with uvicorn on a free port of `host` (a loopback address) until the block ends."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks"
+    sock.bind((host, 0))
+    app.url = f"http://{host}:{sock.getsockname()[1]}/hooks"
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -149,6 +152,13 @@ async def receiver() -> AsyncIterator[Receiver]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A Receiver served by uvicorn on a free loopback port; stopped when the test ends."""
+    async with serving(Receiver()) as app:
+        yield app
 
 
 async def webhook_key(sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant) -> dict[str, str]:

@@ -99,6 +99,7 @@ async def hubs(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Hubs]:
         "HUB_WEBHOOK_TIMEOUT_SECONDS": "2",
         "HUB_OUTBOX_LEASE_SECONDS": "3",
         "HUB_WEBHOOK_RETRY_BASE_SECONDS": "0.1",
+        "HUB_WEBHOOK_ALLOWED_DESTINATIONS": '["127.0.0.1"]',  # the receiver listens on loopback
     }
     hubs = Hubs(env)
     try:
