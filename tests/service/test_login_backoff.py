@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import sessions
+from service.accounts import passwords, sessions
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.config import Settings
@@ -107,7 +107,7 @@ async def test_password_hash_runs_for_every_refusal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Unknown, pending and backing-off accounts spend the same argon2 work as a real check (similar timing)."""
-    real: Callable[[str | None, str], bool] = sessions.verify_password
+    real: Callable[[str | None, str], bool] = passwords.verify_password
     calls: list[bool] = []
 
     def counting(password_hash: str | None, password: str) -> bool:
