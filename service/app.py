@@ -33,7 +33,7 @@ from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
 from service.review.router import router as review_router
-from service.security import SecurityHeaders, mount_local_docs
+from service.security import PublicOriginRedirects, SecurityHeaders, mount_local_docs
 from service.signaling.router import SignalingSocketPath
 from service.signaling.router import router as signaling_router
 from service.signaling.runtime import signaling_running
@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PublicOriginRedirects, public_origin=settings.public_origin)
     app.add_middleware(RequestTimer)
     app.add_middleware(SignalingSocketPath)  # added last: the outermost, so frames skip the layers above
     mount_local_docs(app)

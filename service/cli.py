@@ -261,6 +261,7 @@ async def _account_create(settings: Settings, args: argparse.Namespace) -> None:
     engine = _engine(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
+            # SYSTEM: the operator's console on the server is trusted, so the account starts active (bootstrap).
             account = await accounts_service.create_account(
                 session,
                 actor=SYSTEM,
@@ -333,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="seed and print, then exit")
     _add_tls_options(demo)
     account = sub.add_parser("account", help="accounts").add_subparsers(dest="account_command", required=True)
-    create = account.add_parser("create", help="create an account")
+    create = account.add_parser(
+        "create",
+        help="create an account, active at once: the operator on the hub's server is trusted "
+        "(an admin's officer, supervisor or auditor made over the API waits for a second person)",
+    )
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--display-name")

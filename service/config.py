@@ -50,9 +50,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("development-only-secret")
     access_token_ttl_seconds: int = Field(default=900, ge=60)
     refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300)
+    # Per-account backoff (service/accounts/sessions.py): from this many failures in a row on, each failure opens
+    # a window of base · 2^(failures − max) seconds, at most login_lockout_seconds, in which unfamiliar addresses
+    # are refused.
     login_max_failures: int = Field(default=5, ge=1)
+    login_backoff_base_seconds: int = Field(default=30, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
-    # Login throttling per client address and per username (token bucket): burst, then this many per minute.
+    # Login throttling per client address (token bucket): burst, then this many per minute.
     login_rate_burst: int = Field(default=20, ge=1)
     login_rate_per_minute: float = Field(default=20, gt=0)
     enrolment_code_ttl_seconds: int = Field(default=24 * 3600, ge=60)

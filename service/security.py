@@ -1,6 +1,9 @@
-"""HTTP hardening: security headers on every response, and the API docs served locally (no CDN)."""
+"""HTTP hardening: security headers on every response, redirects that never name the Host header's site, and the
+API docs served locally (no CDN)."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -44,6 +47,44 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def safe_location(location: str, public_origin: str) -> str:
+    """A redirect target on the hub's configured origin, or a path on the same site; never the request's Host.
+
+    Starlette builds the trailing-slash redirects (/console → /console/, /api/…/ → /api/…) from the Host header,
+    which a client chooses. Only the path and query are kept; leading slashes and backslashes collapse to one
+    slash, since a browser reads `//site/` and `/\\site/` as another site.
+    """
+    parts = urlsplit(location)
+    absolute = bool(parts.scheme or parts.netloc) or location.startswith(("//", "/\\"))
+    if not absolute:
+        return location
+    target = "/" + parts.path.lstrip("/\\") + (f"?{parts.query}" if parts.query else "")
+    return public_origin.rstrip("/") + target if public_origin else target
+
+
+class PublicOriginRedirects:
+    """Rewrites every `Location` header with safe_location (the hub redirects only within itself)."""
+
+    def __init__(self, app: ASGIApp, *, public_origin: str) -> None:
+        self.app = app
+        self.public_origin = public_origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_rewritten(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                location = headers.get("location")
+                if location is not None:
+                    headers["location"] = safe_location(location, self.public_origin)
+            await send(message)
+
+        await self.app(scope, receive, send_rewritten)
 
 
 def mount_local_docs(app: FastAPI) -> None:

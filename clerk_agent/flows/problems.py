@@ -164,8 +164,8 @@ PROBLEMS: Final[dict[str, Text]] = {
 # administration. Listed so that a new hub code has to be placed deliberately.
 NOT_AT_THE_COUNTER: Final = frozenset(
     {
-        "account_locked",
         "account_not_found",
+        "account_not_pending",
         "already_exists",
         "attestation_required",
         "case_not_finalized",

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import mtls
+from service.accounts import mtls, sessions
 from service.accounts import service as accounts_service
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.config import Settings
@@ -65,7 +65,7 @@ async def authenticate(request: Request, session: AsyncSession, settings: Settin
         return device
     scheme, _, credential = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credential:
-        return await accounts_service.authenticate_access_token(session, credential.strip())
+        return await sessions.authenticate_access_token(session, credential.strip())
     if scheme.lower() == "apikey" and credential:
         return await accounts_service.authenticate_api_key(session, credential.strip())
     raise Unauthenticated(

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from service.errors import Conflict, HubError, NotFound, Unauthenticated
+from service.errors import Conflict, NotFound, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
     code = "invalid_credentials"
     title = "Username, password or one-time code is wrong"
-
-
-class AccountLocked(HubError):
-    status_code = 423
-    code = "account_locked"
-    title = "Account locked after repeated failed logins"
 
 
 class TotpRequired(Unauthenticated):
@@ -49,6 +43,11 @@ class UsernameTaken(Conflict):
 class DeviceKeyTaken(Conflict):
     code = "device_key_taken"
     title = "That public key is already registered"
+
+
+class AccountNotPending(Conflict):
+    code = "account_not_pending"
+    title = "The account is not waiting for activation"
 
 
 class AccountNotFound(NotFound):

@@ -25,9 +25,30 @@ class Account(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+    # A replacement secret waits here until its first code confirms it; the active one keeps working meanwhile.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # The end of the current backoff window after repeated failures (see service.login), not a lock.
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Keyed hashes of the client addresses this account last logged in from (never the addresses).
+    trusted_sources: Mapped[list[str] | None] = mapped_column(JSON)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An account with evidence access made by an admin waits for a second person (service.activate_account).
+    pending_activation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    activated_by: Mapped[str | None] = mapped_column(String(40))
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AccountNotice(Base):
+    """A security change of an account (TOTP changed, session revoked) that its owner is shown on next login."""
+
+    __tablename__ = "account_notice"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -38,11 +59,15 @@ class AuthSession(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    # Every session rotated out of one login shares its family: a reused refresh token revokes them all.
+    family_id: Mapped[str] = mapped_column(String(40), index=True)
     access_hash: Mapped[str] = mapped_column(String(64), unique=True)
     access_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     refresh_hash: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when a refresh replaced this session; presenting its refresh token again is then a reuse.
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import (
     Account,
+    AccountNotice,
     ApiKey,
     AuthSession,
     Device,
@@ -70,3 +71,27 @@ async def live_keys_of(session: AsyncSession, client_id: str) -> Sequence[ApiKey
 
 async def device_by_key(session: AsyncSession, public_key: str) -> Device | None:
     return (await session.execute(select(Device).where(Device.public_key == public_key))).scalar_one_or_none()
+
+
+async def sessions_of_family(session: AsyncSession, family_id: str) -> Sequence[AuthSession]:
+    query = select(AuthSession).where(AuthSession.family_id == family_id).with_for_update()
+    return (await session.execute(query)).scalars().all()
+
+
+async def notices_of(session: AsyncSession, account_id: str, limit: int) -> Sequence[AccountNotice]:
+    query = (
+        select(AccountNotice)
+        .where(AccountNotice.account_id == account_id)
+        .order_by(AccountNotice.created_at.desc(), AccountNotice.id)
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def pending_accounts(session: AsyncSession, municipality_code: str) -> Sequence[Account]:
+    query = (
+        select(Account)
+        .where(Account.municipality_code == municipality_code, Account.pending_activation.is_(True))
+        .order_by(Account.created_at)
+    )
+    return (await session.execute(query)).scalars().all()

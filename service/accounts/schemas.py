@@ -52,6 +52,10 @@ class AccountRead(BaseModel):
     post_office_id: str | None
     totp_confirmed: bool
     disabled: bool
+    pending_activation: bool = Field(
+        description="Made by an admin with evidence access: waits for a supervisor or auditor to activate it"
+    )
+    activated_at: dt.datetime | None
     created_at: dt.datetime
 
 
@@ -64,13 +68,35 @@ class MeRead(BaseModel):
     scopes: list[Scope]
 
 
+class Reauthentication(BaseModel):
+    """The account's password, and its current one-time code while TOTP is on."""
+
+    password: str = Field(max_length=200)
+    totp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+
 class TotpSetup(BaseModel):
     secret: str
     otpauth_uri: str
+    notice: str = Field(
+        description="Also listed at GET /api/v1/auth/notices: the secret is pending until confirmed"
+    )
 
 
 class TotpConfirm(BaseModel):
     totp: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class TotpChanged(BaseModel):
+    totp_enabled: bool
+    notice: str = Field(description="What changed (totp_enabled, totp_replaced, totp_disabled)")
+
+
+class NoticeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    created_at: dt.datetime
 
 
 class EnrolmentCodeCreate(BaseModel):

@@ -1,45 +1,43 @@
-"""Rules of accounts: login with lockout and TOTP, token rotation, device enrolment and signatures, API keys."""
+"""Rules of accounts: people (creation, second-person activation), device enrolment and signatures, API keys.
+
+Logins and sessions are in sessions.py, TOTP changes in totp.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-from dataclasses import dataclass
 
-import pyotp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import repository
+from service.accounts import notices, repository
 from service.accounts.exceptions import (
-    AccountLocked,
     AccountNotFound,
+    AccountNotPending,
     ClientNotFound,
     DeviceKeyTaken,
     DeviceNotFound,
     DeviceRevoked,
-    InvalidCredentials,
     InvalidDeviceSignature,
     InvalidEnrolmentCode,
     InvalidToken,
-    TotpRequired,
     UsernameTaken,
 )
 from service.accounts.models import (
     Account,
     ApiKey,
-    AuthSession,
     Device,
     DeviceRequestNonce,
     EnrolmentCode,
     IntegrationClient,
 )
-from service.accounts.passwords import hash_password, token_hash, verify_password
+from service.accounts.passwords import hash_password, token_hash
 from service.accounts.roles import MUNICIPAL_ROLES, Principal, PrincipalKind, Role, Scope
 from service.audit import service as audit
 from service.config import Settings
-from service.errors import BadRequest, Unprocessable
+from service.errors import PermissionDenied, Unprocessable
 from service.kit import clock
 from service.kit.ids import random_id, random_secret
 from service.tenancy import service as tenancy_service
@@ -59,6 +57,21 @@ def principal_of_account(account: Account) -> Principal:
 
 # ---- people -------------------------------------------------------------------------------------------------
 
+# Roles that see case evidence or a municipality's audit trail (evidence.service.require_evidence_reader, audit).
+EVIDENCE_ROLES = MUNICIPAL_ROLES
+# Who may activate such an account: a second person of its municipality who oversees it.
+ACTIVATOR_ROLES = frozenset({Role.supervisor, Role.auditor})
+
+
+def needs_second_person(actor: Principal, role: Role) -> bool:
+    """Whether an account made by `actor` waits for activation: an admin's officer, supervisor or auditor does.
+
+    The operator's CLI on the hub's own server (`hub account create`, the demo, SYSTEM) is trusted: whoever runs it
+    holds the database credentials and could write the row directly, so its accounts start active. That is how
+    the first supervisor of a municipality is made.
+    """
+    return actor.kind is PrincipalKind.account and role in EVIDENCE_ROLES
+
 
 async def create_account(
     session: AsyncSession,
@@ -71,7 +84,7 @@ async def create_account(
     municipality_code: str | None,
     post_office_id: str | None,
 ) -> Account:
-    """Create a person's account; the role decides which tenant it must be bound to."""
+    """Create a person's account; the role decides which tenant it must be bound to (see needs_second_person)."""
     if role is Role.clerk:
         if post_office_id is None or municipality_code is not None:
             raise Unprocessable(
@@ -99,6 +112,8 @@ async def create_account(
         totp_confirmed=False,
         failed_logins=0,
         disabled=False,
+        pending_activation=needs_second_person(actor, role),
+        created_by=actor.id,
         created_at=clock.now(),
     )
     session.add(account)
@@ -110,162 +125,49 @@ async def create_account(
         municipality_code=municipality_code,
         object_type="account",
         object_id=account.id,
-        reason_code=role.value,
+        reason_code=f"{role.value}_pending" if account.pending_activation else role.value,
     )
     return account
 
 
-def _totp_ok(account: Account, code: str | None) -> bool:
-    if not account.totp_confirmed or account.totp_secret is None:
-        return True
-    if code is None:
-        return False
-    totp = pyotp.TOTP(account.totp_secret)
-    now = clock.now()
-    for drift in (-1, 0, 1):
-        counter = totp.timecode(now) + drift
-        # A code may be used once: refuse any counter at or before the last one accepted.
-        if totp.generate_otp(counter) == code and (
-            account.totp_last_counter is None or counter > account.totp_last_counter
-        ):
-            account.totp_last_counter = counter
-            return True
-    return False
+def _require_activator(actor: Principal) -> None:
+    if actor.kind is not PrincipalKind.account or actor.role not in ACTIVATOR_ROLES:
+        raise PermissionDenied("only a supervisor or auditor of the municipality activates accounts")
 
 
-@dataclass(frozen=True)
-class IssuedTokens:
-    account: Account
-    access_token: str
-    refresh_token: str
-    expires_in: int
+async def pending_accounts(session: AsyncSession, *, actor: Principal) -> list[Account]:
+    """Accounts of the activator's municipality that wait for a second person."""
+    _require_activator(actor)
+    if actor.municipality_code is None:
+        return []
+    return list(await repository.pending_accounts(session, actor.municipality_code))
 
 
-async def _issue_session(session: AsyncSession, account: Account, settings: Settings) -> IssuedTokens:
-    now = clock.now()
-    access, refresh = f"mga_{random_secret()}", f"mgr_{random_secret()}"
-    session.add(
-        AuthSession(
-            id=random_id("sess"),
-            account_id=account.id,
-            access_hash=token_hash(access),
-            access_expires_at=now + dt.timedelta(seconds=settings.access_token_ttl_seconds),
-            refresh_hash=token_hash(refresh),
-            refresh_expires_at=now + dt.timedelta(seconds=settings.refresh_token_ttl_seconds),
-            created_at=now,
-        )
-    )
-    await session.flush()
-    return IssuedTokens(account, access, refresh, settings.access_token_ttl_seconds)
-
-
-class LoginRejected(Exception):
-    """A failed login whose bookkeeping (failure count, audit row) must be committed before the error is sent."""
-
-    def __init__(self, error: InvalidCredentials | AccountLocked | TotpRequired) -> None:
-        super().__init__(error.detail)
-        self.error = error
-
-
-async def login(
-    session: AsyncSession, *, username: str, password: str, totp: str | None, settings: Settings
-) -> IssuedTokens:
-    """Check password (argon2id) and TOTP; lock the account after repeated failures. Raises LoginRejected."""
-    account = await repository.account_by_username(session, username)
-    now = clock.now()
-    password_ok = verify_password(account.password_hash if account else None, password)
-    if account is None or account.disabled:
-        raise LoginRejected(InvalidCredentials())
-    principal = principal_of_account(account)
-    if account.locked_until is not None and account.locked_until > now:
-        await audit.record(
-            session,
-            actor=principal,
-            action="auth.login_refused",
-            municipality_code=account.municipality_code,
-            reason_code="locked",
-        )
-        raise LoginRejected(AccountLocked(f"locked until {account.locked_until.isoformat()}"))
-    if password_ok and totp is None and account.totp_confirmed:
-        raise LoginRejected(TotpRequired())
-    if not password_ok or not _totp_ok(account, totp):
-        account.failed_logins += 1
-        reason = "bad_password" if not password_ok else "bad_totp"
-        if account.failed_logins >= settings.login_max_failures:
-            account.locked_until = now + dt.timedelta(seconds=settings.login_lockout_seconds)
-            account.failed_logins = 0
-            reason = "locked"
-        await audit.record(
-            session,
-            actor=principal,
-            action="auth.login_failed",
-            municipality_code=account.municipality_code,
-            reason_code=reason,
-        )
-        raise LoginRejected(InvalidCredentials())
-    account.failed_logins = 0
-    account.locked_until = None
-    await audit.record(
-        session, actor=principal, action="auth.login", municipality_code=account.municipality_code
-    )
-    return await _issue_session(session, account, settings)
-
-
-async def refresh(session: AsyncSession, *, refresh_token: str, settings: Settings) -> IssuedTokens:
-    """Rotate a session: the refresh token is single-use and yields a new access/refresh pair."""
-    current = await repository.session_by_refresh_hash(session, token_hash(refresh_token))
-    now = clock.now()
-    if current is None or current.revoked_at is not None or current.refresh_expires_at <= now:
-        raise InvalidToken()
-    account = await session.get(Account, current.account_id)
-    if account is None or account.disabled:
-        raise InvalidToken()
-    current.revoked_at = now
-    return await _issue_session(session, account, settings)
-
-
-async def logout(session: AsyncSession, *, access_token: str) -> None:
-    """Revoke the session of an access token."""
-    current = await repository.session_by_access_hash(session, token_hash(access_token))
-    if current is not None and current.revoked_at is None:
-        current.revoked_at = clock.now()
-
-
-async def authenticate_access_token(session: AsyncSession, token: str) -> Principal:
-    """The account behind a bearer access token."""
-    current = await repository.session_by_access_hash(session, token_hash(token))
-    if current is None or current.revoked_at is not None or current.access_expires_at <= clock.now():
-        raise InvalidToken()
-    account = await session.get(Account, current.account_id)
-    if account is None or account.disabled:
-        raise InvalidToken()
-    return principal_of_account(account)
-
-
-async def totp_setup(session: AsyncSession, *, principal: Principal) -> tuple[str, str]:
-    """Start TOTP enrolment: a new secret, active once confirmed with a code."""
-    account = await session.get(Account, principal.id)
-    if account is None:
+async def activate_account(session: AsyncSession, *, actor: Principal, account_id: str) -> Account:
+    """A second person (supervisor or auditor of the same municipality, not the creator) activates an account."""
+    _require_activator(actor)
+    account = await session.get(Account, account_id)
+    # Another municipality's account is "not found", as for every foreign tenant's object.
+    if account is None or account.municipality_code != actor.municipality_code:
         raise AccountNotFound()
-    account.totp_secret = pyotp.random_base32()
-    account.totp_confirmed = False
-    uri = pyotp.TOTP(account.totp_secret).provisioning_uri(
-        name=account.username, issuer_name="madoguchi-bridge"
-    )
-    return account.totp_secret, uri
-
-
-async def totp_confirm(session: AsyncSession, *, principal: Principal, code: str) -> None:
-    """Activate TOTP after the first correct code."""
-    account = await session.get(Account, principal.id)
-    if account is None or account.totp_secret is None:
-        raise BadRequest("start TOTP setup first")
-    if not pyotp.TOTP(account.totp_secret).verify(code, for_time=clock.now(), valid_window=1):
-        raise InvalidCredentials("wrong one-time code")
-    account.totp_confirmed = True
+    if actor.id in (account.created_by, account.id):
+        raise PermissionDenied("the account's creator cannot also activate it")
+    if not account.pending_activation:
+        raise AccountNotPending()
+    account.pending_activation = False
+    account.activated_by = actor.id
+    account.activated_at = clock.now()
     await audit.record(
-        session, actor=principal, action="auth.totp_enabled", municipality_code=account.municipality_code
+        session,
+        actor=actor,
+        action="account.activated",
+        municipality_code=account.municipality_code,
+        object_type="account",
+        object_id=account.id,
+        reason_code=account.role,
     )
+    await notices.add(session, account_id=account.id, kind=notices.ACCOUNT_ACTIVATED)
+    return account
 
 
 # ---- devices ------------------------------------------------------------------------------------------------

@@ -43,8 +43,10 @@ class RateLimiter:
 
 # Per-app limiters (a fresh app, e.g. in tests, starts with full buckets): name → (capacity, refill per second).
 LIMITS: dict[str, tuple[float, float]] = {
-    # 20 login attempts, then one every 3 s, per client address and per username.
+    # 20 login attempts, then one every 3 s, per client address (HUB_LOGIN_RATE_* override it).
     "login": (20, 1 / 3),
+    # Password re-entry for TOTP changes: 5, then one a minute, per account (a stolen token cannot guess fast).
+    "reauth": (5, 1 / 60),
     # A counter reads a card a few times per case; a device asking for nonces in a loop is refused.
     "card_challenge": (30, 0.5),
 }

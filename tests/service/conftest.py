@@ -94,6 +94,11 @@ class CaseDriver:
             headers=self.world.admin_headers,
         )
         assert created.status_code == 201, created.text
+        # An admin's officer waits for a second person: tenant A's supervisor activates it.
+        activated = await self.client.post(
+            f"/api/v1/accounts/{created.json()['id']}/activate", headers=self.world.h("a", Role.supervisor)
+        )
+        assert activated.status_code == 200, activated.text
         return await login(self.client, username)
 
     async def to_review(self, procedure: str = "card_application") -> dict[str, Any]:

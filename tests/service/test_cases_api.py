@@ -165,6 +165,10 @@ async def test_other_officer_of_same_municipality_cannot_decide(
         headers=world.admin_headers,
     )
     assert other.status_code == 201
+    activated = await client.post(
+        f"/api/v1/accounts/{other.json()['id']}/activate", headers=world.h("a", Role.supervisor)
+    )
+    assert activated.status_code == 200
     headers = await login(client, "officer-two")
     await _refused_without_change(
         sessionmaker,

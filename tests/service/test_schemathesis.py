@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.link.auth import DeviceAuth
 from service.accounts import service as accounts_service
+from service.accounts import sessions
 from service.accounts.roles import SYSTEM, Role, Scope
 from service.config import Settings
 from service.db import unit_of_work
@@ -278,7 +279,7 @@ async def test_every_operation_conforms_to_the_openapi_document(
     # (Sessions issued by the service, not by /auth/login: the fuzzed login cases use up its rate limit.)
     async def fresh_session() -> dict[str, str]:
         async with unit_of_work(sessionmaker) as session:
-            issued = await accounts_service.login(
+            issued = await sessions.login(
                 session, username=officer_a, password=PASSWORD, totp=None, settings=settings
             )
         return {"Authorization": f"Bearer {issued.access_token}"}

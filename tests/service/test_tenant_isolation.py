@@ -131,7 +131,10 @@ TENANT_LISTS = {
     ("GET", "/api/v1/integration/finalized-cases"),
     ("GET", "/api/v1/webhook-subscriptions"),
     ("GET", "/api/v1/webhook-deliveries"),
+    ("GET", "/api/v1/accounts/pending"),
 }
+# Activating a pending account: a supervisor or auditor of its own municipality (tests/service/test_account_activation.py).
+ACCOUNT_ACTIVATION = {("POST", "/api/v1/accounts/{account_id}/activate")}
 DESIGNATION_ROUTES = {("GET", "/api/v1/designations/{designation_id}")}
 # A municipality's PIN-sealing key: for its own staff and the devices of offices it designated (else 404).
 SEALING_KEY_ROUTES = {("GET", "/api/v1/municipalities/{code}/pin-sealing-key")}
@@ -161,6 +164,8 @@ SELF_OR_PUBLIC = {
     ("GET", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/totp/setup"),
     ("POST", "/api/v1/auth/totp/confirm"),
+    ("POST", "/api/v1/auth/totp/disable"),
+    ("GET", "/api/v1/auth/notices"),
     ("POST", "/api/v1/devices/enroll"),
     ("GET", "/api/v1/devices/me"),
     ("PUT", "/api/v1/officers/me/presence"),
@@ -184,6 +189,7 @@ CLASSIFIED = (
     | CREATE_CASE
     | ADMIN_ONLY
     | SELF_OR_PUBLIC
+    | ACCOUNT_ACTIVATION
 )
 
 
