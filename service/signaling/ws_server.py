@@ -10,7 +10,7 @@ ASGI scope. A bigger message is refused by the WebSocket layer itself (close 100
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.config import Config
@@ -53,7 +53,7 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.max_message_size = ADMITTED_MAX_MESSAGE_BYTES
 
 
-def lift_limit_of(scope: dict[str, Any]) -> Callable[[], None] | None:
+def lift_limit_of(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     """The scope's cap-lifting callable, when the server is `HubWebSocketProtocol`."""
     extension = (scope.get("extensions") or {}).get(ADMITTED_EXTENSION)
     return extension["lift_limit"] if extension else None
