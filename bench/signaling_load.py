@@ -32,14 +32,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 from urllib.parse import parse_qs
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from service.signaling.tickets import ParticipantRole, TicketClaims, issue_ticket, new_nonce
-from service.wire.signaling import JoinMessage, RenegotiateMessage, SeqCounter, encode
+from service.wire.signaling import CandidateMessage, JoinMessage, SeqCounter, encode
 from tests._procs import stop
 
 MAX_ROOMS: Final = 2000
@@ -134,15 +134,19 @@ def serve(kind: str, port: int, secret: str) -> None:
     """Run one server until SIGTERM."""
     import uvicorn
 
+    from service.signaling.ws_server import uvicorn_ws_options
+
     app = hub_app(secret.encode()) if kind == "hub" else BareRelay()
+    # The hub runs on its own WebSocket protocol (websockets-sansio with a pre-join cap), as `hub serve` does.
+    ws_options: dict[str, Any] = uvicorn_ws_options() if kind == "hub" else {"ws": "websockets-sansio"}
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws="websockets-sansio",
         ws_ping_interval=None,
         backlog=4096,
+        **ws_options,
     )
 
 
@@ -179,8 +183,13 @@ class Tally:
 
 
 def _frame(room: str, side: Side) -> str:
-    # The send time rides in the frame: both ends live in this process, so one clock measures the relay.
-    return encode(RenegotiateMessage(seq=side.seq.next(), room=room, reason=str(time.perf_counter_ns())))
+    # The send time rides in the frame: both ends live in this process, so one clock measures the relay. A
+    # candidate, because both roles may send one (the hub refuses a frame type of the other role).
+    return encode(
+        CandidateMessage(
+            seq=side.seq.next(), room=room, candidate=str(time.perf_counter_ns()), sdp_mline_index=0
+        )
+    )
 
 
 async def _open(kind: str, port: int, secret: bytes, name: str, role: ParticipantRole) -> Side:
@@ -208,10 +217,10 @@ async def _read(room: Room, me: Side, tally: Tally) -> None:
     with contextlib.suppress(ConnectionClosed):
         async for raw in me.ws:
             message = json.loads(raw)
-            if message.get("type") != "renegotiate":
+            if message.get("type") != "candidate":
                 continue  # the hub's joined presence updates and heartbeats
             if tally.measuring:
-                tally.latencies_ms.append((time.perf_counter_ns() - int(message["reason"])) / 1e6)
+                tally.latencies_ms.append((time.perf_counter_ns() - int(message["candidate"])) / 1e6)
                 tally.delivered += 1
             if tally.echo:
                 await me.ws.send(_frame(room.name, me))

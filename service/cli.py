@@ -29,6 +29,7 @@ from service.errors import HubError
 from service.evidence import retention
 from service.evidence.runtime import load_keyring
 from service.outbox import retention as outbox_retention
+from service.signaling.ws_server import uvicorn_ws_options
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.hours import ALWAYS_OPEN
@@ -85,6 +86,7 @@ def _serve(settings: Settings) -> None:
         # Longer than the clients' own idle expiry (httpx 5 s): the client drops an idle connection first, so no
         # request goes down a connection the hub is closing at that moment (an httpx.ReadError in the bench).
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **uvicorn_ws_options(),
         **tls,
     )
     uvicorn.Server(config).run()

@@ -1,4 +1,5 @@
-"""Structured JSON logs with a masking filter: no PIN, no 12-digit number, no known personal field reaches a log."""
+"""Structured JSON logs with a masking filter: no PIN, no 12-digit number, no known personal field, no ticket or
+token in a URL reaches a log (uvicorn's access log goes through the same filter)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,30 @@ PERSONAL_FIELDS = frozenset(
         "resident_record",
     }
 )
+# A credential in a query string: the signaling socket's `?ticket=` (browsers cannot send it in a header), and any
+# parameter named like a token, key or secret. uvicorn's access log prints the whole request target.
+_QUERY_SECRETS = re.compile(
+    r"""(?ix)
+    ([?&](?:[a-z0-9]+[_.-])*(?:ticket|token|secret|key|apikey|signature|sig|password|passwd|pin|otp|totp|nonce|credential)=)
+    ([^&#\s"']+)
+    """
+)
+# The same credentials as JSON fields or `name: value` pairs outside a query string.
+_TOKEN_PAIRS = re.compile(
+    r"""(?ix)
+    (\b(?:ticket|resume_token|access_token|refresh_token|api_key|token)\b)
+    (["']?\s*[:=]\s*["']?)
+    ([^\s"',;}&#]+)
+    """
+)
 MASK = "***"
 
 
 def mask_text(text: str) -> str:
-    """The text with 12-digit numbers and secret values masked."""
+    """The text with 12-digit numbers, secret values and query-string credentials masked."""
     text = _TWELVE_DIGITS.sub("<12-digit masked>", text)
+    text = _QUERY_SECRETS.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = _TOKEN_PAIRS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return _SECRET_PAIRS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 

@@ -41,7 +41,8 @@ class DeviceAuth(httpx.Auth):
             self._key,
             device_id=self.device_id,
             method=request.method,
-            path_and_query=request.url.raw_path.decode("ascii"),
+            # The target as it goes on the wire, in the one canonical form the hub checks (escapes kept).
+            path_and_query=device_auth.canonical_target(request.url.raw_path.decode("ascii")),
             timestamp=int(self._clock()),
             nonce=secrets.token_urlsafe(18),
             body=request.content,

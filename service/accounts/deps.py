@@ -12,7 +12,7 @@ from service.accounts import mtls, sessions
 from service.accounts import service as accounts_service
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.config import Settings
-from service.db import DBSession
+from service.db import DBSession, unit_of_work
 from service.errors import PermissionDenied, Unauthenticated
 from service.wire import device_auth
 
@@ -49,18 +49,22 @@ async def authenticate(request: Request, session: AsyncSession, settings: Settin
     """Authenticate a request in the given session (for endpoints that manage their own units of work)."""
     headers = request.headers
     if device_auth.HEADER_SIGNATURE in headers or device_auth.HEADER_ID in headers:
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        device = await accounts_service.authenticate_device(
-            session,
-            device_id=headers.get(device_auth.HEADER_ID, ""),
-            timestamp=headers.get(device_auth.HEADER_TIMESTAMP, ""),
-            nonce=headers.get(device_auth.HEADER_NONCE, ""),
-            signature=headers.get(device_auth.HEADER_SIGNATURE, ""),
-            method=request.method,
-            path_and_query=path,
-            body=await request.body(),
-            settings=settings,
-        )
+        body = await request.body()
+        # Its own short unit of work, committed before the handler runs: the nonce of a verified request is
+        # spent even when the handler then fails and the request's transaction rolls back. `session` has not
+        # begun yet (authentication is the first thing a request does), so on SQLite nothing holds the write lock.
+        async with unit_of_work(request.app.state.sessionmaker) as own:
+            device = await accounts_service.authenticate_device(
+                own,
+                device_id=headers.get(device_auth.HEADER_ID, ""),
+                timestamp=headers.get(device_auth.HEADER_TIMESTAMP, ""),
+                nonce=headers.get(device_auth.HEADER_NONCE, ""),
+                signature=headers.get(device_auth.HEADER_SIGNATURE, ""),
+                method=request.method,
+                path_and_query=request_target(request),
+                body=body,
+                settings=settings,
+            )
         mtls.check_device_certificate(request.scope, device.id, settings.device_mtls)
         return device
     scheme, _, credential = headers.get("authorization", "").partition(" ")
@@ -74,6 +78,17 @@ async def authenticate(request: Request, session: AsyncSession, settings: Settin
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def request_target(request: Request) -> str:
+    """The request target as the device sent it (raw path, escapes kept, raw query): what its signature covers."""
+    raw_path = request.scope.get("raw_path")
+    if not raw_path:
+        # Fail closed: the decoded path cannot tell `/a%2Fb` from `/a/b` (uvicorn and httpx always set raw_path).
+        raise Unauthenticated("the server passed no raw request target to check the device signature against")
+    return device_auth.canonical_target(
+        raw_path.decode("latin-1"), request.scope.get("query_string", b"").decode("latin-1")
+    )
 
 
 def require_roles(principal: Principal, *roles: Role) -> Principal:

@@ -25,6 +25,21 @@ class InvalidDeviceSignature(Unauthenticated):
     title = "The device request signature does not verify"
 
 
+class MalformedDeviceTimestamp(Unauthenticated):
+    code = "device_timestamp_malformed"
+    title = "X-Device-Timestamp must be Unix seconds in plain decimal (no sign, no leading zero, no spaces)"
+
+
+class MalformedDeviceNonce(Unauthenticated):
+    code = "device_nonce_malformed"
+    title = "X-Device-Nonce must be 16–64 URL-safe characters"
+
+
+class DeviceRequestReplayed(Unauthenticated):
+    code = "device_request_replayed"
+    title = "This device request was already made (its nonce was used)"
+
+
 class DeviceRevoked(Unauthenticated):
     code = "device_revoked"
     title = "This device has been revoked"

@@ -10,6 +10,7 @@ import hmac
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import notices, repository
@@ -19,10 +20,13 @@ from service.accounts.exceptions import (
     ClientNotFound,
     DeviceKeyTaken,
     DeviceNotFound,
+    DeviceRequestReplayed,
     DeviceRevoked,
     InvalidDeviceSignature,
     InvalidEnrolmentCode,
     InvalidToken,
+    MalformedDeviceNonce,
+    MalformedDeviceTimestamp,
     UsernameTaken,
 )
 from service.accounts.models import (
@@ -250,22 +254,30 @@ async def authenticate_device(
     body: bytes,
     settings: Settings,
 ) -> Principal:
-    """Verify a signed device request: known, unrevoked device; fresh timestamp; unused nonce; valid signature."""
+    """Verify a signed device request: known, unrevoked device; fresh timestamp; unused nonce; valid signature.
+
+    `path_and_query` is the request target in `device_auth.canonical_target` form. Once the signature verifies,
+    the nonce is spent in `session`: the caller commits that session on its own, before the request's handler
+    runs, so a request that then fails (4xx, 5xx, rolled back) cannot be replayed either.
+    """
     device = await session.get(Device, device_id) if len(device_id) <= 40 else None
     if device is None:
         raise InvalidDeviceSignature()
     if device.revoked_at is not None:
         raise DeviceRevoked()
     try:
-        stamp = int(timestamp)
+        stamp = device_auth.parse_timestamp(timestamp)
+    except ValueError as exc:
+        raise MalformedDeviceTimestamp() from exc
+    if not device_auth.valid_nonce(nonce):
+        raise MalformedDeviceNonce()
+    try:
         sig = device_auth.b64url_decode(signature)
     except ValueError as exc:
         raise InvalidDeviceSignature("malformed device signature headers") from exc
     now = clock.now()
     if abs(now.timestamp() - stamp) > settings.device_clock_skew_seconds:
         raise InvalidDeviceSignature("device clock is off or the request is stale")
-    if not 16 <= len(nonce) <= 64:
-        raise InvalidDeviceSignature("nonce must be 16–64 characters")
     message = device_auth.signing_input(
         method=method, path_and_query=path_and_query, timestamp=stamp, nonce=nonce, body=body
     )
@@ -274,8 +286,13 @@ async def authenticate_device(
     except InvalidSignature as exc:
         raise InvalidDeviceSignature() from exc
     if await repository.nonce_seen(session, device.id, nonce):
-        raise InvalidDeviceSignature("replayed request (nonce already used)")
+        raise DeviceRequestReplayed("replayed request (nonce already used)")
     session.add(DeviceRequestNonce(device_id=device.id, nonce=nonce, seen_at=now))
+    try:
+        # Two copies of one request at once: both saw the nonce unused, the second insert loses here.
+        await session.flush()
+    except IntegrityError as exc:
+        raise DeviceRequestReplayed("replayed request (nonce already used)") from exc
     await repository.forget_nonces_before(
         session, now - dt.timedelta(seconds=3 * settings.device_clock_skew_seconds)
     )

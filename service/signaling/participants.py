@@ -34,6 +34,9 @@ class Transport(Protocol):
     async def close(self, code: int, reason: str) -> None:
         """Close with a WebSocket close code."""
 
+    def admitted(self) -> None:
+        """The socket joined a room: lift the small cap on what it may send before that."""
+
 
 Authorize = Callable[[TicketClaims], Awaitable[bool]]
 """Whether the ticket's principal still belongs in the room (a short database check at join)."""
@@ -55,6 +58,8 @@ class HubConfig:
     relay_only: bool = False
     join_timeout_s: float = 10.0
     outbox_limit: int = 256
+    # A socket that carries `Origin` (a browser's) must come from here; empty: no browser socket is admitted.
+    public_origin: str = ""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ from service.signaling.tickets import (
     verify_ticket,
 )
 from service.wire.signaling import (
+    MAX_JOIN_FRAME_BYTES,
+    SENDABLE_BY,
     ByeMessage,
     CloseCode,
     ErrorMessage,
@@ -48,6 +50,7 @@ from service.wire.signaling import (
     JoinedMessage,
     JoinMessage,
     SeqGuard,
+    SignalingMessage,
     encode,
 )
 
@@ -122,6 +125,7 @@ class SignalingHub(RoomRegistry):
             return
         except Disconnected:
             return
+        transport.admitted()
         writer = asyncio.create_task(self._write(participant), name=f"signaling-write-{participant.room}")
         reader: asyncio.Task[None] | None = None
         try:
@@ -167,6 +171,15 @@ class SignalingHub(RoomRegistry):
             raise Refusal(CloseCode.PROTOCOL_ERROR, "join_timeout", "no join frame in time") from exc
         if raw is None:
             raise Disconnected()
+        # Nobody is admitted yet: a join is a few hundred bytes, so more is refused before it is even parsed.
+        if len(raw) > MAX_JOIN_FRAME_BYTES or (
+            isinstance(raw, str) and len(raw.encode("utf-8", "surrogatepass")) > MAX_JOIN_FRAME_BYTES
+        ):
+            raise Refusal(
+                CloseCode.MESSAGE_TOO_BIG,
+                "oversize",
+                f"more than {MAX_JOIN_FRAME_BYTES} bytes before joining",
+            )
         join = decode_checked(raw, guard)
         if not isinstance(join, JoinMessage):
             raise Refusal(
@@ -277,6 +290,7 @@ class SignalingHub(RoomRegistry):
 
     async def _read(self, participant: Participant, guard: SeqGuard) -> None:
         bucket = TokenBucket(self.config.rate_per_s, self.config.rate_burst)
+        may_send = SENDABLE_BY[participant.role]
         while True:
             # No timeout per frame (a timer per frame is most of the relay's cost): the watchdog checks silence.
             raw = await participant.transport.receive()
@@ -288,10 +302,8 @@ class SignalingHub(RoomRegistry):
             msg = decode_checked(raw, guard)
             if isinstance(msg, HeartbeatMessage):
                 continue
-            if isinstance(msg, JoinMessage | JoinedMessage):
-                raise Refusal(
-                    CloseCode.PROTOCOL_ERROR, "unexpected_type", f"{msg.type} after joining", msg.seq
-                )
+            if msg.type not in may_send:  # one set lookup per frame: the relay's hot path
+                raise _not_sendable(participant.role, msg)
             if msg.room is not None and msg.room != participant.room:
                 raise Refusal(
                     CloseCode.ROOM_NOT_FOUND, "room_not_found", "frames must name the joined room", msg.seq
@@ -327,6 +339,13 @@ class SignalingHub(RoomRegistry):
                     elif now - participant.last_sent >= self.config.heartbeat_s:
                         # The server's side of the heartbeat: an idle socket still carries a frame.
                         participant.emit(HeartbeatMessage(seq=0))
+
+
+def _not_sendable(role: str, msg: SignalingMessage) -> Refusal:
+    """The refusal of a frame this role may not send: the hub's own types, or the other role's."""
+    if isinstance(msg, JoinMessage | JoinedMessage | ErrorMessage):
+        return Refusal(CloseCode.PROTOCOL_ERROR, "unexpected_type", f"{msg.type} after joining", msg.seq)
+    return Refusal(CloseCode.FORBIDDEN, "wrong_role", f"a {role} does not send {msg.type}", msg.seq)
 
 
 async def _quiet_close(transport: Transport, code: int, reason: str) -> None:

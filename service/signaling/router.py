@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
 from service.db import DBSession
-from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.errors import PermissionDenied, Unauthenticated, problem, problem_responses
 from service.signaling import metrics as metrics_service
 from service.signaling import service as signaling_service
 from service.signaling.exceptions import CaseNotFound, MetricsLimitReached
@@ -21,6 +22,7 @@ from service.signaling.schemas import (
     ConnectionMetricsSummary,
     SignalingTicketRead,
 )
+from service.signaling.ws_server import lift_limit_of
 
 router = APIRouter(tags=["signaling"])
 
@@ -105,12 +107,55 @@ class _SocketTransport:
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code, reason)
 
+    def admitted(self) -> None:
+        lift = lift_limit_of(self._ws.scope)
+        if lift is not None:
+            lift()
+
+
+def _normal_origin(origin: str) -> tuple[str, str, int | None] | None:
+    """scheme, host and port of an origin, with the scheme's default port dropped; None when it is not one."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        return None
+    if port == {"http": 80, "https": 443}[scheme]:
+        port = None
+    return scheme, parts.hostname.lower(), port
+
+
+def origin_allowed(origin: str | None, public_origin: str) -> bool:
+    """A socket without `Origin` (the clerk agent: not a browser) passes; a browser's must be the hub's own.
+
+    Browsers always send `Origin` on a WebSocket and the console is served by the hub itself, so any other
+    origin is another site's page trying to use an officer's session (cross-site WebSocket hijacking).
+    """
+    if origin is None:
+        return True
+    own = _normal_origin(public_origin)
+    return own is not None and _normal_origin(origin) == own
+
 
 @router.websocket(signaling_service.SIGNALING_PATH)
 async def signaling_socket(websocket: WebSocket) -> None:
     """Join a room with `?ticket=…` (browsers cannot set headers on a WebSocket) or a resume token in the join frame."""
-    await websocket.accept()
     hub: SignalingHub = websocket.app.state.signaling
+    if not origin_allowed(websocket.headers.get("origin"), hub.config.public_origin):
+        # Refused before the handshake completes: the client sees HTTP 403, never the hub's socket.
+        await websocket.send_denial_response(
+            problem(
+                403,
+                "origin_not_allowed",
+                "Origin not allowed",
+                "this socket is open to the hub's own pages only",
+            )
+        )
+        return
+    await websocket.accept()
     # The ticket sits in the query string, where proxies may log it: it is single-use and lives 30 s.
     await hub.serve(_SocketTransport(websocket), ticket=websocket.query_params.get("ticket"))
 

@@ -82,6 +82,7 @@ async def issue_signaling_ticket(
         role=role,
         ice_servers=ice_servers(settings, principal.id),
         relay_only=settings.signaling_relay_only,
+        public_origin=settings.origin,
     )
 
 
@@ -127,4 +128,5 @@ def hub_config(settings: Settings) -> HubConfig:
         rate_per_s=settings.signaling_rate_per_second,
         rate_burst=settings.signaling_rate_burst,
         relay_only=settings.signaling_relay_only,
+        public_origin=settings.origin,
     )

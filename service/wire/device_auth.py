@@ -2,15 +2,21 @@
 
 Each request carries:
   X-Device-Id         the device id the hub gave at enrolment
-  X-Device-Timestamp  Unix seconds (integer); the hub accepts a small clock skew
-  X-Device-Nonce      16–64 URL-safe characters, never reused by the device
+  X-Device-Timestamp  Unix seconds in plain decimal (no sign, no leading zero, no spaces, at most 12 digits);
+                      the hub accepts a small clock skew
+  X-Device-Nonce      16–64 URL-safe characters (A–Z a–z 0–9 _ -), never reused by the device
   X-Device-Signature  base64url (no padding) Ed25519 signature over `signing_input(...)`
+
+The signed path is the request target exactly as it goes on the wire (`canonical_target`): the raw path with its
+percent-escapes kept, and the raw query. Never the decoded path: `/a%2Fb` and `/a/b` are different targets,
+and a signature over one must not pass for the other.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -20,6 +26,36 @@ HEADER_TIMESTAMP = "X-Device-Timestamp"
 HEADER_NONCE = "X-Device-Nonce"
 HEADER_SIGNATURE = "X-Device-Signature"
 SCHEME = "MADOGUCHI-DEVICE-V1"
+
+# Exactly what `str(int)` of a positive Unix time prints: `int()` alone would also take "+5", "05", " 5 ", "1_5"
+# and non-ASCII digits, several spellings of one signed value.
+_TIMESTAMP = re.compile(r"[1-9][0-9]{0,11}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+def parse_timestamp(text: str) -> int:
+    """The Unix time of an `X-Device-Timestamp` header; ValueError unless it is plain decimal as the wire defines."""
+    if not _TIMESTAMP.fullmatch(text):
+        raise ValueError("X-Device-Timestamp must be Unix seconds in plain decimal")
+    return int(text)
+
+
+def valid_nonce(text: str) -> bool:
+    """Whether `text` is a well-formed `X-Device-Nonce`."""
+    return _NONCE.fullmatch(text) is not None
+
+
+def canonical_target(raw_path: str, raw_query: str = "") -> str:
+    """The request target both sides sign: raw path (escapes kept), `?` and the raw query when there is one.
+
+    The only normalisation, done identically by the device and the hub, is upper-case hex in percent-escapes
+    (`%2f` and `%2F` are one byte either way). `raw_path` may carry the query itself (httpx's `raw_path` does).
+    """
+    path, _, query_in_path = raw_path.partition("?")
+    query = raw_query or query_in_path
+    target = f"{path}?{query}" if query else path
+    return _PERCENT_ESCAPE.sub(lambda m: m.group(0).upper(), target)
 
 
 def b64url(data: bytes) -> str:

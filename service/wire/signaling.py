@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 MAX_FRAME_BYTES: Final = 64 * 1024
 """Hard cap on one encoded frame; an aiortc SDP with host candidates is 2–4 KiB."""
+MAX_JOIN_FRAME_BYTES: Final = 4 * 1024
+"""Cap on anything a socket sends before it is admitted: the join frame (room, role, resume token) is < 400 bytes.
+A client sends nothing else before its `joined` arrives."""
 
 # Case ids come from service.kit.ids.random_id ("case_" + urlsafe base64), which this pattern admits.
 RoomId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -204,6 +207,13 @@ class ErrorMessage(_Frame):
     code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
     detail: ShortText = ""
     ref_seq: Seq | None = None
+
+
+# Which frames each role may send (the hub relays nothing else; join and heartbeat are the hub's business, and
+# `joined` and `error` come only from the hub). The counter offers, the officer answers and asks for a new offer.
+CLERK_SENDS: Final = frozenset({"offer", "candidate", "mute", "bye"})
+OFFICER_SENDS: Final = frozenset({"answer", "candidate", "mute", "bye", "renegotiate"})
+SENDABLE_BY: Final[dict[str, frozenset[str]]] = {"clerk": CLERK_SENDS, "officer": OFFICER_SENDS}
 
 
 SignalingMessage = Annotated[

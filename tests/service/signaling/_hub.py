@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.link.signaling import HubSignaling
@@ -27,6 +28,7 @@ from clerk_agent.rtc.sources import SyntheticCamera, ToneMicrophone
 from service.accounts.models import Account
 from service.cases.models import Case
 from service.db import unit_of_work
+from service.signaling.ws_server import uvicorn_ws_options
 from service.wire.signaling import (
     MAX_FRAME_BYTES,
     ErrorMessage,
@@ -58,7 +60,7 @@ async def serving(app: object, port: int) -> AsyncIterator[str]:
         port=port,
         lifespan="off",
         log_level="warning",
-        ws="websockets-sansio",
+        **uvicorn_ws_options(),  # the hub's own WebSocket protocol, as `hub serve` runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="uvicorn-test-hub")
@@ -99,9 +101,17 @@ class RawSocket:
         self.seq = SeqCounter()
 
     @classmethod
-    async def open(cls, url: str) -> RawSocket:
-        """Connect to a ws:// URL (with its ticket, if any)."""
-        return cls(await connect(url, max_size=4 * MAX_FRAME_BYTES, ping_interval=None, open_timeout=5))
+    async def open(cls, url: str, *, origin: str | None = None) -> RawSocket:
+        """Connect to a ws:// URL (with its ticket, if any); `origin` sends an Origin header, as a browser does."""
+        return cls(
+            await connect(
+                url,
+                max_size=4 * MAX_FRAME_BYTES,
+                ping_interval=None,
+                open_timeout=5,
+                origin=Origin(origin) if origin is not None else None,
+            )
+        )
 
     async def join(self, room: str, role: str, resume_token: str | None = None) -> JoinedMessage:
         """Send a join; return the joined frame (AssertionError on anything else)."""

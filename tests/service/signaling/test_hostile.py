@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,19 +12,24 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from service.accounts.roles import Role
 from service.config import Settings
 from service.signaling.rooms import SignalingHub
+from service.signaling.router import origin_allowed
 from service.signaling.tickets import TicketClaims, issue_ticket, new_nonce
 from service.wire.signaling import (
+    MAX_JOIN_FRAME_BYTES,
+    AnswerMessage,
     ByeMessage,
     CloseCode,
     ErrorMessage,
     JoinMessage,
     MuteMessage,
     OfferMessage,
+    RenegotiateMessage,
+    SignalingMessage,
 )
 from tests.factories import World
 from tests.service.conftest import CaseDriver
@@ -291,3 +297,123 @@ async def test_bye_reaches_the_peer_and_hub_is_left_clean(
             await asyncio.sleep(0.02)
     assert hub.counts().in_grace == 0  # a participant that said bye is not waited for
     assert not isinstance(got, ErrorMessage)
+
+
+# ---- issue #12: Origin, the pre-join buffer, frames of the other role ------------------------------------
+
+
+async def test_a_foreign_origin_is_refused_before_the_handshake(
+    hub_url: str, world: World, cases: list[str], settings: Settings, bystanders: Pair
+) -> None:
+    """The hub took any Origin: another site's page could drive an officer's socket. Now HTTP 403, no socket."""
+    body = await ticket(world.device_a, cases[0])
+    with pytest.raises(InvalidStatus) as refused:
+        await RawSocket.open(ws_url_with(body), origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+    assert b"origin_not_allowed" in refused.value.response.body
+    # The same ticket (never spent: nothing was accepted) opens the room from the hub's own origin.
+    sock = await RawSocket.open(ws_url_with(body), origin=settings.origin)
+    await sock.join(cases[0], "clerk")
+    await sock.close()
+    await bystanders.still_relays()
+
+
+@pytest.mark.parametrize(
+    ("origin", "public", "allowed"),
+    [
+        (None, "https://hub.example", True),  # the clerk agent: not a browser, no Origin
+        ("https://hub.example", "https://hub.example", True),
+        ("https://HUB.example:443", "https://hub.example/", True),
+        ("http://hub.example", "https://hub.example", False),
+        ("https://hub.example:8443", "https://hub.example", False),
+        ("https://hub.example.evil.test", "https://hub.example", False),
+        ("null", "https://hub.example", False),
+        ("https://hub.example", "", False),
+    ],
+)
+def test_origin_rule(origin: str | None, public: str, allowed: bool) -> None:
+    assert origin_allowed(origin, public) is allowed
+
+
+@pytest.mark.parametrize("size", [MAX_JOIN_FRAME_BYTES + 1, 1024 * 1024])
+async def test_before_joining_a_socket_may_send_only_a_small_frame(
+    hub_url: str, world: World, cases: list[str], bystanders: Pair, size: int
+) -> None:
+    """uvicorn's 16 MiB were buffered for a socket nobody had admitted, and decoded by the hub. Now the
+    WebSocket layer itself cuts anything over 4 KiB before a join (1009, no error frame from the hub)."""
+    body = await ticket(world.device_a, cases[0])
+    sock = await RawSocket.open(ws_url_with(body))
+    with contextlib.suppress(ConnectionClosed):
+        await sock.send_raw(
+            json.dumps({"seq": 0, "type": "join", "room": cases[0], "role": "clerk", "x": "y" * size})
+        )
+    closed = await sock.closed()
+    assert (closed.code, closed.errors) == (CloseCode.MESSAGE_TOO_BIG, [])
+    await bystanders.still_relays()
+
+
+async def test_after_joining_frames_up_to_the_wire_cap_pass(
+    hub_url: str, client: httpx.AsyncClient, world: World, cases: list[str]
+) -> None:
+    """The small pre-join cap is lifted on admission: a 40 KiB offer still reaches the officer."""
+    clerk = await _joined(world.device_a, cases[0], "clerk")
+    officer = await _joined(client, cases[0], "officer", world.h("a", Role.officer))
+    sdp = "v=0\r\n" + "a=x\r\n" * 8000
+    await clerk.send(OfferMessage(seq=0, room=cases[0], sdp=sdp))
+    got = await officer.recv()
+    assert isinstance(got, OfferMessage)
+    assert got.sdp == sdp
+    await clerk.close()
+    await officer.close()
+
+
+def _frame_of(kind: str, room: str) -> SignalingMessage:
+    frames: dict[str, SignalingMessage] = {
+        "offer": OfferMessage(seq=0, room=room, sdp="v=0"),
+        "answer": AnswerMessage(seq=0, room=room, sdp="v=0"),
+        "renegotiate": RenegotiateMessage(seq=0, room=room, reason="spoofed"),
+        "error": ErrorMessage(seq=0, room=room, code="revoked", detail="spoofed by the peer"),
+    }
+    return frames[kind]
+
+
+@pytest.mark.parametrize(
+    ("role", "kind", "close", "code"),
+    [
+        ("clerk", "answer", CloseCode.FORBIDDEN, "wrong_role"),
+        ("clerk", "renegotiate", CloseCode.FORBIDDEN, "wrong_role"),
+        ("officer", "offer", CloseCode.FORBIDDEN, "wrong_role"),
+        ("officer", "error", CloseCode.PROTOCOL_ERROR, "unexpected_type"),
+        ("clerk", "error", CloseCode.PROTOCOL_ERROR, "unexpected_type"),
+    ],
+)
+async def test_a_frame_of_the_other_role_is_refused_and_not_relayed(
+    hub_url: str,
+    client: httpx.AsyncClient,
+    world: World,
+    cases: list[str],
+    bystanders: Pair,
+    role: str,
+    kind: str,
+    close: int,
+    code: str,
+) -> None:
+    """The relay passed any frame type from either side (an officer's offer, a peer's forged hub error)."""
+    officer_headers = world.h("a", Role.officer)
+    clerk = await _joined(world.device_a, cases[0], "clerk")
+    officer = await _joined(client, cases[0], "officer", officer_headers)
+    sender, receiver = (clerk, officer) if role == "clerk" else (officer, clerk)
+    await sender.send(_frame_of(kind, cases[0]))
+    closed = await sender.closed()
+    assert (closed.code, closed.errors) == (close, [code])
+    # The refused frame never reached the other side: the next frame it gets is from the sender's successor.
+    if role == "clerk":
+        successor = await _joined(world.device_a, cases[0], "clerk")
+    else:
+        successor = await _joined(client, cases[0], "officer", officer_headers)
+    await successor.send(MuteMessage(seq=0, room=cases[0], kind="audio", muted=True))
+    got = await receiver.recv()
+    assert isinstance(got, MuteMessage), got
+    await successor.close()
+    await receiver.close()
+    await bystanders.still_relays()

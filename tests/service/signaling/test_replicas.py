@@ -58,6 +58,9 @@ class Socket:
         self.close_code = code
         self.to_hub.put_nowait(None)
 
+    def admitted(self) -> None:
+        """Nothing to lift: this transport has no pre-join cap of its own."""
+
     def say(self, msg: SignalingMessage) -> None:
         self.to_hub.put_nowait(encode(msg.model_copy(update={"seq": self.seq})))
         self.seq += 1
