@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.accounts.deps import CurrentPrincipal
+from service.accounts.deps import AuditReader
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.audit import repository
 from service.audit import service as audit_service
@@ -39,7 +39,7 @@ def _auditable_chain(principal: Principal) -> str:
 )
 async def list_events(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: AuditReader,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -54,7 +54,7 @@ async def list_events(
 @router.get(
     "/verify", response_model=ChainStatus, responses=problem_responses(Unauthenticated, PermissionDenied)
 )
-async def verify(session: DBSession, principal: CurrentPrincipal) -> ChainStatus:
+async def verify(session: DBSession, principal: AuditReader) -> ChainStatus:
     """Walk the municipality's chain and report the first broken link (auditor)."""
     chain = _auditable_chain(principal)
     heads = {h.chain: h for h in await repository.chains(session)}

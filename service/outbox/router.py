@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.accounts.deps import AppSettings, CurrentPrincipal, require_scope
-from service.accounts.roles import PrincipalKind, Scope
+from service.accounts.deps import AppSettings, CasesReader, WebhookManager
+from service.accounts.roles import PrincipalKind
 from service.db import DBSession
 from service.errors import BadRequest, PermissionDenied, Unauthenticated, problem_responses
 from service.idempotency import http as idempotent
@@ -92,7 +92,7 @@ async def create_subscription(
     body: SubscriptionCreate,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -136,7 +136,7 @@ async def create_subscription(
     response_model=list[SubscriptionRead],
     responses=problem_responses(Unauthenticated, PermissionDenied),
 )
-async def list_subscriptions(session: DBSession, principal: CurrentPrincipal) -> list[SubscriptionRead]:
+async def list_subscriptions(session: DBSession, principal: WebhookManager) -> list[SubscriptionRead]:
     """The municipality's webhook subscriptions (secrets are never shown again)."""
     subs = await outbox_service.list_subscriptions(session, principal=principal)
     return [SubscriptionRead.model_validate(s) for s in subs]
@@ -148,7 +148,7 @@ async def list_subscriptions(session: DBSession, principal: CurrentPrincipal) ->
     responses=problem_responses(Unauthenticated, PermissionDenied, SubscriptionNotFound),
 )
 async def read_subscription(
-    subscription_id: str, session: DBSession, principal: CurrentPrincipal
+    subscription_id: str, session: DBSession, principal: WebhookManager
 ) -> SubscriptionRead:
     """One subscription of the caller's municipality."""
     sub = await outbox_service.get_subscription(session, principal=principal, subscription_id=subscription_id)
@@ -164,7 +164,7 @@ async def update_subscription(
     subscription_id: str,
     body: SubscriptionUpdate,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     settings: AppSettings,
 ) -> SubscriptionRead:
     """Change the URL or event types, or pause (`active: false`) and resume a subscription."""
@@ -187,7 +187,7 @@ async def update_subscription(
     responses=problem_responses(Unauthenticated, PermissionDenied, SubscriptionNotFound),
 )
 async def rotate_secret(
-    subscription_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+    subscription_id: str, session: DBSession, principal: WebhookManager, settings: AppSettings
 ) -> SubscriptionWithSecret:
     """Replace the signing secret (shown once); deliveries from now on are signed with the new one."""
     sub, secret = await outbox_service.update_subscription(
@@ -212,7 +212,7 @@ async def rotate_secret(
 )
 async def list_deliveries(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     subscription_id: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(pattern="^(pending|succeeded|dead)$")] = None,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -242,7 +242,7 @@ async def list_deliveries(
     response_model=DeliveryRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, DeliveryNotFound, DeliveryStillPending),
 )
-async def redeliver(delivery_id: str, session: DBSession, principal: CurrentPrincipal) -> DeliveryRead:
+async def redeliver(delivery_id: str, session: DBSession, principal: WebhookManager) -> DeliveryRead:
     """Queue a dead (or delivered) event for this subscription again, with a fresh 24-hour retry window."""
     delivery, event = await outbox_service.redeliver(session, principal=principal, delivery_id=delivery_id)
     return _delivery(delivery, event)
@@ -255,7 +255,7 @@ async def redeliver(delivery_id: str, session: DBSession, principal: CurrentPrin
 )
 async def list_events(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     event_type: Annotated[list[EventType] | None, Query(alias="type")] = None,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
@@ -264,7 +264,6 @@ async def list_events(
     """The municipality's events, oldest first (integration key with cases:read): the pull twin of webhooks."""
     if principal.kind is not PrincipalKind.integration or principal.municipality_code is None:
         raise PermissionDenied("the event feed is for the municipality's integration client")
-    require_scope(principal, Scope.cases_read)
     after = decode_cursor(cursor, int) if cursor else None
     rows = await outbox_service.list_events(
         session,
