@@ -43,3 +43,8 @@ class EvidencePurged(Conflict):
 class EvidenceIntegrity(Conflict):
     code = "evidence_integrity_failed"
     title = "Stored evidence does not decrypt: it was altered or moved (reported to the audit trail)"
+
+
+class EvidenceUnreadable(Conflict):
+    code = "evidence_unreadable"
+    title = "Stored evidence holds an image the hub will not decode (too large or corrupt)"

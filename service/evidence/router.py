@@ -23,6 +23,7 @@ from service.evidence.exceptions import (
     ChallengeUsed,
     EvidenceClosed,
     EvidenceNotFound,
+    EvidenceUnreadable,
     MalformedProof,
 )
 from service.evidence.runtime import EvidenceRuntime
@@ -126,7 +127,9 @@ async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrin
 @router.get(
     "/evidence/{evidence_id}/card-face",
     response_model=CardFaceView,
-    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound),
+    responses=problem_responses(
+        Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound, EvidenceUnreadable
+    ),
 )
 async def view_card_face(
     case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
