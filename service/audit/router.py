@@ -13,6 +13,7 @@ from service.audit import service as audit_service
 from service.audit.schemas import AuditEventRead, AuditPage, ChainStatus
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.kit.bounds import Seq
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -40,7 +41,7 @@ def _auditable_chain(principal: Principal) -> str:
 async def list_events(
     session: DBSession,
     principal: AuditReader,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[Seq, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> AuditPage:

@@ -43,6 +43,7 @@ from service.integrations.schemas import (
     ResidentCheckRequest,
 )
 from service.kit import clock
+from service.kit.bounds import ApiDate
 from service.kit.pagination import Page
 from service.outbox.router import decode_cursor, encode_cursor
 
@@ -358,11 +359,11 @@ async def export_cases(
     principal: CasesReader,
     settings: AppSettings,
     period_from: Annotated[
-        dt.date | None,
+        ApiDate | None,
         Query(alias="from", description="First local date (inclusive); default `to` − 30 days"),
     ] = None,
     period_to: Annotated[
-        dt.date | None, Query(alias="to", description="Last local date (inclusive); default today")
+        ApiDate | None, Query(alias="to", description="Last local date (inclusive); default today")
     ] = None,
     format: Literal["csv", "json"] = "csv",
 ) -> Response:

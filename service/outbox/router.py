@@ -17,6 +17,7 @@ from service.errors import BadRequest, PermissionDenied, Unauthenticated, proble
 from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
+from service.kit.bounds import MAX_SEQ
 from service.kit.pagination import Page
 from service.outbox import service as outbox_service
 from service.outbox.events import EventType
@@ -59,6 +60,9 @@ def decode_cursor(token: str, *types: type) -> list[int | str]:
         not isinstance(raw, list)
         or len(raw) != len(types)
         or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(raw, types, strict=True))
+        # A crafted cursor may carry any integer: past a BIGINT it would overflow in the database.
+        or not all(0 <= v <= MAX_SEQ for v in raw if isinstance(v, int))
+        or not all(len(v) <= 64 for v in raw if isinstance(v, str))
     ):
         raise BadRequest("invalid cursor")
     return raw
