@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -31,13 +30,11 @@ FORMATS = ("PNG", "JPEG", "JPEG2000")
 def to_png(image_bytes: bytes, what: str) -> bytes:
     """Decode a PNG, JPEG or JPEG 2000 image and encode it as PNG; CardDataMalformed if it is not one."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(image_bytes), formats=FORMATS) as image:
-                # Image.open has read the header only: the size is known before any pixel is decoded.
-                if image.width * image.height > MAX_PIXELS:
-                    raise CardDataMalformed(f"{what} declares {image.width}×{image.height} pixels")
-                image.load()
+        with Image.open(io.BytesIO(image_bytes), formats=FORMATS) as image:
+            # Image.open has read the header only: the size is known before any pixel is decoded.
+            if image.width * image.height > MAX_PIXELS:
+                raise CardDataMalformed(f"{what} declares {image.width}×{image.height} pixels")
+            image.load()
             out = io.BytesIO()
             image.save(out, format="PNG")
     except (

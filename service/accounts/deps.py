@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
@@ -69,7 +69,6 @@ class ApiKeyScope:
     """
 
     scope: Scope
-    marker: ClassVar[str] = "api_key_scope"
 
     async def __call__(
         self,

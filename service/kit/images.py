@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,11 +42,10 @@ class ImageHeader:
 def read_header(data: bytes, *, formats: Sequence[str], max_pixels: int) -> ImageHeader:
     """Format and size from the header alone (no pixel is decoded); ImageRefused or ImageTooLarge otherwise."""
     try:
-        # Pillow warns past its own limit and raises past twice that; either is a bomb here, whatever the filters.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(formats)) as image:
-                header = ImageHeader(image.format or "", image.width, image.height)
+        # Pillow warns past its own limit (an exception where warnings are errors) and raises past twice that; no
+        # filter is changed here (catch_warnings is not thread-safe): the pixel check below refuses either way.
+        with Image.open(io.BytesIO(data), formats=list(formats)) as image:
+            header = ImageHeader(image.format or "", image.width, image.height)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"the image declares more than {max_pixels} pixels") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

@@ -6,7 +6,6 @@ import asyncio
 import io
 import struct
 import threading
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.evidence.models import EvidenceBlob
 from tests.factories import World
+from tests.images import png_bomb
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
@@ -169,19 +169,6 @@ async def test_a_resent_still_with_its_key_is_stored_once(
     assert other.status_code == 422, other.text
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(EvidenceBlob))).scalar_one() == 1
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG of width × height black 1-bit pixels: a few kilobytes that decode to width × height bytes."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    squeeze = zlib.compressobj(9)
-    idat = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grayscale
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
