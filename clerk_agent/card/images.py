@@ -21,14 +21,29 @@ class CardFacePngs:
     security_code: bytes | None
 
 
+# A card's images are small (the face photo is about 300 × 400); a header that declares more is not a card's, and is
+# refused before its pixels are decoded (a few bytes can declare a picture of gigabytes).
+MAX_PIXELS = 4_000_000
+FORMATS = ("PNG", "JPEG", "JPEG2000")
+
+
 def to_png(image_bytes: bytes, what: str) -> bytes:
-    """Decode any image Pillow knows (PNG, JPEG 2000) and encode it as PNG; CardDataMalformed if it is not one."""
+    """Decode a PNG, JPEG or JPEG 2000 image and encode it as PNG; CardDataMalformed if it is not one."""
     try:
-        with Image.open(io.BytesIO(image_bytes)) as image:
+        with Image.open(io.BytesIO(image_bytes), formats=FORMATS) as image:
+            # Image.open has read the header only: the size is known before any pixel is decoded.
+            if image.width * image.height > MAX_PIXELS:
+                raise CardDataMalformed(f"{what} declares {image.width}×{image.height} pixels")
             image.load()
             out = io.BytesIO()
             image.save(out, format="PNG")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as exc:
         raise CardDataMalformed(f"{what} is not a readable image") from exc
     return out.getvalue()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +16,20 @@ from service.config import Settings
 from service.db import DBSession, unit_of_work
 from service.errors import PermissionDenied, Unauthenticated
 from service.wire import device_auth
+
+# Scopes that let an API key change something; every route other than GET that takes a key needs one of them.
+WRITE_SCOPES = frozenset({Scope.cases_write, Scope.webhooks_manage})
+
+
+class ApiKeyNotAccepted(PermissionDenied):
+    code = "api_key_not_accepted"
+    title = "This operation does not take an API key"
+
+
+class ScopeMissing(PermissionDenied):
+    code = "scope_missing"
+    title = "The API key lacks the scope this operation needs"
+
 
 # Declared for the OpenAPI document; the dependency below reads the headers itself.
 _bearer = HTTPBearer(
@@ -41,12 +56,48 @@ async def current_principal(
     _b: Annotated[object, Depends(_bearer)] = None,
     _d: Annotated[object, Depends(_device)] = None,
 ) -> Principal:
-    """Whoever is calling; 401 when nobody is."""
+    """Whoever is calling, except an integration API key (a route that takes keys says so with `ApiKeyScope`)."""
     return await authenticate(request, session, settings)
 
 
-async def authenticate(request: Request, session: AsyncSession, settings: Settings) -> Principal:
-    """Authenticate a request in the given session (for endpoints that manage their own units of work)."""
+@dataclass(frozen=True)
+class ApiKeyScope:
+    """The dependency of a route that integration API keys may call: the key must carry `scope`.
+
+    Default-deny: `CurrentPrincipal` refuses every API key, so a route takes keys only by declaring the scope here,
+    and tests/service/test_api_key_scopes.py reads these declarations off every route of the app.
+    """
+
+    scope: Scope
+
+    async def __call__(
+        self,
+        request: Request,
+        session: DBSession,
+        settings: AppSettings,
+        _b: Annotated[object, Depends(_bearer)] = None,
+        _d: Annotated[object, Depends(_device)] = None,
+    ) -> Principal:
+        return await authenticate(request, session, settings, api_key_scope=self.scope)
+
+
+async def authenticate(
+    request: Request, session: AsyncSession, settings: Settings, *, api_key_scope: Scope | None = None
+) -> Principal:
+    """Authenticate a request in the given session (for endpoints that manage their own units of work).
+
+    An integration API key is accepted only where the caller names the scope it needs (`api_key_scope`).
+    """
+    principal = await _identify(request, session, settings)
+    if principal.kind is PrincipalKind.integration:
+        if api_key_scope is None:
+            raise ApiKeyNotAccepted("this operation is not part of the integration API")
+        if api_key_scope not in principal.scopes:
+            raise ScopeMissing(f"API key lacks scope {api_key_scope.value}", scope=api_key_scope.value)
+    return principal
+
+
+async def _identify(request: Request, session: AsyncSession, settings: Settings) -> Principal:
     headers = request.headers
     if device_auth.HEADER_SIGNATURE in headers or device_auth.HEADER_ID in headers:
         body = await request.body()
@@ -117,12 +168,11 @@ async def account_principal(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-def require_scope(principal: Principal, scope: Scope) -> None:
-    """Integration clients need the scope; other principals are checked by role elsewhere."""
-    if principal.kind is PrincipalKind.integration and scope not in principal.scopes:
-        raise PermissionDenied(f"API key lacks scope {scope.value}")
-
-
+# Routes that integration API keys may call, by the scope they need (people and devices pass by role as before).
+CasesReader = Annotated[Principal, Depends(ApiKeyScope(Scope.cases_read))]
+CasesWriter = Annotated[Principal, Depends(ApiKeyScope(Scope.cases_write))]
+AuditReader = Annotated[Principal, Depends(ApiKeyScope(Scope.audit_read))]
+WebhookManager = Annotated[Principal, Depends(ApiKeyScope(Scope.webhooks_manage))]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 DevicePrincipal = Annotated[Principal, Depends(device_principal)]
 AccountPrincipal = Annotated[Principal, Depends(account_principal)]

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.accounts.deps import CurrentPrincipal
+from service.accounts.deps import AuditReader
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.audit import repository
 from service.audit import service as audit_service
 from service.audit.schemas import AuditEventRead, AuditPage, ChainStatus
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
+from service.kit.bounds import Seq
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -39,8 +40,8 @@ def _auditable_chain(principal: Principal) -> str:
 )
 async def list_events(
     session: DBSession,
-    principal: CurrentPrincipal,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    principal: AuditReader,
+    after_seq: Annotated[Seq, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> AuditPage:
@@ -54,7 +55,7 @@ async def list_events(
 @router.get(
     "/verify", response_model=ChainStatus, responses=problem_responses(Unauthenticated, PermissionDenied)
 )
-async def verify(session: DBSession, principal: CurrentPrincipal) -> ChainStatus:
+async def verify(session: DBSession, principal: AuditReader) -> ChainStatus:
     """Walk the municipality's chain and report the first broken link (auditor)."""
     chain = _auditable_chain(principal)
     heads = {h.chain: h for h in await repository.chains(session)}

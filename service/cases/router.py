@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.accounts.deps import AppSettings, CasesReader, CasesWriter, CurrentPrincipal
 from service.cases import consents
 from service.cases import service as case_service
 from service.cases.consents import ConsentsGiven
@@ -88,7 +88,7 @@ async def create_case(
 )
 async def list_cases(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     state: Annotated[list[CaseState] | None, Query(description="Filter by state (repeatable)")] = None,
     procedure: Procedure | None = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
@@ -114,7 +114,7 @@ async def list_cases(
     response_model=CaseRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def read_case(case_id: str, session: DBSession, principal: CurrentPrincipal) -> CaseRead:
+async def read_case(case_id: str, session: DBSession, principal: CasesReader) -> CaseRead:
     """One case, if the caller may see it (a foreign case is 404)."""
     return CaseRead.model_validate(await case_service.get_for(session, principal=principal, case_id=case_id))
 
@@ -124,9 +124,7 @@ async def read_case(case_id: str, session: DBSession, principal: CurrentPrincipa
     response_model=list[CaseStateEntryRead],
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def case_history(
-    case_id: str, session: DBSession, principal: CurrentPrincipal
-) -> list[CaseStateEntryRead]:
+async def case_history(case_id: str, session: DBSession, principal: CasesReader) -> list[CaseStateEntryRead]:
     """When the case entered each state."""
     case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return [CaseStateEntryRead.model_validate(e) for e in await case_service.history(session, case)]
@@ -138,7 +136,7 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
         body: ActionRequest,
         request: Request,
         session: DBSession,
-        principal: CurrentPrincipal,
+        principal: CasesWriter,
         settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:

@@ -31,6 +31,7 @@ from service.cases.exceptions import (
 from service.cases.lifecycle import TERMINAL_STATES, Action, Actor, CaseState, LifecycleError, plan
 from service.cases.models import Case, CaseStateEntry
 from service.errors import PermissionDenied
+from service.evidence import retention
 from service.kit import clock
 from service.kit.ids import random_id
 from service.kit.pagination import Cursor
@@ -298,6 +299,8 @@ async def act(
         to_state=target.value,
         reason_code=reason_code,
     )
+    if action is Action.reject and reason_code is not None:
+        await retention.hold_on_decision(session, principal=principal, case=case, reason_code=reason_code)
     await outbox_service.on_case_transition(
         session, case=case, action=action, from_state=source, to_state=target
     )

@@ -48,3 +48,8 @@ class EvidenceIntegrity(Conflict):
 class CardFaceUnbound(Conflict):
     code = "card_face_unbound"
     title = "This card face was never shown to belong to the card that proved possession; it is not displayed"
+
+
+class EvidenceUnreadable(Conflict):
+    code = "evidence_unreadable"
+    title = "Stored evidence holds an image the hub will not decode (too large or corrupt)"

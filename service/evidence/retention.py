@@ -32,6 +32,8 @@ HOLD_REASONS = frozenset({"suspected_impersonation", "coercion", "investigation"
 # What the officer on the case may flag from the live check (docs/domain.md §B7): the hold starts at once, and
 # the case appears among the supervisor's flagged cases.
 OFFICER_FLAGS = frozenset({"suspected_impersonation", "coercion"})
+# Rejection reasons that put the case's evidence on hold with the decision (the evidence may be needed by police).
+HOLD_ON_DECISION = frozenset({"suspected_impersonation"})
 
 
 # The document stills' kinds (front, back, tilted) are kept as one artefact type, "document_still".
@@ -104,6 +106,28 @@ async def set_hold(session: AsyncSession, *, principal: Principal, case: Case, r
         )
     await session.flush()
     return hold
+
+
+async def hold_on_decision(
+    session: AsyncSession, *, principal: Principal, case: Case, reason_code: str
+) -> None:
+    """A decision whose reason is a hold reason (a rejection for suspected impersonation) holds the evidence.
+
+    Called by the decision itself, in its transaction, whoever sent it: the hold cannot be skipped by a client
+    that rejects without flagging first, and cannot outlive a decision that rolled back.
+    """
+    if reason_code not in HOLD_ON_DECISION or await session.get(LegalHold, case.id) is not None:
+        return
+    session.add(LegalHold(case_id=case.id, reason_code=reason_code, set_by=principal.id, set_at=clock.now()))
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.hold_set",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        reason_code=reason_code,
+    )
+    await session.flush()
 
 
 async def release_hold(session: AsyncSession, *, principal: Principal, case: Case) -> None:

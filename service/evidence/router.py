@@ -24,6 +24,7 @@ from service.evidence.exceptions import (
     ChallengeUsed,
     EvidenceClosed,
     EvidenceNotFound,
+    EvidenceUnreadable,
     MalformedProof,
 )
 from service.evidence.runtime import EvidenceRuntime
@@ -128,7 +129,12 @@ async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrin
     "/evidence/{evidence_id}/card-face",
     response_model=CardFaceView,
     responses=problem_responses(
-        Unauthenticated, PermissionDenied, CaseNotFound, EvidenceNotFound, CardFaceUnbound
+        Unauthenticated,
+        PermissionDenied,
+        CaseNotFound,
+        EvidenceNotFound,
+        CardFaceUnbound,
+        EvidenceUnreadable,
     ),
 )
 async def view_card_face(

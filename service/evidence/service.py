@@ -30,12 +30,13 @@ from service.evidence.exceptions import (
     EvidenceIntegrity,
     EvidenceNotFound,
     EvidencePurged,
+    EvidenceUnreadable,
     MalformedProof,
 )
 from service.evidence.models import CardChallenge, CaseCardBinding, EvidenceBlob, EvidenceItem
 from service.evidence.runtime import EvidenceRuntime
 from service.evidence.schemas import CardFaceView, CardProofSubmit
-from service.kit import clock
+from service.kit import clock, images
 from service.kit.envelope import EnvelopeError, Sealed, aad_for
 from service.kit.ids import random_id
 from service.observability.metrics import count_card_proof_failures
@@ -341,11 +342,26 @@ async def list_evidence(
     return found, await repository.binding(session, case.id)
 
 
-def _png(data: bytes) -> str:
-    with Image.open(io.BytesIO(data)) as image:
-        out = io.BytesIO()
-        image.convert("RGB" if image.mode not in ("L", "RGB", "RGBA") else image.mode).save(out, format="PNG")
-    return base64.b64encode(out.getvalue()).decode()
+# The card face's images are small (the face photo is about 300 × 400); anything larger is not a card's.
+CARD_FACE_FORMATS = ("PNG", "JPEG", "JPEG2000")
+CARD_FACE_MAX_PIXELS = 4_000_000
+
+
+def _to_png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB" if image.mode not in ("L", "RGB", "RGBA") else image.mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _png(data: bytes) -> str:
+    """The card-face image re-encoded as base64 PNG, decoded off the loop after a header check."""
+    try:
+        png = await images.decoded(
+            data, formats=CARD_FACE_FORMATS, max_pixels=CARD_FACE_MAX_PIXELS, use=_to_png
+        )
+    except images.ImageRefused as exc:
+        raise EvidenceUnreadable(f"the stored card face holds an unreadable image: {exc}") from exc
+    return base64.b64encode(png).decode()
 
 
 async def view_card_face(
@@ -379,7 +395,7 @@ async def view_card_face(
         birth_date=record.birth_date,
         sex=record.sex,
         expiry_unsigned=record.expiry_unsigned,
-        name_image_png=_png(record.name_image),
-        address_image_png=_png(record.address_image),
-        photo_png=_png(record.photo_jp2),
+        name_image_png=await _png(record.name_image),
+        address_image_png=await _png(record.address_image),
+        photo_png=await _png(record.photo_jp2),
     )

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from enum import StrEnum
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.roles import Principal
@@ -19,11 +17,13 @@ from service.evidence.exceptions import EvidenceClosed, EvidenceNotFound
 from service.evidence.models import EvidenceItem
 from service.evidence.runtime import EvidenceRuntime
 from service.evidence.service import open_blob, require_device_of_case, require_evidence_reader, store_blob
-from service.kit import clock
+from service.kit import clock, images
 from service.kit.ids import random_id
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 MIN_SIDE, MAX_SIDE = 240, 8000
+# 25 MP: a 4K frame or a 12 MP still fits; decoding one takes at most ~100 MB (see service/kit/images.py).
+MAX_PIXELS = 25_000_000
 # The applicant's photo may be taken at check-in; documents are shown during the live session.
 STILL_STATES = frozenset(
     {
@@ -48,23 +48,33 @@ class NotAnImage(Unprocessable):
     title = "The upload is not a JPEG or PNG image of a usable size"
 
 
-def sniff(data: bytes, declared: str) -> tuple[str, int, int]:
-    """(content type, width, height) of a real JPEG/PNG matching `declared`; NotAnImage otherwise."""
+class ImageTooLarge(NotAnImage):
+    code = "image_too_large"
+    title = "The image declares more pixels than the hub decodes"
+
+
+async def sniff(data: bytes, declared: str) -> tuple[str, int, int]:
+    """(content type, width, height) of a real JPEG/PNG matching `declared`; NotAnImage otherwise.
+
+    The size comes from the header first: a decompression bomb is refused before any pixel is decoded, and the
+    full decode (which catches truncated or corrupt pixel data) runs in a worker thread, off the event loop.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()  # structure check without decoding
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # full decode: truncated or corrupt pixel data fails here
-            kind, width, height = image.format, image.width, image.height
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise NotAnImage("the bytes are not a readable JPEG or PNG image") from exc
-    content_type = FORMATS.get(kind or "")
-    if content_type is None:
-        raise NotAnImage(f"{kind} images are not accepted; send JPEG or PNG")
+        header = images.read_header(data, formats=tuple(FORMATS), max_pixels=MAX_PIXELS)
+    except images.ImageTooLarge as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except images.ImageRefused as exc:
+        raise NotAnImage(str(exc)) from exc
+    content_type = FORMATS[header.format]
     if declared.split(";")[0].strip().lower() != content_type:
         raise NotAnImage(f"Content-Type says {declared!r} but the image is {content_type}")
+    width, height = header.width, header.height
     if not (min(width, height) >= MIN_SIDE and max(width, height) <= MAX_SIDE):
         raise NotAnImage(f"image is {width}×{height}; sides must be {MIN_SIDE}–{MAX_SIDE} px")
+    try:
+        await images.decoded(data, formats=tuple(FORMATS), max_pixels=MAX_PIXELS, use=lambda _: None)
+    except images.ImageRefused as exc:
+        raise NotAnImage(str(exc)) from exc
     return content_type, width, height
 
 
@@ -82,7 +92,7 @@ async def add_still(
     require_device_of_case(principal, case)
     if CaseState(case.state) not in STILL_STATES:
         raise EvidenceClosed(f"no stills in state {case.state}")
-    media_type, width, height = sniff(data, content_type)
+    media_type, width, height = await sniff(data, content_type)
     item = EvidenceItem(
         id=random_id("evd"),
         case_id=case.id,

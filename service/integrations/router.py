@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from service.accounts.deps import AppSettings, CurrentPrincipal
+from service.accounts.deps import AppSettings, CasesReader, CasesWriter, CurrentPrincipal
 from service.cases import service as case_service
 from service.cases.exceptions import CaseNotFound, NotAssigned, VersionConflict
 from service.db import DBSession
@@ -43,6 +43,7 @@ from service.integrations.schemas import (
     ResidentCheckRequest,
 )
 from service.kit import clock
+from service.kit.bounds import ApiDate
 from service.kit.pagination import Page
 from service.outbox.router import decode_cursor, encode_cursor
 
@@ -64,7 +65,7 @@ def _runtime(request: Request) -> IntegrationsRuntime:
 )
 async def finalized_cases(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     include_acknowledged: bool = False,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -92,9 +93,7 @@ async def finalized_cases(
     response_model=BackOfficeCaseRead,
     responses=problem_responses(*_CASE_ERRORS),
 )
-async def back_office_case(
-    case_id: str, session: DBSession, principal: CurrentPrincipal
-) -> BackOfficeCaseRead:
+async def back_office_case(case_id: str, session: DBSession, principal: CasesReader) -> BackOfficeCaseRead:
     """One case with its hand-off, J-LIS and mail records."""
     case = await integration_service.case_for_back_office(session, principal=principal, case_id=case_id)
     return BackOfficeCaseRead.of(await integration_service.view(session, case))
@@ -110,11 +109,13 @@ async def acknowledge(
     body: Acknowledge,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The back office took the finalized case over (repeat-safe: the first acknowledgement stays)."""
-    case = await integration_service.case_for_back_office(session, principal=principal, case_id=case_id)
+    case = await integration_service.case_for_back_office(
+        session, principal=principal, case_id=case_id, write=True
+    )
 
     async def run() -> dict[str, object]:
         await integration_service.acknowledge(
@@ -143,7 +144,7 @@ async def jlis_status(
     body: JlisStatusReport,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesWriter,
     settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -185,7 +186,7 @@ async def mail_dispatch(
     body: MailDispatchCreate,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesWriter,
     settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -226,7 +227,7 @@ async def mail_tracking(
     body: MailTrackingUpdate,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesWriter,
     settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -268,7 +269,7 @@ async def address_change(
     body: AddressChange,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesWriter,
     settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -355,14 +356,14 @@ async def resident_checks(
 )
 async def export_cases(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     settings: AppSettings,
     period_from: Annotated[
-        dt.date | None,
+        ApiDate | None,
         Query(alias="from", description="First local date (inclusive); default `to` − 30 days"),
     ] = None,
     period_to: Annotated[
-        dt.date | None, Query(alias="to", description="Last local date (inclusive); default today")
+        ApiDate | None, Query(alias="to", description="Last local date (inclusive); default today")
     ] = None,
     format: Literal["csv", "json"] = "csv",
 ) -> Response:

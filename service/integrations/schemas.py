@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.cases.lifecycle import CaseState
 from service.integrations.service import BackOfficeCase, JlisReport, TrackingStatus
+from service.kit.bounds import ApiDateTime
 from service.tenancy.codes import Procedure
 
 
@@ -120,7 +121,7 @@ class MailDispatchCreate(BaseModel):
 
     tracking_number: str = Field(pattern=r"^[0-9A-Z\-]{8,20}$", description="お問い合わせ番号")
     mail_type: Literal["honnin_gentei_tokurei"] = "honnin_gentei_tokurei"
-    dispatched_at: dt.datetime | None = None
+    dispatched_at: ApiDateTime | None = None
 
 
 class MailTrackingUpdate(BaseModel):
@@ -135,7 +136,7 @@ class MailTrackingUpdate(BaseModel):
     )
 
     status: TrackingStatus
-    occurred_at: dt.datetime
+    occurred_at: ApiDateTime
     reason_code: Literal["hold_expired", "addressee_unknown", "refused"] | None = None
 
 

@@ -10,6 +10,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from service.kit.bounds import within_years
+
 T = TypeVar("T")
 
 
@@ -32,8 +34,10 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created_at, ident = json.loads(raw)
             when = dt.datetime.fromisoformat(created_at)
-            if when.tzinfo is None or not isinstance(ident, str):
+            if when.tzinfo is None or not isinstance(ident, str) or len(ident) > 64:
                 raise ValueError("bad cursor")
+            # A crafted cursor may name year 1 or 9999: moved to UTC for the database, it overflows.
+            within_years(when)
             return cls(when, ident)
         except (ValueError, TypeError) as exc:
             raise InvalidCursor("invalid cursor") from exc

@@ -10,13 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.accounts.deps import AppSettings, CurrentPrincipal, require_scope
-from service.accounts.roles import PrincipalKind, Scope
+from service.accounts.deps import AppSettings, CasesReader, WebhookManager
+from service.accounts.roles import PrincipalKind
 from service.db import DBSession
 from service.errors import BadRequest, PermissionDenied, Unauthenticated, problem_responses
 from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.idempotency.service import IdempotencyMismatch
+from service.kit.bounds import MAX_SEQ
 from service.kit.pagination import Page
 from service.outbox import service as outbox_service
 from service.outbox.deps import WebhookEgress
@@ -63,6 +64,9 @@ def decode_cursor(token: str, *types: type) -> list[int | str]:
         not isinstance(raw, list)
         or len(raw) != len(types)
         or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(raw, types, strict=True))
+        # A crafted cursor may carry any integer: past a BIGINT it would overflow in the database.
+        or not all(0 <= v <= MAX_SEQ for v in raw if isinstance(v, int))
+        or not all(len(v) <= 64 for v in raw if isinstance(v, str))
     ):
         raise BadRequest("invalid cursor")
     return raw
@@ -103,7 +107,7 @@ async def create_subscription(
     body: SubscriptionCreate,
     request: Request,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     settings: AppSettings,
     egress: WebhookEgress,
     idempotency_key: IdempotencyKey = None,
@@ -149,7 +153,7 @@ async def create_subscription(
     response_model=list[SubscriptionRead],
     responses=problem_responses(Unauthenticated, PermissionDenied),
 )
-async def list_subscriptions(session: DBSession, principal: CurrentPrincipal) -> list[SubscriptionRead]:
+async def list_subscriptions(session: DBSession, principal: WebhookManager) -> list[SubscriptionRead]:
     """The municipality's webhook subscriptions (secrets are never shown again)."""
     subs = await outbox_service.list_subscriptions(session, principal=principal)
     return [SubscriptionRead.model_validate(s) for s in subs]
@@ -161,7 +165,7 @@ async def list_subscriptions(session: DBSession, principal: CurrentPrincipal) ->
     responses=problem_responses(Unauthenticated, PermissionDenied, SubscriptionNotFound),
 )
 async def read_subscription(
-    subscription_id: str, session: DBSession, principal: CurrentPrincipal
+    subscription_id: str, session: DBSession, principal: WebhookManager
 ) -> SubscriptionRead:
     """One subscription of the caller's municipality."""
     sub = await outbox_service.get_subscription(session, principal=principal, subscription_id=subscription_id)
@@ -184,7 +188,7 @@ async def update_subscription(
     subscription_id: str,
     body: SubscriptionUpdate,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     settings: AppSettings,
     egress: WebhookEgress,
 ) -> SubscriptionRead:
@@ -211,7 +215,7 @@ async def update_subscription(
 async def rotate_secret(
     subscription_id: str,
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     settings: AppSettings,
     egress: WebhookEgress,
 ) -> SubscriptionWithSecret:
@@ -239,7 +243,7 @@ async def rotate_secret(
 )
 async def list_deliveries(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: WebhookManager,
     subscription_id: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(pattern="^(pending|succeeded|dead)$")] = None,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -277,7 +281,7 @@ async def list_deliveries(
     ),
 )
 async def redeliver(
-    delivery_id: str, session: DBSession, principal: CurrentPrincipal, egress: WebhookEgress
+    delivery_id: str, session: DBSession, principal: WebhookManager, egress: WebhookEgress
 ) -> DeliveryRead:
     """Queue a dead (or delivered) event for this subscription again, with a fresh 24-hour retry window; refused
     when the endpoint's URL is one the hub no longer sends to."""
@@ -294,7 +298,7 @@ async def redeliver(
 )
 async def list_events(
     session: DBSession,
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     event_type: Annotated[list[EventType] | None, Query(alias="type")] = None,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
@@ -303,7 +307,6 @@ async def list_events(
     """The municipality's events, oldest first (integration key with cases:read): the pull twin of webhooks."""
     if principal.kind is not PrincipalKind.integration or principal.municipality_code is None:
         raise PermissionDenied("the event feed is for the municipality's integration client")
-    require_scope(principal, Scope.cases_read)
     after = decode_cursor(cursor, int) if cursor else None
     rows = await outbox_service.list_events(
         session,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 CandidateType = Literal["host", "srflx", "prflx", "relay"]
 Millis = Annotated[float, Field(ge=0, le=3_600_000)]
+
+
+def _this_millennium(value: dt.datetime) -> dt.datetime:
+    # Year 1 at +09:00 or 9999 at -09:00 cannot be moved to UTC for storage; no call started then anyway.
+    if not 2000 <= value.year <= 2999:
+        raise ValueError("must fall in the years 2000–2999")
+    return value
+
 
 # Strength order for the pair summary: a pair is only as direct as its least direct end.
 _RANK: dict[str, int] = {"host": 0, "prflx": 1, "srflx": 2, "relay": 3}
@@ -21,7 +30,7 @@ class ConnectionMetrics(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    started_at: AwareDatetime
+    started_at: Annotated[AwareDatetime, AfterValidator(_this_millennium)]
     role: Literal["offerer", "answerer"]
     signaling_ms: Millis | None = None
     """Offer handed over → remote description applied (answer received, or offer received and answered)."""

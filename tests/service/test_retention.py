@@ -206,3 +206,57 @@ def test_document_stills_follow_the_document_still_period() -> None:
     assert retention.retention_days(policy, "card_face") == 60
     assert retention.retention_days({}, "document_front") == 90
     assert retention.retention_days({}, "officer_note") == 90
+
+
+async def _reject(client: httpx.AsyncClient, world: World, driver: CaseDriver, reason_code: str) -> str:
+    """A case in review with its application photo, rejected over REST by its officer (no console, no flag)."""
+    case = await driver.to_review()
+    rejected = await client.post(
+        f"/api/v1/cases/{case['id']}/reject",
+        json={"reason_code": reason_code, "attested": True},
+        headers=world.h("a", Role.officer),
+    )
+    assert rejected.status_code == 200, rejected.text
+    return str(case["id"])
+
+
+async def _blobs_left_after_retention(sessionmaker: async_sessionmaker[AsyncSession], case_id: str) -> int:
+    async with unit_of_work(sessionmaker) as session:
+        await retention.purge_due(session, now=clock.now() + dt.timedelta(days=400))
+    async with sessionmaker() as session:
+        blobs = (await session.execute(select(EvidenceBlob).where(EvidenceBlob.case_id == case_id))).scalars()
+        return sum(1 for b in blobs if b.ciphertext is not None)
+
+
+async def test_a_rejection_for_suspected_impersonation_holds_the_evidence_with_the_decision(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Old code: only the console flagged before rejecting, so a REST rejection left the evidence to be purged."""
+    case_id = await _reject(client, world, driver, "suspected_impersonation")
+    flagged = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()["flagged"]
+    row = next(r for r in flagged if r["case_id"] == case_id)
+    assert row["reason_code"] == "suspected_impersonation"
+    async with sessionmaker() as session:
+        holds = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "evidence.hold_set", AuditEvent.case_id == case_id)
+        )
+    assert holds == 1
+    assert await _blobs_left_after_retention(sessionmaker, case_id) == 1  # the application photo is kept
+
+
+async def test_a_rejection_for_another_reason_leaves_retention_alone(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The control: the hold follows the reason, not every rejection."""
+    case_id = await _reject(client, world, driver, "face_mismatch")
+    flagged = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()["flagged"]
+    assert all(r["case_id"] != case_id for r in flagged)
+    assert await _blobs_left_after_retention(sessionmaker, case_id) == 0

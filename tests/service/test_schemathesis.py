@@ -18,6 +18,8 @@ type, a body and headers that match the schema. The run's size (operations, case
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sys
 import time
@@ -332,3 +334,129 @@ async def test_every_operation_conforms_to_the_openapi_document(
     assert stats.operations >= 90, "the OpenAPI document lost operations"
     assert not unguarded, "\n".join(unguarded)
     assert not stats.failures, "\n".join(sorted(stats.distinct)) + "\n\n" + "\n\n".join(stats.failures[:5])
+
+
+# Values at the ends of what Python accepts and the hub cannot store or compute with. Hypothesis seldom draws them
+# (a 2**64 or a year-1 date is one draw among billions), so every integer, date and cursor parameter gets each.
+INT_EDGES: list[Any] = [-1, -(2**63) - 1, 2**31, 2**63 - 1, 2**63, 2**64]
+DATE_EDGES: list[Any] = ["0001-01-01", "9999-12-31"]
+DATETIME_EDGES: list[Any] = [
+    "0001-01-01T00:00:00+09:00",  # before the calendar's start once moved to UTC
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-09:00",  # after the calendar's end once moved to UTC
+]
+
+
+def _cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+CURSOR_EDGES: list[Any] = [
+    *(_cursor(n) for n in (2**63, 2**64, -1)),
+    *(_cursor(n, "x") for n in (2**63, 2**64, -1)),
+    _cursor("0001-01-01T00:00:00+14:00", "x"),
+    _cursor("9999-12-31T23:59:59-14:00", "x"),
+]
+
+
+def _edges(name: str, schema: dict[str, Any]) -> list[Any]:
+    """The edge values for a parameter or body field of this JSON schema (none if it is of no such type)."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "integer":
+            return list(INT_EDGES)
+        if option.get("type") == "string" and option.get("format") == "date":
+            return list(DATE_EDGES)
+        if option.get("type") == "string" and option.get("format") == "date-time":
+            return list(DATETIME_EDGES)
+        if option.get("type") == "string" and name == "cursor":
+            return list(CURSOR_EDGES)
+    return []
+
+
+def _body_fields(document: dict[str, Any], operation: Operation) -> dict[str, dict[str, Any]]:
+    """The top-level fields of the operation's JSON body, by name."""
+    content = operation.definition.raw.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return dict(schema.get("properties", {}))
+
+
+async def test_integers_dates_and_cursors_at_their_limits_are_never_a_server_error(
+    app: Any,
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Each operation's integer, date, date-time and cursor inputs (query and JSON body), one at a time, at edges.
+
+    Sent twice: into a valid generated case, and alone with only the required inputs (so a default computed from
+    it — `to` − 30 days, `occurred_at` + 10 days — meets the edge). Old code: 500 for a 2**64 `after_seq` or
+    cursor, and for exports from year 1 or to year 9999.
+    """
+    document = app.openapi()
+    schema = schemathesis.openapi.from_dict(document)
+    spare_device, spare_client, _ = await _spare_credentials(sessionmaker, settings, world)
+    ids = await _real_ids(client, driver, world, spare_device, spare_client)
+    webhooks = await _webhook_manager_key(sessionmaker, world)
+    candidates = [
+        Principal("officer", world.h("a", Role.officer)),
+        Principal("device", auth=world.device_a.auth),
+        Principal("api_key", world.api_key("a")),
+        Principal("api_key_webhooks", webhooks),
+        Principal("admin", world.admin_headers),
+        Principal("supervisor", world.h("a", Role.supervisor)),
+        Principal("auditor", world.h("a", Role.auditor)),
+    ]
+    skip = {"POST /api/v1/auth/logout", "POST /api/v1/devices/{device_id}/revoke"}  # they end a credential
+    failures: list[str] = []
+    sent = 0
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        label = f"{operation.method.upper()} {operation.path}"
+        query = {
+            p["name"]: (p.get("schema", {}), bool(p.get("required")))
+            for p in operation.definition.raw.get("parameters", [])
+            if p.get("in") == "query"
+        }
+        body = _body_fields(document, operation)
+        targets = [("query", n, v) for n, (s, _) in query.items() for v in _edges(n, s)]
+        targets += [("body", n, v) for n, s in body.items() for v in _edges(n, s)]
+        if not targets or label in skip:
+            continue
+        examples = _generate(operation, GenerationMode.POSITIVE)
+        assert examples, label
+        case = examples[0]
+        for name in case.path_parameters or {}:
+            if name in ids:
+                case.path_parameters[name] = ids[name][0]
+        _bound(case)
+        principal = await _principal_for(client, case, candidates, Principal("anonymous"), [])
+        valid_query = dict(case.query or {})
+        valid_body = dict(case.body) if isinstance(case.body, dict) else case.body
+        required_query = {k: v for k, v in valid_query.items() if query.get(k, ({}, False))[1]}
+        for where, name, value in targets:
+            for base_query, base_body in ((valid_query, valid_body), (required_query, None)):
+                case.query = dict(base_query)
+                if isinstance(valid_body, dict):
+                    case.body = dict(base_body if isinstance(base_body, dict) else {})
+                if where == "query":
+                    case.query[name] = value
+                elif isinstance(case.body, dict):
+                    case.body[name] = value
+                sent += 1
+                try:
+                    response = await _send(client, case, principal)
+                except Exception as exc:  # the in-process transport raises what a server would answer 500 for
+                    failures.append(f"{label} {where} {name}={value!r} → {type(exc).__name__}: {exc}"[:300])
+                    continue
+                if response.status_code >= 500:
+                    failures.append(f"{label} {where} {name}={value!r} → {response.status_code}")
+        case.query, case.body = valid_query, valid_body
+    sys.stdout.write(f"\nedge values: {sent} requests, {len(failures)} server errors\n")
+    assert sent >= 50, "the edge run found too few integer/date parameters"
+    assert not failures, "\n".join(failures)

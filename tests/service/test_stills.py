@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import struct
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +19,7 @@ from service.accounts.roles import Role
 from service.audit.models import AuditEvent
 from service.evidence.models import EvidenceBlob
 from tests.factories import World
+from tests.images import png_bomb
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot
 
@@ -164,3 +169,78 @@ async def test_a_resent_still_with_its_key_is_stored_once(
     assert other.status_code == 422, other.text
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(EvidenceBlob))).scalar_one() == 1
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG whose SOF0 header claims width × height."""
+    data = bytearray(_image())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+class LoadSpy:
+    """Wraps Pillow's pixel decoder (ImageFile.load): who decoded, on which thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, before: Callable[[], None] | None = None) -> None:
+        self.threads: list[int] = []
+        original = ImageFile.ImageFile.load
+
+        def load(image: ImageFile.ImageFile) -> Any:
+            self.threads.append(threading.get_ident())
+            if before is not None:
+                before()
+            return original(image)
+
+        monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [png_bomb(12_000, 12_000), jpeg_claiming(7_000, 7_000)],
+    ids=["png-12000x12000", "jpeg-sof-7000x7000"],
+)
+async def test_a_decompression_bomb_is_refused_from_its_header(
+    monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: bytes,
+) -> None:
+    """Old code: every pixel was decoded on the event loop first (the PNG: hundreds of MB), then refused."""
+    assert len(data) < 100_000
+    case = await _live(driver)
+    before = await snapshot(sessionmaker)
+    spy = LoadSpy(monkeypatch)
+    response = await _upload(
+        world, case["id"], data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "image_too_large"
+    assert spy.threads == [], "the decoder ran for an image refused by its header"
+    assert await snapshot(sessionmaker) == before
+
+
+async def test_stills_are_decoded_off_the_event_loop_while_health_answers(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    """Old code: the decode ran on the loop, so /healthz could not answer until it ended (the flag stays False)."""
+    case = await _live(driver)
+    entered, release = threading.Event(), threading.Event()
+    released_while_decoding: list[bool] = []
+
+    def hold() -> None:
+        entered.set()
+        # Held until the test has had /healthz answered; the timeout only keeps a broken build from hanging.
+        released_while_decoding.append(release.wait(timeout=20))
+
+    spy = LoadSpy(monkeypatch, before=hold)
+    upload = asyncio.create_task(_upload(world, case["id"], _image()))
+    assert await asyncio.to_thread(entered.wait, 20)
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    release.set()
+    added = await upload
+    assert added.status_code == 201, added.text
+    assert released_while_decoding == [True]
+    assert threading.get_ident() not in spy.threads, "an image was decoded on the event loop's thread"

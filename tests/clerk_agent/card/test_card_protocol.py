@@ -9,10 +9,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from PIL import Image
+from PIL import Image, ImageFile
 
 from clerk_agent.card import apdu
-from clerk_agent.card.images import card_face_pngs
+from clerk_agent.card.images import card_face_pngs, to_png
 from clerk_agent.card.protocol import (
     JPKI_AID,
     KENHOJO_AID,
@@ -29,6 +29,7 @@ from clerk_agent.card.virtual.transport import InProcessTransport
 from clerk_agent.errors import (
     ApduFailed,
     CardAbsent,
+    CardDataMalformed,
     CardRemoved,
     ForbiddenFileAccess,
     InvalidPinFormat,
@@ -38,6 +39,7 @@ from clerk_agent.errors import (
     PinIncorrect,
 )
 from service.cardproof.verify import signed_bytes_for
+from tests.images import png_bomb
 from tests.plugins.cardkit import DER, issued_card, make_card
 
 HANAKO = person("yamada_hanako")
@@ -503,3 +505,14 @@ def test_the_emulator_would_serve_the_number_if_asked(hanako_card: VirtualMyNumb
     # Guards the guard: the file is really there (so "never read" is a property of our code, not of an empty card).
     assert hanako_card.file(KENHOJO_AID, 0x0001).data[3:15] == HANAKO.my_number.encode()
     assert isinstance(hanako_card.file(KENKAKU_AID, 0x0005), ElementaryFile)
+
+
+def test_a_card_image_declaring_a_huge_size_is_refused_before_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Old code: the counter decoded whatever size the card's image declared (25 MB of pixels here) and took it."""
+    decoded: list[object] = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image))
+    with pytest.raises(CardDataMalformed, match="5000×5000"):
+        to_png(png_bomb(5_000, 5_000), "face photo")
+    assert decoded == []
