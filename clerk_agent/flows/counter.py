@@ -38,6 +38,7 @@ from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
 from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.preview import Detector
+from service.wire.forms import is_shinseisho_id, normalize_shinseisho_id
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class CounterFlow:
         record = await self.store.unfinished_case()
         if record is not None:
             self.case = CounterCase.from_record(record)
+            if self.case.case_id is None and self.writes.idle:
+                # A create the hub refused before this agent version dropped it: the counter would wait forever.
+                await self.new_case()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(
@@ -130,8 +134,13 @@ class CounterFlow:
         return write
 
     async def _write_refused(self, write: Write, exc: HubRefused) -> None:
-        del write
         self.refused(exc)
+        case = self.case
+        if write.path == "/api/v1/cases" and case is not None and case.local_id == write.local_id:
+            # The hub refused to open the case: back to the first step, the form ID kept for the clerk to correct.
+            form_id = case.shinseisho_id
+            await self.new_case()
+            self.capture.scanned_form_id = form_id
 
     def refused(self, exc: HubRefused) -> None:
         """Show why the hub refused a step (a repeated action the hub already applied is not an error)."""
@@ -268,9 +277,9 @@ class CounterFlow:
         """Open a case (and check it in: the applicant is at the counter)."""
         if procedure not in texts.PROCEDURES:
             raise ValueError(f"unknown procedure {procedure}")
-        if procedure in FORM_ID_PROCEDURES and not (
-            shinseisho_id and len(shinseisho_id) == 23 and shinseisho_id.isdigit()
-        ):
+        # The hub cleans the form ID by the same rule (service/wire/forms.py): what passes here passes there.
+        shinseisho_id = normalize_shinseisho_id(shinseisho_id) if shinseisho_id else None
+        if procedure in FORM_ID_PROCEDURES and not (shinseisho_id and is_shinseisho_id(shinseisho_id)):
             self.notice = "invalid_form_id"
             return
         await self.new_case()

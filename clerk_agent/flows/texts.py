@@ -121,7 +121,10 @@ NOTICES: Final[dict[str, Text]] = {
         "The card could not be verified; follow the officer's instructions.",
     ),
     "hub_refused": ("この操作は受け付けられませんでした。", "The municipal system refused this step."),
-    "invalid_form_id": ("申請書IDは数字23桁です。", "The form ID is 23 digits."),
+    "invalid_form_id": (
+        "申請書IDは数字23桁です（空白やハイフンは入れても構いません）。",
+        "The form ID is 23 digits (spaces and hyphens may be typed).",
+    ),
     "invalid_pin_choice": (
         "署名用パスワードは英大文字と数字を含む6〜16文字、ほかの3つは数字4桁です。",
         "Signing password: 6–16 capital letters and digits (both); the other three: 4 digits.",

@@ -39,7 +39,8 @@ const act = async (path, body) => {
 };
 
 function procedureView(s) {
-  const formId = el('input', { id: 'form-id', type: 'text', inputmode: 'numeric', maxlength: '23', autocomplete: 'off',
+  // Longer than 23: the form prints the ID in groups, and the agent drops the spaces and hyphens.
+  const formId = el('input', { id: 'form-id', type: 'text', inputmode: 'numeric', maxlength: '40', autocomplete: 'off',
     placeholder: tr('申請書ID（23桁）', 'Form ID (23 digits)'), value: s.scan.form_id || '' });
   formId.addEventListener('input', () => { editing = true; });
   const demo = s.camera.synthetic ? el('p', { class: 'demo' }, tr('（デモ）', '(demo) '),

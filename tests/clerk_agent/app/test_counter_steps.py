@@ -112,6 +112,35 @@ async def test_the_form_id_is_read_from_the_forms_qr_code(hub: Hub, agent: Agent
         refused = await until_view(counter, "/api/state", lambda v: bool(v["notice"]))
         assert refused["notice"]["problem"] == "shinseisho_id_in_use"  # type: ignore[index]
         assert "使用済み" in refused["notice"]["ja"]  # type: ignore[index]
+        # Failed before: the refused case stayed on 「受付を登録しています…」, and a reload kept it there.
+        assert refused["case"] is None
+        assert refused["progress"]["current"] == "procedure"  # type: ignore[index]
+        assert refused["scan"]["form_id"] == SCANNED_FORM_ID  # type: ignore[index]
+
+
+async def test_a_form_id_typed_full_width_or_in_groups_is_cleaned(hub: Hub, agent: Agent) -> None:
+    """Failed before: full-width digits passed the agent, the hub refused them and the counter hung at
+    「受付を登録しています…」; spaces and hyphens as printed on the form were refused."""
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter = CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        full_width = "１６１８０３３９８８７４９８９４８４８２０４５"
+        await counter.post("/api/cases", {"procedure": "card_application", "shinseisho_id": full_width})
+        checked_in = await counter.until("checked_in")
+        case_id = str(checked_in["case"]["case_id"])  # type: ignore[index]
+        assert checked_in["case"]["shinseisho_id"] == "16180339887498948482045"  # type: ignore[index]
+        assert (await officer.client.get(f"/api/v1/cases/{case_id}")).json()["shinseisho_id"] == (
+            "16180339887498948482045"
+        )
+        await counter.post("/api/withdraw", {"reason_code": "applicant_request"})
+        await counter.until("withdrawn")
+        await counter.post("/api/new")
+        grouped = "3141-5926-5358 9793 2384-626"
+        await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": grouped})
+        again = await counter.until("checked_in")
+        assert again["case"]["shinseisho_id"] == "31415926535897932384626"  # type: ignore[index]
+        assert again["notice"] is None
 
 
 async def test_an_aborted_session_shows_why_and_is_verified_again(hub: Hub, agent: Agent) -> None:
