@@ -71,6 +71,7 @@ class CounterCase:
     consents: dict[str, dict[str, str]] = field(default_factory=dict)
     pin_retries: int | None = None
     pin_blocked: bool = False
+    code_b_retries: int | None = None  # 照合番号B's own counter, known after a wrong code B
     proof_ok: bool | None = None
     photo_sent: bool = False
     documents: list[dict[str, object]] = field(default_factory=list)

@@ -114,7 +114,24 @@ NOTICES: Final[dict[str, Text]] = {
         "One try left. Before the card has to be reset at the municipal office, confirm the PIN with the applicant.",
     ),
     "invalid_pin_format": ("暗証番号は数字4桁です。", "The PIN is 4 digits."),
-    "invalid_code_b": ("照合番号Bは数字14桁です。", "Code B is 14 digits."),
+    "invalid_code_b": (
+        "照合番号Bは数字14桁です（生年月日を和暦で6桁＋有効期限の西暦4桁＋セキュリティコード4桁）。",
+        "Code B is 14 digits (birth date in the Japanese era, 6 digits + expiry year, 4 + security code, 4).",
+    ),
+    "code_b_incorrect": (
+        "照合番号Bが違います（暗証番号ではありません）。生年月日は西暦ではなく和暦の年月日6桁です"
+        "（例: 昭和55年2月17日→550217）。カードの表面を見て、もう一度入力してください。",
+        "Code B is wrong (not the PIN). The birth date is in the Japanese era, YYMMDD "
+        "(e.g. Shōwa 55, 17 Feb → 550217). Read the card face and type it again.",
+    ),
+    "code_b_last_try": (
+        "照合番号Bの残りは1回です。カードの表面をお客さまと一緒に確認してから、確認の欄にチェックして入力してください。",
+        "One code-B try left. Check the card face with the applicant, tick the confirmation, then type it.",
+    ),
+    "code_b_blocked": (
+        "照合番号Bがロックされています（券面の確認ができません）。市区町村の窓口での手続きをご案内してください。",
+        "Code B is blocked, so the card face cannot be checked; refer the applicant to the municipal office.",
+    ),
     "not_my_number_card": ("マイナンバーカードではありません。", "This is not a My Number Card."),
     "proof_failed": (
         "カードの確認ができませんでした。職員の指示に従ってください。",

@@ -150,7 +150,10 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         await flow.give_consents({k: bool(v) for k, v in (await body(request)).items()})
 
     async def code_b(request: Request) -> None:
-        await flow.card.set_code_b(str((await body(request)).get("code_b", "")))
+        data = await body(request)
+        await flow.card.set_code_b(
+            str(data.get("code_b", "")), confirm_last_try=data.get("confirm_last_try") is True
+        )
 
     async def document(request: Request) -> None:
         data = await body(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clerk_agent.flows import texts
+from clerk_agent.flows.cardsteps import CODE_B_NOTICES
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, steps_of
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.problems import problem_text
@@ -106,6 +107,7 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "pin_retries": case.pin_retries,
         "pin_blocked": case.pin_blocked,
         "code_b_entered": flow.card.code_b_entered(),
+        "code_b_retries": case.code_b_retries,
         "proof_ok": case.proof_ok,
         "evidence_sent": case.evidence_sent,
         "photo_needed": case.procedure in PHOTO_PROCEDURES,
@@ -138,6 +140,8 @@ def _decision_reason(state: str, code: str | None) -> dict[str, str] | None:
 def applicant_view(flow: CounterFlow) -> JsonView:
     """The applicant's screen: steps, PIN pad, the photo to approve and plain messages; no ids."""
     view = _common(flow)
+    if flow.notice in CODE_B_NOTICES:
+        view["notice"] = None  # code B is the clerk's to type again; the applicant has nothing to do
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
     if case and case.hub_state == "aborted":

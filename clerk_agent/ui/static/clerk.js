@@ -29,6 +29,7 @@ const CONSENTS = [
   ['pin_entry', '暗証番号をこの窓口の画面で自分で入力することに同意します（版 2026-04）', 'I consent to typing my PIN myself on this counter screen (v2026-04)'],
 ];
 
+const CODE_B_NOTICES = ['invalid_code_b', 'code_b_incorrect', 'code_b_last_try', 'code_b_blocked'];
 const DEMO_FORM_ID = '20260401000000000012345';
 const button = (id, label, action, cls = '') => el('button', { id, class: cls, type: 'button', onclick: action }, label);
 const act = async (path, body) => {
@@ -134,10 +135,18 @@ function callView(c, s) {
   // A blocked PIN cannot sign: the officer then checks identity from the documents on video alone.
   if (c.card_procedure && !c.evidence_sent && !c.pin_blocked) {
     if (!c.code_b_entered) {
-      const code = el('input', { id: 'code-b', type: 'password', inputmode: 'numeric', maxlength: '14', autocomplete: 'off' });
+      const code = el('input', { id: 'code-b', type: 'password', inputmode: 'numeric', maxlength: '20', autocomplete: 'off' });
       code.addEventListener('input', () => { editing = true; });
-      parts.push(el('p', {}, tr('カード表面から照合番号B（14桁: 生年月日6桁＋有効期限の西暦4桁＋セキュリティコード4桁）を入力', 'Type code B from the card face (14 digits)')), code,
-        button('code-b-submit', tr('入力', 'Enter'), () => act('/api/code-b', { code_b: code.value.trim() }), 'primary'));
+      // Checked against the card as soon as it is entered: a wrong code B is the clerk's to type again, here.
+      const error = s.notice && CODE_B_NOTICES.includes(s.notice.code) ? el('p', { id: 'code-b-error', class: 'bad', role: 'alert' }, t(s.notice)) : null;
+      const left = c.code_b_retries == null ? null : el('p', { id: 'code-b-retries', class: c.code_b_retries <= 1 ? 'bad big' : 'big' },
+        tr(`照合番号Bの残り回数: ${c.code_b_retries}回（暗証番号の回数とは別です）`, `Code B tries left: ${c.code_b_retries} (separate from the PIN's)`));
+      const lastTry = c.code_b_retries === 1 ? el('input', { id: 'code-b-confirm', type: 'checkbox' }) : null;
+      parts.push(el('p', { id: 'code-b-hint' }, tr('カード表面の照合番号B（14桁）を入力してください: 生年月日を和暦で6桁（例: 昭和55年2月17日 → 550217。西暦ではありません）、続けて有効期限の西暦4桁、最後にセキュリティコード4桁。',
+        'Type code B from the card face (14 digits): the birth date in the Japanese era, YYMMDD (e.g. Shōwa 55, 17 Feb → 550217; not the western year), then the expiry year (4 digits), then the 4-digit security code.')),
+      error, left, code,
+      lastTry ? el('label', { class: 'check' }, lastTry, tr('残り1回です。券面をお客さまと確認しました', 'One try left: checked the card face with the applicant')) : null,
+      button('code-b-submit', tr('照合番号Bを確認', 'Check code B'), () => act('/api/code-b', { code_b: code.value.trim(), confirm_last_try: lastTry ? lastTry.checked : false }), 'primary'));
     } else if (s.pin.needs_clerk_confirm) {
       parts.push(el('p', { class: 'bad big', id: 'last-try' }, tr('残り1回です。市区町村窓口での初期化が必要になる前に、暗証番号をご本人に確認してください。', 'One try left. Confirm the PIN with the applicant first.')),
         button('confirm-last-try', tr('ご本人に確認しました', 'Confirmed with the applicant'), () => act('/api/confirm-last-try'), 'danger'));
@@ -242,7 +251,7 @@ function render(next, force = false) {
   const c = state.case;
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
-  const key = JSON.stringify([document.documentElement.lang, c, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;

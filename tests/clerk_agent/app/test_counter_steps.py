@@ -217,3 +217,38 @@ async def test_document_stills_taken_while_the_hub_is_down_reach_it_once(hub: Hu
             "document_front",
             "document_tilt",
         ]
+
+
+async def test_a_wrong_code_b_is_told_to_the_clerk_and_spends_no_pin_try(hub: Hub, agent: Agent) -> None:
+    """Failed before: code B with the western birth year opened the PIN pad, and the applicant's right PIN was
+    answered 「暗証番号が違います」 with 「残り9回」 — code-B tries reported as PIN tries."""
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter, applicant = CounterClient(ui), CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await applicant.open("/applicant")
+        case_id = await _until_live(counter, officer, "pin_reset")
+        # 昭和60年 is 1985: typed with the western year, YYMMDD 850412 instead of 600412.
+        western = "85" + HOLDER.code_b[2:]
+        wrong = await counter.post("/api/code-b", {"code_b": western})
+        assert wrong["notice"]["code"] == "code_b_incorrect"  # type: ignore[index]
+        assert "和暦" in wrong["notice"]["ja"]  # type: ignore[index]
+        assert "暗証番号が違います" not in wrong["notice"]["ja"]  # type: ignore[index]
+        assert wrong["case"]["code_b_entered"] is False  # type: ignore[index]
+        assert wrong["case"]["code_b_retries"] == 9  # type: ignore[index]
+        assert wrong["case"]["pin_retries"] == 3  # type: ignore[index]
+        told = await applicant.state("/api/applicant/state")
+        assert told["pin"]["open"] is False  # type: ignore[index]
+        assert told["notice"] is None  # the clerk types it again; nothing for the applicant to do
+        # Typed again right (with spaces between its parts): the PIN pad opens with the PIN's own 3 tries.
+        spaced = f"{HOLDER.code_b[:6]} {HOLDER.code_b[6:10]} {HOLDER.code_b[10:]}"
+        right = await counter.post("/api/code-b", {"code_b": spaced})
+        assert right["notice"] is None
+        assert right["case"]["code_b_entered"] is True  # type: ignore[index]
+        view = await until_view(applicant, "/api/applicant/state", lambda v: bool(v["pin"]["open"]))  # type: ignore[index]
+        assert view["pin"]["retries_left"] == 3  # type: ignore[index]
+        answered = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
+        assert answered["notice"] is None
+        captured = await counter.until("evidence_captured")
+        assert captured["case"]["proof_ok"] is True  # type: ignore[index]
+        assert case_id
