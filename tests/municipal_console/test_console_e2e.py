@@ -197,9 +197,16 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await page.keyboard.press("Tab")
         assert await _focused(page) == "decision-submit"
         await page.screenshot(path=artifacts / "04-decision.png", full_page=True)
+        review_writes: list[str] = []
+        page.on("request", lambda r: review_writes.append(r.url) if r.url.endswith("/video-status") else None)
         await page.keyboard.press("Enter")
         await expect(page.locator("#screen-done")).to_be_visible()
         await expect(page.locator("#done-state")).to_have_attribute("data-state", "approved")
+        # Failed before: closing the call reported the video lost after the decision, and the hub's refusal
+        # (review_closed) stood in red next to 「決定を記録しました」.
+        assert review_writes == []
+        await expect(page.locator("#error")).to_be_hidden()
+        assert "review_closed" not in await page.inner_text("body")
         await page.screenshot(path=artifacts / "05-done.png", full_page=True)
     assert await case_state(client, world, case_id) == "approved"
 

@@ -112,15 +112,19 @@ export function createLiveScreen({ onDone }) {
     pollTimer = window.setInterval(() => refresh().catch(() => undefined), POLL_MS);
   }
 
+  // Leaving the case (a decision, an abort): nothing more is polled or reported for it. The case is let go
+  // before the link closes, since closing reports the video lost and the hub refuses that after a decision.
   function close() {
+    const closing = link;
+    link = null;
+    current = null;
     videoQueue.length = 0;
     window.clearInterval(pollTimer);
     pollTimer = 0;
     window.clearInterval(mediaTimer);
     mediaTimer = 0;
     clearDocument();
-    if (link) link.close();
-    link = null;
+    if (closing) closing.close();
   }
 
   function resetPanels() {
@@ -159,8 +163,9 @@ export function createLiveScreen({ onDone }) {
 
   async function refresh() {
     if (!current) return;
+    const caseId = current.id;
     const [caseRead, evidenceList] = await Promise.all([api.get(path()), api.get(path("/evidence"))]);
-    if (!current || caseRead.id !== current.id) return;
+    if (!current || caseRead.id !== current.id || caseId !== current.id) return;
     current = caseRead;
     evidence = evidenceList;
     renderCase();
@@ -170,8 +175,11 @@ export function createLiveScreen({ onDone }) {
 
   async function refreshReview() {
     if (!reviewAvailable || !current) return;
+    const caseId = current.id;
     try {
-      review = await api.get(path("/review"));
+      const read = await api.get(path("/review"));
+      if (!current || current.id !== caseId) return; // decided while the read was on its way
+      review = read;
       renderReview();
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.code === "http_404") {
@@ -241,8 +249,9 @@ export function createLiveScreen({ onDone }) {
           review = await api.post(path("/video-status"), { state: videoQueue[0] });
         } catch (err) {
           if (err instanceof ApiError && err.status !== 0) {
-            videoQueue.length = 0; // refused (e.g. the case left the live states): nothing to retry
-            showError(err);
+            videoQueue.length = 0; // refused: nothing to retry
+            // The case left the live review (decided or aborted meanwhile): nothing to report, no error.
+            if (err.code !== "review_closed") showError(err);
             break;
           }
           await new Promise((resolve) => window.setTimeout(resolve, 1000));
@@ -482,9 +491,8 @@ export function createLiveScreen({ onDone }) {
       const decided = await busy($("decision-submit"), t("decision_sending"), () =>
         api.post(path(`/${action.value}`), body),
       );
-      showError(null);
       close();
-      current = null;
+      showError(null);
       onDone(decided);
     } catch (err) {
       if (err instanceof ApiError && err.code === "version_conflict") {
