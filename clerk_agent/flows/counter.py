@@ -71,7 +71,8 @@ class CounterFlow:
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
         self.case: CounterCase | None = None
         self.queue: JsonObject = {}
-        self.notice: str | None = None
+        self._notice: str | None = None
+        self._notice_at: tuple[str | None, str] = (None, "procedure")
         self.problem_code = ""  # the hub's problem code behind a `hub_refused` notice
         self.call = CallStatus()
         self.office: JsonObject = {}
@@ -79,6 +80,24 @@ class CounterFlow:
         self._call_task: asyncio.Task[None] | None = None
         self._office_known = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the message on the screens -------------------------------------------------------------
+
+    @property
+    def notice(self) -> str | None:
+        """The message for the current step; one set at another step or for another case is gone."""
+        if self._notice is not None and self._notice_at != self._where():
+            self._notice, self.problem_code = None, ""
+        return self._notice
+
+    @notice.setter
+    def notice(self, value: str | None) -> None:
+        self._notice, self._notice_at = value, self._where()
+        if value is None:
+            self.problem_code = ""
+
+    def _where(self) -> tuple[str | None, str]:
+        return (self.case.local_id if self.case else None, self.current_step())
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -134,13 +153,13 @@ class CounterFlow:
         return write
 
     async def _write_refused(self, write: Write, exc: HubRefused) -> None:
-        self.refused(exc)
         case = self.case
         if write.path == "/api/v1/cases" and case is not None and case.local_id == write.local_id:
             # The hub refused to open the case: back to the first step, the form ID kept for the clerk to correct.
             form_id = case.shinseisho_id
             await self.new_case()
             self.capture.scanned_form_id = form_id
+        self.refused(exc)  # after the step changed, so the message belongs to the step the clerk is on
 
     def refused(self, exc: HubRefused) -> None:
         """Show why the hub refused a step (a repeated action the hub already applied is not an error)."""

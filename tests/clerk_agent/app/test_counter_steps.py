@@ -252,3 +252,26 @@ async def test_a_wrong_code_b_is_told_to_the_clerk_and_spends_no_pin_try(hub: Hu
         captured = await counter.until("evidence_captured")
         assert captured["case"]["proof_ok"] is True  # type: ignore[index]
         assert case_id
+
+
+async def test_a_message_does_not_outlive_its_step_or_case(hub: Hub, agent: Agent) -> None:
+    """Failed before: a message from the call step stayed on the decision screen and on the next applicant's."""
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter = CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        case_id = await _until_live(counter, officer, "pin_reset")
+        wrong = await counter.post("/api/code-b", {"code_b": "1" * 13})
+        assert wrong["notice"]["code"] == "invalid_code_b"  # type: ignore[index]
+        await officer.abort(case_id, "picture_quality")
+        decided = await counter.until("aborted")
+        assert decided["progress"]["current"] == "decision"  # type: ignore[index]
+        assert decided["notice"] is None
+        await counter.post("/api/withdraw", {"reason_code": "applicant_request"})
+        await counter.until("withdrawn")
+        nothing_yet = await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": "12"})
+        assert nothing_yet["notice"]["code"] == "invalid_form_id"  # type: ignore[index]
+        await counter.post("/api/new")
+        await counter.post("/api/cases", {"procedure": "pin_reset"})
+        following = await counter.until("checked_in")
+        assert following["notice"] is None
