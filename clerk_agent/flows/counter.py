@@ -180,6 +180,8 @@ class CounterFlow:
         elif "state" in result and "id" in result:
             case.case_id = str(result["id"])
             case.hub_state = str(result["state"])
+            if "reason_code" in result:  # a withdrawal's reason, for the clerk's result screen
+                case.reason_code = str(result["reason_code"]) if result["reason_code"] else None
             # The hub's answer names the municipality (a case started offline did not know it yet).
             case.municipality_code = str(result.get("municipality_code") or case.municipality_code)
             if write.path == "/api/v1/cases" and case.hub_state == "draft":

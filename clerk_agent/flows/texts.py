@@ -248,6 +248,36 @@ NEXT_STEPS: Final[dict[str, Text]] = {
 }
 
 
+# What happens next after an outcome that ends the case at the post office (never the mailed card's text).
+OUTCOME_NEXT_STEPS: Final[dict[str, Text]] = {
+    "withdrawn": (
+        "この受付は終了しました（カードの申請・手続きは行われていません）。続ける場合は、あらためて窓口または市区町村へお越しください。",
+        "This case has ended; nothing was applied for. To go on, come back to the counter or go to the municipal office.",
+    ),
+    "rejected": (
+        "郵便局でのお手続きは終了しました（カードの申請・手続きは行われていません）。市区町村の窓口へお越しください。",
+        "The procedure at the post office has ended; nothing was applied for. Please go to the municipal office.",
+    ),
+    "referred_to_counter": (
+        "この手続きは市区町村の窓口で続けます（郵便局からカードは届きません）。市区町村の窓口へお越しください。",
+        "The procedure continues at the municipal office (no card is mailed from here). Please go there.",
+    ),
+}
+
+# Why the case was withdrawn, for the clerk (ineligibility reasons are listed from the precheck instead).
+WITHDRAW_REASONS: Final[dict[str, Text]] = {
+    "applicant_request": ("お客さまのご希望により取り下げました。", "Withdrawn at the applicant's request."),
+    "duplicate_application": (
+        "同じ申請が既にあるため取り下げました。",
+        "Withdrawn: the same application exists.",
+    ),
+    "ineligible": (
+        "確認事項の回答により、郵便局では受け付けできませんでした。",
+        "Not possible at the post office by the eligibility answers.",
+    ),
+    "other": ("取り下げました。", "Withdrawn."),
+}
+
 # Why the officer rejected or referred the case, as the clerk may tell the applicant: what to bring or where to
 # go. Reasons that would tip off an impostor or judge the person (face mismatch, suspected impersonation) and
 # "other" are withheld: the municipality explains those itself (WITHHELD_REASON).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clerk_agent.flows import texts
 from clerk_agent.flows.cardsteps import CODE_B_NOTICES
-from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, steps_of
+from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.problems import problem_text
 from clerk_agent.photo.camera import SceneCamera
@@ -117,16 +117,30 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "abort_reason": {"code": case.reason_code, **texts.pair(abort)} if abort else None,
         "aborts": case.aborts,
         "decision": texts.pair(decision) if decision else None,
-        "decision_reason": _decision_reason(case.hub_state, case.reason_code),
-        "next_steps": texts.pair(texts.NEXT_STEPS[case.procedure]),
+        "decision_reason": _decision_reason(case.hub_state, case.reason_code, case.precheck_reasons),
+        "next_steps": _next_steps(case.hub_state, case.procedure),
         "mailed": case.procedure in MAILED,
         "card_procedure": case.procedure in CARD_PROCEDURES,
     }
     return view
 
 
-def _decision_reason(state: str, code: str | None) -> dict[str, str] | None:
-    """What the clerk may tell the applicant about a rejection or referral (a withheld reason names no code)."""
+def _next_steps(state: str, procedure: str) -> dict[str, str] | None:
+    """What comes next, by the outcome: the procedure's own text only once it went through."""
+    if state in texts.OUTCOME_NEXT_STEPS:
+        return texts.pair(texts.OUTCOME_NEXT_STEPS[state])
+    if state == "approved" or state in RECEIPT_STATES:
+        return texts.pair(texts.NEXT_STEPS[procedure])
+    return None
+
+
+def _decision_reason(state: str, code: str | None, precheck_reasons: list[str]) -> dict[str, str] | None:
+    """What the clerk may tell the applicant about a withdrawal, rejection or referral (a withheld reason names no code)."""
+    if state == "withdrawn":
+        if precheck_reasons:  # listed one by one from the eligibility answers (`ineligible`)
+            return None
+        told = texts.WITHDRAW_REASONS.get(code or "other", texts.WITHDRAW_REASONS["other"])
+        return {"code": code or "other", **texts.pair(told)}
     if state not in ("rejected", "referred_to_counter"):
         return None
     told = texts.DECISION_REASONS.get(code or "")

@@ -223,8 +223,12 @@ function decisionView(c) {
     parts.push(el('p', {}, tr('もう一度つなぐと、カードの確認と書類の撮影をやり直します。', 'Connecting again repeats the card check and the document stills.')),
       button('requeue', tr('もう一度職員につなぐ', 'Request verification again'), () => act('/api/requeue'), 'primary'));
   }
+  // The reason, as the applicant's screen gives it: the clerk says it to the applicant and answers questions.
   if (c.decision_reason) parts.push(el('p', { id: 'decision-reason', class: 'big', 'data-code': c.decision_reason.code }, t(c.decision_reason)));
-  if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', {}, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
+  if (c.state === 'withdrawn' && c.ineligible.length) {
+    parts.push(el('ul', { id: 'ineligible' }, c.ineligible.map((r) => el('li', { 'data-code': r.code }, t(r)))));
+  }
+  if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', { id: 'next-steps' }, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
   return el('section', {}, parts);
 }
 

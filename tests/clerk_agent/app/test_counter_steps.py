@@ -275,3 +275,36 @@ async def test_a_message_does_not_outlive_its_step_or_case(hub: Hub, agent: Agen
         await counter.post("/api/cases", {"procedure": "pin_reset"})
         following = await counter.until("checked_in")
         assert following["notice"] is None
+
+
+async def test_the_result_screens_match_the_outcome_and_give_the_clerk_the_reason(
+    hub: Hub, agent: Agent
+) -> None:
+    """Failed before: 「手続きを取り下げました。」 was followed by 「新しいカードは約1か月後に…届きます」, and
+    the clerk's screen did not say why (only the applicant's did)."""
+    async with httpx.AsyncClient(base_url=agent.base) as ui:
+        counter = CounterClient(ui)
+        await counter.open()
+        await counter.post(
+            "/api/cases", {"procedure": "card_renewal", "shinseisho_id": "27182818284590452353602"}
+        )
+        await counter.post("/api/eligibility", {**ELIGIBLE, "proxy_applicant": True})
+        withdrawn = await counter.until("withdrawn")
+        case = withdrawn["case"]
+        assert isinstance(case, dict)
+        assert "届きます" not in case["next_steps"]["ja"]
+        assert "申請・手続きは行われていません" in case["next_steps"]["ja"]
+        assert [r["code"] for r in case["ineligible"]] == ["proxy_not_allowed"]
+        await counter.post("/api/new")
+        # Withdrawn at the applicant's request: the reason is on the clerk's screen too.
+        await counter.post(
+            "/api/cases", {"procedure": "card_renewal", "shinseisho_id": "27182818284590452353602"}
+        )
+        await counter.until("checked_in")
+        await counter.post("/api/withdraw", {"reason_code": "applicant_request"})
+        again = await counter.until("withdrawn")
+        case = again["case"]
+        assert isinstance(case, dict)
+        assert case["decision_reason"]["code"] == "applicant_request"
+        assert "ご希望" in case["decision_reason"]["ja"]
+        assert "届きます" not in case["next_steps"]["ja"]
