@@ -171,6 +171,8 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     await clerk.wait_for_selector("#start-card_renewal")
     await clerk.fill("#form-id", "12345678901234567890123")
     await clerk.click("#start-card_renewal")
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
     await clerk.click("#eligibility-submit")
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
@@ -280,6 +282,8 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await clerk.wait_for_selector("#start-card_application")
     await clerk.fill("#form-id", "12345678901234567890124")
     await clerk.click("#start-card_application")
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
     await clerk.click("#eligibility-submit")
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")

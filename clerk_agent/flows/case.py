@@ -114,6 +114,8 @@ def current_step(case: CounterCase | None) -> str:
     if state in {"new", "draft", "checked_in"}:
         return "eligibility"
     if state == "eligibility_precheck":
+        if case.precheck_reasons:  # ineligible answers: the clerk withdraws or corrects them first
+            return "eligibility"
         if not case.consents or case.procedure == "application_support":
             return "consents"
         return "card" if case.procedure in CARD_PROCEDURES else "queue"

@@ -190,13 +190,9 @@ class CounterFlow:
             precheck = result.get("precheck")
             if write.path.endswith("/precheck") and isinstance(precheck, dict):
                 reasons = precheck.get("reasons")
+                # An ineligible answer no longer withdraws at once: the clerk reads the reasons, then withdraws
+                # (confirmed on screen) or corrects a wrongly recorded answer (the hub takes new answers).
                 case.precheck_reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
-                if case.precheck_reasons:
-                    first = case.precheck_reasons[0]
-                    reason = first if first in WITHDRAW_REASONS else "ineligible"
-                    await self._enqueue(
-                        "POST", f"/api/v1/cases/{case.case_id}/withdraw", {"reason_code": reason}
-                    )
         await self.save()
 
     async def _enqueue(self, method: str, path: str, body: JsonObject | None, key: str | None = None) -> None:
@@ -364,10 +360,21 @@ class CounterFlow:
         self.notice = None
         self.spawn(self._case_action("requeue"))
 
-    async def withdraw(self, reason_code: str = "applicant_request") -> None:
-        """The applicant or clerk ends the case before a decision."""
+    async def withdraw(self, reason_code: str | None = None) -> None:
+        """The applicant or clerk ends the case before a decision (by default: the ineligibility, or their wish)."""
+        case = self.require_case()
+        if reason_code is None:
+            first = case.precheck_reasons[0] if case.precheck_reasons else None
+            reason_code = (
+                "applicant_request" if first is None else first if first in WITHDRAW_REASONS else "ineligible"
+            )
         await self._stop_call()
         self.spawn(self._case_action("withdraw", {"reason_code": reason_code}))
+
+    async def abort_call(self, reason_code: str = "applicant_left") -> None:
+        """The counter interrupts the live session (the applicant leaves, or the call cannot go on)."""
+        self.card.reset()
+        self.spawn(self._case_action("abort", {"reason_code": reason_code}))
 
     async def capture_evidence(self) -> None:
         """Tell the hub the evidence is in (card read, or the documents' stills and the photo)."""

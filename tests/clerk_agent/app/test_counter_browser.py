@@ -89,8 +89,27 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await clerk.click("#start-card_renewal")
     await clerk.wait_for_selector("#eligibility-submit")
     await _shot(clerk, "02-clerk-eligibility")
+    # Yes/no questions start unanswered (no pre-ticked box); sending them so is refused next to the form.
+    assert await clerk.locator("#eligibility input:checked").count() == 0
     await clerk.click("#eligibility-submit")
-    await clerk.wait_for_selector("#consents-submit")
+    await clerk.wait_for_selector("#eligibility-error", state="visible")
+    # An answer that rules the post office out: the reasons, then a withdrawal that asks first, or a correction.
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
+    await clerk.check("#q-proxy_applicant-yes")
+    await clerk.click("#eligibility-submit")
+    await clerk.wait_for_selector("#ineligible li[data-code=proxy_not_allowed]", timeout=20000)
+    await clerk.click("#withdraw")
+    await clerk.wait_for_selector("#withdraw-question")
+    assert "元に戻せません" in await clerk.inner_text("#withdraw-question")
+    await _shot(clerk, "02b-clerk-withdraw-asks")
+    await clerk.click("#withdraw-cancel")
+    await clerk.click("#eligibility-revise")
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
+    await clerk.click("#eligibility-submit")
+    await clerk.wait_for_selector("#consents-submit", timeout=20000)
+    await _clean(clerk)
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
     await _shot(clerk, "03-clerk-consents")

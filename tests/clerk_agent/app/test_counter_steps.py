@@ -263,10 +263,12 @@ async def test_a_message_does_not_outlive_its_step_or_case(hub: Hub, agent: Agen
         case_id = await _until_live(counter, officer, "pin_reset")
         wrong = await counter.post("/api/code-b", {"code_b": "1" * 13})
         assert wrong["notice"]["code"] == "invalid_code_b"  # type: ignore[index]
-        await officer.abort(case_id, "picture_quality")
+        # The counter's own way out of a live call (the applicant has to leave): interrupted, reason recorded.
+        await counter.post("/api/abort", {})
         decided = await counter.until("aborted")
         assert decided["progress"]["current"] == "decision"  # type: ignore[index]
         assert decided["notice"] is None
+        assert decided["case"]["abort_reason"]["code"] == "applicant_left"  # type: ignore[index]
         await counter.post("/api/withdraw", {"reason_code": "applicant_request"})
         await counter.until("withdrawn")
         nothing_yet = await counter.post("/api/cases", {"procedure": "card_renewal", "shinseisho_id": "12"})
@@ -289,6 +291,8 @@ async def test_the_result_screens_match_the_outcome_and_give_the_clerk_the_reaso
             "/api/cases", {"procedure": "card_renewal", "shinseisho_id": "27182818284590452353602"}
         )
         await counter.post("/api/eligibility", {**ELIGIBLE, "proxy_applicant": True})
+        await until_view(counter, "/api/state", lambda v: bool(v["case"]["ineligible"]))  # type: ignore[index]
+        await counter.post("/api/withdraw", {})
         withdrawn = await counter.until("withdrawn")
         case = withdrawn["case"]
         assert isinstance(case, dict)
