@@ -260,7 +260,7 @@ async def test_a_message_does_not_outlive_its_step_or_case(hub: Hub, agent: Agen
         counter = CounterClient(ui)
         officer = await Officer.login(hub, officer_http)
         await counter.open()
-        case_id = await _until_live(counter, officer, "pin_reset")
+        await _until_live(counter, officer, "pin_reset")
         wrong = await counter.post("/api/code-b", {"code_b": "1" * 13})
         assert wrong["notice"]["code"] == "invalid_code_b"  # type: ignore[index]
         # The counter's own way out of a live call (the applicant has to leave): interrupted, reason recorded.
