@@ -242,8 +242,8 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     await officer.check("#decision-attest")
     await _shot(officer, "05-officer-ready")
     await officer.keyboard.press("Alt+S")
-    await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
-    assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
+    await officer.wait_for_selector("#screen-done:visible, .error:visible", timeout=20_000)
+    assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "approved"
     await _shot(officer, "06-officer-approved")
 
@@ -323,8 +323,8 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await officer.select_option("#decision-reason", "document_unreadable")
     await officer.check("#decision-attest")
     await officer.keyboard.press("Alt+S")
-    await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
-    assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
+    await officer.wait_for_selector("#screen-done:visible, .error:visible", timeout=20_000)
+    assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "referred_to_counter"
     # The clerk can tell the applicant why and where to go (the officer's note stays with the municipality).
     await clerk.wait_for_selector("#decision-reason[data-code='document_unreadable']", timeout=20_000)

@@ -335,6 +335,13 @@ export function createLiveScreen({ onDone }) {
     $("review-video").dataset.live = String(review.video_live);
     $("review-drops").textContent = String(review.drops);
     show("review-ready", review.ready_to_decide);
+    // 承認 only once the review is complete (the hub refuses it otherwise too); the missing list says why.
+    const approve = $("decision-approve");
+    approve.disabled = !review.ready_to_decide;
+    if (approve.disabled && approve.checked) {
+      approve.checked = false;
+      renderReasons();
+    }
     show("review-redo", review.redo_required);
     $("review-missing").replaceChildren(
       ...review.missing.map((code) => el("li", { dataset: { code }, text: label("missing", code) })),
@@ -437,7 +444,7 @@ export function createLiveScreen({ onDone }) {
     const form = $("checklist");
     const combo = form.querySelector("input[name=id_combination]:checked");
     if (!combo) {
-      showError(t("checklist_need_combo"));
+      showError(t("checklist_need_combo"), $("checklist-save"));
       form.querySelector("input[name=id_combination]").focus();
       return;
     }
@@ -464,18 +471,18 @@ export function createLiveScreen({ onDone }) {
     const form = $("decision");
     const action = form.querySelector("input[name=action]:checked");
     if (!action) {
-      showError(t("decision_need_action"));
+      showError(t("decision_need_action"), $("decision-submit"));
       $("decision-approve").focus();
       return;
     }
     const reason = $("decision-reason").value;
     if (REASONS[action.value].length && !reason) {
-      showError(t("decision_need_reason"));
+      showError(t("decision_need_reason"), $("decision-submit"));
       $("decision-reason").focus();
       return;
     }
     if (!$("decision-attest").checked) {
-      showError(t("decision_need_attest"));
+      showError(t("decision_need_attest"), $("decision-submit"));
       $("decision-attest").focus();
       return;
     }
@@ -499,10 +506,10 @@ export function createLiveScreen({ onDone }) {
         // The counter moved the case on since the last poll (e.g. documents shown): show what changed and let the
         // officer look again before sending — the decision is never resent behind their back.
         await refresh().catch(() => undefined);
-        showError(t("decision_conflict", { state: current ? label("state", current.state) : "—" }));
+        showError(t("decision_conflict", { state: current ? label("state", current.state) : "—" }), $("decision-submit"));
         return;
       }
-      showError(err);
+      showError(err, $("decision-submit"));
       await refresh().catch(() => undefined);
     }
   }
@@ -640,9 +647,12 @@ export function createLiveScreen({ onDone }) {
     $("flag-case").disabled = true;
   }
 
+  // A refusal is shown next to the control that caused it (a form's: next to its submit button).
   const guard = (work) => (event) => {
     showError(null);
-    Promise.resolve(work(event)).catch((err) => showError(err));
+    const origin = event && event.currentTarget;
+    const near = origin instanceof HTMLFormElement ? origin.querySelector("button[type=submit]") : origin;
+    Promise.resolve(work(event)).catch((err) => showError(err, near instanceof HTMLElement ? near : null));
   };
 
   $("grab-still").addEventListener("click", guard(grabStill));
