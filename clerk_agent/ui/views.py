@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clerk_agent.flows import texts
 from clerk_agent.flows.cardsteps import CODE_B_NOTICES
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
@@ -134,13 +136,15 @@ def _next_steps(state: str, procedure: str) -> dict[str, str] | None:
     return None
 
 
-def _decision_reason(state: str, code: str | None, precheck_reasons: list[str]) -> dict[str, str] | None:
+def _decision_reason(
+    state: str, code: str | None, precheck_reasons: Sequence[str] = ()
+) -> dict[str, str] | None:
     """What the clerk may tell the applicant about a withdrawal, rejection or referral (a withheld reason names no code)."""
     if state == "withdrawn":
         if precheck_reasons:  # listed one by one from the eligibility answers (`ineligible`)
             return None
-        told = texts.WITHDRAW_REASONS.get(code or "other", texts.WITHDRAW_REASONS["other"])
-        return {"code": code or "other", **texts.pair(told)}
+        withdrawn = texts.WITHDRAW_REASONS.get(code or "other", texts.WITHDRAW_REASONS["other"])
+        return {"code": code or "other", **texts.pair(withdrawn)}
     if state not in ("rejected", "referred_to_counter"):
         return None
     told = texts.DECISION_REASONS.get(code or "")
