@@ -56,6 +56,12 @@ class PinBlocked(CardError):
     code = "pin_blocked"
 
 
+class CodeBBlocked(PinBlocked):
+    """照合番号B is blocked (every try spent on wrong codes); the card face cannot be read at the counter."""
+
+    code = "code_b_blocked"
+
+
 class PinIncorrect(CardError):
     """VERIFY failed; `retries_left` tries remain."""
 
@@ -65,6 +71,12 @@ class PinIncorrect(CardError):
     def __init__(self, retries_left: int) -> None:
         super().__init__(f"PIN incorrect; {retries_left} tries left")
         self.retries_left = retries_left
+
+
+class CodeBIncorrect(PinIncorrect):
+    """照合番号B (code B, typed by the clerk from the card face) was wrong: its own counter, not the PIN's."""
+
+    code = "code_b_incorrect"
 
 
 class LastTryConfirmationRequired(CardError):

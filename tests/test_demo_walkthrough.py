@@ -171,6 +171,9 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     await clerk.wait_for_selector("#start-card_renewal")
     await clerk.fill("#form-id", "12345678901234567890123")
     await clerk.click("#start-card_renewal")
+    await clerk.wait_for_selector("#eligibility-submit", timeout=30_000)
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
     await clerk.click("#eligibility-submit")
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
@@ -240,8 +243,8 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     await officer.check("#decision-attest")
     await _shot(officer, "05-officer-ready")
     await officer.keyboard.press("Alt+S")
-    await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
-    assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
+    await officer.wait_for_selector("#screen-done:visible, .error:visible", timeout=20_000)
+    assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "approved"
     await _shot(officer, "06-officer-approved")
 
@@ -280,6 +283,9 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await clerk.wait_for_selector("#start-card_application")
     await clerk.fill("#form-id", "12345678901234567890124")
     await clerk.click("#start-card_application")
+    await clerk.wait_for_selector("#eligibility-submit", timeout=30_000)
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
     await clerk.click("#eligibility-submit")
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
@@ -319,8 +325,8 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await officer.select_option("#decision-reason", "document_unreadable")
     await officer.check("#decision-attest")
     await officer.keyboard.press("Alt+S")
-    await officer.wait_for_selector("#screen-done:visible, #error:visible", timeout=20_000)
-    assert await officer.is_visible("#screen-done"), await officer.inner_text("#error")
+    await officer.wait_for_selector("#screen-done:visible, .error:visible", timeout=20_000)
+    assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "referred_to_counter"
     # The clerk can tell the applicant why and where to go (the officer's note stays with the municipality).
     await clerk.wait_for_selector("#decision-reason[data-code='document_unreadable']", timeout=20_000)
@@ -328,6 +334,11 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     assert "かすれて" not in await clerk.inner_text("body")
     await _shot(officer, "12-officer-referred")
     await clerk.wait_for_selector("#new-case", timeout=30_000)
+    # The result matches the outcome: no mailed card is promised after a referral (it was, before), no error.
+    next_steps = await clerk.inner_text("#next-steps")
+    assert "届きます" not in next_steps
+    assert "市区町村の窓口" in next_steps
+    assert await clerk.locator("#notice").is_hidden()
     await _shot(clerk, "13-clerk-referred")
     assert not errors, errors
     await context.close()

@@ -20,6 +20,8 @@ from clerk_agent.errors import (
     ApduFailed,
     CardDataMalformed,
     CardError,
+    CodeBBlocked,
+    CodeBIncorrect,
     ForbiddenFileAccess,
     InvalidPinFormat,
     LastTryConfirmationRequired,
@@ -357,10 +359,19 @@ class MyNumberCard:
     # --- 券面事項確認AP (Kenkaku) ---------------------------------------------------------------------
 
     def verify_card_face_code(self, code_b: bytearray, *, confirm_last_try: bool = False) -> PinStatus:
-        """VERIFY 照合番号B (era birth date YYMMDD + expiry year + security code, 14 digits); wipes `code_b`."""
-        return self._verify(
-            PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False
-        )
+        """VERIFY 照合番号B (era birth date YYMMDD + expiry year + security code, 14 digits); wipes `code_b`.
+
+        A wrong or blocked code B raises its own errors (CodeBIncorrect, CodeBBlocked), so the counter never
+        reports a code-B try as a PIN try.
+        """
+        try:
+            return self._verify(
+                PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False
+            )
+        except PinIncorrect as exc:
+            raise CodeBIncorrect(exc.retries_left) from None
+        except PinBlocked as exc:
+            raise CodeBBlocked(str(exc)) from None
 
     def read_card_face(self) -> CardFaceRecord:
         """Read and split the card-face file (Kenkaku EF 0002); needs 照合番号B verified."""

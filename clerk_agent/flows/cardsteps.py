@@ -2,18 +2,28 @@
 
 The PIN never waits on the hub: the card challenge is fetched before the applicant's PIN pad opens, the PIN
 goes to the card in a worker thread and is wiped, and only the card's signature goes to the hub. Code B
-(照合番号B) is kept in memory only, until the card read.
+(照合番号B) is checked against the card on its own, as soon as the clerk types it and before the PIN pad opens:
+a wrong code B spends a code-B try (its own counter, shown to the clerk), never the applicant's PIN. It is kept
+in memory only, until the card read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from clerk_agent.card.protocol import PinKind, PinStatus
 from clerk_agent.card.reading import CounterRead, PossessionChallenge, read_at_counter
-from clerk_agent.errors import AgentError, PinIncorrect
+from clerk_agent.errors import (
+    AgentError,
+    CodeBBlocked,
+    CodeBIncorrect,
+    LastTryConfirmationRequired,
+    PinIncorrect,
+)
 from clerk_agent.flows.cardslot import CardSlot
 from clerk_agent.flows.case import CounterCase, PinPrompt
 from clerk_agent.link.hub import HubRefused, JsonObject
@@ -22,6 +32,8 @@ if TYPE_CHECKING:
     from clerk_agent.flows.counter import CounterFlow
 
 _SLOT_NOTICES = frozenset({"reader_unavailable", "card_absent", "card_removed", "transaction_failed"})
+# The clerk's own notices about code B: the applicant's screen does not show them.
+CODE_B_NOTICES = frozenset({"invalid_code_b", "code_b_incorrect", "code_b_blocked", "code_b_last_try"})
 
 
 class CardSteps:
@@ -70,17 +82,52 @@ class CardSteps:
         """Whether the clerk has typed code B (the digits themselves are never shown back)."""
         return self._code_b is not None
 
-    async def set_code_b(self, code_b: str) -> None:
-        """照合番号B typed by the clerk from the card face."""
-        if len(code_b) != 14 or not code_b.isdigit():
+    async def set_code_b(self, code_b: str, *, confirm_last_try: bool = False) -> None:
+        """照合番号B typed by the clerk from the card face: checked against the card before the PIN pad opens."""
+        case = self.flow.require_case()
+        # Full-width digits and the spaces a clerk types between the three parts are cleaned, nothing else.
+        code_b = re.sub(r"\s+", "", unicodedata.normalize("NFKC", code_b))
+        if len(code_b) != 14 or not code_b.isascii() or not code_b.isdigit():
             self.flow.notice = "invalid_code_b"
             return
+        typed = bytearray(code_b.encode())
+        try:
+            async with self._lock:
+                await asyncio.to_thread(self._check_code_b, bytearray(typed), confirm_last_try)
+        except CodeBIncorrect as exc:
+            typed[:] = bytes(len(typed))
+            case.code_b_retries = exc.retries_left
+            self.flow.notice = "code_b_incorrect"
+            await self.flow.save()
+            return
+        except CodeBBlocked:
+            typed[:] = bytes(len(typed))
+            case.code_b_retries = 0
+            self.flow.notice = "code_b_blocked"
+            await self.flow.save()
+            return
+        except LastTryConfirmationRequired:
+            typed[:] = bytes(len(typed))
+            case.code_b_retries = 1
+            self.flow.notice = "code_b_last_try"
+            await self.flow.save()
+            return
+        except AgentError as exc:
+            typed[:] = bytes(len(typed))
+            self.flow.notice = exc.code
+            return
         self.wipe()
-        self._code_b = bytearray(code_b.encode())
+        self._code_b = typed
+        case.code_b_retries = None  # a right code B resets the card's counter
         self.flow.notice = None
-        case = self.flow.case
-        if case and case.hub_state == "session_live":
+        await self.flow.save()
+        if case.hub_state == "session_live":
             await self.prepare_pin()
+
+    def _check_code_b(self, code_b: bytearray, confirm_last_try: bool) -> None:
+        with self.slot.session() as card:
+            card.detect()
+            card.verify_card_face_code(code_b, confirm_last_try=confirm_last_try)
 
     def wants_pin(self) -> bool:
         """Whether the PIN pad should be prepared now (code B typed, no challenge fetched yet)."""
@@ -127,6 +174,12 @@ class CardSteps:
             try:
                 async with self._lock:
                     read = await asyncio.to_thread(self._read, pin, bytearray(self._code_b), possession)
+            except (CodeBIncorrect, CodeBBlocked) as exc:
+                # Checked when typed, so only a card swapped since: code B is typed again, the PIN was right.
+                self.flow.notice = exc.code
+                case.code_b_retries = exc.retries_left if isinstance(exc, CodeBIncorrect) else 0
+                self.reset()
+                return
             except PinIncorrect as exc:
                 self.flow.notice = exc.code
                 case.pin_retries = self.pin.retries_left = exc.retries_left

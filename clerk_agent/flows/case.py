@@ -71,6 +71,7 @@ class CounterCase:
     consents: dict[str, dict[str, str]] = field(default_factory=dict)
     pin_retries: int | None = None
     pin_blocked: bool = False
+    code_b_retries: int | None = None  # 照合番号B's own counter, known after a wrong code B
     proof_ok: bool | None = None
     photo_sent: bool = False
     documents: list[dict[str, object]] = field(default_factory=list)
@@ -113,6 +114,8 @@ def current_step(case: CounterCase | None) -> str:
     if state in {"new", "draft", "checked_in"}:
         return "eligibility"
     if state == "eligibility_precheck":
+        if case.precheck_reasons:  # ineligible answers: the clerk withdraws or corrects them first
+            return "eligibility"
         if not case.consents or case.procedure == "application_support":
             return "consents"
         return "card" if case.procedure in CARD_PROCEDURES else "queue"

@@ -38,6 +38,7 @@ from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
 from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.preview import Detector
+from service.wire.forms import is_shinseisho_id, normalize_shinseisho_id
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class CounterFlow:
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
         self.case: CounterCase | None = None
         self.queue: JsonObject = {}
-        self.notice: str | None = None
+        self._notice: str | None = None
+        self._notice_at: tuple[str | None, str] = (None, "procedure")
         self.problem_code = ""  # the hub's problem code behind a `hub_refused` notice
         self.call = CallStatus()
         self.office: JsonObject = {}
@@ -78,6 +80,24 @@ class CounterFlow:
         self._call_task: asyncio.Task[None] | None = None
         self._office_known = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the message on the screens -------------------------------------------------------------
+
+    @property
+    def notice(self) -> str | None:
+        """The message for the current step; one set at another step or for another case is gone."""
+        if self._notice is not None and self._notice_at != self._where():
+            self._notice, self.problem_code = None, ""
+        return self._notice
+
+    @notice.setter
+    def notice(self, value: str | None) -> None:
+        self._notice, self._notice_at = value, self._where()
+        if value is None:
+            self.problem_code = ""
+
+    def _where(self) -> tuple[str | None, str]:
+        return (self.case.local_id if self.case else None, self.current_step())
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -87,6 +107,9 @@ class CounterFlow:
         record = await self.store.unfinished_case()
         if record is not None:
             self.case = CounterCase.from_record(record)
+            if self.case.case_id is None and self.writes.idle:
+                # A create the hub refused before this agent version dropped it: the counter would wait forever.
+                await self.new_case()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(
@@ -130,8 +153,13 @@ class CounterFlow:
         return write
 
     async def _write_refused(self, write: Write, exc: HubRefused) -> None:
-        del write
-        self.refused(exc)
+        case = self.case
+        if write.path == "/api/v1/cases" and case is not None and case.local_id == write.local_id:
+            # The hub refused to open the case: back to the first step, the form ID kept for the clerk to correct.
+            form_id = case.shinseisho_id
+            await self.new_case()
+            self.capture.scanned_form_id = form_id
+        self.refused(exc)  # after the step changed, so the message belongs to the step the clerk is on
 
     def refused(self, exc: HubRefused) -> None:
         """Show why the hub refused a step (a repeated action the hub already applied is not an error)."""
@@ -152,6 +180,8 @@ class CounterFlow:
         elif "state" in result and "id" in result:
             case.case_id = str(result["id"])
             case.hub_state = str(result["state"])
+            if "reason_code" in result:  # a withdrawal's reason, for the clerk's result screen
+                case.reason_code = str(result["reason_code"]) if result["reason_code"] else None
             # The hub's answer names the municipality (a case started offline did not know it yet).
             case.municipality_code = str(result.get("municipality_code") or case.municipality_code)
             if write.path == "/api/v1/cases" and case.hub_state == "draft":
@@ -160,13 +190,9 @@ class CounterFlow:
             precheck = result.get("precheck")
             if write.path.endswith("/precheck") and isinstance(precheck, dict):
                 reasons = precheck.get("reasons")
+                # An ineligible answer no longer withdraws at once: the clerk reads the reasons, then withdraws
+                # (confirmed on screen) or corrects a wrongly recorded answer (the hub takes new answers).
                 case.precheck_reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
-                if case.precheck_reasons:
-                    first = case.precheck_reasons[0]
-                    reason = first if first in WITHDRAW_REASONS else "ineligible"
-                    await self._enqueue(
-                        "POST", f"/api/v1/cases/{case.case_id}/withdraw", {"reason_code": reason}
-                    )
         await self.save()
 
     async def _enqueue(self, method: str, path: str, body: JsonObject | None, key: str | None = None) -> None:
@@ -268,9 +294,9 @@ class CounterFlow:
         """Open a case (and check it in: the applicant is at the counter)."""
         if procedure not in texts.PROCEDURES:
             raise ValueError(f"unknown procedure {procedure}")
-        if procedure in FORM_ID_PROCEDURES and not (
-            shinseisho_id and len(shinseisho_id) == 23 and shinseisho_id.isdigit()
-        ):
+        # The hub cleans the form ID by the same rule (service/wire/forms.py): what passes here passes there.
+        shinseisho_id = normalize_shinseisho_id(shinseisho_id) if shinseisho_id else None
+        if procedure in FORM_ID_PROCEDURES and not (shinseisho_id and is_shinseisho_id(shinseisho_id)):
             self.notice = "invalid_form_id"
             return
         await self.new_case()
@@ -334,10 +360,21 @@ class CounterFlow:
         self.notice = None
         self.spawn(self._case_action("requeue"))
 
-    async def withdraw(self, reason_code: str = "applicant_request") -> None:
-        """The applicant or clerk ends the case before a decision."""
+    async def withdraw(self, reason_code: str | None = None) -> None:
+        """The applicant or clerk ends the case before a decision (by default: the ineligibility, or their wish)."""
+        case = self.require_case()
+        if reason_code is None:
+            first = case.precheck_reasons[0] if case.precheck_reasons else None
+            reason_code = (
+                "applicant_request" if first is None else first if first in WITHDRAW_REASONS else "ineligible"
+            )
         await self._stop_call()
         self.spawn(self._case_action("withdraw", {"reason_code": reason_code}))
+
+    async def abort_call(self, reason_code: str = "applicant_left") -> None:
+        """The counter interrupts the live session (the applicant leaves, or the call cannot go on)."""
+        self.card.reset()
+        self.spawn(self._case_action("abort", {"reason_code": reason_code}))
 
     async def capture_evidence(self) -> None:
         """Tell the hub the evidence is in (card read, or the documents' stills and the photo)."""

@@ -114,14 +114,34 @@ NOTICES: Final[dict[str, Text]] = {
         "One try left. Before the card has to be reset at the municipal office, confirm the PIN with the applicant.",
     ),
     "invalid_pin_format": ("暗証番号は数字4桁です。", "The PIN is 4 digits."),
-    "invalid_code_b": ("照合番号Bは数字14桁です。", "Code B is 14 digits."),
+    "invalid_code_b": (
+        "照合番号Bは数字14桁です（生年月日を和暦で6桁＋有効期限の西暦4桁＋セキュリティコード4桁）。",
+        "Code B is 14 digits (birth date in the Japanese era, 6 digits + expiry year, 4 + security code, 4).",
+    ),
+    "code_b_incorrect": (
+        "照合番号Bが違います（暗証番号ではありません）。生年月日は西暦ではなく和暦の年月日6桁です"
+        "（例: 昭和55年2月17日→550217）。カードの表面を見て、もう一度入力してください。",
+        "Code B is wrong (not the PIN). The birth date is in the Japanese era, YYMMDD "
+        "(e.g. Shōwa 55, 17 Feb → 550217). Read the card face and type it again.",
+    ),
+    "code_b_last_try": (
+        "照合番号Bの残りは1回です。カードの表面をお客さまと一緒に確認してから、確認の欄にチェックして入力してください。",
+        "One code-B try left. Check the card face with the applicant, tick the confirmation, then type it.",
+    ),
+    "code_b_blocked": (
+        "照合番号Bがロックされています（券面の確認ができません）。市区町村の窓口での手続きをご案内してください。",
+        "Code B is blocked, so the card face cannot be checked; refer the applicant to the municipal office.",
+    ),
     "not_my_number_card": ("マイナンバーカードではありません。", "This is not a My Number Card."),
     "proof_failed": (
         "カードの確認ができませんでした。職員の指示に従ってください。",
         "The card could not be verified; follow the officer's instructions.",
     ),
     "hub_refused": ("この操作は受け付けられませんでした。", "The municipal system refused this step."),
-    "invalid_form_id": ("申請書IDは数字23桁です。", "The form ID is 23 digits."),
+    "invalid_form_id": (
+        "申請書IDは数字23桁です（空白やハイフンは入れても構いません）。",
+        "The form ID is 23 digits (spaces and hyphens may be typed).",
+    ),
     "invalid_pin_choice": (
         "署名用パスワードは英大文字と数字を含む6〜16文字、ほかの3つは数字4桁です。",
         "Signing password: 6–16 capital letters and digits (both); the other three: 4 digits.",
@@ -227,6 +247,36 @@ NEXT_STEPS: Final[dict[str, Text]] = {
     ),
 }
 
+
+# What happens next after an outcome that ends the case at the post office (never the mailed card's text).
+OUTCOME_NEXT_STEPS: Final[dict[str, Text]] = {
+    "withdrawn": (
+        "この受付は終了しました（カードの申請・手続きは行われていません）。続ける場合は、あらためて窓口または市区町村へお越しください。",
+        "This case has ended; nothing was applied for. To go on, come back to the counter or go to the municipal office.",
+    ),
+    "rejected": (
+        "郵便局でのお手続きは終了しました（カードの申請・手続きは行われていません）。市区町村の窓口へお越しください。",
+        "The procedure at the post office has ended; nothing was applied for. Please go to the municipal office.",
+    ),
+    "referred_to_counter": (
+        "この手続きは市区町村の窓口で続けます（郵便局からカードは届きません）。市区町村の窓口へお越しください。",
+        "The procedure continues at the municipal office (no card is mailed from here). Please go there.",
+    ),
+}
+
+# Why the case was withdrawn, for the clerk (ineligibility reasons are listed from the precheck instead).
+WITHDRAW_REASONS: Final[dict[str, Text]] = {
+    "applicant_request": ("お客さまのご希望により取り下げました。", "Withdrawn at the applicant's request."),
+    "duplicate_application": (
+        "同じ申請が既にあるため取り下げました。",
+        "Withdrawn: the same application exists.",
+    ),
+    "ineligible": (
+        "確認事項の回答により、郵便局では受け付けできませんでした。",
+        "Not possible at the post office by the eligibility answers.",
+    ),
+    "other": ("取り下げました。", "Withdrawn."),
+}
 
 # Why the officer rejected or referred the case, as the clerk may tell the applicant: what to bring or where to
 # go. Reasons that would tip off an impostor or judge the person (face mismatch, suspected impersonation) and

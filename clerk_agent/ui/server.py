@@ -150,7 +150,10 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         await flow.give_consents({k: bool(v) for k, v in (await body(request)).items()})
 
     async def code_b(request: Request) -> None:
-        await flow.card.set_code_b(str((await body(request)).get("code_b", "")))
+        data = await body(request)
+        await flow.card.set_code_b(
+            str(data.get("code_b", "")), confirm_last_try=data.get("confirm_last_try") is True
+        )
 
     async def document(request: Request) -> None:
         data = await body(request)
@@ -212,7 +215,12 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         return JSONResponse(applicant_view(flow))
 
     async def withdraw(request: Request) -> None:
-        await flow.withdraw(str((await body(request)).get("reason_code", "applicant_request")))
+        reason = (await body(request)).get("reason_code")
+        await flow.withdraw(str(reason) if reason else None)
+
+    async def abort_call(request: Request) -> None:
+        reason = (await body(request)).get("reason_code")
+        await flow.abort_call(str(reason) if reason else "applicant_left")
 
     async def pin(request: Request) -> Response:
         """The applicant's PIN as a raw body of digits: straight into a bytearray, never parsed as text."""
@@ -296,6 +304,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         Route("/api/close", action(simple(flow.close_case)), methods=["POST"]),
         Route("/api/complete", action(simple(flow.complete_support)), methods=["POST"]),
         Route("/api/withdraw", action(withdraw), methods=["POST"]),
+        Route("/api/abort", action(abort_call), methods=["POST"]),
         Route("/api/new", action(simple(flow.new_case)), methods=["POST"]),
         Route("/api/virtual-card", action(card_simulation), methods=["POST"]),
         Route("/api/applicant/pin", pin, methods=["POST"]),

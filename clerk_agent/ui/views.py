@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clerk_agent.flows import texts
-from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, steps_of
+from clerk_agent.flows.cardsteps import CODE_B_NOTICES
+from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.problems import problem_text
 from clerk_agent.photo.camera import SceneCamera
@@ -106,6 +109,7 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "pin_retries": case.pin_retries,
         "pin_blocked": case.pin_blocked,
         "code_b_entered": flow.card.code_b_entered(),
+        "code_b_retries": case.code_b_retries,
         "proof_ok": case.proof_ok,
         "evidence_sent": case.evidence_sent,
         "photo_needed": case.procedure in PHOTO_PROCEDURES,
@@ -115,16 +119,32 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "abort_reason": {"code": case.reason_code, **texts.pair(abort)} if abort else None,
         "aborts": case.aborts,
         "decision": texts.pair(decision) if decision else None,
-        "decision_reason": _decision_reason(case.hub_state, case.reason_code),
-        "next_steps": texts.pair(texts.NEXT_STEPS[case.procedure]),
+        "decision_reason": _decision_reason(case.hub_state, case.reason_code, case.precheck_reasons),
+        "next_steps": _next_steps(case.hub_state, case.procedure),
         "mailed": case.procedure in MAILED,
         "card_procedure": case.procedure in CARD_PROCEDURES,
     }
     return view
 
 
-def _decision_reason(state: str, code: str | None) -> dict[str, str] | None:
-    """What the clerk may tell the applicant about a rejection or referral (a withheld reason names no code)."""
+def _next_steps(state: str, procedure: str) -> dict[str, str] | None:
+    """What comes next, by the outcome: the procedure's own text only once it went through."""
+    if state in texts.OUTCOME_NEXT_STEPS:
+        return texts.pair(texts.OUTCOME_NEXT_STEPS[state])
+    if state == "approved" or state in RECEIPT_STATES:
+        return texts.pair(texts.NEXT_STEPS[procedure])
+    return None
+
+
+def _decision_reason(
+    state: str, code: str | None, precheck_reasons: Sequence[str] = ()
+) -> dict[str, str] | None:
+    """What the clerk may tell the applicant about a withdrawal, rejection or referral (a withheld reason names no code)."""
+    if state == "withdrawn":
+        if precheck_reasons:  # listed one by one from the eligibility answers (`ineligible`)
+            return None
+        withdrawn = texts.WITHDRAW_REASONS.get(code or "other", texts.WITHDRAW_REASONS["other"])
+        return {"code": code or "other", **texts.pair(withdrawn)}
     if state not in ("rejected", "referred_to_counter"):
         return None
     told = texts.DECISION_REASONS.get(code or "")
@@ -138,6 +158,8 @@ def _decision_reason(state: str, code: str | None) -> dict[str, str] | None:
 def applicant_view(flow: CounterFlow) -> JsonView:
     """The applicant's screen: steps, PIN pad, the photo to approve and plain messages; no ids."""
     view = _common(flow)
+    if flow.notice in CODE_B_NOTICES:
+        view["notice"] = None  # code B is the clerk's to type again; the applicant has nothing to do
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case else None
     if case and case.hub_state == "aborted":

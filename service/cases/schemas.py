@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.cases.eligibility import EligibilityAnswers
 from service.cases.lifecycle import Action, CaseState
 from service.tenancy.codes import Procedure
-
-SHINSEISHO_ID_PATTERN = r"^[0-9]{23}$"
+from service.wire.forms import SHINSEISHO_ID_PATTERN, normalize_shinseisho_id
 
 
 class CaseCreate(BaseModel):
@@ -22,8 +21,16 @@ class CaseCreate(BaseModel):
     shinseisho_id: str | None = Field(
         default=None,
         pattern=SHINSEISHO_ID_PATTERN,
-        description="申請書ID (23 digits); required for card application and renewal",
+        description=(
+            "申請書ID (23 digits); required for card application and renewal. Full-width digits, spaces and "
+            "hyphens are accepted and cleaned (the counter agent applies the same rule)"
+        ),
     )
+
+    @field_validator("shinseisho_id", mode="before")
+    @classmethod
+    def _cleaned(cls, value: object) -> object:
+        return normalize_shinseisho_id(value) if isinstance(value, str) else value
 
 
 class CaseRead(BaseModel):

@@ -277,6 +277,9 @@ async def act(
         case.officer_id = principal.id
     if action is Action.requeue:
         case.officer_id = None
+    if action is Action.abort:
+        # The next call is reviewed afresh: video continuity, liveness and checklist of this call no longer count.
+        await review_service.restart(session, case=case)
     if action in DECISIONS:
         case.decision = DECISIONS[action]
     if reason_code is not None:

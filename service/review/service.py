@@ -2,6 +2,7 @@
 
 Continuity (NIST SP 800-63A remote attended; BaFin): the applicant stays in view from evidence to decision. A video
 drop resets `continuity_since`, and liveness and chip evidence taken before it no longer count — they are redone.
+An abort ends the call itself: the review starts afresh in the next call (`restart`), checklist included.
 """
 
 from __future__ import annotations
@@ -202,6 +203,21 @@ async def video_status(
         )
     review.updated_at = now
     return review
+
+
+async def restart(session: AsyncSession, *, case: Case) -> None:
+    """The session was aborted: nothing seen in that call counts for the next one (as after a video drop).
+
+    The console may never report the video lost (the call ended rather than dropped), so the abort itself clears
+    the video's continuity, and the checklist the officer filled in while looking at that call.
+    """
+    review = await session.get(CaseReview, case.id, with_for_update=True)
+    if review is None:
+        return
+    if review.video_live or review.continuity_since is not None or review.checklist:
+        review.drops += 1
+    review.video_live, review.continuity_since, review.checklist = False, None, {}
+    review.updated_at = clock.now()
 
 
 async def status(session: AsyncSession, *, case: Case) -> ReviewRead:

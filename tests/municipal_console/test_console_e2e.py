@@ -207,9 +207,16 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await page.keyboard.press("Tab")
         assert await _focused(page) == "decision-submit"
         await page.screenshot(path=artifacts / "04-decision.png", full_page=True)
+        review_writes: list[str] = []
+        page.on("request", lambda r: review_writes.append(r.url) if r.url.endswith("/video-status") else None)
         await page.keyboard.press("Enter")
         await expect(page.locator("#screen-done")).to_be_visible()
         await expect(page.locator("#done-state")).to_have_attribute("data-state", "approved")
+        # Failed before: closing the call reported the video lost after the decision, and the hub's refusal
+        # (review_closed) stood in red next to 「決定を記録しました」.
+        assert review_writes == []
+        await expect(page.locator("#error")).to_be_hidden()
+        assert "review_closed" not in await page.inner_text("body")
         await page.screenshot(path=artifacts / "05-done.png", full_page=True)
     assert await case_state(client, world, case_id) == "approved"
 
@@ -291,12 +298,23 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await page.click("#begin-review")
         await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
 
-        # Approval without a complete review: the hub refuses, and the console shows its detail and code.
-        await page.check("#decision-approve")
-        await page.check("#decision-attest")
-        await page.click("#decision-submit")
-        await expect(page.locator("#error")).to_contain_text("review_incomplete")
+        # Approval without a complete review: 承認 is disabled, and the missing items say why.
+        await expect(page.locator("#decision-approve")).to_be_disabled()
         await expect(page.locator("#review-missing li[data-code=liveness_missing]")).to_be_visible()
+        # A screen that lagged behind the review (approve still enabled) sends it anyway: the hub refuses, and the
+        # console says so in Japanese next to the submit button — before, the hub's English detail and the raw code
+        # `review_incomplete` stood in the page's error line.
+        await page.evaluate(
+            "() => { const a = document.getElementById('decision-approve'); a.disabled = false; a.checked = true;"
+            " document.getElementById('decision-attest').checked = true;"
+            " document.getElementById('decision').requestSubmit(); }"
+        )
+        refusal = page.locator("#decision-submit + .field-error")
+        await expect(refusal).to_contain_text("審査が完了していないため承認できません")
+        await expect(refusal).to_contain_text("有効な本人確認チャレンジ（合格）がありません")
+        await expect(refusal).to_have_attribute("data-code", "review_incomplete")
+        assert "review_incomplete" not in await page.inner_text("body")
+        await expect(page.locator("#error")).to_be_hidden()
 
         await page.check("#decision-reject")
         await page.select_option("#decision-reason", "suspected_impersonation")

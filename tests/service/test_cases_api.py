@@ -34,7 +34,8 @@ async def _refused_without_change(
 
 @pytest.mark.parametrize(
     "shinseisho",
-    ["1234", "1" * 22, "1" * 24, "1234567890123456789012a", "１２３４５６７８９０１２３４５６７８９０１２３"],
+    # Arabic-Indic digits pass str.isdigit() but are no 申請書ID; NFKC leaves them as they are.
+    ["1234", "1" * 22, "1" * 24, "1234567890123456789012a", "\u0661" * 23, "1234_5678901234567890123"],
 )
 async def test_malformed_shinseisho_id(
     world: World, sessionmaker: async_sessionmaker[AsyncSession], shinseisho: str
@@ -48,6 +49,27 @@ async def test_malformed_shinseisho_id(
         sessionmaker, lambda: world.device_a.post("/api/v1/cases", json=body), 422, "validation_error"
     )
     assert problem["errors"][0]["loc"][-1] == "shinseisho_id"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "１２３４５６７８９０１２３４５６７８９０１２３",  # full-width, as a Japanese IME types it
+        "1234 5678 9012 3456 7890 123",
+        "1234-5678-9012-3456-7890-123",
+        "１２３４－５６７８　９０１２ー３４５６‐７８９０１２３",
+    ],
+)
+async def test_shinseisho_id_as_typed_is_cleaned(world: World, typed: str) -> None:
+    """Failed before: full-width digits, spaces and hyphens were refused with a validation_error."""
+    body = {
+        "municipality_code": world.a.municipality_code,
+        "procedure": "card_application",
+        "shinseisho_id": typed,
+    }
+    created = await world.device_a.post("/api/v1/cases", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["shinseisho_id"] == "12345678901234567890123"
 
 
 async def test_card_application_requires_shinseisho_id(

@@ -252,3 +252,35 @@ async def test_notes_are_encrypted_and_audited_without_their_text(
     actions = [r.action for r in rows if r.case_id == case["id"]]
     assert "review.note_added" in actions
     assert "review.notes_viewed" in actions
+
+
+async def test_an_abort_starts_the_review_afresh_in_the_next_call(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    """Failed before: after abort → requeue → accept, the first call's video, liveness and checklist still counted."""
+    case = await _reviewing(driver)
+    h = world.h("a", Role.officer)
+    await _video(client, world, case["id"], "live")
+    await client.put(f"/api/v1/cases/{case['id']}/checklist", json=CHECKLIST, headers=h)
+    await _liveness(client, world, case["id"])
+    first = await client.get(f"/api/v1/cases/{case['id']}/review", headers=h)
+    assert first.json()["ready_to_decide"] is True
+    # The console never reported the video lost: the call was aborted, then the counter connected again.
+    await driver.officer(case["id"], "abort", reason_code="network")
+    await driver.device(case["id"], "requeue")
+    await driver.officer(case["id"], "accept")
+    await driver.device(case["id"], "capture-evidence")
+    await driver.officer(case["id"], "begin-review")
+    again = await client.get(f"/api/v1/cases/{case['id']}/review", headers=h)
+    assert again.json()["ready_to_decide"] is False
+    assert again.json()["missing"] == ["checklist_missing", "video_not_live", "liveness_missing"]
+    assert again.json()["continuity_since"] is None
+    refused = await _approve(client, world, case["id"])
+    assert refused.status_code == 409
+    # The video of the new call, then everything asked again in it.
+    back = await _video(client, world, case["id"], "live")
+    assert back["missing"] == ["checklist_missing", "liveness_missing"]
+    assert back["redo_required"] is True
+    await client.put(f"/api/v1/cases/{case['id']}/checklist", json=CHECKLIST, headers=h)
+    await _liveness(client, world, case["id"])
+    assert (await _approve(client, world, case["id"])).status_code == 200

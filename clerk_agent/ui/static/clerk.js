@@ -5,6 +5,8 @@ let state = null;
 let editing = false; // do not re-render under the clerk's fingers while a form is being filled in
 let shown = ''; // what the screen shows now; re-rendered only when it changes, so inputs stay put
 let extraDocument = 0; // a document row the clerk added before taking its first still
+let revising = false; // the clerk re-opened ineligible eligibility answers to correct one
+let confirming = null; // the irreversible action waiting for the clerk's confirmation ('withdraw' | 'abort')
 
 const PROCEDURES = [
   ['card_renewal', '更新', 'Card renewal'],
@@ -29,17 +31,20 @@ const CONSENTS = [
   ['pin_entry', '暗証番号をこの窓口の画面で自分で入力することに同意します（版 2026-04）', 'I consent to typing my PIN myself on this counter screen (v2026-04)'],
 ];
 
+const CODE_B_NOTICES = ['invalid_code_b', 'code_b_incorrect', 'code_b_last_try', 'code_b_blocked'];
 const DEMO_FORM_ID = '20260401000000000012345';
 const button = (id, label, action, cls = '') => el('button', { id, class: cls, type: 'button', onclick: action }, label);
 const act = async (path, body) => {
   editing = false;
+  confirming = null;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
   const next = await post(path, body);
   if (next) render(next);
 };
 
 function procedureView(s) {
-  const formId = el('input', { id: 'form-id', type: 'text', inputmode: 'numeric', maxlength: '23', autocomplete: 'off',
+  // Longer than 23: the form prints the ID in groups, and the agent drops the spaces and hyphens.
+  const formId = el('input', { id: 'form-id', type: 'text', inputmode: 'numeric', maxlength: '40', autocomplete: 'off',
     placeholder: tr('申請書ID（23桁）', 'Form ID (23 digits)'), value: s.scan.form_id || '' });
   formId.addEventListener('input', () => { editing = true; });
   const demo = s.camera.synthetic ? el('p', { class: 'demo' }, tr('（デモ）', '(demo) '),
@@ -58,21 +63,66 @@ function procedureView(s) {
 }
 
 function eligibilityView(c) {
-  if (c.ineligible.length) {
+  if (c.ineligible.length && !revising) {
     return el('section', {},
       el('h2', { class: 'bad' }, tr('郵便局ではお手続きできません', 'This cannot be done at the post office')),
       el('ul', { id: 'ineligible' }, c.ineligible.map((r) => el('li', { 'data-code': r.code }, t(r)))),
-      el('p', {}, tr('受付は取り下げました（理由コードを記録）。', 'The case was withdrawn with the reason code.')),
-      button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
+      el('p', {}, tr('回答の記録に誤りがあれば、回答を修正してください。誤りがなければ、受付を取り下げます（理由コードを記録）。',
+        'If an answer was recorded wrongly, correct it. Otherwise withdraw the case (the reason code is recorded).')),
+      button('eligibility-revise', tr('回答を修正する', 'Correct the answers'), () => { revising = true; render(state, true); }),
+      withdrawControl());
   }
-  const boxes = QUESTIONS.map(([key, ja, en, initial]) => {
-    const box = el('input', { type: 'checkbox', id: `q-${key}`, checked: initial });
-    box.addEventListener('change', () => { editing = true; });
-    return el('label', { class: 'check' }, box, tr(ja, en));
+  // Yes/no as explicit choices with nothing chosen: each answer is the applicant's, never a default.
+  const rows = QUESTIONS.map(([key, ja, en, eligible]) => {
+    const yes = el('input', { type: 'radio', name: `q-${key}`, id: `q-${key}-yes`, value: 'yes', 'data-eligible': eligible ? 'true' : null });
+    const no = el('input', { type: 'radio', name: `q-${key}`, id: `q-${key}-no`, value: 'no', 'data-eligible': eligible ? null : 'true' });
+    for (const radio of [yes, no]) radio.addEventListener('change', () => { editing = true; });
+    return el('fieldset', { class: 'yesno', 'data-question': key }, el('legend', {}, tr(ja, en)),
+      el('label', { class: 'choice' }, yes, tr('はい', 'Yes')), el('label', { class: 'choice' }, no, tr('いいえ', 'No')));
   });
-  const submit = () => act('/api/eligibility', Object.fromEntries(QUESTIONS.map(([key]) => [key, document.getElementById(`q-${key}`).checked])));
-  return el('section', {}, el('h2', {}, tr('ご本人に確認してください', 'Ask the applicant')), boxes,
+  const error = el('p', { id: 'eligibility-error', class: 'bad', role: 'alert', hidden: true },
+    tr('すべての質問に「はい」か「いいえ」で答えてください。', 'Answer every question with Yes or No.'));
+  const submit = () => {
+    const answers = {};
+    for (const [key] of QUESTIONS) {
+      const chosen = document.querySelector(`input[name="q-${key}"]:checked`);
+      if (!chosen) {
+        error.hidden = false;
+        document.getElementById(`q-${key}-yes`).focus();
+        return;
+      }
+      answers[key] = chosen.value === 'yes';
+    }
+    revising = false;
+    act('/api/eligibility', answers);
+  };
+  return el('section', { id: 'eligibility' }, el('h2', {}, tr('ご本人に確認してください', 'Ask the applicant')), rows, error,
     button('eligibility-submit', tr('確認しました', 'Recorded'), submit, 'primary'));
+}
+
+// 取り下げ cannot be undone: the button first asks, in the page, and only the second button withdraws.
+function withdrawControl() {
+  if (confirming !== 'withdraw') {
+    return button('withdraw', tr('取り下げ', 'Withdraw'), () => { confirming = 'withdraw'; render(state, true); }, 'danger');
+  }
+  return el('div', { id: 'withdraw-confirmation', class: 'confirm', role: 'alertdialog' },
+    el('p', { id: 'withdraw-question', class: 'bad' }, tr('受付を取り下げると、この受付は終了し、元に戻せません。取り下げますか？',
+      'Withdrawing ends this case and cannot be undone. Withdraw?')),
+    button('withdraw-confirm', tr('取り下げる', 'Withdraw'), () => act('/api/withdraw', {}), 'danger'),
+    button('withdraw-cancel', tr('戻る', 'Go back'), () => { confirming = null; render(state, true); }));
+}
+
+// The live call's way out at the counter (the applicant has to leave, or the call cannot go on): interrupting
+// is confirmed first; afterwards the clerk connects again or withdraws.
+function abortControl() {
+  if (confirming !== 'abort') {
+    return button('abort-call', tr('通話を中断する', 'Interrupt the call'), () => { confirming = 'abort'; render(state, true); }, 'danger');
+  }
+  return el('div', { id: 'abort-confirmation', class: 'confirm', role: 'alertdialog' },
+    el('p', { id: 'abort-question', class: 'bad' }, tr('通話を中断すると、本人確認は最初からやり直しになります。中断しますか？',
+      'Interrupting the call means the identity check starts over. Interrupt?')),
+    button('abort-confirm', tr('中断する', 'Interrupt'), () => act('/api/abort', { reason_code: 'applicant_left' }), 'danger'),
+    button('abort-cancel', tr('戻る', 'Go back'), () => { confirming = null; render(state, true); }));
 }
 
 function consentsView(c) {
@@ -133,10 +183,18 @@ function callView(c, s) {
   // A blocked PIN cannot sign: the officer then checks identity from the documents on video alone.
   if (c.card_procedure && !c.evidence_sent && !c.pin_blocked) {
     if (!c.code_b_entered) {
-      const code = el('input', { id: 'code-b', type: 'password', inputmode: 'numeric', maxlength: '14', autocomplete: 'off' });
+      const code = el('input', { id: 'code-b', type: 'password', inputmode: 'numeric', maxlength: '20', autocomplete: 'off' });
       code.addEventListener('input', () => { editing = true; });
-      parts.push(el('p', {}, tr('カード表面から照合番号B（14桁: 生年月日6桁＋有効期限の西暦4桁＋セキュリティコード4桁）を入力', 'Type code B from the card face (14 digits)')), code,
-        button('code-b-submit', tr('入力', 'Enter'), () => act('/api/code-b', { code_b: code.value.trim() }), 'primary'));
+      // Checked against the card as soon as it is entered: a wrong code B is the clerk's to type again, here.
+      const error = s.notice && CODE_B_NOTICES.includes(s.notice.code) ? el('p', { id: 'code-b-error', class: 'bad', role: 'alert' }, t(s.notice)) : null;
+      const left = c.code_b_retries == null ? null : el('p', { id: 'code-b-retries', class: c.code_b_retries <= 1 ? 'bad big' : 'big' },
+        tr(`照合番号Bの残り回数: ${c.code_b_retries}回（暗証番号の回数とは別です）`, `Code B tries left: ${c.code_b_retries} (separate from the PIN's)`));
+      const lastTry = c.code_b_retries === 1 ? el('input', { id: 'code-b-confirm', type: 'checkbox' }) : null;
+      parts.push(el('p', { id: 'code-b-hint' }, tr('カード表面の照合番号B（14桁）を入力してください: 生年月日を和暦で6桁（例: 昭和55年2月17日 → 550217。西暦ではありません）、続けて有効期限の西暦4桁、最後にセキュリティコード4桁。',
+        'Type code B from the card face (14 digits): the birth date in the Japanese era, YYMMDD (e.g. Shōwa 55, 17 Feb → 550217; not the western year), then the expiry year (4 digits), then the 4-digit security code.')),
+      error, left, code,
+      lastTry ? el('label', { class: 'check' }, lastTry, tr('残り1回です。券面をお客さまと確認しました', 'One try left: checked the card face with the applicant')) : null,
+      button('code-b-submit', tr('照合番号Bを確認', 'Check code B'), () => act('/api/code-b', { code_b: code.value.trim(), confirm_last_try: lastTry ? lastTry.checked : false }), 'primary'));
     } else if (s.pin.needs_clerk_confirm) {
       parts.push(el('p', { class: 'bad big', id: 'last-try' }, tr('残り1回です。市区町村窓口での初期化が必要になる前に、暗証番号をご本人に確認してください。', 'One try left. Confirm the PIN with the applicant first.')),
         button('confirm-last-try', tr('ご本人に確認しました', 'Confirmed with the applicant'), () => act('/api/confirm-last-try'), 'danger'));
@@ -213,8 +271,12 @@ function decisionView(c) {
     parts.push(el('p', {}, tr('もう一度つなぐと、カードの確認と書類の撮影をやり直します。', 'Connecting again repeats the card check and the document stills.')),
       button('requeue', tr('もう一度職員につなぐ', 'Request verification again'), () => act('/api/requeue'), 'primary'));
   }
+  // The reason, as the applicant's screen gives it: the clerk says it to the applicant and answers questions.
   if (c.decision_reason) parts.push(el('p', { id: 'decision-reason', class: 'big', 'data-code': c.decision_reason.code }, t(c.decision_reason)));
-  if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', {}, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
+  if (c.state === 'withdrawn' && c.ineligible.length) {
+    parts.push(el('ul', { id: 'ineligible' }, c.ineligible.map((r) => el('li', { 'data-code': r.code }, t(r)))));
+  }
+  if (['rejected', 'referred_to_counter', 'withdrawn'].includes(c.state)) parts.push(el('p', { id: 'next-steps' }, t(c.next_steps)), button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary'));
   return el('section', {}, parts);
 }
 
@@ -241,7 +303,8 @@ function render(next, force = false) {
   const c = state.case;
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
-  const key = JSON.stringify([document.documentElement.lang, c, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
+  if (!c || !c.ineligible.length) revising = false;
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
@@ -251,8 +314,10 @@ function render(next, force = false) {
     const pending = !c.case_id ? el('p', { id: 'pending' }, tr('受付を登録しています…', 'Registering the case…')) : null;
     view = { eligibility: () => eligibilityView(c), consents: () => consentsView(c) || queueView(c, state), card: () => cardView(c, state),
       queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c) }[step]?.() || el('p', {}, step);
+    // Every state the counter can leave has its way out: withdraw before a decision, interrupt a live call.
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
-      ? button('withdraw', tr('取り下げ', 'Withdraw'), () => act('/api/withdraw', { reason_code: 'applicant_request' }), 'danger') : null;
+      ? withdrawControl() : ['session_live', 'evidence_captured', 'officer_review'].includes(c.state) && c.procedure !== 'application_support'
+        ? abortControl() : null;
     view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, `${t(state.procedure)} ${c.case_id ? `· ${c.case_id}` : ''}`), pending, view, withdraw);
   }
   screen.replaceChildren(view);

@@ -1,5 +1,6 @@
 // Small DOM helpers: lookups that fail loudly, element building without parsing HTML, status and error lines.
-import { t, currentLang } from "./i18n.js";
+import { t, currentLang, label } from "./i18n.js";
+import { STRINGS } from "./strings.js";
 
 export function $(id) {
   const el = document.getElementById(id);
@@ -40,18 +41,41 @@ export function status(text, ms = 4000) {
   if (text && ms) statusTimer = window.setTimeout(() => status(""), ms);
 }
 
-/** An error line (role=alert); ApiError shows its problem+json detail and code. */
-export function showError(err) {
+/** What an error says to the officer, in the console's language: the hub's English detail and its raw `code`
+ * are never shown (the code stays in `data-code` for the help desk). */
+export function errorText(err) {
+  if (typeof err === "string") return err;
+  const code = err && err.code;
+  if (code && `problem_${code}` in STRINGS.ja) {
+    const missing = (err.body && Array.isArray(err.body.missing) ? err.body.missing : []).map((m) => label("missing", m));
+    return t(`problem_${code}`, { missing: missing.join(currentLang() === "ja" ? "、" : ", ") || "—" });
+  }
+  // Network, session and local messages are already in the console's words; a hub refusal without words of
+  // its own gets the generic line.
+  if (err && (err.status === 0 || err.status === 401 || err.status === undefined)) return err.message || t("error_generic", { status: "?" });
+  if (currentLang() === "en" && err && err.message) return err.message; // the hub's own (English) detail
+  return t("error_generic", { status: err && err.status ? err.status : "?" });
+}
+
+/** An error (role=alert) next to the control that caused it (`near`), or on the page's error line; null clears. */
+export function showError(err, near = null) {
   const line = $("error");
+  for (const field of document.querySelectorAll(".field-error")) field.remove();
   if (!err) {
     line.hidden = true;
     line.textContent = "";
+    delete line.dataset.code;
     return;
   }
-  const text = typeof err === "string" ? err : err.message || t("error_generic", { status: "?" });
-  const code = err && err.code ? " " + t("error_code", { code: err.code }) : "";
-  line.textContent = text + code;
-  line.hidden = false;
+  const target = near ? el("p", { className: "error field-error", role: "alert" }) : line;
+  target.textContent = errorText(err);
+  if (err && err.code) target.dataset.code = err.code;
+  if (near) {
+    near.insertAdjacentElement("afterend", target);
+    line.hidden = true;
+  } else {
+    line.hidden = false;
+  }
 }
 
 /** Disable a button while `work` runs, with a progress message; returns work's result. */

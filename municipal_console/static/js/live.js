@@ -112,15 +112,19 @@ export function createLiveScreen({ onDone }) {
     pollTimer = window.setInterval(() => refresh().catch(() => undefined), POLL_MS);
   }
 
+  // Leaving the case (a decision, an abort): nothing more is polled or reported for it. The case is let go
+  // before the link closes, since closing reports the video lost and the hub refuses that after a decision.
   function close() {
+    const closing = link;
+    link = null;
+    current = null;
     videoQueue.length = 0;
     window.clearInterval(pollTimer);
     pollTimer = 0;
     window.clearInterval(mediaTimer);
     mediaTimer = 0;
     clearDocument();
-    if (link) link.close();
-    link = null;
+    if (closing) closing.close();
   }
 
   function resetPanels() {
@@ -159,8 +163,9 @@ export function createLiveScreen({ onDone }) {
 
   async function refresh() {
     if (!current) return;
+    const caseId = current.id;
     const [caseRead, evidenceList] = await Promise.all([api.get(path()), api.get(path("/evidence"))]);
-    if (!current || caseRead.id !== current.id) return;
+    if (!current || caseRead.id !== current.id || caseId !== current.id) return;
     current = caseRead;
     evidence = evidenceList;
     renderCase();
@@ -170,8 +175,11 @@ export function createLiveScreen({ onDone }) {
 
   async function refreshReview() {
     if (!reviewAvailable || !current) return;
+    const caseId = current.id;
     try {
-      review = await api.get(path("/review"));
+      const read = await api.get(path("/review"));
+      if (!current || current.id !== caseId) return; // decided while the read was on its way
+      review = read;
       renderReview();
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.code === "http_404") {
@@ -241,8 +249,9 @@ export function createLiveScreen({ onDone }) {
           review = await api.post(path("/video-status"), { state: videoQueue[0] });
         } catch (err) {
           if (err instanceof ApiError && err.status !== 0) {
-            videoQueue.length = 0; // refused (e.g. the case left the live states): nothing to retry
-            showError(err);
+            videoQueue.length = 0; // refused: nothing to retry
+            // The case left the live review (decided or aborted meanwhile): nothing to report, no error.
+            if (err.code !== "review_closed") showError(err);
             break;
           }
           await new Promise((resolve) => window.setTimeout(resolve, 1000));
@@ -328,6 +337,13 @@ export function createLiveScreen({ onDone }) {
     $("review-video").dataset.live = String(review.video_live);
     $("review-drops").textContent = String(review.drops);
     show("review-ready", review.ready_to_decide);
+    // 承認 only once the review is complete (the hub refuses it otherwise too); the missing list says why.
+    const approve = $("decision-approve");
+    approve.disabled = !review.ready_to_decide;
+    if (approve.disabled && approve.checked) {
+      approve.checked = false;
+      renderReasons();
+    }
     show("review-redo", review.redo_required);
     $("review-missing").replaceChildren(
       ...review.missing.map((code) => el("li", { dataset: { code }, text: label("missing", code) })),
@@ -430,7 +446,7 @@ export function createLiveScreen({ onDone }) {
     const form = $("checklist");
     const combo = form.querySelector("input[name=id_combination]:checked");
     if (!combo) {
-      showError(t("checklist_need_combo"));
+      showError(t("checklist_need_combo"), $("checklist-save"));
       form.querySelector("input[name=id_combination]").focus();
       return;
     }
@@ -457,18 +473,18 @@ export function createLiveScreen({ onDone }) {
     const form = $("decision");
     const action = form.querySelector("input[name=action]:checked");
     if (!action) {
-      showError(t("decision_need_action"));
+      showError(t("decision_need_action"), $("decision-submit"));
       $("decision-approve").focus();
       return;
     }
     const reason = $("decision-reason").value;
     if (REASONS[action.value].length && !reason) {
-      showError(t("decision_need_reason"));
+      showError(t("decision_need_reason"), $("decision-submit"));
       $("decision-reason").focus();
       return;
     }
     if (!$("decision-attest").checked) {
-      showError(t("decision_need_attest"));
+      showError(t("decision_need_attest"), $("decision-submit"));
       $("decision-attest").focus();
       return;
     }
@@ -484,19 +500,18 @@ export function createLiveScreen({ onDone }) {
       const decided = await busy($("decision-submit"), t("decision_sending"), () =>
         api.post(path(`/${action.value}`), body),
       );
-      showError(null);
       close();
-      current = null;
+      showError(null);
       onDone(decided);
     } catch (err) {
       if (err instanceof ApiError && err.code === "version_conflict") {
         // The counter moved the case on since the last poll (e.g. documents shown): show what changed and let the
         // officer look again before sending — the decision is never resent behind their back.
         await refresh().catch(() => undefined);
-        showError(t("decision_conflict", { state: current ? label("state", current.state) : "—" }));
+        showError(t("decision_conflict", { state: current ? label("state", current.state) : "—" }), $("decision-submit"));
         return;
       }
-      showError(err);
+      showError(err, $("decision-submit"));
       await refresh().catch(() => undefined);
     }
   }
@@ -634,9 +649,12 @@ export function createLiveScreen({ onDone }) {
     $("flag-case").disabled = true;
   }
 
+  // A refusal is shown next to the control that caused it (a form's: next to its submit button).
   const guard = (work) => (event) => {
     showError(null);
-    Promise.resolve(work(event)).catch((err) => showError(err));
+    const origin = event && event.currentTarget;
+    const near = origin instanceof HTMLFormElement ? origin.querySelector("button[type=submit]") : origin;
+    Promise.resolve(work(event)).catch((err) => showError(err, near instanceof HTMLElement ? near : null));
   };
 
   $("grab-still").addEventListener("click", guard(grabStill));

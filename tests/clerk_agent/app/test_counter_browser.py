@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -56,6 +57,13 @@ async def _shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+async def _clean(page: Page) -> None:
+    """What a person sees after a step that worked: no error banner, and no raw code like `review_closed`."""
+    assert await page.locator("#notice").is_hidden(), await page.inner_text("#notice")
+    shown = await page.inner_text("body")
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", shown), shown
+
+
 async def _case_id(agent: Agent) -> str:
     async with httpx.AsyncClient(base_url=agent.base) as ui:
         async with asyncio.timeout(20):
@@ -81,8 +89,27 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await clerk.click("#start-card_renewal")
     await clerk.wait_for_selector("#eligibility-submit")
     await _shot(clerk, "02-clerk-eligibility")
+    # Yes/no questions start unanswered (no pre-ticked box); sending them so is refused next to the form.
+    assert await clerk.locator("#eligibility input:checked").count() == 0
     await clerk.click("#eligibility-submit")
-    await clerk.wait_for_selector("#consents-submit")
+    await clerk.wait_for_selector("#eligibility-error", state="visible")
+    # An answer that rules the post office out: the reasons, then a withdrawal that asks first, or a correction.
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
+    await clerk.check("#q-proxy_applicant-yes")
+    await clerk.click("#eligibility-submit")
+    await clerk.wait_for_selector("#ineligible li[data-code=proxy_not_allowed]", timeout=20000)
+    await clerk.click("#withdraw")
+    await clerk.wait_for_selector("#withdraw-question")
+    assert "元に戻せません" in await clerk.inner_text("#withdraw-question")
+    await _shot(clerk, "02b-clerk-withdraw-asks")
+    await clerk.click("#withdraw-cancel")
+    await clerk.click("#eligibility-revise")
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
+    await clerk.click("#eligibility-submit")
+    await clerk.wait_for_selector("#consents-submit", timeout=20000)
+    await _clean(clerk)
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
     await _shot(clerk, "03-clerk-consents")
@@ -101,6 +128,15 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         case_id = await _case_id(agent)
         await officer.accept(case_id)
         await clerk.wait_for_selector("#code-b", timeout=20000)
+        assert "和暦" in await clerk.inner_text("#code-b-hint")
+        # The birth year typed western (1985 → 85) instead of 昭和60: told to the clerk, not as a wrong PIN.
+        await clerk.fill("#code-b", "85" + HOLDER.code_b[2:])
+        await clerk.click("#code-b-submit")
+        await clerk.wait_for_selector("#code-b-error", timeout=20000)
+        assert "照合番号Bが違います" in await clerk.inner_text("#code-b-error")
+        assert "9回" in await clerk.inner_text("#code-b-retries")
+        assert await applicant.locator("#pin-tries").count() == 0
+        await _shot(clerk, "06-clerk-code-b-wrong")
         await clerk.fill("#code-b", HOLDER.code_b)
         await clerk.click("#code-b-submit")
         await applicant.wait_for_selector("#pin-tries", timeout=20000)
@@ -110,9 +146,11 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
             await applicant.click(f"button[data-digit='{digit}']")
         await applicant.click("#pin-send")
         await clerk.wait_for_selector("#evidence-done", timeout=20000)
+        await _clean(clerk)
         await _shot(clerk, "07-clerk-evidence-sent")
         await officer.review_and_approve(case_id)
         await clerk.wait_for_selector("#choose-pins", timeout=20000)
+        await _clean(clerk)
         await _shot(clerk, "08-clerk-approved")
         await applicant.wait_for_selector("#pin-choice-send", timeout=20000)
         for field, value in zip(("#pc-sign", "#pc-auth", "#pc-juki", "#pc-kenhojo"), CHOSEN, strict=True):
@@ -120,6 +158,8 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await _shot(applicant, "08-applicant-choose-pins")
         await applicant.click("#pin-choice-send")
         await clerk.wait_for_selector("#receipt-link", timeout=20000)
+        await _clean(clerk)
+        await _clean(applicant)
         await _shot(clerk, "09-clerk-receipt")
         await _shot(applicant, "09-applicant-done")
         await clerk.click("#lang")

@@ -70,6 +70,8 @@ async def _begin(walk: Walk, agent: Agent, procedure: str) -> None:
     await walk.shot("procedure")
     await clerk.click(f"#start-{procedure}")
     await clerk.wait_for_selector("#eligibility-submit", timeout=WAIT)
+    for choice in await clerk.locator("input[data-eligible]").all():
+        await choice.check()
     await walk.shot("eligibility")
     await clerk.click("#eligibility-submit")
     await clerk.wait_for_selector("#consents-submit", timeout=WAIT)

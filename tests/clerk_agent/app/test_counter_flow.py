@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from clerk_agent.card.virtual.build import person
-from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
+from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer, until_view
 from tests.factories import ELIGIBLE
 
 pytestmark = pytest.mark.e2e
@@ -119,21 +119,37 @@ async def test_renewal_end_to_end_and_the_pin_is_nowhere(hub: Hub, agent: Agent,
 
 
 async def test_proxy_is_refused_and_withdrawn_with_its_reason(hub: Hub, agent: Agent) -> None:
+    """Failed before: an ineligible answer withdrew the case at once, with no chance to correct a wrong tick;
+    now the clerk sees the reasons, may correct the answers, and withdraws only when asked to."""
+    answers = {
+        "applicant_present": True,
+        "resident_of_municipality": True,
+        "proxy_applicant": True,
+        "minor_or_adult_ward": False,
+    }
     async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
         counter = CounterClient(ui)
         officer = await Officer.login(hub, officer_http)
         await counter.open()
+        # A wrong answer corrected: the case goes on to the consents, nothing was withdrawn.
         await counter.post("/api/cases", {"procedure": "pin_reset"})
         await counter.until("checked_in")
-        await counter.post(
-            "/api/eligibility",
-            {
-                "applicant_present": True,
-                "resident_of_municipality": True,
-                "proxy_applicant": True,
-                "minor_or_adult_ward": False,
-            },
-        )
+        await counter.post("/api/eligibility", answers)
+        told = await until_view(counter, "/api/state", lambda v: bool(v["case"]["ineligible"]))  # type: ignore[index]
+        assert told["case"]["state"] == "eligibility_precheck"  # type: ignore[index]
+        assert told["progress"]["current"] == "eligibility"  # type: ignore[index]
+        await counter.post("/api/eligibility", {**answers, "proxy_applicant": False})
+        corrected = await until_view(counter, "/api/state", lambda v: v["progress"]["current"] == "consents")  # type: ignore[index]
+        assert corrected["case"]["ineligible"] == []  # type: ignore[index]
+        await counter.post("/api/withdraw", {"reason_code": "applicant_request"})
+        await counter.until("withdrawn")
+        await counter.post("/api/new")
+        # Not corrected: withdrawn when the clerk confirms, with the ineligibility as its reason.
+        await counter.post("/api/cases", {"procedure": "pin_reset"})
+        await counter.until("checked_in")
+        await counter.post("/api/eligibility", answers)
+        await until_view(counter, "/api/state", lambda v: bool(v["case"]["ineligible"]))  # type: ignore[index]
+        await counter.post("/api/withdraw", {})
         state = await counter.until("withdrawn")
         reasons = state["case"]["ineligible"]  # type: ignore[index]
         assert [r["code"] for r in reasons] == ["proxy_not_allowed"]

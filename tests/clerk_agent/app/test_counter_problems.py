@@ -119,3 +119,10 @@ def test_a_rejection_or_referral_is_explained_unless_the_reason_must_be_withheld
     assert "窓口" in told["ja"]
     assert _decision_reason("approved", None) is None
     assert _decision_reason("aborted", "network") is None  # aborts have their own wording
+    # A withdrawal names its reason too, unless the eligibility answers list theirs one by one.
+    assert set(texts.WITHDRAW_REASONS) <= REASONS[Action.withdraw]
+    assert _decision_reason("withdrawn", "applicant_request") == {
+        "code": "applicant_request",
+        **texts.pair(texts.WITHDRAW_REASONS["applicant_request"]),
+    }
+    assert _decision_reason("withdrawn", "proxy_not_allowed", ["proxy_not_allowed"]) is None

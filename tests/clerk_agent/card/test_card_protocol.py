@@ -31,6 +31,7 @@ from clerk_agent.errors import (
     CardAbsent,
     CardDataMalformed,
     CardRemoved,
+    CodeBIncorrect,
     ForbiddenFileAccess,
     InvalidPinFormat,
     LastTryConfirmationRequired,
@@ -419,9 +420,11 @@ def test_counter_read_wipes_both_secrets_on_early_failure(hanako_card: VirtualMy
 
 
 def test_wrong_code_b_counts_down_on_kenkaku(card: MyNumberCard, hanako_card: VirtualMyNumberCard) -> None:
-    with pytest.raises(PinIncorrect) as raised:
+    """Its own error (code_b_incorrect), never the PIN's: failed before, when it was reported as a wrong PIN."""
+    with pytest.raises(CodeBIncorrect) as raised:
         card.verify_card_face_code(secret("00000000000000"))
     assert raised.value.retries_left == 9
+    assert raised.value.code == "code_b_incorrect"
     assert hanako_card.key(KENKAKU_AID, 0x0012).tries_left == 9
 
 
