@@ -112,6 +112,10 @@ PROBLEMS: Final[dict[str, Text]] = {
         "市区町村の暗号鍵が設定されていないため、暗証番号を受け付けられません。",
         "The municipality has no sealing key, so PINs cannot be accepted.",
     ),
+    "image_too_large": (
+        "画像が大きすぎます（画素数の上限を超えています）。カメラの解像度を下げて撮り直してください。",
+        "The picture is too large (too many pixels); lower the camera resolution and take it again.",
+    ),
     "pin_sealing_key_mismatch": (
         "市区町村の暗号鍵が更新されました。お客さまにもう一度暗証番号を設定していただいてください。",
         "The municipality's key changed; ask the applicant to choose the PINs again.",
@@ -123,6 +127,18 @@ PROBLEMS: Final[dict[str, Text]] = {
     "invalid_device_signature": _with_support(
         "端末の署名が確認できません（時計のずれの可能性）。",
         "The device signature was refused (the clock may be off).",
+    ),
+    "device_timestamp_malformed": _with_support(
+        "端末の要求の時刻の形式が正しくありません（端末のソフトウェアの不具合の可能性）。",
+        "The device's request time was not in the expected form (a fault of the counter software).",
+    ),
+    "device_nonce_malformed": _with_support(
+        "端末の要求の形式が正しくありません（端末のソフトウェアの不具合の可能性）。",
+        "The device's request was not in the expected form (a fault of the counter software).",
+    ),
+    "device_request_replayed": (
+        "同じ要求が二度送られたため受け付けられませんでした。もう一度操作してください。",
+        "The same request arrived twice and was refused; take the step again.",
     ),
     "device_revoked": _with_support(
         "この端末の登録は取り消されています。", "This device's registration was revoked."
@@ -166,6 +182,12 @@ NOT_AT_THE_COUNTER: Final = frozenset(
     {
         "account_not_found",
         "account_not_pending",
+        "api_key_not_accepted",
+        "card_face_unbound",
+        "evidence_unreadable",
+        "scope_missing",
+        "webhook_destination_refused",
+        "webhook_url_invalid",
         "already_exists",
         "attestation_required",
         "case_not_finalized",

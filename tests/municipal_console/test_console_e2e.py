@@ -491,3 +491,34 @@ async def test_rejecting_for_impersonation_holds_the_evidence(
         (case_id, "suspected_impersonation")
     ]
     assert errors == []
+
+
+async def test_the_officer_is_told_of_a_security_change_once(
+    browser: Browser, hub_url: str, world: World, client: httpx.AsyncClient, artifacts: Path
+) -> None:
+    """A reused refresh token ended the officer's sessions: after signing in the console says so, in Japanese with
+    a local time, until dismissed; before, the notice sat at GET /auth/notices and no screen showed it."""
+    username = world.a.usernames[Role.officer]
+    first = (
+        await client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    ).json()
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401
+    page, errors = await new_page(browser, hub_url)
+    await log_in(page, username)
+    box = page.locator("#notices")
+    await expect(box).to_be_visible()
+    await expect(box.locator("li[data-kind='sessions_revoked']")).to_contain_text("セッションを終了しました")
+    assert "sessions_revoked" not in await box.inner_text()
+    assert "T" not in (await box.locator("li").inner_text()).split("—")[0]  # local time, not ISO
+    await page.screenshot(path=artifacts / "13-security-notice.png", full_page=True)
+    await page.click("#lang-toggle")
+    await expect(box.locator("li")).to_contain_text("every session of that sign-in was ended")
+    await page.click("#lang-toggle")
+    await page.click("#notices-dismiss")
+    await expect(box).to_be_hidden()
+    await page.reload()
+    await expect(page.locator("#screen-queue")).to_be_visible()
+    await expect(box).to_be_hidden()  # seen once, not on every visit
+    assert errors == []

@@ -5,6 +5,7 @@ import { t, translate, setLang, currentLang, label } from "./i18n.js";
 import { createQueueScreen } from "./queue.js";
 import { createLiveScreen } from "./live.js";
 import { createSupervisorScreen } from "./supervisor.js";
+import * as notices from "./notices.js";
 
 const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor"];
 const LIVE_KEY = "madoguchi.console.live_case";
@@ -56,10 +57,12 @@ async function enter() {
   const current = session();
   renderWho();
   if (!current) {
+    notices.hide();
     screen("screen-login");
     $("login-username").focus();
     return;
   }
+  notices.showNew();
   if (current.role === "supervisor") {
     screen("screen-supervisor");
     supervisor.start();
@@ -89,6 +92,7 @@ async function enter() {
 }
 
 function leave() {
+  notices.hide();
   queue.stop();
   live.close();
   supervisor.stop();
