@@ -94,16 +94,7 @@ async def set_hold(session: AsyncSession, *, principal: Principal, case: Case, r
         raise PermissionDenied(f"reason_code must be one of {', '.join(sorted(HOLD_REASONS))}")
     hold = await session.get(LegalHold, case.id)
     if hold is None:
-        hold = LegalHold(case_id=case.id, reason_code=reason_code, set_by=principal.id, set_at=clock.now())
-        session.add(hold)
-        await audit.record(
-            session,
-            actor=principal,
-            action="evidence.hold_set",
-            municipality_code=case.municipality_code,
-            case_id=case.id,
-            reason_code=reason_code,
-        )
+        hold = await _add_hold(session, principal=principal, case=case, reason_code=reason_code)
     await session.flush()
     return hold
 
@@ -118,7 +109,16 @@ async def hold_on_decision(
     """
     if reason_code not in HOLD_ON_DECISION or await session.get(LegalHold, case.id) is not None:
         return
-    session.add(LegalHold(case_id=case.id, reason_code=reason_code, set_by=principal.id, set_at=clock.now()))
+    await _add_hold(session, principal=principal, case=case, reason_code=reason_code)
+    await session.flush()
+
+
+async def _add_hold(
+    session: AsyncSession, *, principal: Principal, case: Case, reason_code: str
+) -> LegalHold:
+    """Put the case's evidence on hold and write the audit row of it (the caller knows there is none yet)."""
+    hold = LegalHold(case_id=case.id, reason_code=reason_code, set_by=principal.id, set_at=clock.now())
+    session.add(hold)
     await audit.record(
         session,
         actor=principal,
@@ -127,7 +127,7 @@ async def hold_on_decision(
         case_id=case.id,
         reason_code=reason_code,
     )
-    await session.flush()
+    return hold
 
 
 async def release_hold(session: AsyncSession, *, principal: Principal, case: Case) -> None:
