@@ -1,8 +1,8 @@
 """The repository explains itself: code cites only the documents in `docs/`, and every citation resolves.
 
-Comments used to cite research notes kept outside the repository (`domain.md §B7`, `mynumber-card.md §1.7`,
-`reference/webrtc.md §5`, `anchors.md`), which a reader of the repository cannot open. On the tree before `docs/`
-existed all three fail: the first lists 36 lines citing outside notes, the others find no `docs/` at all.
+Comments used to cite research notes kept outside the repository, by file name and section, which a reader of
+the repository cannot open; they now cite `docs/domain.md §B7` and its siblings. On the tree before `docs/` existed
+all three tests fail: the first lists 36 lines citing outside notes, the others find no `docs/` at all.
 """
 
 from __future__ import annotations
