@@ -33,7 +33,6 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -55,6 +54,7 @@ from service.db import unit_of_work
 from service.kit import clock
 from service.wire import device_auth
 from tests.factories import PASSWORD, World
+from tests.service._examples import fixed_examples
 from tests.service.conftest import CaseDriver
 
 pytestmark = pytest.mark.slow
@@ -98,26 +98,12 @@ class RunStats:
 
 
 def _generate(operation: Operation, mode: GenerationMode) -> list[AnyCase]:
-    """Up to MAX_EXAMPLES cases of the operation, the same ones every run (derandomized, no example database)."""
-    cases: list[AnyCase] = []
-
-    @hypothesis.given(operation.as_strategy(generation_mode=mode))
-    @hypothesis.settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    def collect(case: AnyCase) -> None:
-        cases.append(case)
-
+    """Up to MAX_EXAMPLES cases of the operation, the same ones every run."""
     try:
-        collect()
+        return fixed_examples(operation.as_strategy(generation_mode=mode), MAX_EXAMPLES)
     except hypothesis.errors.Unsatisfiable:  # nothing to negate: no parameters and no body
         assert mode is GenerationMode.NEGATIVE, operation.label
-    return cases
+        return []
 
 
 async def _send(client: httpx.AsyncClient, case: AnyCase, principal: Principal) -> httpx.Response:

@@ -13,11 +13,9 @@ import ipaddress
 from typing import Any
 
 import httpx
-import hypothesis
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +32,7 @@ from service.db import unit_of_work
 from service.kit.egress import DestinationUnresolved, IPAddress, address_refusal, name_refusal, parse_url
 from service.outbox.models import WebhookSubscription
 from tests.factories import World
+from tests.service._examples import fixed_examples
 
 pytestmark = pytest.mark.slow
 
@@ -129,23 +128,8 @@ def hostile_urls(draw: st.DrawFn) -> str:
 
 
 def _examples() -> list[str]:
-    """EXAMPLES hostile URLs, the same ones every run (derandomized, no example database)."""
-    urls: list[str] = []
-
-    @hypothesis.given(st.one_of(hostile_urls(), st.text(max_size=60)))
-    @hypothesis.settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    def collect(url: str) -> None:
-        urls.append(url)
-
-    collect()
-    return urls
+    """EXAMPLES hostile URLs, the same ones every run."""
+    return fixed_examples(st.one_of(hostile_urls(), st.text(max_size=60)), EXAMPLES)
 
 
 EXPLICIT = [
