@@ -6,138 +6,48 @@ Pure: no I/O. The service layer adds tenancy, designation and concurrency checks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from service.tenancy.codes import Procedure
-
-
-class CaseState(StrEnum):
-    draft = "draft"
-    checked_in = "checked_in"
-    eligibility_precheck = "eligibility_precheck"
-    queued_for_officer = "queued_for_officer"
-    session_live = "session_live"
-    evidence_captured = "evidence_captured"
-    officer_review = "officer_review"
-    approved = "approved"
-    rejected = "rejected"
-    aborted = "aborted"
-    referred_to_counter = "referred_to_counter"  # 交付時来庁へ切替
-    pin_request_sealed = "pin_request_sealed"
-    submitted_to_jlis = "submitted_to_jlis"
-    card_produced = "card_produced"
-    card_received_by_municipality = "card_received_by_municipality"
-    pre_issue_setup_done = "pre_issue_setup_done"  # 交付前設定
-    mailed = "mailed"  # 本人限定受取郵便 (特例型)
-    delivered = "delivered"
-    returned_undelivered = "returned_undelivered"
-    awaiting_counter_pickup = "awaiting_counter_pickup"
-    closed = "closed"
-    withdrawn = "withdrawn"
-    cancelled_address_change = "cancelled_address_change"
-
-
-TERMINAL_STATES = frozenset(
-    {
-        CaseState.rejected,
-        CaseState.referred_to_counter,
-        CaseState.closed,
-        CaseState.withdrawn,
-        CaseState.cancelled_address_change,
-    }
+from service.wire.cases import (
+    ALL_PROCEDURES,
+    DECISION_ACTIONS,
+    IDENTITY_PROCEDURES,
+    LIVE_STATES,
+    MAILED_PROCEDURES,
+    NO_DECISION_PROCEDURES,
+    REASONS,
+    TERMINAL_STATES,
+    Action,
+    Actor,
+    CaseState,
+    Procedure,
 )
 
-
-class Action(StrEnum):
-    check_in = "check_in"
-    precheck = "precheck"
-    request_verification = "request_verification"
-    accept = "accept"
-    capture_evidence = "capture_evidence"
-    begin_review = "begin_review"
-    approve = "approve"
-    reject = "reject"
-    refer_to_counter = "refer_to_counter"
-    abort = "abort"
-    requeue = "requeue"
-    withdraw = "withdraw"
-    complete = "complete"
-    seal_pin_request = "seal_pin_request"
-    submit_to_jlis = "submit_to_jlis"
-    record_card_produced = "record_card_produced"
-    record_card_received = "record_card_received"
-    record_pre_issue_setup = "record_pre_issue_setup"
-    record_mailed = "record_mailed"
-    record_delivered = "record_delivered"
-    record_returned = "record_returned"
-    record_awaiting_pickup = "record_awaiting_pickup"
-    close = "close"
-    cancel_address_change = "cancel_address_change"
+__all__ = [
+    "ALL_PROCEDURES",
+    "ATTESTED_ACTIONS",
+    "DECISION_ACTIONS",
+    "IDENTITY_PROCEDURES",
+    "LIVE_STATES",
+    "MAILED_PROCEDURES",
+    "NO_DECISION_PROCEDURES",
+    "REASONS",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Action",
+    "Actor",
+    "CaseState",
+    "LifecycleError",
+    "Procedure",
+    "Transition",
+    "plan",
+]
 
 
-class Actor(StrEnum):
-    """Who takes an action, as far as the state machine cares."""
-
-    device = "device"  # the clerk-agent device at the designated post office
-    officer = "officer"  # the municipal officer assigned to the case
-    supervisor = "supervisor"
-    integration = "integration"  # the municipality's back office
-    system = "system"
-
-
-# Reason codes, per action that needs one. Codes only: never free text with personal data.
-REASONS: dict[Action, frozenset[str]] = {
-    Action.reject: frozenset(
-        {
-            "face_mismatch",
-            "attribute_mismatch",
-            "document_invalid",
-            "document_expired",
-            "ineligible",
-            "suspected_impersonation",
-            "other",
-        }
-    ),
-    Action.abort: frozenset(
-        {"network", "picture_quality", "audio_quality", "applicant_left", "officer_unavailable", "other"}
-    ),
-    Action.refer_to_counter: frozenset(
-        {
-            "document_unreadable",
-            "id_combination_not_accepted",
-            "applicant_preference",
-            "special_handling",
-            "other",
-        }
-    ),
-    Action.withdraw: frozenset(
-        {
-            "applicant_request",
-            "ineligible",
-            "proxy_not_allowed",
-            "legal_representative_absent",
-            "moving_before_delivery",
-            "mail_forwarding_registered",
-            "duplicate_application",
-            "other",
-        }
-    ),
-    Action.cancel_address_change: frozenset({"address_change", "name_change"}),
-    Action.record_returned: frozenset({"hold_expired", "addressee_unknown", "refused"}),
-}
-
-# The officer's decision needs an explicit attestation (docs/domain.md §B3).
-ATTESTED_ACTIONS = frozenset({Action.approve, Action.reject, Action.refer_to_counter})
-
-IDENTITY_PROCEDURES = frozenset(
-    {Procedure.card_application, Procedure.card_renewal, Procedure.ecert_issue_renew, Procedure.pin_reset}
-)
-MAILED_PROCEDURES = frozenset({Procedure.card_application, Procedure.card_renewal})
-NO_DECISION_PROCEDURES = frozenset({Procedure.application_support, Procedure.certificate_kiosk})
-ALL_PROCEDURES = frozenset(Procedure)
+# The shared names live in the contract; the state machine re-exports them for the hub's own modules.
+ATTESTED_ACTIONS = DECISION_ACTIONS
 
 S = CaseState
-_PRE_DECISION_LIVE = frozenset({S.session_live, S.evidence_captured, S.officer_review})
+_PRE_DECISION_LIVE = LIVE_STATES
 _POST_SUBMISSION = frozenset(
     {
         S.submitted_to_jlis,
