@@ -1,7 +1,7 @@
 """The applicant's consents at the counter (同意), each with its version: recorded on the case and in the audit trail.
 
-Codes and versions only (no text, no personal data), so the audit holds them safely. The catalogue says which
-version of each consent text is current; a counter sending an older or unknown version is refused, so the
+Codes and versions only (no text, no personal data), so the audit holds them safely. The catalogue
+(service/wire/consents.py) says which version of each consent text is current; a counter sending an older or unknown version is refused, so the
 record always names a text the municipality published. Recorded before verification is requested.
 """
 
@@ -19,39 +19,8 @@ from service.cases.lifecycle import CaseState
 from service.cases.models import Case
 from service.errors import InvalidTransition
 from service.kit import clock
+from service.wire.consents import CATALOGUE, CURRENT
 
-
-class ConsentText(BaseModel):
-    """One consent of the catalogue."""
-
-    code: str
-    version: str
-    ja: str
-    en: str
-    required: bool = True
-
-
-CATALOGUE: Final[tuple[ConsentText, ...]] = (
-    ConsentText(
-        code="recording",
-        version="2026-04",
-        ja="ビデオ通話の録画に同意します",
-        en="I consent to the video call being recorded",
-    ),
-    ConsentText(
-        code="id_copy",
-        version="2026-04",
-        ja="本人確認書類の画像の保存に同意します",
-        en="I consent to images of my ID documents being kept",
-    ),
-    ConsentText(
-        code="pin_entry",
-        version="2026-04",
-        ja="暗証番号をこの窓口の画面で自分で入力することに同意します",
-        en="I consent to typing my PIN myself on this counter screen",
-    ),
-)
-CURRENT: Final = {c.code: c.version for c in CATALOGUE}
 # Before the officer is asked: consents are part of checking in, not of the session.
 OPEN_STATES: Final = frozenset({CaseState.checked_in, CaseState.eligibility_precheck})
 

@@ -19,6 +19,7 @@ from service.evidence.models import EvidenceBlob, EvidenceItem, LegalHold
 from service.kit import clock
 from service.kit.envelope import Keyring, Sealed, aad_for
 from service.tenancy.models import Municipality
+from service.wire.evidence import DOCUMENT_STILL_KINDS, HOLD_ON_DECISION, HOLD_REASONS, OFFICER_FLAGS
 
 # Defaults when the municipality's policy (Municipality.policy["retention_days"]) names none.
 DEFAULT_RETENTION_DAYS: dict[str, int] = {
@@ -28,16 +29,6 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "application_photo": 90,
     "officer_note": 90,
 }
-HOLD_REASONS = frozenset({"suspected_impersonation", "coercion", "investigation", "complaint"})
-# What the officer on the case may flag from the live check (docs/domain.md §B7): the hold starts at once, and
-# the case appears among the supervisor's flagged cases.
-OFFICER_FLAGS = frozenset({"suspected_impersonation", "coercion"})
-# Rejection reasons that put the case's evidence on hold with the decision (the evidence may be needed by police).
-HOLD_ON_DECISION = frozenset({"suspected_impersonation"})
-
-
-# The document stills' kinds (front, back, tilted) are kept as one artefact type, "document_still".
-DOCUMENT_STILL_KINDS = frozenset({"document_front", "document_back", "document_tilt"})
 
 
 def retention_days(policy: dict[str, object], kind: str) -> int:

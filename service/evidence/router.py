@@ -41,6 +41,7 @@ from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.kit.hashing import sha256_hex
 from service.kit.ratelimit import limiter
+from service.wire.evidence import HOLD_REASON_LABELS, StillKind
 from service.wire.pin_seal import SealedPinRequest
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
@@ -147,8 +148,12 @@ async def view_card_face(
     )
 
 
+# The hold reasons of the contract (service/wire/evidence.py), in their order.
+HOLD_REASON_PATTERN = "^(" + "|".join(HOLD_REASON_LABELS) + ")$"
+
+
 class HoldRequest(BaseModel):
-    reason_code: str = Field(pattern=r"^(suspected_impersonation|coercion|investigation|complaint)$")
+    reason_code: str = Field(pattern=HOLD_REASON_PATTERN)
 
 
 class HoldRead(BaseModel):
@@ -209,7 +214,7 @@ async def release_legal_hold(case_id: str, session: DBSession, principal: Curren
 )
 async def add_still(
     case_id: str,
-    kind: stills.StillKind,
+    kind: StillKind,
     request: Request,
     session: DBSession,
     principal: CurrentPrincipal,
