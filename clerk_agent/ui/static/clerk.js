@@ -1,5 +1,6 @@
 // The clerk screen: one view per step of the guided procedure, re-rendered from /api/state.
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
+import { CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
 
 let state = null;
 let editing = false; // do not re-render under the clerk's fingers while a form is being filled in
@@ -8,13 +9,9 @@ let extraDocument = 0; // a document row the clerk added before taking its first
 let revising = false; // the clerk re-opened ineligible eligibility answers to correct one
 let confirming = null; // the irreversible action waiting for the clerk's confirmation ('withdraw' | 'abort')
 
-const PROCEDURES = [
-  ['card_renewal', '更新', 'Card renewal'],
-  ['pin_reset', '暗証番号の初期化・変更', 'PIN reset / change'],
-  ['ecert_issue_renew', '電子証明書の発行・更新', 'E-certificate issue / renewal'],
-  ['card_application', '交付申請受付', 'Card application'],
-  ['application_support', '申請サポート', 'Application support'],
-];
+// The procedures this counter offers, in the order of its buttons; their labels are the contract's (contract.js).
+const OFFERED = ['card_renewal', 'pin_reset', 'ecert_issue_renew', 'card_application', 'application_support'];
+const offered = OFFERED.map((code) => PROCEDURES.find((p) => p.code === code));
 const QUESTIONS = [
   ['applicant_present', 'ご本人が窓口にいらっしゃいますか', 'Is the applicant here in person?', true],
   ['resident_of_municipality', 'この市区町村に住民登録がありますか', 'Registered resident of this municipality?', true],
@@ -24,11 +21,6 @@ const QUESTIONS = [
   ['moving_or_name_change_before_delivery', 'カード郵送前に転居・氏名変更の予定がありますか', 'A move or name change before delivery?', false],
   ['mail_forwarding_registered', '郵便の転送届を出していますか', 'Is mail forwarding registered?', false],
   ['special_handling_required', 'DV等支援措置など特別な取扱いがありますか', 'Special handling (e.g. DV support measures)?', false],
-];
-const CONSENTS = [
-  ['recording', 'ビデオ通話の録画に同意します（版 2026-04）', 'I consent to the video call being recorded (v2026-04)'],
-  ['id_copy', '本人確認書類の画像の保存に同意します（版 2026-04）', 'I consent to images of my ID documents being kept (v2026-04)'],
-  ['pin_entry', '暗証番号をこの窓口の画面で自分で入力することに同意します（版 2026-04）', 'I consent to typing my PIN myself on this counter screen (v2026-04)'],
 ];
 
 const CODE_B_NOTICES = ['invalid_code_b', 'code_b_incorrect', 'code_b_last_try', 'code_b_blocked'];
@@ -58,8 +50,8 @@ function procedureView(s) {
     button('scan-form-id', s.scan.scanning ? tr('読み取り中…', 'Scanning…') : tr('QRコードをカメラで読み取る', 'Scan the QR code'),
       () => act('/api/form-id/scan')),
     demo,
-    el('div', {}, PROCEDURES.map(([key, ja, en]) =>
-      button(`start-${key}`, tr(ja, en), () => act('/api/cases', { procedure: key, shinseisho_id: formId.value.trim() || null }), 'primary'))));
+    el('div', {}, offered.map(({ code, ja, en }) =>
+      button(`start-${code}`, tr(ja, en), () => act('/api/cases', { procedure: code, shinseisho_id: formId.value.trim() || null }), 'primary'))));
 }
 
 function eligibilityView(c) {
@@ -134,12 +126,13 @@ function consentsView(c) {
     }
     return null;
   }
-  const boxes = CONSENTS.map(([key, ja, en]) => {
-    const box = el('input', { type: 'checkbox', id: `c-${key}` });
+  // The catalogue's texts, each with the version the hub records (service/wire/consents.py, via contract.js).
+  const boxes = CONSENTS.map(({ code, version, ja, en }) => {
+    const box = el('input', { type: 'checkbox', id: `c-${code}` });
     box.addEventListener('change', () => { editing = true; });
-    return el('label', { class: 'check' }, box, tr(ja, en));
+    return el('label', { class: 'check' }, box, tr(`${ja}（版 ${version}）`, `${en} (v${version})`));
   });
-  const submit = () => act('/api/consents', Object.fromEntries(CONSENTS.map(([key]) => [key, document.getElementById(`c-${key}`).checked])));
+  const submit = () => act('/api/consents', Object.fromEntries(CONSENTS.map(({ code }) => [code, document.getElementById(`c-${code}`).checked])));
   return el('section', {}, el('h2', {}, tr('同意の確認（お客さまに読み上げてください）', 'Consents (read them to the applicant)')), boxes,
     button('consents-submit', tr('同意を記録', 'Record consents'), submit, 'primary'));
 }
@@ -316,7 +309,7 @@ function render(next, force = false) {
       queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c) }[step]?.() || el('p', {}, step);
     // Every state the counter can leave has its way out: withdraw before a decision, interrupt a live call.
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
-      ? withdrawControl() : ['session_live', 'evidence_captured', 'officer_review'].includes(c.state) && c.procedure !== 'application_support'
+      ? withdrawControl() : LIVE_STATES.includes(c.state) && c.procedure !== 'application_support'
         ? abortControl() : null;
     view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, `${t(state.procedure)} ${c.case_id ? `· ${c.case_id}` : ''}`), pending, view, withdraw);
   }

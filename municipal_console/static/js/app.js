@@ -1,5 +1,6 @@
 // Entry point of the officer console: language, login, and which screen the signed-in role sees.
 import { api, login, logout, session, onSessionEnd } from "./api.js";
+import { LIVE_STATES } from "./contract.js";
 import { $, show, status, showError, busy } from "./dom.js";
 import { t, translate, setLang, currentLang, label } from "./i18n.js";
 import { createQueueScreen } from "./queue.js";
@@ -9,7 +10,6 @@ import * as notices from "./notices.js";
 
 const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor"];
 const LIVE_KEY = "madoguchi.console.live_case";
-const LIVE_STATES = new Set(["session_live", "evidence_captured", "officer_review"]);
 
 function screen(id, focus = true) {
   for (const name of SCREENS) show(name, name === id);
@@ -78,7 +78,7 @@ async function enter() {
   if (liveCase) {
     try {
       const caseRead = await api.get(`/api/v1/cases/${encodeURIComponent(liveCase)}`);
-      if (LIVE_STATES.has(caseRead.state)) {
+      if (LIVE_STATES.includes(caseRead.state)) {
         openLive(caseRead);
         return;
       }

@@ -110,3 +110,13 @@ export function duration(seconds) {
   const s = String(total % 60).padStart(2, "0");
   return `${m}:${s}`;
 }
+
+/** An event handler running `work`; a refusal is shown next to the control that caused it (a form's: its submit). */
+export function guard(work) {
+  return (event) => {
+    showError(null);
+    const origin = event && event.currentTarget;
+    const near = origin instanceof HTMLFormElement ? origin.querySelector("button[type=submit]") : origin;
+    Promise.resolve(work(event)).catch((err) => showError(err, near instanceof HTMLElement ? near : null));
+  };
+}

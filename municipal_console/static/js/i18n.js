@@ -1,5 +1,16 @@
 // Language: Japanese by default, English on request; the choice persists in localStorage.
+// Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*) come from contract.js, generated from
+// service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md).
+import { HOLD_REASONS, PROCEDURES, REASON_LABELS, STATE_LABELS } from "./contract.js";
 import { STRINGS } from "./strings.js";
+
+const byCode = (list) => Object.fromEntries(list.map((entry) => [entry.code, entry]));
+const CONTRACT_LABELS = {
+  state: STATE_LABELS,
+  reason: REASON_LABELS,
+  hold: byCode(HOLD_REASONS),
+  procedure: byCode(PROCEDURES),
+};
 
 const KEY = "madoguchi.console.lang";
 const listeners = new Set();
@@ -14,6 +25,14 @@ function readStored() {
   }
 }
 
+/** The contract's label for a `prefix_code` key in `language`, or undefined when the key names no code. */
+function contractLabel(key, language) {
+  const split = key.indexOf("_");
+  const table = split > 0 ? CONTRACT_LABELS[key.slice(0, split)] : undefined;
+  const entry = table && Object.hasOwn(table, key.slice(split + 1)) ? table[key.slice(split + 1)] : undefined;
+  return entry ? entry[language] ?? entry.ja : undefined;
+}
+
 export function currentLang() {
   return lang;
 }
@@ -21,7 +40,7 @@ export function currentLang() {
 /** The string for `key` in the current language, with {name} placeholders filled from `vars`. */
 export function t(key, vars = {}) {
   const table = STRINGS[lang];
-  let text = table[key] ?? STRINGS.ja[key] ?? key;
+  let text = table[key] ?? contractLabel(key, lang) ?? STRINGS.ja[key] ?? key;
   for (const [name, value] of Object.entries(vars)) {
     text = text.replaceAll(`{${name}}`, String(value));
   }
@@ -32,7 +51,7 @@ export function t(key, vars = {}) {
 export function label(prefix, value) {
   if (value === null || value === undefined || value === "") return "—";
   const key = `${prefix}_${value}`;
-  return key in STRINGS[lang] || key in STRINGS.ja ? t(key) : String(value);
+  return key in STRINGS[lang] || key in STRINGS.ja || contractLabel(key, lang) !== undefined ? t(key) : String(value);
 }
 
 /** Apply data-i18n (text) and data-i18n-attr ("attr:key;attr:key") under `root`. */

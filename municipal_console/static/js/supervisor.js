@@ -5,10 +5,18 @@
 import { api } from "./api.js";
 import { $, el, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
+import { HOLD_REASONS } from "./contract.js";
 
 const POLL_MS = 5000;
 
 export function createSupervisorScreen() {
+  // The hold reasons the hub accepts, from the contract, after the "choose" option (labels follow the language).
+  $("hold-reason").replaceChildren(
+    $("hold-reason").options[0],
+    ...HOLD_REASONS.map(({ code }) =>
+      el("option", { value: code, text: label("hold", code), dataset: { i18n: `hold_${code}` } }),
+    ),
+  );
   let timer = 0;
   let overview = null;
   let fetchedAt = 0;
