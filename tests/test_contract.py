@@ -1,4 +1,4 @@
-"""The contract (docs/architecture.md, "The contract"): one definition in service/wire, one generated ES module.
+"""The contract (docs/architecture.md §3): one definition in service/wire, one generated ES module.
 
 The generated contract.js of both browser UIs must be what `python -m service.wire.es` writes now, and neither
 the UIs nor the clerk agent may keep their own copy of what the contract defines.

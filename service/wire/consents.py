@@ -2,7 +2,7 @@
 
 The counter shows these texts and sends back code → version; the hub records them and refuses an older or
 unknown version (service/cases/consents.py), so the record always names a text the municipality published.
-A new text is a new version here, and the generated browser module follows (docs/architecture.md, "The contract").
+A new text is a new version here, and the generated browser module follows (docs/architecture.md §3).
 """
 
 from __future__ import annotations

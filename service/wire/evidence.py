@@ -1,4 +1,4 @@
-"""Evidence kinds and legal-hold reasons, shared by the hub and both browser UIs (docs/architecture.md).
+"""Evidence kinds and legal-hold reasons, shared by the hub and both browser UIs (docs/architecture.md §3).
 
 Codes and their ja/en labels only; what each kind holds and how long it is kept is the hub's
 (service/evidence/retention.py, docs/domain.md §B7).

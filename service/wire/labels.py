@@ -1,6 +1,6 @@
 """Officer-facing ja/en labels of case states and reason codes: the one place a person's word for a code is kept.
 
-The console reads them from the generated browser module (docs/architecture.md, "The contract"); its own
+The console reads them from the generated browser module (docs/architecture.md §3); its own
 dictionary (municipal_console/static/js/strings.js) keeps only the screen's text. Procedures carry their one
 label in service/wire/cases.py (PROCEDURE_LABELS), hold reasons theirs in service/wire/evidence.py.
 """

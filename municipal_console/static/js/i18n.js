@@ -1,6 +1,6 @@
 // Language: Japanese by default, English on request; the choice persists in localStorage.
 // Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*) come from contract.js, generated from
-// service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md).
+// service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md §3).
 import { HOLD_REASONS, PROCEDURES, REASON_LABELS, STATE_LABELS } from "./contract.js";
 import { STRINGS } from "./strings.js";
 
