@@ -60,6 +60,11 @@ new MutationObserver(sync).observe(stage, {
 new ResizeObserver(fit).observe(stage);
 
 document.getElementById("doc-close").addEventListener("click", () => overlay.close());
+// The screen's Alt+letter shortcuts (send the decision, accept…) act on what lies behind the overlay: not while
+// the officer looks at a still. Focus stays inside the modal dialog, so its keys never reach the page's handler.
+overlay.addEventListener("keydown", (event) => {
+  if (event.altKey) event.stopPropagation();
+});
 overlay.addEventListener("close", () => {
   const opener = document.querySelector("#doc-list button[aria-pressed='true']");
   if (opener) opener.focus();
