@@ -149,7 +149,7 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     clerk = await context.new_page()
     applicant = await context.new_page()
     officer = await context.new_page()
-    await officer.set_viewport_size({"width": 1280, "height": 3000})  # the whole live check in one picture
+    await officer.set_viewport_size({"width": 1920, "height": 1080})  # the live check fits one screen
     errors: list[str] = []
     for page in (clerk, applicant, officer):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -266,7 +266,7 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     clerk = await context.new_page()
     applicant = await context.new_page()
     officer = await context.new_page()
-    await officer.set_viewport_size({"width": 1280, "height": 3000})
+    await officer.set_viewport_size({"width": 1920, "height": 1080})
     errors: list[str] = []
     for page in (clerk, applicant, officer):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -314,6 +314,8 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
         await officer.keyboard.press(key)
     await officer.wait_for_selector("#doc-stage img[data-rotate='90']")
     await _shot(officer, "11-officer-document-still")
+    await officer.keyboard.press("Escape")  # the still's overlay closes
+    await officer.wait_for_selector("#doc-overlay", state="hidden")
     await officer.fill("#note-text", "書類の文字がかすれて読めない（合成データ）")
     await officer.click("#note-save")
     await officer.wait_for_selector("#notes-list li")

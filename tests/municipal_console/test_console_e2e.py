@@ -278,6 +278,8 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await page.screenshot(path=artifacts / "10-stills.png", full_page=True)
         await page.keyboard.press("0")
         await expect(image).to_have_attribute("data-rotate", "0")
+        await page.keyboard.press("Escape")  # the still's overlay closes; the screen is usable again
+        await expect(page.locator("#doc-overlay")).to_be_hidden()
 
         # A note (encrypted at the hub), and a flag: the evidence goes on hold at once.
         await page.fill("#note-text", "書類の写真と本人の顔が違うように見える（合成データ）")

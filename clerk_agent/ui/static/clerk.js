@@ -160,7 +160,15 @@ function queueView(c, s) {
   return el('section', {}, el('h2', {}, tr('職員の対応をお待ちください', 'Waiting for an officer')),
     el('p', { id: 'queue-position', class: 'big' }, q.position ? tr(`順番: ${q.position}番目`, `Position: ${q.position}`) : tr('順番を確認しています', 'Checking the queue')),
     el('p', { id: 'queue-wait' }, tr(`待ち時間の目安: ${wait}`, `Estimated wait: ${wait}`)),
-    el('p', {}, tr(`対応できる職員: ${q.available_officers ?? '-'}人`, `Officers available: ${q.available_officers ?? '-'}`)));
+    el('p', { id: 'queue-officers' }, officersLine(q.available_officers)));
+}
+
+// The hub's count of officers on duty (受付可, console open) for this municipality, read with the queue position;
+// before the first reading there is no number to show, and none means the queue waits for one to come on duty.
+function officersLine(count) {
+  if (typeof count !== 'number') return tr('対応できる職員: 確認しています', 'Officers available: checking');
+  if (count === 0) return tr('対応できる職員: 現在いません（職員が受付を始めるとつながります）', 'Officers available: none right now (you will be connected when one starts)');
+  return tr(`対応できる職員: ${count}人`, `Officers available: ${count}`);
 }
 
 function callView(c, s) {

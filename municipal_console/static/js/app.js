@@ -7,6 +7,7 @@ import { createQueueScreen } from "./queue.js";
 import { createLiveScreen } from "./live.js";
 import { createSupervisorScreen } from "./supervisor.js";
 import * as notices from "./notices.js";
+import { startWrapup, stopWrapup } from "./wrapup.js";
 
 const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor"];
 const LIVE_KEY = "madoguchi.console.live_case";
@@ -39,6 +40,7 @@ function decided(caseRead) {
   $("done-state").dataset.state = caseRead.state;
   screen("screen-done");
   $("done-back").focus();
+  startWrapup(caseRead);
 }
 
 function renderWho() {
@@ -93,6 +95,7 @@ async function enter() {
 
 function leave() {
   notices.hide();
+  stopWrapup();
   queue.stop();
   live.close();
   supervisor.stop();

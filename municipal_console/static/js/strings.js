@@ -305,6 +305,13 @@ export const STRINGS = {
     release_column: "解除",
     office_heading_named: "{office}（{count}件）",
     office_longest_wait: "最長待ち時間 {wait}",
+    // 一画面の審査・後処理 / one-screen check, wrap-up
+    overlay_close: "閉じる (Esc)",
+    wrapup_title: "後処理の時間",
+    wrapup_left: "残り",
+    wrapup_hint: "後処理の間は新しい審査依頼は届きません。メモの整理などにお使いください。",
+    wrapup_over: "後処理の時間が終わりました。「受付可」なら次の審査依頼が届きます。",
+    wrapup_queue: "後処理中です（残り {seconds} 秒）。終わるまで新しい審査依頼は届きません。",
   },
   en: {
     skip_to_main: "Skip to main content",
@@ -602,5 +609,11 @@ export const STRINGS = {
     release_column: "Lift",
     office_heading_named: "{office} ({count})",
     office_longest_wait: "Longest wait {wait}",
+    overlay_close: "Close (Esc)",
+    wrapup_title: "Wrap-up time",
+    wrapup_left: "Left:",
+    wrapup_hint: "No new case is offered during wrap-up: use it to finish your notes.",
+    wrapup_over: "Wrap-up is over. If you are available, the next case will be offered.",
+    wrapup_queue: "Wrap-up ({seconds} s left): no new case is offered until it ends.",
   },
 };

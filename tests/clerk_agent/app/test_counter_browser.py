@@ -120,6 +120,11 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await _shot(clerk, "04-clerk-card")
     await clerk.click("#request-verification")
     await clerk.wait_for_selector("#queue-position")
+    # The hub's count of officers on duty, or words for none — never a bare 「-人」.
+    await clerk.wait_for_function(
+        "() => /[0-9]+人|現在いません/.test(document.getElementById('queue-officers').textContent)"
+    )
+    assert "-人" not in await clerk.inner_text("#queue-officers")
     await _shot(clerk, "05-clerk-queue")
     await _shot(applicant, "05-applicant-waiting")
 
