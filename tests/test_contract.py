@@ -76,7 +76,6 @@ GENERATED = set(es.TARGETS)
 # file → what it still carries. Remove an entry once its file imports the contract instead. The console's
 # <option>s for hold reasons are replaced from contract.js at start (notes.js, supervisor.js).
 PENDING: dict[str, set[str]] = {
-    "municipal_console/static/index.html": {"hold reasons"},
     "clerk_agent/flows/case.py": {"consent codes", "consent versions", "live states", "withdraw reasons"},
     "clerk_agent/flows/counter.py": {"live states"},
     "clerk_agent/flows/texts.py": {
