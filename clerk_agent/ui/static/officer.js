@@ -14,7 +14,9 @@ export function startOfficerPanel(root) {
   canvas.height = 480;
   const video = el('video', { id: 'officer-video', autoplay: true, playsinline: true, muted: true, 'aria-label': tr('職員の映像', "The officer's camera") });
   video.muted = true;
-  const noPhoto = el('div', { id: 'officer-nophoto', class: 'officer-nophoto', 'aria-hidden': 'true' }, '👤');
+  // Without a picture: the card shows the name's first character in a circle, as a name badge would.
+  const initial = el('span', { class: 'officer-initial' });
+  const noPhoto = el('div', { id: 'officer-nophoto', class: 'officer-nophoto', 'aria-hidden': 'true' }, initial);
   const role = el('p', { id: 'officer-role', class: 'officer-role' });
   const name = el('p', { id: 'officer-name', class: 'officer-name' });
   const municipality = el('p', { id: 'officer-municipality', class: 'officer-municipality' });
@@ -28,6 +30,7 @@ export function startOfficerPanel(root) {
     noPhoto.hidden = officer.video;
     role.textContent = tr('担当の職員', 'Your officer');
     name.textContent = officer.name || '';
+    initial.textContent = officer.name ? [...officer.name][0] : '';
     municipality.textContent = officer.municipality || '';
   };
 

@@ -14,6 +14,9 @@
 // The officer's microphone goes to the counter when there is one and it is allowed; otherwise the link stays
 // receive-only and says why (video.dataset.mic: live | denied | absent | unsupported | timeout).
 // Each connected peer reports this side's connection metrics (接続計測) to the hub once, as the agent does.
+// The officer's camera goes to the counter's applicant screen while the officer allows it (#camera-toggle,
+// remembered in this browser, on by default), with a self-view (#self-view); off, the camera is released and
+// the applicant sees the officer's name card without a picture (video.dataset.cam: live | off | denied | …).
 import { api } from "./api.js";
 
 // Close codes after which rejoining cannot help (service/wire/signaling.py CloseCode).
@@ -56,6 +59,9 @@ export class LiveLink {
     this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
     this.mic = null;
     this.micState = "pending";
+    this.cam = null;
+    this.camState = "pending";
+    this.camAllowed = cameraAllowed();
     this.inbox = Promise.resolve();
     this.call = null; // milestones of the current peer, for the connection metrics
   }
@@ -70,6 +76,7 @@ export class LiveLink {
       return stream;
     });
     this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
+    this.setupCamera();
     await this.openFresh();
   }
 
@@ -89,9 +96,87 @@ export class LiveLink {
     if (this.ws) this.ws.close(1000, "hangup");
     this.closePeer();
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
+    this.releaseCamera("off");
+    const toggle = document.getElementById("camera-toggle");
+    if (toggle) toggle.onclick = null;
     this.video.srcObject = null;
     this.setLive(false);
     this.hooks.state("closed");
+  }
+
+  // --- the officer's camera -----------------------------------------------------------------------------
+
+  setupCamera() {
+    const toggle = document.getElementById("camera-toggle");
+    if (toggle) toggle.onclick = () => this.setCameraAllowed(!this.camAllowed);
+    if (this.camAllowed) this.openCamera();
+    else this.releaseCamera("off");
+  }
+
+  /** The officer's choice in the console: the camera on (sent to the counter) or off (released). */
+  setCameraAllowed(allowed) {
+    this.camAllowed = allowed;
+    try {
+      window.localStorage.setItem("madoguchi.officerCamera", allowed ? "on" : "off");
+    } catch {
+      // Private mode: the choice holds for this call only.
+    }
+    if (allowed) this.openCamera();
+    else this.releaseCamera("off");
+  }
+
+  async openCamera() {
+    if (this.cam || this.closed) return;
+    this.showCamera("pending");
+    const { stream, state } = await acquireCamera();
+    if (!this.camAllowed || this.closed) {
+      if (stream) for (const track of stream.getTracks()) track.stop();
+      return;
+    }
+    this.cam = stream;
+    this.showCamera(state);
+    if (stream) await attachTrack(this.videoTransceiver(), stream.getVideoTracks()[0]);
+  }
+
+  releaseCamera(state) {
+    const cam = this.cam;
+    this.cam = null;
+    attachTrack(this.videoTransceiver(), null);
+    if (cam) for (const track of cam.getTracks()) track.stop();
+    this.showCamera(state);
+  }
+
+  videoTransceiver() {
+    return this.pc ? this.pc.getTransceivers().find((tr) => tr.receiver.track.kind === "video") : undefined;
+  }
+
+  /** The toggle, the self-view and video.dataset.cam follow the camera's state. */
+  showCamera(state) {
+    this.camState = state;
+    this.video.dataset.cam = state;
+    const en = (document.documentElement.lang || "").startsWith("en");
+    const self = document.getElementById("self-view");
+    if (self) {
+      self.srcObject = this.cam;
+      self.hidden = !this.cam;
+    }
+    const toggle = document.getElementById("camera-toggle");
+    if (toggle) {
+      toggle.setAttribute("aria-pressed", this.camAllowed ? "true" : "false");
+      toggle.textContent = this.camAllowed
+        ? en ? "Stop showing my camera" : "カメラを止める"
+        : en ? "Show my camera to the applicant" : "お客さまにカメラを映す";
+    }
+    const line = document.getElementById("camera-state");
+    if (line) {
+      const text = {
+        live: ["お客さまの画面に映っています", "The applicant sees you"],
+        off: ["カメラは止めています（お客さまには名前だけが表示されます）", "Camera off (the applicant sees your name only)"],
+        pending: ["カメラを準備しています…", "Starting the camera…"],
+      }[state] || ["カメラを利用できません（お客さまには名前だけが表示されます）", "No camera (the applicant sees your name only)"];
+      line.textContent = text[en ? 1 : 0];
+      line.dataset.state = state;
+    }
   }
 
   // --- signaling socket ---------------------------------------------------------------------------------
@@ -235,6 +320,12 @@ export class LiveLink {
       audio.direction = "sendrecv";
       if (this.mic) await attachMicrophone(audio, this.mic);
       else this.micPromise.then((mic) => mic && this.pc === current && attachMicrophone(audio, mic));
+    }
+    const video = current.getTransceivers().find((tr) => tr.receiver.track.kind === "video");
+    if (video) {
+      // Likewise for the officer's camera: answered sendrecv, the picture attached now or when allowed later.
+      video.direction = "sendrecv";
+      if (this.cam) await attachTrack(video, this.cam.getVideoTracks()[0]);
     }
     await current.setLocalDescription(await current.createAnswer());
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
@@ -435,6 +526,22 @@ export class LiveLink {
   }
 }
 
+/** Whether the officer allows their camera (remembered in this browser; on unless turned off here). */
+function cameraAllowed() {
+  try {
+    return window.localStorage.getItem("madoguchi.officerCamera") !== "off";
+  } catch {
+    return true;
+  }
+}
+
+/** Put `track` (or nothing) on a transceiver's sender without renegotiation. */
+async function attachTrack(transceiver, track) {
+  if (transceiver && transceiver.sender.track !== (track || null)) {
+    await transceiver.sender.replaceTrack(track || null).catch(() => undefined);
+  }
+}
+
 /** Send the officer's microphone on the audio transceiver (once; a later offer's peer attaches it again). */
 async function attachMicrophone(transceiver, mic) {
   const track = mic.getAudioTracks()[0];
@@ -472,10 +579,19 @@ async function selectedPair(pc) {
  * within 3 s) — and the link then stays receive-only.
  */
 async function acquireMicrophone() {
+  return acquire({ audio: true, video: false });
+}
+
+/** The officer's camera: {stream, state}, the states as for the microphone. */
+async function acquireCamera() {
+  return acquire({ audio: false, video: { width: 640, height: 480 } });
+}
+
+async function acquire(constraints) {
   if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") {
     return { stream: null, state: "unsupported" };
   }
-  const request = navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(
+  const request = navigator.mediaDevices.getUserMedia(constraints).then(
     (stream) => ({ stream, state: "live" }),
     (err) => ({
       stream: null,
