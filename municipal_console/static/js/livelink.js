@@ -16,8 +16,9 @@
 // Each connected peer reports this side's connection metrics (接続計測) to the hub once, as the agent does.
 // The officer's camera goes to the counter's applicant screen while the officer allows it (#camera-toggle,
 // remembered in this browser, on by default), with a self-view (#self-view); off, the camera is released and
-// the applicant sees the officer's name card without a picture (video.dataset.cam: live | off | denied | …).
+// the applicant sees the officer's name card without a picture (js/officercam.js).
 import { api } from "./api.js";
+import { OfficerCamera, acquire, attachTrack } from "./officercam.js";
 
 // Close codes after which rejoining cannot help (service/wire/signaling.py CloseCode).
 const FINAL_CLOSE = new Set([1000, 1007, 1008, 1009, 4000, 4001, 4003, 4004, 4008, 4009]);
@@ -59,9 +60,7 @@ export class LiveLink {
     this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
     this.mic = null;
     this.micState = "pending";
-    this.cam = null;
-    this.camState = "pending";
-    this.camAllowed = cameraAllowed();
+    this.camera = new OfficerCamera(video, () => this.videoTransceiver());
     this.inbox = Promise.resolve();
     this.call = null; // milestones of the current peer, for the connection metrics
   }
@@ -76,7 +75,7 @@ export class LiveLink {
       return stream;
     });
     this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
-    this.setupCamera();
+    this.camera.start();
     await this.openFresh();
   }
 
@@ -96,87 +95,10 @@ export class LiveLink {
     if (this.ws) this.ws.close(1000, "hangup");
     this.closePeer();
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
-    this.releaseCamera("off");
-    const toggle = document.getElementById("camera-toggle");
-    if (toggle) toggle.onclick = null;
+    this.camera.close();
     this.video.srcObject = null;
     this.setLive(false);
     this.hooks.state("closed");
-  }
-
-  // --- the officer's camera -----------------------------------------------------------------------------
-
-  setupCamera() {
-    const toggle = document.getElementById("camera-toggle");
-    if (toggle) toggle.onclick = () => this.setCameraAllowed(!this.camAllowed);
-    if (this.camAllowed) this.openCamera();
-    else this.releaseCamera("off");
-  }
-
-  /** The officer's choice in the console: the camera on (sent to the counter) or off (released). */
-  setCameraAllowed(allowed) {
-    this.camAllowed = allowed;
-    try {
-      window.localStorage.setItem("madoguchi.officerCamera", allowed ? "on" : "off");
-    } catch {
-      // Private mode: the choice holds for this call only.
-    }
-    if (allowed) this.openCamera();
-    else this.releaseCamera("off");
-  }
-
-  async openCamera() {
-    if (this.cam || this.closed) return;
-    this.showCamera("pending");
-    const { stream, state } = await acquireCamera();
-    if (!this.camAllowed || this.closed) {
-      if (stream) for (const track of stream.getTracks()) track.stop();
-      return;
-    }
-    this.cam = stream;
-    this.showCamera(state);
-    if (stream) await attachTrack(this.videoTransceiver(), stream.getVideoTracks()[0]);
-  }
-
-  releaseCamera(state) {
-    const cam = this.cam;
-    this.cam = null;
-    attachTrack(this.videoTransceiver(), null);
-    if (cam) for (const track of cam.getTracks()) track.stop();
-    this.showCamera(state);
-  }
-
-  videoTransceiver() {
-    return this.pc ? this.pc.getTransceivers().find((tr) => tr.receiver.track.kind === "video") : undefined;
-  }
-
-  /** The toggle, the self-view and video.dataset.cam follow the camera's state. */
-  showCamera(state) {
-    this.camState = state;
-    this.video.dataset.cam = state;
-    const en = (document.documentElement.lang || "").startsWith("en");
-    const self = document.getElementById("self-view");
-    if (self) {
-      self.srcObject = this.cam;
-      self.hidden = !this.cam;
-    }
-    const toggle = document.getElementById("camera-toggle");
-    if (toggle) {
-      toggle.setAttribute("aria-pressed", this.camAllowed ? "true" : "false");
-      toggle.textContent = this.camAllowed
-        ? en ? "Stop showing my camera" : "カメラを止める"
-        : en ? "Show my camera to the applicant" : "お客さまにカメラを映す";
-    }
-    const line = document.getElementById("camera-state");
-    if (line) {
-      const text = {
-        live: ["お客さまの画面に映っています", "The applicant sees you"],
-        off: ["カメラは止めています（お客さまには名前だけが表示されます）", "Camera off (the applicant sees your name only)"],
-        pending: ["カメラを準備しています…", "Starting the camera…"],
-      }[state] || ["カメラを利用できません（お客さまには名前だけが表示されます）", "No camera (the applicant sees your name only)"];
-      line.textContent = text[en ? 1 : 0];
-      line.dataset.state = state;
-    }
   }
 
   // --- signaling socket ---------------------------------------------------------------------------------
@@ -325,7 +247,7 @@ export class LiveLink {
     if (video) {
       // Likewise for the officer's camera: answered sendrecv, the picture attached now or when allowed later.
       video.direction = "sendrecv";
-      if (this.cam) await attachTrack(video, this.cam.getVideoTracks()[0]);
+      await attachTrack(video, this.camera.track());
     }
     await current.setLocalDescription(await current.createAnswer());
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
@@ -409,6 +331,11 @@ export class LiveLink {
     pc.addEventListener("iceconnectionstatechange", () => {
       if (["connected", "completed"].includes(pc.iceConnectionState)) this.mark(pc, "ice");
     });
+  }
+
+  /** The video transceiver of the current peer (the officer's camera goes out on it), if any. */
+  videoTransceiver() {
+    return this.pc ? this.pc.getTransceivers().find((tr) => tr.receiver.track.kind === "video") : undefined;
   }
 
   /** Trickle one local candidate to the counter. */
@@ -526,22 +453,6 @@ export class LiveLink {
   }
 }
 
-/** Whether the officer allows their camera (remembered in this browser; on unless turned off here). */
-function cameraAllowed() {
-  try {
-    return window.localStorage.getItem("madoguchi.officerCamera") !== "off";
-  } catch {
-    return true;
-  }
-}
-
-/** Put `track` (or nothing) on a transceiver's sender without renegotiation. */
-async function attachTrack(transceiver, track) {
-  if (transceiver && transceiver.sender.track !== (track || null)) {
-    await transceiver.sender.replaceTrack(track || null).catch(() => undefined);
-  }
-}
-
 /** Send the officer's microphone on the audio transceiver (once; a later offer's peer attaches it again). */
 async function attachMicrophone(transceiver, mic) {
   const track = mic.getAudioTracks()[0];
@@ -580,29 +491,4 @@ async function selectedPair(pc) {
  */
 async function acquireMicrophone() {
   return acquire({ audio: true, video: false });
-}
-
-/** The officer's camera: {stream, state}, the states as for the microphone. */
-async function acquireCamera() {
-  return acquire({ audio: false, video: { width: 640, height: 480 } });
-}
-
-async function acquire(constraints) {
-  if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") {
-    return { stream: null, state: "unsupported" };
-  }
-  const request = navigator.mediaDevices.getUserMedia(constraints).then(
-    (stream) => ({ stream, state: "live" }),
-    (err) => ({
-      stream: null,
-      state: err && ["NotAllowedError", "SecurityError"].includes(err.name) ? "denied" : "absent",
-    }),
-  );
-  const timeout = new Promise((resolve) => window.setTimeout(() => resolve(null), 3000));
-  const first = await Promise.race([request, timeout]);
-  if (first === null) {
-    request.then((late) => late.stream && late.stream.getTracks().forEach((track) => track.stop()));
-    return { stream: null, state: "timeout" };
-  }
-  return first;
 }
