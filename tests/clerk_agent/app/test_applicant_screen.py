@@ -1,7 +1,7 @@
 """The screens at the counter in headless Chromium against the real agent and hub.
 
-- The applicant's PIN pad fits a 1024×768 screen: every control they act on is inside the viewport, and the
-  page does not scroll.
+- The applicant's PIN pad and photo check fit a 1024×768 screen: every control they act on is inside the
+  viewport, and the page does not scroll.
 - The clerk sees the counter camera while the 申請書ID is scanned, then 読み取りました, and during the call.
 """
 
@@ -17,6 +17,7 @@ import pytest
 from tests._services import missing_service
 from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
 from tests.clerk_agent.app.test_counter_flow import HOLDER, _renewal_until_live
+from tests.factories import ELIGIBLE
 
 try:
     from playwright.async_api import Browser, Page, async_playwright, expect
@@ -132,4 +133,40 @@ async def test_the_clerk_sees_the_camera_while_scanning_and_then_read(
         await expect(clerk.locator("#form-id")).to_have_value(DEMO_FORM_ID)
         assert await clerk.locator("#camera-preview").count() == 0
         await _shot(clerk, "clerk-scanned", tmp_path)
+    await context.close()
+
+
+async def test_the_photo_check_fits_a_1024_by_768_screen(
+    browser: Browser, hub: Hub, agent: Agent, tmp_path: Path
+) -> None:
+    context = await browser.new_context(viewport=SCREEN, locale="ja-JP")
+    applicant = await context.new_page()
+    async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
+        counter = CounterClient(ui)
+        officer = await Officer.login(hub, officer_http)
+        await counter.open()
+        await counter.post(
+            "/api/cases", {"procedure": "card_application", "shinseisho_id": "55556666777788889999000"}
+        )
+        await counter.post("/api/eligibility", ELIGIBLE)
+        await counter.until("eligibility_precheck")
+        await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})
+        await counter.post("/api/request-verification")
+        queued = await counter.until("queued_for_officer")
+        await officer.accept(str(queued["case"]["case_id"]))  # type: ignore[index]
+        await counter.until("session_live")
+        await counter.post("/api/photo/preview", {"on": True})
+        await counter.post("/api/photo/take")
+        await applicant.goto(f"{agent.base}/applicant")
+        await expect(applicant.locator("#photo-approve")).to_be_visible(timeout=20_000)
+        await applicant.wait_for_function(
+            "() => document.getElementById('applicant-photo')?.naturalWidth > 0"
+        )
+        await _shot(applicant, "applicant-photo-1024x768", tmp_path)
+        controls = "#screen button, #lang, #applicant-photo"
+        assert await _outside_viewport(applicant, controls) == []
+        scroll = await applicant.evaluate(
+            "() => [document.scrollingElement.scrollHeight, window.innerHeight]"
+        )
+        assert scroll[0] <= scroll[1], scroll
     await context.close()
