@@ -56,7 +56,8 @@ class ConsoleHeaders:
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
             (b"cross-origin-opener-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(self), geolocation=()"),
+            # The officer's camera and microphone go to the counter (docs/live-link.md §1): this origin only.
+            (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=()"),
             # A shared office PC must not keep case screens in its cache.
             (b"cache-control", b"no-store"),
         ]

@@ -23,6 +23,7 @@ from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
 from clerk_agent.rtc.errors import PeerFailed
 from clerk_agent.rtc.ice import build_configuration, turn_expiry
+from clerk_agent.rtc.officer_video import OfficerVideo
 from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
 from clerk_agent.rtc.sinks import FrameSink, NullSink
@@ -56,6 +57,9 @@ class CallStatus:
     officer_audio_at: float | None = None  # time.monotonic() of the last frame of the officer's voice
     refreshes: int = 0  # peers re-prepared with fresh TURN credentials while the case waited
     metrics: list[ConnectionMetrics] = field(default_factory=list)
+    # The officer as the hub names them (GET /cases/{id}/officer) and their camera, for the applicant's screen.
+    officer: dict[str, str | None] = field(default_factory=dict)
+    officer_video: OfficerVideo = field(default_factory=OfficerVideo)
 
     @property
     def officer_audio(self) -> bool:
@@ -74,6 +78,8 @@ class _StatusSink:
         if kind == "audio":
             self._status.officer_audio_frames += 1
             self._status.officer_audio_at = time.monotonic()
+        elif kind == "video":
+            self._status.officer_video.deliver(frame)
         self._inner.deliver(kind, frame)
 
 
@@ -142,6 +148,7 @@ async def run_call(
                     refresh_at = _refresh_at(call.signaling.ice_servers, refresh_after)
                     status.refreshes += 1
         await _offer(call, peer, status, restart=False)
+        await _learn_officer(http, case_id, status)
         while True:
             msg = await call.signaling.recv()
             if isinstance(msg, AnswerMessage):
@@ -187,6 +194,7 @@ async def run_call(
             await each.close()
         await call.signaling.close()
         await call.camera.close()
+        status.officer_video.reset()
         if call.microphone is not None:
             await call.microphone.close()
 
@@ -243,7 +251,7 @@ async def _prepared_peer(call: _Call) -> AgentPeer:
         CallMedia(
             video=call.camera.call_track(),
             audio=call.microphone.call_track() if call.microphone else None,
-            receive=frozenset({"audio"}),
+            receive=frozenset({"audio", "video"}),  # the officer's voice, and their camera when they allow it
         ),
         sink=call.sink,
         timeouts=call.timeouts,
@@ -251,6 +259,23 @@ async def _prepared_peer(call: _Call) -> AgentPeer:
     call.peers.append(peer)
     await peer.prepare()
     return peer
+
+
+async def _learn_officer(http: httpx.AsyncClient, case_id: str, status: CallStatus) -> None:
+    """The officer's name and municipality from the hub, never from the officer's browser."""
+    try:
+        response = await http.get(f"/api/v1/cases/{case_id}/officer")
+    except httpx.HTTPError as exc:
+        logger.warning("the officer's name is unknown: %s", exc)
+        return
+    if response.status_code != 200:
+        logger.warning("the officer's name is unknown: HTTP %s", response.status_code)
+        return
+    body = response.json()
+    status.officer = {
+        key: str(body[key]) if body.get(key) is not None else None
+        for key in ("display_name", "municipality_code", "municipality_name")
+    }
 
 
 async def _offer(call: _Call, peer: AgentPeer, status: CallStatus, *, restart: bool) -> None:

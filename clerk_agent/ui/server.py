@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.ui.officer import officer_routes
 from clerk_agent.ui.views import applicant_view, clerk_view
 
 logger = logging.getLogger(__name__)
@@ -310,6 +311,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         Route("/api/applicant/pin", pin, methods=["POST"]),
         Route("/api/applicant/pin-request", pin_choice, methods=["POST"]),
         Route("/receipt.pdf", receipt),
+        *officer_routes(lambda: flow.call, lambda: flow.capture.camera, SESSION_COOKIE),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.deps import AppSettings, CasesReader, CasesWriter, CurrentPrincipal
+from service.accounts.models import Account
 from service.cases import consents
 from service.cases import service as case_service
 from service.cases.consents import ConsentsGiven
@@ -21,7 +22,14 @@ from service.cases.exceptions import (
     VersionConflict,
 )
 from service.cases.lifecycle import TRANSITIONS, Action, CaseState
-from service.cases.schemas import ACTION_DOCS, ActionRequest, CaseCreate, CaseRead, CaseStateEntryRead
+from service.cases.schemas import (
+    ACTION_DOCS,
+    ActionRequest,
+    CaseCreate,
+    CaseOfficerRead,
+    CaseRead,
+    CaseStateEntryRead,
+)
 from service.db import DBSession
 from service.errors import (
     BadRequest,
@@ -37,6 +45,7 @@ from service.kit.pagination import Cursor, InvalidCursor, Page
 from service.queue import service as queue_service
 from service.tenancy.codes import Procedure
 from service.tenancy.exceptions import DesignationNotInForce
+from service.tenancy.models import Municipality
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -117,6 +126,23 @@ async def list_cases(
 async def read_case(case_id: str, session: DBSession, principal: CasesReader) -> CaseRead:
     """One case, if the caller may see it (a foreign case is 404)."""
     return CaseRead.model_validate(await case_service.get_for(session, principal=principal, case_id=case_id))
+
+
+@router.get(
+    "/{case_id}/officer",
+    response_model=CaseOfficerRead,
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
+)
+async def case_officer(case_id: str, session: DBSession, principal: CasesReader) -> CaseOfficerRead:
+    """The officer verifying the case and their municipality, by the names the hub keeps (the counter shows them)."""
+    case = await case_service.get_for(session, principal=principal, case_id=case_id)
+    officer = await session.get(Account, case.officer_id) if case.officer_id else None
+    municipality = await session.get(Municipality, case.municipality_code)
+    return CaseOfficerRead(
+        display_name=officer.display_name if officer else None,
+        municipality_code=case.municipality_code,
+        municipality_name=municipality.name if municipality else None,
+    )
 
 
 @router.get(

@@ -53,6 +53,14 @@ class CaseRead(BaseModel):
     state_entered_at: dt.datetime
 
 
+class CaseOfficerRead(BaseModel):
+    """Who verifies the case, as the applicant's screen at the counter names them (docs/live-link.md §1)."""
+
+    display_name: str | None = Field(description="The officer's display name; null until one accepts")
+    municipality_code: str
+    municipality_name: str | None
+
+
 class CaseStateEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

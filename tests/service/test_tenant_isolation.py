@@ -72,7 +72,11 @@ REVIEW_AND_QUEUE_CASE_ROUTES = {
 # An offer belongs to one officer; anyone else gets 404.
 OFFER_ROUTES = {("POST", "/api/v1/offers/{offer_id}/accept"), ("POST", "/api/v1/offers/{offer_id}/decline")}
 CASE_ROUTES = (
-    {("GET", "/api/v1/cases/{case_id}"), ("GET", "/api/v1/cases/{case_id}/history")}
+    {
+        ("GET", "/api/v1/cases/{case_id}"),
+        ("GET", "/api/v1/cases/{case_id}/history"),
+        ("GET", "/api/v1/cases/{case_id}/officer"),
+    }
     # The applicant's consents, recorded by the case's own counter device (cases/consents.py).
     | {("POST", "/api/v1/cases/{case_id}/consents")}
     | {("POST", path) for path in CASE_ACTIONS}

@@ -1,5 +1,6 @@
 // The applicant's screen: where they are, plain messages, and the PIN pad (the PIN goes to the agent once).
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
+import { startOfficerPanel } from './officer.js';
 
 let state = null;
 let digits = [];
@@ -109,5 +110,6 @@ async function poll() {
   setTimeout(poll, 700);
 }
 
-setupLang(() => { shown = ''; if (state) render(state); });
+const officer = startOfficerPanel(document.getElementById('officer'));
+setupLang(() => { shown = ''; officer.refresh(); if (state) render(state); });
 poll();

@@ -49,6 +49,9 @@ function procedureView(s) {
     formId,
     button('scan-form-id', s.scan.scanning ? tr('読み取り中…', 'Scanning…') : tr('QRコードをカメラで読み取る', 'Scan the QR code'),
       () => act('/api/form-id/scan')),
+    s.scan.scanning ? cameraPreview() : null,
+    s.scan.form_id && !s.scan.scanning ? el('p', { id: 'scan-done', class: 'ok status', role: 'status' },
+      tr(`読み取りました（申請書ID ${s.scan.form_id}）`, `Scanned (form ID ${s.scan.form_id})`)) : null,
     demo,
     el('div', {}, offered.map(({ code, ja, en }) =>
       button(`start-${code}`, tr(ja, en), () => act('/api/cases', { procedure: code, shinseisho_id: formId.value.trim() || null }), 'primary'))));
@@ -175,7 +178,9 @@ function callView(c, s) {
   const phases = { idle: ['準備中', 'Preparing'], joining: ['接続中', 'Connecting'], waiting_officer: ['職員の接続待ち', 'Waiting for the officer'],
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
   const parts = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
-    el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase])))];
+    el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase]))),
+    el('figure', { class: 'camera-figure' }, cameraPreview(),
+      el('figcaption', {}, tr('窓口のカメラ（職員に見えている映像）', 'The counter camera (what the officer sees)')))];
   if (s.call.phase === 'connected') {
     parts.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
       ? tr('職員の音声: 受信中', "Officer's voice: coming through")
@@ -230,6 +235,16 @@ function photoPart(c, s) {
       button('photo-start', tr('カメラで写真を合わせる', 'Frame the photo'), () => act('/api/photo/preview', { on: true })));
   }
   return el('div', { class: 'photo-step' }, parts);
+}
+
+// What the counter camera sees now, refreshed while it is on the screen (the call, the 申請書ID scan).
+function cameraPreview() {
+  const img = el('img', { id: 'camera-preview', class: 'photo camera-preview', alt: tr('窓口のカメラの映像', 'The counter camera') });
+  const next = () => { if (img.isConnected || !img.src) img.src = `/api/camera/preview.jpg?t=${Date.now()}`; };
+  img.addEventListener('load', () => setTimeout(next, 150));
+  img.addEventListener('error', () => setTimeout(next, 1000));
+  next();
+  return img;
 }
 
 const adviceList = (id, advice) => el('ul', { id }, advice.map((a) => el('li', { class: a.code === 'ok' ? 'ok' : 'bad', 'data-code': a.code }, t(a))));

@@ -14,7 +14,11 @@
 // The officer's microphone goes to the counter when there is one and it is allowed; otherwise the link stays
 // receive-only and says why (video.dataset.mic: live | denied | absent | unsupported | timeout).
 // Each connected peer reports this side's connection metrics (接続計測) to the hub once, as the agent does.
+// The officer's camera goes to the counter's applicant screen while the officer allows it (#camera-toggle,
+// remembered in this browser, on by default), with a self-view (#self-view); off, the camera is released and
+// the applicant sees the officer's name card without a picture (js/officercam.js).
 import { api } from "./api.js";
+import { OfficerCamera, acquire, attachTrack } from "./officercam.js";
 
 // Close codes after which rejoining cannot help (service/wire/signaling.py CloseCode).
 const FINAL_CLOSE = new Set([1000, 1007, 1008, 1009, 4000, 4001, 4003, 4004, 4008, 4009]);
@@ -56,6 +60,7 @@ export class LiveLink {
     this.timers = { heartbeat: 0, drop: 0, renegotiate: 0, ask: 0, stats: 0, reconnect: 0 };
     this.mic = null;
     this.micState = "pending";
+    this.camera = new OfficerCamera(video, () => this.videoTransceiver());
     this.inbox = Promise.resolve();
     this.call = null; // milestones of the current peer, for the connection metrics
   }
@@ -70,6 +75,7 @@ export class LiveLink {
       return stream;
     });
     this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
+    this.camera.start();
     await this.openFresh();
   }
 
@@ -89,6 +95,7 @@ export class LiveLink {
     if (this.ws) this.ws.close(1000, "hangup");
     this.closePeer();
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
+    this.camera.close();
     this.video.srcObject = null;
     this.setLive(false);
     this.hooks.state("closed");
@@ -236,6 +243,12 @@ export class LiveLink {
       if (this.mic) await attachMicrophone(audio, this.mic);
       else this.micPromise.then((mic) => mic && this.pc === current && attachMicrophone(audio, mic));
     }
+    const video = current.getTransceivers().find((tr) => tr.receiver.track.kind === "video");
+    if (video) {
+      // Likewise for the officer's camera: answered sendrecv, the picture attached now or when allowed later.
+      video.direction = "sendrecv";
+      await attachTrack(video, this.camera.track());
+    }
     await current.setLocalDescription(await current.createAnswer());
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
     this.send({ type: "answer", room: this.caseId, sdp: current.localDescription.sdp });
@@ -318,6 +331,11 @@ export class LiveLink {
     pc.addEventListener("iceconnectionstatechange", () => {
       if (["connected", "completed"].includes(pc.iceConnectionState)) this.mark(pc, "ice");
     });
+  }
+
+  /** The video transceiver of the current peer (the officer's camera goes out on it), if any. */
+  videoTransceiver() {
+    return this.pc ? this.pc.getTransceivers().find((tr) => tr.receiver.track.kind === "video") : undefined;
   }
 
   /** Trickle one local candidate to the counter. */
@@ -472,21 +490,5 @@ async function selectedPair(pc) {
  * within 3 s) — and the link then stays receive-only.
  */
 async function acquireMicrophone() {
-  if (!navigator.mediaDevices || typeof navigator.mediaDevices.getUserMedia !== "function") {
-    return { stream: null, state: "unsupported" };
-  }
-  const request = navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(
-    (stream) => ({ stream, state: "live" }),
-    (err) => ({
-      stream: null,
-      state: err && ["NotAllowedError", "SecurityError"].includes(err.name) ? "denied" : "absent",
-    }),
-  );
-  const timeout = new Promise((resolve) => window.setTimeout(() => resolve(null), 3000));
-  const first = await Promise.race([request, timeout]);
-  if (first === null) {
-    request.then((late) => late.stream && late.stream.getTracks().forEach((track) => track.stop()));
-    return { stream: null, state: "timeout" };
-  }
-  return first;
+  return acquire({ audio: true, video: false });
 }
