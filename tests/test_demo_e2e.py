@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from clerk_agent.card.virtual.people import PEOPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -49,7 +52,28 @@ def test_demo_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         assert httpx.get(f"{base}/console/").status_code == 200
         assert "demo-officer" in text
-        assert "virtual card" in text
+        # What the counter really reads: the in-process card, not a PC/SC reader the demo never uses.
+        card_line = next(line for line in lines if line.strip().startswith("仮想カード"))
+        assert "in-process" in card_line, card_line
+        assert "reader “" not in card_line, card_line
+        # After the URLs, a numbered first case a person can follow, down to the face check and approval.
+        walk = text[text.index("first case") :]
+        numbers = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\. ", walk, re.MULTILINE)]
+        assert numbers == list(range(1, 11 + 1)), walk
+        hanako = PEOPLE["yamada_hanako"]  # the card the counter reads: her code B and PIN as printed
+        assert hanako.code_b in walk, walk
+        assert hanako.auth_pin in walk, walk
+        for needed in (
+            "申請書ID",
+            "同意",
+            "暗証番号",
+            "demo-officer",
+            "受諾する",
+            "ICチップの顔写真",
+            "承認",
+        ):
+            assert needed in walk, (needed, walk)
+        assert "--camera-person other" in walk
         counter = next(
             word
             for line in lines
