@@ -315,7 +315,7 @@ function render(next, force = false) {
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
   if (!c || !c.ineligible.length) revising = false;
-  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
