@@ -33,6 +33,9 @@ class AgentSettings(BaseSettings):
     )
     pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
     camera: Camera = Camera.synthetic
+    # With camera=synthetic: who sits in front of it. "cardholder" is the virtual card's person (the chip photo
+    # matches), "other" an invented stranger for practising a mismatch, "nobody" the moving test pattern.
+    camera_person: str = Field(default="cardholder", pattern=r"^(cardholder|other|nobody)$")
     # With camera=device: the devices as the OS names them (/dev/video0 and hw:1 on Linux, "FaceTime HD Camera"
     # on macOS, the DirectShow name on Windows). One camera feeds the call and the stills at its full resolution.
     camera_device: str = Field(default="", description="The counter camera (camera=device)")

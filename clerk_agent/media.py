@@ -102,7 +102,12 @@ def speaker_of(settings: AgentSettings) -> FrameSink | None:
 async def open_media(settings: AgentSettings) -> CounterMedia:
     """The counter's media as `settings` say; MediaSettingsError when they cannot work."""
     if settings.camera is Camera.synthetic:
-        return synthetic_media(speaker=speaker_of(settings))
+        from clerk_agent.photo.faces import look_of
+
+        # The invented person of the virtual card (the same drawing as its chip photo), or someone else.
+        camera = SceneCamera(cardholder=look_of(settings.virtual_person))
+        camera.seat(settings.camera_person)
+        return synthetic_media(camera, speaker=speaker_of(settings))
     if not settings.camera_device:
         raise MediaSettingsError("CLERK_CAMERA=device needs CLERK_CAMERA_DEVICE (e.g. /dev/video0)")
     devices = DeviceSettings(

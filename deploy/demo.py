@@ -3,14 +3,20 @@
 Starts, and stops by PID on Ctrl+C:
   1. the hub (SQLite in var/hub, the synthetic demo tenant, the officer console at /console/),
   2. the test PKI for the virtual card (var/dev-pki, generated once),
-  3. the Virtual My Number Card inside a real pcscd through vsmartcard-vpcd, where they are installed;
-     otherwise a notice that the counter uses the in-process virtual card,
-  4. the counter app (`clerk-agent run` as the demo device, in-process virtual card, UI on 127.0.0.1).
+  3. the counter app (`clerk-agent run` as the demo device, UI on 127.0.0.1) with the in-process Virtual My
+     Number Card and a synthetic camera showing the card's invented person (`--camera-person other`: someone
+     else, to practise a face that does not match the chip photo),
+and prints the URLs, the logins and a numbered walk-through of a first case.
+
+The demo starts no pcscd/vpcd card: vsmartcard-vpcd listens on every interface (its server mode binds
+INADDR_ANY, and its reverse mode aborts pcscd here), and the counter reads the in-process card anyway. The
+card layer's PC/SC tests run the pcscd stack themselves (clerk_agent/card/virtual/pcscd.py).
 Synthetic data only; nothing here may face a real network.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -29,6 +35,10 @@ BIN = Path(sys.executable).parent
 VAR = Path(os.environ.get("MADOGUCHI_DEMO_DIR", ROOT / "var"))
 DATA = VAR / "hub"
 PKI = VAR / "dev-pki"
+DEMO_PERSON = "yamada_hanako"  # clerk_agent/card/virtual/people.py
+DEMO_PERSON_NAME = "山田 花子 (Yamada Hanako, invented)"
+DEMO_CODE_B = "60041220344821"  # her card-face 照合番号B: era birth date, expiry year, security code
+DEMO_AUTH_PIN = "4721"  # her 利用者証明用暗証番号 (synthetic test card)
 PKI_VERSION = (
     2  # service.cardproof.devpki.MANIFEST_VERSION (this script runs before the venv's imports matter)
 )
@@ -88,28 +98,7 @@ def _video_note() -> str:
     )
 
 
-def _start_virtual_card(children: list[subprocess.Popen[bytes]], exits: contextlib.ExitStack) -> str:
-    """The virtual card in a real pcscd, or a notice why not; returns a status line."""
-    try:
-        from clerk_agent.card.virtual.pcscd import PcscdStack, StackUnavailable
-    except ImportError as exc:  # pyscard missing
-        return f"仮想カード: プロセス内で動作 / virtual card: in-process only ({exc})"
-    stack = PcscdStack(log_path=DATA / "pcscd.log")
-    try:
-        stack.acquire()
-        slot = stack.allocate_slot()
-    except StackUnavailable as exc:
-        return f"仮想カード: プロセス内で動作 / virtual card: in-process only — {exc} (install with deploy/system-deps.sh)"
-    card = subprocess.Popen(
-        [str(BIN / "clerk-agent"), "virtual-card", "--vpcd-port", str(slot.port), "--pki-dir", str(PKI)],
-        stdin=subprocess.DEVNULL,
-    )
-    children.append(card)
-    exits.callback(stack.release)
-    return f"仮想カード / virtual card: reader “{slot.reader}” (pcscd + vpcd)"
-
-
-def _start_agent(children: list[subprocess.Popen[bytes]], base: str) -> str:
+def _start_agent(children: list[subprocess.Popen[bytes]], base: str, camera_person: str) -> str:
     """`clerk-agent run` as the demo device; returns the counter UI's base URL once it answers."""
     creds = json.loads((DATA / "demo-credentials.json").read_text())
     port = _free_port(int(os.environ.get("CLERK_UI_PORT", "8400")))
@@ -118,8 +107,11 @@ def _start_agent(children: list[subprocess.Popen[bytes]], base: str) -> str:
         "CLERK_HUB_URL": base,
         "CLERK_DEVICE_ID": creds["device_id"],
         "CLERK_KEY_FILE": str(DATA / "demo-device.key"),
-        # The in-process card: the pcscd card above is for the card layer's own tools and tests.
+        # The in-process card (no PC/SC reader), and its holder in front of the synthetic camera (or not).
         "CLERK_CARD_SOURCE": "virtual",
+        "CLERK_VIRTUAL_PERSON": DEMO_PERSON,
+        "CLERK_CAMERA": "synthetic",
+        "CLERK_CAMERA_PERSON": camera_person,
         "CLERK_PKI_DIR": str(PKI),
         "CLERK_DATA_DIR": str(VAR / "agent"),
         "CLERK_UI_PORT": str(port),
@@ -144,14 +136,83 @@ def _start_agent(children: list[subprocess.Popen[bytes]], base: str) -> str:
     raise SystemExit(f"the counter app did not start; see {VAR / 'agent.log'}")
 
 
+def _camera_note(camera_person: str) -> str:
+    return {
+        "cardholder": "カードの本人（ICチップの顔写真と同じ人） / the cardholder, the same person as the chip photo",
+        "other": "別の人（顔写真と一致しません） / someone else: the face does NOT match the chip photo",
+        "nobody": "テストパターン / test bars, nobody in front of the camera",
+    }[camera_person]
+
+
 def _pki_is_current() -> bool:
     # A test PKI from before cards had their own card-face key is regenerated (it holds only test keys).
     manifest = PKI / "manifest.json"
     return manifest.exists() and json.loads(manifest.read_text()).get("version", 1) >= PKI_VERSION
 
 
+def walkthrough(counter: str, console: str) -> str:
+    """The numbered first case, in Japanese with English, as the demo prints it after the URLs."""
+    steps = [
+        (
+            f"窓口画面を開き、別のウィンドウでお客さま画面も開く: {counter}/ と {counter}/applicant",
+            "open the counter page and, in a second window, the applicant screen",
+        ),
+        (
+            "申請書IDを入力する（例: 12345678901234567890123）か「（デモ）申請書をカメラにかざす」→「QRコードをカメラで読み取る」",
+            "type the 23-digit 申請書ID, or hold the demo form up and scan its QR code",
+        ),
+        (
+            "「更新」を押す（交付申請受付はカードを読まないため、顔写真の照合は更新・暗証番号・電子証明書の手続きで練習します）",
+            "press 更新 (card renewal); 交付申請受付 reads no card, so practise the photo check with a card procedure",
+        ),
+        (
+            "確認事項に答え、同意（録画・本人確認書類の写し・暗証番号の入力）にチェックして送る",
+            "answer the eligibility questions and tick the consents",
+        ),
+        (
+            "「カードの状態を確認（暗証番号の残り回数）」→「市区町村の職員につなぐ」",
+            "check the card (PIN tries left), then connect to the municipal officer",
+        ),
+        (
+            f"職員コンソール {console} に上記の demo-officer でログインし、「受付可」にする",
+            "on the console, log in as demo-officer with the password above and go available (受付可)",
+        ),
+        ("届いた依頼を「受諾する」（Alt+A）", "accept the offer (Alt+A)"),
+        (
+            f"窓口で照合番号B {DEMO_CODE_B} を入力し、お客さま画面で暗証番号 {DEMO_AUTH_PIN} を入力する（カードが読まれます）",
+            "at the counter type code B, and the PIN on the applicant screen: the card is read",
+        ),
+        (
+            "コンソールでカメラの顔と「ICチップの顔写真」を見比べ、「顔写真と本人が一致する」などの確認にチェックする",
+            "compare the face on camera with the chip photo and tick the checks",
+        ),
+        ("「承認（本人確認済み）」で決定を送る", "approve (identity confirmed) and send the decision"),
+        (
+            "不一致の練習: 窓口の通話画面で「（デモ）カメラの前にいる人: 別の人」を押すか、--camera-person other で起動する",
+            "to practise a mismatch, seat someone else from the counter's call screen, or start with --camera-person other",
+        ),
+    ]
+    lines = [f"はじめての受付 / first case ({DEMO_PERSON_NAME}'s virtual card):"]
+    for number, (ja, en) in enumerate(steps, start=1):
+        lines.append(f"  {number:2d}. {ja}")
+        lines.append(f"      {en}")
+    return "\n".join(lines)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="madoguchi demo", description="窓口ブリッジ on one machine")
+    parser.add_argument(
+        "--camera-person",
+        choices=("cardholder", "other", "nobody"),
+        default="cardholder",
+        help="who sits in front of the synthetic camera: the card's person, someone else, or nobody (test bars)",
+    )
+    return parser.parse_args()
+
+
 def main() -> int:
     """Run the demo until Ctrl+C."""
+    args = _arguments()
     DATA.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HUB_DATA_DIR": str(DATA), "HUB_DEV_PKI_DIR": str(PKI)}
     if not _pki_is_current():
@@ -167,7 +228,6 @@ def main() -> int:
         text=True,
     )
     children: list[subprocess.Popen[bytes]] = []
-    exits = contextlib.ExitStack()
     log = (DATA / "hub.log").open("ab")
     hub = subprocess.Popen(
         [str(BIN / "hub"), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -176,20 +236,21 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, hub)
-        card_status = _start_virtual_card(children, exits)
-        counter = _start_agent(children, base)
+        counter = _start_agent(children, base, args.camera_person)
         _say(seeded.stdout.rstrip())
         _say(
             "\n".join(
                 [
                     f"  officer console  {base}/console/   (log in as demo-officer / demo-supervisor)",
                     _video_note(),
-                    f"  {card_status}",
                     f"  counter (clerk)  {counter}/",
                     f"  counter (applicant screen)  {counter}/applicant",
-                    "  counter card     in-process virtual card of the invented yamada_hanako (clerk_agent/card/virtual/people.py)",
-                    "  walkthrough      counter: start a renewal (更新) → answer → consents → card check →",
-                    "                   「市区町村の職員につなぐ」; console: 受付可 → 受諾する (Alt+A) → evidence → decide",
+                    "  仮想カード / virtual card: in-process, no card reader (CLERK_CARD_SOURCE=virtual) — "
+                    f"the invented {DEMO_PERSON} (clerk_agent/card/virtual/people.py)",
+                    f"  カメラ / camera  synthetic: {_camera_note(args.camera_person)}",
+                    "",
+                    walkthrough(counter, f"{base}/console/"),
+                    "",
                     f"  agent log        {VAR / 'agent.log'}",
                     f"  hub log          {DATA / 'hub.log'}",
                     "",
@@ -210,7 +271,6 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
-        exits.close()
         log.close()
     return 0
 

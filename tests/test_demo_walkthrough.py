@@ -178,6 +178,8 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
     await clerk.click("#consents-submit")
+    # The card check says what it reads, in a clerk's words.
+    assert "暗証番号の残り回数" in await clerk.inner_text("#card-check")
     await clerk.click("#card-check")
     await clerk.click("#request-verification")
     await clerk.wait_for_selector("#queue-position")
@@ -199,6 +201,14 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
         await applicant.click(f"button[data-digit='{digit}']")
     await applicant.click("#pin-send")
     await clerk.wait_for_selector("#evidence-done", timeout=30_000)
+
+    # Demo: the card's invented person sits in front of the camera; the clerk can seat someone else, so that an
+    # officer can practise a face that does not match the chip photo, and seat the cardholder again.
+    assert "✓" in await clerk.inner_text("#demo-seat-cardholder")
+    await clerk.click("#demo-seat-other")
+    await clerk.wait_for_selector("#demo-seat-other:has-text('✓')")
+    await clerk.click("#demo-seat-cardholder")
+    await clerk.wait_for_selector("#demo-seat-cardholder:has-text('✓')")
 
     # The officer sees the card evidence: chip photo, card-face attributes, each check of the card proof.
     await officer.wait_for_selector("#chip-photo", state="visible", timeout=30_000)

@@ -18,6 +18,7 @@ from av import VideoFrame
 from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
+from clerk_agent.photo.faces import FaceLook, camera_frame, contrasting
 from clerk_agent.rtc.errors import CaptureError
 from clerk_agent.rtc.pattern import PatternPainter
 from clerk_agent.rtc.sources import SyntheticCamera
@@ -40,12 +41,42 @@ class CounterCamera(Protocol):
 
 
 class SceneCamera:
-    """Synthetic camera: the moving test pattern, or a still picture placed in front of it with `show`."""
+    """Synthetic camera: an invented person or the moving test pattern, or a still picture held up with `show`.
 
-    def __init__(self, width: int = 1280, height: int = 960) -> None:
+    `person` is who sits in front of it (faces.py draws them, blinking and swaying a little); None shows the
+    test pattern instead, which the call tests read frame codes from. `cardholder` is the virtual card's
+    person, kept so that the demo can switch between them and someone else (`seat`).
+    """
+
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 960,
+        *,
+        person: FaceLook | None = None,
+        cardholder: FaceLook | None = None,
+    ) -> None:
         self._painter = PatternPainter(width, height)
         self._index = 0
         self._scene: Image | None = None
+        self.person = person
+        self.cardholder = cardholder
+
+    def seat(self, who: str) -> None:
+        """Who sits in front of the camera: "cardholder", "other" (a plainly different person) or "nobody"."""
+        if who == "nobody":
+            self.person = None
+        elif who in {"cardholder", "other"} and self.cardholder is not None:
+            self.person = self.cardholder if who == "cardholder" else contrasting(self.cardholder)
+        else:
+            raise ValueError(f"cannot seat {who!r} in front of this camera")
+
+    @property
+    def seated(self) -> str:
+        """Who sits there now, in `seat`'s words."""
+        if self.person is None:
+            return "nobody"
+        return "cardholder" if self.person == self.cardholder else "other"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -79,6 +110,12 @@ class SceneCamera:
             return self._scene.copy()
         import cv2
 
+        if self.person is not None:
+            self._index += 1
+            width, height = self.size
+            rgb = np.asarray(camera_frame(self.person, width, height, self._index))
+            face: Image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # type: ignore[assignment]
+            return face
         buffer = self._painter.new_buffer()
         self._painter.paint(buffer, self._index, f"{self._index:06d}")
         self._index += 1
@@ -90,7 +127,7 @@ class SceneCamera:
 
 
 class SceneTrack(SyntheticCamera):
-    """The call's picture from the synthetic counter camera: what is held up to it, else the moving pattern.
+    """The call's picture from the synthetic counter camera: what is held up to it, else its person or pattern.
 
     The officer sees the same form or ID card that the stills are taken of, as with one real camera.
     """
@@ -103,6 +140,14 @@ class SceneTrack(SyntheticCamera):
     def picture(self, index: int) -> VideoFrame:
         """The held-up scene at the call's size (converted once per scene), else the pattern."""
         picture = self._camera.scene
+        person = self._camera.person
+        if picture is None and person is not None:
+            import cv2
+
+            width, height = self.size
+            rgb = np.asarray(camera_frame(person, width, height, index, self.fps))
+            face: Image = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # type: ignore[assignment]
+            return VideoFrame.from_ndarray(face, format="yuv420p")
         if picture is None:
             return super().picture(index)
         if self._shown is None or self._shown[0] is not picture:

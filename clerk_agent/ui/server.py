@@ -186,6 +186,9 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
             camera.show(scenes.id_card(tilted=shown == "document_tilt"))
         elif shown == "pattern":
             camera.show(None)
+        elif shown in {"cardholder", "other", "nobody"}:
+            camera.show(None)
+            camera.seat(shown)  # who sits in front of the camera: the card's person, someone else, or no one
         else:
             raise ValueError(f"unknown scene {shown}")
 

@@ -90,7 +90,11 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     }
     view["queue"] = dict(flow.queue)
     view["scan"] = {"scanning": flow.capture.scanning, "form_id": flow.capture.scanned_form_id}
-    view["camera"] = {"synthetic": isinstance(flow.capture.camera, SceneCamera)}
+    camera = flow.capture.camera
+    view["camera"] = {
+        "synthetic": isinstance(camera, SceneCamera),
+        "person": camera.seated if isinstance(camera, SceneCamera) and camera.cardholder else None,
+    }
     view["photo"] = _photo(flow)
     if case is None:
         view["case"] = None

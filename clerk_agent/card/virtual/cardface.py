@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from clerk_agent.card.apdu import encode_tlv
 from clerk_agent.card.virtual.people import VirtualPerson
 from clerk_agent.card.virtual.signing import pkcs1v15_sign_raw
+from clerk_agent.photo.faces import look_of, portrait
 
 _CJK_FONTS = (
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
@@ -58,20 +59,16 @@ def text_png(text: str, *, width: int, height: int = 24) -> bytes:
 
 
 def face_photo_jp2(seed: str, *, size: tuple[int, int] = (120, 150)) -> bytes:
-    """A synthetic greyscale face drawing as JPEG 2000 (JP2 container), like the card's 顔写真."""
+    """The invented person's portrait as greyscale JPEG 2000 (JP2 container), like the card's 顔写真.
+
+    Drawn by clerk_agent/photo/faces.py from the same parameters as the synthetic camera's picture of that
+    person, so an officer can practise comparing the face on camera with the chip photo.
+    """
     rng = random.Random(seed)  # noqa: S311 - a drawing, not a secret
-    width, height = size
-    image = Image.new("L", size, 200 + rng.randint(0, 40))
-    draw = ImageDraw.Draw(image)
-    tone = rng.randint(120, 170)
-    draw.ellipse((width * 0.2, height * 0.15, width * 0.8, height * 0.75), fill=tone)
-    draw.rectangle((width * 0.15, height * 0.75, width * 0.85, height), fill=tone - 60)
-    for eye_x in (0.38, 0.62):
-        draw.ellipse((width * eye_x - 5, height * 0.4 - 3, width * eye_x + 5, height * 0.4 + 3), fill=30)
-    draw.arc((width * 0.38, height * 0.5, width * 0.62, height * 0.62), 20, 160, fill=40, width=2)
-    # Sensor-like noise so the JPEG 2000 stream has a realistic size.
-    noise = Image.frombytes("L", size, bytes(rng.randrange(256) for _ in range(width * height)))
-    image = Image.blend(image, noise, 0.12)
+    image = portrait(look_of(seed), size)
+    # Light sensor-like noise so the JPEG 2000 stream has a realistic size.
+    noise = Image.frombytes("L", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1])))
+    image = Image.blend(image.convert("L"), noise, 0.06)  # the chip holds greyscale (docs/card.md §1.5)
     out = io.BytesIO()
     image.save(out, format="JPEG2000", quality_mode="rates", quality_layers=[12])
     return out.getvalue()

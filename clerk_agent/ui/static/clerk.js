@@ -149,7 +149,7 @@ function cardView(c, s) {
   return el('section', {}, el('h2', {}, tr('カードの確認', 'Card check')),
     el('p', { id: 'card-status', class: 'status' }, status),
     el('p', { id: 'pin-retries', class: c.pin_retries === 1 || c.pin_blocked ? 'bad big' : 'big' }, retries),
-    button('card-check', tr('カードを確認（回数を読む）', 'Check the card (read tries)'), () => act('/api/card/check')),
+    button('card-check', tr('カードの状態を確認（暗証番号の残り回数）', 'Check the card (PIN tries left)'), () => act('/api/card/check')),
     c.pin_retries != null ? button('request-verification', tr('市区町村の職員につなぐ', 'Connect to the municipal officer'), () => act('/api/request-verification'), 'primary') : null);
 }
 
@@ -174,13 +174,24 @@ function officersLine(count) {
   return tr(`対応できる職員: ${count}人`, `Officers available: ${count}`);
 }
 
+// Demo only: who sits in front of the synthetic camera, so an officer can practise a face that does not match the chip.
+function seatSwitch(s) {
+  if (!s.camera.synthetic || s.camera.person == null) return null;
+  const seat = (id, who, ja, en) => button(id, tr(ja, en) + (s.camera.person === who ? ' ✓' : ''),
+    () => act('/api/synthetic-camera', { scene: who }));
+  return el('p', { class: 'demo', id: 'demo-seat' }, tr('（デモ）カメラの前にいる人: ', '(demo) In front of the camera: '),
+    seat('demo-seat-cardholder', 'cardholder', 'カードの本人', 'the cardholder'),
+    seat('demo-seat-other', 'other', '別の人（不一致の練習）', 'someone else (practise a mismatch)'));
+}
+
 function callView(c, s) {
   const phases = { idle: ['準備中', 'Preparing'], joining: ['接続中', 'Connecting'], waiting_officer: ['職員の接続待ち', 'Waiting for the officer'],
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
   const parts = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
     el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase]))),
     el('figure', { class: 'camera-figure' }, cameraPreview(),
-      el('figcaption', {}, tr('窓口のカメラ（職員に見えている映像）', 'The counter camera (what the officer sees)')))];
+      el('figcaption', {}, tr('窓口のカメラ（職員に見えている映像）', 'The counter camera (what the officer sees)'))),
+    seatSwitch(s)];
   if (s.call.phase === 'connected') {
     parts.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
       ? tr('職員の音声: 受信中', "Officer's voice: coming through")
@@ -320,7 +331,7 @@ function render(next, force = false) {
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
   if (!c || !c.ineligible.length) revising = false;
-  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, photo, extraDocument]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
