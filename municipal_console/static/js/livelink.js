@@ -17,6 +17,8 @@
 // The officer's camera goes to the counter's applicant screen while the officer allows it (#camera-toggle,
 // remembered in this browser, on by default), with a self-view (#self-view); off, the camera is released and
 // the applicant sees the officer's name card without a picture (js/officercam.js).
+// Longer than our usual ~400 lines on purpose: it is one state machine (socket, peer, drop and resume) whose
+// fields every handler shares; the camera and microphone parts already live in js/officercam.js.
 import { api } from "./api.js";
 import { OfficerCamera, acquire, attachTrack } from "./officercam.js";
 
