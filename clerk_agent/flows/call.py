@@ -19,6 +19,7 @@ import httpx
 from av.frame import Frame
 
 from clerk_agent.errors import LinkError, PeerError
+from clerk_agent.link.client import report_connection_metrics
 from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
 from clerk_agent.rtc.errors import PeerFailed
@@ -271,14 +272,4 @@ async def _report(http: httpx.AsyncClient, call: _Call, peer: AgentPeer, status:
         status.detail = exc.code  # the officer may still renegotiate; the partial figures are reported
     metrics = peer.metrics()
     status.metrics.append(metrics)
-    try:
-        response = await http.post(
-            f"/api/v1/cases/{call.signaling.case_id}/connection-metrics",
-            content=metrics.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
-    except httpx.HTTPError as exc:
-        logger.warning("connection metrics not reported: %s", exc)
-        return
-    if response.status_code != 201:
-        logger.warning("connection metrics refused: HTTP %s", response.status_code)
+    await report_connection_metrics(http, call.signaling.case_id, metrics)
