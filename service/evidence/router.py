@@ -41,6 +41,7 @@ from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.kit.hashing import sha256_hex
 from service.kit.ratelimit import limiter
+from service.wire.calls import StillKind
 from service.wire.pin_seal import SealedPinRequest
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
@@ -209,7 +210,7 @@ async def release_legal_hold(case_id: str, session: DBSession, principal: Curren
 )
 async def add_still(
     case_id: str,
-    kind: stills.StillKind,
+    kind: StillKind,
     request: Request,
     session: DBSession,
     principal: CurrentPrincipal,

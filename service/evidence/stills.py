@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +18,7 @@ from service.evidence.runtime import EvidenceRuntime
 from service.evidence.service import open_blob, require_device_of_case, require_evidence_reader, store_blob
 from service.kit import clock, images
 from service.kit.ids import random_id
+from service.wire.calls import StillKind
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 MIN_SIDE, MAX_SIDE = 240, 8000
@@ -34,13 +34,6 @@ STILL_STATES = frozenset(
         CaseState.evidence_captured,
     }
 )
-
-
-class StillKind(StrEnum):
-    document_front = "document_front"  # 本人確認書類（表面）
-    document_back = "document_back"  # 本人確認書類（裏面; never the My Number side of a card）
-    document_tilt = "document_tilt"  # ホログラム確認用の傾き
-    application_photo = "application_photo"  # 申請用顔写真
 
 
 class NotAnImage(Unprocessable):

@@ -123,12 +123,12 @@ PIN_REQUEST_ACTION = Action.seal_pin_request
 
 
 class StillKind(StrEnum):
-    """The still kinds the hub accepts (service/evidence/stills.py StillKind)."""
+    """The still kinds the hub accepts (service/evidence/stills.py uses this enum)."""
 
-    document_front = "document_front"
-    document_back = "document_back"
-    document_tilt = "document_tilt"
-    application_photo = "application_photo"
+    document_front = "document_front"  # 本人確認書類（表面）
+    document_back = "document_back"  # 本人確認書類（裏面; never the My Number side of a card）
+    document_tilt = "document_tilt"  # ホログラム確認用の傾き
+    application_photo = "application_photo"  # 申請用顔写真
 
 
 class StillStored(_Answer):
