@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.wire.calls import CardChallenge
-from service.wire.cases import REASONS, WAITING_STATES, Action, CaseState, Procedure
+from service.wire.cases import MAILED_PROCEDURES, REASONS, WAITING_STATES, Action, CaseState, Procedure
 
 # Procedures whose identity check reads the applicant's own card (PIN on the applicant's screen, code B).
 CARD_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.pin_reset, Procedure.ecert_issue_renew})
 # Procedures that start from a 交付申請書 and its 申請書ID (23 digits, also printed as a QR code).
 FORM_ID_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.card_application})
 # The new card is mailed (本人限定受取郵便): the applicant chooses its PINs after approval.
-MAILED = frozenset({Procedure.card_renewal, Procedure.card_application})
+MAILED = MAILED_PROCEDURES
 # The application photo (申請用顔写真) is taken at the counter only for a new card application.
 PHOTO_PROCEDURES = frozenset({Procedure.card_application})
 CONSENT_VERSIONS = {"recording": "2026-04", "id_copy": "2026-04", "pin_entry": "2026-04"}
