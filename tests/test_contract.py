@@ -13,7 +13,7 @@ from service.cases import consents as case_consents
 from service.evidence import retention, stills
 from service.evidence.router import HoldRequest
 from service.wire import es
-from service.wire.cases import LIVE_STATES, REASONS, CaseState
+from service.wire.cases import LIVE_STATES, PROCEDURE_LABELS, REASONS, Action, CaseState, Procedure
 from service.wire.consents import CATALOGUE
 from service.wire.evidence import (
     DOCUMENT_STILL_KINDS,
@@ -72,18 +72,11 @@ SCANNED = [
     *sorted((ROOT / "clerk_agent" / "ui" / "static").rglob("*.html")),
 ]
 GENERATED = set(es.TARGETS)
-# Copies left in files another branch of this issue is rewriting (the agent's flows, the console's markup):
-# file → what it still carries. Remove an entry once its file imports the contract instead. The console's
-# <option>s for hold reasons are replaced from contract.js at start (notes.js, supervisor.js).
+# The counter's own words for the applicant and the clerk, keyed by reason code: a different audience from the
+# officer's labels, so not a copy, but its keys must be the contract's codes (test_counter_wording_names_contract_codes).
+WORDING = "clerk_agent/wording/texts.py"
 PENDING: dict[str, set[str]] = {
-    "clerk_agent/flows/case.py": {"consent codes", "consent versions", "live states", "withdraw reasons"},
-    "clerk_agent/flows/counter.py": {"live states"},
-    "clerk_agent/flows/texts.py": {
-        "abort reasons",
-        "refer_to_counter reasons",
-        "reject reasons",
-        "withdraw reasons",
-    },
+    WORDING: {"abort reasons", "refer_to_counter reasons", "reject reasons", "withdraw reasons"},
 }
 WINDOW = 400  # characters: a literal list or table fits in this
 
@@ -133,3 +126,12 @@ def test_the_scan_sees_a_copy() -> None:
     }
     assert "consent versions" in _copies("CONSENT_VERSIONS = {'recording': '2026-04'}")
     assert "reject reasons" in _copies('["face_mismatch", "attribute_mismatch", "document_invalid"]')
+
+
+def test_counter_wording_names_contract_codes() -> None:
+    from clerk_agent.wording import texts
+
+    assert set(texts.ABORT_REASONS) <= REASONS[Action.abort]
+    assert set(texts.WITHDRAW_REASONS) <= REASONS[Action.withdraw]
+    assert set(texts.DECISION_REASONS) <= REASONS[Action.reject] | REASONS[Action.refer_to_counter]
+    assert all(texts.PROCEDURES[code] == PROCEDURE_LABELS[Procedure(code)] for code in texts.PROCEDURES)

@@ -19,6 +19,7 @@ import httpx
 from av.frame import Frame
 
 from clerk_agent.errors import LinkError, PeerError
+from clerk_agent.link.client import case_officer, report_connection_metrics
 from clerk_agent.link.signaling import HubSignaling, SignalingRefused
 from clerk_agent.rtc.call import apply_candidate
 from clerk_agent.rtc.errors import PeerFailed
@@ -263,19 +264,9 @@ async def _prepared_peer(call: _Call) -> AgentPeer:
 
 async def _learn_officer(http: httpx.AsyncClient, case_id: str, status: CallStatus) -> None:
     """The officer's name and municipality from the hub, never from the officer's browser."""
-    try:
-        response = await http.get(f"/api/v1/cases/{case_id}/officer")
-    except httpx.HTTPError as exc:
-        logger.warning("the officer's name is unknown: %s", exc)
-        return
-    if response.status_code != 200:
-        logger.warning("the officer's name is unknown: HTTP %s", response.status_code)
-        return
-    body = response.json()
-    status.officer = {
-        key: str(body[key]) if body.get(key) is not None else None
-        for key in ("display_name", "municipality_code", "municipality_name")
-    }
+    officer = await case_officer(http, case_id)
+    if officer is not None:
+        status.officer = officer.model_dump()
 
 
 async def _offer(call: _Call, peer: AgentPeer, status: CallStatus, *, restart: bool) -> None:
@@ -296,14 +287,4 @@ async def _report(http: httpx.AsyncClient, call: _Call, peer: AgentPeer, status:
         status.detail = exc.code  # the officer may still renegotiate; the partial figures are reported
     metrics = peer.metrics()
     status.metrics.append(metrics)
-    try:
-        response = await http.post(
-            f"/api/v1/cases/{call.signaling.case_id}/connection-metrics",
-            content=metrics.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
-    except httpx.HTTPError as exc:
-        logger.warning("connection metrics not reported: %s", exc)
-        return
-    if response.status_code != 201:
-        logger.warning("connection metrics refused: HTTP %s", response.status_code)
+    await report_connection_metrics(http, call.signaling.case_id, metrics)

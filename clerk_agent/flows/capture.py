@@ -9,20 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import uuid
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from clerk_agent.flows.case import DocumentStill
+from clerk_agent.flows.desk import Desk
 from clerk_agent.photo.camera import CounterCamera
 from clerk_agent.photo.guidance import Advice
 from clerk_agent.photo.preview import Detector, PhotoPreview
 from clerk_agent.photo.qr import scan_form_id
 from clerk_agent.rtc.errors import CaptureError
+from service.wire.cases import CaseState
+from service.wire.evidence import StillKind
 
-if TYPE_CHECKING:
-    from clerk_agent.flows.counter import CounterFlow
-
-VIEWS: Final = {"front": "document_front", "tilt": "document_tilt"}  # 表面 / ホログラム確認用の傾き
+VIEWS: Final = {
+    "front": StillKind.document_front,
+    "tilt": StillKind.document_tilt,
+}  # 表面 / ホログラム確認用の傾き
+# The officer sees document stills only while the live session is open.
+_STILL_STATES: Final = frozenset({CaseState.session_live, CaseState.evidence_captured})
 MAX_DOCUMENTS: Final = 3  # A×1, A×2, or A+B plus one: more is never needed (docs/domain.md §A2.12)
 STILL_JPEG_QUALITY: Final = 92
 
@@ -30,8 +34,8 @@ STILL_JPEG_QUALITY: Final = 92
 class CaptureSteps:
     """QR scan, document stills and the application photo of the flow's current case."""
 
-    def __init__(self, flow: CounterFlow, camera: CounterCamera, detector: Detector | None = None) -> None:
-        self.flow = flow
+    def __init__(self, desk: Desk, camera: CounterCamera, detector: Detector | None = None) -> None:
+        self.desk = desk
         self.camera = camera
         self.preview = PhotoPreview(camera, detector=detector) if detector else PhotoPreview(camera)
         self.scanned_form_id: str | None = None
@@ -47,7 +51,7 @@ class CaptureSteps:
         if not self.scanning:
             self.scanning = True
             self.scanned_form_id = None
-            self.flow.spawn(self.scan_form_id())
+            self.desk.spawn(self.scan_form_id())
 
     async def scan_form_id(self, timeout_s: float = 5.0) -> None:
         """Look for the form's QR code for a few seconds; the ID fills the form-ID field (the clerk then starts)."""
@@ -59,33 +63,33 @@ class CaptureSteps:
         finally:
             self.scanning = False
         self.scanned_form_id = found
-        self.flow.notice = None if found else "qr_not_found"
+        self.desk.notice = None if found else "qr_not_found"
 
     # --- document stills ----------------------------------------------------------------------------
 
     async def capture_document(self, document: int, view: str) -> None:
         """One still of ID document `document` (1-based), `view` front or tilt, queued for the hub."""
-        case = self.flow.require_case()
+        case = self.desk.require_case()
         if view not in VIEWS or not 1 <= document <= MAX_DOCUMENTS:
             raise ValueError("document is 1–3 and view is front or tilt")
-        if case.hub_state not in {"session_live", "evidence_captured"} or case.evidence_sent:
-            self.flow.notice = "documents_closed"
+        if case.hub_state not in _STILL_STATES or case.evidence_sent:
+            self.desk.notice = "documents_closed"
             return
         try:
             image = await self.camera.frame()
         except CaptureError:
-            self.flow.notice = "camera_unavailable"
+            self.desk.notice = "camera_unavailable"
             return
         data = await asyncio.to_thread(_jpeg, image, STILL_JPEG_QUALITY)
         height, width = image.shape[:2]
         case.documents.append(dataclasses.asdict(DocumentStill(document, view, width, height)))
-        self.flow.notice = None
-        await self.flow.save()
+        self.desk.notice = None
+        await self.desk.save()
         await self._upload(VIEWS[view], data)
 
-    def still_answered(self, kind: str) -> None:
+    def still_answered(self, kind: str) -> None:  # the hub's StillStored.kind
         """The hub stored a still of `kind`: the oldest unsent one of that view is now sent (the queue is ordered)."""
-        case = self.flow.case
+        case = self.desk.case
         if case is None:
             return
         for still in case.documents:
@@ -115,18 +119,18 @@ class CaptureSteps:
 
     async def take_photo(self) -> None:
         """Crop the photo from a fresh full-resolution frame and show it to the applicant for approval."""
-        self.flow.require_case()
+        self.desk.require_case()
         try:
             self.candidate, self.candidate_advice = await self.preview.take()
         except CaptureError:
-            self.flow.notice = "camera_unavailable"
+            self.desk.notice = "camera_unavailable"
             return
         await self.stop_preview()
-        self.flow.notice = None
+        self.desk.notice = None
 
     async def decide_photo(self, approved: bool) -> None:
         """The applicant's answer on their screen: approved → queued for the hub; otherwise back to the preview."""
-        case = self.flow.require_case()
+        case = self.desk.require_case()
         photo, self.candidate = self.candidate, None
         if photo is None:
             return
@@ -134,20 +138,16 @@ class CaptureSteps:
             await self.start_preview()
             return
         case.photo_sent = True
-        await self.flow.save()
-        await self._upload("application_photo", photo)
+        await self.desk.save()
+        await self._upload(StillKind.application_photo, photo)
 
-    async def _upload(self, kind: str, data: bytes) -> None:
+    async def _upload(self, kind: StillKind, data: bytes) -> None:
         """Queue a still (JPEG) of `kind` for the current case, after the writes already queued."""
-        case = self.flow.require_case()
-        if case.case_id is None:
-            await self.flow.settle(timeout_s=3600)  # the create must be answered before the case id is known
-        if case.case_id is None:
+        case_id = await self.desk.case_id(settled=False)
+        if case_id is None:
             return
-        path = f"/api/v1/cases/{case.case_id}/stills"
         # Keyed like every other write: a still whose answer was lost is not stored twice on replay.
-        key = f"agent-{uuid.uuid4()}"
-        await self.flow.writes.add(case.local_id, "POST", path, {"kind": kind}, key, ("image/jpeg", data))
+        await self.desk.enqueue(self.desk.client.upload_still(case_id, kind, data))
 
     def reset(self) -> None:
         """Forget the previous case's scan and photo."""

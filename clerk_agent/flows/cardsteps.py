@@ -13,7 +13,6 @@ import asyncio
 import base64
 import re
 import unicodedata
-from typing import TYPE_CHECKING
 
 from clerk_agent.card.protocol import PinKind, PinStatus
 from clerk_agent.card.reading import CounterRead, PossessionChallenge, read_at_counter
@@ -26,10 +25,10 @@ from clerk_agent.errors import (
 )
 from clerk_agent.flows.cardslot import CardSlot
 from clerk_agent.flows.case import CounterCase, PinPrompt
-from clerk_agent.link.hub import HubRefused, JsonObject
-
-if TYPE_CHECKING:
-    from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.desk import Desk
+from clerk_agent.link.hub import HubRefused
+from service.wire.calls import CardChallenge, CardProof
+from service.wire.cases import CaseState
 
 _SLOT_NOTICES = frozenset({"reader_unavailable", "card_absent", "card_removed", "transaction_failed"})
 # The clerk's own notices about code B: the applicant's screen does not show them.
@@ -39,8 +38,8 @@ CODE_B_NOTICES = frozenset({"invalid_code_b", "code_b_incorrect", "code_b_blocke
 class CardSteps:
     """The card reader side of the flow's current case."""
 
-    def __init__(self, flow: CounterFlow, slot: CardSlot) -> None:
-        self.flow = flow
+    def __init__(self, desk: Desk, slot: CardSlot) -> None:
+        self.desk = desk
         self.slot = slot
         self.pin = PinPrompt()
         self._code_b: bytearray | None = None
@@ -50,18 +49,18 @@ class CardSteps:
 
     async def check(self) -> None:
         """Read the card's retry counters (no try spent) and show them before any PIN is asked for."""
-        case = self.flow.require_case()
+        case = self.desk.require_case()
         try:
             async with self._lock:
                 statuses = await asyncio.to_thread(self._statuses)
         except AgentError as exc:
-            self.flow.notice = exc.code
+            self.desk.notice = exc.code
             return
         auth = statuses[PinKind.JPKI_AUTH]
         case.pin_retries = auth.retries_left
         case.pin_blocked = auth.blocked
-        self.flow.notice = "pin_blocked" if auth.blocked else None
-        await self.flow.save()
+        self.desk.notice = "pin_blocked" if auth.blocked else None
+        await self.desk.save()
 
     def _statuses(self) -> dict[PinKind, PinStatus]:
         with self.slot.session() as card:
@@ -71,12 +70,12 @@ class CardSteps:
     def slot_changed(self) -> None:
         """The reader or the card came or went: say so now, and clear it once it is back (nothing was spent)."""
         if not self.slot.reader_ok:
-            self.flow.notice = "reader_unavailable"
+            self.desk.notice = "reader_unavailable"
         elif not self.slot.present:
-            if self.flow.case is not None and (self.pin.open or self.flow.current_step() == "card"):
-                self.flow.notice = "card_absent"
-        elif self.flow.notice in _SLOT_NOTICES:
-            self.flow.notice = None
+            if self.desk.case is not None and (self.pin.open or self.desk.current_step() == "card"):
+                self.desk.notice = "card_absent"
+        elif self.desk.notice in _SLOT_NOTICES:
+            self.desk.notice = None
 
     def code_b_entered(self) -> bool:
         """Whether the clerk has typed code B (the digits themselves are never shown back)."""
@@ -84,11 +83,11 @@ class CardSteps:
 
     async def set_code_b(self, code_b: str, *, confirm_last_try: bool = False) -> None:
         """照合番号B typed by the clerk from the card face: checked against the card before the PIN pad opens."""
-        case = self.flow.require_case()
+        case = self.desk.require_case()
         # Full-width digits and the spaces a clerk types between the three parts are cleaned, nothing else.
         code_b = re.sub(r"\s+", "", unicodedata.normalize("NFKC", code_b))
         if len(code_b) != 14 or not code_b.isascii() or not code_b.isdigit():
-            self.flow.notice = "invalid_code_b"
+            self.desk.notice = "invalid_code_b"
             return
         typed = bytearray(code_b.encode())
         try:
@@ -97,31 +96,31 @@ class CardSteps:
         except CodeBIncorrect as exc:
             typed[:] = bytes(len(typed))
             case.code_b_retries = exc.retries_left
-            self.flow.notice = "code_b_incorrect"
-            await self.flow.save()
+            self.desk.notice = "code_b_incorrect"
+            await self.desk.save()
             return
         except CodeBBlocked:
             typed[:] = bytes(len(typed))
             case.code_b_retries = 0
-            self.flow.notice = "code_b_blocked"
-            await self.flow.save()
+            self.desk.notice = "code_b_blocked"
+            await self.desk.save()
             return
         except LastTryConfirmationRequired:
             typed[:] = bytes(len(typed))
             case.code_b_retries = 1
-            self.flow.notice = "code_b_last_try"
-            await self.flow.save()
+            self.desk.notice = "code_b_last_try"
+            await self.desk.save()
             return
         except AgentError as exc:
             typed[:] = bytes(len(typed))
-            self.flow.notice = exc.code
+            self.desk.notice = exc.code
             return
         self.wipe()
         self._code_b = typed
         case.code_b_retries = None  # a right code B resets the card's counter
-        self.flow.notice = None
-        await self.flow.save()
-        if case.hub_state == "session_live":
+        self.desk.notice = None
+        await self.desk.save()
+        if case.hub_state == CaseState.session_live:
             await self.prepare_pin()
 
     def _check_code_b(self, code_b: bytearray, confirm_last_try: bool) -> None:
@@ -140,14 +139,16 @@ class CardSteps:
 
     async def prepare_pin(self) -> None:
         """Fetch the card challenge, read the counters, then open the applicant's PIN pad."""
-        case = self.flow.require_case()
+        case = self.desk.require_case()
         if self._preparing:
+            return
+        if case.case_id is None:
             return
         self._preparing = True
         try:
-            challenge = await self.flow.link.request("POST", f"/api/v1/cases/{case.case_id}/card-challenges")
+            challenge = await self.desk.client.card_challenge(case.case_id)
         except HubRefused as exc:
-            self.flow.refused(exc)
+            self.desk.refused(exc)
             return
         finally:
             self._preparing = False
@@ -157,45 +158,46 @@ class CardSteps:
         self.pin.needs_clerk_confirm = case.pin_retries == 1 and not self.pin.confirmed
         self.pin.open = not case.pin_blocked
 
-    async def submit_pin(self, pin: bytearray) -> None:
-        """The applicant's PIN, once: to the card in a worker thread, wiped; the signature goes to the hub."""
-        case = self.flow.require_case()
+    async def submit_pin(self, pin: bytearray) -> bool:
+        """The applicant's PIN, once: to the card in a worker thread, wiped; the signature goes to the hub.
+
+        True once the hub has judged the proof: the evidence is then in, and the counter flow says so.
+        """
+        case = self.desk.require_case()
         try:
             if not self.pin.open or self.pin.challenge is None or self._code_b is None:
-                self.flow.notice = "pin_not_open"
-                return
+                self.desk.notice = "pin_not_open"
+                return False
             if self.pin.needs_clerk_confirm and not self.pin.confirmed:
-                self.flow.notice = "last_try_confirmation_required"
-                return
+                self.desk.notice = "last_try_confirmation_required"
+                return False
             challenge = self.pin.challenge
-            possession = PossessionChallenge(
-                str(challenge["origin"]), str(challenge["nonce"]), str(challenge["case_id"])
-            )
+            possession = PossessionChallenge(challenge.origin, challenge.nonce, challenge.case_id)
             try:
                 async with self._lock:
                     read = await asyncio.to_thread(self._read, pin, bytearray(self._code_b), possession)
             except (CodeBIncorrect, CodeBBlocked) as exc:
                 # Checked when typed, so only a card swapped since: code B is typed again, the PIN was right.
-                self.flow.notice = exc.code
+                self.desk.notice = exc.code
                 case.code_b_retries = exc.retries_left if isinstance(exc, CodeBIncorrect) else 0
                 self.reset()
-                return
+                return False
             except PinIncorrect as exc:
-                self.flow.notice = exc.code
+                self.desk.notice = exc.code
                 case.pin_retries = self.pin.retries_left = exc.retries_left
                 self.pin.needs_clerk_confirm = exc.retries_left == 1
                 self.pin.confirmed = False
-                return
+                return False
             except AgentError as exc:
-                self.flow.notice = exc.code
+                self.desk.notice = exc.code
                 if exc.code == "pin_blocked":
                     case.pin_blocked, self.pin.open = True, False
-                return
+                return False
         finally:
             pin[:] = bytes(len(pin))
         self.reset()
-        self.flow.notice = None
-        await self._post_proof(case, challenge, read)
+        self.desk.notice = None
+        return await self._post_proof(case, challenge, read)
 
     def _read(self, pin: bytearray, code_b: bytearray, challenge: PossessionChallenge) -> CounterRead:
         try:
@@ -210,28 +212,28 @@ class CardSteps:
         finally:
             code_b[:] = bytes(len(code_b))
 
-    async def _post_proof(self, case: CounterCase, challenge: JsonObject, read: CounterRead) -> None:
-        body: JsonObject = {
-            "challenge_id": challenge["challenge_id"],
-            "certificate": base64.b64encode(read.auth_certificate).decode(),
-            "signature": base64.b64encode(read.signature).decode(),
-            "atr": read.atr.hex(),
-            "card_face": base64.b64encode(read.card_face.raw).decode() if read.card_face else None,
-            "card_face_signature": (
-                base64.b64encode(read.card_face_signature).decode() if read.card_face_signature else None
-            ),
-        }
+    async def _post_proof(self, case: CounterCase, challenge: CardChallenge, read: CounterRead) -> bool:
+        def b64(data: bytes | None) -> str | None:
+            return base64.b64encode(data).decode() if data else None
+
+        proof = CardProof(
+            challenge_id=challenge.challenge_id,
+            certificate=base64.b64encode(read.auth_certificate).decode(),
+            signature=base64.b64encode(read.signature).decode(),
+            atr=read.atr.hex(),
+            card_face=b64(read.card_face.raw) if read.card_face else None,
+            card_face_signature=b64(read.card_face_signature),
+        )
         try:
-            outcome = await self.flow.link.request("POST", f"/api/v1/cases/{case.case_id}/card-proofs", body)
+            outcome = await self.desk.client.submit_card_proof(challenge.case_id, proof)
         except HubRefused as exc:
-            self.flow.refused(exc)
+            self.desk.refused(exc)
             case.proof_ok = False
-            return
-        evidence = outcome.get("evidence")
-        case.proof_ok = bool(isinstance(evidence, dict) and evidence.get("ok"))
+            return False
+        case.proof_ok = outcome.evidence.ok
         if not case.proof_ok:
-            self.flow.notice = "proof_failed"
-        await self.flow.capture_evidence()
+            self.desk.notice = "proof_failed"
+        return True
 
     def wipe(self) -> None:
         """Forget code B."""

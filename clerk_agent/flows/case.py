@@ -6,34 +6,35 @@ Pure data and rules, no I/O: the flow (counter.py) saves `CounterCase` to the lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
-from clerk_agent.link.hub import JsonObject
+from service.wire.calls import CardChallenge
+from service.wire.cases import MAILED_PROCEDURES, REASONS, WAITING_STATES, Action, CaseState, Procedure
+from service.wire.consents import CURRENT as CURRENT_CONSENTS
 
 # Procedures whose identity check reads the applicant's own card (PIN on the applicant's screen, code B).
-CARD_PROCEDURES = frozenset({"card_renewal", "pin_reset", "ecert_issue_renew"})
+CARD_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.pin_reset, Procedure.ecert_issue_renew})
 # Procedures that start from a 交付申請書 and its 申請書ID (23 digits, also printed as a QR code).
-FORM_ID_PROCEDURES = frozenset({"card_renewal", "card_application"})
+FORM_ID_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.card_application})
 # The new card is mailed (本人限定受取郵便): the applicant chooses its PINs after approval.
-MAILED = frozenset({"card_renewal", "card_application"})
+MAILED = MAILED_PROCEDURES
 # The application photo (申請用顔写真) is taken at the counter only for a new card application.
-PHOTO_PROCEDURES = frozenset({"card_application"})
-WAITING_STATES = frozenset({"queued_for_officer", "session_live", "evidence_captured", "officer_review"})
-CONSENT_VERSIONS = {"recording": "2026-04", "id_copy": "2026-04", "pin_entry": "2026-04"}
-# The hub's withdraw reasons that name an eligibility rule; any other ineligibility is withdrawn as `ineligible`.
-WITHDRAW_REASONS = frozenset(
-    {
-        "proxy_not_allowed",
-        "legal_representative_absent",
-        "moving_before_delivery",
-        "mail_forwarding_registered",
-    }
-)
-RECEIPT_STATES = frozenset({"pin_request_sealed", "submitted_to_jlis", "closed"})
+PHOTO_PROCEDURES = frozenset({Procedure.card_application})
+# The consent texts and versions the counter shows and records: the contract's current ones.
+CONSENT_VERSIONS: Final = dict(CURRENT_CONSENTS)
+# The hub's withdraw reasons: an ineligibility reason among them is sent as it is, any other as `ineligible`.
+WITHDRAW_REASONS = REASONS[Action.withdraw]
+RECEIPT_STATES = frozenset({CaseState.pin_request_sealed, CaseState.submitted_to_jlis, CaseState.closed})
+# Before the hub answered the case's create: not yet checked in, so the clerk is at the eligibility step.
+_OPENING_STATES = frozenset({CaseState.draft, CaseState.checked_in})
+# Where the counter follows the hub's case by polling: waiting, and the outcomes the counter acts on.
+POLLED_STATES = WAITING_STATES | {CaseState.approved, CaseState.aborted}
+_KNOWN_STATES = frozenset(s.value for s in CaseState)
 
 
 def steps_of(procedure: str) -> list[str]:
     """The progress bar's steps for a procedure."""
-    if procedure == "application_support":
+    if procedure == Procedure.application_support:
         return ["procedure", "eligibility", "consents", "receipt"]
     steps = ["procedure"]
     if procedure in FORM_ID_PROCEDURES:
@@ -65,7 +66,7 @@ class CounterCase:
     municipality_code: str
     shinseisho_id: str | None = None
     case_id: str | None = None
-    hub_state: str = "new"
+    hub_state: CaseState | None = None  # None until the hub has answered the create
     reason_code: str | None = None  # the hub's reason for the last decision or abort
     precheck_reasons: list[str] = field(default_factory=list)
     consents: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -81,10 +82,15 @@ class CounterCase:
     finished: bool = False
 
     @classmethod
-    def from_record(cls, record: JsonObject) -> CounterCase:
+    def from_record(cls, record: dict[str, object]) -> CounterCase:
         """Rebuild a saved case, ignoring fields an older agent version wrote and this one dropped."""
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in record.items() if k in known})  # type: ignore[arg-type]
+        fields = {k: v for k, v in record.items() if k in known}
+        state = fields.get("hub_state")
+        # An older record says "new" before the create is answered; a state this version does not know reads
+        # as not yet known, and the poller learns it again.
+        fields["hub_state"] = CaseState(state) if state in _KNOWN_STATES else None
+        return cls(**fields)  # type: ignore[arg-type]
 
     def document_stills(self) -> list[DocumentStill]:
         """The document stills taken so far (the record stores them as plain dicts)."""
@@ -102,7 +108,7 @@ class PinPrompt:
     open: bool = False
     needs_clerk_confirm: bool = False
     confirmed: bool = False
-    challenge: JsonObject | None = None
+    challenge: CardChallenge | None = None
     retries_left: int | None = None
 
 
@@ -111,16 +117,16 @@ def current_step(case: CounterCase | None) -> str:
     if case is None:
         return "procedure"
     state = case.hub_state
-    if state in {"new", "draft", "checked_in"}:
+    if state is None or state in _OPENING_STATES:
         return "eligibility"
-    if state == "eligibility_precheck":
+    if state == CaseState.eligibility_precheck:
         if case.precheck_reasons:  # ineligible answers: the clerk withdraws or corrects them first
             return "eligibility"
-        if not case.consents or case.procedure == "application_support":
+        if not case.consents or case.procedure == Procedure.application_support:
             return "consents"
         return "card" if case.procedure in CARD_PROCEDURES else "queue"
-    if state == "queued_for_officer":
+    if state == CaseState.queued_for_officer:
         return "queue"
-    if state in {"session_live", "evidence_captured"}:
+    if state in {CaseState.session_live, CaseState.evidence_captured}:
         return "call"
     return "receipt" if state in RECEIPT_STATES else "decision"

@@ -13,10 +13,8 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Callable
 
-from clerk_agent.errors import LinkError
-from clerk_agent.flows import texts
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.flows.capture import CaptureSteps
 from clerk_agent.flows.cardslot import CardSlot
@@ -27,23 +25,27 @@ from clerk_agent.flows.case import (
     FORM_ID_PROCEDURES,
     MAILED,
     PHOTO_PROCEDURES,
-    WAITING_STATES,
+    POLLED_STATES,
     WITHDRAW_REASONS,
     CounterCase,
-    current_step,
 )
+from clerk_agent.flows.desk import Desk
 from clerk_agent.flows.pinchoice import PinChoiceRefused, seal_choice
-from clerk_agent.flows.writes import HubWrites, Write
+from clerk_agent.flows.writes import Write
+from clerk_agent.link.client import HubWrite, Reply
 from clerk_agent.link.hub import HubLink, HubRefused, JsonObject
 from clerk_agent.link.store import LocalStore
 from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.preview import Detector
+from clerk_agent.wording import texts
+from service.wire.calls import Call, CaseOpen, CaseReply, PinRequestBody, StillStored
+from service.wire.cases import WAITING_STATES, Action, CaseState, Procedure
 from service.wire.forms import is_shinseisho_id, normalize_shinseisho_id
 
 logger = logging.getLogger(__name__)
 
 
-class CounterFlow:
+class CounterFlow(Desk):
     """The counter's state and the clerk's actions; `run` owns the hub writer, the poller and the call."""
 
     def __init__(
@@ -58,46 +60,21 @@ class CounterFlow:
         media: CounterMedia | None = None,
         face_detector: Detector | None = None,
     ) -> None:
-        self.link = link
-        self.store = store
+        super().__init__(link, store)
         self.slot = slot
         self.municipality_code = municipality_code
         self.poll_s = poll_s
         self.call_enabled = call_enabled
-        self.writes = HubWrites(link, store)
         self.card = CardSteps(self, slot)
         # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
         self.media = media or synthetic_media()
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
-        self.case: CounterCase | None = None
         self.queue: JsonObject = {}
-        self._notice: str | None = None
-        self._notice_at: tuple[str | None, str] = (None, "procedure")
-        self.problem_code = ""  # the hub's problem code behind a `hub_refused` notice
         self.call = CallStatus()
         self.office: JsonObject = {}
         self.sealing_key: JsonObject | None = None
         self._call_task: asyncio.Task[None] | None = None
         self._office_known = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    # --- the message on the screens -------------------------------------------------------------
-
-    @property
-    def notice(self) -> str | None:
-        """The message for the current step; one set at another step or for another case is gone."""
-        if self._notice is not None and self._notice_at != self._where():
-            self._notice, self.problem_code = None, ""
-        return self._notice
-
-    @notice.setter
-    def notice(self, value: str | None) -> None:
-        self._notice, self._notice_at = value, self._where()
-        if value is None:
-            self.problem_code = ""
-
-    def _where(self) -> tuple[str | None, str]:
-        return (self.case.local_id if self.case else None, self.current_step())
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -122,88 +99,57 @@ class CounterFlow:
             await self._stop_call()
             await self.capture.stop_preview()
             await self.media.close()  # the camera is the media's: released once, here
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.cancel_tasks()
             self.card.wipe()
 
     async def _office(self) -> None:
         """Learn the device's post office once the hub answers (the municipality the designation covers)."""
-        me = await self.link.request("GET", "/api/v1/devices/me")
-        self.office = me
-        designations = me.get("designations")
-        if not self.municipality_code and isinstance(designations, list) and designations:
-            first = designations[0]
-            if isinstance(first, dict):
-                self.municipality_code = str(first.get("municipality_code", ""))
+        me = await self.client.device_self()
+        self.office = me.model_dump(mode="json")
+        if not self.municipality_code and me.designations:
+            self.municipality_code = me.designations[0].municipality_code
         self._office_known.set()
 
     async def _prepare_write(self, write: Write) -> Write:
-        if (
-            write.path == "/api/v1/cases"
-            and write.body is not None
-            and not write.body.get("municipality_code")
-        ):
+        body = write.request.body
+        if write.call is Call.create_case and body is not None and not body.get("municipality_code"):
             # A case started before the hub first answered: the office's municipality is known only now.
             await self._office_known.wait()
-            return dataclasses.replace(
-                write, body={**write.body, "municipality_code": self.municipality_code}
+            request = dataclasses.replace(
+                write.request, body={**body, "municipality_code": self.municipality_code}
             )
+            return dataclasses.replace(write, request=request)
         return write
 
     async def _write_refused(self, write: Write, exc: HubRefused) -> None:
         case = self.case
-        if write.path == "/api/v1/cases" and case is not None and case.local_id == write.local_id:
+        if write.call is Call.create_case and case is not None and case.local_id == write.local_id:
             # The hub refused to open the case: back to the first step, the form ID kept for the clerk to correct.
             form_id = case.shinseisho_id
             await self.new_case()
             self.capture.scanned_form_id = form_id
         self.refused(exc)  # after the step changed, so the message belongs to the step the clerk is on
 
-    def refused(self, exc: HubRefused) -> None:
-        """Show why the hub refused a step (a repeated action the hub already applied is not an error)."""
-        # An action the hub already applied before a lost answer comes back as a wrong-state 409: nothing to do.
-        if exc.status == 409 and exc.problem_code == "invalid_transition":
-            logger.info("hub already past this step (%s)", exc.problem_code)
-            return
-        self.notice = "hub_refused"  # shown with the problem code's own wording (problems.py)
-        self.problem_code = exc.problem_code
-        logger.warning("hub refused a counter write: %s", exc.problem_code)
-
-    async def _answered(self, write: Write, result: JsonObject) -> None:
+    async def _answered(self, write: Write, reply: Reply | None) -> None:
         case = self.case
         if case is None or case.local_id != write.local_id:
             return
-        if write.path.endswith("/stills"):
-            self.capture.still_answered(str(result.get("kind", "")))
-        elif "state" in result and "id" in result:
-            case.case_id = str(result["id"])
-            case.hub_state = str(result["state"])
-            if "reason_code" in result:  # a withdrawal's reason, for the clerk's result screen
-                case.reason_code = str(result["reason_code"]) if result["reason_code"] else None
+        if isinstance(reply, StillStored):
+            self.capture.still_answered(reply.kind)
+        elif isinstance(reply, CaseReply):
+            case.case_id = reply.id
+            case.hub_state = reply.state
+            case.reason_code = reply.reason_code  # e.g. a withdrawal's reason, for the clerk's result screen
             # The hub's answer names the municipality (a case started offline did not know it yet).
-            case.municipality_code = str(result.get("municipality_code") or case.municipality_code)
-            if write.path == "/api/v1/cases" and case.hub_state == "draft":
+            case.municipality_code = reply.municipality_code or case.municipality_code
+            if write.call is Call.create_case and reply.state == CaseState.draft:
                 # Checked in from the create's answer (also a replayed one), so a restart cannot skip it.
-                await self._enqueue("POST", f"/api/v1/cases/{case.case_id}/check-in", {})
-            precheck = result.get("precheck")
-            if write.path.endswith("/precheck") and isinstance(precheck, dict):
-                reasons = precheck.get("reasons")
+                await self.enqueue(self.client.act(reply.id, Action.check_in))
+            if write.action is Action.precheck and reply.precheck is not None:
                 # An ineligible answer no longer withdraws at once: the clerk reads the reasons, then withdraws
                 # (confirmed on screen) or corrects a wrongly recorded answer (the hub takes new answers).
-                case.precheck_reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+                case.precheck_reasons = reply.ineligibility()
         await self.save()
-
-    async def _enqueue(self, method: str, path: str, body: JsonObject | None, key: str | None = None) -> None:
-        # Every write is keyed, so a resend after a lost answer gets the first answer back, applied once.
-        await self.writes.add(
-            self.require_case().local_id, method, path, body, key or f"agent-{uuid.uuid4()}"
-        )
-
-    async def settle(self, timeout_s: float = 30.0) -> None:
-        """Wait until every queued hub write has been answered (tests, and before a new case)."""
-        await self.writes.settle(timeout_s)
 
     async def _poller(self) -> None:
         while True:
@@ -211,19 +157,17 @@ class CounterFlow:
             case = self.case
             if case is None or case.case_id is None or not self.writes.idle:
                 continue
-            if case.hub_state not in WAITING_STATES and case.hub_state not in {"approved", "aborted"}:
+            if case.hub_state not in POLLED_STATES:
                 continue
             try:
-                read = await self.link.request("GET", f"/api/v1/cases/{case.case_id}")
-                state = str(read["state"])
-                if state == "aborted" and case.hub_state != "aborted":
+                read = await self.client.read_case(case.case_id)
+                if read.state == CaseState.aborted and case.hub_state != CaseState.aborted:
                     case.aborts += 1
-                case.hub_state = state
-                case.reason_code = str(read["reason_code"]) if read.get("reason_code") else None
-                if case.hub_state == "queued_for_officer":
-                    self.queue = await self.link.request(
-                        "GET", f"/api/v1/cases/{case.case_id}/queue-position"
-                    )
+                case.hub_state = read.state
+                case.reason_code = read.reason_code or None
+                if case.hub_state == CaseState.queued_for_officer:
+                    position = await self.client.queue_position(case.case_id)
+                    self.queue = position.model_dump(mode="json")
             except HubRefused as exc:
                 logger.warning("polling the case failed: %s", exc.problem_code)
                 continue
@@ -233,7 +177,7 @@ class CounterFlow:
         # Joined while the case waits in the queue: the peer is prepared (candidates gathered) before the officer
         # accepts, so accepting → first frame is only the offer/answer and ICE checks.
         if (
-            case.hub_state in {"queued_for_officer", "session_live"}
+            case.hub_state in {CaseState.queued_for_officer, CaseState.session_live}
             and self.call_enabled
             and self._call_task is None
             and case.case_id
@@ -250,26 +194,19 @@ class CounterFlow:
                 ),
                 name=f"call-{case.case_id}",
             )
-        if case.hub_state == "session_live":
+        if case.hub_state == CaseState.session_live:
             if case.procedure in CARD_PROCEDURES and self.card.wants_pin():
                 await self.card.prepare_pin()
-        elif case.hub_state not in {
-            "queued_for_officer",
-            "session_live",
-            "evidence_captured",
-            "officer_review",
-        }:
+        elif case.hub_state not in WAITING_STATES:
             await self._stop_call()
             await self.capture.stop_preview()
-        if case.hub_state == "aborted":
+        if case.hub_state == CaseState.aborted:
             # The officer stopped the session: an open PIN pad must not reach the card for a dead session.
             self.card.reset()
-        if case.hub_state == "approved" and case.procedure in MAILED and self.sealing_key is None:
+        if case.hub_state == CaseState.approved and case.procedure in MAILED and self.sealing_key is None:
             # Fetched before the applicant chooses PINs, so chosen PINs never wait on the network.
             try:
-                self.sealing_key = await self.link.request(
-                    "GET", f"/api/v1/municipalities/{case.municipality_code}/pin-sealing-key"
-                )
+                self.sealing_key = (await self.client.sealing_key(case.municipality_code)).model_dump()
             except HubRefused as exc:
                 self.refused(exc)
         await self.save()
@@ -280,13 +217,6 @@ class CounterFlow:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def save(self) -> None:
-        """Store the local record of the current case."""
-        if self.case is not None:
-            await self.store.save_case(
-                self.case.local_id, dataclasses.asdict(self.case), finished=self.case.finished
-            )
 
     # --- the clerk's actions -----------------------------------------------------------------------
 
@@ -311,25 +241,27 @@ class CounterFlow:
         )
         self.notice = None
         await self.save()
-        body: JsonObject = {"municipality_code": self.municipality_code, "procedure": procedure}
-        if self.case.shinseisho_id:
-            body["shinseisho_id"] = self.case.shinseisho_id
-        await self._enqueue("POST", "/api/v1/cases", body, key)
-
-    async def _case_action(self, action: str, body: JsonObject | None = None) -> None:
-        """Queue an action on the current case; the case id is resolved when the worker sends it."""
-        case = self.require_case()
-        await self.settle(timeout_s=3600)  # the create must be answered before its id is known
-        if case.case_id is None:
-            return
-        # Keyed, so a resend after a lost answer gets the first answer back (service/cases/router.py).
-        await self._enqueue(
-            "POST", f"/api/v1/cases/{case.case_id}/{action}", body or {}, f"agent-{uuid.uuid4()}"
+        body = CaseOpen(
+            municipality_code=self.municipality_code,
+            procedure=Procedure(procedure),
+            shinseisho_id=self.case.shinseisho_id,
         )
+        await self.enqueue(self.client.create_case(body), key)
+
+    async def _queue_on_case(self, build: Callable[[str], HubWrite]) -> None:
+        """Queue a write on the current case; the case id is known once the create is answered."""
+        case_id = await self.case_id(settled=True)
+        if case_id is not None:
+            # Keyed, so a resend after a lost answer gets the first answer back (service/cases/router.py).
+            await self.enqueue(build(case_id))
+
+    def _act(self, action: Action, reason: str | None = None) -> None:
+        """Take `action` on the current case, queued without holding the clerk's request."""
+        self.spawn(self._queue_on_case(lambda case_id: self.client.act(case_id, action, reason=reason)))
 
     async def answer_eligibility(self, answers: dict[str, bool]) -> None:
         """Record the eligibility answers (precheck); ineligible cases are withdrawn with the matching code."""
-        self.spawn(self._case_action("precheck", {"answers": dict(answers)}))
+        self.spawn(self._queue_on_case(lambda case_id: self.client.precheck(case_id, dict(answers))))
 
     async def give_consents(self, consents: dict[str, bool]) -> None:
         """Record the applicant's versioned consents, here and at the hub."""
@@ -342,11 +274,13 @@ class CounterFlow:
         self.notice = None
         await self.save()
         # The hub keeps the record (codes and versions, audited), queued like every other write.
-        self.spawn(self._case_action("consents", {"consents": dict(CONSENT_VERSIONS)}))
+        self.spawn(
+            self._queue_on_case(lambda case_id: self.client.record_consents(case_id, CONSENT_VERSIONS))
+        )
 
     async def request_verification(self) -> None:
         """Put the case in the municipality's officer queue."""
-        self.spawn(self._case_action("request-verification"))
+        self._act(Action.request_verification)
 
     async def requeue(self) -> None:
         """After an abort: queue again; PIN proof and stills are taken afresh (docs/domain.md §B7)."""
@@ -358,7 +292,7 @@ class CounterFlow:
             case.documents = []
             await self.save()
         self.notice = None
-        self.spawn(self._case_action("requeue"))
+        self._act(Action.requeue)
 
     async def withdraw(self, reason_code: str | None = None) -> None:
         """The applicant or clerk ends the case before a decision (by default: the ineligibility, or their wish)."""
@@ -369,12 +303,17 @@ class CounterFlow:
                 "applicant_request" if first is None else first if first in WITHDRAW_REASONS else "ineligible"
             )
         await self._stop_call()
-        self.spawn(self._case_action("withdraw", {"reason_code": reason_code}))
+        self._act(Action.withdraw, reason_code)
 
     async def abort_call(self, reason_code: str = "applicant_left") -> None:
         """The counter interrupts the live session (the applicant leaves, or the call cannot go on)."""
         self.card.reset()
-        self.spawn(self._case_action("abort", {"reason_code": reason_code}))
+        self._act(Action.abort, reason_code)
+
+    async def submit_pin(self, pin: bytearray) -> None:
+        """The applicant's PIN (card steps, cardsteps.py); once the hub has judged the proof, the evidence is in."""
+        if await self.card.submit_pin(pin):
+            await self.capture_evidence()
 
     async def capture_evidence(self) -> None:
         """Tell the hub the evidence is in (card read, or the documents' stills and the photo)."""
@@ -391,11 +330,12 @@ class CounterFlow:
         case.evidence_sent = True
         self.notice = None
         await self.save()
-        self.spawn(self._case_action("capture-evidence"))
+        self._act(Action.capture_evidence)
 
     async def choose_face_auth(self) -> None:
         """顔認証マイナンバーカード: no PINs are set; the hub records the choice and the case is finalized."""
-        self.spawn(self._case_action("pin-request", {"face_auth": True}))
+        body = PinRequestBody(face_auth=True)
+        self.spawn(self._queue_on_case(lambda case_id: self.client.pin_request(case_id, body)))
 
     async def submit_pin_choice(self, raw: bytearray) -> None:
         """The applicant's four chosen PINs, sealed to the municipality's key (pinchoice.py); `raw` is wiped."""
@@ -411,15 +351,16 @@ class CounterFlow:
         finally:
             raw[:] = bytes(len(raw))
         self.notice = None
-        self.spawn(self._case_action("pin-request", {"sealed": sealed.model_dump()}))
+        body = PinRequestBody(sealed=sealed)
+        self.spawn(self._queue_on_case(lambda case_id: self.client.pin_request(case_id, body)))
 
     async def close_case(self) -> None:
         """Approved procedures that are not mailed end at the counter."""
-        self.spawn(self._case_action("close"))
+        self._act(Action.close)
 
     async def complete_support(self) -> None:
         """申請サポート done: photo and form only, no identity decision."""
-        self.spawn(self._case_action("complete"))
+        self._act(Action.complete)
 
     async def new_case(self) -> None:
         """Finish the current case locally and clear every screen."""
@@ -433,28 +374,3 @@ class CounterFlow:
             self.case.finished = True
             await self.save()
         self.case = None
-
-    # --- helpers -------------------------------------------------------------------------------------
-
-    def spawn(self, work: Awaitable[None]) -> None:
-        """Run a queued action without holding the clerk's HTTP request; kept until done (owned here)."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except LinkError as exc:
-                self.notice = exc.code
-
-        task = asyncio.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def require_case(self) -> CounterCase:
-        """The current case; LookupError (a 409 to the UI) when there is none."""
-        if self.case is None:
-            raise LookupError("no case at the counter")
-        return self.case
-
-    def current_step(self) -> str:
-        """Where the progress bar stands."""
-        return current_step(self.case)

@@ -83,12 +83,44 @@ class HubLink:
         params: Mapping[str, str] | None = None,
         retry: bool = True,
     ) -> JsonObject:
-        """Send one request; retry while the hub is unreachable (unless retry=False: HubUnavailable)."""
+        """Send one JSON request; retry while the hub is unreachable (unless retry=False: HubUnavailable)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return await self._send(method, path, headers, params, retry=retry, json=body)
+
+    async def upload(
+        self,
+        path: str,
+        content: bytes,
+        media_type: str,
+        params: Mapping[str, str],
+        *,
+        idempotency_key: str | None = None,
+        retry: bool = True,
+    ) -> JsonObject:
+        """POST a binary body (a still); retried like `request` while the hub is unreachable."""
+        headers = {"Content-Type": media_type}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return await self._send("POST", path, headers, params, retry=retry, content=content)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        *,
+        retry: bool,
+        json: Mapping[str, object] | None = None,
+        content: bytes | None = None,
+    ) -> JsonObject:
+        """The one retry loop of the link: JSON and uploads alike, jittered backoff, failures counted."""
         delay = self._backoff_initial_s
         while True:
             try:
-                response = await self.http.request(method, path, json=body, headers=headers, params=params)
+                response = await self.http.request(
+                    method, path, json=json, content=content, headers=headers, params=params
+                )
             except httpx.TransportError as exc:
                 failure: str = f"{type(exc).__name__}"
             else:
@@ -106,33 +138,6 @@ class HubLink:
             self.status.next_retry_s = wait
             logger.warning("hub unreachable (%s) for %s %s; retrying in %.1fs", failure, method, path, wait)
             await asyncio.sleep(wait)
-            delay = min(delay * 2, self._backoff_max_s)
-
-    async def upload(
-        self,
-        path: str,
-        content: bytes,
-        media_type: str,
-        params: Mapping[str, str],
-        *,
-        idempotency_key: str | None = None,
-    ) -> JsonObject:
-        """POST a binary body (a still); retried like `request` while the hub is unreachable."""
-        headers = {"Content-Type": media_type}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        delay = self._backoff_initial_s
-        while True:
-            try:
-                response = await self.http.post(path, content=content, headers=headers, params=params)
-            except httpx.TransportError as exc:
-                self.status.online, self.status.last_error = False, type(exc).__name__
-            else:
-                if response.status_code not in _UNAVAILABLE:
-                    self._mark_online()
-                    return _result(response)
-                self.status.online, self.status.last_error = False, f"HTTP {response.status_code}"
-            await asyncio.sleep(min(delay, self._backoff_max_s))
             delay = min(delay * 2, self._backoff_max_s)
 
     async def probe(self) -> bool:

@@ -1,6 +1,6 @@
 """The agent's signaling socket to the hub: a `SignalingChannel` (clerk_agent/rtc/channel.py) over WebSocket.
 
-Flow: POST /api/v1/cases/{case}/signaling-ticket with the signed device client, connect to `ws_url?ticket=…`,
+Flow: POST the case's signaling ticket (clerk_agent/link/client.py) with the signed device client, connect to `ws_url?ticket=…`,
 send `join`, receive `joined` (resume token, ICE servers, heartbeat). A dropped socket is rejoined with the
 resume token inside the hub's grace period; a refusal (wrong room, rate limit, replaced…) ends the channel.
 The channel numbers every frame it sends, heartbeats included, so a caller's `seq` is replaced on send.
@@ -19,7 +19,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from clerk_agent.errors import LinkError
+from clerk_agent.link.client import signaling_ticket_path
 from clerk_agent.link.hub import tls_of
+from service.wire.calls import SignalingTicket
 from service.wire.signaling import (
     MAX_FRAME_BYTES,
     ByeMessage,
@@ -187,16 +189,16 @@ class HubSignaling:
 
     async def _ticket(self) -> str:
         try:
-            response = await self._http.post(f"/api/v1/cases/{self.case_id}/signaling-ticket")
+            response = await self._http.post(signaling_ticket_path(self.case_id))
         except httpx.HTTPError as exc:
             raise LinkError(f"hub unreachable for a signaling ticket: {exc}") from exc
         if response.status_code == 404:
             raise SignalingRefused("the hub knows no such case for this participant", close_code=None)
         if response.status_code != 200:
             raise LinkError(f"signaling ticket refused: HTTP {response.status_code}")
-        body = response.json()
-        self._ws_url = str(body["ws_url"])
-        return str(body["ticket"])
+        ticket = SignalingTicket.model_validate(response.json())
+        self._ws_url = ticket.ws_url
+        return ticket.ticket
 
     async def _join_fresh(self) -> JoinedMessage:
         ticket = await self._ticket()

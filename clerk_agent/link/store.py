@@ -3,6 +3,8 @@
 Every hub write is stored before it is sent and removed once the hub answered, so a write the clerk made
 while the hub was down (or the agent restarted) is replayed, in order. Case creation carries an
 Idempotency-Key, so a replay returns the case already created instead of a second one.
+Each write records what it carries (its call and action, service/wire/calls.py) so its answer is read by what was
+asked; a row stored by an older agent has neither (NULL) and the reader derives them from its path.
 Only codes and ids are kept here: never a PIN, code B or the My Number. A document still or the application
 photo waiting for the hub is kept beside its write (pending_blob) and deleted with it once the hub has it.
 """
@@ -29,7 +31,9 @@ CREATE TABLE IF NOT EXISTS pending_write (
     path TEXT NOT NULL,
     body TEXT,
     idempotency_key TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    call TEXT,
+    action TEXT
 );
 CREATE TABLE IF NOT EXISTS pending_blob (
     write_id INTEGER PRIMARY KEY,
@@ -57,6 +61,8 @@ class PendingWrite:
     idempotency_key: str | None
     media_type: str | None = None  # set for an upload: `content` is its body and `body` its query parameters
     content: bytes | None = None
+    call: str | None = None  # None: stored by an agent version that did not record it
+    action: str | None = None
 
 
 class LocalStore:
@@ -69,6 +75,10 @@ class LocalStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(pending_write)")}
+        for added in ("call", "action"):  # a store an older agent version created
+            if added not in columns:
+                self._db.execute(f"ALTER TABLE pending_write ADD COLUMN {added} TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -95,14 +105,18 @@ class LocalStore:
         body: dict[str, object] | None,
         idempotency_key: str | None,
         blob: tuple[str, bytes] | None = None,
+        *,
+        call: str | None = None,
+        action: str | None = None,
     ) -> int:
         """Persist a write (and an upload's bytes, in the same transaction) before sending it; returns its id."""
 
         def insert(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(
-                "INSERT INTO pending_write (local_case_id, method, path, body, idempotency_key, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO pending_write"
+                " (local_case_id, method, path, body, idempotency_key, created_at, call, action)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     local_case_id,
                     method,
@@ -110,6 +124,8 @@ class LocalStore:
                     json.dumps(body) if body is not None else None,
                     idempotency_key,
                     time.time(),
+                    call,
+                    action,
                 ),
             )
             write_id = int(cursor.lastrowid or 0)
@@ -140,10 +156,12 @@ class LocalStore:
         def select(db: sqlite3.Connection) -> list[PendingWrite]:
             rows = db.execute(
                 "SELECT w.id, w.local_case_id, w.method, w.path, w.body, w.idempotency_key, b.media_type,"
-                " b.content FROM pending_write w LEFT JOIN pending_blob b ON b.write_id = w.id ORDER BY w.id"
+                " b.content, w.call, w.action FROM pending_write w LEFT JOIN pending_blob b ON b.write_id = w.id ORDER BY w.id"
             ).fetchall()
             return [
-                PendingWrite(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5], r[6], r[7])
+                PendingWrite(
+                    r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5], r[6], r[7], r[8], r[9]
+                )
                 for r in rows
             ]
 

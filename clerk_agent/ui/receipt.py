@@ -9,9 +9,10 @@ import datetime as dt
 import io
 
 from clerk_agent.errors import AgentError
-from clerk_agent.flows import texts
 from clerk_agent.flows.case import MAILED
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.wording import texts
+from service.wire.cases import CaseState
 
 # J-LIS production and mailing take about a month; the receipt says "目安" (an estimate), never a promise.
 MAILING_ESTIMATE = dt.timedelta(days=30)
@@ -49,7 +50,7 @@ def receipt_pdf(flow: CounterFlow, hub_url: str = "") -> bytes:
         f"受付番号 Case: {case.case_id}",
         f"手続き Procedure: {ja} / {en}",
         f"受付日 Date: {case.started_at[:10]}",
-        f"状態 Status: {texts.DECISIONS.get(case.hub_state, (case.hub_state, case.hub_state))[0]}",
+        f"状態 Status: {_status(case.hub_state)}",
     ]
     if case.shinseisho_id:
         lines.append(f"申請書ID（末尾4桁） Form ID (last 4): …{case.shinseisho_id[-4:]}")
@@ -77,3 +78,9 @@ def receipt_pdf(flow: CounterFlow, hub_url: str = "") -> bytes:
     page.showPage()
     page.save()
     return out.getvalue()
+
+
+def _status(state: CaseState | None) -> str:
+    """The state's Japanese wording, or its code when there is none."""
+    decision = texts.DECISIONS.get(state) if state else None
+    return decision[0] if decision else str(state)

@@ -232,7 +232,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
             return JSONResponse({"error": "csrf"}, status_code=403)
         buffer = bytearray(await request.body())
         try:
-            await flow.card.submit_pin(buffer)
+            await flow.submit_pin(buffer)
         finally:
             buffer[:] = bytes(len(buffer))
         return JSONResponse(applicant_view(flow))

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clerk_agent.flows import texts
 from clerk_agent.flows.cardsteps import CODE_B_NOTICES
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
-from clerk_agent.flows.problems import problem_text
 from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
+from clerk_agent.wording import texts
+from clerk_agent.wording.problems import problem_text
+from service.wire.cases import CaseState
 
 JsonView = dict[str, object]
+# The state the clerk screen is told before the hub has answered the case's create.
+NOT_OPENED = "new"
+# Outcomes whose reason the clerk may tell the applicant (unless it must be withheld).
+_TOLD_STATES = frozenset({CaseState.rejected, CaseState.referred_to_counter})
 
 
 def _progress(flow: CounterFlow) -> JsonView:
@@ -99,12 +104,14 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     if case is None:
         view["case"] = None
         return view
-    decision = texts.DECISIONS.get(case.hub_state)
-    abort = texts.ABORT_REASONS.get(case.reason_code or "other") if case.hub_state == "aborted" else None
+    decision = texts.DECISIONS.get(case.hub_state) if case.hub_state else None
+    abort = (
+        texts.ABORT_REASONS.get(case.reason_code or "other") if case.hub_state == CaseState.aborted else None
+    )
     view["case"] = {
         "procedure": case.procedure,
         "case_id": case.case_id,
-        "state": case.hub_state,
+        "state": case.hub_state or NOT_OPENED,
         "shinseisho_id": case.shinseisho_id,
         "ineligible": [
             {"code": r, **texts.pair(texts.INELIGIBLE.get(r, (r, r)))} for r in case.precheck_reasons
@@ -131,25 +138,25 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     return view
 
 
-def _next_steps(state: str, procedure: str) -> dict[str, str] | None:
+def _next_steps(state: CaseState | None, procedure: str) -> dict[str, str] | None:
     """What comes next, by the outcome: the procedure's own text only once it went through."""
     if state in texts.OUTCOME_NEXT_STEPS:
         return texts.pair(texts.OUTCOME_NEXT_STEPS[state])
-    if state == "approved" or state in RECEIPT_STATES:
+    if state == CaseState.approved or state in RECEIPT_STATES:
         return texts.pair(texts.NEXT_STEPS[procedure])
     return None
 
 
 def _decision_reason(
-    state: str, code: str | None, precheck_reasons: Sequence[str] = ()
+    state: CaseState | str | None, code: str | None, precheck_reasons: Sequence[str] = ()
 ) -> dict[str, str] | None:
     """What the clerk may tell the applicant about a withdrawal, rejection or referral (a withheld reason names no code)."""
-    if state == "withdrawn":
+    if state == CaseState.withdrawn:
         if precheck_reasons:  # listed one by one from the eligibility answers (`ineligible`)
             return None
         withdrawn = texts.WITHDRAW_REASONS.get(code or "other", texts.WITHDRAW_REASONS["other"])
         return {"code": code or "other", **texts.pair(withdrawn)}
-    if state not in ("rejected", "referred_to_counter"):
+    if state not in _TOLD_STATES:
         return None
     told = texts.DECISION_REASONS.get(code or "")
     return (
@@ -165,14 +172,17 @@ def applicant_view(flow: CounterFlow) -> JsonView:
     if flow.notice in CODE_B_NOTICES:
         view["notice"] = None  # code B is the clerk's to type again; the applicant has nothing to do
     case = flow.case
-    decision = texts.DECISIONS.get(case.hub_state) if case else None
-    if case and case.hub_state == "aborted":
+    decision = texts.DECISIONS.get(case.hub_state) if case and case.hub_state else None
+    if case and case.hub_state == CaseState.aborted:
         decision = texts.APPLICANT_ABORTED
     view["decision"] = texts.pair(decision) if decision else None
     # The applicant chooses the new card's PINs only once the case is approved for mailing, and only once the
     # municipality's sealing key is here: chosen PINs are sealed at once and never wait on the network.
     view["choose_pins"] = bool(
-        case and case.hub_state == "approved" and case.procedure in MAILED and flow.sealing_key is not None
+        case
+        and case.hub_state == CaseState.approved
+        and case.procedure in MAILED
+        and flow.sealing_key is not None
     )
     view["photo_review"] = flow.capture.candidate is not None
     view["ineligible"] = (

@@ -11,7 +11,7 @@ from typing import TypeVar
 import clerk_agent
 import service
 from clerk_agent.errors import AgentError
-from clerk_agent.flows import problems, texts
+from clerk_agent.wording import problems, texts
 from service.errors import HubError
 
 _E = TypeVar("_E", bound=Exception)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
+from service.wire.cases import PROCEDURE_LABELS, CaseState, Procedure
+
 Text = tuple[str, str]
 
+# The procedures this counter offers, in the order of its buttons, each by the contract's one label.
 PROCEDURES: Final[dict[str, Text]] = {
-    "card_renewal": ("更新", "Card renewal"),
-    "pin_reset": ("暗証番号の初期化・変更", "PIN reset / change"),
-    "ecert_issue_renew": ("電子証明書の発行・更新", "E-certificate issue / renewal"),
-    "card_application": ("交付申請受付", "Card application"),
-    "application_support": ("申請サポート", "Application support"),
+    p.value: PROCEDURE_LABELS[p]
+    for p in (
+        Procedure.card_renewal,
+        Procedure.pin_reset,
+        Procedure.ecert_issue_renew,
+        Procedure.card_application,
+        Procedure.application_support,
+    )
 }
 
 STEPS: Final[dict[str, Text]] = {
@@ -202,20 +208,20 @@ ABORT_REASONS: Final[dict[str, Text]] = {
     "other": ("職員が通話を中断しました。", "The officer interrupted the session."),
 }
 
-DECISIONS: Final[dict[str, Text]] = {
-    "approved": ("本人確認が完了しました。", "Identity confirmed."),
-    "rejected": ("本人確認ができませんでした。", "Identity could not be confirmed."),
-    "referred_to_counter": (
+DECISIONS: Final[dict[CaseState, Text]] = {
+    CaseState.approved: ("本人確認が完了しました。", "Identity confirmed."),
+    CaseState.rejected: ("本人確認ができませんでした。", "Identity could not be confirmed."),
+    CaseState.referred_to_counter: (
         "市区町村の窓口での手続きに切り替えになりました。",
         "The procedure continues at the municipal office.",
     ),
-    "aborted": (
+    CaseState.aborted: (
         "通話が中断されました。もう一度職員につなぐか、手続きを取り下げてください。",
         "The call was interrupted.",
     ),
-    "withdrawn": ("手続きを取り下げました。", "The procedure was withdrawn."),
-    "closed": ("手続きが完了しました。", "The procedure is complete."),
-    "pin_request_sealed": ("受付が完了しました。", "The application is complete."),
+    CaseState.withdrawn: ("手続きを取り下げました。", "The procedure was withdrawn."),
+    CaseState.closed: ("手続きが完了しました。", "The procedure is complete."),
+    CaseState.pin_request_sealed: ("受付が完了しました。", "The application is complete."),
 }
 
 # The applicant is not the one to act on an abort: the clerk requeues or withdraws.
@@ -249,16 +255,16 @@ NEXT_STEPS: Final[dict[str, Text]] = {
 
 
 # What happens next after an outcome that ends the case at the post office (never the mailed card's text).
-OUTCOME_NEXT_STEPS: Final[dict[str, Text]] = {
-    "withdrawn": (
+OUTCOME_NEXT_STEPS: Final[dict[CaseState, Text]] = {
+    CaseState.withdrawn: (
         "この受付は終了しました（カードの申請・手続きは行われていません）。続ける場合は、あらためて窓口または市区町村へお越しください。",
         "This case has ended; nothing was applied for. To go on, come back to the counter or go to the municipal office.",
     ),
-    "rejected": (
+    CaseState.rejected: (
         "郵便局でのお手続きは終了しました（カードの申請・手続きは行われていません）。市区町村の窓口へお越しください。",
         "The procedure at the post office has ended; nothing was applied for. Please go to the municipal office.",
     ),
-    "referred_to_counter": (
+    CaseState.referred_to_counter: (
         "この手続きは市区町村の窓口で続けます（郵便局からカードは届きません）。市区町村の窓口へお越しください。",
         "The procedure continues at the municipal office (no card is mailed from here). Please go there.",
     ),

@@ -1,0 +1,1 @@
+"""The counter screens' wording, Japanese first with English: labels, messages, the hub's problem codes."""
