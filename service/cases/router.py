@@ -34,7 +34,6 @@ from service.errors import (
 from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.kit.pagination import Cursor, InvalidCursor, Page
-from service.queue import service as queue_service
 from service.tenancy.codes import Procedure
 from service.tenancy.exceptions import DesignationNotInForce
 
@@ -153,10 +152,7 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
                 attested=body.attested,
                 expected_version=body.expected_version,
                 answers=body.answers,
-                tz=ZoneInfo(settings.timezone),
-            )
-            await queue_service.on_transition(
-                session, case=updated, action=action, principal=principal, settings=settings
+                settings=settings,
             )
             return CaseRead.model_validate(updated).model_dump(mode="json")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -315,6 +314,6 @@ async def submit_pin_request(
         face_auth=body.face_auth,
         old_card=body.old_card,
         runtime=_runtime(request),
-        tz=ZoneInfo(settings.timezone),
+        settings=settings,
     )
     return CaseRead.model_validate(updated)

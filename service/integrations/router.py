@@ -160,7 +160,7 @@ async def jlis_status(
             case=case,
             report=body.status,
             receipt_id=body.receipt_id,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, updated)).model_dump(mode="json")
 
@@ -202,7 +202,7 @@ async def mail_dispatch(
             case=case,
             tracking_number=body.tracking_number,
             dispatched_at=body.dispatched_at,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, case)).model_dump(mode="json")
 
@@ -244,7 +244,7 @@ async def mail_tracking(
             status=body.status,
             occurred_at=body.occurred_at,
             reason_code=body.reason_code,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, case)).model_dump(mode="json")
 
@@ -284,7 +284,7 @@ async def address_change(
             principal=principal,
             case=case,
             reason_code=body.reason_code,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, updated)).model_dump(mode="json")
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -113,7 +112,7 @@ async def accept_offer(
 ) -> CaseRead:
     """Accept the offered case: the live session begins."""
     case = await queue_service.accept_offer(
-        session, principal=principal, offer_id=offer_id, tz=ZoneInfo(settings.timezone)
+        session, principal=principal, offer_id=offer_id, settings=settings
     )
     return CaseRead.model_validate(case)
 

@@ -7,9 +7,7 @@ anti-collusion rule of video identification (BaFin RS 3/2017, docs/domain.md §A
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import statistics
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +22,7 @@ from service.config import Settings
 from service.errors import PermissionDenied
 from service.evidence import repository as evidence_repository
 from service.kit import clock
-from service.kit.ids import random_id
-from service.queue import bell, repository
+from service.queue import dispatch, repository
 from service.queue.exceptions import (
     NotAnOfficer,
     OfferClosed,
@@ -45,9 +42,6 @@ from service.queue.schemas import (
     QueueOverview,
     QueuePosition,
 )
-
-_random = secrets.SystemRandom()
-DECISION_ACTIONS = frozenset({Action.approve, Action.reject, Action.refer_to_counter, Action.abort})
 
 
 def _require_officer(principal: Principal) -> str:
@@ -98,93 +92,8 @@ async def heartbeat(
             reason_code=status.value,
         )
     if status is PresenceStatus.available:
-        await dispatch(session, municipality_code=municipality_code, settings=settings)
+        await dispatch.dispatch(session, municipality_code=municipality_code, settings=settings)
     return presence
-
-
-async def expire_offers(
-    session: AsyncSession, *, settings: Settings, municipality_code: str | None = None
-) -> int:
-    """Close lapsed offers and keep their officers out of the rotation for the penalty time."""
-    now = clock.now()
-    lapsed = await repository.overdue_offers(session, now, municipality_code)
-    for offer in lapsed:
-        offer.outcome, offer.responded_at = "expired", now
-        presence = await repository.presence(session, offer.officer_id)
-        if presence is not None:
-            presence.penalty_until = now + dt.timedelta(seconds=settings.offer_no_answer_penalty_seconds)
-        await audit.record(
-            session,
-            actor=_system(),
-            action="queue.offer_expired",
-            municipality_code=offer.municipality_code,
-            case_id=offer.case_id,
-            object_type="account",
-            object_id=offer.officer_id,
-        )
-    if lapsed:
-        await session.flush()
-    return len(lapsed)
-
-
-def _system() -> Principal:
-    return Principal(kind=PrincipalKind.system, id="system")
-
-
-async def dispatch(session: AsyncSession, *, municipality_code: str, settings: Settings) -> list[CaseOffer]:
-    """Offer each waiting case (oldest first) to one eligible officer chosen at random."""
-    now = clock.now()
-    await expire_offers(session, settings=settings, municipality_code=municipality_code)
-    fresh_after = now - dt.timedelta(seconds=settings.presence_stale_seconds)
-    officers = list(
-        await repository.eligible_officers(session, municipality_code, now=now, fresh_after=fresh_after)
-    )
-    if not officers:
-        return []
-    offers: list[CaseOffer] = []
-    for case in await repository.queued_without_offer(session, municipality_code, limit=len(officers) * 4):
-        excluded = await repository.excluded_officers(session, case.id)
-        candidates = [o for o in officers if o not in excluded]
-        if not candidates:
-            continue
-        officer_id = _random.choice(candidates)
-        officers.remove(officer_id)
-        offers.append(
-            await _offer(session, case=case, officer_id=officer_id, assigned_by=None, settings=settings)
-        )
-        if not officers:
-            break
-    return offers
-
-
-async def _offer(
-    session: AsyncSession, *, case: Case, officer_id: str, assigned_by: str | None, settings: Settings
-) -> CaseOffer:
-    now = clock.now()
-    offer = CaseOffer(
-        id=random_id("offer"),
-        case_id=case.id,
-        officer_id=officer_id,
-        municipality_code=case.municipality_code,
-        outcome="pending",
-        assigned_by=assigned_by,
-        offered_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.offer_accept_timeout_seconds),
-    )
-    session.add(offer)
-    await session.flush()
-    bell.note_offer(session.sync_session, officer_id)
-    await audit.record(
-        session,
-        actor=_system(),
-        action="queue.offered",
-        municipality_code=case.municipality_code,
-        case_id=case.id,
-        object_type="account",
-        object_id=officer_id,
-        reason_code="reassigned" if assigned_by else "random",
-    )
-    return offer
 
 
 async def current_offer(session: AsyncSession, *, principal: Principal) -> tuple[CaseOffer, Case] | None:
@@ -209,7 +118,9 @@ async def _own_pending_offer(session: AsyncSession, principal: Principal, offer_
     return offer
 
 
-async def accept_offer(session: AsyncSession, *, principal: Principal, offer_id: str, tz: ZoneInfo) -> Case:
+async def accept_offer(
+    session: AsyncSession, *, principal: Principal, offer_id: str, settings: Settings
+) -> Case:
     """Take the offered case: the live session starts with this officer."""
     offer = await _own_pending_offer(session, principal, offer_id)
     if await repository.live_case_of(session, principal.id) is not None:
@@ -227,7 +138,7 @@ async def accept_offer(session: AsyncSession, *, principal: Principal, offer_id:
         attested=False,
         expected_version=None,
         answers=None,
-        tz=tz,
+        settings=settings,
         via_offer=True,
     )
 
@@ -248,7 +159,7 @@ async def decline_offer(
         case_id=offer.case_id,
         reason_code=reason.value,
     )
-    await dispatch(session, municipality_code=offer.municipality_code, settings=settings)
+    await dispatch.dispatch(session, municipality_code=offer.municipality_code, settings=settings)
     return offer
 
 
@@ -293,29 +204,9 @@ async def reassign(
         object_id=officer_id,
         reason_code=reason_code,
     )
-    return await _offer(
+    return await dispatch.offer(
         session, case=case, officer_id=officer_id, assigned_by=principal.id, settings=settings
     )
-
-
-async def on_transition(
-    session: AsyncSession, *, case: Case, action: Action, principal: Principal, settings: Settings
-) -> None:
-    """Queue bookkeeping after a case action: offer newly queued cases; wrap-up after the officer's decision."""
-    if action in (Action.request_verification, Action.requeue):
-        await dispatch(session, municipality_code=case.municipality_code, settings=settings)
-    elif action in (Action.withdraw,):
-        now = clock.now()
-        for pending in await repository.pending_offers_of_case(session, case.id):
-            pending.outcome, pending.responded_at = "withdrawn", now
-    elif (
-        action in DECISION_ACTIONS
-        and principal.kind is PrincipalKind.account
-        and principal.role is Role.officer
-    ):
-        presence = await repository.presence(session, principal.id)
-        if presence is not None:
-            presence.wrapup_until = clock.now() + dt.timedelta(seconds=settings.officer_wrapup_seconds)
 
 
 async def position(session: AsyncSession, *, case: Case, settings: Settings) -> QueuePosition:
@@ -453,11 +344,3 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
             for hold, case in holds
         ],
     )
-
-
-async def tick(session: AsyncSession, *, settings: Settings) -> int:
-    """One dispatcher pass over every municipality with work; returns offers made."""
-    made = 0
-    for municipality_code in await repository.municipalities_with_work(session, clock.now()):
-        made += len(await dispatch(session, municipality_code=municipality_code, settings=settings))
-    return made
