@@ -99,7 +99,7 @@ async def offer(
     )
     session.add(made)
     await session.flush()
-    bell.note_offer(session.sync_session, officer_id)
+    bell.note_offer(session, officer_id)
     await audit.record(
         session,
         actor=system(),
