@@ -42,8 +42,15 @@ def test_kit_never_imports_a_domain() -> None:
                 assert name.startswith("service.kit"), f"{path}: imports {name}"
 
 
-# The HTTP layer of a domain: its routes and their dependencies, and the few adapters that are HTTP by nature.
+# The HTTP layer of a domain: its routes (router.py, or <part>_router.py where a domain has several) and their
+# dependencies, and the few adapters that are HTTP by nature.
 HTTP_LAYER = {"router.py", "deps.py"}
+
+
+def _http_layer(path: Path) -> bool:
+    return path.name in HTTP_LAYER or path.name.endswith("_router.py")
+
+
 HTTP_ADAPTERS = {
     "service/accounts/mtls.py",  # ASGI middleware reading the client certificate
     "service/idempotency/http.py",  # replays a stored HTTP answer
@@ -63,7 +70,7 @@ def _domain_modules() -> list[Path]:
 
 def test_no_domain_module_below_the_http_layer_imports_fastapi() -> None:
     for path in _domain_modules():
-        if path.name in HTTP_LAYER or path.relative_to(ROOT).as_posix() in HTTP_ADAPTERS:
+        if _http_layer(path) or path.relative_to(ROOT).as_posix() in HTTP_ADAPTERS:
             continue
         for name in _imports(path):
             assert not name.startswith(("fastapi", "starlette")), f"{path}: imports {name}"
@@ -73,7 +80,7 @@ def test_core_domains_never_import_a_router() -> None:
     # Rules call rules; only the app (and a router reusing another router's helpers) mounts routes.
     for path in _domain_modules():
         domain = path.relative_to(ROOT / "service").parts[0]
-        if domain not in DOMAINS or path.name in HTTP_LAYER:
+        if domain not in DOMAINS or _http_layer(path):
             continue
         for name in _imports(path):
             assert not name.endswith(".router"), f"{path}: imports {name}"
