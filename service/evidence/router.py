@@ -14,7 +14,7 @@ from service.cases.exceptions import CaseNotFound
 from service.cases.schemas import CaseRead
 from service.db import DBSession
 from service.errors import PermissionDenied, TooManyRequests, Unauthenticated, problem_responses
-from service.evidence import pin_request, retention, stills
+from service.evidence import cardface_view, pin_request, retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
     CardFaceUnbound,
@@ -145,7 +145,7 @@ async def view_card_face(
     case: VisibleCase, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> CardFaceView:
     """Assigned officer or supervisor: the chip's face photo and attributes (each view is audited)."""
-    return await evidence_service.view_card_face(
+    return await cardface_view.view_card_face(
         session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
     )
 
