@@ -15,20 +15,15 @@ import uvicorn
 from pydantic import ValidationError
 
 from service import logging as hub_logging
-from service import migrate
+from service import maintenance, migrate
 from service.accounts import mtls
 from service.accounts import service as accounts_service
 from service.accounts.models import Device
 from service.accounts.roles import SYSTEM, Role
 from service.app import NotMigrated, create_app, ensure_migrated
-from service.audit import service as audit_service
-from service.audit.checkpoints import checkpoint_all, load_signing_key, verify_checkpoints
 from service.config import Settings, get_settings, settings_problems
-from service.db import create_engine, create_sessionmaker, is_sqlite, unit_of_work
+from service.db import create_sessionmaker, unit_of_work
 from service.errors import HubError
-from service.evidence import retention
-from service.evidence.runtime import load_keyring
-from service.outbox import retention as outbox_retention
 from service.signaling.ws_server import uvicorn_ws_options
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
@@ -36,14 +31,8 @@ from service.tenancy.hours import ALWAYS_OPEN
 from service.tenancy.schemas import DesignationCreate
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    if is_sqlite(settings.effective_database_url):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return create_engine(settings.effective_database_url)
-
-
 async def _db_upgrade(settings: Settings) -> None:
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         before = await migrate.current_revision(engine)
         await migrate.upgrade(engine)
@@ -122,7 +111,7 @@ def _add_tls_options(parser: argparse.ArgumentParser) -> None:
 
 
 async def _active_device(settings: Settings, device_id: str) -> Device | None:
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             device = await session.get(Device, device_id)
@@ -148,92 +137,11 @@ def _device_certificate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _audit_verify(settings: Settings) -> int:
-    key = load_signing_key(settings)
-    engine = _engine(settings)
-    try:
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            reports = await audit_service.verify_all(session)
-            checked, problems = await verify_checkpoints(session, trusted={key.key_id: key.public})
-    finally:
-        await engine.dispose()
-    broken: list[object] = [r for r in reports if not r.ok]
-    for r in reports:
-        status = (
-            "ok" if r.ok else f"BROKEN at seq {r.first_broken_seq} (row id {r.first_broken_id}): {r.problem}"
-        )
-        print(f"chain {r.chain:>8}: {r.rows} rows — {status}")
-    for problem in problems:
-        print(f"checkpoint {problem.chain} seq {problem.seq}: BROKEN — {problem.problem}")
-    broken += problems
-    print(f"signed checkpoints checked: {checked}")
-    if not reports:
-        print("no audit events yet")
-    print(
-        "監査証跡は改ざんされていません / audit trail intact"
-        if not broken
-        else "監査証跡の改ざんを検出しました / audit trail TAMPERED"
-    )
-    return 1 if broken else 0
-
-
-async def _evidence_purge(settings: Settings) -> int:
-    engine = _engine(settings)
-    try:
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            purged = await retention.purge_due(session)
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            outbox = await outbox_retention.purge_finished(
-                session, older_than_days=settings.outbox_retention_days
-            )
-    finally:
-        await engine.dispose()
-    print(f"{purged} evidence blob(s) shredded past retention (each recorded in the audit trail)")
-    print(
-        f"{outbox.deliveries} finished webhook deliveries and {outbox.events} dispatched outbox events older than "
-        f"{settings.outbox_retention_days} days deleted"
-    )
-    return 0
-
-
-async def _keys_rotate(settings: Settings) -> int:
-    path = settings.kek_file or settings.data_dir / "kek.json"
-    keyring = load_keyring(settings)
-    new_id = keyring.add_key()
-    # Save first: old keys stay in the file, so every blob opens whether or not it has been re-wrapped yet.
-    keyring.save(path)
-    engine = _engine(settings)
-    try:
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            count = await retention.rewrap_all(session, keyring=keyring)
-    finally:
-        await engine.dispose()
-    print(
-        f"new key-encryption key {new_id} active; {count} data key(s) re-wrapped; older keys stay in {path} until removed. "
-        "A running hub reloads the key file by itself."
-    )
-    return 0
-
-
-async def _audit_checkpoint(settings: Settings) -> int:
-    key = load_signing_key(settings)
-    engine = _engine(settings)
-    try:
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            made = await checkpoint_all(session, key=key)
-    finally:
-        await engine.dispose()
-    for cp in made:
-        print(f"checkpoint signed: chain {cp.chain} at seq {cp.seq} (key {cp.key_id[:12]}…)")
-    print(f"{len(made)} checkpoint(s) signed")
-    return 0
-
-
 async def _demo(settings: Settings) -> Settings:
     from service.demo import seed
 
     await _db_upgrade(settings)
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         demo = await seed(create_sessionmaker(engine), settings)
     finally:
@@ -260,7 +168,7 @@ async def _demo(settings: Settings) -> Settings:
 
 async def _account_create(settings: Settings, args: argparse.Namespace) -> None:
     password = args.password or getpass.getpass("password (12+ characters): ")
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             # SYSTEM: the operator's console on the server is trusted, so the account starts active (bootstrap).
@@ -292,7 +200,7 @@ async def _designation_add(settings: Settings, args: argparse.Namespace) -> None
         if args.always_open
         else {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
     )
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             designation = await tenancy_service.create_designation(session, actor=SYSTEM, data=data)
@@ -302,7 +210,7 @@ async def _designation_add(settings: Settings, args: argparse.Namespace) -> None
 
 
 async def _enroll_code(settings: Settings, args: argparse.Namespace) -> None:
-    engine = _engine(settings)
+    engine = maintenance.engine_for(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             code, record = await accounts_service.issue_enrolment_code(
@@ -445,13 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _device_certificate(settings, args)
             asyncio.run(_enroll_code(settings, args))
         elif args.command == "evidence":
-            return asyncio.run(_evidence_purge(settings))
+            return asyncio.run(maintenance.evidence_purge(settings))
         elif args.command == "keys":
-            return asyncio.run(_keys_rotate(settings))
+            return asyncio.run(maintenance.keys_rotate(settings))
         elif args.command == "audit":
             if args.audit_command == "checkpoint":
-                return asyncio.run(_audit_checkpoint(settings))
-            return asyncio.run(_audit_verify(settings))
+                return asyncio.run(maintenance.audit_checkpoint(settings))
+            return asyncio.run(maintenance.audit_verify(settings))
     except NotMigrated as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2

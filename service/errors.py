@@ -60,12 +60,6 @@ class InvalidTransition(Conflict):
     title = "Action not allowed in the case's current state"
 
 
-class PayloadTooLarge(HubError):
-    status_code = 413
-    code = "payload_too_large"
-    title = "Request body too large"
-
-
 class Unprocessable(HubError):
     status_code = 422
     code = "unprocessable"

@@ -42,13 +42,53 @@ def test_kit_never_imports_a_domain() -> None:
                 assert name.startswith("service.kit"), f"{path}: imports {name}"
 
 
-def test_no_service_module_imports_fastapi() -> None:
-    for path in ROOT.joinpath("service").rglob("service.py"):
+# The HTTP layer of a domain: its routes (router.py, or <part>_router.py where a domain has several) and their
+# dependencies, and the few adapters that are HTTP by nature.
+HTTP_LAYER = {"router.py", "deps.py"}
+
+
+def _http_layer(path: Path) -> bool:
+    return path.name in HTTP_LAYER or path.name.endswith("_router.py")
+
+
+HTTP_ADAPTERS = {
+    "service/accounts/mtls.py",  # ASGI middleware reading the client certificate
+    "service/idempotency/http.py",  # replays a stored HTTP answer
+    "service/observability/middleware.py",  # ASGI middleware timing requests
+}
+
+
+def _domain_modules() -> list[Path]:
+    """Every module of every domain package (service/<domain>/...), not only its service.py."""
+    return [
+        path
+        for folder in sorted(p for p in ROOT.joinpath("service").iterdir() if p.is_dir())
+        if folder.name not in {"wire", "kit", "__pycache__"}
+        for path in sorted(folder.rglob("*.py"))
+    ]
+
+
+def test_no_domain_module_below_the_http_layer_imports_fastapi() -> None:
+    for path in _domain_modules():
+        if _http_layer(path) or path.relative_to(ROOT).as_posix() in HTTP_ADAPTERS:
+            continue
         for name in _imports(path):
             assert not name.startswith(("fastapi", "starlette")), f"{path}: imports {name}"
+
+
+def test_core_domains_never_import_a_router() -> None:
+    # Rules call rules; only the app (and a router reusing another router's helpers) mounts routes.
+    for path in _domain_modules():
+        domain = path.relative_to(ROOT / "service").parts[0]
+        if domain not in DOMAINS or _http_layer(path):
+            continue
+        for name in _imports(path):
+            assert not name.endswith(".router"), f"{path}: imports {name}"
 
 
 def test_guards_see_files() -> None:
     # The guards above would pass vacuously if the tree moved; make sure they read real files.
     assert len(_py("service/wire")) >= 2
     assert len(list(ROOT.joinpath("service").rglob("service.py"))) >= 4
+    assert len(_domain_modules()) >= 50
+    assert all((ROOT / adapter).is_file() for adapter in HTTP_ADAPTERS)

@@ -22,14 +22,6 @@ TOTP_REPLACED: Final = "totp_replaced"
 TOTP_DISABLED: Final = "totp_disabled"
 SESSIONS_REVOKED: Final = "sessions_revoked"
 ACCOUNT_ACTIVATED: Final = "account_activated"
-KINDS: Final = (
-    TOTP_SETUP_STARTED,
-    TOTP_ENABLED,
-    TOTP_REPLACED,
-    TOTP_DISABLED,
-    SESSIONS_REVOKED,
-    ACCOUNT_ACTIVATED,
-)
 
 
 async def add(session: AsyncSession, *, account_id: str, kind: str) -> AccountNotice:

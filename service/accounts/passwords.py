@@ -17,8 +17,6 @@ _hasher = PasswordHasher(
 # A hash of a random password, checked against when the username is unknown so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash(os.urandom(16).hex())
 
-MIN_PASSWORD_LENGTH = 12
-
 
 def hash_password(password: str) -> str:
     """argon2id hash of a password."""

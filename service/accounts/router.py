@@ -1,4 +1,5 @@
-"""Endpoints: login/refresh/logout/TOTP, accounts (admin), devices (admin + enrolment), integration clients (admin)."""
+"""Endpoints: login/refresh/logout/TOTP and accounts (admin); devices and integration clients have their own
+router modules (devices_router.py, clients_router.py), re-exported here for the app."""
 
 from __future__ import annotations
 
@@ -6,38 +7,21 @@ from fastapi import APIRouter, Request
 
 from service.accounts import notices, repository, sessions, totp
 from service.accounts import service as accounts_service
-from service.accounts.deps import (
-    AccountPrincipal,
-    AdminPrincipal,
-    AppSettings,
-    CurrentPrincipal,
-    DevicePrincipal,
-)
+from service.accounts.clients_router import clients_router
+from service.accounts.deps import AccountPrincipal, AdminPrincipal, AppSettings, CurrentPrincipal
+from service.accounts.devices_router import devices_router
 from service.accounts.exceptions import (
     AccountNotFound,
     AccountNotPending,
-    ClientNotFound,
-    DeviceKeyTaken,
-    DeviceNotFound,
     InvalidCredentials,
-    InvalidEnrolmentCode,
     InvalidToken,
     TotpRequired,
     UsernameTaken,
 )
-from service.accounts.models import Device
 from service.accounts.roles import Role
 from service.accounts.schemas import (
     AccountCreate,
     AccountRead,
-    ApiKeyIssued,
-    ApiKeyRotate,
-    DeviceEnrol,
-    DeviceRead,
-    EnrolmentCodeCreate,
-    EnrolmentCodeIssued,
-    IntegrationClientCreate,
-    IntegrationClientRead,
     LoginRequest,
     MeRead,
     NoticeRead,
@@ -59,15 +43,11 @@ from service.errors import (
     problem_responses,
 )
 from service.kit.ratelimit import limiter
-from service.tenancy import repository as tenancy_repository
 from service.tenancy.exceptions import MunicipalityNotFound, PostOfficeNotFound
-from service.tenancy.schemas import DesignationRead
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 accounts_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
-devices_router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
-clients_router = APIRouter(prefix="/api/v1/integration-clients", tags=["integration"])
 
 
 def _pair(issued: IssuedTokens) -> TokenPair:
@@ -274,142 +254,4 @@ async def activate_account(account_id: str, session: DBSession, principal: Accou
     return AccountRead.model_validate(account)
 
 
-@devices_router.post(
-    "/enrolment-codes",
-    response_model=EnrolmentCodeIssued,
-    status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, PostOfficeNotFound),
-)
-async def issue_enrolment_code(
-    body: EnrolmentCodeCreate, session: DBSession, admin: AdminPrincipal, settings: AppSettings
-) -> EnrolmentCodeIssued:
-    """Issue a one-time enrolment code for a counter PC (admin); shown once."""
-    code, record = await accounts_service.issue_enrolment_code(
-        session,
-        actor=admin,
-        post_office_id=body.post_office_id,
-        device_name=body.device_name,
-        settings=settings,
-    )
-    return EnrolmentCodeIssued(
-        code=code,
-        post_office_id=record.post_office_id,
-        device_name=record.device_name,
-        expires_at=record.expires_at,
-    )
-
-
-@devices_router.post(
-    "/enroll",
-    response_model=DeviceRead,
-    status_code=201,
-    responses=problem_responses(InvalidEnrolmentCode, DeviceKeyTaken, Unprocessable),
-)
-async def enroll_device(body: DeviceEnrol, session: DBSession) -> DeviceRead:
-    """Register the device's Ed25519 public key with a one-time code (no other credential)."""
-    return DeviceRead.model_validate(
-        await accounts_service.enrol_device(session, code=body.code, public_key=body.public_key)
-    )
-
-
-class DeviceSelf(DeviceRead):
-    designations: list[DesignationRead]
-
-
-@devices_router.get(
-    "/me", response_model=DeviceSelf, responses=problem_responses(Unauthenticated, PermissionDenied)
-)
-async def device_me(session: DBSession, device: DevicePrincipal) -> DeviceSelf:
-    """The calling device and its post office's designations."""
-    record = await session.get(Device, device.id)
-    if record is None:  # authenticated a moment ago in this transaction; kept for the type checker
-        raise DeviceNotFound()
-    designations = await tenancy_repository.designations(session, post_office_id=record.post_office_id)
-    return DeviceSelf(
-        **DeviceRead.model_validate(record).model_dump(),
-        designations=[DesignationRead.model_validate(d) for d in designations],
-    )
-
-
-@devices_router.get(
-    "", response_model=list[DeviceRead], responses=problem_responses(Unauthenticated, PermissionDenied)
-)
-async def list_devices(session: DBSession, _admin: AdminPrincipal) -> list[DeviceRead]:
-    """Every device (admin)."""
-    return [DeviceRead.model_validate(d) for d in await repository.list_devices(session)]
-
-
-@devices_router.post(
-    "/{device_id}/revoke",
-    response_model=DeviceRead,
-    responses=problem_responses(Unauthenticated, PermissionDenied, DeviceNotFound),
-)
-async def revoke_device(
-    device_id: str, request: Request, session: DBSession, admin: AdminPrincipal
-) -> DeviceRead:
-    """Revoke a device (admin); it is refused from its next request on, and its live-link sockets close now."""
-    device = await accounts_service.revoke_device(session, actor=admin, device_id=device_id)
-    # Every replica closes the device's signaling sockets (4003 "revoked") and refuses its resume tokens.
-    await request.app.state.signaling.revoke(device.id)
-    return DeviceRead.model_validate(device)
-
-
-@clients_router.post(
-    "",
-    response_model=ApiKeyIssued,
-    status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, MunicipalityNotFound),
-)
-async def create_client(
-    body: IntegrationClientCreate, session: DBSession, admin: AdminPrincipal
-) -> ApiKeyIssued:
-    """Register a municipality's back-office client and issue its first API key (shown once)."""
-    client, key, text = await accounts_service.create_client(
-        session,
-        actor=admin,
-        municipality_code=body.municipality_code,
-        name=body.name,
-        scopes=body.scopes,
-        key_ttl_days=body.key_ttl_days,
-    )
-    return ApiKeyIssued(
-        client=IntegrationClientRead.model_validate(client),
-        key_id=key.id,
-        api_key=text,
-        expires_at=key.expires_at,
-    )
-
-
-@clients_router.get(
-    "",
-    response_model=list[IntegrationClientRead],
-    responses=problem_responses(Unauthenticated, PermissionDenied),
-)
-async def list_clients(session: DBSession, _admin: AdminPrincipal) -> list[IntegrationClientRead]:
-    """Every integration client (admin)."""
-    return [IntegrationClientRead.model_validate(c) for c in await repository.list_clients(session)]
-
-
-@clients_router.post(
-    "/{client_id}/keys",
-    response_model=ApiKeyIssued,
-    status_code=201,
-    responses=problem_responses(Unauthenticated, PermissionDenied, ClientNotFound),
-)
-async def rotate_key(
-    client_id: str, body: ApiKeyRotate, session: DBSession, admin: AdminPrincipal
-) -> ApiKeyIssued:
-    """Issue a new API key; older keys expire after the grace period (admin)."""
-    client, key, text = await accounts_service.rotate_key(
-        session,
-        actor=admin,
-        client_id=client_id,
-        key_ttl_days=body.key_ttl_days,
-        grace_seconds=body.grace_seconds,
-    )
-    return ApiKeyIssued(
-        client=IntegrationClientRead.model_validate(client),
-        key_id=key.id,
-        api_key=text,
-        expires_at=key.expires_at,
-    )
+__all__ = ["accounts_router", "auth_router", "clients_router", "devices_router"]

@@ -14,6 +14,7 @@ from service.accounts.models import Account
 from service.cases import consents
 from service.cases import service as case_service
 from service.cases.consents import ConsentsGiven
+from service.cases.deps import ReadableCase, VisibleCase, WritableCase
 from service.cases.exceptions import (
     CaseNotFound,
     InvalidCase,
@@ -42,7 +43,6 @@ from service.errors import (
 from service.idempotency import http as idempotent
 from service.idempotency.deps import IdempotencyKey
 from service.kit.pagination import Cursor, InvalidCursor, Page
-from service.queue import service as queue_service
 from service.tenancy.codes import Procedure
 from service.tenancy.exceptions import DesignationNotInForce
 from service.tenancy.models import Municipality
@@ -123,9 +123,9 @@ async def list_cases(
     response_model=CaseRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def read_case(case_id: str, session: DBSession, principal: CasesReader) -> CaseRead:
+async def read_case(case: ReadableCase) -> CaseRead:
     """One case, if the caller may see it (a foreign case is 404)."""
-    return CaseRead.model_validate(await case_service.get_for(session, principal=principal, case_id=case_id))
+    return CaseRead.model_validate(case)
 
 
 @router.get(
@@ -150,15 +150,14 @@ async def case_officer(case_id: str, session: DBSession, principal: CasesReader)
     response_model=list[CaseStateEntryRead],
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def case_history(case_id: str, session: DBSession, principal: CasesReader) -> list[CaseStateEntryRead]:
+async def case_history(case: ReadableCase, session: DBSession) -> list[CaseStateEntryRead]:
     """When the case entered each state."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return [CaseStateEntryRead.model_validate(e) for e in await case_service.history(session, case)]
 
 
 def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
     async def endpoint(
-        case_id: str,
+        case: WritableCase,
         body: ActionRequest,
         request: Request,
         session: DBSession,
@@ -169,7 +168,6 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
         # With an Idempotency-Key a replayed action (a counter resending after a lost answer) gets the
         # first answer back instead of a wrong-state 409, and is not applied twice.
         async def run() -> dict[str, object]:
-            case = await case_service.get_for(session, principal=principal, case_id=case_id)
             updated = await case_service.act(
                 session,
                 principal=principal,
@@ -179,10 +177,7 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
                 attested=body.attested,
                 expected_version=body.expected_version,
                 answers=body.answers,
-                tz=ZoneInfo(settings.timezone),
-            )
-            await queue_service.on_transition(
-                session, case=updated, action=action, principal=principal, settings=settings
+                settings=settings,
             )
             return CaseRead.model_validate(updated).model_dump(mode="json")
 
@@ -235,8 +230,7 @@ for _action in TRANSITIONS:
     ),
 )
 async def record_consents(
-    case_id: str, body: ConsentsGiven, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, body: ConsentsGiven, session: DBSession, principal: CurrentPrincipal
 ) -> CaseRead:
     """Counter device, before verification: the applicant's consents with the versions shown (audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return CaseRead.model_validate(await consents.record(session, principal=principal, case=case, given=body))

@@ -30,12 +30,14 @@ from service.cases.exceptions import (
 )
 from service.cases.lifecycle import TERMINAL_STATES, Action, Actor, CaseState, LifecycleError, plan
 from service.cases.models import Case, CaseStateEntry
+from service.config import Settings
 from service.errors import PermissionDenied
 from service.evidence import retention
 from service.kit import clock
 from service.kit.ids import random_id
 from service.kit.pagination import Cursor
 from service.outbox import service as outbox_service
+from service.queue import dispatch as queue_dispatch
 from service.review import service as review_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
@@ -210,14 +212,18 @@ async def act(
     attested: bool,
     expected_version: int | None,
     answers: EligibilityAnswers | None,
-    tz: ZoneInfo,
+    settings: Settings,
     via_offer: bool = False,
     via_pin_request: bool = False,
 ) -> Case:
     """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition.
 
+    The one place a case changes state after creation: every effect the transition has (the state entry, the
+    audit row, a hold the decision's reason requires, the outbox event, the queue's offers and the officer's
+    wrap-up) is written here, in the caller's transaction, so no path that moves a case can skip one.
     An officer takes a case only through the queue's offer (`via_offer`), never by picking it.
     """
+    tz = ZoneInfo(settings.timezone)
     actor = actor_of(principal)
     procedure = Procedure(case.procedure)
     source = CaseState(case.state)
@@ -306,6 +312,9 @@ async def act(
         await retention.hold_on_decision(session, principal=principal, case=case, reason_code=reason_code)
     await outbox_service.on_case_transition(
         session, case=case, action=action, from_state=source, to_state=target
+    )
+    await queue_dispatch.on_transition(
+        session, case=case, action=action, principal=principal, settings=settings
     )
     return case
 

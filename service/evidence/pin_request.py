@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +12,7 @@ from service.audit import service as audit
 from service.cases import service as case_service
 from service.cases.lifecycle import Action
 from service.cases.models import Case
+from service.config import Settings
 from service.errors import Conflict, Unprocessable
 from service.evidence import repository
 from service.evidence.models import EvidenceItem
@@ -74,7 +74,7 @@ async def finalize(
     sealed: SealedPinRequest | None,
     face_auth: bool,
     runtime: EvidenceRuntime,
-    tz: ZoneInfo,
+    settings: Settings,
     old_card: OldCard | None = None,
 ) -> Case:
     """Record the sealed PIN request (or the PIN-less 顔認証 choice) and move the case to pin_request_sealed."""
@@ -155,6 +155,6 @@ async def finalize(
         attested=False,
         expected_version=None,
         answers=None,
-        tz=tz,
+        settings=settings,
         via_pin_request=True,
     )

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.accounts.deps import AppSettings, CurrentPrincipal
-from service.cases import service as case_service
+from service.cases.deps import VisibleCase
 from service.cases.exceptions import CaseNotFound
 from service.cases.schemas import CaseRead
 from service.db import DBSession
 from service.errors import PermissionDenied, TooManyRequests, Unauthenticated, problem_responses
-from service.evidence import pin_request, retention, stills
+from service.evidence import cardface_view, pin_request, retention, stills
 from service.evidence import service as evidence_service
 from service.evidence.exceptions import (
     CardFaceUnbound,
@@ -61,14 +60,17 @@ def _runtime(request: Request) -> EvidenceRuntime:
     ),
 )
 async def issue_card_challenge(
-    case_id: str, request: Request, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+    case: VisibleCase,
+    request: Request,
+    session: DBSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
 ) -> CardChallengeIssued:
     """Counter device: a single-use nonce (5 minutes) for the card-possession proof."""
     if wait := limiter(request, "card_challenge").take(principal.id):
         raise TooManyRequests(
             f"too many card challenges; retry in {wait:.0f} s", retry_after=round(wait + 0.5)
         )
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     challenge = await evidence_service.issue_challenge(
         session,
         principal=principal,
@@ -101,10 +103,13 @@ async def issue_card_challenge(
     ),
 )
 async def submit_card_proof(
-    case_id: str, body: CardProofSubmit, request: Request, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase,
+    body: CardProofSubmit,
+    request: Request,
+    session: DBSession,
+    principal: CurrentPrincipal,
 ) -> CardProofOutcome:
     """Counter device: the card's signature over the challenge, its certificate and card face; verified by the hub."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     item, swap = await evidence_service.submit_card_proof(
         session, principal=principal, case=case, body=body, runtime=_runtime(request)
     )
@@ -116,9 +121,8 @@ async def submit_card_proof(
     response_model=EvidenceList,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrincipal) -> EvidenceList:
+async def list_evidence(case: VisibleCase, session: DBSession, principal: CurrentPrincipal) -> EvidenceList:
     """Assigned officer or supervisor: every check and its result (the view is audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     items, binding = await evidence_service.list_evidence(session, principal=principal, case=case)
     return EvidenceList(
         items=[EvidenceRead.model_validate(i) for i in items],
@@ -139,11 +143,10 @@ async def list_evidence(case_id: str, session: DBSession, principal: CurrentPrin
     ),
 )
 async def view_card_face(
-    case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> CardFaceView:
     """Assigned officer or supervisor: the chip's face photo and attributes (each view is audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
-    return await evidence_service.view_card_face(
+    return await cardface_view.view_card_face(
         session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
     )
 
@@ -171,14 +174,13 @@ class HoldRead(BaseModel):
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
 async def set_legal_hold(
-    case_id: str, body: HoldRequest, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, body: HoldRequest, session: DBSession, principal: CurrentPrincipal
 ) -> HoldRead:
     """Flag the case: its evidence is kept past retention (e.g. suspected impersonation).
 
     A supervisor, or the officer assigned to the case (`suspected_impersonation` or `coercion` only); only a
     supervisor lifts a hold.
     """
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return HoldRead.model_validate(
         await retention.set_hold(session, principal=principal, case=case, reason_code=body.reason_code)
     )
@@ -189,9 +191,8 @@ async def set_legal_hold(
     status_code=204,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def release_legal_hold(case_id: str, session: DBSession, principal: CurrentPrincipal) -> None:
+async def release_legal_hold(case: VisibleCase, session: DBSession, principal: CurrentPrincipal) -> None:
     """Supervisor: lift the hold; retention applies again."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     await retention.release_hold(session, principal=principal, case=case)
 
 
@@ -213,7 +214,7 @@ async def release_legal_hold(case_id: str, session: DBSession, principal: Curren
     },
 )
 async def add_still(
-    case_id: str,
+    case: VisibleCase,
     kind: StillKind,
     request: Request,
     session: DBSession,
@@ -227,7 +228,6 @@ async def add_still(
     content_type = request.headers.get("content-type", "")
 
     async def run() -> dict[str, object]:
-        case = await case_service.get_for(session, principal=principal, case_id=case_id)
         item = await stills.add_still(
             session,
             principal=principal,
@@ -244,7 +244,7 @@ async def add_still(
         request=request,
         principal=principal,
         key=idempotency_key,
-        body=_StillFingerprint(case_id=case_id, kind=kind.value, sha256=sha256_hex(data)),
+        body=_StillFingerprint(case_id=case.id, kind=kind.value, sha256=sha256_hex(data)),
         status_code=201,
         run=run,
     )
@@ -267,10 +267,9 @@ class _StillFingerprint(BaseModel):
     response_class=Response,
 )
 async def view_still(
-    case_id: str, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, evidence_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> Response:
     """Assigned officer or supervisor: the still itself (each view is audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     data, media_type = await stills.view_still(
         session, principal=principal, case=case, evidence_id=evidence_id, runtime=_runtime(request)
     )
@@ -303,7 +302,7 @@ class PinRequestSubmit(BaseModel):
     ),
 )
 async def submit_pin_request(
-    case_id: str,
+    case: VisibleCase,
     body: PinRequestSubmit,
     request: Request,
     session: DBSession,
@@ -311,7 +310,6 @@ async def submit_pin_request(
     settings: AppSettings,
 ) -> CaseRead:
     """Counter device, after approval: the sealed PIN request (or 顔認証); the case becomes pin_request_sealed."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     updated = await pin_request.finalize(
         session,
         principal=principal,
@@ -320,6 +318,6 @@ async def submit_pin_request(
         face_auth=body.face_auth,
         old_card=body.old_card,
         runtime=_runtime(request),
-        tz=ZoneInfo(settings.timezone),
+        settings=settings,
     )
     return CaseRead.model_validate(updated)

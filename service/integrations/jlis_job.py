@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +16,7 @@ from service.cases import repository as case_repository
 from service.cases import service as case_service
 from service.cases.lifecycle import Action, CaseState
 from service.cases.models import Case
+from service.config import Settings
 from service.db import unit_of_work
 from service.errors import HubError
 from service.evidence import repository as evidence_repository
@@ -93,14 +93,14 @@ class JlisJob:
         *,
         poll: dt.timedelta,
         lease: dt.timedelta,
-        tz: ZoneInfo,
+        settings: Settings,
         batch_size: int = 20,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapter = adapter
         self._poll = poll
         self._lease = lease
-        self._tz = tz
+        self._settings = settings
         self._batch = batch_size
 
     async def next_due_at(self) -> dt.datetime | None:
@@ -206,6 +206,6 @@ class JlisJob:
             attested=False,
             expected_version=None,
             answers=None,
-            tz=self._tz,
+            settings=self._settings,
         )
         return action

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.accounts.deps import AppSettings, CasesReader, CasesWriter, CurrentPrincipal
-from service.cases import service as case_service
+from service.cases.deps import VisibleCase
 from service.cases.exceptions import CaseNotFound, NotAssigned, VersionConflict
 from service.db import DBSession
 from service.errors import BadRequest, InvalidTransition, PermissionDenied, Unauthenticated, problem_responses
@@ -160,7 +160,7 @@ async def jlis_status(
             case=case,
             report=body.status,
             receipt_id=body.receipt_id,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, updated)).model_dump(mode="json")
 
@@ -202,7 +202,7 @@ async def mail_dispatch(
             case=case,
             tracking_number=body.tracking_number,
             dispatched_at=body.dispatched_at,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, case)).model_dump(mode="json")
 
@@ -244,7 +244,7 @@ async def mail_tracking(
             status=body.status,
             occurred_at=body.occurred_at,
             reason_code=body.reason_code,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, case)).model_dump(mode="json")
 
@@ -284,7 +284,7 @@ async def address_change(
             principal=principal,
             case=case,
             reason_code=body.reason_code,
-            tz=ZoneInfo(settings.timezone),
+            settings=settings,
         )
         return BackOfficeCaseRead.of(await integration_service.view(session, updated)).model_dump(mode="json")
 
@@ -307,14 +307,13 @@ async def address_change(
     responses=problem_responses(*_CASE_ERRORS, NotAssigned, ResidentCheckClosed, ResidentCheckUnavailable),
 )
 async def resident_check(
-    case_id: str,
+    case: VisibleCase,
     body: ResidentCheckRequest,
     request: Request,
     session: DBSession,
     principal: CurrentPrincipal,
 ) -> ResidentCheckRead:
     """Assigned officer: compare the ID's attributes with the 住基 record; only match/mismatch is kept (audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     row = await residents.check(
         session,
         principal=principal,
@@ -332,10 +331,9 @@ async def resident_check(
     responses=problem_responses(*_CASE_ERRORS, NotAssigned),
 )
 async def resident_checks(
-    case_id: str, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, session: DBSession, principal: CurrentPrincipal
 ) -> list[ResidentCheckRead]:
     """Earlier check results (assigned officer or supervisor; audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     rows = await residents.results(session, principal=principal, case=case)
     return [ResidentCheckRead.model_validate(r) for r in rows]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -109,7 +108,7 @@ class IntegrationsRuntime:
                     jlis,
                     poll=dt.timedelta(seconds=settings.jlis_poll_seconds),
                     lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
-                    tz=ZoneInfo(settings.timezone),
+                    settings=settings,
                 )
             )
         worker = OutboxWorker(

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from service.audit import service as audit
 from service.cases import service as case_service
 from service.cases.lifecycle import Action, CaseState
 from service.cases.models import Case
+from service.config import Settings
 from service.errors import PermissionDenied
 from service.integrations import repository
 from service.integrations.exceptions import (
@@ -172,7 +172,7 @@ async def _act(
     principal: Principal,
     case: Case,
     action: Action,
-    tz: ZoneInfo,
+    settings: Settings,
     reason_code: str | None = None,
 ) -> Case:
     return await case_service.act(
@@ -184,7 +184,7 @@ async def _act(
         attested=False,
         expected_version=None,
         answers=None,
-        tz=tz,
+        settings=settings,
     )
 
 
@@ -195,10 +195,12 @@ async def report_jlis(
     case: Case,
     report: JlisReport,
     receipt_id: str | None,
-    tz: ZoneInfo,
+    settings: Settings,
 ) -> Case:
     """The back office reports a production step; the matching case action runs as the integration client."""
-    case = await _act(session, principal=principal, case=case, action=_JLIS_ACTIONS[report], tz=tz)
+    case = await _act(
+        session, principal=principal, case=case, action=_JLIS_ACTIONS[report], settings=settings
+    )
     if report is JlisReport.produced:
         now = clock.now()
         submission = await repository.jlis_submission(session, case.id)
@@ -227,7 +229,7 @@ async def dispatch_mail(
     case: Case,
     tracking_number: str,
     dispatched_at: dt.datetime | None,
-    tz: ZoneInfo,
+    settings: Settings,
 ) -> MailDispatch:
     """Record the card's mailing (本人限定受取郵便 特例型) and take the case to `mailed`."""
     if await repository.mail_dispatch(session, case.id) is not None:
@@ -246,7 +248,7 @@ async def dispatch_mail(
     )
     session.add(mail)
     await session.flush()
-    await _act(session, principal=principal, case=case, action=Action.record_mailed, tz=tz)
+    await _act(session, principal=principal, case=case, action=Action.record_mailed, settings=settings)
     return mail
 
 
@@ -258,7 +260,7 @@ async def track_mail(
     status: TrackingStatus,
     occurred_at: dt.datetime,
     reason_code: str | None,
-    tz: ZoneInfo,
+    settings: Settings,
 ) -> MailDispatch:
     """Apply one tracking update: the hold starts, delivery closes the case, a return asks for counter pickup."""
     mail = await repository.mail_dispatch(session, case.id)
@@ -288,8 +290,10 @@ async def track_mail(
         mail.status = "held"
     elif status is TrackingStatus.delivered:
         mail.status = "delivered"
-        case = await _act(session, principal=principal, case=case, action=Action.record_delivered, tz=tz)
-        await _act(session, principal=principal, case=case, action=Action.close, tz=tz)
+        case = await _act(
+            session, principal=principal, case=case, action=Action.record_delivered, settings=settings
+        )
+        await _act(session, principal=principal, case=case, action=Action.close, settings=settings)
     else:
         if reason_code == "hold_expired" and (mail.hold_until is None or occurred_at < mail.hold_until):
             raise HoldNotExpired(
@@ -303,16 +307,18 @@ async def track_mail(
             principal=principal,
             case=case,
             action=Action.record_returned,
-            tz=tz,
+            settings=settings,
             reason_code=reason_code,
         )
-        await _act(session, principal=principal, case=case, action=Action.record_awaiting_pickup, tz=tz)
+        await _act(
+            session, principal=principal, case=case, action=Action.record_awaiting_pickup, settings=settings
+        )
     await session.flush()
     return mail
 
 
 async def address_change(
-    session: AsyncSession, *, principal: Principal, case: Case, reason_code: str, tz: ZoneInfo
+    session: AsyncSession, *, principal: Principal, case: Case, reason_code: str, settings: Settings
 ) -> Case:
     """A move or name change before delivery voids the mailing; the applicant is referred to the counter."""
     if CaseState(case.state) is CaseState.delivered:
@@ -322,7 +328,7 @@ async def address_change(
         principal=principal,
         case=case,
         action=Action.cancel_address_change,
-        tz=tz,
+        settings=settings,
         reason_code=reason_code,
     )
     mail = await repository.mail_dispatch(session, case.id)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+
+from service.kit.aftercommit import call_after_commit
 
 _listeners: set[Callable[[], None]] = set()
-_FLAG = "outbox.wake_after_commit"
 
 
 def subscribe(listener: Callable[[], None]) -> None:
@@ -22,16 +21,11 @@ def unsubscribe(listener: Callable[[], None]) -> None:
     _listeners.discard(listener)
 
 
-def _after_commit(session: Session) -> None:
-    session.info.pop(_FLAG, None)
+def _wake() -> None:
     for listener in list(_listeners):
         listener()
 
 
 def after_commit(session: AsyncSession) -> None:
     """Arrange a wake-up once this session's transaction commits (never before: a rollback sends nothing)."""
-    sync = session.sync_session
-    if sync.info.get(_FLAG):
-        return
-    sync.info[_FLAG] = True
-    event.listen(sync, "after_commit", _after_commit, once=True)
+    call_after_commit(session, "outbox.wakeup", _wake)

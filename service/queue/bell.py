@@ -7,18 +7,17 @@ only removes the polling delay for the common case.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kit.aftercommit import call_after_commit
 
 _waiters: dict[str, set[asyncio.Event]] = {}
-_PENDING_KEY = "queue.offer_bells"
 
 
-def note_offer(session: Session, officer_id: str) -> None:
+def note_offer(session: AsyncSession, officer_id: str) -> None:
     """Ring `officer_id`'s bell once this session's transaction commits (never before: the offer must be visible)."""
-    session.info.setdefault(_PENDING_KEY, set()).add(officer_id)
+    call_after_commit(session, f"queue.bell:{officer_id}", lambda: _ring(officer_id))
 
 
 def waiter(officer_id: str) -> asyncio.Event:
@@ -37,13 +36,6 @@ def release(officer_id: str, bell: asyncio.Event) -> None:
             _waiters.pop(officer_id, None)
 
 
-@event.listens_for(Session, "after_commit")
-def _ring_after_commit(session: Session) -> None:
-    for officer_id in session.info.pop(_PENDING_KEY, set()):
-        for bell in _waiters.get(officer_id, ()):
-            bell.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session, *_: Any) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _ring(officer_id: str) -> None:
+    for bell in _waiters.get(officer_id, ()):
+        bell.set()

@@ -6,17 +6,17 @@ import asyncio
 import contextlib
 import time
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 
 from service.accounts.deps import AppSettings, CurrentPrincipal, authenticate
-from service.cases import service as case_service
+from service.cases.deps import VisibleCase
 from service.cases.exceptions import CaseNotFound
 from service.cases.schemas import CaseRead
 from service.db import DBSession, unit_of_work
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
 from service.queue import bell
+from service.queue import overview as read_model
 from service.queue import service as queue_service
 from service.queue.exceptions import (
     NotAnOfficer,
@@ -113,7 +113,7 @@ async def accept_offer(
 ) -> CaseRead:
     """Accept the offered case: the live session begins."""
     case = await queue_service.accept_offer(
-        session, principal=principal, offer_id=offer_id, tz=ZoneInfo(settings.timezone)
+        session, principal=principal, offer_id=offer_id, settings=settings
     )
     return CaseRead.model_validate(case)
 
@@ -140,7 +140,7 @@ async def queue_overview(
     session: DBSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> QueueOverview:
     """The municipality's waiting cases and officers' states (officers and supervisors)."""
-    return await queue_service.overview(session, principal=principal, settings=settings)
+    return await read_model.overview(session, principal=principal, settings=settings)
 
 
 @router.get(
@@ -148,12 +148,9 @@ async def queue_overview(
     response_model=QueuePosition,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def queue_position(
-    case_id: str, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
-) -> QueuePosition:
+async def queue_position(case: VisibleCase, session: DBSession, settings: AppSettings) -> QueuePosition:
     """Where the case waits, and an estimate from recent handling times (shown at the counter)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
-    return await queue_service.position(session, case=case, settings=settings)
+    return await read_model.position(session, case=case, settings=settings)
 
 
 @router.post(
@@ -162,10 +159,9 @@ async def queue_position(
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, ReassignRefused),
 )
 async def reassign(
-    case_id: str, body: Reassign, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
+    case: VisibleCase, body: Reassign, session: DBSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> OfferRead:
     """Supervisor: offer a waiting case to a named officer, with a reason (recorded as an override)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     offer = await queue_service.reassign(
         session,
         principal=principal,

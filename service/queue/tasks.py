@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
 from service.db import unit_of_work
-from service.queue import service as queue_service
+from service.queue import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ async def run_dispatcher(sessionmaker: async_sessionmaker[AsyncSession], setting
         await asyncio.sleep(settings.queue_tick_seconds)
         try:
             async with unit_of_work(sessionmaker) as session:
-                await queue_service.tick(session, settings=settings)
+                await dispatch.tick(session, settings=settings)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from service.accounts.deps import CurrentPrincipal
-from service.cases import service as case_service
+from service.cases.deps import VisibleCase
 from service.cases.exceptions import CaseNotFound, NotAssigned
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
@@ -30,9 +30,10 @@ _ERRORS = problem_responses(Unauthenticated, PermissionDenied, NotAssigned, Case
 
 
 @router.post("/liveness-challenges", response_model=LivenessIssued, status_code=201, responses=_ERRORS)
-async def issue_liveness(case_id: str, session: DBSession, principal: CurrentPrincipal) -> LivenessIssued:
+async def issue_liveness(
+    case: VisibleCase, session: DBSession, principal: CurrentPrincipal
+) -> LivenessIssued:
     """A random phrase and gesture to ask the applicant for, generated per case."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return await review_service.issue_liveness(session, principal=principal, case=case)
 
 
@@ -42,10 +43,13 @@ async def issue_liveness(case_id: str, session: DBSession, principal: CurrentPri
     responses={**_ERRORS, **problem_responses(LivenessNotFound)},
 )
 async def liveness_result(
-    case_id: str, challenge_id: str, body: LivenessResult, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase,
+    challenge_id: str,
+    body: LivenessResult,
+    session: DBSession,
+    principal: CurrentPrincipal,
 ) -> LivenessRead:
     """Whether the applicant did what the challenge asked."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     challenge = await review_service.record_liveness(
         session, principal=principal, case=case, challenge_id=challenge_id, passed=body.passed
     )
@@ -54,28 +58,25 @@ async def liveness_result(
 
 @router.put("/checklist", response_model=ReviewRead, responses=_ERRORS)
 async def put_checklist(
-    case_id: str, body: Checklist, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, body: Checklist, session: DBSession, principal: CurrentPrincipal
 ) -> ReviewRead:
     """The municipality's checklist as the officer answered it."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     await review_service.set_checklist(session, principal=principal, case=case, checklist=body)
     return await review_service.status(session, case=case)
 
 
 @router.post("/video-status", response_model=ReviewRead, responses=_ERRORS)
 async def video_status(
-    case_id: str, body: VideoStatus, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, body: VideoStatus, session: DBSession, principal: CurrentPrincipal
 ) -> ReviewRead:
     """The console reports the counter's video live or lost (a loss means redoing liveness and chip evidence)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     await review_service.video_status(session, principal=principal, case=case, state=body.state)
     return await review_service.status(session, case=case)
 
 
 @router.get("/review", response_model=ReviewRead, responses=_ERRORS)
-async def read_review(case_id: str, session: DBSession, principal: CurrentPrincipal) -> ReviewRead:
+async def read_review(case: VisibleCase, session: DBSession, principal: CurrentPrincipal) -> ReviewRead:
     """The review so far and what approval still needs (assigned officer or supervisor)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     evidence_service.require_evidence_reader(principal, case)
     return await review_service.status(session, case=case)
 
@@ -87,10 +88,9 @@ def _runtime(request: Request) -> EvidenceRuntime:
 
 @router.post("/notes", response_model=NoteRead, status_code=201, responses=_ERRORS)
 async def add_note(
-    case_id: str, body: NoteCreate, request: Request, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, body: NoteCreate, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> NoteRead:
     """A note on the case (assigned officer or supervisor); stored encrypted, append-only, audited without text."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return await notes.add_note(
         session, principal=principal, case=case, text=body.text, runtime=_runtime(request)
     )
@@ -98,8 +98,7 @@ async def add_note(
 
 @router.get("/notes", response_model=list[NoteRead], responses=_ERRORS)
 async def list_notes(
-    case_id: str, request: Request, session: DBSession, principal: CurrentPrincipal
+    case: VisibleCase, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> list[NoteRead]:
     """The case's notes, oldest first (assigned officer or supervisor; the reading is audited)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     return await notes.list_notes(session, principal=principal, case=case, runtime=_runtime(request))

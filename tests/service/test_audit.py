@@ -197,6 +197,7 @@ ACTIONS = list(Action)
 async def test_every_committed_transition_has_one_audit_row(
     world: World,
     sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
     procedure: Procedure,
     steps: list[tuple[Action, str]],
 ) -> None:
@@ -255,7 +256,7 @@ async def test_every_committed_transition_has_one_audit_row(
                     attested=True,
                     expected_version=None,
                     answers=EligibilityAnswers(**ELIGIBLE) if action is Action.precheck else None,
-                    tz=TZ,
+                    settings=settings,
                 )
             committed += 1
         except HubError:

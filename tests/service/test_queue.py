@@ -9,9 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts.roles import Role
+from service.accounts.roles import Principal, PrincipalKind, Role
+from service.cases import service as case_service
+from service.cases.lifecycle import Action
+from service.cases.models import Case
 from service.config import Settings
+from service.db import unit_of_work
 from service.kit import clock
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
@@ -265,3 +270,37 @@ async def test_supervisor_sees_every_officer_by_name_and_offices_by_name(
     assert row["post_office_name"] == "甲市郵便局"
     assert row["offered_to_name"] in (None, "試験 officer")
     assert overview["live"] == []
+
+
+async def test_a_case_queued_outside_the_rest_route_is_offered_too(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    # The queue's bookkeeping belongs to the transition itself, not to the route that happened to call it.
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    case = await driver.create("pin_reset")
+    await driver.device(case["id"], "check-in")
+    await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    await driver.device(case["id"], "consents", consents=CONSENTS)
+    device = Principal(kind=PrincipalKind.device, id=world.a.device_id, post_office_id=world.a.post_office_id)
+    async with unit_of_work(sessionmaker) as session:
+        current = await session.get(Case, case["id"])
+        assert current is not None
+        await case_service.act(
+            session,
+            principal=device,
+            case=current,
+            action=Action.request_verification,
+            reason_code=None,
+            attested=False,
+            expected_version=None,
+            answers=None,
+            settings=settings,
+        )
+    offer = await _offer(client, officer)
+    assert offer is not None
+    assert offer["case_id"] == case["id"]
