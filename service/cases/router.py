@@ -133,9 +133,8 @@ async def read_case(case: ReadableCase) -> CaseRead:
     response_model=CaseOfficerRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def case_officer(case_id: str, session: DBSession, principal: CasesReader) -> CaseOfficerRead:
+async def case_officer(case: ReadableCase, session: DBSession) -> CaseOfficerRead:
     """The officer verifying the case and their municipality, by the names the hub keeps (the counter shows them)."""
-    case = await case_service.get_for(session, principal=principal, case_id=case_id)
     officer = await session.get(Account, case.officer_id) if case.officer_id else None
     municipality = await session.get(Municipality, case.municipality_code)
     return CaseOfficerRead(
