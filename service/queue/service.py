@@ -39,12 +39,14 @@ from service.queue.schemas import (
     DeclineReason,
     FlaggedCaseRow,
     LiveCaseRow,
+    OfferRead,
     OfficerRow,
     PresenceStatus,
     QueuedCaseRow,
     QueueOverview,
     QueuePosition,
 )
+from service.tenancy.models import Municipality, PostOffice
 
 _random = secrets.SystemRandom()
 DECISION_ACTIONS = frozenset({Action.approve, Action.reject, Action.refer_to_counter, Action.abort})
@@ -195,6 +197,21 @@ async def current_offer(session: AsyncSession, *, principal: Principal) -> tuple
         return None
     case = await session.get(Case, offer.case_id)
     return (offer, case) if case is not None else None
+
+
+async def offer_read(session: AsyncSession, offer: CaseOffer, case: Case) -> OfferRead:
+    """The offer as the officer reads it: the 受付番号 and the office's and municipality's names."""
+    office = await session.get(PostOffice, case.post_office_id)
+    municipality = await session.get(Municipality, case.municipality_code)
+    return OfferRead.model_validate(offer).model_copy(
+        update={
+            "procedure": case.procedure,
+            "post_office_id": case.post_office_id,
+            "case_reference": case.reference,
+            "post_office_name": office.name if office else None,
+            "municipality_name": municipality.name if municipality else None,
+        }
+    )
 
 
 async def _own_pending_offer(session: AsyncSession, principal: Principal, offer_id: str) -> CaseOffer:
@@ -384,7 +401,9 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         account = await session.get(Account, extra) if extra else None
         if account is not None:
             names[account.id] = account.display_name
-    offices = await repository.office_names(session, {c.post_office_id for c in (*queued, *live)})
+    offices = await repository.office_names(
+        session, {c.post_office_id for c in (*queued, *live, *(case for _, case in holds))}
+    )
     rows: list[QueuedCaseRow] = []
     for case in queued:
         pending = await repository.pending_offers_of_case(session, case.id)
@@ -392,6 +411,7 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         rows.append(
             QueuedCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 post_office_id=case.post_office_id,
                 post_office_name=offices.get(case.post_office_id),
                 procedure=case.procedure,
@@ -422,13 +442,16 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
                 live_case_id=live_by_officer.get(account.id),
             )
         )
+    municipality = await session.get(Municipality, municipality_code)
     return QueueOverview(
         municipality_code=municipality_code,
+        municipality_name=municipality.name if municipality else None,
         queued=rows,
         officers=officers,
         live=[
             LiveCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 post_office_id=case.post_office_id,
                 post_office_name=offices.get(case.post_office_id),
                 procedure=case.procedure,
@@ -443,8 +466,10 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         flagged=[
             FlaggedCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 state=case.state,
                 post_office_id=case.post_office_id,
+                post_office_name=offices.get(case.post_office_id),
                 reason_code=hold.reason_code,
                 set_by=hold.set_by,
                 set_by_name=names.get(hold.set_by),
