@@ -179,6 +179,7 @@ class CounterFlow:
             self.capture.still_answered(str(result.get("kind", "")))
         elif "state" in result and "id" in result:
             case.case_id = str(result["id"])
+            case.reference = str(result.get("reference") or case.reference or "") or None
             case.hub_state = str(result["state"])
             if "reason_code" in result:  # a withdrawal's reason, for the clerk's result screen
                 case.reason_code = str(result["reason_code"]) if result["reason_code"] else None
