@@ -1,7 +1,7 @@
 """The text lines of a receipt PDF as a reader sees them, without a PDF library the suite does not have.
 
 The receipt draws each line with one text operator in a CID font (UTF-16 big-endian); its page streams are
-ASCII85 + Flate encoded (ReportLab's default). Image streams fail to decode as text and are skipped.
+ASCII85 and zlib (deflate) encoded (ReportLab's default). Image streams fail to decode as text and are skipped.
 """
 
 from __future__ import annotations
