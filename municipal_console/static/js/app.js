@@ -41,13 +41,26 @@ function decided(caseRead) {
   $("done-back").focus();
 }
 
+// People read the municipality's name, not its code (docs/domain.md §B4.1); the queue overview carries it.
+let municipalityName = null;
+
+async function learnMunicipalityName() {
+  try {
+    const overview = await api.get("/api/v1/queue");
+    municipalityName = (overview && overview.municipality_name) || null;
+    renderWho();
+  } catch {
+    // the code stays shown until the next sign-in
+  }
+}
+
 function renderWho() {
   const current = session();
   $("who").textContent = current
     ? t("who", {
         user: current.username,
         role: t(`role_${current.role}`),
-        municipality: current.municipality_code || "—",
+        municipality: municipalityName || current.municipality_code || "—",
       })
     : "";
   show("logout", Boolean(current));
@@ -63,6 +76,7 @@ async function enter() {
     return;
   }
   notices.showNew();
+  if (current.role === "supervisor" || current.role === "officer") learnMunicipalityName();
   if (current.role === "supervisor") {
     screen("screen-supervisor");
     supervisor.start();
@@ -92,6 +106,7 @@ async function enter() {
 }
 
 function leave() {
+  municipalityName = null;
   notices.hide();
   queue.stop();
   live.close();

@@ -4,6 +4,7 @@ import { api, ApiError } from "./api.js";
 import { $, el, show, status, showError, busy, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
 import { LiveLink } from "./livelink.js";
+import { referenceOf } from "./format.js";
 
 // Reason codes per decision, as the hub accepts them (service/cases/lifecycle.py REASONS).
 const REASONS = {
@@ -77,7 +78,7 @@ export function createLiveScreen({ onDone }) {
     docShown = null;
     resetPanels();
     renderCase();
-    $("live-case").textContent = current.id;
+    $("live-case").textContent = referenceOf(current);
     link = new LiveLink(current.id, $("remote-video"), {
       state: (s) => {
         connState = s;
