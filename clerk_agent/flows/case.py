@@ -66,6 +66,7 @@ class CounterCase:
     municipality_code: str
     shinseisho_id: str | None = None
     case_id: str | None = None
+    reference: str | None = None  # the hub's 受付番号, what people read (docs/domain.md §B4.1)
     hub_state: CaseState | None = None  # None until the hub has answered the create
     reason_code: str | None = None  # the hub's reason for the last decision or abort
     precheck_reasons: list[str] = field(default_factory=list)

@@ -138,6 +138,7 @@ class CounterFlow(Desk):
             self.capture.still_answered(reply.kind)
         elif isinstance(reply, CaseReply):
             case.case_id = reply.id
+            case.reference = reply.reference or case.reference
             case.hub_state = reply.state
             case.reason_code = reply.reason_code  # e.g. a withdrawal's reason, for the clerk's result screen
             # The hub's answer names the municipality (a case started offline did not know it yet).

@@ -9,6 +9,7 @@ from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RE
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
+from clerk_agent.ui.display import ja_datetime
 from clerk_agent.wording import texts
 from clerk_agent.wording.problems import problem_text
 from service.wire.cases import CaseState
@@ -110,7 +111,9 @@ def clerk_view(flow: CounterFlow) -> JsonView:
     )
     view["case"] = {
         "procedure": case.procedure,
-        "case_id": case.case_id,
+        "case_id": case.case_id,  # the key of the hub's URLs; screens show `reference`
+        "reference": case.reference,
+        "started": ja_datetime(case.started_at),
         "state": case.hub_state or NOT_OPENED,
         "shinseisho_id": case.shinseisho_id,
         "ineligible": [
@@ -167,7 +170,7 @@ def _decision_reason(
 
 
 def applicant_view(flow: CounterFlow) -> JsonView:
-    """The applicant's screen: steps, PIN pad, the photo to approve and plain messages; no ids."""
+    """The applicant's screen: steps, PIN pad, the photo to approve, plain messages and the 受付番号; no ids."""
     view = _common(flow)
     if flow.notice in CODE_B_NOTICES:
         view["notice"] = None  # code B is the clerk's to type again; the applicant has nothing to do
@@ -185,6 +188,8 @@ def applicant_view(flow: CounterFlow) -> JsonView:
         and flow.sealing_key is not None
     )
     view["photo_review"] = flow.capture.candidate is not None
+    # The 受付番号 is no personal data: the applicant may note it to ask about the case later.
+    view["reference"] = case.reference if case else None
     view["ineligible"] = (
         [texts.pair(texts.INELIGIBLE.get(r, (r, r))) for r in case.precheck_reasons] if case else []
     )

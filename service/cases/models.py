@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime
@@ -15,8 +15,13 @@ class Case(Base):
     """One applicant's procedure at a designated post office. Holds ids and codes, no personal data."""
 
     __tablename__ = "counter_case"
+    # The 受付番号 names the office and the day, not the year: with its Tokyo date it is unique (docs/domain.md §B4.1).
+    __table_args__ = (UniqueConstraint("reference_day", "reference"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # What people read and say (受付番号, e.g. 12345-1202-007); the id stays in URLs and APIs (reference.py).
+    reference: Mapped[str] = mapped_column(String(24))
+    reference_day: Mapped[dt.date] = mapped_column(Date)
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipality.code"), index=True)
     post_office_id: Mapped[str] = mapped_column(ForeignKey("post_office.id"), index=True)
     designation_id: Mapped[str] = mapped_column(ForeignKey("designation.id"))
@@ -55,3 +60,13 @@ class CaseStateEntry(Base):
     actor_id: Mapped[str] = mapped_column(String(40))
     reason_code: Mapped[str | None] = mapped_column(String(60))
     entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CaseReferenceCounter(Base):
+    """The last 受付番号 sequence given at one post office on one Tokyo day (reference.py bumps it atomically)."""
+
+    __tablename__ = "case_reference_counter"
+
+    post_office_id: Mapped[str] = mapped_column(ForeignKey("post_office.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)

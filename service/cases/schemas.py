@@ -37,6 +37,9 @@ class CaseRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
+    reference: str = Field(
+        description="受付番号 that people read and say, e.g. 12345-1202-007 (docs/domain.md §B4.1); ids stay in URLs"
+    )
     municipality_code: str
     post_office_id: str
     designation_id: str

@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from service.accounts.roles import Principal, PrincipalKind, Role, Scope
 from service.audit import service as audit
-from service.cases import consents, repository
+from service.cases import consents, reference, repository
 from service.cases.eligibility import EligibilityAnswers, ineligibility_reasons
 from service.cases.exceptions import (
     AttestationRequired,
@@ -41,6 +41,7 @@ from service.queue import dispatch as queue_dispatch
 from service.review import service as review_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
+from service.tenancy.models import PostOffice
 
 NEEDS_SHINSEISHO_ID = frozenset({Procedure.card_application, Procedure.card_renewal})
 DECISIONS = {
@@ -170,8 +171,16 @@ async def create(
     ):
         raise ShinseishoIdInUse()
     now = clock.now()
+    office = await session.get(PostOffice, principal.post_office_id)
+    if office is None:  # pragma: no cover - a designation in force names an existing office
+        raise NotAllowedForActor("the device's post office is unknown")
+    label, day = await reference.assign(
+        session, post_office_id=office.id, office_code=office.office_code, at=now, tz=tz
+    )
     case = Case(
         id=random_id("case"),
+        reference=label,
+        reference_day=day,
         municipality_code=municipality_code,
         post_office_id=principal.post_office_id,
         designation_id=designation.id,

@@ -28,6 +28,7 @@ from service.queue.schemas import (
     QueueOverview,
     QueuePosition,
 )
+from service.tenancy.models import Municipality
 
 
 def effective_status(presence: OfficerPresence, *, now: dt.datetime, settings: Settings) -> PresenceStatus:
@@ -103,7 +104,9 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         account = await session.get(Account, extra) if extra else None
         if account is not None:
             names[account.id] = account.display_name
-    offices = await repository.office_names(session, {c.post_office_id for c in (*queued, *live)})
+    offices = await repository.office_names(
+        session, {c.post_office_id for c in (*queued, *live, *(case for _, case in holds))}
+    )
     rows: list[QueuedCaseRow] = []
     for case in queued:
         pending = await repository.pending_offers_of_case(session, case.id)
@@ -111,6 +114,7 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         rows.append(
             QueuedCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 post_office_id=case.post_office_id,
                 post_office_name=offices.get(case.post_office_id),
                 procedure=case.procedure,
@@ -141,13 +145,16 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
                 live_case_id=live_by_officer.get(account.id),
             )
         )
+    municipality = await session.get(Municipality, municipality_code)
     return QueueOverview(
         municipality_code=municipality_code,
+        municipality_name=municipality.name if municipality else None,
         queued=rows,
         officers=officers,
         live=[
             LiveCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 post_office_id=case.post_office_id,
                 post_office_name=offices.get(case.post_office_id),
                 procedure=case.procedure,
@@ -162,8 +169,10 @@ async def overview(session: AsyncSession, *, principal: Principal, settings: Set
         flagged=[
             FlaggedCaseRow(
                 case_id=case.id,
+                case_reference=case.reference,
                 state=case.state,
                 post_office_id=case.post_office_id,
+                post_office_name=offices.get(case.post_office_id),
                 reason_code=hold.reason_code,
                 set_by=hold.set_by,
                 set_by_name=names.get(hold.set_by),

@@ -85,11 +85,8 @@ async def my_offer(
             ring.clear()
             async with unit_of_work(sessionmaker) as session:
                 found = await queue_service.current_offer(session, principal=principal)
-            if found is not None:
-                offer, case = found
-                body = OfferRead.model_validate(offer).model_copy(
-                    update={"procedure": case.procedure, "post_office_id": case.post_office_id}
-                )
+                body = await queue_service.offer_read(session, *found) if found is not None else None
+            if body is not None:
                 return Response(body.model_dump_json(), media_type="application/json")
             remaining = deadline - time.monotonic()
             if remaining <= 0:

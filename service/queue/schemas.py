@@ -42,6 +42,10 @@ class OfferRead(BaseModel):
     procedure: str | None = None
     post_office_id: str | None = None
     waiting_seconds: float | None = None
+    # What the officer reads: the 受付番号 and the names, not the ids (docs/domain.md §B4.1).
+    case_reference: str | None = None
+    post_office_name: str | None = None
+    municipality_name: str | None = None
 
 
 class DeclineReason(StrEnum):
@@ -70,6 +74,7 @@ class Reassign(BaseModel):
 
 class QueuedCaseRow(BaseModel):
     case_id: str
+    case_reference: str | None = None
     post_office_id: str
     post_office_name: str | None = None
     procedure: str
@@ -95,6 +100,7 @@ class OfficerRow(BaseModel):
 
 class LiveCaseRow(BaseModel):
     case_id: str
+    case_reference: str | None = None
     post_office_id: str
     post_office_name: str | None
     procedure: str
@@ -109,8 +115,10 @@ class FlaggedCaseRow(BaseModel):
     """A case flagged (e.g. suspected impersonation): its evidence is on legal hold, retention suspended."""
 
     case_id: str
+    case_reference: str | None = None
     state: str
     post_office_id: str
+    post_office_name: str | None = None
     reason_code: str
     set_by: str
     set_by_name: str | None
@@ -119,6 +127,7 @@ class FlaggedCaseRow(BaseModel):
 
 class QueueOverview(BaseModel):
     municipality_code: str
+    municipality_name: str | None = None
     queued: list[QueuedCaseRow]
     officers: list[OfficerRow]
     live: list[LiveCaseRow] = Field(default_factory=list, description="Supervisors only")

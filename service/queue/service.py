@@ -33,8 +33,10 @@ from service.queue.exceptions import (
 from service.queue.models import CaseOffer, OfficerPresence
 from service.queue.schemas import (
     DeclineReason,
+    OfferRead,
     PresenceStatus,
 )
+from service.tenancy.models import Municipality, PostOffice
 
 
 def _require_officer(principal: Principal) -> str:
@@ -90,6 +92,21 @@ async def current_offer(session: AsyncSession, *, principal: Principal) -> tuple
         return None
     case = await session.get(Case, offer.case_id)
     return (offer, case) if case is not None else None
+
+
+async def offer_read(session: AsyncSession, offer: CaseOffer, case: Case) -> OfferRead:
+    """The offer as the officer reads it: the 受付番号 and the office's and municipality's names."""
+    office = await session.get(PostOffice, case.post_office_id)
+    municipality = await session.get(Municipality, case.municipality_code)
+    return OfferRead.model_validate(offer).model_copy(
+        update={
+            "procedure": case.procedure,
+            "post_office_id": case.post_office_id,
+            "case_reference": case.reference,
+            "post_office_name": office.name if office else None,
+            "municipality_name": municipality.name if municipality else None,
+        }
+    )
 
 
 async def _own_pending_offer(session: AsyncSession, principal: Principal, offer_id: str) -> CaseOffer:

@@ -83,6 +83,7 @@ class CaseReply(_Answer):
     """The case as the hub answers every case call (service/cases/schemas.py CaseRead)."""
 
     id: str
+    reference: str | None = None  # the 受付番号 people read (docs/domain.md §B4.1)
     municipality_code: str = ""
     procedure: Procedure
     state: CaseState

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,6 +29,9 @@ from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 WAIT_MS = 15_000
+# What people read of a case is its 受付番号 (docs/domain.md §B4.1), never its id or a raw ISO timestamp.
+REFERENCE = re.compile(r"^\d{5}-\d{4}-\d{3}$")
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 expect.set_options(timeout=WAIT_MS)
 
 
@@ -68,6 +72,12 @@ async def log_in(page: Page, username: str) -> None:
     await page.click("#login-submit")
 
 
+def _reads_no_ids(text: str, case_id: str) -> None:
+    assert case_id not in text, text
+    assert "po_" not in text, text
+    assert not ISO_TIME.search(text), text
+
+
 async def take_offer(
     page: Page, artifacts: Path, case_id: str, shot: str | None = None, *, keyboard: bool = False
 ) -> None:
@@ -75,7 +85,10 @@ async def take_offer(
     await page.check("#presence-available")
     await expect(page.locator("#presence-effective")).to_have_text("受付可")
     await expect(page.locator("#offer")).to_be_visible()
-    await expect(page.locator("#offer-case")).to_have_text(case_id)
+    await expect(page.locator("#offer-case")).to_have_text(REFERENCE)
+    reference = await page.locator("#offer-case").inner_text()
+    offer = await page.locator("#offer").inner_text()
+    _reads_no_ids(offer, case_id)
     countdown = int(await page.locator("#offer-countdown").inner_text())
     assert 0 < countdown <= 20
     if shot:
@@ -86,7 +99,7 @@ async def take_offer(
     else:
         await page.click("#offer-accept")
     await expect(page.locator("#screen-live")).to_be_visible()
-    await expect(page.locator("#live-case")).to_have_text(case_id)
+    await expect(page.locator("#live-case")).to_have_text(reference)
 
 
 async def video_flowing(page: Page) -> dict[str, Any]:
@@ -241,17 +254,32 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
     artifacts: Path,
 ) -> None:
     case_id = await queued_case(driver, "card_application")
+    reference = (await client.get(f"/api/v1/cases/{case_id}", headers=world.h("a", Role.officer))).json()[
+        "reference"
+    ]
     supervisor, supervisor_errors = await new_page(browser, hub_url)
     await log_in(supervisor, world.a.usernames[Role.supervisor])
     await expect(supervisor.locator("#screen-supervisor")).to_be_visible()
     row = supervisor.locator(f"#sup-offices tr[data-case='{case_id}']")
     await expect(row).to_be_visible()
+    # The supervisor reads the 受付番号, the office's and municipality's names; ids stay in data attributes.
+    await expect(row.locator("th")).to_have_text(reference)
+    await expect(supervisor.locator("#sup-offices h3")).to_contain_text("甲市郵便局")
+    await expect(supervisor.locator("#sup-municipality")).to_have_text("甲市")
+    await expect(supervisor.locator("#who")).to_contain_text("甲市")
+    shown = await supervisor.locator("#screen-supervisor").inner_text()
+    _reads_no_ids(shown, case_id)
     await expect(supervisor.locator("#sup-offices h3")).to_contain_text("（1件）")
     await supervisor.screenshot(path=artifacts / "07-supervisor.png", full_page=True)
 
     page, errors = await new_page(browser, hub_url)
     await log_in(page, world.a.usernames[Role.officer])
     async with counter_call(world.device_a, case_id):
+        await page.check("#presence-available")
+        # The offer names the office and the municipality, not their id and code, and the case by its 受付番号.
+        await expect(page.locator("#offer-case")).to_have_text(reference)
+        await expect(page.locator("#offer-office")).to_have_text("甲市郵便局")
+        await expect(page.locator("#offer-municipality")).to_have_text("甲市")
         await take_offer(page, artifacts, case_id, keyboard=True)
         await video_flowing(page)
         # The counter shows the ID document: the still is listed, opened through the audited view, turned in

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -79,7 +80,9 @@ async def _accept_offer(page: Page, officer: str, case_id: str) -> None:
     await page.click("#login-submit")
     await expect(page.locator("#screen-queue")).to_be_visible()
     await page.check("#presence-available")
-    await expect(page.locator("#offer-case")).to_have_text(case_id)
+    # The officer reads the 受付番号 (docs/domain.md §B4.1); the id stays in URLs.
+    await expect(page.locator("#offer-case")).to_have_text(re.compile(r"^\d{5}-\d{4}-\d{3}$"))
+    assert case_id not in await page.locator("#offer").inner_text()
     await page.click("#offer-accept")
     await expect(page.locator("#screen-live")).to_be_visible()
 

@@ -96,3 +96,17 @@ async def test_same_shinseisho_id_from_two_requests_at_once(world: World) -> Non
     results = await asyncio.gather(*(world.device_a.post("/api/v1/cases", json=body) for _ in range(4)))
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
     assert {r.json()["code"] for r in results if r.status_code == 409} == {"shinseisho_id_in_use"}
+
+
+async def test_cases_created_at_once_at_one_office_get_different_references(world: World) -> None:
+    # The day's first cases race on creating the counter row, the next ones on bumping it.
+    body = {"municipality_code": world.a.municipality_code, "procedure": "application_support"}
+    for _ in range(2):
+        results = await asyncio.gather(*(world.device_a.post("/api/v1/cases", json=body) for _ in range(6)))
+        assert [r.status_code for r in results] == [201] * 6, [r.text for r in results]
+    results = [
+        *results,
+        *(await asyncio.gather(*(world.device_a.post("/api/v1/cases", json=body) for _ in range(6)))),
+    ]
+    references = [r.json()["reference"] for r in results]
+    assert len(set(references)) == len(references), references

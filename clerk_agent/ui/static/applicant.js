@@ -81,7 +81,7 @@ function render(next) {
     if (key !== shown || !document.getElementById('pin-choice-send')) { shown = key; screen.replaceChildren(pinChoice()); }
     return;
   }
-  const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin]);
+  const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin, state.reference]);
   if (key === shown && screen.childElementCount) return;
   shown = key;
   digits = [];
@@ -99,7 +99,10 @@ function render(next) {
     decision: tr('職員が確認しています。', 'The officer is checking.'),
     receipt: tr('お手続きが終わりました。', 'Your procedure is complete.'),
   }[state.progress.current] || '';
-  screen.replaceChildren(el('p', { class: 'big', id: 'applicant-message' }, message));
+  // After the procedure, the 受付番号 to quote when asking about it (never the case id).
+  const reference = state.progress.current === 'receipt' && state.reference
+    ? el('p', { class: 'big', id: 'applicant-reference' }, tr(`受付番号: ${state.reference}`, `Reference: ${state.reference}`)) : null;
+  screen.replaceChildren(...[el('p', { class: 'big', id: 'applicant-message' }, message), reference].filter(Boolean));
 }
 
 async function poll() {

@@ -43,13 +43,26 @@ function decided(caseRead) {
   startWrapup(caseRead);
 }
 
+// People read the municipality's name, not its code (docs/domain.md §B4.1); the queue overview carries it.
+let municipalityName = null;
+
+async function learnMunicipalityName() {
+  try {
+    const overview = await api.get("/api/v1/queue");
+    municipalityName = (overview && overview.municipality_name) || null;
+    renderWho();
+  } catch {
+    // the code stays shown until the next sign-in
+  }
+}
+
 function renderWho() {
   const current = session();
   $("who").textContent = current
     ? t("who", {
         user: current.username,
         role: t(`role_${current.role}`),
-        municipality: current.municipality_code || "—",
+        municipality: municipalityName || current.municipality_code || "—",
       })
     : "";
   show("logout", Boolean(current));
@@ -65,6 +78,7 @@ async function enter() {
     return;
   }
   notices.showNew();
+  if (current.role === "supervisor" || current.role === "officer") learnMunicipalityName();
   if (current.role === "supervisor") {
     screen("screen-supervisor");
     supervisor.start();
@@ -94,6 +108,7 @@ async function enter() {
 }
 
 function leave() {
+  municipalityName = null;
   notices.hide();
   stopWrapup();
   queue.stop();

@@ -1,6 +1,7 @@
 // Small DOM helpers: lookups that fail loudly, element building without parsing HTML, status and error lines.
 import { t, currentLang, label } from "./i18n.js";
 import { STRINGS } from "./strings.js";
+import { clockOf } from "./format.js";
 
 export function $(id) {
   const el = document.getElementById(id);
@@ -98,10 +99,8 @@ export async function busy(button, message, work) {
 }
 
 export function timeOf(iso) {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  // The console's language, not the PC's locale: a Japanese screen shows 19:17:26, not 7:17:26 PM.
-  return Number.isNaN(date.getTime()) ? "—" : date.toLocaleTimeString(currentLang() === "ja" ? "ja-JP" : "en-GB");
+  // The console's language and Tokyo time, not the PC's locale: a Japanese screen shows 19:17:26, not 7:17:26 PM.
+  return clockOf(iso);
 }
 
 export function duration(seconds) {

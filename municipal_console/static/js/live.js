@@ -11,6 +11,7 @@ import { t, label, onLangChange } from "./i18n.js";
 import { LiveLink } from "./livelink.js";
 import { createLiveness } from "./liveness.js";
 import { createNotes } from "./notes.js";
+import { referenceOf } from "./format.js";
 
 const POLL_MS = 3000;
 // No picture this long (since opening, or since the last drop): say plainly why, instead of waiting silently.
@@ -63,7 +64,7 @@ export function createLiveScreen({ onDone }) {
     mediaSince = Date.now();
     resetPanels();
     renderCase();
-    $("live-case").textContent = current.id;
+    $("live-case").textContent = referenceOf(current);
     link = new LiveLink(current.id, $("remote-video"), {
       state: (s) => {
         connState = s;

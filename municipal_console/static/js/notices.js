@@ -1,9 +1,10 @@
 // Security notices of the signed-in account (GET /api/v1/auth/notices): a TOTP change, sessions ended because a
-// refresh token was reused, an activation. The owner sees each new one once after signing in, in local time, and
+// refresh token was reused, an activation. The owner sees each new one once after signing in, in Tokyo time, and
 // dismisses it; what was seen is remembered per account in this browser only (the hub keeps no "read" state).
 import { api, session } from "./api.js";
-import { t, currentLang, onLangChange } from "./i18n.js";
+import { t, onLangChange } from "./i18n.js";
 import { $, el, show } from "./dom.js";
+import { dateTimeOf } from "./format.js";
 
 const SEEN_PREFIX = "madoguchi.notices.seen.";
 
@@ -12,23 +13,12 @@ function seenKey() {
   return current ? SEEN_PREFIX + current.username : "";
 }
 
-function localDateTime(iso) {
-  const date = new Date(iso);
-  return date.toLocaleString(currentLang() === "ja" ? "ja-JP" : "en-GB", {
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-  });
-}
-
 let shown = [];
 
 function render() {
   $("notices-list").replaceChildren(
     ...shown.map((notice) =>
-      el("li", { dataset: { kind: notice.kind } }, `${localDateTime(notice.created_at)} — ${t(`notice_${notice.kind}`)}`),
+      el("li", { dataset: { kind: notice.kind } }, `${dateTimeOf(notice.created_at)} — ${t(`notice_${notice.kind}`)}`),
     ),
   );
 }

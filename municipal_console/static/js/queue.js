@@ -2,6 +2,7 @@
 import { api, ApiError, hubNow } from "./api.js";
 import { $, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
+import { referenceOf } from "./format.js";
 
 const HEARTBEAT_MS = 10_000;
 const LONG_POLL_S = 20;
@@ -95,9 +96,11 @@ export function createQueueScreen({ onAccepted }) {
   function showOffer(found) {
     offer = found;
     $("offer-procedure").textContent = label("procedure", found.procedure);
-    $("offer-office").textContent = found.post_office_id || "—";
+    // Names and the 受付番号, not ids and codes: what the officer reads and may say to the counter.
+    $("offer-office").textContent = found.post_office_name || "—";
+    $("offer-municipality").textContent = found.municipality_name || "—";
     $("offer-waiting").textContent = found.waiting_seconds == null ? "—" : duration(found.waiting_seconds);
-    $("offer-case").textContent = found.case_id;
+    $("offer-case").textContent = referenceOf(found);
     show("offer", true);
     show("offer-empty", false);
     const expires = new Date(found.expires_at).getTime();

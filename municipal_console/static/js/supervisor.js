@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { $, el, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
 import { HOLD_REASONS } from "./contract.js";
+import { referenceOf } from "./format.js";
 
 const POLL_MS = 5000;
 
@@ -46,6 +47,12 @@ export function createSupervisorScreen() {
 
   const officerName = (id, name) => (id ? name || id : null);
 
+  /** The 受付番号 people read for a case of the overview; its id stays in data attributes and URLs. */
+  function shown(caseId) {
+    const rows = overview ? [...overview.queued, ...(overview.live || []), ...(overview.flagged || [])] : [];
+    return referenceOf(rows.find((row) => row.case_id === caseId));
+  }
+
   function header(...keys) {
     return el("thead", {}, el("tr", {}, ...keys.map((key) => el("th", { scope: "col", text: t(key) }))));
   }
@@ -64,7 +71,7 @@ export function createSupervisorScreen() {
           el(
             "tr",
             { dataset: { case: row.case_id } },
-            el("th", { scope: "row", className: "mono", text: row.case_id }),
+            el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
             el("td", { text: label("procedure", row.procedure) }),
             el("td", { text: duration(row.waiting_seconds + since), dataset: { seconds: String(Math.round(row.waiting_seconds)) } }),
             el("td", { text: officerName(row.offered_to, row.offered_to_name) || t("not_offered") }),
@@ -75,7 +82,7 @@ export function createSupervisorScreen() {
                 type: "button",
                 className: "reassign-open",
                 text: t("reassign"),
-                "aria-label": t("reassign_label", { case: row.case_id }),
+                "aria-label": t("reassign_label", { case: referenceOf(row) }),
                 dataset: { case: row.case_id },
               }),
             ),
@@ -89,7 +96,7 @@ export function createSupervisorScreen() {
         el(
           "table",
           {},
-          header("case_id", "procedure", "waiting", "offered_to", "reassign"),
+          header("case_reference", "procedure", "waiting", "offered_to", "reassign"),
           el("tbody", {}, ...body),
         ),
       );
@@ -107,8 +114,8 @@ export function createSupervisorScreen() {
         el(
           "tr",
           { dataset: { case: row.case_id } },
-          el("th", { scope: "row", className: "mono", text: row.case_id }),
-          el("td", { text: row.post_office_name || row.post_office_id }),
+          el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
+          el("td", { text: row.post_office_name || "—" }),
           el("td", { text: label("procedure", row.procedure) }),
           el("td", { text: officerName(row.officer_id, row.officer_name) || "—" }),
           el("td", { text: label("state", row.state) }),
@@ -122,7 +129,7 @@ export function createSupervisorScreen() {
                   type: "button",
                   className: "hold-open",
                   text: t("hold_open"),
-                  "aria-label": t("hold_label", { case: row.case_id }),
+                  "aria-label": t("hold_label", { case: referenceOf(row) }),
                   dataset: { case: row.case_id },
                 }),
           ),
@@ -140,7 +147,7 @@ export function createSupervisorScreen() {
         el(
           "tr",
           { dataset: { case: row.case_id, reason: row.reason_code } },
-          el("th", { scope: "row", className: "mono", text: row.case_id }),
+          el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
           el("td", { text: label("hold", row.reason_code) }),
           el("td", { text: officerName(row.set_by, row.set_by_name) }),
           el("td", { text: timeOf(row.set_at) }),
@@ -152,7 +159,7 @@ export function createSupervisorScreen() {
               type: "button",
               className: "hold-release",
               text: t("hold_release"),
-              "aria-label": t("hold_release_label", { case: row.case_id }),
+              "aria-label": t("hold_release_label", { case: referenceOf(row) }),
               dataset: { case: row.case_id },
             }),
           ),
@@ -174,7 +181,7 @@ export function createSupervisorScreen() {
             el("span", { className: "mono small muted", text: ` ${officer.account_id}` }),
           ),
           el("td", { text: label("presence_state", officer.status) }),
-          el("td", { className: "mono small", text: officer.live_case_id || "—" }),
+          el("td", { className: "mono small", text: officer.live_case_id ? shown(officer.live_case_id) : "—" }),
           el("td", { text: label("presence_state", officer.effective_status) }),
           el("td", { text: timeOf(officer.heartbeat_at) }),
           el("td", { text: officer.wrapup_until ? timeOf(officer.wrapup_until) : "—" }),
@@ -187,7 +194,7 @@ export function createSupervisorScreen() {
   function render() {
     if (!overview) return;
     const since = (Date.now() - fetchedAt) / 1000;
-    $("sup-municipality").textContent = overview.municipality_code;
+    $("sup-municipality").textContent = overview.municipality_name || overview.municipality_code;
     $("sup-updated").textContent = timeOf(new Date(fetchedAt).toISOString());
     renderQueue(since);
     renderLive(since);
@@ -197,7 +204,7 @@ export function createSupervisorScreen() {
 
   function openReassign(caseId) {
     reassigning = caseId;
-    $("reassign-case").textContent = caseId;
+    $("reassign-case").textContent = shown(caseId);
     const select = $("reassign-officer");
     select.replaceChildren(
       el("option", { value: "", text: t("choose") }),
@@ -241,7 +248,7 @@ export function createSupervisorScreen() {
 
   function openHold(caseId) {
     holding = caseId;
-    $("hold-case").textContent = caseId;
+    $("hold-case").textContent = shown(caseId);
     $("hold-reason").value = "";
     show("hold-form", true);
     $("hold-reason").focus();
@@ -260,7 +267,7 @@ export function createSupervisorScreen() {
         api.post(`/api/v1/cases/${encodeURIComponent(holding)}/legal-hold`, { reason_code: reason }),
       );
       showError(null);
-      status(t("hold_done", { case: holding }));
+      status(t("hold_done", { case: shown(holding) }));
       show("hold-form", false);
       holding = null;
       await refresh();
@@ -270,11 +277,11 @@ export function createSupervisorScreen() {
   }
 
   async function release(caseId) {
-    if (!window.confirm(t("hold_release_confirm", { case: caseId }))) return;
+    if (!window.confirm(t("hold_release_confirm", { case: shown(caseId) }))) return;
     try {
       await api.delete(`/api/v1/cases/${encodeURIComponent(caseId)}/legal-hold`);
       showError(null);
-      status(t("hold_released", { case: caseId }));
+      status(t("hold_released", { case: shown(caseId) }));
       await refresh();
     } catch (err) {
       showError(err);

@@ -13,6 +13,7 @@ import pytest
 
 from clerk_agent.card.virtual.build import person
 from tests._services import missing_service
+from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.app.conftest import Agent, Hub, Officer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -72,6 +73,25 @@ async def _case_id(agent: Agent) -> str:
                 if case and case["state"] == "queued_for_officer":
                     return str(case["case_id"])
                 await asyncio.sleep(0.2)
+
+
+async def _reference_shown(clerk: Page, applicant: Page, agent: Agent, case_id: str) -> None:
+    """Both screens and the printed receipt give the 受付番号 and a Japanese date, never the case id or ISO."""
+    reference = re.search(r"受付番号: (\d{5}-\d{4}-\d{3})", await clerk.inner_text("#receipt-reference"))
+    assert reference, await clerk.inner_text("main")
+    assert re.fullmatch(
+        r"受付日時: \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", await clerk.inner_text("#receipt-date")
+    )
+    await applicant.wait_for_selector("#applicant-reference")
+    assert reference.group(1) in await applicant.inner_text("#applicant-reference")
+    for page in (clerk, applicant):
+        shown = await page.inner_text("body")
+        assert case_id not in shown
+        assert not re.search(r"\d{4}-\d{2}-\d{2}T", shown)
+    async with httpx.AsyncClient(base_url=agent.base) as ui:
+        lines = pdf_lines((await ui.get("/receipt.pdf")).content)
+    assert f"受付番号 Reference: {reference.group(1)}" in lines
+    assert not [line for line in lines if "case_" in line or line[:1] in "。、"], lines
 
 
 async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent: Agent) -> None:
@@ -165,6 +185,7 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await clerk.wait_for_selector("#receipt-link", timeout=20000)
         await _clean(clerk)
         await _clean(applicant)
+        await _reference_shown(clerk, applicant, agent, case_id)
         await _shot(clerk, "09-clerk-receipt")
         await _shot(applicant, "09-applicant-done")
         await clerk.click("#lang")

@@ -20,7 +20,7 @@ from clerk_agent.flows.writes import HubWrites
 from clerk_agent.link.client import HubClient, HubWrite, case_path, classify, signaling_ticket_path
 from clerk_agent.link.hub import HubLink, HubUnavailable
 from clerk_agent.link.store import LocalStore
-from service.accounts.router import DeviceSelf as HubDeviceSelf
+from service.accounts.devices_router import DeviceSelf as HubDeviceSelf
 from service.accounts.router import devices_router
 from service.cases.consents import ConsentsGiven
 from service.cases.router import router as cases_router
