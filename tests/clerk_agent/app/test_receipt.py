@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from clerk_agent.flows import texts
 from clerk_agent.flows.case import CounterCase
 from clerk_agent.ui.display import NO_LINE_END, NO_LINE_START, ja_datetime, wrap
 from clerk_agent.ui.receipt import render_receipt
+from clerk_agent.wording import texts
 from tests.clerk_agent.app._pdf import pdf_lines
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
