@@ -284,7 +284,7 @@ function receiptView(c) {
   return el('section', {}, el('h2', {}, tr('受付票', 'Receipt')),
     el('p', { id: 'decision', class: 'ok big' }, t(c.decision)),
     el('p', { id: 'next-steps' }, t(c.next_steps)),
-    el('p', {}, tr(`受付番号: ${c.case_id}`, `Case number: ${c.case_id}`)),
+    el('p', {}, tr('受付番号: ', 'Case number: '), el('span', { class: 'ref', translate: 'no' }, c.case_id)),
     el('a', { id: 'receipt-link', href: '/receipt.pdf', target: '_blank' }, tr('受付票を印刷（PDF）', 'Print the receipt (PDF)')),
     el('div', {}, button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary')));
 }
@@ -318,7 +318,7 @@ function render(next, force = false) {
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
       ? withdrawControl() : ['session_live', 'evidence_captured', 'officer_review'].includes(c.state) && c.procedure !== 'application_support'
         ? abortControl() : null;
-    view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, `${t(state.procedure)} ${c.case_id ? `· ${c.case_id}` : ''}`), pending, view, withdraw);
+    view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, t(state.procedure), c.case_id ? [` · ${tr('受付番号', 'Case number')} `, el('span', { class: 'ref', translate: 'no' }, c.case_id)] : null), pending, view, withdraw);
   }
   screen.replaceChildren(view);
   livePhoto();
