@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._seen import assert_clean, enter_new_pins
 from tests._services import missing_service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,14 +258,14 @@ async def test_a_person_acts_the_officer_in_the_demo(demo: Demo, browser: Browse
     assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "approved"
     await _shot(officer, "06-officer-approved")
+    await assert_clean(officer)
 
     # Back at the counter the applicant chooses the new card's PINs; the case goes on to J-LIS.
-    await applicant.wait_for_selector("#pin-choice-send", timeout=30_000)
-    for field, value in zip(("#pc-sign", "#pc-auth", "#pc-juki", "#pc-kenhojo"), CHOSEN, strict=True):
-        await applicant.fill(field, value)
-    await applicant.click("#pin-choice-send")
+    await enter_new_pins(applicant, CHOSEN)
     await clerk.wait_for_selector("#receipt-link", timeout=30_000)
     await _shot(clerk, "07-clerk-receipt")
+    await assert_clean(clerk)
+    await assert_clean(applicant)
     assert not errors, errors
     await context.close()
 
@@ -340,6 +341,7 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     await officer.wait_for_selector("#screen-done:visible, .error:visible", timeout=20_000)
     assert await officer.is_visible("#screen-done"), await officer.inner_text(".error:visible")
     assert await officer.get_attribute("#done-state", "data-state") == "referred_to_counter"
+    await assert_clean(officer)
     # The clerk can tell the applicant why and where to go (the officer's note stays with the municipality).
     await clerk.wait_for_selector("#decision-reason[data-code='document_unreadable']", timeout=20_000)
     assert "窓口" in await clerk.inner_text("#decision-reason")
@@ -351,6 +353,7 @@ async def test_the_officer_sees_the_application_stills_and_refers_to_the_counter
     assert "届きます" not in next_steps
     assert "市区町村の窓口" in next_steps
     assert await clerk.locator("#notice").is_hidden()
+    await assert_clean(clerk)
     await _shot(clerk, "13-clerk-referred")
     assert not errors, errors
     await context.close()

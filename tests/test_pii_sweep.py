@@ -280,7 +280,10 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent) -> str:
         await officer.review_and_approve(case_id)
         await counter.until("approved")
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["choose_pins"]))
-        await applicant.post("/api/applicant/pin-request", raw="\n".join(CHOSEN).encode())
+        # Each PIN typed twice (then confirmed), as the applicant's form sends them.
+        await applicant.post(
+            "/api/applicant/pin-request", raw="\n".join(p for p in CHOSEN for _ in "12").encode()
+        )
         done = await counter.until("step:receipt")
         assert done["case"]["state"] == "pin_request_sealed"  # type: ignore[index]
         await officer_http.get(f"/api/v1/cases/{case_id}")

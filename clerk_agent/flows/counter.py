@@ -339,15 +339,18 @@ class CounterFlow(Desk):
         self.spawn(self._queue_on_case(lambda case_id: self.client.pin_request(case_id, body)))
 
     async def submit_pin_choice(self, raw: bytearray) -> None:
-        """The applicant's four chosen PINs, sealed to the municipality's key (pinchoice.py); `raw` is wiped."""
+        """The applicant's four chosen PINs, each typed twice, sealed to the municipality's key (pinchoice.py).
+
+        `raw` is wiped; a refusal's notice names the field, never the value.
+        """
         case = self.require_case()
         try:
             if self.sealing_key is None or case.case_id is None:
                 self.notice = "sealing_key_pending"
                 return
             sealed = seal_choice(raw, sealing_key=self.sealing_key, case_id=case.case_id)
-        except PinChoiceRefused:
-            self.notice = "invalid_pin_choice"
+        except PinChoiceRefused as refused:
+            self.notice = refused.notice
             return
         finally:
             raw[:] = bytes(len(raw))

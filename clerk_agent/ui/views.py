@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from clerk_agent.flows.cardsteps import CODE_B_NOTICES
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.pinchoice import FIELDS, KINDS, refusal_of, refusal_text
 from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
 from clerk_agent.ui.display import ja_datetime
@@ -44,6 +45,9 @@ def _notice(flow: CounterFlow) -> JsonView | None:
             "problem": flow.problem_code,
             **texts.pair(problem_text(flow.problem_code)),
         }
+    refused = refusal_of(flow.notice)
+    if refused:
+        return {"code": flow.notice, **texts.pair(refusal_text(*refused))}
     return {"code": flow.notice, **texts.pair(texts.NOTICES.get(flow.notice, ("", "")))}
 
 
@@ -169,11 +173,37 @@ def _decision_reason(
     )
 
 
+def _pin_choice(flow: CounterFlow) -> JsonView:
+    """The new-PIN form's fields and rules, as the agent enforces them, and which field the agent refused."""
+    refused = refusal_of(flow.notice)
+    error = None
+    if refused:
+        kind, field = refused
+        error = {"kind": kind, "field": field, **texts.pair(refusal_text(kind, field))}
+    return {
+        "fields": [
+            {
+                "key": f.key,
+                "label": texts.pair(f.label),
+                "rule": texts.pair(f.rule),
+                "pattern": f.pattern.pattern,
+                "max": f.max_length,
+                "letters": f.letters,
+                "errors": {kind: texts.pair(refusal_text(kind, f.key)) for kind in KINDS},
+            }
+            for f in FIELDS
+        ],
+        "error": error,
+    }
+
+
 def applicant_view(flow: CounterFlow) -> JsonView:
     """The applicant's screen: steps, PIN pad, the photo to approve, plain messages and the 受付番号; no ids."""
     view = _common(flow)
     if flow.notice in CODE_B_NOTICES:
         view["notice"] = None  # code B is the clerk's to type again; the applicant has nothing to do
+    if refusal_of(flow.notice):
+        view["notice"] = None  # told next to the field itself (pin_choice.error)
     case = flow.case
     decision = texts.DECISIONS.get(case.hub_state) if case and case.hub_state else None
     if case and case.hub_state == CaseState.aborted:
@@ -187,6 +217,7 @@ def applicant_view(flow: CounterFlow) -> JsonView:
         and case.procedure in MAILED
         and flow.sealing_key is not None
     )
+    view["pin_choice"] = _pin_choice(flow) if view["choose_pins"] else None
     view["photo_review"] = flow.capture.candidate is not None
     # The 受付番号 is no personal data: the applicant may note it to ask about the case later.
     view["reference"] = case.reference if case else None

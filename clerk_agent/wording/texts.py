@@ -148,10 +148,6 @@ NOTICES: Final[dict[str, Text]] = {
         "申請書IDは数字23桁です（空白やハイフンは入れても構いません）。",
         "The form ID is 23 digits (spaces and hyphens may be typed).",
     ),
-    "invalid_pin_choice": (
-        "署名用パスワードは英大文字と数字を含む6〜16文字、ほかの3つは数字4桁です。",
-        "Signing password: 6–16 capital letters and digits (both); the other three: 4 digits.",
-    ),
     "consents_required": ("すべての同意が必要です。", "Every consent is needed to go on."),
     "qr_not_found": (
         "申請書のQRコードが読み取れませんでした。カメラに近づけてもう一度読み取るか、申請書IDを入力してください。",

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.wire.device_auth import b64url, b64url_decode
 
 VERSION = "madoguchi/pin-seal/v1"
-_FOUR_DIGITS = re.compile(r"^[0-9]{4}$")
-_SIGN_PASSWORD = re.compile(r"^(?=.*[A-Z])(?=.*[0-9])[A-Z0-9]{6,16}$")
+FOUR_DIGITS = re.compile(r"^[0-9]{4}$")
+SIGN_PASSWORD = re.compile(r"^(?=.*[A-Z])(?=.*[0-9])[A-Z0-9]{6,16}$")
 
 
 class SealedPinRequest(BaseModel):
@@ -48,7 +48,7 @@ def validate_pins(
     *, sign_password: bytearray, auth_pin: bytearray, juki_pin: bytearray, kenhojo_pin: bytearray
 ) -> None:
     """署名用 6–16 upper-case letters and digits (both); the other three 4 digits."""
-    if not _SIGN_PASSWORD.match(sign_password.decode("ascii", "replace")):
+    if not SIGN_PASSWORD.match(sign_password.decode("ascii", "replace")):
         raise PinChoiceError(
             "署名用パスワードは英大文字と数字を含む6〜16文字 / signing password: 6–16 A–Z and 0–9, both"
         )
@@ -57,7 +57,7 @@ def validate_pins(
         ("住民基本台帳用", juki_pin),
         ("券面事項入力補助用", kenhojo_pin),
     ):
-        if not _FOUR_DIGITS.match(pin.decode("ascii", "replace")):
+        if not FOUR_DIGITS.match(pin.decode("ascii", "replace")):
             raise PinChoiceError(f"{label}暗証番号は数字4桁 / {label} PIN: 4 digits")
 
 

@@ -1,6 +1,7 @@
 // The applicant's screen: where they are, plain messages, and the PIN pad (the PIN goes to the agent once).
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
 import { startOfficerPanel } from './officer.js';
+import { pinChoice, resetPinChoice } from './pinchoice.js';
 
 let state = null;
 let digits = [];
@@ -27,25 +28,6 @@ function pinPad() {
     retries != null ? el('p', { id: 'pin-tries', class: retries === 1 ? 'bad big' : 'big' }, tr(`残り${retries}回`, `${retries} tries left`)) : null,
     dots, el('div', { class: 'pinpad' }, keys, clear, zero, send),
     el('p', {}, tr('暗証番号は職員にも郵便局にも見えません。', 'Neither the clerk nor the post office can see your PIN.')));
-}
-
-function pinChoice() {
-  const fields = [
-    ['pc-sign', '署名用電子証明書のパスワード（英大文字と数字を含む6〜16文字）', 'Signing password (6–16 capital letters and digits)', 16],
-    ['pc-auth', '利用者証明用電子証明書の暗証番号（数字4桁）', 'User authentication PIN (4 digits)', 4],
-    ['pc-juki', '住民基本台帳用の暗証番号（数字4桁）', 'Resident registry PIN (4 digits)', 4],
-    ['pc-kenhojo', '券面事項入力補助用の暗証番号（数字4桁）', 'Card-face input support PIN (4 digits)', 4],
-  ].map(([id, ja, en, max]) => el('label', { class: 'check' }, tr(ja, en), el('input', { id, type: 'password', maxlength: String(max), autocomplete: 'off' })));
-  const send = el('button', { type: 'button', id: 'pin-choice-send', class: 'primary', onclick: async () => {
-    const inputs = ['pc-sign', 'pc-auth', 'pc-juki', 'pc-kenhojo'].map((id) => document.getElementById(id));
-    const body = new TextEncoder().encode(inputs.map((input) => input.value.toUpperCase()).join('\n'));
-    for (const input of inputs) input.value = '';
-    const next = await post('/api/applicant/pin-request', body, true);
-    body.fill(0);
-    if (next) { shown = ''; render(next); }
-  } }, tr('設定する', 'Set'));
-  return el('section', {}, el('h2', {}, tr('新しいカードの暗証番号を決めてください', 'Choose the PINs of your new card')), fields, send,
-    el('p', {}, tr('暗証番号は暗号化され、市区町村だけが開けます。', 'Your PINs are encrypted; only the municipality can open them.')));
 }
 
 function photoReview() {
@@ -78,13 +60,14 @@ function render(next) {
   }
   if (state.choose_pins) {
     const key = JSON.stringify([document.documentElement.lang, 'choose', state.notice]);
-    if (key !== shown || !document.getElementById('pin-choice-send')) { shown = key; screen.replaceChildren(pinChoice()); }
+    if (key !== shown || !document.getElementById('pin-choice')) { shown = key; screen.replaceChildren(pinChoice(state.pin_choice, render)); }
     return;
   }
   const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin, state.reference]);
   if (key === shown && screen.childElementCount) return;
   shown = key;
   digits = [];
+  resetPinChoice();
   let message;
   if (state.pin.open && state.pin.needs_clerk_confirm) message = tr('残り1回です。係員の確認をお待ちください。', 'One try left. Please wait for the clerk.');
   else if (state.ineligible.length) message = state.ineligible.map(t).join(' ');

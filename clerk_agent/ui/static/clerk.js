@@ -311,7 +311,7 @@ function receiptView(c) {
   return el('section', {}, el('h2', {}, tr('受付票', 'Receipt')),
     el('p', { id: 'decision', class: 'ok big' }, t(c.decision)),
     el('p', { id: 'next-steps' }, t(c.next_steps)),
-    el('p', { id: 'receipt-reference', class: 'big' }, tr(`受付番号: ${c.reference || '—'}`, `Reference: ${c.reference || '—'}`)),
+    el('p', { id: 'receipt-reference', class: 'big' }, tr('受付番号: ', 'Reference: '), el('span', { class: 'ref', translate: 'no' }, c.reference || '—')),
     el('p', { id: 'receipt-date' }, tr(`受付日時: ${c.started}`, `Date: ${c.started}`)),
     el('a', { id: 'receipt-link', href: '/receipt.pdf', target: '_blank' }, tr('受付票を印刷（PDF）', 'Print the receipt (PDF)')),
     el('div', {}, button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary')));
@@ -346,7 +346,7 @@ function render(next, force = false) {
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
       ? withdrawControl() : LIVE_STATES.includes(c.state) && c.procedure !== 'application_support'
         ? abortControl() : null;
-    view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, `${t(state.procedure)} ${c.reference ? `· ${tr('受付番号', 'Ref.')} ${c.reference}` : ''}`), pending, view, withdraw);
+    view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, t(state.procedure), c.reference ? [` · ${tr('受付番号', 'Ref.')} `, el('span', { class: 'ref', translate: 'no' }, c.reference)] : null), pending, view, withdraw);
   }
   screen.replaceChildren(view);
   livePhoto();

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from clerk_agent.card.virtual.build import person
+from tests._seen import assert_clean, assert_in_viewport, enter_new_pins
 from tests._services import missing_service
 from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.app.conftest import Agent, Hub, Officer
@@ -58,11 +59,32 @@ async def _shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-async def _clean(page: Page) -> None:
-    """What a person sees after a step that worked: no error banner, and no raw code like `review_closed`."""
-    assert await page.locator("#notice").is_hidden(), await page.inner_text("#notice")
-    shown = await page.inner_text("body")
-    assert not re.search(r"\b[a-z]+_[a-z_]+\b", shown), shown
+async def _new_pins_told_by_field(applicant: Page) -> None:
+    """A slip in one PIN's confirmation: the field is named in the page's language and only that PIN is cleared."""
+    await applicant.wait_for_selector("#pin-choice[data-field='sign']", timeout=20000)
+    await assert_in_viewport(applicant, "#pc-sign")
+    for entry, value in (("#pc-sign", CHOSEN[0]), ("#pc-sign-again", CHOSEN[0])):
+        await applicant.click(entry)
+        for char in value:
+            await applicant.click(f"#pin-choice button[data-key='{char}']")
+    await applicant.click("#pc-next")
+    await applicant.wait_for_selector("#pin-choice[data-field='auth']")
+    for char in CHOSEN[1] + "9999":  # the first entry moves on to the confirmation by itself
+        await applicant.click(f"#pin-choice button[data-key='{char}']")
+    await applicant.click("#pc-next")
+    await applicant.wait_for_selector("#pc-error", state="visible")
+    told = await applicant.inner_text("#pc-error")
+    assert "利用者証明用" in told, told
+    assert "違います" in told, told
+    assert await applicant.input_value("#pc-auth") == ""
+    assert await applicant.input_value("#pc-auth-again") == ""
+    await _shot(applicant, "08-applicant-pin-mismatch")
+    await applicant.click("#pc-back")  # the signing password is still there, as typed
+    assert await applicant.input_value("#pc-sign") == CHOSEN[0]
+    await applicant.click("#pc-next")
+    await applicant.wait_for_selector("#pin-choice[data-field='auth']")
+    await applicant.click("#pc-back")
+    await applicant.wait_for_selector("#pin-choice[data-field='sign']")
 
 
 async def _case_id(agent: Agent) -> str:
@@ -104,6 +126,9 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await clerk.goto(f"{agent.base}/")
     await applicant.goto(f"{agent.base}/applicant")
     await clerk.wait_for_selector("#start-card_renewal")
+    await assert_clean(clerk)
+    await assert_clean(applicant)
+    await assert_in_viewport(clerk, "#start-card_renewal")
     await _shot(clerk, "01-clerk-procedure")
     await clerk.fill("#form-id", "11112222333344445555666")
     await clerk.click("#start-card_renewal")
@@ -129,13 +154,16 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await choice.check()
     await clerk.click("#eligibility-submit")
     await clerk.wait_for_selector("#consents-submit", timeout=20000)
-    await _clean(clerk)
+    await assert_clean(clerk)
+    await assert_clean(applicant)
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
     await _shot(clerk, "03-clerk-consents")
     await clerk.click("#consents-submit")
     await clerk.click("#card-check")
     await clerk.wait_for_selector("#request-verification")
+    await assert_clean(clerk)
+    await assert_in_viewport(clerk, "#request-verification")
     assert "3" in (await clerk.inner_text("#pin-retries"))
     await _shot(clerk, "04-clerk-card")
     await clerk.click("#request-verification")
@@ -167,24 +195,24 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await applicant.wait_for_selector("#pin-tries", timeout=20000)
         assert "残り3回" in await applicant.inner_text("#pin-tries")
         await _shot(applicant, "06-applicant-pin")
+        await assert_clean(applicant)
+        await assert_in_viewport(applicant, "#pin-send")
         for digit in HOLDER.auth_pin:
             await applicant.click(f"button[data-digit='{digit}']")
         await applicant.click("#pin-send")
         await clerk.wait_for_selector("#evidence-done", timeout=20000)
-        await _clean(clerk)
+        await assert_clean(clerk)
         await _shot(clerk, "07-clerk-evidence-sent")
         await officer.review_and_approve(case_id)
         await clerk.wait_for_selector("#choose-pins", timeout=20000)
-        await _clean(clerk)
+        await assert_clean(clerk)
         await _shot(clerk, "08-clerk-approved")
-        await applicant.wait_for_selector("#pin-choice-send", timeout=20000)
-        for field, value in zip(("#pc-sign", "#pc-auth", "#pc-juki", "#pc-kenhojo"), CHOSEN, strict=True):
-            await applicant.fill(field, value)
+        await _new_pins_told_by_field(applicant)
         await _shot(applicant, "08-applicant-choose-pins")
-        await applicant.click("#pin-choice-send")
+        await enter_new_pins(applicant, CHOSEN)
         await clerk.wait_for_selector("#receipt-link", timeout=20000)
-        await _clean(clerk)
-        await _clean(applicant)
+        await assert_clean(clerk)
+        await assert_clean(applicant)
         await _reference_shown(clerk, applicant, agent, case_id)
         await _shot(clerk, "09-clerk-receipt")
         await _shot(applicant, "09-applicant-done")

@@ -12,6 +12,7 @@ import shutil
 import httpx
 import pytest
 
+from tests._seen import assert_clean, assert_in_viewport, enter_new_pins
 from tests.clerk_agent.app.conftest import Agent, Hub, Officer
 from tests.clerk_agent.app.test_counter_browser import ARTIFACTS, CHOSEN, HOLDER, browser  # noqa: F401
 from tests.clerk_agent.app.test_counter_flow import _assert_no_pin_anywhere
@@ -37,8 +38,12 @@ class Walk:
         self.html: list[str] = []
         self.count = 0
 
-    async def shot(self, name: str) -> None:
-        """Screenshot both screens and keep their HTML for the PIN search."""
+    async def shot(self, name: str, *, clean: bool = True, lang: str = "ja") -> None:
+        """Screenshot both screens and keep their HTML for the PIN search; after a step that worked (`clean`),
+        both screens show no error, no raw code and no stray English (tests/_seen.py)."""
+        if clean:
+            for page in (self.clerk, self.applicant):
+                await assert_clean(page, lang)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.count += 1
         for who, page in (("clerk", self.clerk), ("applicant", self.applicant)):
@@ -104,6 +109,7 @@ async def _pin(walk: Walk) -> None:
     await applicant.wait_for_selector("#pin-tries", timeout=WAIT)
     assert "残り3回" in await applicant.inner_text("#pin-tries")
     await walk.shot("pin")
+    await assert_in_viewport(applicant, "#pin-send")
     for digit in HOLDER.auth_pin:
         await applicant.click(f"button[data-digit='{digit}']")
     await applicant.click("#pin-send")
@@ -117,7 +123,7 @@ async def _abort_and_requeue(walk: Walk, officer: Officer, case_id: str) -> None
     await officer.abort(case_id, "picture_quality")
     await clerk.wait_for_selector("#abort-reason[data-code='picture_quality']", timeout=WAIT)
     assert "映像が不鮮明" in await clerk.inner_text("#abort-reason")
-    await walk.shot("aborted")
+    await walk.shot("aborted", clean=False)
     await clerk.click("#requeue")
     await clerk.wait_for_selector("#queue-position", timeout=WAIT)
     await officer.accept(case_id)
@@ -133,6 +139,7 @@ async def _photo_and_documents(walk: Walk) -> None:
     await clerk.click("#photo-take")
     await applicant.wait_for_selector("#photo-approve", timeout=WAIT)
     await walk.shot("photo-review")
+    await assert_in_viewport(applicant, "#photo-approve")
     await applicant.click("#photo-approve")
     await clerk.wait_for_selector("#photo-approved", timeout=WAIT)
     await clerk.click("#demo-show-document")
@@ -149,11 +156,9 @@ async def _photo_and_documents(walk: Walk) -> None:
 async def _finish(walk: Walk, *, mailed: bool) -> None:
     clerk, applicant = walk.clerk, walk.applicant
     if mailed:
-        await applicant.wait_for_selector("#pin-choice-send", timeout=WAIT)
-        for field, value in zip(("#pc-sign", "#pc-auth", "#pc-juki", "#pc-kenhojo"), CHOSEN, strict=True):
-            await applicant.fill(field, value)
+        await applicant.wait_for_selector("#pin-choice[data-field='sign']", timeout=WAIT)
         await walk.shot("choose-pins")
-        await applicant.click("#pin-choice-send")
+        await enter_new_pins(applicant, CHOSEN)
     else:
         await clerk.wait_for_selector("#close", timeout=WAIT)
         await walk.shot("approved")
@@ -206,7 +211,7 @@ async def test_procedure_through_the_counter_ui(
         await walk.clerk.click("#lang")
         await walk.clerk.wait_for_function("document.documentElement.lang === 'en'")
         assert "Receipt" in await walk.clerk.inner_text("main")
-        await walk.shot("receipt-en")
+        await walk.shot("receipt-en", lang="en")
     await context.close()
     assert not foreign  # nothing loaded from anywhere but the agent itself (no CDN)
     assert len(list(walk.dir.glob("*.png"))) == 2 * walk.count

@@ -105,7 +105,17 @@ async def test_renewal_end_to_end_and_the_pin_is_nowhere(hub: Hub, agent: Agent,
         approved = await counter.until("approved")
         assert approved["case"]["decision"]["ja"] == "本人確認が完了しました。"  # type: ignore[index]
         await _until_choose_pins(applicant)
-        await applicant.post("/api/applicant/pin-request", raw="\n".join(CHOSEN).encode())
+        # A slip in one confirmation: refused at the agent, the field named to the applicant, nothing sealed.
+        slip = [p for p in CHOSEN for _ in "12"]
+        slip[5] = "6942"
+        refused = await applicant.post("/api/applicant/pin-request", raw="\n".join(slip).encode())
+        assert refused["pin_choice"]["error"]["field"] == "juki"  # type: ignore[index]
+        assert "住民基本台帳用" in refused["pin_choice"]["error"]["ja"]  # type: ignore[index]
+        assert refused["notice"] is None  # told next to the field, not in the banner
+        assert (await counter.state("/api/state"))["notice"]["code"] == "pin_choice_mismatch_juki"  # type: ignore[index]
+        await applicant.post(
+            "/api/applicant/pin-request", raw="\n".join(p for p in CHOSEN for _ in "12").encode()
+        )
         done = await counter.until("step:receipt")
         assert done["case"]["state"] == "pin_request_sealed"  # type: ignore[index]
         receipt = await ui.get("/receipt.pdf")

@@ -1,0 +1,102 @@
+"""What a person sees, for the Chromium tests: no error on screen, no raw code, the page's language, in reach.
+
+`assert_clean` fails on a visible error element (role=alert, .error, .banner, .notice, #code-b-error …), on a raw
+code (`invalid_transition`, `review_closed`, an unlabelled `case_…`; a number labelled on purpose sits in a
+`.ref` element), and, in Japanese mode, on an English sentence that is not
+marked as the deliberate English sub-label (`lang="en"`, as the console marks them). `assert_in_viewport` fails
+unless an element the person must act on is wholly inside the window without scrolling.
+`enter_new_pins` chooses the new card's PINs as the applicant does: on the on-screen keypad, each PIN twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from playwright.async_api import Page
+
+ERROR_SELECTORS = ("[role=alert]", "[role=alertdialog]", ".error", ".banner", ".notice")
+RAW_CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[A-Za-z0-9]+)+\b")
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z][a-z']*(?:[ ,]+[A-Za-z][a-z']*){2,}")
+
+# The visible text of the page, one entry per text node, with whether it sits inside a lang="en" element.
+_VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    const text = node.textContent.trim();
+    if (!text || !parent || parent.closest('script, style, template')) continue;
+    if (!parent.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+    if (parent.closest('.ref')) continue; // a labelled reference number shown on purpose (受付番号)
+    const marked = parent.closest('[lang]');
+    out.push([text, Boolean(marked && marked.lang.startsWith('en'))]);
+  }
+  return out;
+}"""
+
+
+async def visible_errors(page: Page) -> list[str]:
+    """The text of every visible error element on the page."""
+    found: list[str] = []
+    for selector in ERROR_SELECTORS:
+        for element in await page.locator(selector).all():
+            if await element.is_visible():
+                found.append(f"{selector}: {(await element.inner_text()).strip()}")
+    return found
+
+
+async def assert_clean(page: Page, lang: str = "ja") -> None:
+    """After a step that worked: no visible error, no raw code, and in Japanese mode no stray English sentence."""
+    errors = await visible_errors(page)
+    assert not errors, f"{page.url}: error on screen: {errors}"
+    texts: list[list[object]] = await page.evaluate(_VISIBLE_TEXT)
+    raw = [str(t) for t, _ in texts if RAW_CODE.search(str(t))]
+    assert not raw, f"{page.url}: raw codes on screen: {raw}"
+    if lang == "ja":
+        english = [str(t) for t, marked in texts if not marked and ENGLISH_SENTENCE.search(str(t))]
+        assert not english, f"{page.url}: English in Japanese mode: {english}"
+
+
+async def assert_in_viewport(page: Page, selector: str) -> None:
+    """The element is visible and wholly inside the window as it is now, without scrolling."""
+    element = page.locator(selector)
+    assert await element.is_visible(), f"{selector} is not visible"
+    box = await element.bounding_box()
+    size = page.viewport_size
+    assert box is not None, selector
+    assert size is not None, selector
+    inside = (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
+        and box["y"] + box["height"] <= size["height"]
+    )
+    assert inside, f"{selector} at {box} is not wholly inside the {size} window"
+
+
+async def enter_new_pins(page: Page, chosen: Sequence[str], wait_ms: float = 30_000) -> None:
+    """Choose the new card's PINs on the applicant's keypad, one PIN at a time, each typed and then confirmed.
+
+    `chosen` is in screen order: 署名用, 利用者証明用, 住民基本台帳用, 券面事項入力補助用.
+    """
+    await page.wait_for_selector("#pin-choice[data-field]", timeout=wait_ms)
+    for i, value in enumerate(chosen):
+        form = page.locator("#pin-choice")
+        key = await form.get_attribute("data-field")
+        await assert_clean(page)
+        for entry in (f"#pc-{key}", f"#pc-{key}-again"):
+            await page.click(entry)
+            if await page.input_value(entry):  # typed before: start the box afresh, as a person would
+                await page.click("#pc-clear")
+            for char in value:
+                await assert_in_viewport(page, f"#pin-choice button[data-key='{char}']")
+                await page.click(f"#pin-choice button[data-key='{char}']")
+        last = i == len(chosen) - 1
+        button = "#pin-choice-send" if last else "#pc-next"
+        await assert_in_viewport(page, button)
+        await page.click(button)
+        if not last:
+            await page.wait_for_selector(
+                f"#pin-choice[data-field]:not([data-field='{key}'])", timeout=wait_ms
+            )
