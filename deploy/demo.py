@@ -162,8 +162,8 @@ def walkthrough(counter: str, console: str) -> str:
             "type the 23-digit 申請書ID, or hold the demo form up and scan its QR code",
         ),
         (
-            "「更新」を押す（交付申請受付はカードを読まないため、顔写真の照合は更新・暗証番号・電子証明書の手続きで練習します）",
-            "press 更新 (card renewal); 交付申請受付 reads no card, so practise the photo check with a card procedure",
+            "「カード更新」を押す（交付申請受付はカードを読まないため、顔写真の照合は更新・暗証番号・電子証明書の手続きで練習します）",
+            "press カード更新 (card renewal); 交付申請受付 reads no card, so practise the photo check with a card procedure",
         ),
         (
             "確認事項に答え、同意（録画・本人確認書類の写し・暗証番号の入力）にチェックして送る",
