@@ -143,7 +143,7 @@ async def run(samples: int, database_url: str | None) -> None:
                             attested=False,
                             expected_version=None,
                             answers=None,
-                            tz=tz,
+                            settings=settings,
                         )
                     committed = time.perf_counter()
                     await asyncio.wait_for(arrived.wait(), 30)

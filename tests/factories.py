@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from clerk_agent.link.auth import DeviceAuth
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role, Scope
-from service.cases import consents as consent_catalogue
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
@@ -22,6 +21,7 @@ from service.tenancy.codes import Procedure, municipality_check_digit
 from service.tenancy.hours import ALWAYS_OPEN, OpeningHours
 from service.tenancy.schemas import DesignationCreate, MunicipalityCreate, PostOfficeCreate
 from service.wire import device_auth
+from service.wire.consents import CURRENT as CURRENT_CONSENTS
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -33,7 +33,7 @@ ELIGIBLE = {
     "minor_or_adult_ward": False,
 }
 # The applicant's consents at the current versions of the texts, as the counter records them before verification.
-CONSENTS = dict(consent_catalogue.CURRENT)
+CONSENTS = dict(CURRENT_CONSENTS)
 
 
 def municipality_code(first_five: str) -> str:

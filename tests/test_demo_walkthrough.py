@@ -15,7 +15,6 @@ applicant to the town-hall counter. Screenshots go to var/artifacts/demo/.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -27,21 +26,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Page
 
+from tests._chromium import chromium
 from tests._seen import assert_clean, enter_new_pins
-from tests._services import missing_service
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "var" / "artifacts" / "demo"
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
 CHOSEN = ("DEMO2026Z", "2468", "1357", "9753")  # the new card's PINs, invented for the walkthrough
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the dev extra is missing
-    async_playwright = None  # type: ignore[assignment]
 
 
 def _has_lan_address() -> bool:
@@ -114,28 +107,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """The system's headless Chromium in the host's own network (as a person at this machine would use it)."""
-    if not HAVE_CHROMIUM or async_playwright is None:
-        missing_service("chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            with contextlib.suppress(Exception):
-                await launched.close()
+    async with chromium("--autoplay-policy=no-user-gesture-required") as launched:
+        yield launched
 
 
 async def _shot(page: Page, name: str) -> None:

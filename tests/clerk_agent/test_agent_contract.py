@@ -73,7 +73,7 @@ def test_hub_paths_are_spelled_only_in_the_client() -> None:
         for path in _sources()
         if path != CLIENT
         for node in _strings(ast.parse(path.read_text(encoding="utf-8")))
-        if "/api/v1" in node.value
+        if "/api/v1" in str(node.value)
     ]
     assert not found, f"hub paths outside clerk_agent/link/client.py: {found}"
     assert "/api/v1" in CLIENT.read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,7 +121,7 @@ def test_every_ui_string_exists_in_japanese_and_english() -> None:
 def _contract_keys() -> set[str]:
     from service.wire.es import contract
 
-    parts = contract()
+    parts: dict[str, Any] = contract()
     keys = {f"state_{code}" for code in parts["STATE_LABELS"]}
     keys |= {f"reason_{code}" for code in parts["REASON_LABELS"]}
     keys |= {f"hold_{entry['code']}" for entry in parts["HOLD_REASONS"]}

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -44,7 +44,7 @@ from tests.municipal_console.test_console_real_agent import (
 from tests.service.conftest import CaseDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-SCREEN = {"width": 1024, "height": 768}
+SCREEN: ViewportSize = {"width": 1024, "height": 768}
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
-from service.cases.consents import CURRENT
+from service.wire.consents import CURRENT
 from tests.factories import World
 from tests.service.conftest import ELIGIBLE, CaseDriver
 from tests.service.db_snapshot import snapshot

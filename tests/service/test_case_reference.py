@@ -106,7 +106,8 @@ async def test_migration_numbers_the_cases_that_existed_before(
                 )
         await migrate.upgrade(engine)
         async with engine.connect() as conn:
-            references = dict((await conn.execute(text("SELECT id, reference FROM counter_case"))).all())
+            rows = (await conn.execute(text("SELECT id, reference FROM counter_case"))).all()
+            references: dict[str, str] = {str(row[0]): str(row[1]) for row in rows}
             counters = (
                 await conn.execute(text("SELECT day, last_seq FROM case_reference_counter ORDER BY day"))
             ).all()

@@ -7,47 +7,29 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from tests._services import missing_service
+from tests._chromium import chromium
 from tests.clerk_agent.app.conftest import Agent, CounterClient, Hub, Officer
 from tests.clerk_agent.app.test_counter_flow import HOLDER, _renewal_until_live
 from tests.factories import ELIGIBLE
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
-except ImportError:  # pragma: no cover - the dev extra is missing
-    async_playwright = None  # type: ignore[assignment]
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
 ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "artifacts" / "counter"
-SCREEN = {"width": 1024, "height": 768}
+SCREEN: ViewportSize = {"width": 1024, "height": 768}
 DEMO_FORM_ID = "20260401000000000012345"  # the form the clerk screen's demo button holds up
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium (the system one; never `playwright install`)."""
-    if not HAVE_CHROMIUM or async_playwright is None:
-        missing_service("chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        try:
-            yield launched
-        finally:
-            with contextlib.suppress(Exception):
-                await launched.close()
+    """Headless Chromium (tests/_chromium.py)."""
+    async with chromium() as launched:
+        yield launched
 
 
 async def _shot(page: Page, name: str, tmp_path: Path) -> None:

@@ -3,55 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, Page
 
 from clerk_agent.card.virtual.build import person
+from tests._chromium import chromium
 from tests._seen import assert_clean, assert_in_viewport, enter_new_pins
-from tests._services import missing_service
 from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.app.conftest import Agent, Hub, Officer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
 ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "artifacts" / "counter"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOLDER = person("yamada_hanako")
 CHOSEN = ("KAKU2026X", "5813", "6924", "7035")  # the new card's PINs, invented for the test
-
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the dev extra is missing
-    async_playwright = None  # type: ignore[assignment]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium (the system one; never `playwright install`)."""
-    if not HAVE_CHROMIUM or async_playwright is None:
-        missing_service("chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            with contextlib.suppress(Exception):
-                await launched.close()
+    """Headless Chromium (tests/_chromium.py)."""
+    async with chromium() as launched:
+        yield launched
 
 
 async def _shot(page: Page, name: str) -> None:

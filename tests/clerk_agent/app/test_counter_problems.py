@@ -98,7 +98,7 @@ def test_every_abort_reason_the_hub_knows_is_explained() -> None:
 
 def test_the_counter_sends_the_consent_versions_the_hub_publishes() -> None:
     from clerk_agent.flows.case import CONSENT_VERSIONS
-    from service.cases.consents import CURRENT
+    from service.wire.consents import CURRENT
 
     assert CONSENT_VERSIONS == CURRENT
 

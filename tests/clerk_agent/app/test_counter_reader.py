@@ -12,6 +12,7 @@ from clerk_agent.flows.case import CounterCase
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.link.hub import HubLink
 from clerk_agent.link.store import LocalStore
+from service.wire.cases import CaseState
 
 READER = "Virtual PCD 00 00"
 
@@ -22,7 +23,7 @@ async def test_reader_unplugged_while_the_pin_pad_is_open_is_shown_and_recovered
     async with httpx.AsyncClient(base_url="http://127.0.0.1:9") as http:
         flow = CounterFlow(HubLink(http), store, slot)
         flow.case = CounterCase(
-            "local", "pin_reset", "key", "999997", case_id="case_x", hub_state="session_live"
+            "local", "pin_reset", "key", "999997", case_id="case_x", hub_state=CaseState.session_live
         )
         flow.card.pin.open, flow.card.pin.retries_left = True, 3
 

@@ -7,6 +7,7 @@ renewal's text put 「。」 at the start of its second line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ from clerk_agent.flows.case import CounterCase
 from clerk_agent.ui.display import NO_LINE_END, NO_LINE_START, ja_datetime, wrap
 from clerk_agent.ui.receipt import render_receipt
 from clerk_agent.wording import texts
+from service.wire.cases import CaseState
 from tests.clerk_agent.app._pdf import pdf_lines
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -28,7 +30,7 @@ def _case(procedure: str) -> CounterCase:
         shinseisho_id="12345678901234567890123" if procedure.startswith("card_") else None,
         case_id="case_xqzGq6TestOnly",
         reference="12345-1202-007",
-        hub_state="pin_request_sealed" if procedure.startswith("card_") else "closed",
+        hub_state=CaseState.pin_request_sealed if procedure.startswith("card_") else CaseState.closed,
         # 23:30 UTC on 1 December: the applicant came at 08:30 on 2 December, Tokyo time.
         started_at="2026-12-01T23:30:00+00:00",
     )
@@ -53,7 +55,7 @@ def test_receipt_shows_the_reference_and_japanese_dates(procedure: str) -> None:
 def test_wrap_keeps_punctuation_off_the_start_of_a_line() -> None:
     text = "新しいカードは約1か月後に本人限定受取郵便でご自宅に届きます。転居の予定ができたら（必ず）ご連絡ください、"
     for width in range(4, 40):
-        lines = wrap(text, lambda line, width=width: len(line) <= width)
+        lines = wrap(text, _no_longer_than(width))
         assert "".join(lines) == text
         assert not [line for line in lines if line[0] in NO_LINE_START], (width, lines)
         assert not [line for line in lines if line[-1] in NO_LINE_END], (width, lines)
@@ -68,3 +70,7 @@ def test_dates_are_tokyo_time_in_japanese() -> None:
     assert ja_datetime("2026-12-02T05:05:00Z") == "2026年12月2日 14:05"
     assert ja_datetime("2026-12-02T15:00:00+00:00") == "2026年12月3日 00:00"
     assert ja_datetime("") == "—"
+
+
+def _no_longer_than(width: int) -> Callable[[str], bool]:
+    return lambda line: len(line) <= width

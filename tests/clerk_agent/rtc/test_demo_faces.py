@@ -44,7 +44,8 @@ async def call_frame(camera: SceneCamera, skip: int = 0) -> NDArray[np.float64]:
             await track.recv()
         frame = await track.recv()
         assert isinstance(frame, VideoFrame)
-        return small(frame.to_image().crop(portrait_box(640, 480)))
+        image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+        return small(image.crop(portrait_box(640, 480)))
     finally:
         track.stop()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -27,6 +29,7 @@ def test_the_latest_frame_comes_as_jpeg_no_wider_than_640() -> None:
     data = video.jpeg()
     assert data is not None
     picture = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
     assert picture.shape[:2] == (360, 640)
     assert abs(int(picture.mean()) - 200) < 8  # the latest frame, not the first
     assert video.jpeg() is data  # encoded once per frame
@@ -36,8 +39,8 @@ def test_a_stopped_camera_shows_no_picture(monkeypatch: pytest.MonkeyPatch) -> N
     video = OfficerVideo()
     video.deliver(_frame(640, 480, 90))
     assert video.live
-    clock = officer_video.time.monotonic() + officer_video.STALE_S + 1
-    monkeypatch.setattr(officer_video.time, "monotonic", lambda: clock)
+    clock = time.monotonic() + officer_video.STALE_S + 1
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
     assert not video.live
     assert video.jpeg() is None
 
