@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests._procs import stop
+from tests._procs import free_port, stop
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,10 @@ class Coturn:
     secret: str
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def run_coturn(binary: str, host: str, log: Path, realm: str) -> Iterator[Coturn]:
     """Start `binary` on `host` and wait until it listens (RuntimeError with the log's tail if it does not)."""
-    port, secret = _free_port(host), secrets.token_urlsafe(24)
+    port, secret = free_port(host), secrets.token_urlsafe(24)
     relay_from = 50_000 + secrets.randbelow(100) * 100
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -1,9 +1,10 @@
-"""Stopping what a test or bench started, by its PID."""
+"""Processes and ports of tests and benches: a free port to start a server on, stopping what was started by PID."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 
 
@@ -17,3 +18,10 @@ def stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel says is free on `host` right now (loopback unless a test's namespace says otherwise)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

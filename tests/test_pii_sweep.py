@@ -39,13 +39,13 @@ from clerk_agent.card.virtual.build import person
 from clerk_agent.card.virtual.people import era_yymmdd
 from service.db import create_engine
 from service.models import metadata
+from tests._procs import free_port
 from tests.clerk_agent.app.conftest import (
     Agent,
     CounterClient,
     Hub,
     Officer,
     agent_running,
-    free_port,
     until_view,
 )
 from tests.factories import ELIGIBLE

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests._procs import stop
+from tests._procs import free_port, stop
 from tests._services import missing_service
 from tests.deploy._files import DEPLOY, UNITS, unit_values
 
@@ -40,12 +40,6 @@ def test_config_uses_the_rest_api_secret_and_refuses_internal_peers() -> None:
     assert "-c ${CREDENTIALS_DIRECTORY}/turnserver.conf" in unit_values(unit, "ExecStart")[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_turnserver_starts_with_the_config_without_complaint(tmp_path: Path) -> None:
     """coturn logs "Bad configuration format" for an option it does not know and runs on regardless: the file is
     run for real (only addresses, ports and paths moved to this machine) and its log must hold no such line."""
@@ -55,7 +49,7 @@ def test_turnserver_starts_with_the_config_without_complaint(tmp_path: Path) -> 
     if binary is None:
         missing_service("turnserver (Debian package coturn)")
     assert binary is not None
-    port = _free_port()
+    port = free_port()
     overrides = {
         "listening-ip": "127.0.0.1",
         "listening-port": str(port),

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,11 @@ from clerk_agent.link.auth import DeviceAuth
 from service.db import create_engine
 from service.wire.device_auth import b64url_decode
 from service.wire.pin_seal import open_sealed, seal
+from tests._procs import free_port
 from tests.factories import CONSENTS, shinseisho_id
 
 pytestmark = pytest.mark.e2e
 HUB = str(Path(sys.executable).parent / "hub")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -54,7 +48,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 @pytest.fixture
 def served_demo(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     """`hub demo` serving on a free port; yields its base URL and environment; stopped by PID."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [HUB, "demo", "--port", str(port)],
         env=hub_env,
@@ -86,7 +80,7 @@ def served_demo(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]
 
 
 def test_serve_refuses_unmigrated(hub_env: dict[str, str]) -> None:
-    result = _run(["serve", "--port", str(_free_port())], hub_env)
+    result = _run(["serve", "--port", str(free_port())], hub_env)
     assert result.returncode == 2
     assert "hub db upgrade" in result.stderr
 

@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,15 +34,10 @@ from clerk_agent.link.signaling import HubSignaling
 from service.accounts import mtls
 from service.config import Environment, Settings
 from service.demo import DEMO_MUNICIPALITY
+from tests._procs import free_port
 
 pytestmark = pytest.mark.slow
 HUB = str(Path(sys.executable).parent / "hub")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -125,7 +119,7 @@ def tls_hub(fresh_database_url: str, tmp_path: Path) -> Iterator[TlsHub]:
     out = _run(["device", "cert", device_id, "--out", str(certs)], env)
     assert device_id in out
     server_ca, server_cert, server_key = _server_pki(tmp_path)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "hub.log"
     tls = ["--tls-cert", str(server_cert), "--tls-key", str(server_key), "--device-mtls", "required"]
     with log.open("wb") as sink:

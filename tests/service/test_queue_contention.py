@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -24,18 +23,13 @@ from service.audit.models import AuditEvent
 from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.migrate import upgrade
+from tests._procs import free_port
 from tests.factories import PASSWORD, Tenant, make_tenant
 from tests.service.conftest import CONSENTS, ELIGIBLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HUB = str(Path(sys.executable).parent / "hub")
 CASES, OFFICERS = 100, 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -82,7 +76,7 @@ def two_hubs(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[list[str
         "HUB_OFFICER_WRAPUP_SECONDS": "0",
         "HUB_OFFER_ACCEPT_TIMEOUT_SECONDS": "30",
     }
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs = [
         subprocess.Popen(
             [HUB, "serve", "--port", str(p)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

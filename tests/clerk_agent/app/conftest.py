@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,9 @@ import pytest
 
 from clerk_agent.app import bind_local, run
 from clerk_agent.config import AgentSettings
+from tests._procs import free_port
 
 HUB = str(Path(sys.executable).parent / "hub")
-
-
-def free_port() -> int:
-    """A port the kernel picks on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,13 @@ from service import migrate
 from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.outbox.models import OutboxEvent, WebhookDelivery
+from tests._procs import free_port
 from tests.factories import make_tenant, shinseisho_id
 from tests.service.conftest import CONSENTS, ELIGIBLE
 from tests.service.integrations.conftest import Receiver, subscribe, webhook_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HUB = str(Path(sys.executable).parent / "hub")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Hubs:
@@ -46,7 +40,7 @@ class Hubs:
         self.procs: list[asyncio.subprocess.Process] = []
 
     async def start(self, **extra: str) -> tuple[asyncio.subprocess.Process, str]:
-        port = _free_port()
+        port = free_port()
         proc = await asyncio.create_subprocess_exec(
             HUB,
             "serve",

@@ -9,8 +9,9 @@ import pytest
 
 from service.accounts.roles import Role
 from service.config import Settings
+from tests._procs import free_port
 from tests.factories import World
-from tests.service.signaling._hub import free_port, serving
+from tests.service.signaling._hub import serving
 
 
 @pytest.fixture

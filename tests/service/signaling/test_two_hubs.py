@@ -23,11 +23,11 @@ from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.signaling.service import SIGNALING_PATH
 from service.wire.signaling import CloseCode, JoinMessage
-from tests._procs import stop
+from tests._procs import free_port, stop
 from tests._services import missing_service
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import login, make_tenant
-from tests.service.signaling._hub import RawSocket, assign_officer, free_port, live_call, ticket, ws_url_with
+from tests.service.signaling._hub import RawSocket, assign_officer, live_call, ticket, ws_url_with
 
 pytestmark = pytest.mark.pg
 
