@@ -136,3 +136,10 @@ def test_counter_wording_names_contract_codes() -> None:
     assert set(texts.WITHDRAW_REASONS) <= REASONS[Action.withdraw]
     assert set(texts.DECISION_REASONS) <= REASONS[Action.reject] | REASONS[Action.refer_to_counter]
     assert all(texts.PROCEDURES[code] == PROCEDURE_LABELS[Procedure(code)] for code in texts.PROCEDURES)
+
+
+def test_the_back_office_schema_takes_the_contracts_return_reasons() -> None:
+    from service.integrations.schemas import MailTrackingUpdate
+
+    schema = MailTrackingUpdate.model_json_schema()["properties"]["reason_code"]["anyOf"][0]
+    assert set(schema["enum"]) == REASONS[Action.record_returned]

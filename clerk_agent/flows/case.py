@@ -9,13 +9,19 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from service.wire.calls import CardChallenge
-from service.wire.cases import MAILED_PROCEDURES, REASONS, WAITING_STATES, Action, CaseState, Procedure
+from service.wire.cases import (
+    FORM_ID_PROCEDURES,
+    MAILED_PROCEDURES,
+    REASONS,
+    WAITING_STATES,
+    Action,
+    CaseState,
+    Procedure,
+)
 from service.wire.consents import CURRENT as CURRENT_CONSENTS
 
 # Procedures whose identity check reads the applicant's own card (PIN on the applicant's screen, code B).
 CARD_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.pin_reset, Procedure.ecert_issue_renew})
-# Procedures that start from a 交付申請書 and its 申請書ID (23 digits, also printed as a QR code).
-FORM_ID_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.card_application})
 # The new card is mailed (本人限定受取郵便): the applicant chooses its PINs after approval.
 MAILED = MAILED_PROCEDURES
 # The application photo (申請用顔写真) is taken at the counter only for a new card application.

@@ -22,7 +22,6 @@ from clerk_agent.flows.cardsteps import CardSteps
 from clerk_agent.flows.case import (
     CARD_PROCEDURES,
     CONSENT_VERSIONS,
-    FORM_ID_PROCEDURES,
     MAILED,
     PHOTO_PROCEDURES,
     POLLED_STATES,
@@ -39,7 +38,7 @@ from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.preview import Detector
 from clerk_agent.wording import texts
 from service.wire.calls import Call, CaseOpen, CaseReply, PinRequestBody, StillStored
-from service.wire.cases import WAITING_STATES, Action, CaseState, Procedure
+from service.wire.cases import FORM_ID_PROCEDURES, WAITING_STATES, Action, CaseState, Procedure
 from service.wire.forms import is_shinseisho_id, normalize_shinseisho_id
 
 logger = logging.getLogger(__name__)

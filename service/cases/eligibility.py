@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from service.tenancy.codes import Procedure
+from service.wire.cases import MAILED_PROCEDURES
 
 
 class EligibilityAnswers(BaseModel):
@@ -20,9 +21,6 @@ class EligibilityAnswers(BaseModel):
     special_handling_required: bool = False  # e.g. DV等支援措置 — handled at the town hall
 
 
-MAILED = frozenset({Procedure.card_application, Procedure.card_renewal})
-
-
 def ineligibility_reasons(answers: EligibilityAnswers, procedure: Procedure) -> list[str]:
     """Reason codes why the case cannot go on at the post office; empty when eligible."""
     reasons: list[str] = []
@@ -36,7 +34,7 @@ def ineligibility_reasons(answers: EligibilityAnswers, procedure: Procedure) -> 
         reasons.append("not_resident")
     if answers.special_handling_required:
         reasons.append("special_handling")
-    if procedure in MAILED:
+    if procedure in MAILED_PROCEDURES:
         # The card is mailed by 本人限定受取郵便 (転送不要): a move, a name change or mail forwarding defeats delivery.
         if answers.moving_or_name_change_before_delivery:
             reasons.append("moving_before_delivery")

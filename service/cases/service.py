@@ -42,8 +42,8 @@ from service.review import service as review_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.models import PostOffice
+from service.wire.cases import FORM_ID_PROCEDURES
 
-NEEDS_SHINSEISHO_ID = frozenset({Procedure.card_application, Procedure.card_renewal})
 DECISIONS = {
     Action.approve: "approved",
     Action.reject: "rejected",
@@ -156,7 +156,7 @@ async def create(
     """Open a case at the device's post office for an applicant of `municipality_code`."""
     if principal.kind is not PrincipalKind.device or principal.post_office_id is None:
         raise NotAllowedForActor("cases are opened by the clerk-agent device at the counter")
-    if procedure in NEEDS_SHINSEISHO_ID and shinseisho_id is None:
+    if procedure in FORM_ID_PROCEDURES and shinseisho_id is None:
         raise InvalidCase("this procedure needs the 23-digit 申請書ID")
     designation = await tenancy_service.designation_in_force(
         session,

@@ -40,6 +40,8 @@ MAILED_PROCEDURES: Final = frozenset({Procedure.card_application, Procedure.card
 # Procedures that end at the counter with no identity decision.
 NO_DECISION_PROCEDURES: Final = frozenset({Procedure.application_support, Procedure.certificate_kiosk})
 ALL_PROCEDURES: Final = frozenset(Procedure)
+# Procedures that start from a 交付申請書 and its 申請書ID (23 digits, also printed as a QR code).
+FORM_ID_PROCEDURES: Final = frozenset({Procedure.card_application, Procedure.card_renewal})
 
 
 class CaseState(StrEnum):
