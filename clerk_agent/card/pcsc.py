@@ -3,6 +3,8 @@
 pyscard's low-level `smartcard.scard` API returns PC/SC codes instead of raising; `_call` turns a failing code
 into `PcscFailure`, and every public method translates that at this boundary into the AgentError tree
 (`raise ... from exc`, httpx style). Nothing above this module sees a pyscard type or code.
+Longer than our usual ~400 lines on purpose: it is that one boundary, and splitting the transport from the monitor
+would let pyscard's codes leak into a second module.
 """
 
 from __future__ import annotations
