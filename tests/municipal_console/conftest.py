@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +13,7 @@ from playwright.async_api import Browser, async_playwright
 
 from service.config import Environment, Settings
 from tests._services import missing_service
+from tests._uvicorn import served
 from tests.municipal_console._net import BrowserNet, browser_namespace, chromium_in
 
 # The hub tests' tenants, case driver and test PKI, shared rather than copied.
@@ -77,18 +77,8 @@ async def hub_url(app: object, settings: Settings) -> AsyncIterator[str]:
         log_level="warning",
         ws="websockets-sansio",
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(), name="uvicorn-console-hub")
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
+    async with served(config, name="uvicorn-console-hub"):
         yield settings.origin
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +31,8 @@ from clerk_agent.rtc.sinks import RecorderSink
 from clerk_agent.ui.officer import officer_routes
 from clerk_agent.ui.server import SESSION_COOKIE, STATIC
 from service.accounts.roles import Role
+from tests._procs import free_port
+from tests._uvicorn import served
 from tests.factories import World
 from tests.municipal_console.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.municipal_console.test_console_real_agent import (
@@ -66,24 +67,10 @@ async def applicant_screen(status: CallStatus) -> AsyncIterator[str]:
             Mount("/static", StaticFiles(directory=STATIC)),
         ]
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve(), name="applicant-screen")
-    try:
-        await _started(server)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    async with served(config, name="applicant-screen"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _started(server: uvicorn.Server) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while not server.started:  # uvicorn offers no event for it
-        assert asyncio.get_running_loop().time() < deadline, "the applicant screen did not start"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Scope
 from service.config import Settings
 from service.db import unit_of_work
+from tests._uvicorn import served
 from tests.factories import Tenant, World
 
 REPLAY_WINDOW = 300
@@ -140,17 +141,14 @@ async def serving(app: Receiver, host: str = "127.0.0.1") -> AsyncIterator[Recei
     sock.bind((host, 0))
     app.url = f"http://{host}:{sock.getsockname()[1]}/hooks"
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 — uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
     try:
-        yield app
+        async with served(config, sockets=[sock], name="uvicorn-webhook-receiver"):
+            try:
+                yield app
+            finally:
+                if app.stall is not None:
+                    app.stall.set()
     finally:
-        if app.stall is not None:
-            app.stall.set()
-        server.should_exit = True
-        await task
         sock.close()
 
 

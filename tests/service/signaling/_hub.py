@@ -39,6 +39,7 @@ from service.wire.signaling import (
     decode,
     encode,
 )
+from tests._uvicorn import served
 
 TIMEOUTS = PeerTimeouts(answer_s=5.0, connect_s=5.0, first_frame_s=5.0, gather_s=5.0)
 
@@ -54,18 +55,8 @@ async def serving(app: object, port: int) -> AsyncIterator[str]:
         log_level="warning",
         **uvicorn_ws_options(),  # the hub's own WebSocket protocol, as `hub serve` runs it
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(), name="uvicorn-test-hub")
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
+    async with served(config, name="uvicorn-test-hub"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def ticket(
