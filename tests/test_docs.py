@@ -7,6 +7,7 @@ all three tests fail: the first lists 36 lines citing outside notes, the others 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -105,3 +106,17 @@ def test_the_docs_cite_nothing_outside_the_repository() -> None:
     ]
     assert DOCS.is_dir()
     assert not offending, "\n".join(offending)
+
+
+def test_the_readme_walk_through_is_what_the_demo_prints() -> None:
+    """The README's first case is the demo's own text (with the demo's default ports), so the two cannot drift."""
+    spec = importlib.util.spec_from_file_location("demo_script", ROOT / "deploy" / "demo.py")
+    assert spec is not None
+    assert spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    printed = demo.walkthrough("http://127.0.0.1:8400", "http://127.0.0.1:8300/console/")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"```\n{printed}\n```" in readme, (
+        "README.md's first-case block differs from deploy/demo.py walkthrough()"
+    )
