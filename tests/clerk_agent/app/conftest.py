@@ -264,8 +264,16 @@ class Officer:
         return str((await self.client.get(f"/api/v1/cases/{case_id}")).json()["state"])
 
     async def review_and_approve(self, case_id: str) -> None:
-        """begin-review, video live, checklist, liveness, approve (attested)."""
+        """Once the counter's evidence has reached the hub: begin-review, video live, checklist, liveness, approve.
+
+        The counter shows 「書類の提示が終わりました」 as soon as its write is queued locally; like the console, whose
+        審査開始 waits for the case's state, the officer waits for `evidence_captured` rather than race the queue.
+        """
         base = f"/api/v1/cases/{case_id}"
+        deadline = time.monotonic() + 20
+        while (state := await self.state(case_id)) != "evidence_captured":
+            assert time.monotonic() < deadline, f"the counter's evidence never reached the hub (state {state})"
+            await asyncio.sleep(0.1)
         begun = await self.client.post(f"{base}/begin-review", json={})
         assert begun.status_code == 200, begun.text
         assert (await self.client.post(f"{base}/video-status", json={"state": "live"})).status_code == 200
