@@ -25,7 +25,7 @@ from service.tenancy.schemas import DesignationCreate, MunicipalityCreate, PostO
 from service.wire import device_auth
 
 # Invented: prefecture code 99 does not exist, so 999997 can never be a real municipality.
-DEMO_MUNICIPALITY = ("999997", "窓口市 (Madoguchi City, demo)")
+DEMO_MUNICIPALITY = ("999997", "窓口市（デモ）")  # what people read: a municipality is named in Japanese
 DEMO_OFFICE = ("99001", "窓口中央郵便局 (Madoguchi Central Post Office, demo)", "窓口市中央1-1-1 (invented)")
 DEMO_ROLES = (
     ("demo-officer", "窓口 一郎 (officer)", Role.officer),
