@@ -272,7 +272,9 @@ class Officer:
         base = f"/api/v1/cases/{case_id}"
         deadline = time.monotonic() + 20
         while (state := await self.state(case_id)) != "evidence_captured":
-            assert time.monotonic() < deadline, f"the counter's evidence never reached the hub (state {state})"
+            assert time.monotonic() < deadline, (
+                f"the counter's evidence never reached the hub (state {state})"
+            )
             await asyncio.sleep(0.1)
         begun = await self.client.post(f"{base}/begin-review", json={})
         assert begun.status_code == 200, begun.text
