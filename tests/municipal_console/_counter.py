@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 
 from clerk_agent.card.protocol import MyNumberCard
 from clerk_agent.card.reading import PossessionChallenge, read_at_counter
@@ -152,3 +154,28 @@ async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, 
     proof = await device.post(f"/api/v1/cases/{case_id}/card-proofs", json=body)
     assert proof.status_code == 201, proof.text
     return dict(proof.json())
+
+
+def _document_png() -> bytes:
+    """A synthetic 'ID document' still: a pale card with dark bars, 640×400."""
+    image = Image.new("RGB", (640, 400), (236, 240, 232))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((24, 24, 616, 376), outline=(40, 60, 90), width=6)
+    for row in range(5):
+        draw.rectangle((220, 60 + row * 56, 580, 84 + row * 56), fill=(60, 70, 80))
+    draw.rectangle((48, 60, 196, 250), fill=(150, 150, 160))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def post_document_still(device: httpx.AsyncClient, case_id: str) -> httpx.Response:
+    """The counter shows an ID document to its camera: its front still, stored by the hub (201 asserted)."""
+    still = await device.post(
+        f"/api/v1/cases/{case_id}/stills",
+        params={"kind": "document_front"},
+        content=_document_png(),
+        headers={"content-type": "image/png"},
+    )
+    assert still.status_code == 201, still.text
+    return still

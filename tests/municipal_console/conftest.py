@@ -12,6 +12,7 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright
 
 from service.config import Environment, Settings
+from tests._chromium import ARGS, CHROMIUM
 from tests._services import missing_service
 from tests._uvicorn import served
 from tests.municipal_console._net import BrowserNet, browser_namespace, chromium_in
@@ -19,21 +20,15 @@ from tests.municipal_console._net import BrowserNet, browser_namespace, chromium
 # The hub tests' tenants, case driver and test PKI, shared rather than copied.
 from tests.service.conftest import dev_pki_dir, driver, world  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "console"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+# The console's flags beyond the shared ones (tests/_chromium.py): media plays without a click, nothing phones home.
+CONSOLE_FLAGS = (
     "--no-default-browser-check",
     "--disable-domain-reliability",
     "--metrics-recording-only",
     "--autoplay-policy=no-user-gesture-required",
-]
+)
+CHROMIUM_ARGS = [*ARGS, *CONSOLE_FLAGS]
 
 
 @pytest.fixture(scope="module")

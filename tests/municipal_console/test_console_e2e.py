@@ -8,7 +8,6 @@ var/artifacts/console/.
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -17,12 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
 from tests.factories import PASSWORD, World
-from tests.municipal_console._counter import Counter, counter_call, submit_card_proof
+from tests.municipal_console._counter import Counter, counter_call, post_document_still, submit_card_proof
 from tests.municipal_console._net import BrowserNet
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -284,13 +282,7 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await video_flowing(page)
         # The counter shows the ID document: the still is listed, opened through the audited view, turned in
         # the browser only.
-        still = await world.device_a.post(
-            f"/api/v1/cases/{case_id}/stills",
-            params={"kind": "document_front"},
-            content=_document_png(),
-            headers={"content-type": "image/png"},
-        )
-        assert still.status_code == 201, still.text
+        still = await post_document_still(world.device_a, case_id)
         await driver.device(case_id, "capture-evidence")
         opener = page.locator(f"#doc-list button[data-evidence='{still.json()['id']}']")
         await expect(opener).to_contain_text("書類の表面")
@@ -368,19 +360,6 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
     await expect(flagged).to_have_count(0)
     assert errors == []
     assert supervisor_errors == []
-
-
-def _document_png() -> bytes:
-    """A synthetic 'ID document' still: a pale card with dark bars, 640×400."""
-    image = Image.new("RGB", (640, 400), (236, 240, 232))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((24, 24, 616, 376), outline=(40, 60, 90), width=6)
-    for row in range(5):
-        draw.rectangle((220, 60 + row * 56, 580, 84 + row * 56), fill=(60, 70, 80))
-    draw.rectangle((48, 60, 196, 250), fill=(150, 150, 160))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 async def _video_live(client: httpx.AsyncClient, world: World, case_id: str) -> bool:

@@ -18,10 +18,9 @@ from playwright.async_api import Browser, Page, expect
 from service.accounts.roles import Role
 from service.config import Settings
 from tests.factories import World
-from tests.municipal_console._counter import counter_call, submit_card_proof
+from tests.municipal_console._counter import counter_call, post_document_still, submit_card_proof
 from tests.municipal_console.test_console_e2e import (
     WAIT_MS,
-    _document_png,
     case_state,
     log_in,
     queued_case,
@@ -117,13 +116,7 @@ async def test_the_live_check_fits_one_screen_and_the_wrapup_counts_down(
         await take_offer(page, artifacts, case_id)
         await video_flowing(page)
         await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
-        still = await world.device_a.post(
-            f"/api/v1/cases/{case_id}/stills",
-            params={"kind": "document_front"},
-            content=_document_png(),
-            headers={"content-type": "image/png"},
-        )
-        assert still.status_code == 201, still.text
+        still = await post_document_still(world.device_a, case_id)
         await driver.device(case_id, "capture-evidence")
         await expect(page.locator("#chip-photo")).to_be_visible()
         await expect(page.locator("#proof-checks tr[data-check=signature] td").first).to_have_text("合格")

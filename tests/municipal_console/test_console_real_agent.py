@@ -24,9 +24,10 @@ from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.rtc.sinks import RecorderSink
 from service.accounts.roles import Role
 from service.config import Settings
+from tests._chromium import CHROMIUM
 from tests.factories import PASSWORD, World
 from tests.municipal_console._net import BrowserNet, chromium_in
-from tests.municipal_console.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.municipal_console.conftest import CHROMIUM_ARGS
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

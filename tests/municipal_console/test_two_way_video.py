@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -31,10 +31,11 @@ from clerk_agent.rtc.sinks import RecorderSink
 from clerk_agent.ui.officer import officer_routes
 from clerk_agent.ui.server import SESSION_COOKIE, STATIC
 from service.accounts.roles import Role
+from tests._chromium import chromium
 from tests._procs import free_port
 from tests._uvicorn import served
 from tests.factories import World
-from tests.municipal_console.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.municipal_console.conftest import CONSOLE_FLAGS
 from tests.municipal_console.test_console_real_agent import (
     WAIT_MS,
     _accept_offer,
@@ -76,15 +77,8 @@ async def applicant_screen(status: CallStatus) -> AsyncIterator[str]:
 @pytest.fixture
 async def counter_browser() -> AsyncIterator[Browser]:
     """Chromium on the counter PC's own loopback (the applicant's screen), not in the officer's namespace."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
+    async with chromium(*CONSOLE_FLAGS) as browser:
+        yield browser
 
 
 async def _shot(page: Page, name: str, tmp_path: Path, artifacts: Path) -> None:
