@@ -9,7 +9,6 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.roles import Principal
-from service.audit import service as audit
 from service.cardproof.cardface import parse_card_face
 from service.cardproof.verify import CheckStatus
 from service.cases.models import Case
@@ -17,7 +16,7 @@ from service.evidence import repository
 from service.evidence.exceptions import CardFaceUnbound, EvidenceNotFound, EvidenceUnreadable
 from service.evidence.runtime import EvidenceRuntime
 from service.evidence.schemas import CardFaceView
-from service.evidence.service import open_blob, require_evidence_reader
+from service.evidence.service import open_blob, record_view, require_evidence_reader
 from service.kit import images
 
 # The card face's images are small (the face photo is about 300 × 400); anything larger is not a card's.
@@ -58,16 +57,7 @@ async def view_card_face(
         raise EvidenceNotFound()
     raw = open_blob(runtime, blob)
     record = parse_card_face(raw)
-    await audit.record(
-        session,
-        actor=principal,
-        action="evidence.viewed",
-        municipality_code=case.municipality_code,
-        case_id=case.id,
-        object_type="evidence",
-        object_id=item.id,
-        reason_code="card_face",
-    )
+    await record_view(session, principal=principal, case=case, item_id=item.id, reason_code="card_face")
     return CardFaceView(
         evidence_id=item.id,
         birth_date=record.birth_date,

@@ -138,6 +138,22 @@ def _summary(result: ProofResult) -> dict[str, object]:
     }
 
 
+async def record_view(
+    session: AsyncSession, *, principal: Principal, case: Case, item_id: str, reason_code: str
+) -> None:
+    """Every view of evidence lands in the audit trail: who, which item, which kind — never its content."""
+    await audit.record(
+        session,
+        actor=principal,
+        action="evidence.viewed",
+        municipality_code=case.municipality_code,
+        case_id=case.id,
+        object_type="evidence",
+        object_id=item_id,
+        reason_code=reason_code,
+    )
+
+
 def open_blob(runtime: EvidenceRuntime, blob: EvidenceBlob) -> bytes:
     """Decrypt a blob bound to its own case and field; purged and tampered blobs are refused distinctly."""
     if blob.ciphertext is None or blob.wrapped_key is None:

@@ -15,7 +15,13 @@ from service.evidence import repository
 from service.evidence.exceptions import EvidenceClosed, EvidenceNotFound
 from service.evidence.models import EvidenceItem
 from service.evidence.runtime import EvidenceRuntime
-from service.evidence.service import open_blob, require_device_of_case, require_evidence_reader, store_blob
+from service.evidence.service import (
+    open_blob,
+    record_view,
+    require_device_of_case,
+    require_evidence_reader,
+    store_blob,
+)
 from service.kit import clock, images
 from service.kit.ids import random_id
 from service.wire.evidence import StillKind
@@ -129,14 +135,5 @@ async def view_still(
     if blob is None:
         raise EvidenceNotFound()
     data = open_blob(runtime, blob)
-    await audit.record(
-        session,
-        actor=principal,
-        action="evidence.viewed",
-        municipality_code=case.municipality_code,
-        case_id=case.id,
-        object_type="evidence",
-        object_id=item.id,
-        reason_code=item.kind,
-    )
+    await record_view(session, principal=principal, case=case, item_id=item.id, reason_code=item.kind)
     return data, blob.content_type
