@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 *(sys.executable, "-m", "clerk_agent.cli", "virtual-card"),
                 *("--vpcd-port", str(slot.port), "--person", HOLDER.key, "--pki-dir", str(pki_dir)),
+                *(("--vpcd-netns", str(slot.netns)) if slot.netns else ()),
             ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -38,7 +38,7 @@ def _virtual_card(args: argparse.Namespace) -> int:
         sys.stderr.write(f"clerk-agent virtual-card: {exc.args[0] if exc.args else exc}\n")
         return 2
     card = build_virtual_card(holder, material)
-    client = ViccClient(card, host=args.vpcd_host, port=args.vpcd_port, reconnect=True)
+    client = ViccClient(card, host=args.vpcd_host, port=args.vpcd_port, reconnect=True, netns=args.vpcd_netns)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=35963,
         help="vpcd slot port (default 35963, Debian's reader.conf.d/vpcd)",
+    )
+    virtual.add_argument(
+        "--vpcd-netns",
+        type=Path,
+        default=None,
+        help="network namespace pcscd runs in (e.g. /run/netns/madoguchi-pcscd); connect inside it",
     )
     virtual.add_argument(
         "--person", default="yamada_hanako", choices=sorted(PEOPLE), help="which invented person"

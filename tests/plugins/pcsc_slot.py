@@ -58,7 +58,7 @@ def insert(vpcd_slot: VpcdSlot) -> Iterator[list[ViccClient]]:
 def plug(clients: list[ViccClient], card: VirtualMyNumberCard, slot: VpcdSlot) -> ViccClient:
     """Insert `card` into `slot` and wait until pcscd has seen this insertion (not a previous card)."""
     _present, before = pcsc.reader_state(slot.reader)
-    client = ViccClient(card, port=slot.port).start()
+    client = ViccClient(card, port=slot.port, netns=slot.netns).start()
     clients.append(client)
     pcsc.wait_for_card_event(slot.reader, present=True, after=before)
     return client

@@ -8,6 +8,10 @@ workers) coordinate through flock files under /tmp/madoguchi-pcscd:
 pcscd is stopped by PID when its last user leaves: by the user that started it, or, if that one left first,
 by the last user, after checking through `pcscd.pid` and /proc that the PID is still the pcscd we started with
 our private config (never a pcscd someone else started).
+
+Run as root, pcscd starts inside a network namespace of its own (`madoguchi-pcscd`, loopback only): vpcd binds its
+card ports to every interface, and there nobody but that namespace can reach them. Slots say which namespace to
+connect in; the virtual card opens its socket there (docs/card.md §2.1).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 FIRST_PORT = 40400
 FRIENDLY_NAME = "Madoguchi VPCD"
 RUN_DIR = Path("/run/pcscd")
+NETNS_NAME = "madoguchi-pcscd"
+NETNS_PATH = Path("/run/netns") / NETNS_NAME
 
 
 class StackUnavailable(RuntimeError):
@@ -42,6 +48,7 @@ class VpcdSlot:
 
     port: int
     reader: str
+    netns: Path | None = None  # the network namespace the card must connect in, when pcscd runs in one
 
 
 def all_slots() -> list[VpcdSlot]:
@@ -71,6 +78,37 @@ def running_pcscd() -> int | None:
         except OSError:
             continue
     return None
+
+
+def _can_confine() -> bool:
+    return os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    subprocess.run(["ip", *args], check=check, capture_output=True)  # noqa: S603,S607 - fixed argv, ip on PATH
+
+
+def _ensure_netns() -> None:
+    if not NETNS_PATH.exists():
+        _ip("netns", "add", NETNS_NAME)
+    _ip("-n", NETNS_NAME, "link", "set", "lo", "up")
+
+
+def _drop_netns() -> None:
+    if NETNS_PATH.exists():
+        _ip("netns", "del", NETNS_NAME, check=False)
+
+
+def pcscd_netns(pid: int | None = None) -> Path | None:
+    """Our namespace if the running pcscd lives in it; None when it shares the machine's network."""
+    pid = pid if pid is not None else running_pcscd()
+    if pid is None or not NETNS_PATH.exists():
+        return None
+    try:
+        inside = Path(f"/proc/{pid}/ns/net").stat().st_ino == NETNS_PATH.stat().st_ino
+    except OSError:
+        return None
+    return NETNS_PATH if inside else None
 
 
 def _cmdline(pid: int) -> str:
@@ -163,9 +201,13 @@ class PcscdStack:
         # A pcscd killed with SIGKILL leaves its socket behind and the next one refuses to start (pitfall 3).
         for stale in (RUN_DIR / "pcscd.comm", RUN_DIR / "pcscd.pid"):
             stale.unlink(missing_ok=True)
+        prefix: list[str] = []
+        if _can_confine():
+            _ensure_netns()
+            prefix = ["ip", "netns", "exec", NETNS_NAME]  # execs pcscd: the PID stays pcscd's
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv
-            ["pcscd", "--foreground", "--config", str(CONFIG_DIR)],  # noqa: S607 - found on PATH above
+            [*prefix, "pcscd", "--foreground", "--config", str(CONFIG_DIR)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -197,7 +239,7 @@ class PcscdStack:
                 handle.close()
                 continue
             self._slot_locks.append(handle)
-            return slot
+            return VpcdSlot(slot.port, slot.reader, pcscd_netns())
         raise StackUnavailable("every vpcd slot is in use")
 
     def _other_users(self) -> int:
@@ -232,6 +274,7 @@ class PcscdStack:
                 os.kill(self._process.pid, signal.SIGKILL)
                 self._process.wait(5)
         (BASE / "pcscd.pid").unlink(missing_ok=True)
+        _drop_netns()
         if self._process.returncode == 0:
             # A clean exit leaves nothing worth reading; keep the log of a crash.
             self.log_path.unlink(missing_ok=True)
@@ -279,4 +322,5 @@ class PcscdStack:
             deadline = time.monotonic() + 10
             while running_pcscd() == pid and time.monotonic() < deadline:
                 time.sleep(0.05)
+            _drop_netns()
         pid_file.unlink(missing_ok=True)

@@ -8,10 +8,13 @@ answered with one frame of data‖SW. Closing the connection is card removal.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 from clerk_agent.card.virtual.card import VirtualMyNumberCard
 
@@ -19,6 +22,33 @@ log = logging.getLogger(__name__)
 
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0x00, 0x01, 0x02, 0x04
 _MAX_FRAME = 0xFFFF
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def connect_to_vpcd(
+    host: str, port: int, *, netns: Path | None = None, timeout: float = 2.0
+) -> socket.socket:
+    """A TCP connection to vpcd; with `netns`, opened inside that network namespace (docs/card.md §2.1).
+
+    The test stack runs pcscd in a namespace of its own so that vpcd's card port, which the driver binds to every
+    interface, is reachable from nowhere but that namespace's loopback. Only this thread enters the namespace, and
+    only while the socket is created: a socket stays in the namespace it was made in.
+    """
+    if netns is None:
+        return socket.create_connection((host, port), timeout=timeout)
+    with netns.open("rb") as target, Path("/proc/thread-self/ns/net").open("rb") as home:
+        _setns(target.fileno())
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        finally:
+            _setns(home.fileno())
 
 
 class ViccClient:
@@ -32,10 +62,12 @@ class ViccClient:
         port: int = 35963,
         reconnect: bool = True,
         connect_timeout: float = 10.0,
+        netns: Path | None = None,
     ) -> None:
         self.card = card
         self.host = host
         self.port = port
+        self.netns = netns
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.connected = threading.Event()
@@ -71,7 +103,7 @@ class ViccClient:
         deadline = time.monotonic() + self.connect_timeout
         while not self._stop.is_set():
             try:
-                sock = socket.create_connection((self.host, self.port), timeout=2.0)
+                sock = connect_to_vpcd(self.host, self.port, netns=self.netns)
             except OSError:
                 if not self.reconnect and time.monotonic() > deadline:
                     raise

@@ -39,7 +39,7 @@ def reader_with_card(agent_pki: Path) -> Iterator[str]:
         missing_service(f"pcscd + vsmartcard-vpcd: {exc}")
     card = build_virtual_card(HOLDER, load_card_material(agent_pki, HOLDER.key))
     _present, before = pcsc.reader_state(slot.reader)
-    client = ViccClient(card, port=slot.port).start()
+    client = ViccClient(card, port=slot.port, netns=slot.netns).start()
     try:
         pcsc.wait_for_card_event(slot.reader, present=True, after=before)
         yield slot.reader
@@ -110,7 +110,7 @@ async def test_card_lifted_mid_pin_step_is_seen_by_the_monitor_and_recovered(
         missing_service(f"pcscd + vsmartcard-vpcd: {exc}")
     card = build_virtual_card(HOLDER, load_card_material(agent_pki, HOLDER.key))
     _present, before = pcsc.reader_state(slot.reader)
-    client = ViccClient(card, port=slot.port).start()
+    client = ViccClient(card, port=slot.port, netns=slot.netns).start()
     try:
         await asyncio.to_thread(pcsc.wait_for_card_event, slot.reader, present=True, after=before)
         async with (
@@ -146,7 +146,7 @@ async def test_card_lifted_mid_pin_step_is_seen_by_the_monitor_and_recovered(
             assert lifted["notice"]["code"] == "card_absent"  # type: ignore[index]
             assert lifted["pin"] == {"open": True, "retries_left": 3, "needs_clerk_confirm": False}
 
-            client = ViccClient(card, port=slot.port).start()
+            client = ViccClient(card, port=slot.port, netns=slot.netns).start()
             back = await until_view(counter, "/api/state", lambda v: v["card"]["present"] is True)  # type: ignore[index]
             assert back["notice"] is None
             answered = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())

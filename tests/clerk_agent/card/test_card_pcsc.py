@@ -225,6 +225,7 @@ def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tm
             "virtual-card",
             "--vpcd-port",
             str(vpcd_slot.port),
+            *(("--vpcd-netns", str(vpcd_slot.netns)) if vpcd_slot.netns else ()),
             "--person",
             "sato_taro",
             "--pki-dir",
@@ -263,3 +264,21 @@ def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tm
             cli.kill()
             cli.wait(5)
     assert cli.returncode == 0, cli.stderr.read() if cli.stderr else ""
+
+
+def test_vpcd_card_port_is_confined_to_the_stacks_namespace(
+    vpcd_slot: VpcdSlot, insert: list[ViccClient]
+) -> None:
+    """As root the card port lives only in pcscd's namespace: the machine's network cannot play a card into it."""
+    import socket
+
+    if os.geteuid() != 0:
+        assert vpcd_slot.netns is None  # the documented fallback (docs/card.md §2.1)
+        return
+    assert vpcd_slot.netns is not None
+    plug(
+        insert, make_card("yamada_hanako"), vpcd_slot
+    )  # the card itself still connects, inside the namespace
+    for address in ("127.0.0.1", socket.gethostbyname(socket.gethostname())):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, vpcd_slot.port), timeout=2.0).close()
