@@ -19,9 +19,11 @@ from service.integrations.exceptions import InvalidPeriod
 
 MAX_DAYS = 366
 MAX_ROWS = 100_000
-# Deliberately without 申請書ID, officer or device: the export is for statistics and reconciliation by case id.
+# Deliberately without 申請書ID, officer or device: the export is for statistics and reconciliation by case id and
+# 受付番号 (the number on the applicant's slip and in phone calls; docs/domain.md §B4.1).
 COLUMNS = (
     "case_id",
+    "reference",
     "post_office_id",
     "procedure",
     "state",
@@ -36,6 +38,7 @@ COLUMNS = (
 @dataclass(frozen=True)
 class ExportRow:
     case_id: str
+    reference: str
     post_office_id: str
     procedure: str
     state: str
@@ -90,6 +93,7 @@ async def export_cases(
     return [
         ExportRow(
             case_id=c.id,
+            reference=c.reference,
             post_office_id=c.post_office_id,
             procedure=c.procedure,
             state=c.state,

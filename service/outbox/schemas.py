@@ -17,6 +17,7 @@ _EVENT_EXAMPLE: dict[str, JsonValue] = {
     "municipality_code": "999997",
     "data": {
         "case_id": "case_5f3kP2m9QhR8tN1vX0yZ4w",
+        "reference": "12345-1128-007",
         "case_version": 9,
         "procedure": "card_application",
         "post_office_id": "po_A1b2C3d4E5f6G7h8I9j0kL",

@@ -54,6 +54,7 @@ async def on_case_transition(
     event_id = random_id("evt")
     data: dict[str, object] = {
         "case_id": case.id,
+        "reference": case.reference,  # 受付番号, what the back office hears on the phone (docs/domain.md §B4.1)
         "case_version": case.version,
         "procedure": case.procedure,
         "post_office_id": case.post_office_id,

@@ -119,6 +119,7 @@ async def test_exports_are_minimised_and_audited(
     assert csv_response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(csv_response.text)))
     assert [r["case_id"] for r in rows] == [case["id"]]
+    assert rows[0]["reference"] == case["reference"]
     assert rows[0]["state"] == "rejected"
     assert rows[0]["reason_code"] == "document_expired"
     assert decided["shinseisho_id"] not in csv_response.text

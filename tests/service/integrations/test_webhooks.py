@@ -27,6 +27,7 @@ from tests.service.integrations.conftest import Receiver, webhook_key
 
 ALLOWED_DATA_KEYS = {
     "case_id",
+    "reference",
     "case_version",
     "procedure",
     "post_office_id",
@@ -59,6 +60,7 @@ async def test_signed_minimal_payload_and_replays_refused(
     assert first.headers["madoguchi-delivery-attempt"] == "1"
     decided = receiver.accepted[1]
     assert decided["data"]["case_id"] == case["id"]
+    assert decided["data"]["reference"] == case["reference"]
     assert decided["data"]["decision"] == "approved"
     assert decided["data"]["case_version"] == case["version"]
     assert decided["municipality_code"] == driver.world.a.municipality_code
