@@ -34,6 +34,21 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# Fixtures whose tests need the machine to themselves, by the marker tests/run_all.py runs alone: the shared pcscd
+# (its restart test must be its only user) and headless Chromium (a starved video frame reads as a dropped picture).
+ALONE_FIXTURES = {"pcsc_stack": "pcsc", "browser": "browser", "browser_net": "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that uses one of ALONE_FIXTURES (directly or through another fixture), so no `-m` split misses it."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in ALONE_FIXTURES.items():
+            if fixture in used and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
+
 def backend() -> str:
     """Which database this run uses: `sqlite` (default) or `postgresql` (HUB_TEST_DB)."""
     return os.environ.get("HUB_TEST_DB", "sqlite")
