@@ -123,6 +123,18 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 async def _wipe(engine: AsyncEngine) -> None:
+    if engine.dialect.name == "postgresql":
+        # One round trip: the DELETEs one by one cost 0.1-0.3 s per test on PostgreSQL, batched ~0.01 s (a
+        # multi-statement simple query runs as one transaction). TRUNCATE is slower still on tables this small.
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute(
+                ";".join(
+                    str(delete(t).compile(dialect=engine.dialect)) for t in reversed(metadata.sorted_tables)
+                )
+            )
+        return
     # On SQLite a connection the finished test's app left in a transaction (a request still unwinding when the
     # lifespan stopped) can hold the write lock past the 15 s busy timeout; it is released once that connection
     # is collected. Collect and try again rather than leave this test's rows to break the next test's setup.
