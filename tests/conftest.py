@@ -124,7 +124,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 async def _wipe(engine: AsyncEngine) -> None:
     if engine.dialect.name == "postgresql":
-        # One round trip: the DELETEs one by one cost 0.1-0.3 s per test on PostgreSQL, batched ~0.01 s (a
+        # One round trip: the DELETE statements one by one cost 0.1-0.3 s per test on PostgreSQL, batched ~0.01 s (a
         # multi-statement simple query runs as one transaction). TRUNCATE is slower still on tables this small.
         async with engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
