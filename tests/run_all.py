@@ -4,10 +4,10 @@ Steps: ruff (lint + format check), mypy --strict, typos, the full pytest suite o
 hub's database-backed tests again on PostgreSQL (127.0.0.1:5432). Prints one closing line with the totals.
 Extra arguments go to every pytest run (e.g. `./madoguchi test -k audit`).
 
-The steps run on two lanes at once (the machine has two cores and one pytest process keeps about one busy), longest
-first, each step's output printed whole when it ends. Tests that must not share the machine run afterwards, alone:
-the `pcsc` ones (pcscd has two vpcd slots for the whole machine, and the pcscd restart test needs to be its only user)
-and the `browser` ones (headless Chromium decoding live video counts a starved frame as a dropped picture).
+The steps run on two lanes at once (the machine has two cores and one pytest process keeps about one busy),
+longest first, each step's output printed whole when it ends. Tests that must not share the machine run afterwards,
+alone: the `pcsc` ones (pcscd has two vpcd slots for the whole machine, and the pcscd restart test needs to be its
+only user) and the `browser` ones (headless Chromium decoding live video counts a starved frame as a drop).
 tests/conftest.py marks every test that uses the pcscd stack or a browser fixture, so the split cannot miss one.
 MADOGUCHI_TEST_LANES=1, or a `-m` among the extra arguments, runs the steps one after another as before.
 """
