@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -23,8 +24,10 @@ def alembic_config(url: str = "") -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """The newest migration's revision id."""
+    """The newest migration's revision id, read once per process (parsing migrations/ took ~0.05 s at every app
+    start and every /readyz; the files do not change under a running hub)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

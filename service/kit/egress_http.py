@@ -9,6 +9,8 @@ the Host header is the URL's.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Iterable
 
 import anyio
@@ -65,15 +67,22 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def verifying_context() -> ssl.SSLContext:
+    """httpx's certificate-verifying TLS context, built once per process (loading the CA bundle costs ~0.1 s of CPU,
+    which every app start and every test paid twice); a context is meant to be shared by many connections."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool whose connections go through PinnedBackend; no proxies from env."""
 
     def __init__(self, policy: EgressPolicy, *, limits: httpx.Limits | None = None) -> None:
         limits = limits or httpx.Limits()
-        super().__init__(trust_env=False, limits=limits)
+        super().__init__(verify=verifying_context(), trust_env=False, limits=limits)
         # httpx takes no network backend, so the pool it built is replaced by the same pool with ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=verifying_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
