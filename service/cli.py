@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"hub: configuration ok — environment {settings.environment.value}, "
             f"database {'PostgreSQL' if settings.database_url.startswith('postgresql') else 'SQLite'}, "
-            f"origin {settings.origin}"
+            f"origin {settings.origin}, signaling bus {settings.effective_signaling_bus}"
         )
         return 0
     if getattr(args, "port", None):
