@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     device_mtls: Literal["off", "optional", "required"] = "off"
+    # Graceful shutdown behind a load balancer (docs/operations.md §Cluster): on SIGTERM /readyz
+    # answers 503 for this long while requests are still served, so the balancer's health check takes the replica
+    # out first; then the hub stops listening, finishes in-flight requests and closes sockets with 1012 (resume).
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0, le=300)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the hub believes (e.g. ["127.0.0.1"]);
+    # empty: the peer address is the client's.
+    forwarded_allow_ips: list[str] = Field(default_factory=list, max_length=100)
     # The device CA that issues agents' client certificates; outside production generated in data_dir/device-ca.
     device_ca_cert_file: Path | None = None
     device_ca_key_file: Path | None = None
