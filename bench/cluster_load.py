@@ -207,6 +207,8 @@ class Result:
     seconds: float
     tally: Tally
     floor: tuple[float, list[float]] | None = None
+    hub_cpu: float = 0.0
+    pg_cpu: float = 0.0
 
     @property
     def cases_per_s(self) -> float:
@@ -318,11 +320,50 @@ async def bare_run(dsn: str, clients: int, seconds: float) -> tuple[float, list[
                     (await client.post("/cases", json=body)).raise_for_status()
                     latencies.append(time.perf_counter() - started)
 
+            cpu_before = _cpu_seconds(proc.pid)
             started = time.perf_counter()
             await asyncio.gather(*(loop() for _ in range(clients)))
-            return len(latencies) / (time.perf_counter() - started), latencies
+            rate = len(latencies) / (time.perf_counter() - started)
+            print(
+                f"  floor: server CPU per insert request {(_cpu_seconds(proc.pid) - cpu_before) / len(latencies) * 1000:.1f} ms",
+                flush=True,
+            )
+            return rate, latencies
     finally:
         stop(proc)
+
+
+_TICK: Final = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of a process (and of its exited, reaped children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / _TICK
+
+
+def _postgres_cpu(postmaster: int) -> float:
+    """CPU of the PostgreSQL server: the postmaster with its exited backends, plus every live backend."""
+    total = _cpu_seconds(postmaster, children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parts = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[1]) == postmaster:
+            total += _cpu_seconds(int(stat.parent.name))
+    return total
+
+
+def _cluster_cpu(cluster: Cluster) -> tuple[float, float]:
+    """(hub replicas, PostgreSQL) CPU-seconds so far."""
+    hubs = sum(_cpu_seconds(r.proc.pid) for r in cluster.nodes if r.proc is not None)
+    postmaster = cluster.postgres.pid()
+    return hubs, _postgres_cpu(postmaster) if postmaster is not None else 0.0
 
 
 def _loadavg() -> str:
@@ -366,6 +407,12 @@ async def main(args: argparse.Namespace) -> None:
             f"{r.tally.failed} failed)  {len(every) / r.seconds:6.0f} calls/s, all calls p50 {_pct(every, 0.5):.1f} ms "
             f"p99 {_pct(every, 0.99):.1f} ms"
         )
+        if r.tally.completed:
+            print(
+                f"{'':<12} CPU per case: hub replicas {r.hub_cpu / r.tally.completed * 1000:.0f} ms, "
+                f"PostgreSQL {r.pg_cpu / r.tally.completed * 1000:.0f} ms "
+                f"(per call: hub {r.hub_cpu / max(1, len(every)) * 1000:.1f} ms)"
+            )
         for error, count in r.tally.errors.items():
             print(f"    {count} × {error}")
     if len(results) >= 2 and results[0].cases_per_s:
