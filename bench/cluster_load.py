@@ -230,11 +230,10 @@ async def lifecycle_run(replicas: int, args: argparse.Namespace, pki: Path, *, w
     await asyncio.to_thread(cluster.start)
     try:
         tenants = await _tenants(cluster, args.pairs)
-        card = build_virtual_card(person(HOLDER), load_card_material(pki, HOLDER))
-        cards = [card] + [
-            build_virtual_card(person(HOLDER), load_card_material(pki, HOLDER)) for _ in tenants[1:]
-        ]
+        # One card per counter (a virtual card is a single-threaded chip, like a real one).
+        cards = [build_virtual_card(person(HOLDER), load_card_material(pki, HOLDER)) for _ in tenants]
         tally = Tally()
+        hub_cpu, pg_cpu = _cluster_cpu(cluster)
         started = time.perf_counter()
         until = started + args.seconds
         await asyncio.gather(
@@ -243,10 +242,13 @@ async def lifecycle_run(replicas: int, args: argparse.Namespace, pki: Path, *, w
         result = Result(
             f"{replicas} replica{'s' if replicas > 1 else ''}", time.perf_counter() - started, tally
         )
+        hub_after, pg_after = _cluster_cpu(cluster)
+        result.hub_cpu, result.pg_cpu = hub_after - hub_cpu, pg_after - pg_cpu
         if with_floor:
             # The floor on the same PostgreSQL server, with as many clients as the run had.
             dsn = cluster.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-            result.floor = await bare_run(dsn, args.pairs * 2, args.seconds)
+            postmaster = cluster.postgres.pid()
+            result.floor = await bare_run(dsn, args.pairs * 2, args.seconds, postmaster)
         return result
     finally:
         await asyncio.to_thread(cluster.stop)
@@ -292,7 +294,9 @@ def bare_app(dsn: str) -> object:
     return app
 
 
-async def bare_run(dsn: str, clients: int, seconds: float) -> tuple[float, list[float]]:
+async def bare_run(
+    dsn: str, clients: int, seconds: float, postmaster: int | None
+) -> tuple[float, list[float]]:
     """Requests/s and latencies of `clients` loops posting to the bare endpoint."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603, ASYNC220 - this module in a child process, started once
@@ -321,11 +325,16 @@ async def bare_run(dsn: str, clients: int, seconds: float) -> tuple[float, list[
                     latencies.append(time.perf_counter() - started)
 
             cpu_before = _cpu_seconds(proc.pid)
+            pg_before = _postgres_cpu(postmaster) if postmaster else 0.0
             started = time.perf_counter()
             await asyncio.gather(*(loop() for _ in range(clients)))
             rate = len(latencies) / (time.perf_counter() - started)
+            server = (_cpu_seconds(proc.pid) - cpu_before) / len(latencies) * 1000
+            database = (
+                ((_postgres_cpu(postmaster) - pg_before) if postmaster else 0.0) / len(latencies) * 1000
+            )
             print(
-                f"  floor: server CPU per insert request {(_cpu_seconds(proc.pid) - cpu_before) / len(latencies) * 1000:.1f} ms",
+                f"  floor: CPU per insert request: server {server:.1f} ms, PostgreSQL {database:.1f} ms",
                 flush=True,
             )
             return rate, latencies
