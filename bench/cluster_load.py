@@ -50,6 +50,7 @@ from tests.factories import CONSENTS, ELIGIBLE, PASSWORD, Tenant, make_tenant, s
 
 HOLDER: Final = "yamada_hanako"
 ROOT: Final = Path(__file__).resolve().parent.parent
+IDLE_S: Final = 5.0
 CHECKLIST: Final = {
     "id_combination": "A1_with_pin",
     "face_match": True,
@@ -209,6 +210,8 @@ class Result:
     floor: tuple[float, list[float]] | None = None
     hub_cpu: float = 0.0
     pg_cpu: float = 0.0
+    idle_hub: float = 0.0
+    idle_pg: float = 0.0
 
     @property
     def cases_per_s(self) -> float:
@@ -220,7 +223,6 @@ async def lifecycle_run(replicas: int, args: argparse.Namespace, pki: Path, *, w
     extra = {
         "HUB_OFFICER_WRAPUP_SECONDS": "0",
         "HUB_LOGIN_RATE_BURST": "1000",
-        "HUB_QUEUE_TICK_SECONDS": "0.2",
     }
     # HAProxy's readiness check gives a replica 300 ms by default (a fault test wants it out fast); on this
     # shared 2-core machine under load /readyz takes longer and the only replica is taken out, so the run would
@@ -233,7 +235,11 @@ async def lifecycle_run(replicas: int, args: argparse.Namespace, pki: Path, *, w
         # One card per counter (a virtual card is a single-threaded chip, like a real one).
         cards = [build_virtual_card(person(HOLDER), load_card_material(pki, HOLDER)) for _ in tenants]
         tally = Tally()
+        # What the replicas burn with no request (queue tick, outbox worker, checkpoints): subtracted per second.
+        idle_hub, idle_pg = _cluster_cpu(cluster)
+        await asyncio.sleep(IDLE_S)
         hub_cpu, pg_cpu = _cluster_cpu(cluster)
+        idle_hub, idle_pg = (hub_cpu - idle_hub) / IDLE_S, (pg_cpu - idle_pg) / IDLE_S
         started = time.perf_counter()
         until = started + args.seconds
         await asyncio.gather(
@@ -244,6 +250,7 @@ async def lifecycle_run(replicas: int, args: argparse.Namespace, pki: Path, *, w
         )
         hub_after, pg_after = _cluster_cpu(cluster)
         result.hub_cpu, result.pg_cpu = hub_after - hub_cpu, pg_after - pg_cpu
+        result.idle_hub, result.idle_pg = idle_hub, idle_pg
         if with_floor:
             # The floor on the same PostgreSQL server, with as many clients as the run had.
             dsn = cluster.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -417,10 +424,14 @@ async def main(args: argparse.Namespace) -> None:
             f"p99 {_pct(every, 0.99):.1f} ms"
         )
         if r.tally.completed:
+            busy_hub = r.hub_cpu - r.idle_hub * r.seconds
+            busy_pg = r.pg_cpu - r.idle_pg * r.seconds
             print(
-                f"{'':<12} CPU per case: hub replicas {r.hub_cpu / r.tally.completed * 1000:.0f} ms, "
-                f"PostgreSQL {r.pg_cpu / r.tally.completed * 1000:.0f} ms "
-                f"(per call: hub {r.hub_cpu / max(1, len(every)) * 1000:.1f} ms)"
+                f"{'':<12} CPU per case: hub replicas {r.hub_cpu / r.tally.completed * 1000:.0f} ms "
+                f"({busy_hub / r.tally.completed * 1000:.0f} ms above idle), PostgreSQL "
+                f"{r.pg_cpu / r.tally.completed * 1000:.0f} ms ({busy_pg / r.tally.completed * 1000:.0f} ms above idle); "
+                f"per call: hub {r.hub_cpu / max(1, len(every)) * 1000:.1f} ms; idle: hub replicas "
+                f"{r.idle_hub * 1000:.0f} ms/s, PostgreSQL {r.idle_pg * 1000:.0f} ms/s"
             )
         for error, count in r.tally.errors.items():
             print(f"    {count} × {error}")
