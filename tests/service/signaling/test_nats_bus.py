@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from service.config import Environment, Settings
+from service import cli
+from service.config import Environment, Settings, get_settings
 from service.signaling.bus import MemoryBus, PostgresBus, make_bus
 from service.signaling.nats_bus import NatsBus, subject_of
 from tests._nats import NatsServer
@@ -151,3 +153,24 @@ def test_settings_accept_a_nats_cluster() -> None:
         signaling_nats_url=SecretStr("nats://a:4222, tls://b:4222"),
     )
     assert settings.effective_signaling_bus == "nats"
+
+
+def test_check_config_names_the_missing_nats_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HUB_ENVIRONMENT", "development")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_SIGNALING_BUS", "nats")
+    monkeypatch.delenv("HUB_SIGNALING_NATS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["check-config"]) == 2
+        err = capsys.readouterr().err
+        assert "HUB_SIGNALING_NATS_URL" in err
+        assert "Traceback" not in err
+        monkeypatch.setenv("HUB_SIGNALING_NATS_URL", "nats://127.0.0.1:4222")
+        get_settings.cache_clear()
+        assert cli.main(["check-config"]) == 0
+        assert "signaling bus nats" in capsys.readouterr().out
+    finally:
+        get_settings.cache_clear()
