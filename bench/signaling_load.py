@@ -12,7 +12,10 @@ The bare row is a raw ASGI app that forwards text frames to the room's other soc
 Both servers listen on 127.0.0.1 only; the client runs in this process (on this 2-core machine it competes
 with the server, so it is reported too).
 
-    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2]
+With `--across postgres,nats`, each level also runs on two hub replicas sharing that bus, the clerk of every room
+on one and the officer on the other (peers on different replicas), beside the one-hub row of the same level.
+
+    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2] [--across postgres,nats]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -85,15 +89,16 @@ class BareRelay:
                 self.rooms.pop(room, None)
 
 
-def hub_app(secret: bytes) -> object:
-    """The hub's signaling router and SignalingHub on the in-process bus, without a database."""
+def hub_app(secret: bytes, bus_kind: str = "memory", bus_url: str = "") -> object:
+    """The hub's signaling router and SignalingHub on a bus (in-process by default), without a database."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
 
     from service.app import BodySizeLimit
     from service.security import SecurityHeaders
-    from service.signaling.bus import MemoryBus
+    from service.signaling.bus import MemoryBus, PostgresBus
+    from service.signaling.nats_bus import NatsBus
     from service.signaling.participants import HubConfig
     from service.signaling.rooms import SignalingHub
     from service.signaling.router import SignalingSocketPath, router
@@ -103,7 +108,14 @@ def hub_app(secret: bytes) -> object:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = MemoryBus()
+        bus = (
+            PostgresBus(bus_url)
+            if bus_kind == "postgres"
+            else NatsBus(bus_url)
+            if bus_kind == "nats"
+            else MemoryBus()
+        )
+        await bus.start()
         # The per-connection rate limit is a policy against floods, not capacity: lifted so the saturation
         # phase measures the relay (the fixed phase stays far below the production limit of 20/s anyway).
         # Heartbeats at their longest: opening 4,000 sockets on a busy machine can outlast the default
@@ -119,6 +131,7 @@ def hub_app(secret: bytes) -> object:
         app.state.signaling = hub
         yield
         await hub.close()
+        await bus.close()
 
     app = FastAPI(lifespan=lifespan)
     # The production app's middleware, in its order (service/app.py): the socket path is the outermost.
@@ -136,9 +149,12 @@ def serve(kind: str, port: int, secret: str) -> None:
 
     from service.signaling.ws_server import uvicorn_ws_options
 
-    app = hub_app(secret.encode()) if kind == "hub" else BareRelay()
+    # "hub-postgres" / "hub-nats": one of two replicas sharing that bus (BENCH_BUS_URL names it).
+    bus_kind = kind.removeprefix("hub-") if kind.startswith("hub-") else "memory"
+    is_hub = kind.startswith("hub")
+    app = hub_app(secret.encode(), bus_kind, os.environ.get("BENCH_BUS_URL", "")) if is_hub else BareRelay()
     # The hub runs on its own WebSocket protocol (websockets-sansio with a pre-join cap), as `hub serve` does.
-    ws_options: dict[str, Any] = uvicorn_ws_options() if kind == "hub" else {"ws": "websockets-sansio"}
+    ws_options: dict[str, Any] = uvicorn_ws_options() if is_hub else {"ws": "websockets-sansio"}
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host="127.0.0.1",
@@ -193,7 +209,7 @@ def _frame(room: str, side: Side) -> str:
 
 
 async def _open(kind: str, port: int, secret: bytes, name: str, role: ParticipantRole) -> Side:
-    if kind == "hub":
+    if kind.startswith("hub"):
         claims = TicketClaims(
             name, role, "account", f"bench_{role}", None, None, int(time.time()) + 300, new_nonce()
         )
@@ -269,7 +285,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
+def _server(kind: str, secret: str, bus_url: str = "") -> Iterator[tuple[int, int]]:
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 — this very module with fixed arguments
         [
@@ -284,6 +300,7 @@ def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
             secret,
         ],
         cwd=ROOT,
+        env={**os.environ, "BENCH_BUS_URL": bus_url},
     )
     try:
         deadline = time.monotonic() + 20
@@ -300,17 +317,17 @@ def _server(kind: str, secret: str) -> Iterator[tuple[int, int]]:
 
 
 async def run_level(
-    kind: str, port: int, pid: int, secret: bytes, rooms: int, seconds: float, rate: float
+    kind: str, ports: tuple[int, int], pids: list[int], secret: bytes, rooms: int, seconds: float, rate: float
 ) -> Row:
-    """Open `rooms` rooms, run both phases, close everything."""
+    """Open `rooms` rooms (clerk on the first server, officer on the second), run both phases, close everything."""
     gate = asyncio.Semaphore(128)  # bounded concurrent handshakes, so the backlog never overflows
     prefix = secrets.token_hex(4)
 
     async def open_room(i: int) -> Room:
         name = f"case_bench{prefix}{i:05d}"
         async with gate:
-            clerk = await _open(kind, port, secret, name, "clerk")
-            officer = await _open(kind, port, secret, name, "officer")
+            clerk = await _open(kind, ports[0], secret, name, "clerk")
+            officer = await _open(kind, ports[1], secret, name, "officer")
         return Room(name, clerk, officer)
 
     setup_started = time.perf_counter()
@@ -324,12 +341,13 @@ async def run_level(
         stop = asyncio.Event()
         senders = [asyncio.create_task(_fixed_rate(room, rate, stop)) for room in opened]
         await asyncio.sleep(1.0)  # warm-up: every room has started sending
-        cpu0, mine0, t0 = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+        cpu0, mine0, t0 = sum(map(_cpu_seconds, pids)), time.process_time(), time.perf_counter()
         tally.measuring = True
         await asyncio.sleep(seconds)
         tally.measuring = False
         wall = time.perf_counter() - t0
-        server_cpu, client_cpu = (_cpu_seconds(pid) - cpu0) / wall, (time.process_time() - mine0) / wall
+        server_cpu = (sum(map(_cpu_seconds, pids)) - cpu0) / wall
+        client_cpu = (time.process_time() - mine0) / wall
         stop.set()
         await asyncio.gather(*senders)
         latencies = sorted(tally.latencies_ms)
@@ -363,25 +381,56 @@ async def run_level(
     return Row(kind, rooms, p50, p99, fixed, server_cpu, client_cpu, saturated, setup_s, tally.closed)
 
 
-async def bench(levels: list[int], seconds: float, rate: float) -> list[Row]:
-    """Every level on the hub, then on the bare relay (each server is a fresh child per level)."""
+async def bench(levels: list[int], seconds: float, rate: float, cross: list[tuple[str, str]]) -> list[Row]:
+    """Every level on the hub, then on the bare relay, then on each pair of replicas sharing a bus in `cross`
+    (each server is a fresh child per level)."""
     rows: list[Row] = []
     for rooms in levels:
         for kind in ("hub", "bare"):
             secret = secrets.token_urlsafe(24)
             with _server(kind, secret) as (port, pid):
-                rows.append(await run_level(kind, port, pid, secret.encode(), rooms, seconds, rate))
+                rows.append(await run_level(kind, (port, port), [pid], secret.encode(), rooms, seconds, rate))
+            print(_format(rows[-1]), flush=True)
+        for kind, url in cross:
+            secret = secrets.token_urlsafe(24)
+            with _server(kind, secret, url) as (port1, pid1), _server(kind, secret, url) as (port2, pid2):
+                rows.append(
+                    await run_level(kind, (port1, port2), [pid1, pid2], secret.encode(), rooms, seconds, rate)
+                )
             print(_format(rows[-1]), flush=True)
     return rows
 
 
 def _format(row: Row) -> str:
     return (
-        f"{row.server:>4} {row.rooms:>5} rooms | p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms"
+        f"{row.server:>12} {row.rooms:>5} rooms | p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms"
         f" | fixed {row.fixed_per_s:7.0f}/s  server CPU {row.server_cpu:4.2f} s/s  client CPU {row.client_cpu:4.2f} s/s"
         f" | saturated {row.saturated_per_s:7.0f} frames/s | setup {row.setup_s:5.1f} s"
         + (f" | {row.closed_early} sockets closed early" if row.closed_early else "")
     )
+
+
+@contextlib.contextmanager
+def _nats_server() -> Iterator[str]:
+    binary = shutil.which("nats-server")
+    if binary is None:
+        raise SystemExit("--across nats needs nats-server on PATH")
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 — nats-server with fixed arguments
+        [binary, "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("nats-server did not start")
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        stop(proc)
 
 
 def main() -> None:
@@ -393,7 +442,15 @@ def main() -> None:
         "--rate", type=float, default=2.0, help="frames per second per room in the fixed phase"
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
-    parser.add_argument("--serve", choices=["hub", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--across",
+        default="",
+        help="also two replicas with the clerk on one and the officer on the other, sharing a bus: "
+        "comma-separated of postgres (BENCH_PG_DSN, default the local server) and nats (starts nats-server)",
+    )
+    parser.add_argument(
+        "--serve", choices=["hub", "bare", "hub-postgres", "hub-nats"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -409,12 +466,33 @@ def main() -> None:
         f"signaling relay load on 127.0.0.1, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f};"
         f" window {args.seconds:g} s, {args.rate:g} frames/s/room"
     )
-    rows = asyncio.run(bench(levels, args.seconds, args.rate))
+    with contextlib.ExitStack() as stack:
+        cross: list[tuple[str, str]] = []
+        for name in filter(None, args.across.split(",")):
+            if name == "postgres":
+                cross.append(
+                    (
+                        "hub-postgres",
+                        os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                    )
+                )
+            elif name == "nats":
+                cross.append(("hub-nats", stack.enter_context(_nats_server())))
+            else:
+                parser.error(f"--across: unknown bus {name!r}")
+        rows = asyncio.run(bench(levels, args.seconds, args.rate, cross))
     by = {(r.server, r.rooms): r for r in rows}
     for rooms in levels:
         hub, bare = by[("hub", rooms)], by[("bare", rooms)]
         ratio = hub.saturated_per_s / bare.saturated_per_s if bare.saturated_per_s else float("nan")
         print(f"{rooms:>5} rooms: hub/bare saturated throughput {ratio:4.2f}×, hub p99 {hub.p99_ms:.1f} ms")
+        for kind, _url in cross:
+            row = by[(kind, rooms)]
+            print(
+                f"{rooms:>5} rooms: {kind} across two replicas / one hub saturated throughput "
+                f"{row.saturated_per_s / hub.saturated_per_s if hub.saturated_per_s else float('nan'):4.2f}×, "
+                f"p99 {row.p99_ms:.1f} ms"
+            )
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
 

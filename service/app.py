@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from municipal_console.router import mount as mount_console
@@ -21,7 +23,13 @@ from service.audit.router import router as audit_router
 from service.audit.tasks import run_checkpointer
 from service.cases.router import router as cases_router
 from service.config import Settings, get_settings
-from service.db import create_engine, create_sessionmaker, is_sqlite
+from service.db import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    create_engine,
+    create_sessionmaker,
+    database_unavailable,
+    is_sqlite,
+)
 from service.errors import PROBLEM_JSON, install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
@@ -148,7 +156,10 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         redoc_url=None,
     )
     app.state.settings = settings
+    # Set by `hub serve` on SIGTERM: readiness fails so the load balancer stops sending work (graceful shutdown).
+    app.state.draining = False
     install_error_handlers(app)
+    _install_database_unavailable(app)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
     )
@@ -182,7 +193,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
     async def readyz(request: Request) -> Response:
-        """Readiness: the database answers and is at the newest migration."""
+        """Readiness: not draining, the database answers and is at the newest migration."""
+        if request.app.state.draining:
+            return problem(503, "draining", "Not ready", "the hub is shutting down")
         try:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
@@ -196,6 +209,25 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     mount_console(app, origin=settings.origin)  # the officer console at /console/
     _add_problem_schema(app)
     return app
+
+
+def _install_database_unavailable(app: FastAPI) -> None:
+    """A request that cannot reach the database (a restart, a failover) is a 503 with Retry-After, never a 500."""
+
+    async def unavailable(_: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            raise exc
+        return problem(
+            503,
+            "database_unavailable",
+            "Service temporarily unavailable",
+            "the database cannot be reached at the moment; retry shortly "
+            "(データベースに一時的に接続できません。しばらくしてから再試行してください)",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+
+    for exc_class in (DBAPIError, ConnectionError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(exc_class, unavailable)
 
 
 def _add_problem_schema(app: FastAPI) -> None:

@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import logging
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from service import logging as hub_logging
@@ -29,6 +33,8 @@ from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
 from service.tenancy.hours import ALWAYS_OPEN
 from service.tenancy.schemas import DesignationCreate
+
+logger = logging.getLogger(__name__)
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -63,22 +69,56 @@ def _free_port(host: str, preferred: int) -> int:
 KEEP_ALIVE_SECONDS = 30
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with a drain before the graceful shutdown (docs/operations.md §Cluster).
+
+    On the first SIGTERM/SIGINT /readyz turns 503 while the hub keeps serving for `drain_seconds`, so a load
+    balancer's health check takes it out of rotation first; then uvicorn's own shutdown: stop listening, finish
+    in-flight requests, close WebSockets with 1012 (service restart, which clients resume on another replica).
+    A second signal stops at once.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, app: FastAPI, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.app = app
+        self.drain_seconds = drain_seconds
+        self._drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Start draining on the first signal; the second (or no drain configured) exits as uvicorn does."""
+        if self.drain_seconds <= 0 or self._drain_until is not None:
+            super().handle_exit(sig, frame)
+            return
+        self.app.state.draining = True
+        self._drain_until = time.monotonic() + self.drain_seconds
+        logger.warning("shutdown requested: draining for %.1f s before stopping", self.drain_seconds)
+
+    async def on_tick(self, counter: int) -> bool:
+        """uvicorn's tick (every 0.1 s); True ends the main loop, once the drain is over."""
+        if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            return True
+        return await super().on_tick(counter)
+
+
 def _serve(settings: Settings) -> None:
     tls = mtls.uvicorn_tls_options(settings)
     app = create_app(settings)
+    proxies = settings.forwarded_allow_ips
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=hub_logging.configure(),
-        proxy_headers=False,
+        # Only a configured reverse proxy's X-Forwarded-For is believed (it names the client to throttle).
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         # Longer than the clients' own idle expiry (httpx 5 s): the client drops an idle connection first, so no
         # request goes down a connection the hub is closing at that moment (an httpx.ReadError in the bench).
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         **uvicorn_ws_options(),
         **tls,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config, app=app, drain_seconds=settings.shutdown_drain_seconds).run()
 
 
 def _tls_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -327,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"hub: configuration ok — environment {settings.environment.value}, "
             f"database {'PostgreSQL' if settings.database_url.startswith('postgresql') else 'SQLite'}, "
-            f"origin {settings.origin}"
+            f"origin {settings.origin}, signaling bus {settings.effective_signaling_bus}"
         )
         return 0
     if getattr(args, "port", None):

@@ -87,14 +87,25 @@ class Settings(BaseSettings):
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     device_mtls: Literal["off", "optional", "required"] = "off"
+    # Graceful shutdown behind a load balancer (docs/operations.md §Cluster): on SIGTERM /readyz
+    # answers 503 for this long while requests are still served, so the balancer's health check takes the replica
+    # out first; then the hub stops listening, finishes in-flight requests and closes sockets with 1012 (resume).
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0, le=300)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the hub believes (e.g. ["127.0.0.1"]);
+    # empty: the peer address is the client's.
+    forwarded_allow_ips: list[str] = Field(default_factory=list, max_length=100)
     # The device CA that issues agents' client certificates; outside production generated in data_dir/device-ca.
     device_ca_cert_file: Path | None = None
     device_ca_key_file: Path | None = None
     # Ed25519 key that signs audit checkpoints; outside production one is generated in data_dir when unset.
     audit_signing_key_file: Path | None = None
     audit_checkpoint_interval_seconds: float = Field(default=300, gt=0)
-    # Live link (シグナリング). "auto": PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
-    signaling_bus: Literal["auto", "memory", "postgres"] = "auto"
+    # Live link (シグナリング) between replicas. "auto": NATS when HUB_SIGNALING_NATS_URL is set, else PostgreSQL
+    # LISTEN/NOTIFY when the database is PostgreSQL, else in-process. Past a few thousand offices the PostgreSQL bus
+    # runs out (docs/capacity.md §Bus): set a NATS server.
+    signaling_bus: Literal["auto", "memory", "postgres", "nats"] = "auto"
+    # nats://host:4222 (or tls://); several servers of one cluster comma-separated. A secret when it holds credentials.
+    signaling_nats_url: SecretStr = SecretStr("")
     signaling_ticket_ttl_seconds: int = Field(default=30, ge=5, le=300)
     signaling_resume_grace_seconds: float = Field(default=20.0, gt=0, le=300)
     signaling_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
@@ -143,6 +154,28 @@ class Settings(BaseSettings):
         ):
             raise ValueError("HUB_SIGNALING_RELAY_ONLY needs a TURN server in HUB_ICE_SERVERS")
         return self
+
+    @model_validator(mode="after")
+    def _signaling_bus_usable(self) -> Settings:
+        urls = [u.strip() for u in self.signaling_nats_url.get_secret_value().split(",") if u.strip()]
+        if self.signaling_bus == "nats" and not urls:
+            raise ValueError(
+                "HUB_SIGNALING_BUS=nats needs HUB_SIGNALING_NATS_URL (nats://host:4222, several comma-separated)"
+            )
+        if any(not u.startswith(("nats://", "tls://")) for u in urls):
+            raise ValueError("HUB_SIGNALING_NATS_URL: every server must be a nats:// or tls:// URL")
+        if self.signaling_bus == "postgres" and not self.effective_database_url.startswith("postgresql"):
+            raise ValueError("HUB_SIGNALING_BUS=postgres needs a PostgreSQL HUB_DATABASE_URL")
+        return self
+
+    @property
+    def effective_signaling_bus(self) -> Literal["memory", "postgres", "nats"]:
+        """The bus HUB_SIGNALING_BUS selects, "auto" resolved."""
+        if self.signaling_bus != "auto":
+            return self.signaling_bus
+        if self.signaling_nats_url.get_secret_value().strip():
+            return "nats"
+        return "postgres" if self.effective_database_url.startswith("postgresql") else "memory"
 
     @model_validator(mode="after")
     def _allowed_destinations_parse(self) -> Settings:

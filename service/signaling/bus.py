@@ -333,11 +333,13 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
 
 
 def make_bus(settings: Settings) -> MemoryBus:
-    """The bus HUB_SIGNALING_BUS selects ("auto": PostgreSQL when the database is PostgreSQL)."""
+    """The bus HUB_SIGNALING_BUS selects ("auto": NATS when a URL is set, else PostgreSQL on PostgreSQL)."""
     url = settings.effective_database_url
-    choice = settings.signaling_bus
-    if choice == "auto":
-        choice = "postgres" if url.startswith("postgresql") else "memory"
+    choice = settings.effective_signaling_bus
+    if choice == "nats":
+        from service.signaling.nats_bus import NatsBus  # only deployments with a NATS server load the client
+
+        return NatsBus(settings.signaling_nats_url.get_secret_value())
     if choice == "postgres":
         if not url.startswith("postgresql"):
             raise ValueError("HUB_SIGNALING_BUS=postgres needs a PostgreSQL HUB_DATABASE_URL")

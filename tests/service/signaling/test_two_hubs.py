@@ -23,6 +23,7 @@ from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker
 from service.signaling.service import SIGNALING_PATH
 from service.wire.signaling import CloseCode, JoinMessage
+from tests._nats import NatsServer
 from tests._procs import free_port, stop
 from tests._services import missing_service
 from tests.conftest import PG_ADMIN_URL
@@ -70,7 +71,9 @@ class HubProcess:
         stop(self.proc)
 
 
-def _spawn(index: int, database_url: str, secret: str, tmp_path: Path) -> HubProcess:
+def _spawn(
+    index: int, database_url: str, secret: str, tmp_path: Path, bus: dict[str, str] | None = None
+) -> HubProcess:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = {
@@ -83,6 +86,7 @@ def _spawn(index: int, database_url: str, secret: str, tmp_path: Path) -> HubPro
         "HUB_SECRET_KEY": secret,  # shared: a ticket or resume token of one replica is valid on the other
         "HUB_DATA_DIR": str(tmp_path / f"hub{index}"),
         "HUB_SIGNALING_BUS": "postgres",
+        **(bus or {}),
     }
     log = tmp_path / f"hub{index}.log"
     hub = Path(sys.executable).with_name("hub")
@@ -118,9 +122,38 @@ def hubs(pg_database: str, tmp_path: Path) -> Iterator[tuple[HubProcess, HubProc
             hub.stop()
 
 
+@pytest.fixture
+def nats_hubs(pg_database: str, tmp_path: Path) -> Iterator[tuple[HubProcess, HubProcess]]:
+    """Two hub processes on the same database whose signaling bus is a nats-server of their own."""
+    server = NatsServer()
+    server.start()
+    secret = secrets.token_urlsafe(32)
+    bus = {"HUB_SIGNALING_BUS": "nats", "HUB_SIGNALING_NATS_URL": server.url}
+    started: list[HubProcess] = []
+    try:
+        started.append(_spawn(1, pg_database, secret, tmp_path, bus))
+        started.append(_spawn(2, pg_database, secret, tmp_path, bus))
+        yield started[0], started[1]
+    finally:
+        for hub in started:
+            hub.stop()
+        server.stop()
+
+
 async def test_clerk_and_officer_on_different_hub_processes(
     hubs: tuple[HubProcess, HubProcess], pg_database: str, tmp_path: Path
 ) -> None:
+    await _call_across(hubs, pg_database, tmp_path)
+
+
+async def test_clerk_and_officer_on_different_hub_processes_over_nats(
+    nats_hubs: tuple[HubProcess, HubProcess], pg_database: str, tmp_path: Path
+) -> None:
+    await _call_across(nats_hubs, pg_database, tmp_path)
+
+
+async def _call_across(hubs: tuple[HubProcess, HubProcess], pg_database: str, tmp_path: Path) -> None:
+    """The clerk on the first replica, the officer on the second: presence crosses the bus and a call connects."""
     hub1, hub2 = hubs
     settings = Settings(environment=Environment.test, database_url=pg_database, data_dir=tmp_path / "seed")
     engine = create_engine(pg_database)
@@ -146,7 +179,7 @@ async def test_clerk_and_officer_on_different_hub_processes(
             await clerk.connect()
             await officer.connect()
             try:
-                # Each participant sits on its own replica; presence crossed PostgreSQL.
+                # Each participant sits on its own replica; presence crossed the bus.
                 await clerk.wait_for_peer(5)
                 await officer.wait_for_peer(5)
                 async with live_call(clerk, officer) as call:

@@ -1,0 +1,1 @@
+"""Deployment material; `deploy.cluster` is the production-shaped cluster on one machine."""
