@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import statistics
 import sys
@@ -179,7 +180,10 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
                 except Exception as exc:  # a failed call is a figure too: counted, not fatal to the run
                     failures[s.name].append(f"{type(exc).__name__}: {str(exc)[:200]}")
                 await asyncio.sleep(0.02)
-    print(f"call setup → first decoded frame, 640×480 VP8, n={calls} per row")
+    print(
+        f"call setup → first decoded frame, 640×480 VP8, n={calls} per row;"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (baselines are rows of this run)"
+    )
     print(
         "  (first three rows from offer created; hub rows from the officer's accept: ticket, join, offer, answer)"
     )
@@ -294,7 +298,10 @@ async def measure_cpu(window_s: float) -> None:
             child.terminate()
             await child.wait()
     per_second = report["cpu_s"] / report["wall_s"]
-    print(f"agent CPU per call, 640×480 30 fps VP8 + Opus, {report['wall_s']:.1f} s window (child process):")
+    print(
+        f"agent CPU per call, 640×480 30 fps VP8 + Opus, {report['wall_s']:.1f} s window (child process);"
+        f" load average {os.getloadavg()[0]:.1f}:"
+    )
     print(
         f"  {per_second:.3f} CPU-s/s ({per_second * 100:.1f} % of one core);"
         f" receiver decoded {frames} frames in {elapsed:.1f} s ≈ {frames / elapsed:.1f} fps"

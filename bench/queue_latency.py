@@ -296,7 +296,8 @@ def main() -> int:
     finally:
         asyncio.run(drop_database(name))
     print(
-        f"queue: {args.backlog} cases waiting, {args.officers} officers long-polling, {args.samples} samples (PostgreSQL)"
+        f"queue: {args.backlog} cases waiting, {args.officers} officers long-polling, {args.samples} samples (PostgreSQL);"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (the floor below is from this run)"
     )
     print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for label, values in (

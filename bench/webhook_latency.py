@@ -166,7 +166,10 @@ async def run(samples: int, database_url: str | None) -> None:
             await server_task
             sock.close()
         backend = "postgresql" if url.startswith("postgresql") else "sqlite"
-        print(f"webhook latency, commit → receiver ({backend}, loopback, sequential, {samples} samples)")
+        print(
+            f"webhook latency, commit → receiver ({backend}, loopback, sequential, {samples} samples);"
+            f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (the baseline below is from this run)"
+        )
         report("hub: commit → signed request arrives", hub)
         report("baseline: bare httpx POST → arrives", bare)
         print(f"overhead p50: {1000 * (percentile(hub, 0.5) - percentile(bare, 0.5)):.2f} ms")

@@ -99,7 +99,10 @@ class OutboxWorker:
                 log.exception("outbox pass failed; retrying after the poll interval")
                 done = 0
                 await asyncio.sleep(self._poll)
-            if done or self._wake.is_set():
+            # A pass that filled its batch may have left more; otherwise the idle look below finds what is due
+            # (a delivery freed by its predecessor's success is due now). A second full pass here cost one more
+            # transaction before the worker listened again, and a commit in that window waited for it (#18).
+            if done >= self._batch or self._wake.is_set():
                 continue
             timeout = await self._idle_seconds()
             with contextlib.suppress(TimeoutError):

@@ -39,6 +39,7 @@ async def expire_offers(
     lapsed = await repository.overdue_offers(session, now, municipality_code)
     for offer in lapsed:
         offer.outcome, offer.responded_at = "expired", now
+        bell.note_offer(session, offer.officer_id)  # the console showing it learns at once
         presence = await repository.presence(session, offer.officer_id)
         if presence is not None:
             presence.penalty_until = now + dt.timedelta(seconds=settings.offer_no_answer_penalty_seconds)
@@ -123,6 +124,7 @@ async def on_transition(
         now = clock.now()
         for pending in await repository.pending_offers_of_case(session, case.id):
             pending.outcome, pending.responded_at = "withdrawn", now
+            bell.note_offer(session, pending.officer_id)  # the console showing it learns at once
     elif (
         action in DECISION_ACTIONS
         and principal.kind is PrincipalKind.account

@@ -71,9 +71,17 @@ async def set_presence(
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
 async def my_offer(
-    request: Request, settings: AppSettings, wait: Annotated[float, Query(ge=0, le=25)] = 0
+    request: Request,
+    settings: AppSettings,
+    wait: Annotated[float, Query(ge=0, le=25)] = 0,
+    shown: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    """The officer's pending offer; with `wait`, hold the request up to that many seconds until one arrives."""
+    """The officer's pending offer; with `wait`, hold the request up to that many seconds until one arrives.
+
+    `shown` is the offer the console is showing: the request then waits until the pending offer is another one
+    (200) or there is none any more (204: withdrawn, expired, reassigned), so a console never shows an offer the
+    hub has closed while the hub counts its officer free and offers them the next case unseen (#18).
+    """
     sessionmaker = request.app.state.sessionmaker
     deadline = time.monotonic() + wait
     # No session is held across the wait: each look is its own short unit of work.
@@ -86,10 +94,14 @@ async def my_offer(
             async with unit_of_work(sessionmaker) as session:
                 found = await queue_service.current_offer(session, principal=principal)
                 body = await queue_service.offer_read(session, *found) if found is not None else None
-            if body is not None:
+            if body is not None and body.id != shown:
                 return Response(body.model_dump_json(), media_type="application/json")
+            if body is None and shown is not None:
+                return Response(status_code=204)  # the offer on the console is closed
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if body is not None:
+                    return Response(body.model_dump_json(), media_type="application/json")
                 return Response(status_code=204)
             # Woken at once by an offer committed in this process; otherwise look again after a short wait.
             with contextlib.suppress(TimeoutError):

@@ -21,7 +21,7 @@ from service.cases.models import Case
 from service.config import Settings
 from service.errors import PermissionDenied
 from service.kit import clock
-from service.queue import dispatch, repository
+from service.queue import bell, dispatch, repository
 from service.queue.exceptions import (
     NotAnOfficer,
     OfferClosed,
@@ -197,6 +197,7 @@ async def reassign(
     now = clock.now()
     for pending in await repository.pending_offers_of_case(session, case.id):
         pending.outcome, pending.responded_at = "withdrawn", now
+        bell.note_offer(session, pending.officer_id)  # the console showing it learns at once
     await audit.record(
         session,
         actor=principal,

@@ -20,6 +20,7 @@ from typing import Final
 
 from service.signaling.bus import MemoryBus, Subscription
 from service.signaling.participants import (
+    FRAME_ENVELOPE,
     HubConfig,
     HubCounts,
     Participant,
@@ -247,10 +248,16 @@ class RoomRegistry:
             logger.exception("signaling: bad bus envelope in room %s", room.name)
 
     def _dispatch(self, room: RoomState, text: str) -> None:
+        if text.startswith(FRAME_ENVELOPE):
+            sender, _, frame = text[1:].partition("\n")
+            for participant in room.local.values():
+                if participant.role != sender:
+                    participant.relay(frame)
+            return
         event = json.loads(text)
         kind: str = event["k"]
         role: ParticipantRole = event["r"]
-        if kind == "frame":
+        if kind == "frame":  # a replica from before frame_envelope
             for participant in room.local.values():
                 if participant.role != role:
                     participant.relay(event["f"])

@@ -28,6 +28,7 @@ from service.signaling.participants import (
     SpendTicket,
     Transport,
     decode_checked,
+    frame_envelope,
     make_envelope,
 )
 from service.signaling.registry import RoomRegistry
@@ -312,7 +313,7 @@ class SignalingHub(RoomRegistry):
                 participant.left = True
             await self._bus.publish(
                 participant.room,
-                make_envelope(self._bus.node_id, "frame", participant.role, frame=encode(msg)),
+                frame_envelope(participant.role, encode(msg)),
             )
 
     async def _watch(self) -> None:

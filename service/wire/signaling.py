@@ -238,7 +238,8 @@ def decode(raw: str | bytes) -> SignalingMessage:
     """Parse one frame; raise WireError (oversize, malformed_json, unknown_type, schema_mismatch)."""
     # A str has at most as many characters as UTF-8 bytes: refuse a huge one before encoding it.
     size = len(raw)
-    if isinstance(raw, str) and size <= MAX_FRAME_BYTES:
+    # Measured without a copy when it cannot matter: an ASCII str is as long in UTF-8 (the relay's hot path).
+    if isinstance(raw, str) and size <= MAX_FRAME_BYTES and not raw.isascii():
         size = len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_FRAME_BYTES:
         raise WireError(WireErrorCode.OVERSIZE, f"{size} bytes > {MAX_FRAME_BYTES}")
@@ -266,7 +267,7 @@ def _classify(exc: ValidationError) -> WireError:
 def encode(msg: SignalingMessage) -> str:
     """Serialise one frame; refuse one that a peer's decode would refuse for size."""
     text = msg.model_dump_json()
-    size = len(text.encode("utf-8"))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size > MAX_FRAME_BYTES:
         raise WireError(WireErrorCode.OVERSIZE, f"{size} bytes > {MAX_FRAME_BYTES}")
     return text

@@ -75,6 +75,38 @@ async def test_long_poll_receives_offer_made_meanwhile(
     assert offer["case_id"] == case["id"]
 
 
+async def test_watching_a_shown_offer_returns_when_it_is_withdrawn_and_brings_the_next(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    """A console showing an offer learns at once that the hub closed it, so no next offer waits unseen (#18)."""
+    import asyncio
+
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    first = await _queued(driver)
+    offer = await _offer(client, officer)
+    assert offer is not None
+    assert offer["case_id"] == first["id"]
+
+    # While the offer is pending, watching it holds the request and then answers the same offer.
+    same = await client.get(OFFER, params={"wait": 0.2, "shown": offer["id"]}, headers=officer)
+    assert same.status_code == 200
+    assert same.json()["id"] == offer["id"]
+
+    watching = asyncio.create_task(
+        client.get(OFFER, params={"wait": 10, "shown": offer["id"]}, headers=officer)
+    )
+    await driver.device(first["id"], "withdraw", reason_code="applicant_request")
+    closed = await asyncio.wait_for(watching, 10)
+    assert closed.status_code == 204
+
+    # The officer is free again and the console, told so, looks for the next offer.
+    second = await _queued(driver)
+    found = await _offer(client, officer, wait=5)
+    assert found is not None
+    assert found["case_id"] == second["id"]
+
+
 async def test_stale_heartbeat_counts_as_offline(
     client: httpx.AsyncClient, world: World, driver: CaseDriver
 ) -> None:

@@ -72,17 +72,29 @@ export function createQueueScreen({ onAccepted }) {
   }
 
   function maybePoll() {
-    if (!active || presence !== "available" || polling || offer) return;
+    if (!active || presence !== "available" || polling) return;
     pollLoop();
   }
 
   async function pollLoop() {
     const controller = new AbortController();
     polling = controller;
-    while (!controller.signal.aborted && active && presence === "available" && !offer) {
+    while (!controller.signal.aborted && active && presence === "available") {
       try {
-        const found = await api.get(`/api/v1/officers/me/offer?wait=${LONG_POLL_S}`, { signal: controller.signal });
-        if (found && !controller.signal.aborted) showOffer(found);
+        // While an offer is shown the same long-poll watches it (`shown`): the hub answers as soon as it closes
+        // that offer (withdrawn, lapsed, reassigned) or makes another, so the screen never keeps a closed offer
+        // while the hub counts this officer free and offers them the next case unseen.
+        const shown = offer ? offer.id : null;
+        const watch = shown ? `&shown=${encodeURIComponent(shown)}` : "";
+        const found = await api.get(`/api/v1/officers/me/offer?wait=${LONG_POLL_S}${watch}`, {
+          signal: controller.signal,
+        });
+        if (controller.signal.aborted) break;
+        if (found && found.id !== (offer && offer.id)) showOffer(found);
+        else if (!found && shown && offer && offer.id === shown) {
+          hideOffer();
+          status(t("offer_closed"), 6000);
+        }
       } catch (err) {
         if (controller.signal.aborted) break;
         showError(err);
@@ -131,6 +143,7 @@ export function createQueueScreen({ onAccepted }) {
   async function accept() {
     if (!offer) return;
     const id = offer.id;
+    stopPolling(); // the answer closes the offer: the watch must not report that as a withdrawal
     try {
       const caseRead = await busy($("offer-accept"), t("accepting"), () =>
         api.post(`/api/v1/offers/${encodeURIComponent(id)}/accept`),
@@ -148,6 +161,7 @@ export function createQueueScreen({ onAccepted }) {
   async function decline(reason) {
     if (!offer) return;
     const id = offer.id;
+    stopPolling(); // the answer closes the offer: the watch must not report that as a withdrawal
     try {
       await api.post(`/api/v1/offers/${encodeURIComponent(id)}/decline`, { reason });
       status(t("offer_declined"));
