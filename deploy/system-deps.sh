@@ -7,10 +7,11 @@
 #   iproute2                  network namespaces for browser<->agent media tests
 #   systemd                   systemd-analyze verify and systemd-sysusers check the units in deploy/systemd
 #   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
+#   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus poppler-utils poppler-data)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
