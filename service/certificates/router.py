@@ -413,4 +413,10 @@ async def verify_pdf(request: Request, session: DBSession) -> verification.Verif
 async def verify_page(code: str, session: DBSession) -> HTMLResponse:
     """The page a certificate's QR code opens: Japanese first, English beside it."""
     read = await verification.by_code(session, code[:40])
-    return HTMLResponse(verification.page(read, code[:40]))
+    return HTMLResponse(
+        verification.page(read, code[:40]),
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            "Cache-Control": "no-store",
+        },
+    )
