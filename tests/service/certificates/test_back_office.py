@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -95,7 +96,7 @@ async def test_void_destroys_and_the_code_reports_void(office: Office) -> None:
     assert (await office.client.get("/api/v1/verify/ZZZZ-ZZZZ-ZZZZ")).json()["verdict"] == "unknown"
 
 
-async def _handed_over(office: Office, **choice: object) -> dict[str, object]:
+async def _handed_over(office: Office, **choice: Any) -> dict[str, Any]:
     answer = await office.request(office.holder(), **choice)
     job = await office.scan(answer["receipt"]["receipt_number"])
     await office.fetch(job)
