@@ -196,7 +196,16 @@ CERTIFICATE_ROUTES = {
     ("GET", "/api/v1/certificates/jobs/{job_id}/document"),
     *(
         ("POST", f"/api/v1/certificates/jobs/{{job_id}}/{step}")
-        for step in ("printed", "print-failed", "reprint", "fee", "hand-over", "void", "refund-request", "refund")
+        for step in (
+            "printed",
+            "print-failed",
+            "reprint",
+            "fee",
+            "hand-over",
+            "void",
+            "refund-request",
+            "refund",
+        )
     ),
     ("GET", "/api/v1/certificates/ledger"),
     ("GET", "/api/v1/municipalities/{code}/certificates/settlement"),
