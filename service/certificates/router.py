@@ -397,10 +397,11 @@ async def verify_code(
 @router.post(
     "/verify/pdf",
     response_model=verification.VerificationRead,
+    # Declared as octet-stream (the PDF's bytes; any content type is read the same), which the fuzzers can send.
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )
