@@ -43,6 +43,7 @@ from service.wire.certificates import (
 # A receipt expires from these states: the paper, if printed, is shredded at the office.
 EXPIRING = frozenset(
     {
+        issuing.ISSUING,  # an issue that never completed (its replica gone): no receipt was ever printed
         JobState.receipt_issued.value,
         JobState.accepted_by_clerk.value,
         JobState.print_queued.value,
@@ -51,7 +52,7 @@ EXPIRING = frozenset(
     }
 )
 # The clerk may void a job before the fee is taken (the resident left, a wrong request).
-VOIDABLE = EXPIRING
+VOIDABLE = EXPIRING - {issuing.ISSUING}
 
 
 async def _state_change(
@@ -141,7 +142,13 @@ async def job_of_office(session: AsyncSession, principal: Principal, job_id: str
     office = issuing.office_of(principal)
     job = await repository.job_for_update(session, job_id)
     # Another office's job is as good as none: nothing says it exists.
-    if job is None or job.post_office_id != office or job.receipt_number is None:
+    # A request still being issued has no receipt anyone holds yet.
+    if (
+        job is None
+        or job.post_office_id != office
+        or job.receipt_number is None
+        or job.state == issuing.ISSUING
+    ):
         raise JobNotFound()
     await _expire_if_due(session, principal, job)
     return job
@@ -149,8 +156,9 @@ async def job_of_office(session: AsyncSession, principal: Principal, job_id: str
 
 async def _expire_if_due(session: AsyncSession, principal: Principal, job: CertificateJob) -> bool:
     if job.state in EXPIRING and job.expires_at is not None and job.expires_at <= clock.now():
-        await _state_change(session, principal, job, JobState.expired, "expired", "uncollected")
-        job.closed_at, job.close_reason = clock.now(), "uncollected"
+        reason = "issue_incomplete" if job.state == issuing.ISSUING else "uncollected"
+        await _state_change(session, principal, job, JobState.expired, "expired", reason)
+        job.closed_at, job.close_reason = clock.now(), reason
         await destroy(session, principal, job, "expired")
         return True
     return False
@@ -168,7 +176,7 @@ async def scan(session: AsyncSession, *, principal: Principal, receipt_number: s
     office = issuing.office_of(principal)
     number = issuing.normalise_receipt(receipt_number)
     job = await repository.job_by_receipt_for_update(session, number) if len(number) == 10 else None
-    if job is None or job.post_office_id != office:
+    if job is None or job.post_office_id != office or job.state == issuing.ISSUING:
         raise ReceiptNotFound()
     if await _expire_if_due(session, principal, job):
         return job

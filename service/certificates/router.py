@@ -130,15 +130,24 @@ async def submit_proof(
     request_id: str, body: KioskProofBody, request: Request, session: DBSession, principal: CurrentPrincipal
 ) -> KioskAnswer:
     """Lobby terminal: the card's signature; the answer is the receipt, or a refusal in neutral words only."""
-    job = await issuing.submit_proof(
-        session, principal=principal, request_id=request_id, body=body, runtime=_runtime(request)
+    runtime = _runtime(request)
+    # Three short transactions, none held while the PDF is rendered and signed: on SQLite a transaction holds the
+    # database's write lock from its first statement, so the authentication's own is ended first.
+    await session.commit()
+    job, source = await issuing.submit_proof(
+        session, principal=principal, request_id=request_id, body=body, runtime=runtime
     )
-    if job.state == JobState.refused.value and job.refusal_code is not None:
-        code = RefusalCode(job.refusal_code)
+    await session.commit()
+    if source is None:
+        code = RefusalCode(job.refusal_code or RefusalCode.card_proof_failed)
         ja, en = REFUSAL_WORDING[code]
         return KioskAnswer(
             request_id=job.id, state=JobState.refused, refusal=code, message_ja=ja, message_en=en
         )
+    prepared = await issuing.prepare_copy(runtime, job=job, source=source)
+    job = await issuing.complete_issue(
+        session, principal=principal, job_id=job.id, source=source, prepared=prepared, runtime=runtime
+    )
     receipt = await issuing.receipt_of(session, job)
     return KioskAnswer(
         request_id=job.id,

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +64,8 @@ from service.wire.certificates import (
 )
 
 AWAITING_CARD = "awaiting_card"  # internal: the request before its card proof (never a JobState on the wire)
+ISSUING = "issuing"  # internal: decided, the copy being made; the receipt exists only once it is stored
+ISSUE_GRACE_MINUTES = 2
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read off paper and typed
 
 
@@ -275,9 +278,9 @@ async def submit_proof(
     request_id: str,
     body: KioskProofBody,
     runtime: CertificateRuntime,
-    uncollected_minutes: int | None = None,
-) -> CertificateJob:
-    """Verify the card's signature over this request's nonce; refuse, or issue the copy and the receipt."""
+) -> tuple[CertificateJob, IssueInput | None]:
+    """Verify the card's signature over this request's nonce and decide: refused (no extract), or the extract to
+    issue from (the job then waits in ISSUING for prepare_copy and complete_issue)."""
     job = await repository.job_for_update(session, request_id)
     if job is None or job.kiosk_device_id != principal.id:
         raise RequestNotFound()
@@ -305,10 +308,10 @@ async def submit_proof(
     version, config = await settings_for(session, job.municipality_code)
     kind, scope = CertificateKind(job.kind), Scope(job.scope) if job.scope else None
     if not result.ok or result.certificate_serial is None:
-        return await _refuse(session, principal, job, RefusalCode.card_proof_failed)
+        return await _refuse(session, principal, job, RefusalCode.card_proof_failed), None
     closed = config.closed_reason(now, runtime.tz)
     if closed is not None:
-        return await _refuse(session, principal, job, closed)
+        return await _refuse(session, principal, job, closed), None
     if runtime.records is None or runtime.authority is None:
         raise CertificateSystemUnavailable("no certificate system is configured")
     serial = format(result.certificate_serial, "x")
@@ -321,7 +324,7 @@ async def submit_proof(
     today = now.astimezone(runtime.tz).date()
     refusal = record_refusal(config, holder, kind=kind, scope=scope, household=household, today=today)
     if refusal is not None or holder is None:
-        return await _refuse(session, principal, job, refusal or RefusalCode.not_resident)
+        return await _refuse(session, principal, job, refusal or RefusalCode.not_resident), None
     municipality = await tenancy_service.get_municipality(session, job.municipality_code)
     source = IssueInput(
         municipality_code=job.municipality_code,
@@ -334,10 +337,66 @@ async def submit_proof(
         household=tuple(household) if scope is Scope.household else (holder,),
     )
     job.receipt_number = await _new_receipt_number(session)
-    job.receipt_issued_at = now
-    job.expires_at = now + dt.timedelta(minutes=uncollected_minutes or config.uncollected_minutes)
     job.config_version = version
-    sealed = evidence.keyring.seal(
+    job.state = ISSUING
+    # Until the copy is stored: a request whose issue never completes (a replica gone) is closed by the sweep.
+    job.expires_at = now + dt.timedelta(minutes=ISSUE_GRACE_MINUTES)
+    job.updated_at = now
+    return job, source
+
+
+@dataclass(frozen=True)
+class PreparedCopy:
+    """A rendered, signed copy not yet stored (made outside any transaction)."""
+
+    document_id: str
+    stamp: IssueStamp
+    pages: int
+    signed: bytes
+
+
+async def prepare_copy(
+    runtime: CertificateRuntime, *, job: CertificateJob, source: IssueInput
+) -> PreparedCopy:
+    """The municipality's certificate system renders and signs one copy bound to the job's receipt (no DB)."""
+    authority = runtime.authority
+    if authority is None or job.receipt_number is None:
+        raise CertificateSystemUnavailable("no certificate system is configured")
+    now = clock.now()
+    code = verification_code()
+    stamp = IssueStamp(
+        issue_number=f"{now.astimezone(runtime.tz):%Y%m%d}-{secrets.randbelow(10**8):08d}",
+        verification_code=code,
+        verify_url=f"{runtime.origin}/verify/{code}",
+        issued_at=now.astimezone(runtime.tz),
+    )
+    pdf, pages = await asyncio.to_thread(render_pdf, source, stamp)
+    signer = authority.signer_for(source.municipality_code, source.municipality_name)
+    signed = await authority.sign(
+        pdf,
+        signer,
+        reason=f"{LABELS[source.kind][0]} {stamp.issue_number}",
+        binding=pdf_binding(job.receipt_number, job.nonce_sha256),
+    )
+    return PreparedCopy(random_id("cdoc"), stamp, pages, signed)
+
+
+async def complete_issue(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    job_id: str,
+    source: IssueInput,
+    prepared: PreparedCopy,
+    runtime: CertificateRuntime,
+) -> CertificateJob:
+    """Store the prepared copy and issue the receipt, if the job still waits for it (fail closed otherwise)."""
+    job = await repository.job_for_update(session, job_id)
+    if job is None or job.state != ISSUING or job.kiosk_device_id != principal.id:
+        raise ChallengeUsed("the request is no longer waiting for its certificate")
+    _, config = await settings_for(session, job.municipality_code)
+    now = clock.now()
+    sealed = runtime.evidence.keyring.seal(
         json.dumps(source.to_json(), ensure_ascii=False).encode(),
         aad_for(case_id=job.id, field="certificate_source", object_id=job.id),
     )
@@ -346,7 +405,9 @@ async def submit_proof(
         sealed.wrapped_key,
         sealed.ciphertext,
     )
-    await issue_copy(session, runtime=runtime, job=job, source=source)
+    await store_copy(session, runtime=runtime, job=job, prepared=prepared)
+    job.receipt_issued_at = now
+    job.expires_at = now + dt.timedelta(minutes=config.uncollected_minutes)
     job.state = JobState.receipt_issued.value
     job.updated_at = now
     await audit.record(
@@ -386,40 +447,28 @@ async def _refuse(
 async def issue_copy(
     session: AsyncSession, *, runtime: CertificateRuntime, job: CertificateJob, source: IssueInput
 ) -> CertificateDocument:
-    """Render, sign and seal one copy for the job's receipt; it becomes the job's current document."""
-    authority = runtime.authority
-    if authority is None or job.receipt_number is None:
-        raise CertificateSystemUnavailable("no certificate system is configured")
-    now = clock.now()
-    code = verification_code()
-    doc_id = random_id("cdoc")
-    stamp = IssueStamp(
-        issue_number=f"{now.astimezone(runtime.tz):%Y%m%d}-{secrets.randbelow(10**8):08d}",
-        verification_code=code,
-        verify_url=f"{runtime.origin}/verify/{code}",
-        issued_at=now.astimezone(runtime.tz),
-    )
-    pdf, pages = await asyncio.to_thread(render_pdf, source, stamp)
-    signer = authority.signer_for(source.municipality_code, source.municipality_name)
-    signed = await authority.sign(
-        pdf,
-        signer,
-        reason=f"{LABELS[source.kind][0]} {stamp.issue_number}",
-        binding=pdf_binding(job.receipt_number, job.nonce_sha256),
-    )
+    """Render, sign and store one copy in the caller's transaction (a reprint: rare, so the lock is held)."""
+    prepared = await prepare_copy(runtime, job=job, source=source)
+    return await store_copy(session, runtime=runtime, job=job, prepared=prepared)
+
+
+async def store_copy(
+    session: AsyncSession, *, runtime: CertificateRuntime, job: CertificateJob, prepared: PreparedCopy
+) -> CertificateDocument:
+    """Seal the copy under the KEK and register it as the job's current document."""
     sealed = runtime.evidence.keyring.seal(
-        signed, aad_for(case_id=job.id, field="certificate_pdf", object_id=doc_id)
+        prepared.signed, aad_for(case_id=job.id, field="certificate_pdf", object_id=prepared.document_id)
     )
     document = CertificateDocument(
-        id=doc_id,
+        id=prepared.document_id,
         job_id=job.id,
         municipality_code=job.municipality_code,
         kind=job.kind,
-        issue_number=stamp.issue_number,
-        verification_code=code,
-        issued_at=now,
-        pages=pages,
-        content_sha256=hashlib.sha256(signed).hexdigest(),
+        issue_number=prepared.stamp.issue_number,
+        verification_code=prepared.stamp.verification_code,
+        issued_at=clock.now(),
+        pages=prepared.pages,
+        content_sha256=hashlib.sha256(prepared.signed).hexdigest(),
         status="current",
         kek_id=sealed.kek_id,
         wrapped_key=sealed.wrapped_key,

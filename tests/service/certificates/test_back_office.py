@@ -9,12 +9,15 @@ import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import SYSTEM, Role
 from service.audit.models import AuditEvent
 from service.certificates import printing
+from service.certificates import service as issuing
+from service.certificates.exceptions import CertificateSystemUnavailable
 from service.certificates.models import CertificateDocument, CertificateJob
 from service.db import unit_of_work
 from service.kit import clock
@@ -177,3 +180,36 @@ async def test_configuration_is_versioned_and_only_the_municipality_changes_it(o
     assert (await office.client.get(path, headers=office.world.h("b", Role.officer))).status_code == 403
     kiosk = await office.kiosk.get(path)
     assert kiosk.status_code == 403
+
+
+async def test_an_issue_that_never_completes_leaves_no_receipt_and_is_closed(
+    office: Office, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def system_down(*_: object, **__: object) -> None:
+        raise CertificateSystemUnavailable("the municipality's certificate system does not answer")
+
+    # The municipality's certificate system fails after the hub decided (as when its replica dies mid-issue).
+    monkeypatch.setattr(issuing, "prepare_copy", system_down)
+    holder = office.holder()
+    body = {"municipality_code": office.code, "kind": "juminhyo", "scope": "self", "count": 1}
+    challenge = (await office.kiosk.post("/api/v1/certificates/requests", json=body)).json()
+    answered = await office.kiosk.post(
+        f"/api/v1/certificates/requests/{challenge['request_id']}/proof", json=holder.prove(challenge)
+    )
+    assert answered.status_code == 503
+    assert answered.json()["code"] == "certificate_system_unavailable"
+    async with unit_of_work(sessionmaker) as session:
+        row = await session.get(CertificateJob, challenge["request_id"])
+        assert row is not None
+        assert row.state == issuing.ISSUING
+        number = row.receipt_number
+    # Nobody holds a receipt for it: a scan of its number finds nothing, and the sweep closes it.
+    scanned = await office.station.post("/api/v1/certificates/scans", json={"receipt_number": number})
+    assert scanned.status_code == 404
+    assert await _sealed(sessionmaker, challenge["request_id"]) == []
+    clock.shift_for_tests(dt.timedelta(minutes=issuing.ISSUE_GRACE_MINUTES + 1))
+    async with unit_of_work(sessionmaker) as session:
+        assert await printing.expire_due(session, principal=SYSTEM) == 1
+        row = await session.get(CertificateJob, challenge["request_id"])
+        assert row is not None
+        assert (row.state, row.close_reason) == ("expired", "issue_incomplete")
