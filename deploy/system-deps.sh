@@ -9,10 +9,11 @@
 #   haproxy                   the load balancer of the production-shaped cluster (deploy/cluster, its fault tests)
 #   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
 #   nats-server               the NATS signaling bus's tests start their own server on a free port
+#   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy nats-server)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy nats-server poppler-utils poppler-data)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
