@@ -143,3 +143,15 @@ def test_the_back_office_schema_takes_the_contracts_return_reasons() -> None:
 
     schema = MailTrackingUpdate.model_json_schema()["properties"]["reason_code"]["anyOf"][0]
     assert set(schema["enum"]) == REASONS[Action.record_returned]
+
+
+def test_every_certificate_code_has_its_words() -> None:
+    from service.wire import certificates as cert
+
+    assert set(cert.KIND_LABELS) == set(cert.CertificateKind)
+    assert set(cert.OPTION_LABELS) == set(cert.CertificateOption)
+    assert set(cert.REFUSAL_WORDING) == set(cert.RefusalCode)
+    assert set(cert.JOB_STATE_LABELS) == set(cert.JobState)
+    assert set(cert.VERDICT_LABELS) == set(cert.Verdict)
+    # The terminal never tells a 支援措置 or other record-based refusal apart: one neutral sentence for all.
+    assert len({cert.REFUSAL_WORDING[code] for code in cert.RECORD_REFUSALS}) == 1

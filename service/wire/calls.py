@@ -13,6 +13,20 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.wire.cases import Action, CaseState, Procedure
+from service.wire.certificates import (
+    Catalogue,
+    FeeBody,
+    KioskAnswer,
+    KioskChallenge,
+    KioskProofBody,
+    KioskRequestBody,
+    PrintedBody,
+    PrintFailedBody,
+    PrintJob,
+    ReprintBody,
+    ScanBody,
+    VoidBody,
+)
 from service.wire.pin_seal import SealedPinRequest
 
 
@@ -33,10 +47,41 @@ class Call(StrEnum):
     signaling_ticket = "signaling_ticket"  # POST /cases/{id}/signaling-ticket
     connection_metrics = "connection_metrics"  # POST /cases/{id}/connection-metrics
     case_officer = "case_officer"  # GET  /cases/{id}/officer
+    # Certificates at the post office (service/wire/certificates.py): the lobby terminal …
+    certificate_catalogue = "certificate_catalogue"  # GET  /certificates/catalogue?municipality_code=
+    certificate_request = "certificate_request"  # POST /certificates/requests
+    certificate_proof = "certificate_proof"  # POST /certificates/requests/{id}/proof
+    # … and the clerk's print station.
+    certificate_scan = "certificate_scan"  # POST /certificates/scans
+    certificate_job = "certificate_job"  # GET  /certificates/jobs/{id}
+    certificate_document = "certificate_document"  # GET  /certificates/jobs/{id}/document (the PDF)
+    certificate_printed = "certificate_printed"  # POST /certificates/jobs/{id}/printed
+    certificate_print_failed = "certificate_print_failed"  # POST /certificates/jobs/{id}/print-failed
+    certificate_reprint = "certificate_reprint"  # POST /certificates/jobs/{id}/reprint
+    certificate_fee = "certificate_fee"  # POST /certificates/jobs/{id}/fee
+    certificate_hand_over = "certificate_hand_over"  # POST /certificates/jobs/{id}/hand-over
+    certificate_void = "certificate_void"  # POST /certificates/jobs/{id}/void
 
 
 # Calls whose answer is the case (service/cases/schemas.py CaseRead).
 CASE_ANSWERS = frozenset({Call.create_case, Call.read_case, Call.act, Call.consents, Call.pin_request})
+
+# Certificate calls: the body each sends (None: none) and the answer it reads (None: not JSON, the PDF).
+# The models live in service/wire/certificates.py; the print station's calls answer the job (PrintJob).
+CERTIFICATE_CALLS: dict[Call, tuple[type[BaseModel] | None, type[BaseModel] | None]] = {
+    Call.certificate_catalogue: (None, Catalogue),
+    Call.certificate_request: (KioskRequestBody, KioskChallenge),
+    Call.certificate_proof: (KioskProofBody, KioskAnswer),
+    Call.certificate_scan: (ScanBody, PrintJob),
+    Call.certificate_job: (None, PrintJob),
+    Call.certificate_document: (None, None),
+    Call.certificate_printed: (PrintedBody, PrintJob),
+    Call.certificate_print_failed: (PrintFailedBody, PrintJob),
+    Call.certificate_reprint: (ReprintBody, PrintJob),
+    Call.certificate_fee: (FeeBody, PrintJob),
+    Call.certificate_hand_over: (None, PrintJob),
+    Call.certificate_void: (VoidBody, PrintJob),
+}
 
 
 class _Answer(BaseModel):

@@ -25,6 +25,16 @@ from service.wire.cases import (
     Action,
     CaseState,
 )
+from service.wire.certificates import (
+    JOB_STATE_LABELS,
+    JOB_TERMINAL_STATES,
+    KIND_LABELS,
+    OPTION_LABELS,
+    REFUSAL_WORDING,
+    SCOPE_LABELS,
+    VERDICT_LABELS,
+    PrintFailure,
+)
 from service.wire.consents import CATALOGUE
 from service.wire.evidence import HOLD_ON_DECISION, HOLD_REASON_LABELS, OFFICER_FLAGS, EvidenceKind, StillKind
 from service.wire.labels import REASON_LABELS, STATE_LABELS
@@ -78,6 +88,18 @@ def contract() -> dict[str, object]:
         "HOLD_ON_DECISION": [code for code in HOLD_REASON_LABELS if code in HOLD_ON_DECISION],
         "EVIDENCE_KINDS": [k.value for k in EvidenceKind],
         "STILL_KINDS": [k.value for k in StillKind],
+        "CERTIFICATE_KINDS": [{"code": k.value, "ja": ja, "en": en} for k, (ja, en) in KIND_LABELS.items()],
+        "CERTIFICATE_SCOPES": [{"code": s.value, "ja": ja, "en": en} for s, (ja, en) in SCOPE_LABELS.items()],
+        "CERTIFICATE_OPTIONS": [
+            {"code": o.value, "ja": ja, "en": en} for o, (ja, en) in OPTION_LABELS.items()
+        ],
+        "CERTIFICATE_REFUSALS": {
+            code.value: {"ja": ja, "en": en} for code, (ja, en) in REFUSAL_WORDING.items()
+        },
+        "CERTIFICATE_JOB_STATES": {s.value: {"ja": ja, "en": en} for s, (ja, en) in JOB_STATE_LABELS.items()},
+        "CERTIFICATE_JOB_TERMINAL_STATES": [s.value for s in JOB_STATE_LABELS if s in JOB_TERMINAL_STATES],
+        "CERTIFICATE_PRINT_FAILURES": [f.value for f in PrintFailure],
+        "CERTIFICATE_VERDICTS": {v.value: {"ja": ja, "en": en} for v, (ja, en) in VERDICT_LABELS.items()},
     }
 
 

@@ -412,6 +412,203 @@ export const STILL_KINDS = deepFreeze([
   "document_tilt",
   "application_photo"
 ]);
+export const CERTIFICATE_KINDS = deepFreeze([
+  {
+    "code": "juminhyo",
+    "ja": "住民票の写し",
+    "en": "Certificate of residence (copy)"
+  },
+  {
+    "code": "juminhyo_kisai",
+    "ja": "住民票記載事項証明書",
+    "en": "Certificate of resident-record entries"
+  },
+  {
+    "code": "inkan",
+    "ja": "印鑑登録証明書",
+    "en": "Seal registration certificate"
+  },
+  {
+    "code": "koseki_zenbu",
+    "ja": "戸籍全部事項証明書",
+    "en": "Family register (all entries)"
+  },
+  {
+    "code": "koseki_kojin",
+    "ja": "戸籍個人事項証明書",
+    "en": "Family register (individual entries)"
+  },
+  {
+    "code": "koseki_fuhyo",
+    "ja": "戸籍の附票の写し",
+    "en": "Family register supplement (copy)"
+  },
+  {
+    "code": "shotoku_kazei",
+    "ja": "所得・課税証明書",
+    "en": "Income and tax certificate"
+  }
+]);
+export const CERTIFICATE_SCOPES = deepFreeze([
+  {
+    "code": "self",
+    "ja": "本人のみ",
+    "en": "Yourself only"
+  },
+  {
+    "code": "household",
+    "ja": "世帯全員",
+    "en": "Whole household"
+  }
+]);
+export const CERTIFICATE_OPTIONS = deepFreeze([
+  {
+    "code": "honseki",
+    "ja": "本籍・筆頭者",
+    "en": "Registered domicile and head of register"
+  },
+  {
+    "code": "setainushi",
+    "ja": "世帯主・続柄",
+    "en": "Head of household and relationship"
+  },
+  {
+    "code": "kojin_bango",
+    "ja": "個人番号",
+    "en": "My Number"
+  }
+]);
+export const CERTIFICATE_REFUSALS = deepFreeze({
+  "moved_out": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "moving_out": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "support_measure": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "deceased": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "card_issued_today": {
+    "ja": "カードの交付日の翌日からご利用いただけます。",
+    "en": "The service can be used from the day after the card was issued."
+  },
+  "under_age": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "no_registered_honseki": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "not_resident": {
+    "ja": "市区町村の窓口でお尋ねください。",
+    "en": "Please ask at the municipal counter."
+  },
+  "kind_not_offered": {
+    "ja": "この証明書はこの端末では交付できません。",
+    "en": "This certificate is not issued at this terminal."
+  },
+  "option_not_offered": {
+    "ja": "選択された記載事項はこの端末では指定できません。",
+    "en": "The chosen entries cannot be requested at this terminal."
+  },
+  "outside_service_hours": {
+    "ja": "ただいまサービス時間外です。",
+    "en": "The service is closed at this time."
+  },
+  "maintenance": {
+    "ja": "ただいま保守作業中です。",
+    "en": "The service is under maintenance."
+  },
+  "card_proof_failed": {
+    "ja": "カードを確認できませんでした。窓口でお尋ねください。",
+    "en": "The card could not be verified. Please ask at the counter."
+  }
+});
+export const CERTIFICATE_JOB_STATES = deepFreeze({
+  "receipt_issued": {
+    "ja": "受付済み",
+    "en": "receipt issued"
+  },
+  "accepted_by_clerk": {
+    "ja": "局員受付済み",
+    "en": "accepted by the clerk"
+  },
+  "print_queued": {
+    "ja": "印刷待ち",
+    "en": "print queued"
+  },
+  "printed": {
+    "ja": "印刷済み",
+    "en": "printed"
+  },
+  "fee_collected": {
+    "ja": "手数料収納済み",
+    "en": "fee collected"
+  },
+  "handed_over": {
+    "ja": "交付済み",
+    "en": "handed over"
+  },
+  "voided": {
+    "ja": "無効",
+    "en": "voided"
+  },
+  "expired": {
+    "ja": "期限切れ（破棄）",
+    "en": "expired (destroyed)"
+  },
+  "print_failed": {
+    "ja": "印刷失敗",
+    "en": "print failed"
+  },
+  "refused": {
+    "ja": "交付不可",
+    "en": "refused"
+  }
+});
+export const CERTIFICATE_JOB_TERMINAL_STATES = deepFreeze([
+  "handed_over",
+  "voided",
+  "expired",
+  "refused"
+]);
+export const CERTIFICATE_PRINT_FAILURES = deepFreeze([
+  "printer_offline",
+  "paper_out",
+  "paper_jam",
+  "binding_mismatch",
+  "other"
+]);
+export const CERTIFICATE_VERDICTS = deepFreeze({
+  "genuine": {
+    "ja": "この証明書は真正です。",
+    "en": "This certificate is genuine."
+  },
+  "superseded": {
+    "ja": "この証明書は再印刷により無効になりました。",
+    "en": "This copy was superseded by a reprint."
+  },
+  "voided": {
+    "ja": "この証明書は無効です。",
+    "en": "This certificate was voided."
+  },
+  "tampered": {
+    "ja": "この文書は発行後に改変されています。",
+    "en": "This document was altered after issue."
+  },
+  "unknown": {
+    "ja": "この確認コードは登録されていません。",
+    "en": "This verification code is not known."
+  }
+});
 
 function deepFreeze(value) {
   if (value && typeof value === "object") {
