@@ -15,10 +15,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 from tests._procs import free_port, stop
+from tests._services import missing_service
 
 CUPSD: Final = Path("/usr/sbin/cupsd")
 PASSTHROUGH_PPD: Final = """*PPD-Adobe: "4.3"
@@ -203,3 +205,16 @@ class CupsServer:
         if self.proc is not None:
             stop(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def running_cups() -> Iterator[CupsServer]:
+    """A started CupsServer for a module-scoped fixture (missing CUPS: skip, or fail under CI); stopped after."""
+    if not CUPSD.exists() or shutil.which("lpadmin") is None or shutil.which("ipptool") is None:
+        missing_service(
+            "cupsd, lpadmin, ipptool (deploy/system-deps.sh: cups-daemon cups-client cups-ipp-utils)"
+        )
+    server = CupsServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -17,22 +16,13 @@ from clerk_agent.errors import (
 )
 from clerk_agent.printing.ipp import IppPrinter, JobState, PrinterState
 from clerk_agent.wording.printing import PRINTER_PROBLEMS, printer_problem
-from tests._cups import CUPSD, CupsServer
+from tests._cups import CupsServer, running_cups
 from tests._procs import free_port
-from tests._services import missing_service
 
 
 @pytest.fixture(scope="module")
 def cups() -> Iterator[CupsServer]:
-    if not CUPSD.exists() or shutil.which("lpadmin") is None or shutil.which("ipptool") is None:
-        missing_service(
-            "cupsd, lpadmin and ipptool (deploy/system-deps.sh: cups-daemon cups-client cups-ipp-utils)"
-        )
-    server = CupsServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_cups()
 
 
 def _pdf(text: str) -> bytes:
