@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,25 +15,11 @@ from clerk_agent.kiosk.view import kiosk_view
 from clerk_agent.link.client import HubClient
 from clerk_agent.printing.ipp import IppPrinter
 from service.wire.certificates import CertificateKind, CertificateOption, RefusalCode, Scope
-from tests._cups import CupsServer, running_cups
+from tests._cups import CupsServer
 from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.kiosk._standin import MUNICIPALITY, StandInHub
 
 PIN = PEOPLE["yamada_hanako"].auth_pin
-
-
-@pytest.fixture(scope="module")
-def cups() -> Iterator[CupsServer]:
-    yield from running_cups()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from service.cardproof.devpki import main as devpki_main
-
-    out = tmp_path_factory.mktemp("kiosk-pki")
-    assert devpki_main(["--out", str(out), "--force"]) == 0
-    return out
 
 
 @dataclass
