@@ -9,10 +9,11 @@
 #   cups-daemon cups-client   a private cupsd per test module: the back office's certificate printer queue (lpadmin,
 #   cups-core-drivers ...     cupsdisable; gziptoany passes the PDF through), ipptool (cups-ipp-utils) to set printer-state-reasons (paper out)
 #   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
+#   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus cups-daemon cups-core-drivers cups-client cups-ipp-utils)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus poppler-utils poppler-data cups-daemon cups-core-drivers cups-client cups-ipp-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,10 @@ from service.audit.checkpoints import load_signing_key
 from service.audit.router import router as audit_router
 from service.audit.tasks import run_checkpointer
 from service.cases.router import router as cases_router
+from service.certificates.router import public_router as certificates_public_router
+from service.certificates.router import router as certificates_router
+from service.certificates.runtime import build_runtime as build_certificate_runtime
+from service.certificates.tasks import run_expiry as run_certificate_expiry
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, is_sqlite
 from service.errors import PROBLEM_JSON, install_error_handlers, problem
@@ -120,18 +124,24 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         app.state.evidence = load_runtime(settings)
         app.state.integrations = IntegrationsRuntime.start(settings, app.state.sessionmaker)
         app.state.audit_key = load_signing_key(settings)
+        app.state.certificates = build_certificate_runtime(
+            settings, app.state.evidence, app.state.integrations.resident
+        )
         checkpointer = asyncio.create_task(
             run_checkpointer(app.state.sessionmaker, settings, app.state.audit_key), name="audit-checkpointer"
         )
         dispatcher = asyncio.create_task(
             run_dispatcher(app.state.sessionmaker, settings), name="queue-dispatcher"
         )
+        certificate_expiry = asyncio.create_task(
+            run_certificate_expiry(app.state.sessionmaker), name="certificate-expiry"
+        )
         try:
             async with signaling_running(settings, app.state.sessionmaker) as signaling:
                 app.state.signaling = signaling
                 yield
         finally:
-            for task in (dispatcher, checkpointer):
+            for task in (certificate_expiry, dispatcher, checkpointer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -170,6 +180,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         audit_router,
         outbox_router,
         integrations_router,
+        certificates_router,
+        certificates_public_router,
         signaling_router,
         metrics_router,
     ):

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # A `hub dev-pki` directory: its test roots are honoured only outside production.
     dev_pki_dir: Path | None = None
     card_challenge_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    # The municipal document-signing root for certificates (trust/municipal-root.pem, private/municipal-root.key.pem);
+    # outside production the dev PKI's or a generated one serves (docs/certificates.md §Signature).
+    certificate_signing_dir: Path | None = None
     # The officer queue: how long an offer waits for an answer, the penalty for letting it lapse,
     # wrap-up time after a decision, and when a silent console counts as offline.
     offer_accept_timeout_seconds: int = Field(default=20, ge=3, le=300)

@@ -3,6 +3,7 @@
 from service.accounts import models as accounts_models
 from service.audit import models as audit_models
 from service.cases import models as cases_models
+from service.certificates import models as certificates_models
 from service.db import Base
 from service.evidence import models as evidence_models
 from service.idempotency import models as idempotency_models
@@ -19,6 +20,7 @@ __all__ = [
     "accounts_models",
     "audit_models",
     "cases_models",
+    "certificates_models",
     "evidence_models",
     "idempotency_models",
     "integrations_models",

@@ -38,6 +38,16 @@ SIGN_ROOT_NAME = x509.Name(
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Madoguchi Bridge test PKI"),
     ]
 )
+# The municipalities' document-signing root (shaped like an LGPKI 組織認証局): signs each municipality's
+# certificate-system key, whose PAdES signature is on every certificate printed at a post office.
+MUNICIPAL_ROOT_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANIZATION),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Municipal document signing"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Madoguchi Bridge test PKI"),
+    ]
+)
 DEFAULT_PEOPLE = ("yamada_hanako", "sato_taro")
 MANIFEST = "manifest.json"
 # Version 2: each card has its own card-face AP key (cards/<person>/card-face-key.pem); version 1 had none.
@@ -59,6 +69,7 @@ class DevPki:
     auth_roots: tuple[Authority, ...]
     sign_root: Authority
     card_face_issuer: rsa.RSAPrivateKey
+    municipal_root: Authority | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +197,15 @@ def generate_test_pki(*, generations: int = 2, now: dt.datetime | None = None) -
     sign_root = make_root(
         SIGN_ROOT_NAME, not_before=sign_start, not_after=sign_start + dt.timedelta(days=3650)
     )
-    return DevPki(auth_roots=tuple(roots), sign_root=sign_root, card_face_issuer=new_rsa_key())
+    municipal_root = make_root(
+        MUNICIPAL_ROOT_NAME, not_before=sign_start, not_after=sign_start + dt.timedelta(days=3650)
+    )
+    return DevPki(
+        auth_roots=tuple(roots),
+        sign_root=sign_root,
+        card_face_issuer=new_rsa_key(),
+        municipal_root=municipal_root,
+    )
 
 
 def issue_card(
@@ -276,6 +295,10 @@ def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> Non
     _write(directory / "trust/sign-root.pem", pki.sign_root.certificate.public_bytes(pem))
     _write(directory / "private/sign-root.key.pem", _pem_key(pki.sign_root.key), private=True)
     manifest["sign_root"] = "trust/sign-root.pem"
+    if pki.municipal_root is not None:
+        _write(directory / "trust/municipal-root.pem", pki.municipal_root.certificate.public_bytes(pem))
+        _write(directory / "private/municipal-root.key.pem", _pem_key(pki.municipal_root.key), private=True)
+        manifest["municipal_root"] = "trust/municipal-root.pem"
     issuer_public = pki.card_face_issuer.public_key().public_bytes(
         pem, serialization.PublicFormat.SubjectPublicKeyInfo
     )
