@@ -195,9 +195,11 @@ class HubClient:
         """The job as the hub has it now."""
         return PrintJob.model_validate(await self.link.request("GET", _job_path(job_id), retry=False))
 
-    async def certificate_document(self, job_id: str) -> ReleasedDocument:
-        """The released PDF of this job and the binding its headers declare (checked by the station)."""
-        pdf, headers = await self.link.download(_job_path(job_id, "document"))
+    async def certificate_document(self, job_id: str, receipt_number: str) -> ReleasedDocument:
+        """The released PDF of this job, for the receipt the clerk scanned, and the binding its headers declare."""
+        pdf, headers = await self.link.download(
+            _job_path(job_id, "document"), params={"receipt_number": receipt_number}
+        )
         return ReleasedDocument(
             pdf=pdf,
             receipt_number=headers.get(HEADER_RECEIPT, ""),

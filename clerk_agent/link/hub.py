@@ -103,12 +103,14 @@ class HubLink:
             headers["Idempotency-Key"] = idempotency_key
         return await self._send("POST", path, headers, params, retry=retry, content=content)
 
-    async def download(self, path: str, *, retry: bool = False) -> tuple[bytes, httpx.Headers]:
+    async def download(
+        self, path: str, *, params: Mapping[str, str] | None = None, retry: bool = False
+    ) -> tuple[bytes, httpx.Headers]:
         """GET a binary answer (a certificate PDF) with its headers; a problem answer raises HubRefused."""
         delay = self._backoff_initial_s
         while True:
             try:
-                response = await self.http.get(path)
+                response = await self.http.get(path, params=params)
             except httpx.TransportError as exc:
                 failure = type(exc).__name__
             else:
