@@ -29,6 +29,10 @@ STATION_NOTICES: Final[dict[str, Text]] = {
         "受け取った証明書がこのレシートのものと一致しないため、印刷を中止しました。市区町村に連絡してください。",
         "The certificate received does not match this receipt, so it was not printed. Call the municipality.",
     ),
+    "qr_not_found": (
+        "QRコードを読み取れませんでした。レシートをカメラに向けるか、受付番号を入力してください。",
+        "No QR code was read. Hold the receipt to the camera, or type the receipt number.",
+    ),
     "fee_mismatch": ("手数料の金額が違います。", "The fee amount is not right."),
     "hub_unavailable": (
         "証明書システムに接続できません。何も変更されていません。しばらくしてからもう一度操作してください。",

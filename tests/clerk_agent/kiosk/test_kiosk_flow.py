@@ -187,3 +187,36 @@ async def test_paper_out_shows_the_receipt_number_instead(terminal: Terminal) ->
         "slip_not_printed",
         number,
     )
+
+
+def test_the_slips_qr_code_reads_back_as_the_receipt_number(tmp_path: Path) -> None:
+    """What the print station's camera reads from a slip is the receipt number, and nothing else."""
+    import datetime as dt
+    import subprocess
+
+    import cv2
+
+    from clerk_agent.kiosk.slip import render_slip
+    from clerk_agent.photo.qr import read_receipt_number
+    from service.wire.certificates import Receipt
+
+    now = dt.datetime.now(dt.UTC)
+    receipt = Receipt(
+        receipt_number="12345-67890",
+        post_office_id="po_demo",
+        municipality_code=MUNICIPALITY,
+        kind=CertificateKind.inkan,
+        count=1,
+        fee_yen=200,
+        issued_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
+    (tmp_path / "slip.pdf").write_bytes(render_slip(receipt, "窓口市（デモ）"))
+    subprocess.run(
+        ["/usr/bin/pdftoppm", "-r", "150", "-png", str(tmp_path / "slip.pdf"), str(tmp_path / "slip")],
+        check=True,
+        capture_output=True,
+    )
+    image = cv2.imread(str(next(tmp_path.glob("slip*.png"))))
+    assert image is not None
+    assert read_receipt_number(image.astype("uint8")) == "12345-67890"

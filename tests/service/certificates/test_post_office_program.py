@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from clerk_agent.card.virtual.people import PEOPLE
 from clerk_agent.flows.cardslot import VirtualSlot
-from clerk_agent.flows.station import PrintStation, pdf_binding_of
+from clerk_agent.flows.station import PrintStation, pdf_binding_of, same_receipt
 from clerk_agent.kiosk.flow import KioskFlow, KioskStep
 from clerk_agent.link.client import HubClient
 from clerk_agent.link.hub import HubLink
@@ -181,3 +181,68 @@ async def test_unknown_receipt_and_unreachable_hub(office: Office, cups: CupsSer
         offline = PrintStation(_link(http), None)
         await offline.scan("ABCDE12345")
         assert offline.notice == "hub_unavailable"
+
+
+@pytest.mark.browser
+async def test_print_station_in_chromium(office: Office, cups: CupsServer, tmp_path: Path) -> None:
+    """The clerk's page: type the receipt, print, fee, hand over; a second scan is said to be one."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    from clerk_agent.app import bind_local
+    from clerk_agent.ui.server import SESSION_COOKIE, STATIC, Csrf, LocalOnly
+    from clerk_agent.ui.station import station_routes
+    from tests._chromium import chromium
+    from tests._seen import assert_clean
+    from tests._uvicorn import served
+    from tests.clerk_agent.kiosk.conftest import ARTIFACTS
+
+    answer = await office.request(office.holder(), kind="juminhyo", scope="household", count=2)
+    number = answer["receipt"]["receipt_number"]
+    station = PrintStation(_link(office.station), IppPrinter(cups.add_queue("office"), poll_s=0.05))
+    csrf = Csrf()
+    routes = station_routes(
+        station,
+        page_template=STATIC / "station.html",
+        csrf_token=csrf.token,
+        csrf_ok=csrf.check,
+        session_cookie=SESSION_COOKIE,
+        camera=lambda: None,
+    )
+    app = Starlette(routes=[*routes, Mount("/static", StaticFiles(directory=STATIC))])
+    app.add_middleware(LocalOnly)
+    sock = bind_local(0)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+    async with served(config, sockets=[sock]), chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(base + "/station")
+        await page.fill("#receipt-input", number)
+        await page.click("#scan-typed")
+        await page.wait_for_selector("body[data-state=accepted_by_clerk]")
+        assert same_receipt(await page.text_content("#job-receipt") or "", number)
+        await assert_clean(page)
+        await page.screenshot(path=ARTIFACTS / "station-1-scanned.png", full_page=True)
+        await page.click("#action-print")
+        await page.wait_for_selector("body[data-state=printed]", timeout=30_000)
+        await assert_clean(page)
+        await page.screenshot(path=ARTIFACTS / "station-2-printed.png", full_page=True)
+        printed = cups.printed("office")
+        assert await _signature_verifies(printed, office.pki)
+        # The same slip again: the clerk is told, nothing changes.
+        await page.fill("#receipt-input", number)
+        await page.click("#scan-typed")
+        await page.wait_for_selector("#notice[data-code=duplicate_scan]")
+        assert await page.is_visible("#notice")
+        await page.click("#action-fee")
+        await page.wait_for_selector("body[data-state=fee_collected]")
+        await page.click("#action-hand_over")
+        await page.wait_for_selector("body[data-state=handed_over]")
+        await page.screenshot(path=ARTIFACTS / "station-3-handed-over.png", full_page=True)
+    checked = await office.client.post(
+        "/api/v1/verify/pdf", content=printed, headers={"content-type": "application/pdf"}
+    )
+    assert checked.json()["verdict"] == Verdict.genuine.value
