@@ -9,6 +9,7 @@ clerk their message and leave the job where a reprint picks it up (the fee is ta
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 from collections.abc import Iterator
@@ -19,9 +20,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from clerk_agent.card.virtual.pcscd import VpcdSlot
 from clerk_agent.card.virtual.people import PEOPLE
+from clerk_agent.card.virtual.vicc import ViccClient
 from clerk_agent.flows.cardslot import VirtualSlot
-from clerk_agent.flows.station import PrintStation, pdf_binding_of, same_receipt
+from clerk_agent.flows.station import PrintStation, pdf_binding_of
 from clerk_agent.kiosk.flow import KioskFlow, KioskStep
 from clerk_agent.link.client import HubClient
 from clerk_agent.link.hub import HubLink
@@ -183,66 +186,131 @@ async def test_unknown_receipt_and_unreachable_hub(office: Office, cups: CupsSer
         assert offline.notice == "hub_unavailable"
 
 
+_REMOVE = "card removed by the test"
+
+
 @pytest.mark.browser
-async def test_print_station_in_chromium(office: Office, cups: CupsServer, tmp_path: Path) -> None:
-    """The clerk's page: type the receipt, print, fee, hand over; a second scan is said to be one."""
+@pytest.mark.pcsc
+@pytest.mark.e2e
+async def test_terminal_and_print_station_in_chromium(
+    office: Office, cups: CupsServer, vpcd_slot: VpcdSlot, insert: list[ViccClient], tmp_path: Path
+) -> None:
+    """The Done-when walk: the card in a real pcscd reader, the terminal's touch UI (choice, options, PIN pad,
+    receipt, take the card), then the clerk's page (scan, print, duplicate scan, fee, hand over), screenshots of
+    each; the printed PDF read back from CUPS verifies, and its QR leads to the page that says it is genuine."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount
     from starlette.staticfiles import StaticFiles
 
     from clerk_agent.app import bind_local
+    from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
+    from clerk_agent.flows.cardslot import PcscSlot
+    from clerk_agent.kiosk.ui import create_kiosk_ui
     from clerk_agent.ui.server import SESSION_COOKIE, STATIC, Csrf, LocalOnly
     from clerk_agent.ui.station import station_routes
     from tests._chromium import chromium
-    from tests._seen import assert_clean
+    from tests._seen import assert_clean, assert_in_viewport
     from tests._uvicorn import served
     from tests.clerk_agent.kiosk.conftest import ARTIFACTS
+    from tests.plugins.pcsc_slot import plug, unplug
 
-    answer = await office.request(office.holder(), kind="juminhyo", scope="household", count=2)
-    number = answer["receipt"]["receipt_number"]
-    station = PrintStation(_link(office.station), IppPrinter(cups.add_queue("office"), poll_s=0.05))
-    csrf = Csrf()
-    routes = station_routes(
-        station,
-        page_template=STATIC / "station.html",
-        csrf_token=csrf.token,
-        csrf_ok=csrf.check,
-        session_cookie=SESSION_COOKIE,
-        camera=lambda: None,
-    )
-    app = Starlette(routes=[*routes, Mount("/static", StaticFiles(directory=STATIC))])
-    app.add_middleware(LocalOnly)
-    sock = bind_local(0)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
-    async with served(config, sockets=[sock]), chromium() as browser:
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await page.goto(base + "/station")
-        await page.fill("#receipt-input", number)
-        await page.click("#scan-typed")
-        await page.wait_for_selector("body[data-state=accepted_by_clerk]")
-        assert same_receipt(await page.text_content("#job-receipt") or "", number)
-        await assert_clean(page)
-        await page.screenshot(path=ARTIFACTS / "station-1-scanned.png", full_page=True)
-        await page.click("#action-print")
-        await page.wait_for_selector("body[data-state=printed]", timeout=30_000)
-        await assert_clean(page)
-        await page.screenshot(path=ARTIFACTS / "station-2-printed.png", full_page=True)
-        printed = cups.printed("office")
-        assert await _signature_verifies(printed, office.pki)
-        # The same slip again: the clerk is told, nothing changes.
-        await page.fill("#receipt-input", number)
-        await page.click("#scan-typed")
-        await page.wait_for_selector("#notice[data-code=duplicate_scan]")
-        assert await page.is_visible("#notice")
-        await page.click("#action-fee")
-        await page.wait_for_selector("body[data-state=fee_collected]")
-        await page.click("#action-hand_over")
-        await page.wait_for_selector("body[data-state=handed_over]")
-        await page.screenshot(path=ARTIFACTS / "station-3-handed-over.png", full_page=True)
-    checked = await office.client.post(
-        "/api/v1/verify/pdf", content=printed, headers={"content-type": "application/pdf"}
+    material = load_card_material(office.pki, PERSON)
+    serial = format(x509.load_der_x509_certificate(material.auth_certificate).serial_number, "x")
+    office.register.add_holder(make_holder(office.pki, office.code, card_serial=serial).record)
+    slot = PcscSlot(vpcd_slot.reader)
+    kiosk = KioskFlow(
+        _link(office.kiosk),
+        slot,
+        IppPrinter(cups.add_queue("lobby"), poll_s=0.05),
+        municipality_code=office.code,
     )
-    assert checked.json()["verdict"] == Verdict.genuine.value
+    station = PrintStation(_link(office.station), IppPrinter(cups.add_queue("backoffice"), poll_s=0.05))
+    csrf = Csrf()
+    station_app = Starlette(
+        routes=[
+            *station_routes(
+                station,
+                page_template=STATIC / "station.html",
+                csrf_token=csrf.token,
+                csrf_ok=csrf.check,
+                session_cookie=SESSION_COOKIE,
+                camera=lambda: None,
+            ),
+            Mount("/static", StaticFiles(directory=STATIC)),
+        ]
+    )
+    station_app.add_middleware(LocalOnly)
+    kiosk_sock, station_sock = bind_local(0), bind_local(0)
+
+    def config(app: Starlette) -> uvicorn.Config:
+        return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+
+    watching = asyncio.create_task(slot.watch())
+    running = asyncio.create_task(kiosk.run())
+    try:
+        async with (
+            served(config(create_kiosk_ui(kiosk)), sockets=[kiosk_sock]),
+            served(config(station_app), sockets=[station_sock]),
+            chromium() as browser,
+        ):
+            terminal = await browser.new_page(viewport={"width": 1280, "height": 800})
+            await terminal.goto(f"http://127.0.0.1:{kiosk_sock.getsockname()[1]}/")
+            await terminal.wait_for_selector("body[data-step=insert]")
+            await terminal.screenshot(path=ARTIFACTS / "e2e-1-insert.png", full_page=True)
+            card = await asyncio.to_thread(
+                plug, insert, build_virtual_card(person(PERSON), material), vpcd_slot
+            )
+            await terminal.wait_for_selector("body[data-step=choose]", timeout=20_000)
+            await terminal.click("[data-kind=juminhyo]")
+            await terminal.click("[data-scope=household]")
+            await terminal.click("[data-option=setainushi]")
+            await assert_in_viewport(terminal, "#next")
+            await terminal.screenshot(path=ARTIFACTS / "e2e-2-choose.png", full_page=True)
+            await terminal.click("#next")
+            await terminal.wait_for_selector("body[data-step=pin]", timeout=20_000)
+            assert "残り3回" in (await terminal.text_content("#pin-tries") or "")
+            for digit in PEOPLE[PERSON].auth_pin:
+                await terminal.click(f"[data-digit='{digit}']")
+            await terminal.screenshot(path=ARTIFACTS / "e2e-3-pin.png", full_page=True)
+            await terminal.click("#pin-ok")
+            await terminal.wait_for_selector("body[data-step=receipt]", timeout=30_000)
+            number = await terminal.text_content("#receipt-number") or ""
+            assert number
+            assert await terminal.is_visible("#take-card")
+            await assert_clean(terminal)
+            await terminal.screenshot(path=ARTIFACTS / "e2e-4-receipt.png", full_page=True)
+            assert number in pdf_lines(cups.printed("lobby"))
+            await asyncio.to_thread(unplug, card, vpcd_slot)
+            insert.remove(card)
+            await terminal.wait_for_selector("body[data-step=insert]", timeout=20_000)
+            assert kiosk.session.answer is None  # the session is gone with the card
+
+            clerk = await browser.new_page(viewport={"width": 1280, "height": 800})
+            await clerk.goto(f"http://127.0.0.1:{station_sock.getsockname()[1]}/station")
+            await clerk.fill("#receipt-input", number)
+            await clerk.click("#scan-typed")
+            await clerk.wait_for_selector("body[data-state=accepted_by_clerk]")
+            await assert_clean(clerk)
+            await clerk.click("#action-print")
+            await clerk.wait_for_selector("body[data-state=printed]", timeout=30_000)
+            await assert_clean(clerk)
+            await clerk.screenshot(path=ARTIFACTS / "e2e-5-printed.png", full_page=True)
+            await clerk.fill("#receipt-input", number)
+            await clerk.click("#scan-typed")
+            await clerk.wait_for_selector("#notice[data-code=duplicate_scan]")
+            await clerk.click("#action-fee")
+            await clerk.wait_for_selector("body[data-state=fee_collected]")
+            await clerk.click("#action-hand_over")
+            await clerk.wait_for_selector("body[data-state=handed_over]")
+            await clerk.screenshot(path=ARTIFACTS / "e2e-6-handed-over.png", full_page=True)
+    finally:
+        for task in (running, watching):
+            task.cancel()
+        await asyncio.gather(running, watching, return_exceptions=True)
+    printed = cups.printed("backoffice")
+    assert await _signature_verifies(printed, office.pki)
+    url = _qr_of_first_page(printed, tmp_path)
+    page = await office.client.get("/verify/" + url.rsplit("/verify/", 1)[1])
+    assert "この証明書は真正です" in page.text
