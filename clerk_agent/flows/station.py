@@ -21,6 +21,7 @@ from clerk_agent.link.client import HubClient, ReleasedDocument
 from clerk_agent.link.hub import HubRefused, HubUnavailable
 from clerk_agent.printing.ipp import IppPrinter
 from service.wire.certificates import (
+    JOB_TERMINAL_STATES,
     PDF_BINDING_KEY,
     JobState,
     PrintedBody,
@@ -126,6 +127,13 @@ class PrintStation:
             return
         except HubRefused as exc:
             self._hub_problem(exc)
+            return
+        if job.state is JobState.expired:
+            # Found uncollected past its expiry: the hub has just destroyed its document.
+            self.notice, self.current = "receipt_expired", None
+            return
+        if job.state in JOB_TERMINAL_STATES:
+            self.notice, self.current = "receipt_closed", None
             return
         if self.current is None or self.current.job.id != job.id:
             if job.state not in {JobState.receipt_issued, JobState.accepted_by_clerk}:

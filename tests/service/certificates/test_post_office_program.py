@@ -314,3 +314,22 @@ async def test_terminal_and_print_station_in_chromium(
     url = _qr_of_first_page(printed, tmp_path)
     page = await office.client.get("/verify/" + url.rsplit("/verify/", 1)[1])
     assert "この証明書は真正です" in page.text
+
+
+async def test_expired_receipt_is_said_plainly(office: Office, cups: CupsServer) -> None:
+    """An uncollected receipt past its expiry: the clerk reads that it expired and its document was destroyed."""
+    import datetime as dt
+
+    from service.kit import clock
+
+    answer = await office.request(office.holder(), kind="inkan", scope=None)
+    number = answer["receipt"]["receipt_number"]
+    station = PrintStation(_link(office.station), IppPrinter(cups.add_queue("late"), poll_s=0.05))
+    later = dt.timedelta(days=2)
+    clock.shift_for_tests(later)
+    try:
+        await station.scan(number)
+    finally:
+        clock.shift_for_tests(-later)
+    assert station.notice == "receipt_expired"
+    assert cups.printed("late") == b""
