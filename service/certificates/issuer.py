@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from service.integrations.resident import CertificateRecord
-from service.wire.certificates import KIND_LABELS, CertificateKind, CertificateOption, Scope
+from service.wire.certificates import KIND_LABELS, SCOPE_LABELS, CertificateKind, CertificateOption, Scope
 
 _SEAL_FONTS = (
     Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"),
@@ -189,6 +189,9 @@ def render_pdf(source: IssueInput, stamp: IssueStamp) -> tuple[bytes, int]:
         pdf.restoreState()
         pdf.setFont(_FONT_BOLD, 20)
         pdf.drawCentredString(width / 2, height - 30 * mm, title)
+        if source.scope is not None:
+            pdf.setFont(_FONT, 11)
+            pdf.drawCentredString(width / 2, height - 37 * mm, f"（{SCOPE_LABELS[source.scope][0]}）")
         pdf.setFont(_FONT, 10)
         pdf.drawRightString(width - 20 * mm, height - 18 * mm, f"発行番号 {stamp.issue_number}")
         y = height - 50 * mm

@@ -66,7 +66,7 @@ class CertificateRecord:
     """What the municipality's systems hold about a card holder, as its certificate system prints it (synthetic).
 
     Found by the serial of the holder's JPKI 利用者証明用 certificate, as J-LIS's 交付センター maps a certificate to a
-    resident; the hub passes the record to the certificate simulator and never stores it (docs/certificates.md §4).
+    resident; the hub passes the record to the certificate simulator and never stores it (docs/certificates.md §Issuance).
     """
 
     resident_id: str  # the simulator's own key, never a My Number

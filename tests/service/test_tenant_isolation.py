@@ -185,8 +185,38 @@ WEBHOOK_MANAGEMENT = {
     ("POST", "/api/v1/webhook-subscriptions/{subscription_id}/rotate-secret"),
     ("POST", "/api/v1/webhook-deliveries/{delivery_id}/redeliver"),
 }
+# Certificates at the post office: a device reaches its own office's jobs only (else 404), the municipality's staff
+# their own municipality's; verification is public and shows no personal data (tests/service/certificates).
+CERTIFICATE_ROUTES = {
+    ("GET", "/api/v1/certificates/catalogue"),
+    ("POST", "/api/v1/certificates/requests"),
+    ("POST", "/api/v1/certificates/requests/{request_id}/proof"),
+    ("POST", "/api/v1/certificates/scans"),
+    ("GET", "/api/v1/certificates/jobs/{job_id}"),
+    ("GET", "/api/v1/certificates/jobs/{job_id}/document"),
+    *(
+        ("POST", f"/api/v1/certificates/jobs/{{job_id}}/{step}")
+        for step in (
+            "printed",
+            "print-failed",
+            "reprint",
+            "fee",
+            "hand-over",
+            "void",
+            "refund-request",
+            "refund",
+        )
+    ),
+    ("GET", "/api/v1/certificates/ledger"),
+    ("GET", "/api/v1/municipalities/{code}/certificates/settlement"),
+    ("GET", "/api/v1/municipalities/{code}/certificate-config"),
+    ("PUT", "/api/v1/municipalities/{code}/certificate-config"),
+    ("GET", "/api/v1/verify/{code}"),
+    ("POST", "/api/v1/verify/pdf"),
+}
 CLASSIFIED = (
-    SEALING_KEY_ROUTES
+    CERTIFICATE_ROUTES
+    | SEALING_KEY_ROUTES
     | OFFER_ROUTES
     | WEBHOOK_MANAGEMENT
     | CASE_ROUTES
