@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,23 @@ from service.integrations.resident import CertificateRecordAdapter
 @dataclass
 class CertificateRuntime:
     evidence: EvidenceRuntime  # the KEK keyring (PDFs sealed at rest) and the card-proof trust anchors
-    authority: SigningAuthority | None  # None: no signing key configured, so nothing is issued
+    settings: Settings
     records: CertificateRecordAdapter | None
     tz: ZoneInfo
     origin: str
+    _authority: SigningAuthority | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    @property
+    def authority(self) -> SigningAuthority | None:
+        """The signing root, loaded on first use (None: no signing key configured, so nothing is issued).
+
+        Lazily, so a hub that never issues a certificate never reads or generates a key at start-up.
+        """
+        with self._lock:
+            if self._authority is None:
+                self._authority = load_authority(self.settings)
+            return self._authority
 
 
 def load_authority(settings: Settings) -> SigningAuthority | None:
@@ -42,7 +56,7 @@ def build_runtime(settings: Settings, evidence: EvidenceRuntime, records: object
     """Called once by the app's lifespan, after the evidence and integrations runtimes."""
     return CertificateRuntime(
         evidence=evidence,
-        authority=load_authority(settings),
+        settings=settings,
         records=records if isinstance(records, CertificateRecordAdapter) else None,
         tz=ZoneInfo(settings.timezone),
         origin=settings.origin,

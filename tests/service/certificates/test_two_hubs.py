@@ -28,10 +28,12 @@ from clerk_agent.link.auth import DeviceAuth
 from service import migrate
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM
+from service.audit.checkpoints import load_signing_key
 from service.certificates.config import DEFAULT
 from service.certificates.models import CertificateConfig
 from service.config import Environment, Settings
 from service.db import create_engine, create_sessionmaker, unit_of_work
+from service.evidence.runtime import load_keyring
 from service.kit import clock
 from service.wire import device_auth
 from tests._procs import free_port
@@ -123,14 +125,19 @@ async def replicas(
         "HUB_RESIDENT_SIMULATOR_FILE": str(register),
         "HUB_PUBLIC_ORIGIN": "http://hub.test",
     }
+    # The files the replicas share (the KEK and the audit key) exist before both start at once, as in a deployment.
+    load_keyring(settings)
+    load_signing_key(settings)
     procs: list[asyncio.subprocess.Process] = []
     try:
-        # One after the other: the first writes the shared KEK file, the second reads it.
-        for _ in range(2):
-            proc, base = await _serve(env)
-            procs.append(proc)
-            env["_BASE_" + str(len(procs))] = base
-        bases = [env["_BASE_1"], env["_BASE_2"]]
+        started = await asyncio.gather(_serve(env), _serve(env), return_exceptions=True)
+        for outcome in started:
+            if not isinstance(outcome, BaseException):
+                procs.append(outcome[0])
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        bases = [base for _, base in started]  # type: ignore[misc]
         clients = [
             httpx.AsyncClient(
                 base_url=bases[n % 2], auth=DeviceAuth(device_id, key), timeout=httpx.Timeout(30.0)
