@@ -12,10 +12,13 @@ import uvicorn
 from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.station import PrintStation
 from clerk_agent.link.auth import DeviceAuth
+from clerk_agent.link.client import HubClient
 from clerk_agent.link.hub import HubLink, hub_http_client
 from clerk_agent.link.store import LocalStore
 from clerk_agent.media import open_media
+from clerk_agent.printing.ipp import IppPrinter
 from clerk_agent.ui.server import create_ui
 
 logger = logging.getLogger(__name__)
@@ -57,7 +60,10 @@ async def run(
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
         media = await open_media(settings)  # MediaSettingsError says which device setting is wrong
         flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds, media=media)
-        app = create_ui(flow, hub_url=settings.hub_url)
+        # The back office's print station (certificates at the post office) shares the counter's link and camera.
+        printer = IppPrinter(settings.printer_uri) if settings.printer_uri else None
+        station = PrintStation(HubClient(link), printer)
+        app = create_ui(flow, hub_url=settings.hub_url, station=station)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
         )

@@ -1,4 +1,5 @@
-"""`clerk-agent` command line: `run` (the counter app) and `virtual-card` (plug the Virtual My Number Card into vpcd)."""
+"""`clerk-agent` command line: `run` (the counter app), `kiosk` (the lobby certificate terminal) and `virtual-card`
+(plug the Virtual My Number Card into vpcd)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,35 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kiosk(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from clerk_agent.config import AgentSettings
+    from clerk_agent.kiosk.app import run_kiosk
+
+    overrides = {
+        key: value
+        for key, value in {
+            "hub_url": args.hub_url,
+            "device_id": args.device_id,
+            "key_file": args.key_file,
+            "card_source": args.card,
+            "pki_dir": args.pki_dir_run,
+            "kiosk_printer_uri": args.printer,
+            "kiosk_municipality_code": args.municipality,
+            "kiosk_ui_port": args.ui_port,
+        }.items()
+        if value is not None
+    }
+    settings = AgentSettings(**overrides)
+    if not settings.device_id:
+        sys.stderr.write("clerk-agent kiosk: set CLERK_DEVICE_ID or --device-id\n")
+        return 2
+    logging.getLogger("clerk_agent").setLevel(logging.INFO)
+    asyncio.run(run_kiosk(settings))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `clerk-agent` console script."""
     parser = argparse.ArgumentParser(prog="clerk-agent", description="窓口ブリッジ clerk agent")
@@ -126,12 +156,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     runner.add_argument("--data-dir", type=Path, help="local record directory (CLERK_DATA_DIR)")
     runner.add_argument("--ui-port", type=int, help="local UI port on 127.0.0.1 (CLERK_UI_PORT)")
+    kiosk = sub.add_parser("kiosk", help="run the lobby certificate terminal (touch UI on 127.0.0.1)")
+    kiosk.add_argument("--hub-url", help="the hub's base URL (CLERK_HUB_URL)")
+    kiosk.add_argument("--device-id", help="this terminal's device id (CLERK_DEVICE_ID)")
+    kiosk.add_argument("--key-file", type=Path, help="the device's Ed25519 key (CLERK_KEY_FILE)")
+    kiosk.add_argument("--card", help="'virtual' or a PC/SC reader's exact name (CLERK_CARD_SOURCE)")
+    kiosk.add_argument(
+        "--pki-dir", dest="pki_dir_run", type=Path, help="virtual card's test PKI (CLERK_PKI_DIR)"
+    )
+    kiosk.add_argument("--printer", help="receipt-slip printer IPP URI (CLERK_KIOSK_PRINTER_URI)")
+    kiosk.add_argument("--municipality", help="municipality code served (CLERK_KIOSK_MUNICIPALITY_CODE)")
+    kiosk.add_argument("--ui-port", type=int, help="touch UI port on 127.0.0.1 (CLERK_KIOSK_UI_PORT)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "virtual-card":
         return _virtual_card(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "kiosk":
+        return _kiosk(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

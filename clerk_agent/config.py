@@ -56,6 +56,23 @@ class AgentSettings(BaseSettings):
     ui_port: int = Field(default=8400, ge=0, le=65535, description="Local counter UI port on 127.0.0.1")
     poll_seconds: float = Field(default=1.0, gt=0, description="How often a waiting case is polled")
     backoff_max_seconds: float = Field(default=10.0, gt=0, description="Ceiling of the hub retry backoff")
+    # Certificates at the post office: the back office's printer (the clerk's print station) and the lobby
+    # terminal (`clerk-agent kiosk`) with its own slip printer, both as IPP URIs (a CUPS queue or an IPP printer).
+    printer_uri: str = Field(
+        default="", description="Back-office printer, e.g. ipp://127.0.0.1:631/printers/certs"
+    )
+    kiosk_printer_uri: str = Field(
+        default="", description="The lobby terminal's receipt-slip printer (IPP URI)"
+    )
+    kiosk_municipality_code: str = Field(
+        default="", description="Municipality the terminal serves (empty: the office's first designation)"
+    )
+    kiosk_idle_seconds: float = Field(
+        default=60.0, gt=0, description="Idle time after which the session is wiped"
+    )
+    kiosk_ui_port: int = Field(
+        default=8410, ge=0, le=65535, description="Lobby terminal UI port on 127.0.0.1"
+    )
     # TLS to the hub (https hub_url): a private CA to trust, and the device's client certificate where the hub
     # runs with device mTLS (`hub device cert`).
     hub_ca_file: Path | None = Field(default=None, description="CA of the hub's TLS certificate (PEM)")

@@ -145,3 +145,41 @@ class PeerError(AgentError):
 
     retriable = True
     code = "peer_error"
+
+
+class PrinterError(AgentError):
+    """The office printer could not print a document (clerk_agent/printing/ipp.py)."""
+
+    code = "printer_error"
+
+
+class PrinterUnreachable(PrinterError):
+    """No answer from the printer or the CUPS server (powered off, cable, cupsd stopped)."""
+
+    retriable = True
+    code = "printer_unreachable"
+
+
+class PrinterOffline(PrinterError):
+    """The printer answers but does not print: stopped, paused, jammed or not accepting jobs."""
+
+    retriable = True
+    code = "printer_offline"
+
+
+class PrinterPaperOut(PrinterError):
+    """The printer reports no paper (media-empty / media-needed)."""
+
+    retriable = True
+    code = "printer_paper_out"
+
+
+class PrintJobFailed(PrinterError):
+    """The printer took the job but aborted, cancelled or did not finish it in time; the job was cancelled."""
+
+    retriable = True
+    code = "print_job_failed"
+
+    def __init__(self, message: str, *, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id

@@ -7,13 +7,17 @@
 #   iproute2                  network namespaces for browser<->agent media tests
 #   systemd                   systemd-analyze verify and systemd-sysusers check the units in deploy/systemd
 #   haproxy                   the load balancer of the production-shaped cluster (deploy/cluster, its fault tests)
+#   cups-daemon cups-client   a private cupsd per test module: the back office's certificate printer queue (lpadmin,
+#   cups-core-drivers ...     cupsdisable; gziptoany passes the PDF through), ipptool (cups-ipp-utils) to set
+#                             printer-state-reasons (paper out)
 #   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
 #   nats-server               the NATS signaling bus's tests start their own server on a free port
 #   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
-PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy nats-server poppler-utils poppler-data)
+PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy
+      nats-server poppler-utils poppler-data cups-daemon cups-core-drivers cups-client cups-ipp-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,4 +38,8 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 # machine (in a container without systemd nothing was started).
 if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+# The tests start their own cupsd on a free port: no system print server is wanted on a developer machine.
+if printf '%s\n' "${missing[@]}" | grep -qx cups-daemon && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now cups.service cups.socket cups.path >/dev/null 2>&1 || true
 fi

@@ -35,6 +35,23 @@ from service.wire.calls import (
     StillStored,
 )
 from service.wire.cases import Action
+from service.wire.certificates import (
+    HEADER_CONTENT_SHA256,
+    HEADER_NONCE_SHA256,
+    HEADER_RECEIPT,
+    Catalogue,
+    FeeBody,
+    KioskAnswer,
+    KioskChallenge,
+    KioskProofBody,
+    KioskRequestBody,
+    PrintedBody,
+    PrintFailedBody,
+    PrintJob,
+    ReprintBody,
+    ScanBody,
+    VoidBody,
+)
 from service.wire.evidence import StillKind
 from service.wire.rtc_metrics import ConnectionMetrics
 
@@ -43,14 +60,29 @@ logger = logging.getLogger(__name__)
 API: Final = "/api/v1"
 _CASES: Final = f"{API}/cases"
 # Case calls with their own path segment; every other case write is an action (`/cases/{id}/{action}`).
+_CERTIFICATES: Final = f"{API}/certificates"
 _SEGMENTS: Final = {Call.consents: "consents", Call.pin_request: "pin-request", Call.still: "stills"}
 
 Reply = CaseReply | StillStored
 
 
+@dataclass(frozen=True)
+class ReleasedDocument:
+    """A certificate PDF the hub released for one receipt, with the binding its headers declare."""
+
+    pdf: bytes
+    receipt_number: str
+    nonce_sha256: str
+    content_sha256: str
+
+
 def case_path(case_id: str, segment: str = "") -> str:
     """The path of a case, or of one of its sub-resources."""
     return f"{_CASES}/{case_id}/{segment}" if segment else f"{_CASES}/{case_id}"
+
+
+def _job_path(job_id: str, segment: str = "") -> str:
+    return f"{_CERTIFICATES}/jobs/{job_id}/{segment}" if segment else f"{_CERTIFICATES}/jobs/{job_id}"
 
 
 def signaling_ticket_path(case_id: str) -> str:
@@ -123,6 +155,86 @@ class HubClient:
         """The card's signature over the challenge; the hub verifies it and answers with its verdict."""
         answer = await self.link.request("POST", case_path(case_id, "card-proofs"), proof.model_dump())
         return CardProofOutcome.model_validate(answer)
+
+    # --- certificates: the lobby terminal and the print station (service/wire/certificates.py) -------------
+    # Not queued and not retried: the resident at the terminal and the clerk at the station are told at once
+    # that the hub is unreachable (HubUnavailable), and nothing is left half done.
+
+    async def certificate_catalogue(self, municipality_code: str) -> Catalogue:
+        """What the terminal may offer now: kinds, options, fees, whether the service is open."""
+        answer = await self.link.request(
+            "GET",
+            f"{_CERTIFICATES}/catalogue",
+            params={"municipality_code": municipality_code},
+            retry=False,
+        )
+        return Catalogue.model_validate(answer)
+
+    async def certificate_request(self, body: KioskRequestBody) -> KioskChallenge:
+        """The resident's choice; the hub answers with the nonce the card signs."""
+        answer = await self.link.request(
+            "POST", f"{_CERTIFICATES}/requests", body.model_dump(mode="json"), retry=False
+        )
+        return KioskChallenge.model_validate(answer)
+
+    async def certificate_proof(self, request_id: str, body: KioskProofBody) -> KioskAnswer:
+        """The card's signature; the hub verifies it, applies the municipality's rules and answers."""
+        path = f"{_CERTIFICATES}/requests/{request_id}/proof"
+        return KioskAnswer.model_validate(
+            await self.link.request("POST", path, body.model_dump(), retry=False)
+        )
+
+    async def certificate_scan(self, receipt_number: str) -> PrintJob:
+        """The clerk scanned (or typed) a receipt: the hub answers with that receipt's job only."""
+        body = ScanBody(receipt_number=receipt_number).model_dump()
+        return PrintJob.model_validate(
+            await self.link.request("POST", f"{_CERTIFICATES}/scans", body, retry=False)
+        )
+
+    async def certificate_job(self, job_id: str) -> PrintJob:
+        """The job as the hub has it now."""
+        return PrintJob.model_validate(await self.link.request("GET", _job_path(job_id), retry=False))
+
+    async def certificate_document(self, job_id: str, receipt_number: str) -> ReleasedDocument:
+        """The released PDF of this job, for the receipt the clerk scanned, and the binding its headers declare."""
+        pdf, headers = await self.link.download(
+            _job_path(job_id, "document"), params={"receipt_number": receipt_number}
+        )
+        return ReleasedDocument(
+            pdf=pdf,
+            receipt_number=headers.get(HEADER_RECEIPT, ""),
+            nonce_sha256=headers.get(HEADER_NONCE_SHA256, ""),
+            content_sha256=headers.get(HEADER_CONTENT_SHA256, ""),
+        )
+
+    async def certificate_printed(self, job_id: str, body: PrintedBody) -> PrintJob:
+        """The printer finished: echo the binding the station checked."""
+        return await self._job_call(job_id, "printed", body.model_dump())
+
+    async def certificate_print_failed(self, job_id: str, body: PrintFailedBody) -> PrintJob:
+        """The print failed (printer offline, paper out, a binding that did not match)."""
+        return await self._job_call(job_id, "print-failed", body.model_dump(mode="json"))
+
+    async def certificate_reprint(self, job_id: str, body: ReprintBody) -> PrintJob:
+        """Void the spoiled copy and release a new one (no second fee)."""
+        return await self._job_call(job_id, "reprint", body.model_dump(mode="json"))
+
+    async def certificate_fee(self, job_id: str, amount_yen: int) -> PrintJob:
+        """The cash the clerk took."""
+        return await self._job_call(job_id, "fee", FeeBody(amount_yen=amount_yen).model_dump())
+
+    async def certificate_hand_over(self, job_id: str) -> PrintJob:
+        """The certificate is in the resident's hands; the hub destroys its copy."""
+        return await self._job_call(job_id, "hand-over", None)
+
+    async def certificate_void(self, job_id: str, reason: str) -> PrintJob:
+        """Void the job (the resident left, a mistake)."""
+        return await self._job_call(job_id, "void", VoidBody(reason=reason).model_dump())
+
+    async def _job_call(self, job_id: str, segment: str, body: JsonObject | None) -> PrintJob:
+        return PrintJob.model_validate(
+            await self.link.request("POST", _job_path(job_id, segment), body, retry=False)
+        )
 
     # --- writes: built here, queued by clerk_agent/flows/writes.py, sent by `send` -----------------------------
 

@@ -103,6 +103,31 @@ class HubLink:
             headers["Idempotency-Key"] = idempotency_key
         return await self._send("POST", path, headers, params, retry=retry, content=content)
 
+    async def download(
+        self, path: str, *, params: Mapping[str, str] | None = None, retry: bool = False
+    ) -> tuple[bytes, httpx.Headers]:
+        """GET a binary answer (a certificate PDF) with its headers; a problem answer raises HubRefused."""
+        delay = self._backoff_initial_s
+        while True:
+            try:
+                response = await self.http.get(path, params=params)
+            except httpx.TransportError as exc:
+                failure = type(exc).__name__
+            else:
+                if response.status_code not in _UNAVAILABLE:
+                    self._mark_online()
+                    if response.status_code >= 400:
+                        _result(response)  # raises HubRefused with the problem's code
+                    return response.content, response.headers
+                failure = f"HTTP {response.status_code}"
+            self.status.online = False
+            self.status.failures += 1
+            self.status.last_error = failure
+            if not retry:
+                raise HubUnavailable(f"the hub is unreachable ({failure})")
+            await asyncio.sleep(min(delay, self._backoff_max_s))
+            delay = min(delay * 2, self._backoff_max_s)
+
     async def _send(
         self,
         method: str,

@@ -33,6 +33,35 @@ def read_form_id(image: NDArray[np.uint8]) -> str | None:
     return form_id_in(text) if text else None
 
 
+_RECEIPT: Final = re.compile(r"^[0-9A-Za-z-]{4,32}$")
+
+
+def receipt_number_in(text: str) -> str | None:
+    """A receipt slip's QR holds the receipt number alone (clerk_agent/kiosk/slip.py)."""
+    text = text.strip()
+    return text if _RECEIPT.match(text) else None
+
+
+def read_receipt_number(image: NDArray[np.uint8]) -> str | None:
+    """Decode a receipt slip's QR code in a BGR frame (blocking: run it in a worker thread)."""
+    import cv2
+
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return receipt_number_in(text) if text else None
+
+
+async def scan_receipt_number(
+    camera: CounterCamera, *, timeout_s: float = 5.0, interval_s: float = 0.2
+) -> str | None:
+    """Read frames until one shows a receipt slip's QR code, or `timeout_s` passes (None)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = await asyncio.to_thread(read_receipt_number, await camera.frame())
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(interval_s)
+
+
 async def scan_form_id(
     camera: CounterCamera, *, timeout_s: float = 5.0, interval_s: float = 0.2
 ) -> str | None:

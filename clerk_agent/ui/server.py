@@ -25,7 +25,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.station import PrintStation
 from clerk_agent.ui.officer import officer_routes
+from clerk_agent.ui.station import station_routes
 from clerk_agent.ui.views import applicant_view, clerk_view
 
 logger = logging.getLogger(__name__)
@@ -97,8 +99,8 @@ class Csrf:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
-    """The counter UI application around one CounterFlow."""
+def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | None = None) -> Starlette:
+    """The counter UI application around one CounterFlow (and the back office's print station, if any)."""
     csrf = Csrf()
 
     def page(name: str) -> Handler:
@@ -186,6 +188,8 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
             camera.show(scenes.id_card(tilted=shown == "document_tilt"))
         elif shown == "pattern":
             camera.show(None)
+        elif shown == "receipt":
+            camera.show(scenes.qr_code(str(data.get("receipt_number", ""))))  # a receipt slip's QR code
         elif shown in {"cardholder", "other", "nobody"}:
             camera.show(None)
             camera.seat(shown)  # who sits in front of the camera: the card's person, someone else, or no one
@@ -315,6 +319,18 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "") -> Starlette:
         Route("/api/applicant/pin-request", pin_choice, methods=["POST"]),
         Route("/receipt.pdf", receipt),
         *officer_routes(lambda: flow.call, lambda: flow.capture.camera, SESSION_COOKIE),
+        *(
+            station_routes(
+                station,
+                page_template=STATIC / "station.html",
+                csrf_token=csrf.token,
+                csrf_ok=csrf.check,
+                session_cookie=SESSION_COOKIE,
+                camera=lambda: flow.capture.camera,
+            )
+            if station is not None
+            else []
+        ),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)

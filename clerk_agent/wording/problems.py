@@ -224,6 +224,23 @@ NOT_AT_THE_COUNTER: Final = frozenset(
         "webhook_delivery_pending",
         "webhook_subscription_invalid",
         "webhook_subscription_not_found",
+        # Certificates at the post office: met by the lobby terminal and the back office's print station, which
+        # say them in their own words (clerk_agent/wording/kiosk.py, clerk_agent/wording/station.py).
+        "binding_mismatch",
+        "certificate_challenge_expired",
+        "certificate_challenge_used",
+        "certificate_choice_refused",
+        "certificate_job_not_found",
+        "certificate_request_not_found",
+        "certificate_service_not_designated",
+        "certificate_system_unavailable",
+        "document_destroyed",
+        "fee_mismatch",
+        "invalid_job_transition",
+        "not_a_post_office_device",
+        "receipt_closed",
+        "receipt_expired",
+        "receipt_not_found",
     }
 )
 

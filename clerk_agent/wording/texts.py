@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from clerk_agent.wording.printing import PRINTER_PROBLEMS
+from clerk_agent.wording.station import STATION_NOTICES
 from service.wire.cases import PROCEDURE_LABELS, CaseState, Procedure
 
 Text = tuple[str, str]
@@ -64,7 +66,7 @@ INELIGIBLE: Final[dict[str, Text]] = {
     ),
 }
 
-NOTICES: Final[dict[str, Text]] = {
+_COUNTER_NOTICES: Final[dict[str, Text]] = {
     "hub_offline": (
         "市区町村のシステムにつながりません。自動で再接続しています。入力内容は保存されています。",
         "Cannot reach the municipal system. Reconnecting automatically; nothing entered is lost.",
@@ -180,6 +182,10 @@ NOTICES: Final[dict[str, Text]] = {
 }
 
 # Why the officer interrupted the session (the hub's abort reason codes, lifecycle.REASONS[abort]).
+# The back office's print station and the office printer say these (clerk_agent/flows/station.py); the counter's
+# own words win where a code is shared.
+NOTICES: Final[dict[str, Text]] = {**PRINTER_PROBLEMS, **STATION_NOTICES, **_COUNTER_NOTICES}
+
 ABORT_REASONS: Final[dict[str, Text]] = {
     "network": (
         "通信が不安定なため中断しました。通信が戻ったら、もう一度職員につないでください。",
