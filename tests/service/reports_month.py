@@ -201,7 +201,7 @@ async def build_month(
             ],
         )
         # Certificates at the kiosk (office 1) on the 22nd, application support at office 2 on the 16th.
-        done = [(A.check_in, 0 * s, None), (A.precheck, m, None), (A.complete, 5 * m, None)]
+        done: list[Step] = [(A.check_in, 0 * s, None), (A.precheck, m, None), (A.complete, 5 * m, None)]
         await case(Procedure.certificate_kiosk, at(22, 15), done)
         await case(Procedure.application_support, at(16), done, office_2)
         await case(Procedure.application_support, at(16, 11), done, office_2)
