@@ -92,7 +92,7 @@ async def test_municipal_and_national_exports_open_with_the_expected_sheets_and_
     assert by_code[code][:2] == ("不明", "試験市")  # prefecture 99 is invented
     assert by_code[code][4] == 12  # 受付件数: not small, shown
     # 受付件数 withheld for 13990x, 13991x and 27990x (see test_reports_national); 試験市's 2 deliveries too.
-    assert sorted(row[2] for row in public[1:] if row[4] == "<3") == ["139904", "139912", "279901"]
+    assert sorted(str(row[2]) for row in public[1:] if row[4] == "<3") == ["139904", "139912", "279901"]
     assert by_code[code][public[0].index("交付実施済み数（配達）")] == "<3"
     prefectures = list(book["都道府県別"].iter_rows(values_only=True))
     assert prefectures[-1][1] == "全国"
