@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -74,9 +75,15 @@ def _year_end_closure(day: dt.date) -> bool:
     return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
 
 
+@lru_cache(maxsize=16)
+def _national_holidays(year: int) -> frozenset[dt.date]:
+    # Building the package's calendar takes a while; a year's holidays do not change within a process.
+    return frozenset(holidays.country_holidays("JP", years=year))
+
+
 def non_working_weekdays(month: Month) -> list[dt.date]:
     """Weekdays of the month that are national holidays or the year-end closure."""
-    national = holidays.country_holidays("JP", years=month.year)
+    national = _national_holidays(month.year)
     return [d for d in month.days() if d.weekday() < 5 and (d in national or _year_end_closure(d))]
 
 
