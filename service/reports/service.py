@@ -58,15 +58,17 @@ async def municipal_report(
     read = await repository.entries(
         session, since=month.start - TIMING_LOOKBACK, end=month.end, municipality_code=municipality_code
     )
-    inside = [e for e in read if e.entered_at >= month.start]
+    start = month.start
+    inside = [e for e in read if e.entered_at >= start]
 
     totals = Tally()
     by_day: dict[dt.date, Tally] = defaultdict(Tally)
     by_office: dict[str, Tally] = defaultdict(Tally)
     by_procedure: dict[str, Tally] = defaultdict(Tally)
+    tz = month.tz
     for entry in inside:
         totals.add(entry)
-        by_day[entry.entered_at.astimezone(month.tz).date()].add(entry)
+        by_day[entry.entered_at.astimezone(tz).date()].add(entry)
         by_office[entry.post_office_id].add(entry)
         by_procedure[entry.procedure].add(entry)
 
