@@ -75,11 +75,14 @@ class Tally:
 
     def add(self, entry: Entry) -> None:
         name = figure_of(entry)
-        if name is None:
-            return
+        if name is not None:
+            self.count(name, entry.reason_code)
+
+    def count(self, name: str, reason_code: str | None) -> None:
+        """Count one entry already known to add to figure `name` (callers that tally several slices at once)."""
         self.counts[name] += 1
         if name in BY_REASON:
-            self.reasons.setdefault(name, Counter())[entry.reason_code or "other"] += 1
+            self.reasons.setdefault(name, Counter())[reason_code or "other"] += 1
 
     def figures(self) -> Figures:
         values: dict[str, object] = dict(self.counts)
