@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import service as accounts_service
-from service.accounts.roles import SYSTEM, Role
+from service.accounts.roles import MUNICIPALITY_ROLES, SYSTEM, Role
 from service.config import Settings
 from service.db import unit_of_work
 from service.tenancy import service as tenancy_service
@@ -33,6 +33,9 @@ DEMO_ROLES = (
     ("demo-auditor", "窓口 三子 (auditor)", Role.auditor),
     ("demo-admin", "管理 太郎 (admin)", Role.admin),
     ("demo-clerk", "郵便 花子 (clerk)", Role.clerk),
+    # The reports' readers (docs/reports.md §Access): the municipality's manager and the ministry.
+    ("demo-manager", "窓口 四郎 (manager)", Role.manager),
+    ("demo-ministry", "総務 五子 (ministry)", Role.ministry),
 )
 
 
@@ -120,9 +123,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
                 display_name=display_name,
                 role=role,
                 password=password,
-                municipality_code=DEMO_MUNICIPALITY[0]
-                if role in (Role.officer, Role.supervisor, Role.auditor)
-                else None,
+                municipality_code=DEMO_MUNICIPALITY[0] if role in MUNICIPALITY_ROLES else None,
                 post_office_id=office.id if role is Role.clerk else None,
             )
             logins[username] = password

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -33,6 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from clerk_agent.card.virtual.build import person
@@ -40,6 +42,7 @@ from clerk_agent.card.virtual.people import era_yymmdd
 from service.db import create_engine
 from service.models import metadata
 from tests._procs import free_port
+from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.app.conftest import (
     Agent,
     CounterClient,
@@ -291,10 +294,39 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent) -> str:
     return case_id
 
 
+async def _report_texts(hub: Hub) -> dict[str, str]:
+    """The supervisor's report of this month in every format, as text: JSON, xlsx cells, CSV, the PDF's strings."""
+    logins = hub.credentials["logins"]
+    assert isinstance(logins, dict)
+    async with httpx.AsyncClient(base_url=hub.base) as client:
+        token = await client.post(
+            "/api/v1/auth/login", json={"username": "demo-supervisor", "password": logins["demo-supervisor"]}
+        )
+        assert token.status_code == 200, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        scope = (await client.get("/api/v1/reports/scope")).json()
+        base = f"/api/v1/reports/municipalities/{scope['municipality_code']}/months/{scope['months'][0]}"
+        bodies = {}
+        for suffix in ("", "/report.xlsx", "/report.csv", "/report.pdf"):
+            response = await client.get(base + suffix)
+            assert response.status_code == 200, response.text
+            bodies[suffix or "json"] = response.content
+    assert json.loads(bodies["json"])["totals"]["received"] >= 1, "the report does not count the swept case"
+    book = load_workbook(io.BytesIO(bodies["/report.xlsx"]), read_only=True)
+    cells = [str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row]
+    return {
+        "json": bodies["json"].decode(),
+        "xlsx": "\n".join(cells),
+        "csv": bodies["/report.csv"].decode("utf-8-sig"),
+        "pdf": "\n".join(pdf_lines(bodies["/report.pdf"])),
+    }
+
+
 async def test_no_pin_my_number_or_attribute_where_it_must_not_be(
     hub: Hub, agent: Agent, capture: Capture
 ) -> None:
     case_id = await _renewal_to_sealed_pins(hub, agent)
+    reports = await _report_texts(hub)
     hub.stop()  # flush the hub's log and release the database
     leaks: list[str] = []
 
@@ -333,6 +365,12 @@ async def test_no_pin_my_number_or_attribute_where_it_must_not_be(
     if hub.env["HUB_DATABASE_URL"].startswith("sqlite"):
         with sqlite3.connect(hub.env["HUB_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")) as db:
             check("sqlite iterdump", "\n".join(db.iterdump()), attributes=True)
+    # The reports in every format (docs/reports.md §Privacy): no attribute, and not even the case's ids.
+    for fmt, text in reports.items():
+        check(f"report {fmt}", text, attributes=True)
+        for ident in (case_id, FORM_ID):
+            if ident in text:
+                leaks.append(f"identifier {ident} in report {fmt}")
     # The agent's files: no secret and no My Number (its local store is the counter's, not the hub's).
     for path in agent.data_dir.rglob("*"):
         if path.is_file():

@@ -38,6 +38,7 @@ from service.wire.certificates import (
 from service.wire.consents import CATALOGUE
 from service.wire.evidence import HOLD_ON_DECISION, HOLD_REASON_LABELS, OFFICER_FLAGS, EvidenceKind, StillKind
 from service.wire.labels import REASON_LABELS, STATE_LABELS
+from service.wire.reports import AVERAGED_FIGURES, FIGURE_LABELS, NATIONAL_FIGURES, SUPPRESS_BELOW
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TARGETS: Final = (
@@ -100,6 +101,11 @@ def contract() -> dict[str, object]:
         "CERTIFICATE_JOB_TERMINAL_STATES": [s.value for s in JOB_STATE_LABELS if s in JOB_TERMINAL_STATES],
         "CERTIFICATE_PRINT_FAILURES": [f.value for f in PrintFailure],
         "CERTIFICATE_VERDICTS": {v.value: {"ja": ja, "en": en} for v, (ja, en) in VERDICT_LABELS.items()},
+        # The reports page (docs/reports.md): its figures' labels and which series it averages or publishes.
+        "REPORT_FIGURES": [{"code": code, "ja": ja, "en": en} for code, (ja, en) in FIGURE_LABELS.items()],
+        "AVERAGED_FIGURES": list(AVERAGED_FIGURES),
+        "NATIONAL_FIGURES": list(NATIONAL_FIGURES),
+        "SUPPRESS_BELOW": SUPPRESS_BELOW,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from service.app import create_app
 from service.cases.lifecycle import REASONS, TRANSITIONS
 from service.cases.router import action_path
 from service.config import Settings
+from service.kit import clock
 from tests.factories import World
 from tests.service.api_routes import api_key_routes
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
@@ -176,6 +178,18 @@ SELF_OR_PUBLIC = {
     ("GET", "/api/v1/devices/me"),
     ("PUT", "/api/v1/officers/me/presence"),
     ("GET", "/api/v1/officers/me/offer"),
+    ("GET", "/api/v1/reports/scope"),
+}
+# A municipality's monthly report and its exports: its own supervisors, managers and reports:read keys; another
+# municipality's answers 404 like a case (tests/service/test_reports_access.py has the roles).
+_MONTH_REPORT = "/api/v1/reports/municipalities/{municipality_code}/months/{month}"
+REPORT_ROUTES = {("GET", _MONTH_REPORT)} | {
+    ("GET", f"{_MONTH_REPORT}/report.{kind}") for kind in ("xlsx", "csv", "pdf")
+}
+# The national aggregate: ministry accounts only, no tenant's single case (docs/reports.md §Suppression).
+_NATIONAL = "/api/v1/reports/national/months/{month}"
+NATIONAL_ROUTES = {("GET", _NATIONAL)} | {
+    ("GET", f"{_NATIONAL}/report.{kind}") for kind in ("xlsx", "csv", "pdf")
 }
 # An integration key with webhooks:manage, for its own municipality only (tests/service/integrations/test_isolation.py).
 WEBHOOK_MANAGEMENT = {
@@ -226,6 +240,8 @@ CLASSIFIED = (
     | ADMIN_ONLY
     | SELF_OR_PUBLIC
     | ACCOUNT_ACTIVATION
+    | REPORT_ROUTES
+    | NATIONAL_ROUTES
 )
 
 
@@ -265,7 +281,10 @@ def _foreign_callers(client: httpx.AsyncClient, world: World) -> dict[str, Calle
         return await world.device_b.request(method, url, json=body)
 
     callers: dict[str, Caller] = {
-        f"b:{role.value}": bearer(world.h("b", role)) for role in Role if role is not Role.admin
+        # The roles the world logs in (the reports' manager and ministry: tests/service/test_reports_access.py).
+        f"b:{role.value}": bearer(headers)
+        for (tenant, role), headers in world.headers.items()
+        if tenant == "b"
     }
     callers["b:device"] = device_b
     callers["b:integration"] = bearer(world.api_key("b"))
@@ -369,6 +388,25 @@ async def test_foreign_designation_is_404(client: httpx.AsyncClient, world: Worl
     assert (await world.device_a.get(url)).status_code == 200
 
 
+async def test_foreign_reports_are_404_and_the_national_view_is_the_ministrys(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    """One world for every report route (each is a GET that changes nothing)."""
+    case = await driver.to_review()
+    month = f"{clock.now().astimezone(ZoneInfo('Asia/Tokyo')):%Y-%m}"
+    callers = _foreign_callers(client, world)
+    for method, path in sorted(REPORT_ROUTES | NATIONAL_ROUTES):
+        url = path.replace("{municipality_code}", world.a.municipality_code).replace("{month}", month)
+        for name, call in callers.items():
+            response = await call(method, url, None)
+            # B's supervisor reads reports, but not A's: 404. Every other caller here reads no such report: 403.
+            expected = 404 if name == "b:supervisor" and (method, path) in REPORT_ROUTES else 403
+            assert response.status_code == expected, (name, url, response.status_code, response.text)
+            assert case["id"] not in response.text
+        owner = await client.get(url, headers=world.h("a", Role.supervisor))
+        assert owner.status_code == (200 if (method, path) in REPORT_ROUTES else 403), url
+
+
 async def test_device_cannot_open_case_for_undesignating_municipality(
     world: World, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -382,7 +420,7 @@ async def test_device_cannot_open_case_for_undesignating_municipality(
 
 async def test_only_devices_open_cases(client: httpx.AsyncClient, world: World) -> None:
     body = {"municipality_code": world.a.municipality_code, "procedure": "pin_reset"}
-    for headers in [world.h("a", r) for r in Role if r is not Role.admin] + [
+    for headers in [h for (tenant, _), h in world.headers.items() if tenant == "a"] + [
         world.admin_headers,
         world.api_key("a"),
     ]:
