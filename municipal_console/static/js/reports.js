@@ -58,6 +58,7 @@ export function createReportsScreen({ onScope } = {}) {
   let report = null;
   let loadedQuery = null;
   let prefecture = "";
+  let failed = null; // the last refused download {format, err, button}, said again after a language switch
 
   function monthSelect() {
     const select = $("reports-month");
@@ -136,6 +137,7 @@ export function createReportsScreen({ onScope } = {}) {
   }
 
   function stop() {
+    failed = null;
     report = null;
     loadedQuery = null;
   }
@@ -390,6 +392,15 @@ export function createReportsScreen({ onScope } = {}) {
     else renderMunicipal();
   }
 
+  /** Which file failed and why, in the console's words, next to the buttons; the hub's code stays in data-code. */
+  function sayFailure() {
+    if (!failed) return;
+    const { format, err, button } = failed;
+    showError(t("download_failed", { format: t(`download_${format}`), reason: errorText(err) }), button.parentElement);
+    const shown = button.parentElement.nextElementSibling;
+    if (shown && err && err.code) shown.dataset.code = err.code;
+  }
+
   /** One export: the button busy with a progress bar while the hub builds the file, then the browser saves it. */
   async function download(button) {
     if (!scope || !loadedQuery) return;
@@ -400,6 +411,7 @@ export function createReportsScreen({ onScope } = {}) {
     show("download-progress", true);
     $("download-state").textContent = t("downloading_format", { format: t(`download_${format}`) });
     showError(null);
+    failed = null;
     try {
       const { blob, filename } = await requestFile(path(loadedQuery, format), FORMATS[format]);
       const link = el("a", { href: URL.createObjectURL(blob), download: filename, hidden: true });
@@ -410,11 +422,8 @@ export function createReportsScreen({ onScope } = {}) {
       $("download-state").textContent = t("downloaded", { file: filename });
     } catch (err) {
       $("download-state").textContent = "";
-      // Which file failed and why, in the console's words, next to the buttons; the hub's code stays in data-code.
-      const message = t("download_failed", { format: t(`download_${format}`), reason: errorText(err) });
-      showError(message, button.parentElement);
-      const shown = button.parentElement.nextElementSibling;
-      if (shown && err && err.code) shown.dataset.code = err.code;
+      failed = { format, err, button };
+      sayFailure();
     } finally {
       for (const other of buttons) other.disabled = false;
       button.removeAttribute("aria-busy");
@@ -444,6 +453,7 @@ export function createReportsScreen({ onScope } = {}) {
     monthSelect();
     procedureSelect();
     render();
+    if (failed && document.querySelector("#screen-reports .field-error")) sayFailure();
   });
 
   return { start, stop };
