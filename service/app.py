@@ -32,6 +32,7 @@ from service.observability.router import router as metrics_router
 from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
 from service.queue.tasks import run_dispatcher
+from service.reports.router import router as reports_router
 from service.review.router import router as review_router
 from service.security import PublicOriginRedirects, SecurityHeaders, mount_local_docs
 from service.signaling.router import SignalingSocketPath
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         audit_router,
         outbox_router,
         integrations_router,
+        reports_router,
         signaling_router,
         metrics_router,
     ):

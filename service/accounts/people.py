@@ -8,7 +8,7 @@ from service.accounts import notices, repository
 from service.accounts.exceptions import AccountNotFound, AccountNotPending, UsernameTaken
 from service.accounts.models import Account
 from service.accounts.passwords import hash_password
-from service.accounts.roles import MUNICIPAL_ROLES, Principal, PrincipalKind, Role
+from service.accounts.roles import MUNICIPAL_ROLES, MUNICIPALITY_ROLES, Principal, PrincipalKind, Role
 from service.audit import service as audit
 from service.errors import PermissionDenied, Unprocessable
 from service.kit import clock
@@ -61,14 +61,14 @@ async def create_account(
                 "a clerk belongs to exactly one post office (post_office_id, no municipality_code)"
             )
         await tenancy_service.get_post_office(session, post_office_id)
-    elif role in MUNICIPAL_ROLES:
+    elif role in MUNICIPALITY_ROLES:
         if municipality_code is None or post_office_id is not None:
             raise Unprocessable(
                 f"a {role.value} belongs to exactly one municipality (municipality_code only)"
             )
         await tenancy_service.get_municipality(session, municipality_code)
     elif municipality_code is not None or post_office_id is not None:
-        raise Unprocessable("an admin is not bound to a tenant")
+        raise Unprocessable(f"{role.value} accounts are not bound to a tenant")
     if await repository.account_by_username(session, username) is not None:
         raise UsernameTaken()
     account = Account(

@@ -14,6 +14,10 @@ class Role(StrEnum):
     supervisor = "supervisor"  # 保護責任者 — reviews, reassigns, overrides with a reason
     auditor = "auditor"  # 監査責任者 — read-only audit of one municipality
     admin = "admin"  # configuration only; never reads evidence
+    manager = "manager"  # 所属長など — reads its municipality's reports only: no case, no evidence (docs/reports.md)
+    ministry = (
+        "ministry"  # 総務省 — reads the national aggregate only, across municipalities (docs/reports.md)
+    )
 
 
 class PrincipalKind(StrEnum):
@@ -30,9 +34,15 @@ class Scope(StrEnum):
     cases_write = "cases:write"
     audit_read = "audit:read"
     webhooks_manage = "webhooks:manage"
+    reports_read = (
+        "reports:read"  # the municipality's monthly figures, without any case (docs/reports.md §Access)
+    )
 
 
+# Roles of a municipality's staff who read cases, evidence or the audit trail.
 MUNICIPAL_ROLES = frozenset({Role.officer, Role.supervisor, Role.auditor})
+# Every role bound to exactly one municipality: the staff above, and managers who read its reports only.
+MUNICIPALITY_ROLES = MUNICIPAL_ROLES | {Role.manager}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from service.wire.cases import (
 from service.wire.consents import CATALOGUE
 from service.wire.evidence import HOLD_ON_DECISION, HOLD_REASON_LABELS, OFFICER_FLAGS, EvidenceKind, StillKind
 from service.wire.labels import REASON_LABELS, STATE_LABELS
+from service.wire.reports import AVERAGED_FIGURES, FIGURE_LABELS, NATIONAL_FIGURES, SUPPRESS_BELOW
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TARGETS: Final = (
@@ -78,6 +79,11 @@ def contract() -> dict[str, object]:
         "HOLD_ON_DECISION": [code for code in HOLD_REASON_LABELS if code in HOLD_ON_DECISION],
         "EVIDENCE_KINDS": [k.value for k in EvidenceKind],
         "STILL_KINDS": [k.value for k in StillKind],
+        # The reports page (docs/reports.md): its figures' labels and which series it averages or publishes.
+        "REPORT_FIGURES": [{"code": code, "ja": ja, "en": en} for code, (ja, en) in FIGURE_LABELS.items()],
+        "AVERAGED_FIGURES": list(AVERAGED_FIGURES),
+        "NATIONAL_FIGURES": list(NATIONAL_FIGURES),
+        "SUPPRESS_BELOW": SUPPRESS_BELOW,
     }
 
 

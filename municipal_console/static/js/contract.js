@@ -412,6 +412,104 @@ export const STILL_KINDS = deepFreeze([
   "document_tilt",
   "application_photo"
 ]);
+export const REPORT_FIGURES = deepFreeze([
+  {
+    "code": "received",
+    "ja": "受付件数",
+    "en": "Received"
+  },
+  {
+    "code": "withdrawn",
+    "ja": "取下げ",
+    "en": "Withdrawn"
+  },
+  {
+    "code": "referred",
+    "ja": "交付時来庁へ切替",
+    "en": "Referred to the counter"
+  },
+  {
+    "code": "rejected",
+    "ja": "却下",
+    "en": "Rejected"
+  },
+  {
+    "code": "approved",
+    "ja": "承認",
+    "en": "Approved"
+  },
+  {
+    "code": "aborted",
+    "ja": "中断（通話）",
+    "en": "Aborted calls"
+  },
+  {
+    "code": "completed",
+    "ja": "窓口で完了",
+    "en": "Completed at the counter"
+  },
+  {
+    "code": "submitted_to_jlis",
+    "ja": "J-LIS送信（申請受付数）",
+    "en": "Submitted to J-LIS"
+  },
+  {
+    "code": "card_produced",
+    "ja": "カード作成",
+    "en": "Cards produced"
+  },
+  {
+    "code": "card_received",
+    "ja": "市区町村でカード受領",
+    "en": "Cards received by the municipality"
+  },
+  {
+    "code": "pre_issue_setup_done",
+    "ja": "交付前設定実施済み数",
+    "en": "Pre-issue setup done"
+  },
+  {
+    "code": "mailed",
+    "ja": "発送枚数",
+    "en": "Mailed"
+  },
+  {
+    "code": "delivered",
+    "ja": "交付実施済み数（配達）",
+    "en": "Delivered"
+  },
+  {
+    "code": "returned",
+    "ja": "返戻",
+    "en": "Returned undelivered"
+  },
+  {
+    "code": "awaiting_pickup",
+    "ja": "窓口受取待ち",
+    "en": "Awaiting pickup"
+  },
+  {
+    "code": "cancelled_address_change",
+    "ja": "転居等による取消",
+    "en": "Cancelled (address change)"
+  }
+]);
+export const AVERAGED_FIGURES = deepFreeze([
+  "received",
+  "submitted_to_jlis",
+  "pre_issue_setup_done",
+  "mailed",
+  "delivered"
+]);
+export const NATIONAL_FIGURES = deepFreeze([
+  "received",
+  "approved",
+  "submitted_to_jlis",
+  "pre_issue_setup_done",
+  "mailed",
+  "delivered"
+]);
+export const SUPPRESS_BELOW = deepFreeze(3);
 
 function deepFreeze(value) {
   if (value && typeof value === "object") {

@@ -1,0 +1,1 @@
+"""Monthly figures for municipalities and the ministry, with their exports (docs/reports.md)."""
