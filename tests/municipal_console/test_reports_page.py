@@ -26,7 +26,7 @@ from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
 from tests._seen import assert_clean, assert_in_viewport
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, shinseisho_id
 from tests.municipal_console.test_console_e2e import WAIT_MS, log_in
 from tests.service.conftest import CaseDriver
 
@@ -62,7 +62,11 @@ async def _month_of_activity(driver: CaseDriver, world: World) -> None:
     await driver.device(withdrawn["id"], "withdraw", reason_code="applicant_request")
     reviewing = await driver.to_review("card_renewal")
     await driver.officer(reviewing["id"], "reject", attested=True, reason_code="face_mismatch")
-    body = {"municipality_code": world.b.municipality_code, "procedure": "card_renewal"}
+    body = {
+        "municipality_code": world.b.municipality_code,
+        "procedure": "card_renewal",
+        "shinseisho_id": shinseisho_id(),
+    }
     created = await world.device_b.post("/api/v1/cases", json=body)
     assert created.status_code == 201, created.text
     checked_in = await world.device_b.post(f"/api/v1/cases/{created.json()['id']}/check-in", json={})
@@ -193,7 +197,7 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     await page.click("#reports-show")
 
     files = {fmt: await _download(page, fmt, tmp_path) for fmt in FORMATS}
-    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    book = openpyxl.load_workbook(files["xlsx"])
     assert book.sheetnames == ["集計", "日別", "局別", "手続別", "指定"]
     summary = {str(row[0]): row[1] for row in book["集計"].iter_rows(min_row=2, values_only=True)}
     assert summary["団体コード"] == world.a.municipality_code
@@ -268,7 +272,7 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     await _languages(page, "Reports", "報告・統計")
     (tmp_path / "national").mkdir()
     files = {fmt: await _download(page, fmt, tmp_path / "national") for fmt in FORMATS}
-    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    book = openpyxl.load_workbook(files["xlsx"])
     assert book.sheetnames[0] == "公表用"
     public = list(book["公表用"].iter_rows(values_only=True))
     assert list(public[0][:4]) == ["都道府県名", "市区町村名", "団体コード", "指定郵便局数"]
