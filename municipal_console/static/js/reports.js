@@ -2,7 +2,7 @@
 // here (js/chart.js) and downloadable as the hub's xlsx, CSV and PDF. A supervisor or manager reads their own
 // municipality (per day, per post office, per procedure, by reason); the ministry reads the national view, which
 // is aggregated only and shows a withheld small count as the hub sends it ("<3") beside the hub's own rule
-// (docs/reports.md §Suppression). Codes are never shown: labels come from the contract (contract.js).
+// (docs/reports.md §Suppression). Codes are never shown: labels come from the contract (docs/reports.md §Console).
 import { api, requestFile } from "./api.js";
 import { $, el, show, showError, errorText } from "./dom.js";
 import { t, label, currentLang, onLangChange } from "./i18n.js";
