@@ -76,7 +76,7 @@ function renderWho() {
         user: current.username,
         role: t(`role_${current.role}`),
         municipality:
-          municipalityName || current.municipality_code || (current.role === "ministry" ? t("reports_national") : "—"),
+          municipalityName || current.municipality_code || (current.role === "ministry" ? t("reports_all_prefectures") : "—"),
       })
     : "";
   show("logout", Boolean(current));

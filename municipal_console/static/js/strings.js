@@ -316,8 +316,8 @@ export const STRINGS = {
     wrapup_over: "後処理の時間が終わりました。「受付可」なら次の審査依頼が届きます。",
     wrapup_queue: "後処理中です（残り {seconds} 秒）。終わるまで新しい審査依頼は届きません。",
     // 報告・統計 / reports (js/reports.js, js/chart.js)
-    role_manager: "管理者（閲覧のみ）",
-    role_ministry: "総務省（全国集計）",
+    role_manager: "管理者",
+    role_ministry: "総務省",
     nav_label: "画面の切替",
     nav_queue: "待ち行列",
     nav_reports: "報告・統計",
@@ -684,8 +684,8 @@ export const STRINGS = {
     wrapup_over: "Wrap-up is over. If you are available, the next case will be offered.",
     wrapup_queue: "Wrap-up ({seconds} s left): no new case is offered until it ends.",
     // 報告・統計 / reports (js/reports.js, js/chart.js)
-    role_manager: "manager (read-only)",
-    role_ministry: "ministry (national figures)",
+    role_manager: "manager",
+    role_ministry: "ministry",
     nav_label: "Screens",
     nav_queue: "Queue",
     nav_reports: "Reports",
