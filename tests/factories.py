@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.link.auth import DeviceAuth
 from service.accounts import service as accounts_service
 from service.accounts.roles import SYSTEM, Role, Scope
+from service.cases.lifecycle import TRANSITIONS, Action, Actor, CaseState, LifecycleError, plan
+from service.cases.models import Case, CaseStateEntry
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
+from service.kit.ids import random_id
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure, municipality_check_digit
 from service.tenancy.hours import ALWAYS_OPEN, OpeningHours
@@ -194,3 +198,134 @@ class World:
         """Headers of the tenant's integration client."""
         t = self.a if tenant == "a" else self.b
         return {"Authorization": f"ApiKey {t.integration_key_readonly if readonly else t.integration_key}"}
+
+
+# A step of a synthetic case history: the action, when (after the case opened), and its reason code if it needs one.
+Step = tuple[Action, dt.timedelta, str | None]
+# Who takes an action in a synthetic history when several may: the first of these the transition allows.
+_ACTOR_ORDER = (Actor.device, Actor.officer, Actor.integration, Actor.system, Actor.supervisor)
+
+
+async def synthetic_case(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    procedure: Procedure,
+    opened_at: dt.datetime,
+    steps: list[Step],
+    post_office_id: str | None = None,
+    designation_id: str | None = None,
+    officer_id: str = "acct_synthetic",
+) -> str:
+    """A case with a past history written straight into the records, each step checked by the state machine.
+
+    The reports read these rows exactly as the hub writes them (a case row, its state entries); writing them
+    directly lets a test lay out a month of activity at chosen times without driving months of real calls.
+    Every step must be a legal transition (lifecycle.plan), so a history the hub could not produce fails here.
+    """
+    office_id = post_office_id or tenant.post_office_id
+    case_id = random_id("case")
+    state = CaseState.draft
+    entries = [
+        CaseStateEntry(
+            case_id=case_id,
+            state=state.value,
+            action="create",
+            actor_kind="device",
+            actor_id=tenant.device_id,
+            reason_code=None,
+            entered_at=opened_at,
+        )
+    ]
+    for action, after, reason in steps:
+        transition = TRANSITIONS[action]
+        actor = next(
+            (
+                a
+                for a in _ACTOR_ORDER
+                if a in transition.actors and _allowed(state, action, a, procedure, reason)
+            ),
+            None,
+        )
+        assert actor is not None, f"{procedure.value}: no actor may {action.value} from {state.value}"
+        state = transition.target
+        entries.append(
+            CaseStateEntry(
+                case_id=case_id,
+                state=state.value,
+                action=action.value,
+                actor_kind=actor.value,
+                actor_id=officer_id if actor is Actor.officer else tenant.device_id,
+                reason_code=reason,
+                entered_at=opened_at + after,
+            )
+        )
+    seq = await session.scalar(select(func.count()).select_from(Case)) or 0
+    last = entries[-1].entered_at
+    session.add(
+        Case(
+            id=case_id,
+            reference=f"S{seq + 1:06d}",
+            reference_day=opened_at.date(),
+            municipality_code=tenant.municipality_code,
+            post_office_id=office_id,
+            designation_id=designation_id or tenant.designation_id,
+            procedure=procedure.value,
+            state=state.value,
+            version=1,
+            shinseisho_id=None,
+            active_shinseisho_id=None,
+            created_by_device_id=tenant.device_id,
+            officer_id=None,
+            created_at=opened_at,
+            updated_at=last,
+            state_entered_at=last,
+        )
+    )
+    await session.flush()
+    session.add_all(entries)
+    await session.flush()
+    return case_id
+
+
+async def continue_case(
+    session: AsyncSession, *, case_id: str, steps: list[tuple[Action, dt.datetime, str | None]]
+) -> None:
+    """More steps of a synthetic case's history, at absolute times (a month later, say)."""
+    case = await session.get(Case, case_id)
+    assert case is not None
+    procedure = Procedure(case.procedure)
+    state = CaseState(case.state)
+    for action, at, reason in steps:
+        transition = TRANSITIONS[action]
+        actor = next(
+            a
+            for a in _ACTOR_ORDER
+            if a in transition.actors and _allowed(state, action, a, procedure, reason)
+        )
+        state = transition.target
+        session.add(
+            CaseStateEntry(
+                case_id=case_id,
+                state=state.value,
+                action=action.value,
+                actor_kind=actor.value,
+                actor_id="synthetic",
+                reason_code=reason,
+                entered_at=at,
+            )
+        )
+        case.state = state.value
+        case.state_entered_at = at
+        case.updated_at = at
+    await session.flush()
+
+
+def _allowed(
+    state: CaseState, action: Action, actor: Actor, procedure: Procedure, reason: str | None
+) -> bool:
+    try:
+        plan(state=state, action=action, actor=actor, procedure=procedure, reason_code=reason, attested=True)
+    except LifecycleError:
+        return False
+    return True
