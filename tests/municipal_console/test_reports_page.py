@@ -114,13 +114,15 @@ async def _open_table_by_keyboard(page: Page, chart: str) -> None:
     await expect(page.locator(f"figure.chart[data-chart='{chart}'] table.chart-table")).to_be_visible()
 
 
-async def _languages(page: Page, heading_en: str, heading_ja: str) -> None:
+async def _languages(page: Page, shot: Path) -> None:
     """English and back: the headings follow and nothing raw or foreign is left on either screen."""
     await page.click("#lang-toggle")
-    await expect(page.locator("#reports-title")).to_have_text(heading_en)
+    await expect(page.locator("#reports-title")).to_have_text("Reports")
+    await expect(page.locator("figure.chart figcaption").first).not_to_contain_text("件")
     await assert_clean(page, "en")
+    await page.screenshot(path=str(shot), full_page=True)
     await page.click("#lang-toggle")
-    await expect(page.locator("#reports-title")).to_have_text(heading_ja)
+    await expect(page.locator("#reports-title")).to_have_text("報告・統計")
     await assert_clean(page)
 
 
@@ -186,7 +188,7 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     )
     await assert_clean(page)
     await page.screenshot(path=str(artifacts / "30-reports-supervisor.png"), full_page=True)
-    await _languages(page, "Reports", "報告・統計")
+    await _languages(page, artifacts / "30-reports-supervisor-en.png")
 
     # One slice: a post office; the daily chart says it is still the whole town's.
     await page.select_option("#reports-office", label="甲市郵便局")
@@ -269,7 +271,7 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     assert "甲市郵便局" not in text  # offices are counted, never listed by name for the ministry
     await assert_clean(page)
     await page.screenshot(path=str(artifacts / "33-reports-ministry.png"), full_page=True)
-    await _languages(page, "Reports", "報告・統計")
+    await _languages(page, artifacts / "33-reports-ministry-en.png")
     (tmp_path / "national").mkdir()
     files = {fmt: await _download(page, fmt, tmp_path / "national") for fmt in FORMATS}
     book = openpyxl.load_workbook(files["xlsx"])

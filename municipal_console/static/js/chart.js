@@ -133,7 +133,7 @@ function assemble(name, svgNode, table, note) {
  * `valueHeader` names the figure in the table; `desc` says in words what the chart shows.
  */
 export function barChart({ name, title, desc, rows, labelHeader, valueHeader, note }) {
-  const labelWidth = Math.min(250, Math.max(80, ...rows.map((row) => textWidth(row.label) + 16)));
+  const labelWidth = Math.min(280, Math.max(80, ...rows.map((row) => textWidth(row.label) + 16)));
   const barHeight = 22;
   const gap = 8;
   const top = 8;

@@ -189,9 +189,10 @@ export function createReportsScreen({ onScope } = {}) {
 
   function reasonRows(figures) {
     const rows = [];
+    const separator = currentLang() === "ja" ? "：" : ": ";
     for (const name of REASONED) {
       for (const [code, count] of Object.entries(figures[`${name}_by_reason`] || {})) {
-        if (count > 0) rows.push({ label: `${label("figure", name)}：${label("reason", code)}`, value: count });
+        if (count > 0) rows.push({ label: `${label("figure", name)}${separator}${label("reason", code)}`, value: count });
       }
     }
     return rows;
