@@ -126,13 +126,34 @@ async def _languages(page: Page, shot: Path) -> None:
     await assert_clean(page)
 
 
+_WATCH_BUSY = """() => {
+  window.__busySeen = [];
+  const note = (what) => { if (!window.__busySeen.includes(what)) window.__busySeen.push(what); };
+  const watch = new MutationObserver(() => {
+    for (const fmt of ["xlsx", "csv", "pdf"]) {
+      const button = document.getElementById(`download-${fmt}`);
+      if (button.disabled) note(`${fmt}-disabled`);
+      if (button.getAttribute("aria-busy") === "true") note(`${fmt}-busy`);
+    }
+    if (!document.getElementById("download-progress").hidden) note("progress-shown");
+  });
+  watch.observe(document.querySelector(".reports-downloads"), { attributes: true, subtree: true });
+}"""
+
+
 async def _download(page: Page, fmt: str, tmp_path: Path) -> Path:
     """Click the format's button; it is disabled while the hub builds the file; the file the browser saves."""
     button = page.locator(f"#download-{fmt}")
     await assert_in_viewport(page, f"#download-{fmt}")
+    # What the buttons and the progress bar went through while the file was built, recorded as it happened.
+    await page.evaluate(_WATCH_BUSY)
     async with page.expect_download() as info:
         await button.click()
     download = await info.value
+    seen: list[str] = await page.evaluate("() => window.__busySeen")
+    assert {"xlsx-disabled", "csv-disabled", "pdf-disabled", f"{fmt}-busy", "progress-shown"} <= set(seen), (
+        seen
+    )
     target = tmp_path / download.suggested_filename
     await download.save_as(target)
     await expect(page.locator("#download-state")).to_contain_text(download.suggested_filename)
