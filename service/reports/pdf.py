@@ -43,6 +43,24 @@ class _Page:
             self.canvas.showPage()
             self.y = HEIGHT - 20 * mm
 
+    def heading(self, line: str, size: float = 12) -> None:
+        """A section heading, with room above it and kept with at least a few lines below."""
+        self.need(size * 6)
+        self.y -= size * 0.6
+        self.text(line, size, gap=1.5)
+
+    def wrapped(self, text: str, size: float = 7) -> None:
+        """A paragraph broken to the page's width (Japanese breaks between any two characters)."""
+        limit = WIDTH - 2 * LEFT
+        line = ""
+        for char in text:
+            if pdfmetrics.stringWidth(line + char, FONT, size) > limit:
+                self.text(line, size, gap=1.4)
+                line = ""
+            line += char
+        if line:
+            self.text(line, size, gap=1.4)
+
     def text(self, line: str, size: float = 10, *, x: float = LEFT, gap: float = 1.5) -> None:
         self.need(size * gap)
         self.canvas.setFont(FONT, size)
@@ -69,8 +87,9 @@ class _Page:
         height: float = 55 * mm,
     ) -> None:
         """A grouped vertical bar chart; a None value (withheld) is drawn as "<3" without a bar."""
+        self.need(height + 24 * mm)
+        self.y -= 4
         self.text(title, 11, gap=1.2)
-        self.need(height + 14 * mm)
         c = self.canvas
         width = WIDTH - 2 * LEFT
         top = max([v for s in series for v in s if v is not None] + [1])
@@ -96,13 +115,21 @@ class _Page:
                 c.setFillColorRGB(*(BAR if j == 0 else BAR_2))
                 c.rect(left, base, bar, height * value / top, stroke=0, fill=1)
             c.setFillColorRGB(0, 0, 0)
-            c.drawCentredString(x + slot / 2, base - 3.5 * mm, label)
+            if len(labels) > 20:  # narrow slots: the label reads upwards under its bar
+                c.saveState()
+                c.translate(x + slot / 2 + 1, base - 1 * mm)
+                c.rotate(90)
+                c.drawRightString(0, 0, label)
+                c.restoreState()
+            else:
+                c.drawCentredString(x + slot / 2, base - 3.5 * mm, label)
+        under = 12 * mm if len(labels) > 20 else 6 * mm
         for j, name in enumerate(legend):
             c.setFillColorRGB(*(BAR if j == 0 else BAR_2))
-            c.rect(LEFT + j * 45 * mm, base - 9 * mm, 3 * mm, 3 * mm, stroke=0, fill=1)
+            c.rect(LEFT + j * 45 * mm, base - under - 3 * mm, 3 * mm, 3 * mm, stroke=0, fill=1)
             c.setFillColorRGB(0, 0, 0)
-            c.drawString(LEFT + j * 45 * mm + 4 * mm, base - 8.5 * mm, name)
-        self.y = base - 14 * mm
+            c.drawString(LEFT + j * 45 * mm + 4 * mm, base - under - 2.5 * mm, name)
+        self.y = base - under - 8 * mm
 
     def finish(self) -> bytes:
         self.canvas.showPage()
@@ -126,9 +153,9 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
         9,
     )
     totals = report.totals.model_dump()
-    page.text("月計 / Month totals", 12, gap=1.4)
+    page.heading("月計 / Month totals")
     page.table([(f"{ja} / {en}", str(totals[code])) for code, (ja, en) in FIGURE_LABELS.items()])
-    page.text("平日平均 / Working-day averages", 12, gap=1.4)
+    page.heading("平日平均 / Working-day averages")
     page.table(
         [
             (FIGURE_LABELS[code][0], "—" if value is None else f"{value:.2f}")
@@ -136,7 +163,7 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
         ]
     )
     t = report.timings
-    page.text("時間 / Timings", 12, gap=1.4)
+    page.heading("時間 / Timings")
     page.table(
         [
             ("職員待ち時間 / queue wait", _q(t.queue_wait_seconds, "秒")),
@@ -149,7 +176,7 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
             ),
         ]
     )
-    page.text(f"証明書交付: {report.certificates.note_ja}", 8)
+    page.wrapped(f"証明書交付: {report.certificates.note_ja}", 8)
     page.bars(
         "日別の受付と承認 / Received and approved per day（灰色: 閉庁日）",
         [str(d.day.day) if d.day.day % 5 == 0 or d.day.day == 1 else "" for d in report.by_day],
@@ -164,7 +191,7 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
         [[o.figures.received for o in offices], [o.figures.approved for o in offices]],
         legend=["受付 received", "承認 approved"],
     )
-    page.text("手続別 / Per procedure", 12, gap=1.4)
+    page.heading("手続別 / Per procedure")
     page.table(
         [
             (
@@ -190,7 +217,7 @@ def national_pdf(report: NationalReport) -> bytes:
             ("予定郵便局数 / planned offices", str(report.offices_planned)),
         ]
     )
-    page.text("取扱事務別 / Per procedure（団体・局、予定）", 12, gap=1.4)
+    page.heading("取扱事務別 / Per procedure（団体・局、予定）")
     page.table(
         [
             (
@@ -200,7 +227,7 @@ def national_pdf(report: NationalReport) -> bytes:
             for p in report.programmes
         ]
     )
-    page.text("全国の件数 / National activity", 12, gap=1.4)
+    page.heading("全国の件数 / National activity")
     page.table(
         [
             (
@@ -213,19 +240,18 @@ def national_pdf(report: NationalReport) -> bytes:
     prefectures = report.by_prefecture[:47]
     page.bars(
         "都道府県別の指定郵便局数 / Offices per prefecture",
-        [p.prefecture_name[:2] for p in prefectures],
+        [p.prefecture_name for p in prefectures],
         [[p.offices_in_force for p in prefectures]],
         legend=["指定郵便局 offices"],
     )
     page.bars(
         "都道府県別の受付と承認 / Received and approved per prefecture",
-        [p.prefecture_name[:2] for p in prefectures],
+        [p.prefecture_name for p in prefectures],
         [
             [p.activity.values["received"] for p in prefectures],
             [p.activity.values["approved"] for p in prefectures],
         ],
         legend=["受付 received", "承認 approved"],
     )
-    page.text(report.suppression.rule_ja[:60], 7)
-    page.text(report.suppression.rule_ja[60:], 7)
+    page.wrapped(report.suppression.rule_ja)
     return page.finish()
