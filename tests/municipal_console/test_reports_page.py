@@ -287,6 +287,8 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     municipalities = page.locator("figure.chart[data-chart=municipalities]")
     await expect(municipalities.locator(".chart-bar.suppressed").first).to_be_visible()
     await expect(municipalities.locator(".chart-note")).to_contain_text("<3")
+    # The prefecture's five cases are published, so its chart carries no "<3" note.
+    await expect(page.locator("figure.chart[data-chart=prefectures] .chart-note")).to_have_count(0)
     await expect(page.locator("#reports-totals [data-figure=received] dd")).to_have_text("5")
     text = await page.locator("#screen-reports").inner_text()
     assert "甲市郵便局" not in text  # offices are counted, never listed by name for the ministry

@@ -338,10 +338,8 @@ export function createReportsScreen({ onScope } = {}) {
       const chosen = report.by_prefecture.find((p) => p.prefecture_code === prefecture);
       return chosen && row.prefecture_name === chosen.prefecture_name;
     });
-    const withheld = [...prefectures.map((row) => row.activity), ...municipalities.map((row) => row.activity)].some(
-      (block) => block.suppressed.length > 0,
-    );
-    const withheldNote = withheld ? t("reports_withheld_note") : null;
+    // The "<3" note under a chart only when that chart has a withheld bar.
+    const withheldNote = (rows) => (rows.some((row) => row.activity.suppressed.includes("received")) ? t("reports_withheld_note") : null);
     const charts = [
       barChart({
         name: "programmes-offices",
@@ -366,7 +364,7 @@ export function createReportsScreen({ onScope } = {}) {
         rows: prefectures.map((row) => ({ label: row.prefecture_name, ...activity(row.activity, "received") })),
         labelHeader: t("reports_prefecture"),
         valueHeader: label("figure", "received"),
-        note: withheldNote,
+        note: withheldNote(prefectures),
       }),
       barChart({
         name: "municipalities",
@@ -375,7 +373,7 @@ export function createReportsScreen({ onScope } = {}) {
         rows: municipalities.map((row) => ({ label: `${row.prefecture_name} ${row.municipality_name}`, ...activity(row.activity, "received") })),
         labelHeader: t("municipality"),
         valueHeader: label("figure", "received"),
-        note: withheldNote,
+        note: withheldNote(municipalities),
       }),
     ];
     $("reports-charts").replaceChildren(...charts);
