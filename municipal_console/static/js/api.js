@@ -158,6 +158,53 @@ export async function requestBlob(path, { retry = true } = {}) {
   return response.blob();
 }
 
+/** The file name in a Content-Disposition header (RFC 6266: filename* in UTF-8 first), or `fallback`. */
+export function dispositionName(header, fallback) {
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header || "");
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      // a malformed escape: try the plain name
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header || "");
+  return plain ? plain[1].trim() : fallback;
+}
+
+/**
+ * A file the hub serves for download (a report export): resolves to {blob, filename}; the same auth, refresh and
+ * ApiError as `request`, so a refusal arrives as the hub's problem+json.
+ */
+export async function requestFile(path, accept, { retry = true } = {}) {
+  const current = session();
+  const headers = { Accept: `${accept}, application/problem+json` };
+  if (current) headers.Authorization = `Bearer ${current.access_token}`;
+  let response;
+  try {
+    response = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "network", t("error_network"));
+  }
+  if (response.status === 401 && retry && current) {
+    if (await refresh()) return requestFile(path, accept, { retry: false });
+    endSession();
+    throw new ApiError(401, "unauthenticated", t("error_session"));
+  }
+  if (!response.ok) {
+    let parsed = null;
+    try {
+      parsed = JSON.parse(await response.text());
+    } catch {
+      parsed = null;
+    }
+    const detail = problemDetail(parsed) || t("error_generic", { status: response.status });
+    throw new ApiError(response.status, (parsed && parsed.code) || `http_${response.status}`, detail, parsed);
+  }
+  const fallback = path.split("?")[0].split("/").pop() || "report";
+  return { blob: await response.blob(), filename: dispositionName(response.headers.get("content-disposition"), fallback) };
+}
+
 export const api = {
   get: (path, opts) => request("GET", path, undefined, opts),
   post: (path, body = {}, opts) => request("POST", path, body, opts),

@@ -6,15 +6,22 @@ import { t, translate, setLang, currentLang, label } from "./i18n.js";
 import { createQueueScreen } from "./queue.js";
 import { createLiveScreen } from "./live.js";
 import { createSupervisorScreen } from "./supervisor.js";
+import { createReportsScreen } from "./reports.js";
 import * as notices from "./notices.js";
 import { startWrapup, stopWrapup } from "./wrapup.js";
 
-const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor"];
+const SCREENS = ["screen-login", "screen-queue", "screen-live", "screen-done", "screen-supervisor", "screen-reports"];
+// Who reads the reports page: the supervisor beside the queue, the manager and the ministry only there.
+const REPORT_ROLES = ["supervisor", "manager", "ministry"];
 const LIVE_KEY = "madoguchi.console.live_case";
 
 function screen(id, focus = true) {
   for (const name of SCREENS) show(name, name === id);
   document.body.dataset.screen = id;
+  for (const button of $("nav").querySelectorAll("button")) {
+    if (button.dataset.screen === id) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
   if (focus) {
     const heading = $(id).querySelector("h2");
     if (heading) {
@@ -27,6 +34,12 @@ function screen(id, focus = true) {
 const queue = createQueueScreen({ onAccepted: openLive });
 const live = createLiveScreen({ onDone: decided });
 const supervisor = createSupervisorScreen();
+const reports = createReportsScreen({
+  onScope: (scope) => {
+    municipalityName = scope.municipality_name || null;
+    renderWho();
+  },
+});
 
 function openLive(caseRead) {
   window.sessionStorage.setItem(LIVE_KEY, caseRead.id);
@@ -62,7 +75,8 @@ function renderWho() {
     ? t("who", {
         user: current.username,
         role: t(`role_${current.role}`),
-        municipality: municipalityName || current.municipality_code || "—",
+        municipality:
+          municipalityName || current.municipality_code || (current.role === "ministry" ? t("reports_all_prefectures") : "—"),
       })
     : "";
   show("logout", Boolean(current));
@@ -80,8 +94,15 @@ async function enter() {
   notices.showNew();
   if (current.role === "supervisor" || current.role === "officer") learnMunicipalityName();
   if (current.role === "supervisor") {
+    show("nav", true);
     screen("screen-supervisor");
     supervisor.start();
+    return;
+  }
+  if (REPORT_ROLES.includes(current.role)) {
+    // The manager and the ministry read figures only: no queue, no case, no navigation to them.
+    screen("screen-reports");
+    reports.start();
     return;
   }
   if (current.role !== "officer") {
@@ -114,6 +135,8 @@ function leave() {
   queue.stop();
   live.close();
   supervisor.stop();
+  reports.stop();
+  show("nav", false);
   window.sessionStorage.removeItem(LIVE_KEY);
   renderWho();
   screen("screen-login");
@@ -138,6 +161,20 @@ $("login-form").addEventListener("submit", async (event) => {
 
 $("logout").addEventListener("click", async () => {
   await logout();
+});
+
+$("nav").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-screen]");
+  if (!button || button.getAttribute("aria-current") === "page") return;
+  if (button.dataset.screen === "screen-reports") {
+    supervisor.stop();
+    screen("screen-reports");
+    reports.start();
+  } else {
+    reports.stop();
+    screen("screen-supervisor");
+    supervisor.start();
+  }
 });
 
 $("done-back").addEventListener("click", () => {
