@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -144,9 +145,13 @@ class Cluster:
         """The demo counter device's private key."""
         return self.data_dir / "demo-device.key"
 
+    def tls(self) -> ssl.SSLContext:
+        """A client TLS context that trusts the cluster's test CA (httpx `verify=`, websockets `ssl=`)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
     def client(self, **kwargs: object) -> httpx.AsyncClient:
         """An async HTTP client on the load balancer that trusts the cluster's CA."""
-        return httpx.AsyncClient(base_url=self.url, verify=str(self.ca_file), **kwargs)  # type: ignore[arg-type]
+        return httpx.AsyncClient(base_url=self.url, verify=self.tls(), **kwargs)  # type: ignore[arg-type]
 
     def env(self, replica: Replica | None = None) -> dict[str, str]:
         """The HUB_* environment of a replica (or of a one-off `hub` command such as `hub db upgrade`)."""
