@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -36,9 +37,16 @@ def alembic_config(url: str = "") -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    # Read once per process: the migrations shipped with the code do not change while it runs, and /readyz asks
+    # on every health check.
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
     """The newest migration's revision id."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 def _current(connection: Connection) -> str | None:
@@ -51,11 +59,16 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
+@lru_cache(maxsize=1)
+def _known_revisions() -> frozenset[str]:
+    script = _scripts()
+    head = script.get_current_head()
+    return frozenset(r.revision for r in script.iterate_revisions(head, "base")) if head else frozenset()
+
+
 def known_through_head(revision: str) -> bool:
     """Whether `revision` is this code's head or one of its ancestors."""
-    script = ScriptDirectory.from_config(alembic_config())
-    head = script.get_current_head()
-    return head is not None and any(r.revision == revision for r in script.iterate_revisions(head, "base"))
+    return revision in _known_revisions()
 
 
 async def schema_runs_this_code(engine: AsyncEngine) -> tuple[bool, str | None]:

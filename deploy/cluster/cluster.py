@@ -34,7 +34,7 @@ from service.kit.envelope import Keyring
 HUB = Path(sys.executable).with_name("hub")
 # Longer than HAProxy needs to see a failing readiness check (CHECK_FALL × CHECK_INTER_MS), so a draining replica
 # gets no new request by the time it stops listening.
-DRAIN_SECONDS = 1.5
+DRAIN_SECONDS = 2.0
 
 
 class ClusterError(RuntimeError):

@@ -12,13 +12,17 @@ import secrets
 import ssl
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.link.auth import DeviceAuth
+from service.cases.models import Case
 from tests.factories import CONSENTS, ELIGIBLE, Tenant, shinseisho_id
 
 # The counter's path to the officer queue, then a withdrawal: two webhook events per case (queued, closed).
@@ -150,3 +154,22 @@ def pid_owning_port(local_port: int, pids: list[int]) -> int | None:
             except OSError:
                 continue
     return None
+
+
+async def until(check: Callable[[], bool], within_s: float, what: str) -> None:
+    """Poll `check` until it holds (AssertionError naming `what` after `within_s`)."""
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def acknowledged_states_kept(
+    sessionmaker: async_sessionmaker[AsyncSession], acknowledged: dict[str, str]
+) -> None:
+    """Every case state a client got a 2xx for is the state the database holds (nothing acknowledged lost)."""
+    assert acknowledged
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Case.id, Case.state).where(Case.id.in_(list(acknowledged))))
+        stored = {case_id: str(getattr(state, "value", state)) for case_id, state in rows}
+    assert stored == acknowledged

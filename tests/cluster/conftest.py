@@ -21,8 +21,9 @@ from tests._services import missing_service
 CLUSTER_ENV = {
     "HUB_JLIS_ADAPTER": "off",
     "HUB_OUTBOX_POLL_SECONDS": "0.2",
-    "HUB_OUTBOX_LEASE_SECONDS": "3",
-    "HUB_WEBHOOK_TIMEOUT_SECONDS": "2",
+    "HUB_OUTBOX_LEASE_SECONDS": "6",
+    # Long enough that a delivery stalled at the receiver is still on the wire when the test looks for its sender.
+    "HUB_WEBHOOK_TIMEOUT_SECONDS": "5",
     "HUB_WEBHOOK_RETRY_BASE_SECONDS": "0.1",
     "HUB_WEBHOOK_RETRY_MAX_SECONDS": "1",
     "HUB_WEBHOOK_ALLOWED_DESTINATIONS": '["127.0.0.1"]',  # the tests' receiver listens on loopback

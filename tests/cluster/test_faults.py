@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.link.auth import DeviceAuth
@@ -22,37 +21,24 @@ from clerk_agent.link.hub import hub_http_client
 from clerk_agent.link.signaling import HubSignaling
 from deploy.cluster import Cluster, Replica
 from service.accounts.roles import Role
-from service.cases.models import Case
 from service.config import Settings
 from service.signaling.service import SIGNALING_PATH
 from service.wire.signaling import OfferMessage
 from tests._procs import free_port
 from tests._uvicorn import served
-from tests.cluster._traffic import CounterDevice, Seen, pid_owning_port, run_counters
+from tests.cluster._traffic import (
+    CounterDevice,
+    Seen,
+    acknowledged_states_kept,
+    pid_owning_port,
+    run_counters,
+    until,
+)
 from tests.factories import Tenant, login, make_tenant
 from tests.service.integrations.conftest import Receiver, subscribe, webhook_key
 from tests.service.signaling._hub import RawSocket, assign_officer, ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-async def until(check: Callable[[], bool], within_s: float, what: str) -> None:
-    """Poll `check` until it holds (AssertionError naming `what` after `within_s`)."""
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-async def acknowledged_states_kept(
-    sessionmaker: async_sessionmaker[AsyncSession], acknowledged: dict[str, str]
-) -> None:
-    """Every case state a client got a 2xx for is the state the database holds (nothing acknowledged lost)."""
-    assert acknowledged
-    async with sessionmaker() as session:
-        rows = await session.execute(select(Case.id, Case.state).where(Case.id.in_(list(acknowledged))))
-        stored = {case_id: str(getattr(state, "value", state)) for case_id, state in rows}
-    assert stored == acknowledged
 
 
 def device_client(cluster: Cluster, tenant: Tenant, base_url: str | None = None) -> httpx.AsyncClient:
@@ -173,10 +159,18 @@ async def _cases_then_kill_the_sender(
         for counter in counters:
             await counter.aclose()
     assert seen.failures == []
-    await until(lambda: bool(receiver.ports), 30, "a delivery on the wire")
     running = {r.proc.pid: r for r in cluster.nodes if r.proc is not None}
-    pid = pid_owning_port(receiver.ports[0], list(running))
-    assert pid is not None, "the delivering replica was not found"
+
+    def sender() -> int | None:
+        # The newest stalled request first: its connection is surely still open.
+        for port in reversed(receiver.ports):
+            if (pid := pid_owning_port(port, list(running))) is not None:
+                return pid
+        return None
+
+    await until(lambda: sender() is not None, 30, "a delivery on the wire from a replica")
+    pid = sender()
+    assert pid is not None
     await asyncio.to_thread(cluster.kill_replica, running[pid].name)
     return [case_id for case_id in cases if case_id is not None]
 
