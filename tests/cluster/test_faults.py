@@ -215,6 +215,22 @@ async def test_replica_killed_while_the_outbox_delivers_loses_no_event(
     assert per_case == {case_id: ["case.queued", "case.closed"] for case_id in cases}
 
 
+async def _readiness_during(cluster: Cluster, restart: asyncio.Task[None]) -> dict[str, set[str]]:
+    """Poll every replica's own /readyz until `restart` ends; per replica, the 503 codes seen (`draining`)."""
+    seen: dict[str, set[str]] = {}
+    async with httpx.AsyncClient(timeout=2) as probe:
+        while not restart.done():
+            for replica in cluster.nodes:
+                try:
+                    answer = await probe.get(f"{replica.url}/readyz")
+                except httpx.TransportError:
+                    continue  # stopped, or not listening yet
+                if answer.status_code == 503:
+                    seen.setdefault(replica.name, set()).add(answer.json()["code"])
+            await asyncio.sleep(0.05)
+    return seen
+
+
 async def test_rolling_restart_fails_no_request_and_resumes_signaling(
     healthy: Cluster, sessionmaker: async_sessionmaker[AsyncSession], seed_settings: Settings
 ) -> None:
@@ -241,7 +257,9 @@ async def test_rolling_restart_fails_no_request_and_resumes_signaling(
         await officer.connect()
         await officer.wait_for_peer(10)
         await until(lambda: len(seen.acknowledged) >= 3 or traffic.done(), 60, "traffic to flow")
-        await asyncio.to_thread(cluster.rolling_restart)
+        restart = asyncio.create_task(asyncio.to_thread(cluster.rolling_restart))
+        readiness = await _readiness_during(cluster, restart)
+        await restart
         stop.set()
         async with asyncio.timeout(180):
             await traffic
@@ -263,6 +281,10 @@ async def test_rolling_restart_fails_no_request_and_resumes_signaling(
         await officer_http.aclose()
         for counter in counters:
             await counter.aclose()
+    # Each replica drained before it stopped: readiness said so while the replica still answered.
+    assert {name: "draining" in codes for name, codes in readiness.items()} == {
+        replica.name: True for replica in cluster.nodes
+    }
     # Zero failed requests: not one transport error, not one status other than 2xx, not even a 503 to retry.
     assert seen.failures == []
     assert set(seen.statuses) <= {200, 201}, seen.statuses
