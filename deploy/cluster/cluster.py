@@ -32,6 +32,8 @@ from deploy.cluster.postgres import LocalPostgres
 from service.kit.envelope import Keyring
 
 HUB = Path(sys.executable).with_name("hub")
+# The checkout this launcher belongs to: replicas run its code even when the virtualenv was installed from another.
+CHECKOUT = Path(__file__).resolve().parents[2]
 # Longer than HAProxy needs to see a failing readiness check (CHECK_FALL × CHECK_INTER_MS), so a draining replica
 # gets no new request by the time it stops listening.
 DRAIN_SECONDS = 2.0
@@ -170,6 +172,7 @@ class Cluster:
             "HUB_SHUTDOWN_DRAIN_SECONDS": str(self.drain_seconds),
             # The load balancer's address: its X-Forwarded-For names the client (login throttling per address).
             "HUB_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH", "")])),
         }
         if self.dev_pki_dir is not None:
             env["HUB_DEV_PKI_DIR"] = str(self.dev_pki_dir)
@@ -253,7 +256,10 @@ class Cluster:
         log = self.dir / "haproxy.log"
         with log.open("wb") as out:
             self._haproxy = subprocess.Popen(
-                [binary, "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
+                [binary, "-db", "-f", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a terminal's Ctrl+C reaches the launcher, which stops parts in order
             )
         haproxy = self._haproxy
         _wait(
@@ -266,7 +272,11 @@ class Cluster:
     def _spawn(self, replica: Replica) -> None:
         with replica.log.open("ab") as out:
             replica.proc = subprocess.Popen(
-                [str(HUB), "serve"], env=self.env(replica), stdout=out, stderr=subprocess.STDOUT
+                [str(HUB), "serve"],
+                env=self.env(replica),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def _await_serving(self, replica: Replica, within_s: float = 60) -> None:
