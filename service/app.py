@@ -104,14 +104,19 @@ async def ensure_migrated(settings: Settings) -> None:
     """Raise NotMigrated, naming the command to run, unless the database is at the newest migration."""
     engine = create_engine(settings.effective_database_url)
     try:
-        current = await migrate.current_revision(engine)
+        runs, current = await migrate.schema_runs_this_code(engine)
     finally:
         await engine.dispose()
     head = migrate.head_revision()
-    if current != head:
+    if not runs and (current is None or migrate.known_through_head(current)):
         raise NotMigrated(
             f"database is at migration {current or '(none)'} but the code needs {head}; run `hub db upgrade` "
             "(データベースの移行が必要です: `hub db upgrade` を実行してください)"
+        )
+    if not runs:
+        raise NotMigrated(
+            f"database is at migration {current}, newer than this code ({head}) and not marked as running it "
+            "(a contract step): deploy the newer code (データベースがこのバージョンより新しいため起動できません)"
         )
 
 
@@ -213,11 +218,13 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         try:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            current = await migrate.current_revision(request.app.state.engine)
+            runs, current = await migrate.schema_runs_this_code(request.app.state.engine)
         except Exception as exc:
             return problem(503, "not_ready", "Not ready", f"database unreachable: {type(exc).__name__}")
-        if current != migrate.head_revision():
-            return problem(503, "not_migrated", "Not ready", "database is not at the newest migration")
+        if not runs:
+            return problem(
+                503, "not_migrated", "Not ready", "the database schema is not one this code runs on"
+            )
         return JSONResponse({"status": "ready", "migration": current})
 
     mount_console(app, origin=settings.origin)  # the officer console at /console/

@@ -1,5 +1,6 @@
 """Imports every domain's ORM models so the metadata is complete (Alembic, create checks)."""
 
+from service import migrate as migrate_models  # the schema_compatibility table
 from service.accounts import models as accounts_models
 from service.audit import models as audit_models
 from service.cases import models as cases_models
@@ -25,6 +26,7 @@ __all__ = [
     "idempotency_models",
     "integrations_models",
     "metadata",
+    "migrate_models",
     "outbox_models",
     "queue_models",
     "review_models",

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,9 +32,11 @@ from deploy.cluster.postgres import LocalPostgres
 from service.kit.envelope import Keyring
 
 HUB = Path(sys.executable).with_name("hub")
+# The checkout this launcher belongs to: replicas run its code even when the virtualenv was installed from another.
+CHECKOUT = Path(__file__).resolve().parents[2]
 # Longer than HAProxy needs to see a failing readiness check (CHECK_FALL × CHECK_INTER_MS), so a draining replica
 # gets no new request by the time it stops listening.
-DRAIN_SECONDS = 1.5
+DRAIN_SECONDS = 2.0
 
 
 class ClusterError(RuntimeError):
@@ -144,9 +147,13 @@ class Cluster:
         """The demo counter device's private key."""
         return self.data_dir / "demo-device.key"
 
+    def tls(self) -> ssl.SSLContext:
+        """A client TLS context that trusts the cluster's test CA (httpx `verify=`, websockets `ssl=`)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
     def client(self, **kwargs: object) -> httpx.AsyncClient:
         """An async HTTP client on the load balancer that trusts the cluster's CA."""
-        return httpx.AsyncClient(base_url=self.url, verify=str(self.ca_file), **kwargs)  # type: ignore[arg-type]
+        return httpx.AsyncClient(base_url=self.url, verify=self.tls(), **kwargs)  # type: ignore[arg-type]
 
     def env(self, replica: Replica | None = None) -> dict[str, str]:
         """The HUB_* environment of a replica (or of a one-off `hub` command such as `hub db upgrade`)."""
@@ -165,6 +172,7 @@ class Cluster:
             "HUB_SHUTDOWN_DRAIN_SECONDS": str(self.drain_seconds),
             # The load balancer's address: its X-Forwarded-For names the client (login throttling per address).
             "HUB_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH", "")])),
         }
         if self.dev_pki_dir is not None:
             env["HUB_DEV_PKI_DIR"] = str(self.dev_pki_dir)
@@ -248,7 +256,10 @@ class Cluster:
         log = self.dir / "haproxy.log"
         with log.open("wb") as out:
             self._haproxy = subprocess.Popen(
-                [binary, "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
+                [binary, "-db", "-f", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a terminal's Ctrl+C reaches the launcher, which stops parts in order
             )
         haproxy = self._haproxy
         _wait(
@@ -261,7 +272,11 @@ class Cluster:
     def _spawn(self, replica: Replica) -> None:
         with replica.log.open("ab") as out:
             replica.proc = subprocess.Popen(
-                [str(HUB), "serve"], env=self.env(replica), stdout=out, stderr=subprocess.STDOUT
+                [str(HUB), "serve"],
+                env=self.env(replica),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def _await_serving(self, replica: Replica, within_s: float = 60) -> None:

@@ -94,9 +94,11 @@ def make_certificate(directory: Path) -> TestCertificate:
     return TestCertificate(ca_file, pem)
 
 
-# Health checks every 300 ms, two failures mark a replica down: a draining replica (readiness 503) stops getting new
-# requests within about a second, which is why the hub's HUB_SHUTDOWN_DRAIN_SECONDS must be longer than that.
-CHECK_INTER_MS = 300
+# Health checks every 400 ms, two failures mark a replica down: a draining replica (readiness 503) stops getting new
+# requests within about a second, which is why the hub's HUB_SHUTDOWN_DRAIN_SECONDS must be longer than that. A slow
+# answer is not a failure (CHECK_TIMEOUT_MS): a busy replica must not flap out of rotation.
+CHECK_INTER_MS = 400
+CHECK_TIMEOUT_MS = 3000
 CHECK_FALL = 2
 CHECK_RISE = 2
 
@@ -122,6 +124,7 @@ defaults
     timeout tunnel 1h
     timeout http-keep-alive 10s
     timeout http-request 10s
+    timeout check {CHECK_TIMEOUT_MS}ms
     # A request that could not reach a replica (refused, or the connection closed before any response, as when
     # a replica closes an idle keep-alive connection while shutting down) is retried on another replica.
     retries 3
