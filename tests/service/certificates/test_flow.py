@@ -1,14 +1,17 @@
 """The whole hub flow through the API: the terminal's card step and receipt, the print station, fee, hand-over, and
-the public verification; nothing of the certificate left afterwards, and an audit trail without personal data."""
+the public verification; nothing of the certificate left afterwards (database and log records), and an audit trail
+without personal data."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +19,7 @@ from service.audit.models import AuditEvent
 from service.certificates.models import CertificateDocument, CertificateJob
 from service.certificates.signing import embedded_binding
 from service.db import unit_of_work
+from service.logging import JsonFormatter
 from service.models import metadata
 from service.wire.certificates import pdf_binding
 from tests.service.certificates.conftest import Office, pdf_text
@@ -36,8 +40,12 @@ async def _all_text(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
 
 
 async def test_terminal_to_hand_over_then_nothing_of_it_remains(
-    office: Office, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    office: Office,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every record of the flow, as the hub's JSON log lines would carry them
     holder = office.holder()
     catalogue = await office.kiosk.get(
         "/api/v1/certificates/catalogue", params={"municipality_code": office.code}
@@ -118,7 +126,10 @@ async def test_terminal_to_hand_over_then_nothing_of_it_remains(
             for e in (await session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars().all()
             if e.object_id in (job["id"], docs[0].id)
         ]
-    everything = await _all_text(sessionmaker)
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert caplog.records, "the flow logged nothing to search"
+    everything = await _all_text(sessionmaker) + "\n" + logged
     for personal in (
         holder.record.name,
         holder.record.name_kana,
