@@ -172,9 +172,9 @@ async def test_refund_is_the_municipalitys_step_and_the_ledgers_add_up(
     # The same rows as the CSV: 住民票 collected 200 and refunded 200, 戸籍 two copies for 700; totals 900/200/700.
     assert any(line.split()[:2] == [today.isoformat(), rows[1][2]] for line in text), text
     assert any("住民票の写し" in line for line in text)
-    assert any(line.split()[:1] == ["合計"] and line.split()[-3:] == ["900", "200", "700"] for line in text), (
-        text
-    )
+    assert any(
+        line.split()[:1] == ["合計"] and line.split()[-3:] == ["900", "200", "700"] for line in text
+    ), text
     refused = await office.client.get(
         f"/api/v1/municipalities/{office.code}/certificates/settlement",
         params={"month": f"{today:%Y-%m}"},
