@@ -89,15 +89,39 @@ def _month(text: str) -> tuple[dt.date, dt.date]:
     return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-async def settlement_csv(session: AsyncSession, *, principal: Principal, code: str, month: str) -> str:
-    """The month's fees and refunds per office, day and kind, as CSV (UTF-8 with BOM, for spreadsheet software)."""
+class SettlementRow(BaseModel):
+    day: dt.date
+    office_code: str
+    office_name: str
+    kind: CertificateKind
+    fees: int
+    certificates: int
+    collected_yen: int
+    refunded_yen: int
+
+
+class Settlement(BaseModel):
+    """A municipality's month of fees and refunds, per day, office and kind (the CSV's and the PDF's rows)."""
+
+    municipality_code: str
+    municipality_name: str
+    month: str
+    rows: list[SettlementRow]
+    fees: int
+    certificates: int
+    collected_yen: int
+    refunded_yen: int
+
+
+async def settlement(session: AsyncSession, *, principal: Principal, code: str, month: str) -> Settlement:
+    """The month's ledger lines summed per day, office and kind; audited as an export."""
     allowed = principal.kind is PrincipalKind.account and (
         principal.role is Role.admin
         or (principal.role in MUNICIPAL_ROLES and principal.municipality_code == code)
     )
     if not allowed:
         raise PermissionDenied("the municipality's staff or an admin read its settlement")
-    await tenancy_service.get_municipality(session, code)
+    municipality = await tenancy_service.get_municipality(session, code)
     first, last = _month(month)
     entries = await repository.fee_entries(session, municipality_code=code, first_day=first, last_day=last)
     offices = {o.id: o for o in await tenancy_repository.list_post_offices(session)}
@@ -110,6 +134,44 @@ async def settlement_csv(session: AsyncSession, *, principal: Principal, code: s
             row[2] += e.amount_yen
         else:
             row[3] += -e.amount_yen
+    rows = []
+    for (day, office_id, kind), (fees, copies, collected, refunded) in sorted(totals.items()):
+        office = offices.get(office_id)
+        rows.append(
+            SettlementRow(
+                day=day,
+                office_code=office.office_code if office else office_id,
+                office_name=office.name if office else "",
+                kind=CertificateKind(kind),
+                fees=fees,
+                certificates=copies,
+                collected_yen=collected,
+                refunded_yen=refunded,
+            )
+        )
+    await audit.record(
+        session,
+        actor=principal,
+        action="certificate.settlement_exported",
+        municipality_code=code,
+        object_type="certificate_settlement",
+        object_id=f"{code}:{month}",
+    )
+    return Settlement(
+        municipality_code=code,
+        municipality_name=municipality.name,
+        month=month,
+        rows=rows,
+        fees=sum(r.fees for r in rows),
+        certificates=sum(r.certificates for r in rows),
+        collected_yen=sum(r.collected_yen for r in rows),
+        refunded_yen=sum(r.refunded_yen for r in rows),
+    )
+
+
+async def settlement_csv(session: AsyncSession, *, principal: Principal, code: str, month: str) -> str:
+    """The month's fees and refunds per office, day and kind, as CSV (UTF-8 with BOM, for spreadsheet software)."""
+    found = await settlement(session, principal=principal, code=code, month=month)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
@@ -126,33 +188,33 @@ async def settlement_csv(session: AsyncSession, *, principal: Principal, code: s
             "差引(円)",
         ]
     )
-    grand = [0, 0, 0, 0]
-    for (day, office_id, kind), (fees, copies, collected, refunded) in sorted(totals.items()):
-        office = offices.get(office_id)
+    for r in found.rows:
         writer.writerow(
             [
                 code,
-                day.isoformat(),
-                office.office_code if office else office_id,
-                office.name if office else "",
-                KIND_LABELS[CertificateKind(kind)][0],
-                fees,
-                copies,
-                collected,
-                refunded,
-                collected - refunded,
+                r.day.isoformat(),
+                r.office_code,
+                r.office_name,
+                KIND_LABELS[r.kind][0],
+                r.fees,
+                r.certificates,
+                r.collected_yen,
+                r.refunded_yen,
+                r.collected_yen - r.refunded_yen,
             ]
         )
-        grand = [grand[0] + fees, grand[1] + copies, grand[2] + collected, grand[3] + refunded]
     writer.writerow(
-        [code, month, "", "合計", "", grand[0], grand[1], grand[2], grand[3], grand[2] - grand[3]]
-    )
-    await audit.record(
-        session,
-        actor=principal,
-        action="certificate.settlement_exported",
-        municipality_code=code,
-        object_type="certificate_settlement",
-        object_id=f"{code}:{month}",
+        [
+            code,
+            month,
+            "",
+            "合計",
+            "",
+            found.fees,
+            found.certificates,
+            found.collected_yen,
+            found.refunded_yen,
+            found.collected_yen - found.refunded_yen,
+        ]
     )
     return "\ufeff" + out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -32,6 +33,7 @@ from service.certificates.exceptions import (
 )
 from service.certificates.runtime import CertificateRuntime
 from service.certificates.schemas import ConfigRead
+from service.certificates.settlement_pdf import settlement_pdf as render_settlement
 from service.db import DBSession
 from service.errors import PermissionDenied, Unauthenticated, problem_responses
 from service.tenancy.exceptions import MunicipalityNotFound
@@ -364,6 +366,32 @@ async def settlement(
         text.encode(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="certificates-{code}-{month}.csv"'},
+    )
+
+
+@router.get(
+    "/municipalities/{code}/certificates/settlement.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {}},
+            "description": "The month's settlement, printable (精算書)",
+        },
+        **problem_responses(Unauthenticated, PermissionDenied, MunicipalityNotFound),
+    },
+)
+async def settlement_pdf(
+    code: str,
+    month: Annotated[str, Query(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")],
+    session: DBSession,
+    principal: CurrentPrincipal,
+) -> Response:
+    """The municipality's staff or an admin: the same settlement as a printable PDF."""
+    found = await ledger.settlement(session, principal=principal, code=code, month=month)
+    return Response(
+        await asyncio.to_thread(render_settlement, found),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="certificates-{code}-{month}.pdf"'},
     )
 
 

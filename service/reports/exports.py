@@ -13,9 +13,12 @@ from openpyxl.styles import Font
 
 from service.reports.pdf import municipal_pdf, national_pdf
 from service.wire.cases import PROCEDURE_LABELS
+from service.wire.certificates import KIND_LABELS, CertificateKind
 from service.wire.reports import (
+    CERTIFICATE_FIGURE_LABELS,
     FIGURE_LABELS,
     NATIONAL_FIGURES,
+    CertificateFigures,
     Figures,
     MunicipalReport,
     NationalReport,
@@ -99,6 +102,43 @@ def municipal_rows(report: MunicipalReport) -> list[Sequence[object]]:
     return rows
 
 
+def _certificate_heading(name: str) -> str:
+    ja, en = CERTIFICATE_FIGURE_LABELS[name]
+    return f"{ja} / {en}"
+
+
+def certificate_rows(report: MunicipalReport) -> list[Sequence[object]]:
+    """Certificates issued at post offices: per kind, per day, per office and kind, and the month's total."""
+    code = report.municipality_code
+    series = report.certificates
+
+    def counts(figures: CertificateFigures) -> list[int]:
+        values = figures.model_dump()
+        return [int(values[n]) for n in CERTIFICATE_FIGURE_LABELS]
+
+    def label(kind: str) -> str:
+        return KIND_LABELS[CertificateKind(kind)][0]
+
+    rows: list[Sequence[object]] = [
+        [
+            "団体コード",
+            "区分 / slice",
+            "日付・局 / key",
+            "証明書 / kind",
+            *(_certificate_heading(n) for n in CERTIFICATE_FIGURE_LABELS),
+        ]
+    ]
+    for k in series.kinds:
+        rows.append([code, "種類別 / kind", report.period.month, label(k.kind), *counts(k.figures)])
+    for day in series.by_day:
+        rows.append([code, "日別 / day", day.day.isoformat(), "", *counts(day.figures)])
+    for office in series.by_office:
+        for k in office.kinds:
+            rows.append([code, "局別 / office", office.office_code, label(k.kind), *counts(k.figures)])
+    rows.append([code, "月計 / month", report.period.month, "", *counts(series.totals)])
+    return rows
+
+
 def _csv(rows: list[Sequence[object]]) -> bytes:
     out = io.StringIO()
     out.write(BOM)
@@ -108,7 +148,8 @@ def _csv(rows: list[Sequence[object]]) -> bytes:
 
 
 def municipal_csv(report: MunicipalReport) -> bytes:
-    return _csv(municipal_rows(report))
+    """The activity table, a blank line, then the certificates' table (証明書交付)."""
+    return _csv([*municipal_rows(report), [], *certificate_rows(report)])
 
 
 def national_rows(report: NationalReport) -> list[Sequence[object]]:
@@ -154,7 +195,7 @@ def _workbook_bytes(sheets: list[tuple[str, list[Sequence[object]]]]) -> bytes:
 
 
 def municipal_xlsx(report: MunicipalReport) -> bytes:
-    """Sheets 集計 (the month), 日別, 局別, 手続別 and 指定 (designations in force)."""
+    """Sheets 集計 (the month), 日別, 局別, 手続別, 指定 (designations in force) and 証明書 (certificates)."""
     table = municipal_rows(report)
     head, body = table[0], table[1:]
 
@@ -182,7 +223,10 @@ def municipal_xlsx(report: MunicipalReport) -> bytes:
         ["通話数 / calls", t.calls],
         ["切断 / drops", t.drops],
         ["指定数 / designations in force", report.designations.in_force],
-        ["証明書交付 / certificates", report.certificates.note_ja],
+        *(
+            [f"証明書 / certificates: {_certificate_heading(n)}", v]
+            for n, v in report.certificates.totals.model_dump().items()
+        ),
     ]
     designations: list[Sequence[object]] = [
         ["局コード", "郵便局名", "取扱事務", "指定開始", "指定終了"],
@@ -204,6 +248,7 @@ def municipal_xlsx(report: MunicipalReport) -> bytes:
             ("局別", part("局別 / office")),
             ("手続別", part("手続別 / procedure")),
             ("指定", designations),
+            ("証明書", certificate_rows(report)),
         ]
     )
 

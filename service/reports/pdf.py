@@ -17,7 +17,15 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-unt
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
 from service.wire.cases import PROCEDURE_LABELS
-from service.wire.reports import FIGURE_LABELS, NATIONAL_FIGURES, MunicipalReport, NationalReport, Quantiles
+from service.wire.certificates import KIND_LABELS, CertificateKind
+from service.wire.reports import (
+    FIGURE_LABELS,
+    NATIONAL_FIGURES,
+    CertificateFigures,
+    MunicipalReport,
+    NationalReport,
+    Quantiles,
+)
 
 FONT: Final = "HeiseiKakuGo-W5"
 WIDTH, HEIGHT = A4
@@ -176,7 +184,6 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
             ),
         ]
     )
-    page.wrapped(f"証明書交付: {report.certificates.note_ja}", 8)
     page.bars(
         "日別の受付と承認 / Received and approved per day（灰色: 閉庁日）",
         [str(d.day.day) if d.day.day % 5 == 0 or d.day.day == 1 else "" for d in report.by_day],
@@ -190,6 +197,26 @@ def municipal_pdf(report: MunicipalReport) -> bytes:
         [o.office_code for o in offices],
         [[o.figures.received for o in offices], [o.figures.approved for o in offices]],
         legend=["受付 received", "承認 approved"],
+    )
+    certificates = report.certificates
+    kinds = [k for k in certificates.kinds if k.figures != CertificateFigures()]
+    page.heading("証明書交付（郵便局） / Certificates issued at post offices")
+    page.table(
+        [
+            (
+                KIND_LABELS[CertificateKind(k.kind)][0],
+                f"交付 {k.figures.issued}通　引渡し {k.figures.handed_over}通　再印刷 {k.figures.reprints}"
+                f"　無効 {k.figures.voided}　手数料 {k.figures.collected_yen:,}円　返金 {k.figures.refunded_yen:,}円",
+            )
+            for k in kinds
+        ]
+        or [("—", "証明書の交付はありません / none issued")]
+    )
+    page.bars(
+        "証明書の種類別交付通数 / Copies issued per kind",
+        [KIND_LABELS[CertificateKind(k.kind)][0][:6] for k in certificates.kinds],
+        [[k.figures.issued for k in certificates.kinds], [k.figures.handed_over for k in certificates.kinds]],
+        legend=["交付 issued", "引渡し handed over"],
     )
     page.heading("手続別 / Per procedure")
     page.table(

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cases.models import Case, CaseStateEntry
+from service.certificates.models import CertificateDocument, CertificateFeeEntry, CertificateJob
+from service.reports.calendar import Month
 from service.reports.figures import READ_STATES, Entry
 from service.signaling.models import ConnectionMetric
 from service.tenancy.models import Designation, Municipality, PostOffice
+
+# A document superseded by a reprint or voided with its job (an expired one was never handed to anyone).
+VOID_STATUSES: Final = ("superseded", "voided")
 
 
 async def entries(
@@ -93,3 +100,101 @@ async def first_activity(session: AsyncSession, *, municipality_code: str | None
         query = query.where(Case.municipality_code == municipality_code)
     value: dt.datetime | None = await session.scalar(query)
     return value
+
+
+@dataclass(frozen=True)
+class CertificateEvent:
+    """One recorded certificate event: which figure, when (local day), where, which kind, how much."""
+
+    figure: str
+    day: dt.date
+    post_office_id: str
+    kind: str
+    amount: int
+
+
+async def certificate_events(
+    session: AsyncSession, *, month: Month, municipality_code: str
+) -> list[CertificateEvent]:
+    """Certificate activity recorded in the month: documents issued or made void, hand-overs, ledger lines."""
+    start, end, tz = month.start, month.end, month.tz
+    connection = await session.connection()
+    out: list[CertificateEvent] = []
+
+    def local(at: dt.datetime) -> dt.date:
+        return at.astimezone(tz).date()
+
+    first = (
+        select(CertificateDocument.job_id, func.min(CertificateDocument.issued_at).label("first_at"))
+        .group_by(CertificateDocument.job_id)
+        .subquery()
+    )
+    issued = await connection.execute(
+        select(
+            CertificateDocument.issued_at,
+            first.c.first_at,
+            CertificateJob.post_office_id,
+            CertificateJob.kind,
+            CertificateJob.count,
+        )
+        .join(CertificateJob, CertificateJob.id == CertificateDocument.job_id)
+        .join(first, first.c.job_id == CertificateDocument.job_id)
+        .where(
+            CertificateJob.municipality_code == municipality_code,
+            CertificateDocument.issued_at >= start,
+            CertificateDocument.issued_at < end,
+        )
+    )
+    for issued_at, first_at, office, kind, count in issued:
+        if issued_at == first_at:
+            out.append(CertificateEvent("issued", local(issued_at), office, kind, count))
+        else:
+            out.append(CertificateEvent("reprints", local(issued_at), office, kind, 1))
+    voided = await connection.execute(
+        select(CertificateDocument.status_at, CertificateJob.post_office_id, CertificateJob.kind)
+        .join(CertificateJob, CertificateJob.id == CertificateDocument.job_id)
+        .where(
+            CertificateJob.municipality_code == municipality_code,
+            CertificateDocument.status.in_(VOID_STATUSES),
+            CertificateDocument.status_at >= start,
+            CertificateDocument.status_at < end,
+        )
+    )
+    for status_at, office, kind in voided:
+        if status_at is not None:
+            out.append(CertificateEvent("voided", local(status_at), office, kind, 1))
+    handed = await connection.execute(
+        select(
+            CertificateJob.handed_over_at,
+            CertificateJob.post_office_id,
+            CertificateJob.kind,
+            CertificateJob.count,
+        ).where(
+            CertificateJob.municipality_code == municipality_code,
+            CertificateJob.handed_over_at >= start,
+            CertificateJob.handed_over_at < end,
+        )
+    )
+    for handed_at, office, kind, count in handed:
+        if handed_at is not None:
+            out.append(CertificateEvent("handed_over", local(handed_at), office, kind, count))
+    fees = await connection.execute(
+        select(
+            CertificateFeeEntry.day,
+            CertificateFeeEntry.post_office_id,
+            CertificateFeeEntry.kind,
+            CertificateFeeEntry.entry,
+            CertificateFeeEntry.amount_yen,
+        ).where(
+            CertificateFeeEntry.municipality_code == municipality_code,
+            CertificateFeeEntry.day >= month.first_day,
+            CertificateFeeEntry.day <= month.last_day,
+        )
+    )
+    for day, office, kind, entry, amount in fees:
+        if entry == "fee":
+            out.append(CertificateEvent("fees", day, office, kind, 1))
+            out.append(CertificateEvent("collected_yen", day, office, kind, amount))
+        else:
+            out.append(CertificateEvent("refunded_yen", day, office, kind, -amount))
+    return out

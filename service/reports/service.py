@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +18,13 @@ from service.reports.prefectures import prefecture_of
 from service.reports.suppression import suppressed_table, suppressed_total
 from service.tenancy.models import Designation, PostOffice
 from service.wire.cases import Procedure
+from service.wire.certificates import CertificateKind as Kind
 from service.wire.reports import (
     AVERAGED_FIGURES,
+    CertificateDayFigures,
+    CertificateFigures,
+    CertificateKindFigures,
+    CertificateOfficeFigures,
     CertificateSeries,
     DayFigures,
     DesignationInForce,
@@ -77,6 +82,7 @@ async def municipal_report(
         by_office[entry.post_office_id].count(name, reason)
         by_procedure[entry.procedure].count(name, reason)
 
+    certificates, certificate_offices = await _certificates(session, month, municipality_code)
     designations = [
         d
         for d in await repository.designations(
@@ -84,7 +90,9 @@ async def municipal_report(
         )
         if d.valid_from <= month.last_day
     ]
-    offices = await repository.offices(session, {d.post_office_id for d in designations} | set(by_office))
+    offices = await repository.offices(
+        session, {d.post_office_id for d in designations} | set(by_office) | certificate_offices
+    )
     closed = set(period.holidays)
     timing = durations(read, month.start, month.end)
     procedure_rows = [ProcedureFigures(procedure=p, figures=by_procedure[p].figures()) for p in Procedure]
@@ -110,7 +118,7 @@ async def municipal_report(
         ],
         by_procedure=procedure_rows,
         ecert_pin=[row for row in procedure_rows if row.procedure in ECERT_PIN],
-        certificates=CertificateSeries(),
+        certificates=certificates.series(offices),
         timings=Timings(
             queue_wait_seconds=quantiles(timing.queue_waits),
             handling_seconds=quantiles(timing.handling),
@@ -126,6 +134,67 @@ async def municipal_report(
         designations=_designations(designations, offices),
         working_day_averages=_averages(totals_figures, period.working_days),
     )
+
+
+class _CertificateTally:
+    """The certificate figures of one municipality's month, per day, office and kind."""
+
+    def __init__(self, month: Month) -> None:
+        self.month = month
+        self.totals: Counter[str] = Counter()
+        self.by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_day: dict[dt.date, Counter[str]] = defaultdict(Counter)
+        self.by_office: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_office_kind: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+
+    def count(self, event: repository.CertificateEvent) -> None:
+        for tally in (
+            self.totals,
+            self.by_kind[event.kind],
+            self.by_day[event.day],
+            self.by_office[event.post_office_id],
+            self.by_office_kind[(event.post_office_id, event.kind)],
+        ):
+            tally[event.figure] += event.amount
+
+    def series(self, offices: dict[str, PostOffice]) -> CertificateSeries:
+        def figures(counts: Counter[str]) -> CertificateFigures:
+            return CertificateFigures.model_validate(dict(counts))
+
+        return CertificateSeries(
+            totals=figures(self.totals),
+            kinds=[
+                CertificateKindFigures(kind=k.value, figures=figures(self.by_kind[k.value])) for k in Kind
+            ],
+            by_day=[CertificateDayFigures(day=d, figures=figures(self.by_day[d])) for d in self.month.days()],
+            by_office=[
+                CertificateOfficeFigures(
+                    post_office_id=office_id,
+                    office_code=offices[office_id].office_code,
+                    office_name=offices[office_id].name,
+                    figures=figures(self.by_office[office_id]),
+                    kinds=[
+                        CertificateKindFigures(
+                            kind=k.value, figures=figures(self.by_office_kind[(office_id, k)])
+                        )
+                        for k in Kind
+                        if (office_id, k.value) in self.by_office_kind
+                    ],
+                )
+                for office_id in sorted(self.by_office, key=lambda o: offices[o].office_code)
+            ],
+        )
+
+
+async def _certificates(
+    session: AsyncSession, month: Month, municipality_code: str
+) -> tuple[_CertificateTally, set[str]]:
+    tally = _CertificateTally(month)
+    for event in await repository.certificate_events(
+        session, month=month, municipality_code=municipality_code
+    ):
+        tally.count(event)
+    return tally, set(tally.by_office)
 
 
 def _designations(rows: list[Designation], offices: dict[str, PostOffice]) -> Designations:

@@ -167,27 +167,80 @@ class Timings(BaseModel):
     drops_by_reason: dict[str, int] = Field(default_factory=dict)
 
 
-class CertificateKind(BaseModel):
+# (Japanese, English) per certificate figure, as the console, the CSV and the spreadsheet head their columns.
+CERTIFICATE_FIGURE_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "issued": ("交付通数（初回印刷）", "Copies issued (first print)"),
+    "handed_over": ("引渡し通数", "Copies handed over"),
+    "reprints": ("再印刷", "Reprints"),
+    "voided": ("無効（汚損・取消）", "Copies voided"),
+    "fees": ("手数料収納件数", "Fees taken"),
+    "collected_yen": ("手数料（円）", "Fees collected (yen)"),
+    "refunded_yen": ("返金（円）", "Refunded (yen)"),
+}
+
+
+class CertificateFigures(BaseModel):
+    """Certificate activity in one slice, each counted by its own recorded time (docs/reports.md §Certificates)."""
+
     model_config = _frozen
 
-    kind: str
-    issued: int
-    fees_yen: int
+    issued: int = 0
+    """Copies printed for the first time (a job's first document, times the copies it asked for)."""
+    handed_over: int = 0
+    """Copies handed to the resident (jobs handed over, times their copies)."""
+    reprints: int = 0
+    """Documents printed again after a spoiled print (the spoiled one is void)."""
+    voided: int = 0
+    """Documents made void: superseded by a reprint, or voided with their job."""
+    fees: int = 0
+    """Fee lines recorded in the office's ledger."""
+    collected_yen: int = 0
+    refunded_yen: int = 0
+
+
+class CertificateKindFigures(BaseModel):
+    model_config = _frozen
+
+    kind: str = Field(examples=["juminhyo"])
+    """service/wire/certificates.py CertificateKind; the console labels it from CERTIFICATE_KINDS."""
+    figures: CertificateFigures
+
+
+class CertificateDayFigures(BaseModel):
+    model_config = _frozen
+
+    day: dt.date
+    figures: CertificateFigures
+
+
+class CertificateOfficeFigures(BaseModel):
+    model_config = _frozen
+
+    post_office_id: str
+    office_code: str
+    office_name: str
+    figures: CertificateFigures
+    kinds: list[CertificateKindFigures]
+    """The kinds with activity at this office, in the contract's order."""
 
 
 class CertificateSeries(BaseModel):
-    """Certificates issued at post offices (住民票の写し等), by kind with fees.
+    """Certificates issued at post offices (住民票の写し等), by kind with fees, from the certificate terminal's records.
 
-    Empty until the certificate terminal exists: the hub records a 証明書交付 case's completion but not which
-    certificates were printed or what was paid (docs/reports.md §Certificates). `available` says which.
+    Copies issued and reprints count by the document's issue time, voided copies by the time they were made void,
+    hand-overs by the hand-over time and fees by the ledger's day: a past month's figures do not change.
     """
 
     model_config = _frozen
 
-    available: bool = False
-    note_ja: str = "証明書交付端末が未導入のため、種類別の交付数と手数料はまだ記録されません。"
-    note_en: str = "No certificate terminal yet: issued certificates by kind and their fees are not recorded."
-    kinds: list[CertificateKind] = Field(default_factory=list)
+    available: bool = True
+    totals: CertificateFigures = CertificateFigures()
+    kinds: list[CertificateKindFigures] = Field(default_factory=list)
+    """Every kind, in the contract's order."""
+    by_day: list[CertificateDayFigures] = Field(default_factory=list)
+    """Every day of the month, in order."""
+    by_office: list[CertificateOfficeFigures] = Field(default_factory=list)
+    """Post offices with certificate activity in the month, by office code."""
 
 
 class DesignationInForce(BaseModel):

@@ -195,8 +195,11 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
     await expect(page.locator("#screen-supervisor")).to_be_visible()
     await page.locator("#nav-reports").focus()
     await page.keyboard.press("Enter")
-    await _charts_drawn(page, ("daily", "offices", "procedures", "pipeline", "reasons"))
+    await _charts_drawn(page, ("daily", "offices", "procedures", "pipeline", "reasons", "certificates"))
     await expect(page.locator("#nav-reports")).to_have_attribute("aria-current", "page")
+    # Certificates per kind, labelled from the contract's CERTIFICATE_KINDS (none issued in this month).
+    await expect(page.locator("figure.chart[data-chart=certificates] svg")).to_contain_text("住民票の写し")
+    await expect(page.locator("section[data-chart=certificate-fees] tbody tr")).to_have_count(8)
     await expect(page.locator("#reports-totals [data-figure=received] dd")).to_have_text("4")
     await expect(page.locator("#reports-totals [data-figure=rejected] dd")).to_have_text("1")
     await expect(page.locator("#reports-scope")).to_contain_text("甲市")
@@ -221,7 +224,7 @@ async def test_reports_page_for_supervisor_manager_ministry_and_another_town(
 
     files = {fmt: await _download(page, fmt, tmp_path) for fmt in FORMATS}
     book = openpyxl.load_workbook(files["xlsx"])
-    assert book.sheetnames == ["集計", "日別", "局別", "手続別", "指定"]
+    assert book.sheetnames == ["集計", "日別", "局別", "手続別", "指定", "証明書"]
     summary = {str(row[0]): row[1] for row in book["集計"].iter_rows(min_row=2, values_only=True)}
     assert summary["団体コード"] == world.a.municipality_code
     assert summary["対象月 / month"] == month

@@ -145,8 +145,9 @@ async def test_each_role_reads_only_its_reports(
     reports = "/api/v1/reports/municipalities/{municipality_code}/months/{month}"
     national_path = "/api/v1/reports/national/months/{month}"
     own_account = {"/api/v1/auth/me", "/api/v1/auth/notices", "/api/v1/reports/scope"}
-    # The designations of its municipality are configuration, no case and no person (docs/reports.md §Access).
-    assert manager_reach == own_account | {"/api/v1/designations", reports} | {
+    # Its designations and certificate configuration: no case and no person (docs/reports.md §Access).
+    configuration = {"/api/v1/designations", "/api/v1/municipalities/{code}/certificate-config"}
+    assert manager_reach == own_account | configuration | {reports} | {
         f"{reports}/report.{kind}" for kind in ("xlsx", "csv", "pdf")
     }
     assert ministry_reach == own_account | {national_path} | {

@@ -6,7 +6,7 @@
 import { api, requestFile } from "./api.js";
 import { $, el, show, showError, errorText } from "./dom.js";
 import { t, label, currentLang, onLangChange } from "./i18n.js";
-import { PROCEDURES } from "./contract.js";
+import { CERTIFICATE_KINDS, PROCEDURES } from "./contract.js";
 import { barChart, lineChart, figure } from "./chart.js";
 
 const BASE = "/api/v1/reports";
@@ -288,25 +288,52 @@ export function createReportsScreen({ onScope } = {}) {
       );
     }
     const certificates = report.certificates;
+    const kindName = (code) => {
+      const kind = CERTIFICATE_KINDS.find((k) => k.code === code);
+      return kind ? (currentLang() === "ja" ? kind.ja : kind.en) : code;
+    };
+    const issued = certificates.kinds.map((row) => ({ label: kindName(row.kind), value: row.figures.issued }));
+    const columns = ["issued", "handed_over", "reprints", "voided", "collected_yen", "refunded_yen"];
+    const amount = (key, value) => (key.endsWith("_yen") ? t("reports_yen", { n: figure(value) }) : figure(value));
     charts.push(
+      barChart({
+        name: "certificates",
+        title: t("reports_certificates"),
+        desc: t("chart_breakdown_desc", { count: issued.length, what: t("certificate_issued") }),
+        rows: issued,
+        labelHeader: t("reports_certificate_kind"),
+        valueHeader: t("certificate_issued"),
+      }),
       el(
         "section",
-        { className: "chart", dataset: { chart: "certificates" } },
-        el("h3", { text: t("reports_certificates") }),
-        certificates.available
-          ? el(
-              "table",
+        { className: "chart", dataset: { chart: "certificate-fees" } },
+        el("h3", { text: t("reports_certificate_fees") }),
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
               {},
-              el("thead", {}, el("tr", {}, ...["reports_certificate_kind", "reports_count", "reports_fees"].map((key) => el("th", { scope: "col", text: t(key) })))),
+              el("th", { scope: "col", text: t("reports_certificate_kind") }),
+              ...columns.map((key) => el("th", { scope: "col", text: t(`certificate_${key}`) })),
+            ),
+          ),
+          el(
+            "tbody",
+            {},
+            ...[...certificates.kinds, { kind: null, figures: certificates.totals }].map((row) =>
               el(
-                "tbody",
+                "tr",
                 {},
-                ...certificates.kinds.map((row) =>
-                  el("tr", {}, el("th", { scope: "row", text: row.kind }), el("td", { text: figure(row.issued) }), el("td", { text: t("reports_yen", { n: figure(row.fees_yen) }) })),
-                ),
+                el("th", { scope: "row", text: row.kind === null ? t("reports_total") : kindName(row.kind) }),
+                ...columns.map((key) => el("td", { text: amount(key, row.figures[key]) })),
               ),
-            )
-          : el("p", { className: "muted", text: currentLang() === "ja" ? certificates.note_ja : certificates.note_en }),
+            ),
+          ),
+        ),
       ),
     );
     $("reports-charts").replaceChildren(...charts);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from service.certificates.exceptions import CertificateSystemUnavailable
 from service.certificates.models import CertificateDocument, CertificateJob
 from service.db import unit_of_work
 from service.kit import clock
-from tests.service.certificates.conftest import Office
+from tests.service.certificates.conftest import Office, pdf_text
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -109,7 +110,9 @@ async def _handed_over(office: Office, **choice: Any) -> dict[str, Any]:
     return dict((await office.step(job["id"], "hand-over")).json())
 
 
-async def test_refund_is_the_municipalitys_step_and_the_ledgers_add_up(office: Office) -> None:
+async def test_refund_is_the_municipalitys_step_and_the_ledgers_add_up(
+    office: Office, tmp_path: Path
+) -> None:
     first = await _handed_over(office)
     second = await _handed_over(office, kind="koseki_zenbu", scope=None, count=2)
     assert second["fee_yen"] == 700
@@ -157,12 +160,33 @@ async def test_refund_is_the_municipalitys_step_and_the_ledgers_add_up(office: O
     assert rows[0][:5] == ["団体コード", "日付", "郵便局コード", "郵便局", "証明書"]
     assert rows[-1][3] == "合計"
     assert rows[-1][7:] == ["900", "200", "700"]
+    printable = await office.client.get(
+        f"/api/v1/municipalities/{office.code}/certificates/settlement.pdf",
+        params={"month": f"{today:%Y-%m}"},
+        headers=office.world.h("a", Role.auditor),
+    )
+    assert printable.status_code == 200, printable.text
+    assert printable.headers["content-type"] == "application/pdf"
+    text = pdf_text(printable.content, tmp_path).splitlines()
+    assert any("精算書" in line and f"{today:%Y-%m}" in line for line in text)
+    # The same rows as the CSV: 住民票 collected 200 and refunded 200, 戸籍 two copies for 700; totals 900/200/700.
+    assert any(line.split()[:2] == [today.isoformat(), rows[1][2]] for line in text), text
+    assert any("住民票の写し" in line for line in text)
+    assert any(
+        line.split()[:1] == ["合計"] and line.split()[-3:] == ["900", "200", "700"] for line in text
+    ), text
     refused = await office.client.get(
         f"/api/v1/municipalities/{office.code}/certificates/settlement",
         params={"month": f"{today:%Y-%m}"},
         headers=office.world.h("b", Role.supervisor),
     )
     assert refused.status_code == 403
+    refused_pdf = await office.client.get(
+        f"/api/v1/municipalities/{office.code}/certificates/settlement.pdf",
+        params={"month": f"{today:%Y-%m}"},
+        headers=office.world.h("b", Role.supervisor),
+    )
+    assert refused_pdf.status_code == 403
 
 
 async def test_configuration_is_versioned_and_only_the_municipality_changes_it(office: Office) -> None:

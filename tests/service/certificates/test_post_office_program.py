@@ -19,6 +19,8 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clerk_agent.card.virtual.pcscd import VpcdSlot
 from clerk_agent.card.virtual.people import PEOPLE
@@ -29,6 +31,9 @@ from clerk_agent.kiosk.flow import KioskFlow, KioskStep
 from clerk_agent.link.client import HubClient
 from clerk_agent.link.hub import HubLink
 from clerk_agent.printing.ipp import IppPrinter
+from clerk_agent.wording.station import station_notice
+from service.audit.models import AuditEvent
+from service.db import unit_of_work
 from service.wire.certificates import CertificateKind, JobState, Scope, Verdict
 from tests._cups import CupsServer, running_cups
 from tests.clerk_agent.app._pdf import pdf_lines
@@ -170,6 +175,40 @@ async def test_paper_out_then_reprint_takes_the_fee_once(office: Office, cups: C
     assert pdf_binding_of(printed) == f"{binding.receipt_number}:{binding.nonce_sha256}"
     await station.collect_fee()
     assert station.require().job.fee_paid_yen == job.fee_yen
+
+
+async def test_printer_offline_is_said_and_recorded_then_resumed_queue_prints(
+    office: Office, cups: CupsServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A stopped (offline) office printer: the clerk reads the station's words, the hub records the reason,
+    nothing reaches the queue; once resumed, printing again reprints without a second fee."""
+    answer = await office.request(office.holder(), kind="juminhyo", scope=Scope.self_only)
+    uri = cups.add_queue("stopped")
+    station = PrintStation(_link(office.station), IppPrinter(uri, poll_s=0.05))
+    await station.scan(answer["receipt"]["receipt_number"])
+    cups.disable("stopped")
+    await station.print_certificate()
+    assert station.notice == "printer_offline"
+    words = station_notice(station.notice)
+    assert words is not None
+    assert "オフライン" in words[0]
+    assert "offline" in words[1]
+    assert state_of(station) is JobState.print_failed
+    assert cups.printed("stopped") == b""
+    async with unit_of_work(sessionmaker) as session:
+        reasons = await session.scalars(
+            select(AuditEvent.reason_code).where(
+                AuditEvent.object_id == station.require().job.id,
+                AuditEvent.action == "certificate.print_failed",
+            )
+        )
+        assert list(reasons) == ["printer_offline"]
+    cups.enable("stopped")
+    await station.print_certificate()
+    assert station.notice is None, station.problem_code
+    job = station.require().job
+    assert (job.state, job.reprints, job.fee_paid_yen) == (JobState.printed, 1, 0)
+    assert cups.printed("stopped") != b""
 
 
 async def test_unknown_receipt_and_unreachable_hub(office: Office, cups: CupsServer) -> None:
