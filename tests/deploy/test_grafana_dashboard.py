@@ -10,11 +10,8 @@ from typing import Any
 
 import yaml
 
-from tests.deploy._files import DEPLOY
+from tests.deploy._files import DASHBOARD, dashboard_queries
 from tests.deploy.test_prometheus_rules import _check
-from tests.service.test_metrics import dashboard_queries
-
-DASHBOARD = DEPLOY / "grafana" / "madoguchi-hub.json"
 
 
 def _model() -> dict[str, Any]:

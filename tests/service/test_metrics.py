@@ -7,7 +7,6 @@ setup and audit checkpoint age were measured)."""
 from __future__ import annotations
 
 import base64
-import json
 import re
 from pathlib import Path
 
@@ -17,13 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from service.accounts.roles import Role
+from tests.deploy._files import DEPLOY, dashboard_queries
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.test_evidence import _body, _challenge, _live_case, _prove, _read
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
-DASHBOARD = DEPLOY / "grafana" / "madoguchi-hub.json"
 # Labels a sample may carry: bounded, and none of them names a person.
 ALLOWED_LABELS = {
     "method",
@@ -191,18 +189,6 @@ async def test_alert_rules_use_only_exposed_metrics_and_labels(
         "hub_audit_checkpoint_age_seconds",
     } <= seen
     assert {"hub_card_proof_failures_total", "hub_http_request_duration_seconds_bucket"} <= seen
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(panel title, PromQL) of every target of the Grafana dashboard and its templating queries."""
-    model = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    queries = [
-        (panel["title"], target["expr"]) for panel in model["panels"] for target in panel.get("targets", [])
-    ]
-    for variable in model["templating"]["list"]:
-        if variable["type"] == "query":
-            queries.append((f"${variable['name']}", variable["definition"]))
-    return queries
 
 
 async def test_dashboard_uses_only_exposed_metrics_and_labels(
