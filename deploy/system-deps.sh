@@ -3,14 +3,15 @@
 #   pcscd + vsmartcard-vpcd   real PC/SC stack for the virtual My Number Card
 #   libpcsclite-dev swig      to build pyscard from source
 #   chromium                  headless browser tests (Playwright drives /usr/bin/chromium; no browser download)
-#   coturn                    TURN relay tests
+#   coturn                    TURN relay tests and the cluster's relay (deploy/cluster --turn)
 #   iproute2                  network namespaces for browser<->agent media tests
 #   systemd                   systemd-analyze verify and systemd-sysusers check the units in deploy/systemd
 #   haproxy                   the load balancer of the production-shaped cluster (deploy/cluster, its fault tests)
 #   cups-daemon cups-client   a private cupsd per test module: the back office's certificate printer queue (lpadmin,
 #   cups-core-drivers ...     cupsdisable; gziptoany passes the PDF through), ipptool (cups-ipp-utils) to set
 #                             printer-state-reasons (paper out)
-#   prometheus                promtool checks deploy/prometheus/alerts.yml (the server itself is not started)
+#   prometheus                promtool checks deploy/prometheus/alerts.yml and the Grafana dashboard's queries
+#                             (the server itself is not started)
 #   nats-server               the NATS signaling bus's tests start their own server on a free port
 #   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
 set -euo pipefail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,8 +51,29 @@ def head_revision() -> str | None:
     return _scripts().get_current_head()
 
 
+class _QuietLookups(logging.Filter):
+    """Drops Alembic's context lines ("Context impl …", "Will assume … DDL") logged while this thread only reads
+    the database's revision: /readyz does so at every health check (HAProxy: every 400 ms). Upgrades and
+    downgrades run outside it and log everything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "alembic.runtime.migration" or not getattr(self.local, "active", False)
+
+
+_quiet_lookups = _QuietLookups()
+logging.getLogger("alembic.runtime.migration").addFilter(_quiet_lookups)
+
+
 def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    _quiet_lookups.local.active = True
+    try:
+        return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        _quiet_lookups.local.active = False
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

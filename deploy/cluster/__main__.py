@@ -1,4 +1,4 @@
-"""`python -m deploy.cluster [--replicas N] [--port P]`: start the cluster, print its URLs, run until Ctrl+C."""
+"""`python -m deploy.cluster [--replicas N] [--port P] [--turn]`: start the cluster, print its URLs, run until Ctrl+C."""
 
 from __future__ import annotations
 
@@ -24,14 +24,27 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, help="keep logs, keys and configuration here (kept after stop)"
     )
     parser.add_argument("--dev-pki", type=Path, help="a `hub dev-pki` directory (virtual card test roots)")
+    parser.add_argument(
+        "--turn",
+        action="store_true",
+        help="also start coturn (deploy/coturn/turnserver.conf) and hand its TURN credentials out",
+    )
     args = parser.parse_args(argv)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     cluster = Cluster(
-        replicas=args.replicas, lb_port=args.port, workdir=args.workdir, dev_pki_dir=args.dev_pki
+        replicas=args.replicas,
+        lb_port=args.port,
+        workdir=args.workdir,
+        dev_pki_dir=args.dev_pki,
+        turn=args.turn,
     )
-    print("starting PostgreSQL, migrations, HAProxy and the replicas…", file=sys.stderr, flush=True)
+    print(
+        "starting PostgreSQL, migrations, HAProxy, the replicas (and coturn with --turn)…",
+        file=sys.stderr,
+        flush=True,
+    )
     with cluster:
         print(cluster.summary(), flush=True)
         stopping.wait()

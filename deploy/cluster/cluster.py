@@ -1,9 +1,12 @@
-"""`Cluster`: PostgreSQL, N `hub serve` replicas and HAProxy on one machine, started and stopped by PID.
+"""`Cluster`: PostgreSQL, N `hub serve` replicas, HAProxy and optionally coturn on one machine, started and stopped
+by PID.
 
 Every replica is the unit an operator runs (`hub serve` with HUB_* settings, migrations applied once before by
 `hub demo --no-serve`, i.e. `hub db upgrade` plus the synthetic demo tenant). They share the database, the secret
 key (a signaling ticket or resume token of one is valid on another), the key files (evidence KEK, audit signing
-key) and the public origin, which is the load balancer's. See docs/operations.md §Cluster.
+key) and the public origin, which is the load balancer's; with `turn=True` also the TURN relay (HUB_ICE_SERVERS)
+and its secret (HUB_TURN_SECRET), so every replica mints credentials the relay accepts. See docs/operations.md
+§Cluster.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from deploy.cluster import loadbalancer
 from deploy.cluster.postgres import LocalPostgres
+from deploy.cluster.turn import LocalCoturn
 from service.kit.envelope import Keyring
 
 HUB = Path(sys.executable).with_name("hub")
@@ -89,7 +93,7 @@ class Replica:
 
 @dataclass
 class Cluster:
-    """PostgreSQL + `replicas` × `hub serve` + HAProxy (TLS) on 127.0.0.1; use as a context manager or start/stop.
+    """PostgreSQL + `replicas` × `hub serve` + HAProxy (TLS) [+ coturn] on 127.0.0.1; a context manager or start/stop.
 
     `url` is the one address clients use (HTTPS through HAProxy; trust `ca_file`). Fault injection:
     `kill_replica` (SIGKILL), `stop_replica` (SIGTERM: drain, finish, close sockets with a resumable code),
@@ -104,6 +108,7 @@ class Cluster:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     drain_seconds: float = DRAIN_SECONDS
     lb_port: int = 0
+    turn: bool = False
 
     def __post_init__(self) -> None:
         self._owns_workdir = self.workdir is None
@@ -118,6 +123,8 @@ class Cluster:
         self.stats_socket = self.dir / "haproxy.sock"
         self._haproxy: subprocess.Popen[bytes] | None = None
         self.ca_file = self.dir / "tls" / "ca.pem"
+        # coturn, when asked for: every replica hands out its address with credentials minted from its secret.
+        self.coturn = LocalCoturn(self.dir / "coturn") if self.turn else None
 
     # -- addresses -------------------------------------------------------------------------------------------
 
@@ -176,6 +183,9 @@ class Cluster:
         }
         if self.dev_pki_dir is not None:
             env["HUB_DEV_PKI_DIR"] = str(self.dev_pki_dir)
+        if self.coturn is not None:
+            env["HUB_ICE_SERVERS"] = json.dumps([{"urls": self.coturn.urls}])
+            env["HUB_TURN_SECRET"] = self.coturn.secret
         if replica is not None:
             env["HUB_PORT"] = str(replica.port)
         env.update(self.extra_env)
@@ -197,6 +207,8 @@ class Cluster:
             self._make_keys()
             cert = loadbalancer.make_certificate(self.dir / "tls")
             self._prepare_database()
+            if self.coturn is not None:
+                self.coturn.start()
             self._start_haproxy(cert.haproxy_pem)
             for replica in self.nodes:
                 self._spawn(replica)
@@ -216,6 +228,8 @@ class Cluster:
         if self._haproxy is not None:
             _stop(self._haproxy)
             self._haproxy = None
+        if self.coturn is not None:
+            self.coturn.stop()
         try:
             self.postgres.stop("immediate")
         except Exception:
@@ -379,6 +393,8 @@ class Cluster:
             f"  PostgreSQL          {self.postgres.dsn}",
             f"  HAProxy             {self.dir / 'haproxy.cfg'}   runtime API: {self.stats_socket}",
         ]
+        if self.coturn is not None:
+            lines.append(f"  coturn (TURN)       {' '.join(self.coturn.urls)}   config: {self.coturn.config}")
         if self.seed_demo:
             logins = self.credentials.get("logins")
             if isinstance(logins, dict):

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.audit.models import AuditCheckpoint, AuditEvent
 from service.cases.lifecycle import CaseState
 from service.cases.models import Case
 from service.outbox.models import OutboxEvent, WebhookDelivery
@@ -22,6 +23,39 @@ async def cases_by_municipality(session: AsyncSession, state: CaseState) -> dict
     return {code: int(count) for code, count in rows}
 
 
+async def oldest_by_municipality(session: AsyncSession, state: CaseState) -> dict[str, dt.datetime]:
+    """When the case longest in `state` entered it, per municipality code."""
+    rows = await session.execute(
+        select(Case.municipality_code, func.min(Case.state_entered_at))
+        .where(Case.state == state.value)
+        .group_by(Case.municipality_code)
+    )
+    return {code: _aware(entered) for code, entered in rows if entered is not None}
+
+
+async def oldest_unsigned_audit_event(session: AsyncSession) -> dt.datetime | None:
+    """When the oldest audit event that no signed checkpoint covers yet occurred (None when all are signed)."""
+    signed = (
+        select(AuditCheckpoint.chain, func.max(AuditCheckpoint.seq).label("seq"))
+        .group_by(AuditCheckpoint.chain)
+        .subquery()
+    )
+    oldest = await session.scalar(
+        select(func.min(AuditEvent.occurred_at))
+        .select_from(AuditEvent)
+        .outerjoin(signed, signed.c.chain == AuditEvent.chain)
+        .where(AuditEvent.seq > func.coalesce(signed.c.seq, 0))
+    )
+    return None if oldest is None else _aware(oldest)
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    """An aggregate's timestamp as an aware datetime (SQLite hands it back as naive text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 async def undispatched_outbox(session: AsyncSession) -> tuple[int, dt.datetime | None]:
     """How many outbox events wait to be fanned out, and when the oldest occurred."""
     row = (
@@ -30,11 +64,7 @@ async def undispatched_outbox(session: AsyncSession) -> tuple[int, dt.datetime |
         )
     ).one()
     oldest = row[1]
-    if isinstance(oldest, str):  # SQLite hands an aggregate's timestamp back as text
-        oldest = dt.datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.UTC)
-    return int(row[0]), oldest
+    return int(row[0]), None if oldest is None else _aware(oldest)
 
 
 async def deliveries_by_status(session: AsyncSession) -> dict[str, int]:

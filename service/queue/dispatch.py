@@ -19,6 +19,7 @@ from service.cases.models import Case
 from service.config import Settings
 from service.kit import clock
 from service.kit.ids import random_id
+from service.observability.metrics import count_offer
 from service.queue import bell, repository
 from service.queue.models import CaseOffer
 
@@ -39,6 +40,7 @@ async def expire_offers(
     lapsed = await repository.overdue_offers(session, now, municipality_code)
     for offer in lapsed:
         offer.outcome, offer.responded_at = "expired", now
+        count_offer(session, offer_id=offer.id, municipality_code=offer.municipality_code, outcome="expired")
         bell.note_offer(session, offer.officer_id)  # the console showing it learns at once
         presence = await repository.presence(session, offer.officer_id)
         if presence is not None:
@@ -100,6 +102,7 @@ async def offer(
     )
     session.add(made)
     await session.flush()
+    count_offer(session, offer_id=made.id, municipality_code=made.municipality_code, outcome="offered")
     bell.note_offer(session, officer_id)
     await audit.record(
         session,
@@ -124,6 +127,9 @@ async def on_transition(
         now = clock.now()
         for pending in await repository.pending_offers_of_case(session, case.id):
             pending.outcome, pending.responded_at = "withdrawn", now
+            count_offer(
+                session, offer_id=pending.id, municipality_code=pending.municipality_code, outcome="withdrawn"
+            )
             bell.note_offer(session, pending.officer_id)  # the console showing it learns at once
     elif (
         action in DECISION_ACTIONS

@@ -21,6 +21,7 @@ from service.cases.models import Case
 from service.config import Settings
 from service.errors import PermissionDenied
 from service.kit import clock
+from service.observability import metrics
 from service.queue import bell, dispatch, repository
 from service.queue.exceptions import (
     NotAnOfficer,
@@ -132,6 +133,15 @@ async def accept_offer(
     if case is None:
         raise CaseNotFound()
     offer.outcome, offer.responded_at = "accepted", clock.now()
+    metrics.count_offer(
+        session, offer_id=offer.id, municipality_code=offer.municipality_code, outcome="accepted"
+    )
+    metrics.observe_queue_wait(
+        session,
+        offer_id=offer.id,
+        municipality_code=case.municipality_code,
+        waited=offer.responded_at - case.state_entered_at,
+    )
     return await case_service.act(
         session,
         principal=principal,
@@ -153,6 +163,9 @@ async def decline_offer(
     offer = await _own_pending_offer(session, principal, offer_id)
     offer.outcome = "conflict_of_interest" if reason is DeclineReason.conflict_of_interest else "declined"
     offer.responded_at = clock.now()
+    metrics.count_offer(
+        session, offer_id=offer.id, municipality_code=offer.municipality_code, outcome=offer.outcome
+    )
     await session.flush()
     await audit.record(
         session,
@@ -197,6 +210,9 @@ async def reassign(
     now = clock.now()
     for pending in await repository.pending_offers_of_case(session, case.id):
         pending.outcome, pending.responded_at = "withdrawn", now
+        metrics.count_offer(
+            session, offer_id=pending.id, municipality_code=pending.municipality_code, outcome="withdrawn"
+        )
         bell.note_offer(session, pending.officer_id)  # the console showing it learns at once
     await audit.record(
         session,

@@ -21,6 +21,7 @@ from service.errors import PermissionDenied
 from service.evidence import service as evidence_service
 from service.kit import clock
 from service.kit.ids import random_id
+from service.observability import metrics as hub_metrics
 from service.signaling import repository
 from service.signaling.exceptions import MetricsLimitReached
 from service.signaling.models import ConnectionMetric
@@ -71,6 +72,13 @@ async def record(
         object_id=row.id,
         # The pair type is a code (host/srflx/prflx/relay), never an address.
         reason_code=row.candidate_pair,
+    )
+    hub_metrics.observe_call_setup(
+        session,
+        report_id=row.id,
+        side=side,
+        milestones_ms={name: getattr(row, f"{name}_ms") for name in MILESTONES},
+        candidate_pair=row.candidate_pair,
     )
     return row
 

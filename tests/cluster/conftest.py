@@ -1,4 +1,4 @@
-"""One production-shaped cluster (deploy/cluster) for the whole session: PostgreSQL, two replicas, HAProxy.
+"""One production-shaped cluster (deploy/cluster) for the whole session: PostgreSQL, two replicas, HAProxy, coturn.
 
 Each fault test leaves it as it found it: every replica running and UP in HAProxy, PostgreSQL running.
 """
@@ -47,7 +47,9 @@ def cluster(cluster_pki: Path) -> Iterator[Cluster]:
     """The session's cluster, started once (about half a minute on a loaded machine)."""
     if shutil.which("haproxy") is None:
         missing_service("haproxy (deploy/system-deps.sh)")
-    with Cluster(replicas=2, dev_pki_dir=cluster_pki, extra_env=CLUSTER_ENV) as running:
+    if shutil.which("turnserver") is None:
+        missing_service("coturn (deploy/system-deps.sh)")
+    with Cluster(replicas=2, dev_pki_dir=cluster_pki, extra_env=CLUSTER_ENV, turn=True) as running:
         yield running
 
 

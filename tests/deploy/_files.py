@@ -1,4 +1,5 @@
-"""Readers of the deployment files: systemd units, the Containerfile, the Kubernetes manifests."""
+"""Readers of the deployment files: systemd units, the Containerfile, the Kubernetes manifests, the Grafana
+dashboard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = DEPLOY / "systemd"
+DASHBOARD = DEPLOY / "grafana" / "madoguchi-hub.json"
 # Where docs/operations.md installs the virtual environment; units and the image both name commands by it.
 VENV_BIN = "/opt/madoguchi/.venv/bin/"
 
@@ -77,3 +79,15 @@ def manifest_documents() -> list[tuple[Path, dict[str, Any]]]:
             if document is not None:
                 documents.append((path, document))
     return documents
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every target of the Grafana dashboard, and its templating queries."""
+    model = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    queries = [
+        (panel["title"], target["expr"]) for panel in model["panels"] for target in panel.get("targets", [])
+    ]
+    for variable in model["templating"]["list"]:
+        if variable["type"] == "query":
+            queries.append((f"${variable['name']}", variable["definition"]))
+    return queries

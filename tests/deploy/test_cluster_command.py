@@ -25,5 +25,5 @@ def test_up_runs_the_launcher_and_names_its_options() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    for option in ("--replicas", "--port", "--workdir", "--dev-pki"):
+    for option in ("--replicas", "--port", "--workdir", "--dev-pki", "--turn"):
         assert option in done.stdout

@@ -32,7 +32,7 @@ def test_alert_rules_pass_promtool() -> None:
     """Every rule parses and the file has the expected number of rules."""
     result = _check(RULES)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 def test_promtool_refuses_a_broken_expression(tmp_path: Path) -> None:

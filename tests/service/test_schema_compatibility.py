@@ -3,6 +3,7 @@ and refuses one that a contract migration changed, or an older one."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
@@ -74,3 +75,34 @@ async def test_an_older_schema_is_refused_with_the_upgrade_command(settings_ahea
         await engine.dispose()
     with pytest.raises(NotMigrated, match="hub db upgrade"):
         await ensure_migrated(settings_ahead)
+
+
+async def test_readiness_checks_are_quiet_and_upgrades_are_not(
+    fresh_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/readyz reads the revision without Alembic's two INFO lines per call (a load balancer asks every 400 ms);
+    `hub db upgrade` still logs each migration it runs."""
+    caplog.set_level(logging.INFO, logger="alembic")
+    engine = create_engine(fresh_database_url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+    upgrade_lines = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+    assert any(line.startswith("Context impl") for line in upgrade_lines)
+    head = f"-> {migrate.head_revision()}"
+    assert any(line.startswith("Running upgrade") and head in line for line in upgrade_lines)
+    caplog.clear()
+    settings = Settings(
+        environment=Environment.test, database_url=fresh_database_url, data_dir=tmp_path / "hub"
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client,
+    ):
+        caplog.clear()
+        for _ in range(3):
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from service.logging import JsonFormatter, MaskingFilter, mask_text
+from service.logging import HealthCheckFilter, JsonFormatter, MaskingFilter, configure, mask_text
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,30 @@ def test_filter_masks_message_and_personal_extras() -> None:
     assert "架空町" not in line
     assert body["case_id"] == "case_1"
     assert body["level"] == "info"
+
+
+def _access(path: str, status: int) -> logging.LogRecord:
+    """An access record as uvicorn makes it."""
+    return logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:50000", "GET", path, "1.1", status),
+        None,
+    )
+
+
+def test_successful_health_checks_leave_no_access_line() -> None:
+    """A load balancer's 200 /readyz and /healthz every 400 ms are dropped; failing checks and the rest are kept."""
+    health = HealthCheckFilter()
+    assert not health.filter(_access("/readyz", 200))
+    assert not health.filter(_access("/healthz", 200))
+    assert health.filter(_access("/readyz", 503))
+    assert health.filter(_access("/readyz?verbose=1", 503))
+    assert health.filter(_access("/api/v1/cases", 200))
+    assert health.filter(_access("/readyz-not", 200))
+    uvicorn_access = configure()["loggers"]["uvicorn.access"]
+    assert uvicorn_access["filters"] == ["health_checks"]
+    assert configure()["filters"]["health_checks"]["()"] is HealthCheckFilter
