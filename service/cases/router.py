@@ -75,7 +75,12 @@ def _certificate_choice(procedure: Procedure, choice: CounterChoice | None) -> C
     response_model=CaseRead,
     status_code=201,
     responses=problem_responses(
-        Unauthenticated, PermissionDenied, DesignationNotInForce, ShinseishoIdInUse, InvalidCase, ChoiceRefused
+        Unauthenticated,
+        PermissionDenied,
+        DesignationNotInForce,
+        ShinseishoIdInUse,
+        InvalidCase,
+        ChoiceRefused,
     ),
 )
 async def create_case(

@@ -72,7 +72,9 @@ async def record_request(
     )
     offered = config.kind(choice.kind)
     if refusal is not None or offered is None:
-        raise _refused(refusal or RefusalCode.kind_not_offered, "the municipality does not issue this request")
+        raise _refused(
+            refusal or RefusalCode.kind_not_offered, "the municipality does not issue this request"
+        )
     now = clock.now()
     # Never stored: only its digest, which the PDF and the station's check carry as the nonce leg of the binding.
     bound = f"{case.id}:{secrets.token_urlsafe(32)}"
@@ -137,7 +139,9 @@ async def issue_on_approval(
     changed = choice_refusal(config, kind=kind, scope=scope, options=options, count=job.count)
     if changed is not None:
         raise _refused(changed, "the municipality no longer issues this request")
-    holder = await runtime.records.resident_of(municipality_code=job.municipality_code, resident_id=resident_id)
+    holder = await runtime.records.resident_of(
+        municipality_code=job.municipality_code, resident_id=resident_id
+    )
     household: list[CertificateRecord] = []
     if holder is not None and (scope is Scope.household or CertificateOption.setainushi in options):
         household = await runtime.records.household_of(
@@ -240,4 +244,3 @@ async def view(session: AsyncSession, case: Case) -> CaseCertificate | None:
         state=job.state,
         receipt_number=f"{number[:5]}-{number[5:]}" if number else None,
     )
-

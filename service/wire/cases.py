@@ -19,7 +19,7 @@ class Procedure(StrEnum):
     pin_reset = "pin_reset"  # 暗証番号の初期化・変更
     application_support = "application_support"  # 申請サポート (no identity decision)
     certificate_kiosk = "certificate_kiosk"  # 証明書交付
-    certificate_request = "certificate_request"  # 証明書の交付請求 (窓口, カードなし: docs/certificates.md §Counter requests)
+    certificate_request = "certificate_request"  # 証明書の交付請求 (窓口, カードなし)
 
 
 # One label per procedure, everywhere a person reads one: (Japanese, English).

@@ -354,7 +354,9 @@ class CaseCertificate(_Answer):
     count: int
     fee_yen: int = Field(description="The counter fee for all copies")
     state: str
-    receipt_number: str | None = Field(description="Issued on approval; the station scans it as a kiosk receipt")
+    receipt_number: str | None = Field(
+        description="Issued on approval; the station scans it as a kiosk receipt"
+    )
 
 
 class PrintedBody(_Body):

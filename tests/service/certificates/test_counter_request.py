@@ -65,7 +65,8 @@ async def test_approved_request_prints_at_the_station_at_the_counter_fee(
     juminhyo = next(k for k in catalogue.json()["kinds"] if k["kind"] == "juminhyo")
     case = await _in_review(driver)
     asked = case["certificate"]
-    assert asked["state"] == "awaiting_decision" and asked["receipt_number"] is None
+    assert asked["state"] == "awaiting_decision"
+    assert asked["receipt_number"] is None
     assert asked["fee_yen"] == 2 * juminhyo["counter_fee_yen"] != 2 * juminhyo["kiosk_fee_yen"]
 
     # The officer's console reads what is asked for, with the contract's labels.
@@ -91,25 +92,31 @@ async def test_approved_request_prints_at_the_station_at_the_counter_fee(
     assert hashlib.sha256(pdf).hexdigest() == binding["content_sha256"]
     assert embedded_binding(pdf) == pdf_binding(binding["receipt_number"], binding["nonce_sha256"])
     (row,) = await _jobs(sessionmaker, case["id"])
-    assert row.nonce is None and binding["nonce_sha256"] == row.nonce_sha256
+    assert row.nonce is None
+    assert binding["nonce_sha256"] == row.nonce_sha256
     words = pdf_text(pdf, office.tmp)
-    assert holder.record.name in words and "世帯主" in words
+    assert holder.record.name in words
+    assert "世帯主" in words
     printed = await office.step(
         job["id"], "printed", {k: binding[k] for k in ("receipt_number", "nonce_sha256", "content_sha256")}
     )
     assert printed.json()["state"] == "printed", printed.text
     kiosk_fee = await office.step(job["id"], "fee", {"amount_yen": 2 * juminhyo["kiosk_fee_yen"]})
-    assert kiosk_fee.status_code == 409 and kiosk_fee.json()["code"] == "fee_mismatch"
+    assert kiosk_fee.status_code == 409
+    assert kiosk_fee.json()["code"] == "fee_mismatch"
     paid = await office.step(job["id"], "fee", {"amount_yen": asked["fee_yen"]})
     assert paid.json()["state"] == "fee_collected", paid.text
     handed = await office.step(job["id"], "hand-over")
     assert handed.json()["state"] == "handed_over", handed.text
     closed = await driver.device(case["id"], "close")
-    assert closed["state"] == "closed" and closed["certificate"]["state"] == "handed_over"
+    assert closed["state"] == "closed"
+    assert closed["certificate"]["state"] == "handed_over"
 
     async with unit_of_work(sessionmaker) as session:
         events = (
-            (await session.execute(select(AuditEvent).where(AuditEvent.case_id == case["id"]))).scalars().all()
+            (await session.execute(select(AuditEvent).where(AuditEvent.case_id == case["id"])))
+            .scalars()
+            .all()
         )
     actions = {e.action for e in events}
     assert {"certificate.requested_at_counter", "certificate.receipt_issued"} <= actions
@@ -130,11 +137,15 @@ async def test_rejection_issues_nothing(
     async with unit_of_work(sessionmaker) as session:
         query = select(CertificateDocument).where(CertificateDocument.job_id == job.id)
         assert (await session.execute(query)).first() is None
-    assert job.receipt_number is None and job.source_ciphertext is None
+    assert job.receipt_number is None
+    assert job.source_ciphertext is None
 
 
 async def test_only_the_assigned_officer_approves_and_the_request_is_checked(
-    office: Office, driver: CaseDriver, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    office: Office,
+    driver: CaseDriver,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     holder = office.holder()
     # 個人番号 is refused unless the municipality makes it selectable; a request needs its certificate.
@@ -146,7 +157,8 @@ async def test_only_the_assigned_officer_approves_and_the_request_is_checked(
             "certificate": {**JUMINHYO, "options": ["kojin_bango"]},
         },
     )
-    assert my_number.status_code == 409 and my_number.json()["code"] == "certificate_choice_refused"
+    assert my_number.status_code == 409
+    assert my_number.json()["code"] == "certificate_choice_refused"
     bare = await driver.world.device_a.post(
         "/api/v1/cases", json={"municipality_code": office.code, "procedure": "certificate_request"}
     )
@@ -172,9 +184,11 @@ async def test_only_the_assigned_officer_approves_and_the_request_is_checked(
     unknown = await client.post(
         f"{url}/approve", json={**body, "resident_id": "SIM999999"}, headers=driver.world.h("a", Role.officer)
     )
-    assert unknown.status_code == 409 and unknown.json()["code"] == "certificate_choice_refused"
+    assert unknown.status_code == 409
+    assert unknown.json()["code"] == "certificate_choice_refused"
     (job,) = await _jobs(sessionmaker, case["id"])
-    assert job.state == "awaiting_decision" and job.receipt_number is None
+    assert job.state == "awaiting_decision"
+    assert job.receipt_number is None
     approved = await _approve(driver, case["id"], holder)
     assert approved.status_code == 200, approved.text
     receipt = approved.json()["certificate"]["receipt_number"]
