@@ -184,13 +184,12 @@ export function createLiveScreen({ onDone }) {
     show("live-certificate", Boolean(asked));
     show("decision-resident-field", Boolean(asked) && asked.state === "awaiting_decision");
     if (!asked) return;
-    const english = currentLang() === "en";
-    const options = asked.options.map((code) => label("cert_option", code));
+    const options = asked.options.map((code) => label("certoption", code));
     $("live-certificate-summary").textContent = t("certificate_summary", {
-      kind: english ? asked.kind_en : asked.kind_ja,
+      kind: label("certkind", asked.kind),
       count: asked.count,
-      scope: asked.scope ? ` · ${label("cert_scope", asked.scope)}` : "",
-      options: options.length ? ` · ${options.join(english ? ", " : "、")}` : "",
+      scope: asked.scope ? ` · ${label("certscope", asked.scope)}` : "",
+      options: options.length ? ` · ${options.join(currentLang() === "en" ? ", " : "、")}` : "",
     });
     $("live-certificate-receipt").textContent = asked.receipt_number
       ? t("certificate_receipt", { receipt: asked.receipt_number })
