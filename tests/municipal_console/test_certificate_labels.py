@@ -4,6 +4,7 @@ contract, and each scope and option the hub can answer in a case's `certificate`
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from municipal_console.router import STATIC_DIR
 from service.wire.cases import PROCEDURE_LABELS, Procedure
@@ -12,7 +13,7 @@ from service.wire.es import contract
 
 
 def test_certificate_request_labels_in_both_languages() -> None:
-    parts = contract()
+    parts: dict[str, Any] = contract()
     procedures = {entry["code"]: entry for entry in parts["PROCEDURES"]}
     ja, en = PROCEDURE_LABELS[Procedure.certificate_request]
     assert (procedures["certificate_request"]["ja"], procedures["certificate_request"]["en"]) == (ja, en)
