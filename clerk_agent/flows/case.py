@@ -71,6 +71,9 @@ class CounterCase:
     idempotency_key: str
     municipality_code: str
     shinseisho_id: str | None = None
+    # A certificate request (証明書の交付請求): the certificate asked for, and the receipt number once approved.
+    certificate: dict[str, object] | None = None
+    certificate_receipt: str | None = None
     case_id: str | None = None
     reference: str | None = None  # the hub's 受付番号, what people read (docs/domain.md §B4.1)
     hub_state: CaseState | None = None  # None until the hub has answered the create

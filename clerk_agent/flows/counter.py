@@ -15,6 +15,8 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.flows.capture import CaptureSteps
 from clerk_agent.flows.cardslot import CardSlot
@@ -38,7 +40,15 @@ from clerk_agent.media import CounterMedia, synthetic_media
 from clerk_agent.photo.preview import Detector
 from clerk_agent.wording import texts
 from service.wire.calls import Call, CaseOpen, CaseReply, PinRequestBody, StillStored
-from service.wire.cases import FORM_ID_PROCEDURES, WAITING_STATES, Action, CaseState, Procedure
+from service.wire.cases import (
+    CERTIFICATE_PROCEDURES,
+    FORM_ID_PROCEDURES,
+    WAITING_STATES,
+    Action,
+    CaseState,
+    Procedure,
+)
+from service.wire.certificates import CounterChoice
 from service.wire.forms import is_shinseisho_id, normalize_shinseisho_id
 
 logger = logging.getLogger(__name__)
@@ -140,6 +150,8 @@ class CounterFlow(Desk):
             case.reference = reply.reference or case.reference
             case.hub_state = reply.state
             case.reason_code = reply.reason_code  # e.g. a withdrawal's reason, for the clerk's result screen
+            if reply.certificate is not None:
+                case.certificate_receipt = reply.certificate.receipt_number
             # The hub's answer names the municipality (a case started offline did not know it yet).
             case.municipality_code = reply.municipality_code or case.municipality_code
             if write.call is Call.create_case and reply.state == CaseState.draft:
@@ -165,6 +177,8 @@ class CounterFlow(Desk):
                     case.aborts += 1
                 case.hub_state = read.state
                 case.reason_code = read.reason_code or None
+                if read.certificate is not None:  # a certificate request: the receipt number once approved
+                    case.certificate_receipt = read.certificate.receipt_number
                 if case.hub_state == CaseState.queued_for_officer:
                     position = await self.client.queue_position(case.case_id)
                     self.queue = position.model_dump(mode="json")
@@ -220,10 +234,20 @@ class CounterFlow(Desk):
 
     # --- the clerk's actions -----------------------------------------------------------------------
 
-    async def start(self, procedure: str, shinseisho_id: str | None = None) -> None:
-        """Open a case (and check it in: the applicant is at the counter)."""
+    async def start(
+        self, procedure: str, shinseisho_id: str | None = None, certificate: object = None
+    ) -> None:
+        """Open a case (and check it in: the applicant is at the counter); a certificate request names the
+        certificate asked for (the hub checks it against the municipality's configuration)."""
         if procedure not in texts.PROCEDURES:
             raise ValueError(f"unknown procedure {procedure}")
+        choice: CounterChoice | None = None
+        if procedure in CERTIFICATE_PROCEDURES:
+            try:
+                choice = CounterChoice.model_validate(certificate)
+            except ValidationError:
+                self.notice = "certificate_required"
+                return
         # The hub cleans the form ID by the same rule (service/wire/forms.py): what passes here passes there.
         shinseisho_id = normalize_shinseisho_id(shinseisho_id) if shinseisho_id else None
         if procedure in FORM_ID_PROCEDURES and not (shinseisho_id and is_shinseisho_id(shinseisho_id)):
@@ -237,6 +261,7 @@ class CounterFlow(Desk):
             idempotency_key=key,
             municipality_code=self.municipality_code,
             shinseisho_id=shinseisho_id if procedure in FORM_ID_PROCEDURES else None,
+            certificate=choice.model_dump(mode="json") if choice else None,
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         self.notice = None
@@ -245,6 +270,7 @@ class CounterFlow(Desk):
             municipality_code=self.municipality_code,
             procedure=Procedure(procedure),
             shinseisho_id=self.case.shinseisho_id,
+            certificate=choice,
         )
         await self.enqueue(self.client.create_case(body), key)
 

@@ -139,7 +139,9 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
     async def start(request: Request) -> None:
         data = await body(request)
         form_id = data.get("shinseisho_id")
-        await flow.start(str(data.get("procedure", "")), str(form_id) if form_id else None)
+        await flow.start(
+            str(data.get("procedure", "")), str(form_id) if form_id else None, data.get("certificate")
+        )
         from clerk_agent.photo.camera import SceneCamera
 
         if flow.case is not None and isinstance(flow.capture.camera, SceneCamera):

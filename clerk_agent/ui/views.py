@@ -120,6 +120,8 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "started": ja_datetime(case.started_at),
         "state": case.hub_state or NOT_OPENED,
         "shinseisho_id": case.shinseisho_id,
+        "certificate": case.certificate,
+        "certificate_receipt": case.certificate_receipt,
         "ineligible": [
             {"code": r, **texts.pair(texts.INELIGIBLE.get(r, (r, r)))} for r in case.precheck_reasons
         ],

@@ -19,6 +19,7 @@ PROCEDURES: Final[dict[str, Text]] = {
         Procedure.ecert_issue_renew,
         Procedure.card_application,
         Procedure.application_support,
+        Procedure.certificate_request,
     )
 }
 
@@ -150,6 +151,10 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "申請書IDは数字23桁です（空白やハイフンは入れても構いません）。",
         "The form ID is 23 digits (spaces and hyphens may be typed).",
     ),
+    "certificate_required": (
+        "請求する証明書（種類・通数・範囲・記載事項）を選んでください。",
+        "Choose the certificate asked for (kind, copies, scope, entries).",
+    ),
     "consents_required": ("すべての同意が必要です。", "Every consent is needed to go on."),
     "qr_not_found": (
         "申請書のQRコードが読み取れませんでした。カメラに近づけてもう一度読み取るか、申請書IDを入力してください。",
@@ -252,6 +257,10 @@ NEXT_STEPS: Final[dict[str, Text]] = {
     "application_support": (
         "申請書と写真の準備が完了しました。申請書は郵送またはオンラインで提出してください。",
         "The form and photo are ready; submit the application by mail or online.",
+    ),
+    "certificate_request": (
+        "本人確認が完了し、証明書が交付されました。受付番号で印刷し、窓口の手数料をいただいてお渡しします。",
+        "Identity confirmed and the certificate issued: print it by the receipt number, take the counter fee and hand it over.",
     ),
 }
 

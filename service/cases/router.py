@@ -23,6 +23,7 @@ from service.cases.exceptions import (
     VersionConflict,
 )
 from service.cases.lifecycle import TRANSITIONS, Action, CaseState
+from service.cases.models import Case
 from service.cases.schemas import (
     ACTION_DOCS,
     ActionRequest,
@@ -31,6 +32,9 @@ from service.cases.schemas import (
     CaseRead,
     CaseStateEntryRead,
 )
+from service.certificates import counter as certificate_requests
+from service.certificates.exceptions import CertificateSystemUnavailable, ChoiceRefused
+from service.certificates.runtime import CertificateRuntime
 from service.db import DBSession
 from service.errors import (
     BadRequest,
@@ -46,8 +50,24 @@ from service.kit.pagination import Cursor, InvalidCursor, Page
 from service.tenancy.codes import Procedure
 from service.tenancy.exceptions import DesignationNotInForce
 from service.tenancy.models import Municipality
+from service.wire.cases import CERTIFICATE_PROCEDURES
+from service.wire.certificates import CounterChoice
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+
+async def _read(session: DBSession, case: Case) -> CaseRead:
+    """The case as answered; a certificate request carries what is asked for (docs/certificates.md)."""
+    read = CaseRead.model_validate(case)
+    if Procedure(case.procedure) in CERTIFICATE_PROCEDURES:
+        read.certificate = await certificate_requests.view(session, case)
+    return read
+
+
+def _certificate_choice(procedure: Procedure, choice: CounterChoice | None) -> CounterChoice | None:
+    if (procedure in CERTIFICATE_PROCEDURES) != (choice is not None):
+        raise InvalidCase("a certificate request, and only a certificate request, names the certificate")
+    return choice
 
 
 @router.post(
@@ -55,7 +75,12 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
     response_model=CaseRead,
     status_code=201,
     responses=problem_responses(
-        Unauthenticated, PermissionDenied, DesignationNotInForce, ShinseishoIdInUse, InvalidCase
+        Unauthenticated,
+        PermissionDenied,
+        DesignationNotInForce,
+        ShinseishoIdInUse,
+        InvalidCase,
+        ChoiceRefused,
     ),
 )
 async def create_case(
@@ -69,6 +94,7 @@ async def create_case(
     """Open a case at the device's post office (clerk-agent device only). Supports Idempotency-Key."""
 
     async def run() -> dict[str, object]:
+        choice = _certificate_choice(body.procedure, body.certificate)
         case = await case_service.create(
             session,
             principal=principal,
@@ -77,7 +103,9 @@ async def create_case(
             shinseisho_id=body.shinseisho_id,
             tz=ZoneInfo(settings.timezone),
         )
-        return CaseRead.model_validate(case).model_dump(mode="json")
+        if choice is not None:
+            await certificate_requests.record_request(session, principal=principal, case=case, choice=choice)
+        return (await _read(session, case)).model_dump(mode="json")
 
     return await idempotent.respond(
         session,
@@ -123,9 +151,9 @@ async def list_cases(
     response_model=CaseRead,
     responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound),
 )
-async def read_case(case: ReadableCase) -> CaseRead:
+async def read_case(case: ReadableCase, session: DBSession) -> CaseRead:
     """One case, if the caller may see it (a foreign case is 404)."""
-    return CaseRead.model_validate(case)
+    return await _read(session, case)
 
 
 @router.get(
@@ -167,6 +195,11 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
         # With an Idempotency-Key a replayed action (a counter resending after a lost answer) gets the
         # first answer back instead of a wrong-state 409, and is not applied twice.
         async def run() -> dict[str, object]:
+            certificate = Procedure(case.procedure) in CERTIFICATE_PROCEDURES
+            if body.resident_id is not None and not (certificate and action is Action.approve):
+                raise InvalidCase("resident_id is given only with the approval of a certificate request")
+            if certificate and action is Action.approve and body.resident_id is None:
+                raise InvalidCase("approving a certificate request names the resident record confirmed")
             updated = await case_service.act(
                 session,
                 principal=principal,
@@ -178,7 +211,17 @@ def _action_endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
                 answers=body.answers,
                 settings=settings,
             )
-            return CaseRead.model_validate(updated).model_dump(mode="json")
+            # After every guard of the transition (only the assigned officer approves, after a complete review).
+            if certificate and action is Action.approve and body.resident_id is not None:
+                runtime: CertificateRuntime = request.app.state.certificates
+                await certificate_requests.issue_on_approval(
+                    session, principal=principal, case=updated, resident_id=body.resident_id, runtime=runtime
+                )
+            elif certificate and action in certificate_requests.CLOSING_ACTIONS:
+                await certificate_requests.close_without_issue(
+                    session, principal=principal, case=updated, action=action
+                )
+            return (await _read(session, updated)).model_dump(mode="json")
 
         return await idempotent.respond(
             session,
@@ -217,6 +260,7 @@ for _action in TRANSITIONS:
             VersionConflict,
             Conflict,
             InvalidCase,
+            CertificateSystemUnavailable,
         ),
     )
 
@@ -232,4 +276,4 @@ async def record_consents(
     case: VisibleCase, body: ConsentsGiven, session: DBSession, principal: CurrentPrincipal
 ) -> CaseRead:
     """Counter device, before verification: the applicant's consents with the versions shown (audited)."""
-    return CaseRead.model_validate(await consents.record(session, principal=principal, case=case, given=body))
+    return await _read(session, await consents.record(session, principal=principal, case=case, given=body))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.cases.eligibility import EligibilityAnswers
 from service.cases.lifecycle import Action, CaseState
 from service.tenancy.codes import Procedure
+from service.wire.certificates import CaseCertificate, CounterChoice
 from service.wire.forms import SHINSEISHO_ID_PATTERN, normalize_shinseisho_id
 
 
@@ -25,6 +26,11 @@ class CaseCreate(BaseModel):
             "申請書ID (23 digits); required for card application and renewal. Full-width digits, spaces and "
             "hyphens are accepted and cleaned (the counter agent applies the same rule)"
         ),
+    )
+
+    certificate: CounterChoice | None = Field(
+        default=None,
+        description="certificate_request only: the certificate asked for (docs/certificates.md §Counter requests)",
     )
 
     @field_validator("shinseisho_id", mode="before")
@@ -54,6 +60,9 @@ class CaseRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     state_entered_at: dt.datetime
+    certificate: CaseCertificate | None = Field(
+        default=None, description="certificate_request only: what is asked for and its print job"
+    )
 
 
 class CaseOfficerRead(BaseModel):
@@ -89,6 +98,14 @@ class ActionRequest(BaseModel):
     answers: EligibilityAnswers | None = Field(
         default=None, description="Eligibility answers (precheck only)"
     )
+    resident_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description=(
+            "approve of certificate_request only: the resident record the officer confirmed (the record's own "
+            "key, never a My Number)"
+        ),
+    )
 
 
 ACTION_DOCS: dict[Action, str] = {
@@ -98,7 +115,10 @@ ACTION_DOCS: dict[Action, str] = {
     Action.accept: "Officer: take the case from the queue; the live session starts.",
     Action.capture_evidence: "Clerk device: ID documents and card read are captured.",
     Action.begin_review: "Assigned officer: start reviewing the evidence.",
-    Action.approve: "Assigned officer: identity confirmed (`attested` required).",
+    Action.approve: (
+        "Assigned officer: identity confirmed (`attested` required; `resident_id` for a certificate request, "
+        "whose certificate is then issued for printing at the office)."
+    ),
     Action.reject: "Assigned officer: identity not confirmed (`reason_code`, `attested`).",
     Action.refer_to_counter: "Assigned officer: switch to 交付時来庁 (`reason_code`, `attested`).",
     Action.abort: "Officer or device: the live check cannot go on (`reason_code`).",

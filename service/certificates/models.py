@@ -40,6 +40,8 @@ class CertificateJob(Base):
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipality.code"), index=True)
     post_office_id: Mapped[str] = mapped_column(ForeignKey("post_office.id"), index=True)
     kiosk_device_id: Mapped[str] = mapped_column(String(40))
+    # A counter request (docs/certificates.md §Counter requests): the case whose officer approves it; else None.
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("counter_case.id"), unique=True, index=True)
     kind: Mapped[str] = mapped_column(String(30))
     scope: Mapped[str | None] = mapped_column(String(20))
     options: Mapped[list[str]] = mapped_column(JSON)

@@ -40,8 +40,11 @@ def record_refusal(
     scope: Scope | None,
     household: list[CertificateRecord],
     today: dt.date,
+    by_card: bool = True,
 ) -> RefusalCode | None:
-    """The municipality's refusals for this holder on `today` (local date), in the order the sources give them."""
+    """The municipality's refusals for this holder on `today` (local date), in the order the sources give them.
+
+    `by_card=False` for a counter request, where no card is used and the card's issue date does not matter."""
     if record is None:
         return RefusalCode.not_resident
     if record.status is ResidentStatus.deceased:
@@ -59,7 +62,7 @@ def record_refusal(
     if settings.minimum_age is not None and record.age_on(today) < settings.minimum_age:
         return RefusalCode.under_age
     # Usable from the day after the card (or its e-certificate) was issued.
-    if record.card_issued_on >= today:
+    if by_card and record.card_issued_on >= today:
         return RefusalCode.card_issued_today
     if kind in KOSEKI_KINDS and record.honseki is None:
         return RefusalCode.no_registered_honseki

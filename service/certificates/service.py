@@ -263,7 +263,7 @@ def _b64(field: str, value: str) -> bytes:
         raise MalformedProof(f"{field} is not base64") from exc
 
 
-async def _new_receipt_number(session: AsyncSession) -> str:
+async def new_receipt_number(session: AsyncSession) -> str:
     # Ten random digits (5-5 on the slip): unguessable enough that a typed number only finds its own receipt.
     while True:
         number = f"{secrets.randbelow(10**10):010d}"
@@ -336,7 +336,7 @@ async def submit_proof(
         holder=holder,
         household=tuple(household) if scope is Scope.household else (holder,),
     )
-    job.receipt_number = await _new_receipt_number(session)
+    job.receipt_number = await new_receipt_number(session)
     job.config_version = version
     job.state = ISSUING
     # Until the copy is stored: a request whose issue never completes (a replica gone) is closed by the sweep.

@@ -117,6 +117,10 @@ class CertificateRecord:
 class CertificateRecordAdapter(Protocol):
     """The municipality's records as its certificate system reads them: the holder of a card, and the household."""
 
+    async def resident_of(self, *, municipality_code: str, resident_id: str) -> CertificateRecord | None:
+        """The resident an officer identified by the record's own key (a counter request without a card)."""
+        ...
+
     async def holder_of(self, *, municipality_code: str, card_serial: str) -> CertificateRecord | None:
         """The resident whose card carries this authentication certificate, or None."""
         ...
@@ -167,6 +171,17 @@ class ResidentRegistrySimulator:
     async def holder_of(self, *, municipality_code: str, card_serial: str) -> CertificateRecord | None:
         """The synthetic resident holding this card."""
         return self._holders.get((municipality_code, card_serial.lower()))
+
+    async def resident_of(self, *, municipality_code: str, resident_id: str) -> CertificateRecord | None:
+        """The synthetic resident the officer identified at a counter request (their own key, never a My Number)."""
+        return next(
+            (
+                r
+                for (code, _), r in self._holders.items()
+                if code == municipality_code and r.resident_id == resident_id
+            ),
+            None,
+        )
 
     async def household_of(self, *, municipality_code: str, household_id: str) -> list[CertificateRecord]:
         """Members of the synthetic household, head first."""

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.wire.cases import Action, CaseState, Procedure
 from service.wire.certificates import (
+    CaseCertificate,
     Catalogue,
+    CounterChoice,
     FeeBody,
     KioskAnswer,
     KioskChallenge,
@@ -122,6 +124,7 @@ class CaseOpen(_Body):
     municipality_code: str
     procedure: Procedure
     shinseisho_id: str | None = None
+    certificate: CounterChoice | None = None  # certificate_request only (docs/certificates.md §Counter)
 
 
 class CaseReply(_Answer):
@@ -135,6 +138,9 @@ class CaseReply(_Answer):
     version: int = 1
     precheck: dict[str, object] | None = None
     reason_code: str | None = None
+    certificate: CaseCertificate | None = (
+        None  # a certificate request: what it asks for, the receipt once issued
+    )
 
     def ineligibility(self) -> list[str]:
         """The precheck's reason codes (empty when eligible or not prechecked)."""

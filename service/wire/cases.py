@@ -19,6 +19,7 @@ class Procedure(StrEnum):
     pin_reset = "pin_reset"  # 暗証番号の初期化・変更
     application_support = "application_support"  # 申請サポート (no identity decision)
     certificate_kiosk = "certificate_kiosk"  # 証明書交付
+    certificate_request = "certificate_request"  # 証明書の交付請求 (窓口, カードなし)
 
 
 # One label per procedure, everywhere a person reads one: (Japanese, English).
@@ -29,11 +30,18 @@ PROCEDURE_LABELS: Final[dict[Procedure, tuple[str, str]]] = {
     Procedure.pin_reset: ("暗証番号の初期化・変更", "PIN reset / change"),
     Procedure.application_support: ("申請サポート", "Application support"),
     Procedure.certificate_kiosk: ("証明書交付", "Certificate issuance"),
+    Procedure.certificate_request: ("証明書の交付請求", "Certificate request"),
 }
 
 # Procedures whose identity only a municipal officer decides (docs/domain.md).
 IDENTITY_PROCEDURES: Final = frozenset(
-    {Procedure.card_application, Procedure.card_renewal, Procedure.ecert_issue_renew, Procedure.pin_reset}
+    {
+        Procedure.card_application,
+        Procedure.card_renewal,
+        Procedure.ecert_issue_renew,
+        Procedure.pin_reset,
+        Procedure.certificate_request,
+    }
 )
 # Procedures that end with a card made by J-LIS and mailed as 本人限定受取郵便.
 MAILED_PROCEDURES: Final = frozenset({Procedure.card_application, Procedure.card_renewal})
@@ -42,6 +50,8 @@ NO_DECISION_PROCEDURES: Final = frozenset({Procedure.application_support, Proced
 ALL_PROCEDURES: Final = frozenset(Procedure)
 # Procedures that start from a 交付申請書 and its 申請書ID (23 digits, also printed as a QR code).
 FORM_ID_PROCEDURES: Final = frozenset({Procedure.card_application, Procedure.card_renewal})
+# Procedures whose case carries a requested certificate, issued for printing at the office on approval.
+CERTIFICATE_PROCEDURES: Final = frozenset({Procedure.certificate_request})
 
 
 class CaseState(StrEnum):

@@ -331,6 +331,34 @@ class PrintJob(_Answer):
     binding: Binding | None = None  # once the document is released
 
 
+class CounterChoice(_Body):
+    """The certificate a resident without a card asks for at the counter, as the clerk records it on the case
+    (`certificate_request`, docs/certificates.md §Counter requests); checked against the configuration."""
+
+    kind: CertificateKind
+    count: int = Field(default=1, ge=1, le=10)
+    scope: Scope | None = None
+    options: list[CertificateOption] = Field(default_factory=list)
+
+
+class CaseCertificate(_Answer):
+    """The certificate a counter case asks for, as the clerk and the officer see it: codes and labels, no
+    personal data. `state` is `awaiting_decision` until the officer decides, then the print job's state."""
+
+    job_id: str
+    kind: CertificateKind
+    kind_ja: str
+    kind_en: str
+    scope: Scope | None
+    options: list[CertificateOption]
+    count: int
+    fee_yen: int = Field(description="The counter fee for all copies")
+    state: str
+    receipt_number: str | None = Field(
+        description="Issued on approval; the station scans it as a kiosk receipt"
+    )
+
+
 class PrintedBody(_Body):
     """POST /api/v1/certificates/jobs/{id}/printed: the binding the station checked, echoed back."""
 

@@ -68,7 +68,7 @@ async def test_municipal_and_national_exports_open_with_the_expected_sheets_and_
     rows = _csv(await _get(client, f"{base}.csv", supervisor, "text/csv"))
     rows = rows[: rows.index([])]  # the certificates' table follows a blank line (test_reports_certificates)
     assert rows[0] == head
-    assert len(rows) == 1 + 30 + 2 + 6 + 1
+    assert len(rows) == 1 + 30 + 2 + 7 + 1  # header, days, offices, procedures, total
     total = dict(zip(rows[0], rows[-1], strict=True))
     assert (total["区分 / slice"], total["受付件数 / Received"], total["却下 / Rejected"]) == (
         "月計 / month",

@@ -103,6 +103,7 @@ async def test_every_figure_of_a_known_month(
         "pin_reset",
         "application_support",
         "certificate_kiosk",
+        "certificate_request",
     ]
     assert {p: f["received"] for p, f in procedures.items()} == {
         "card_application": 6,
@@ -111,6 +112,7 @@ async def test_every_figure_of_a_known_month(
         "pin_reset": 1,
         "application_support": 2,
         "certificate_kiosk": 1,
+        "certificate_request": 0,
     }
     assert procedures["card_renewal"]["rejected"] == 2
     assert procedures["pin_reset"] == _figures(
@@ -142,6 +144,7 @@ async def test_every_figure_of_a_known_month(
         "pin_reset": 1,
         "application_support": 2,
         "certificate_kiosk": 1,
+        "certificate_request": 1,  # the designation covering every procedure
     }
     assert report["working_day_averages"] == {
         "working_days": 19,

@@ -1,6 +1,6 @@
 // The clerk screen: one view per step of the guided procedure, re-rendered from /api/state.
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
-import { CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
+import { CERTIFICATE_KINDS, CERTIFICATE_OPTIONS, CERTIFICATE_SCOPES, CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
 
 let state = null;
 let editing = false; // do not re-render under the clerk's fingers while a form is being filled in
@@ -10,7 +10,7 @@ let revising = false; // the clerk re-opened ineligible eligibility answers to c
 let confirming = null; // the irreversible action waiting for the clerk's confirmation ('withdraw' | 'abort')
 
 // The procedures this counter offers, in the order of its buttons; their labels are the contract's (contract.js).
-const OFFERED = ['card_renewal', 'pin_reset', 'ecert_issue_renew', 'card_application', 'application_support'];
+const OFFERED = ['card_renewal', 'pin_reset', 'ecert_issue_renew', 'card_application', 'application_support', 'certificate_request'];
 const offered = OFFERED.map((code) => PROCEDURES.find((p) => p.code === code));
 const QUESTIONS = [
   ['applicant_present', 'ご本人が窓口にいらっしゃいますか', 'Is the applicant here in person?', true],
@@ -53,8 +53,40 @@ function procedureView(s) {
     s.scan.form_id && !s.scan.scanning ? el('p', { id: 'scan-done', class: 'ok status', role: 'status' },
       tr(`読み取りました（申請書ID ${s.scan.form_id}）`, `Scanned (form ID ${s.scan.form_id})`)) : null,
     demo,
+    certificateForm(),
     el('div', {}, offered.map(({ code, ja, en }) =>
-      button(`start-${code}`, tr(ja, en), () => act('/api/cases', { procedure: code, shinseisho_id: formId.value.trim() || null }), 'primary'))));
+      button(`start-${code}`, tr(ja, en), () => act('/api/cases', code === 'certificate_request'
+        ? { procedure: code, certificate: certificateChoice() }
+        : { procedure: code, shinseisho_id: formId.value.trim() || null }), 'primary'))));
+}
+
+// 証明書の交付請求 (a resident without a card): what is asked for, recorded on the case; the hub checks it against
+// the municipality's configuration and the officer approves it over the live link (docs/certificates.md §Counter).
+function certificateForm() {
+  const kind = el('select', { id: 'cert-kind' }, CERTIFICATE_KINDS.map(({ code, ja, en }) => el('option', { value: code }, tr(ja, en))));
+  const scope = el('select', { id: 'cert-scope' }, el('option', { value: '' }, tr('（指定なし）', '(none)')),
+    CERTIFICATE_SCOPES.map(({ code, ja, en }) => el('option', { value: code }, tr(ja, en))));
+  scope.value = 'self';
+  const count = el('input', { id: 'cert-count', type: 'number', min: '1', max: '10', value: '1' });
+  // 個人番号 is not offered here: the hub refuses it unless the municipality makes it selectable.
+  const options = CERTIFICATE_OPTIONS.filter(({ code }) => code !== 'kojin_bango').map(({ code, ja, en }) =>
+    el('label', {}, el('input', { type: 'checkbox', name: 'cert-option', value: code, id: `cert-option-${code}` }), ' ', tr(ja, en)));
+  for (const input of [kind, scope, count]) input.addEventListener('input', () => { editing = true; });
+  return el('fieldset', { id: 'certificate-request' }, el('legend', {}, tr('証明書の交付請求（カードなし）', 'Certificate request (no card)')),
+    el('label', { for: 'cert-kind' }, tr('証明書', 'Certificate')), kind,
+    el('label', { for: 'cert-scope' }, tr('範囲', 'Scope')), scope,
+    el('label', { for: 'cert-count' }, tr('通数', 'Copies')), count,
+    el('div', {}, options));
+}
+
+function certificateChoice() {
+  const scope = document.getElementById('cert-scope').value;
+  return {
+    kind: document.getElementById('cert-kind').value,
+    count: Number(document.getElementById('cert-count').value) || 1,
+    scope: scope || null,
+    options: [...document.querySelectorAll('input[name=cert-option]:checked')].map((box) => box.value),
+  };
 }
 
 function eligibilityView(c) {
@@ -291,6 +323,12 @@ function decisionView(c) {
     parts.push(el('p', { id: 'choose-pins' }, tr('新しいカードの暗証番号を、お客さま画面でご本人に設定していただいてください（係員は見ません）。', 'Ask the applicant to choose the new card\'s PINs on their screen (the clerk does not see them).')),
       el('p', {}, tr('暗証番号を設定しない場合（顔認証マイナンバーカード）:', 'No PINs (face-authentication card):')),
       button('face-auth', tr('顔認証マイナンバーカードにする', 'Face-authentication card'), () => act('/api/face-auth')));
+  }
+  if (c.state === 'approved' && c.certificate_receipt) {
+    // The certificate prints at this office: the station scans this number like a terminal's receipt.
+    parts.push(el('p', { id: 'certificate-receipt', class: 'ok big' }, tr('証明書の受付番号: ', 'Certificate receipt: '),
+      el('span', { class: 'ref', translate: 'no' }, `${c.certificate_receipt}`)),
+    el('p', {}, tr('印刷ステーションでこの番号を読み取り、印刷・手数料（窓口）・交付へ進んでください。', 'Scan this number at the print station, then print, take the counter fee and hand it over.')));
   }
   if (c.state === 'approved' && !c.mailed) parts.push(button('close', tr('完了', 'Done'), () => act('/api/close'), 'primary'));
   if (c.state === 'aborted') {

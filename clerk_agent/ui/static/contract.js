@@ -351,13 +351,19 @@ export const PROCEDURES = deepFreeze([
     "code": "certificate_kiosk",
     "ja": "証明書交付",
     "en": "Certificate issuance"
+  },
+  {
+    "code": "certificate_request",
+    "ja": "証明書の交付請求",
+    "en": "Certificate request"
   }
 ]);
 export const IDENTITY_PROCEDURES = deepFreeze([
   "card_application",
   "card_renewal",
   "ecert_issue_renew",
-  "pin_reset"
+  "pin_reset",
+  "certificate_request"
 ]);
 export const MAILED_PROCEDURES = deepFreeze([
   "card_application",

@@ -62,6 +62,16 @@ export function createDecisionForm({ path, current, notes, refresh, decided }) {
     }
     const body = { attested: true, expected_version: current().version };
     if (reason) body.reason_code = reason;
+    // A certificate request names the resident record the officer confirmed; the hub issues from it.
+    if (action.value === "approve" && current().certificate) {
+      const resident = $("decision-resident").value.trim();
+      if (!resident) {
+        showError(t("decision_need_resident"), $("decision-submit"));
+        $("decision-resident").focus();
+        return;
+      }
+      body.resident_id = resident;
+    }
     try {
       // Rejecting for suspected impersonation flags the case first: its evidence is held before anything else.
       if (HOLD_ON_DECISION.includes(reason) && OFFICER_FLAGS.includes(reason) && notes.canFlag()) {

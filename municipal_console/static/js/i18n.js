@@ -1,7 +1,16 @@
 // Language: Japanese by default, English on request; the choice persists in localStorage.
-// Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*) come from contract.js, generated from
+// Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*, certkind_*, certscope_*, certoption_*) come from contract.js, generated from
 // service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md §3).
-import { HOLD_REASONS, PROCEDURES, REASON_LABELS, REPORT_FIGURES, STATE_LABELS } from "./contract.js";
+import {
+  CERTIFICATE_KINDS,
+  CERTIFICATE_OPTIONS,
+  CERTIFICATE_SCOPES,
+  HOLD_REASONS,
+  PROCEDURES,
+  REASON_LABELS,
+  REPORT_FIGURES,
+  STATE_LABELS,
+} from "./contract.js";
 import { STRINGS } from "./strings.js";
 
 const byCode = (list) => Object.fromEntries(list.map((entry) => [entry.code, entry]));
@@ -11,6 +20,9 @@ const CONTRACT_LABELS = {
   hold: byCode(HOLD_REASONS),
   procedure: byCode(PROCEDURES),
   figure: byCode(REPORT_FIGURES),
+  certkind: byCode(CERTIFICATE_KINDS),
+  certscope: byCode(CERTIFICATE_SCOPES),
+  certoption: byCode(CERTIFICATE_OPTIONS),
 };
 
 const KEY = "madoguchi.console.lang";

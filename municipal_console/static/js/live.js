@@ -7,7 +7,7 @@ import { createDecisionForm } from "./decision.js";
 import { createCardFace } from "./cardface.js";
 import { createDocViewer } from "./docviewer.js";
 import { $, el, show, status, showError, busy, guard, timeOf } from "./dom.js";
-import { t, label, onLangChange } from "./i18n.js";
+import { t, label, currentLang, onLangChange } from "./i18n.js";
 import { LiveLink } from "./livelink.js";
 import { createLiveness } from "./liveness.js";
 import { createNotes } from "./notes.js";
@@ -174,7 +174,26 @@ export function createLiveScreen({ onDone }) {
     $("live-state").textContent = label("state", current.state);
     $("live-state").dataset.state = current.state;
     $("live-procedure").textContent = label("procedure", current.procedure);
+    renderCertificate();
     show("begin-review", current.state === "evidence_captured");
+  }
+
+  // A counter certificate request: what is asked for, by the hub's labels (docs/certificates.md §Counter).
+  function renderCertificate() {
+    const asked = current.certificate;
+    show("live-certificate", Boolean(asked));
+    show("decision-resident-field", Boolean(asked) && asked.state === "awaiting_decision");
+    if (!asked) return;
+    const options = asked.options.map((code) => label("certoption", code));
+    $("live-certificate-summary").textContent = t("certificate_summary", {
+      kind: label("certkind", asked.kind),
+      count: asked.count,
+      scope: asked.scope ? ` · ${label("certscope", asked.scope)}` : "",
+      options: options.length ? ` · ${options.join(currentLang() === "en" ? ", " : "、")}` : "",
+    });
+    $("live-certificate-receipt").textContent = asked.receipt_number
+      ? t("certificate_receipt", { receipt: asked.receipt_number })
+      : "";
   }
 
   function renderConnection() {

@@ -96,6 +96,34 @@ def test_mail_states_only_for_card_procedures() -> None:
     assert CaseState.mailed not in _reachable(Procedure.pin_reset)
 
 
+def test_certificate_request_is_decided_by_the_officer_and_never_mailed() -> None:
+    # The counter's certificate request (docs/certificates.md §Counter): the identity review, then the device closes.
+    reachable = _reachable(Procedure.certificate_request)
+    assert {
+        CaseState.queued_for_officer,
+        CaseState.approved,
+        CaseState.rejected,
+        CaseState.closed,
+    } <= reachable
+    assert CaseState.pin_request_sealed not in reachable
+    assert CaseState.mailed not in reachable
+    with pytest.raises(LifecycleError):
+        plan(
+            state=CaseState.officer_review,
+            action=Action.approve,
+            actor=Actor.device,
+            procedure=Procedure.certificate_request,
+            attested=True,
+        )
+    closed = plan(
+        state=CaseState.approved,
+        action=Action.close,
+        actor=Actor.device,
+        procedure=Procedure.certificate_request,
+    )
+    assert closed.target is CaseState.closed
+
+
 def test_every_state_is_reachable_for_card_application() -> None:
     assert _reachable(Procedure.card_application) == set(CaseState)
 
