@@ -213,6 +213,8 @@ NOT_AT_THE_COUNTER: Final = frozenset(
         "offer_required",
         "officer_busy",
         "reassign_refused",
+        "report_not_found",  # reports are read by supervisors, managers and the ministry in the console
+        "reports_not_allowed",
         "resident_check_closed",
         "resident_check_unavailable",
         "review_closed",

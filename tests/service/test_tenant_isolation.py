@@ -223,6 +223,7 @@ CERTIFICATE_ROUTES = {
     ),
     ("GET", "/api/v1/certificates/ledger"),
     ("GET", "/api/v1/municipalities/{code}/certificates/settlement"),
+    ("GET", "/api/v1/municipalities/{code}/certificates/settlement.pdf"),
     ("GET", "/api/v1/municipalities/{code}/certificate-config"),
     ("PUT", "/api/v1/municipalities/{code}/certificate-config"),
     ("GET", "/api/v1/verify/{code}"),
