@@ -10,9 +10,7 @@ request once recorded.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import secrets
 
 from sqlalchemy import select
@@ -30,7 +28,6 @@ from service.certificates.rules import choice_refusal, record_refusal
 from service.certificates.runtime import CertificateRuntime
 from service.integrations.resident import CertificateRecord
 from service.kit import clock
-from service.kit.envelope import aad_for
 from service.kit.ids import random_id
 from service.tenancy import service as tenancy_service
 from service.wire.cases import Action
@@ -171,32 +168,16 @@ async def issue_on_approval(
     job.config_version = version
     # The same issuance as the kiosk's reprint: rendered and signed with the row locked (one case, one officer).
     await issuing.issue_copy(session, runtime=runtime, job=job, source=source)
-    sealed = runtime.evidence.keyring.seal(
-        json.dumps(source.to_json(), ensure_ascii=False).encode(),
-        aad_for(case_id=job.id, field="certificate_source", object_id=job.id),
-    )
-    job.source_kek_id, job.source_wrapped_key, job.source_ciphertext = (
-        sealed.kek_id,
-        sealed.wrapped_key,
-        sealed.ciphertext,
-    )
-    job.receipt_issued_at = now
-    job.expires_at = now + dt.timedelta(minutes=config.uncollected_minutes)
-    job.state = JobState.receipt_issued.value
-    job.updated_at = now
-    await audit.record(
+    return await issuing.issue_receipt(
         session,
-        actor=principal,
-        action="certificate.receipt_issued",
-        municipality_code=job.municipality_code,
-        case_id=case.id,
-        object_type="certificate_job",
-        object_id=job.id,
+        principal=principal,
+        job=job,
+        source=source,
+        config=config,
+        runtime=runtime,
         from_state=AWAITING_DECISION,
-        to_state=job.state,
-        reason_code=job.kind,
+        case_id=case.id,
     )
-    return job
 
 
 async def close_without_issue(

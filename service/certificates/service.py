@@ -395,6 +395,31 @@ async def complete_issue(
     if job is None or job.state != ISSUING or job.kiosk_device_id != principal.id:
         raise ChallengeUsed("the request is no longer waiting for its certificate")
     _, config = await settings_for(session, job.municipality_code)
+    await store_copy(session, runtime=runtime, job=job, prepared=prepared)
+    return await issue_receipt(
+        session,
+        principal=principal,
+        job=job,
+        source=source,
+        config=config,
+        runtime=runtime,
+        from_state=AWAITING_CARD,
+    )
+
+
+async def issue_receipt(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    job: CertificateJob,
+    source: IssueInput,
+    config: CertificateSettings,
+    runtime: CertificateRuntime,
+    from_state: str,
+    case_id: str | None = None,
+) -> CertificateJob:
+    """Seal the record extract with the job (for a reprint; shredded at hand-over) and issue the receipt: the one
+    ending of the terminal's card step and of the counter's approved request (docs/certificates.md §Binding)."""
     now = clock.now()
     sealed = runtime.evidence.keyring.seal(
         json.dumps(source.to_json(), ensure_ascii=False).encode(),
@@ -405,7 +430,6 @@ async def complete_issue(
         sealed.wrapped_key,
         sealed.ciphertext,
     )
-    await store_copy(session, runtime=runtime, job=job, prepared=prepared)
     job.receipt_issued_at = now
     job.expires_at = now + dt.timedelta(minutes=config.uncollected_minutes)
     job.state = JobState.receipt_issued.value
@@ -415,9 +439,10 @@ async def complete_issue(
         actor=principal,
         action="certificate.receipt_issued",
         municipality_code=job.municipality_code,
+        case_id=case_id,
         object_type="certificate_job",
         object_id=job.id,
-        from_state=AWAITING_CARD,
+        from_state=from_state,
         to_state=job.state,
         reason_code=job.kind,
     )
