@@ -10,10 +10,14 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from clerk_agent.card.virtual.build import MissingPki, build_virtual_card, load_card_material, person
 from clerk_agent.card.virtual.people import PEOPLE, VirtualPerson
 from clerk_agent.card.virtual.vicc import ViccClient
+
+if TYPE_CHECKING:
+    from clerk_agent.config import AgentSettings
 
 
 def _test_card_banner(holder: VirtualPerson, host: str, port: int) -> str:
@@ -56,32 +60,35 @@ def _virtual_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace, command: str, extra: dict[str, object]) -> AgentSettings | None:
+    """The agent's settings from CLERK_* with the command line's overrides; None (after saying why) without a device."""
+    from clerk_agent.config import AgentSettings
+
+    given = {
+        "hub_url": args.hub_url,
+        "device_id": args.device_id,
+        "key_file": args.key_file,
+        "card_source": args.card,
+        "pki_dir": args.pki_dir_run,
+        **extra,
+    }
+    settings = AgentSettings(**{key: value for key, value in given.items() if value is not None})
+    if not settings.device_id:
+        sys.stderr.write(f"clerk-agent {command}: set CLERK_DEVICE_ID or --device-id\n")
+        return None
+    logging.getLogger("clerk_agent").setLevel(logging.INFO)
+    return settings
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
     from clerk_agent.app import run
-    from clerk_agent.config import AgentSettings
-
-    overrides = {
-        key: value
-        for key, value in {
-            "hub_url": args.hub_url,
-            "device_id": args.device_id,
-            "key_file": args.key_file,
-            "card_source": args.card,
-            "pki_dir": args.pki_dir_run,
-            "data_dir": args.data_dir,
-            "ui_port": args.ui_port,
-        }.items()
-        if value is not None
-    }
-    settings = AgentSettings(**overrides)
-    if not settings.device_id:
-        sys.stderr.write("clerk-agent run: set CLERK_DEVICE_ID or --device-id\n")
-        return 2
-    logging.getLogger("clerk_agent").setLevel(logging.INFO)
     from clerk_agent.media import MediaSettingsError
 
+    settings = _settings(args, "run", {"data_dir": args.data_dir, "ui_port": args.ui_port})
+    if settings is None:
+        return 2
     try:
         asyncio.run(run(settings))
     except MediaSettingsError as exc:
@@ -93,28 +100,19 @@ def _run(args: argparse.Namespace) -> int:
 def _kiosk(args: argparse.Namespace) -> int:
     import asyncio
 
-    from clerk_agent.config import AgentSettings
     from clerk_agent.kiosk.app import run_kiosk
 
-    overrides = {
-        key: value
-        for key, value in {
-            "hub_url": args.hub_url,
-            "device_id": args.device_id,
-            "key_file": args.key_file,
-            "card_source": args.card,
-            "pki_dir": args.pki_dir_run,
+    settings = _settings(
+        args,
+        "kiosk",
+        {
             "kiosk_printer_uri": args.printer,
             "kiosk_municipality_code": args.municipality,
             "kiosk_ui_port": args.ui_port,
-        }.items()
-        if value is not None
-    }
-    settings = AgentSettings(**overrides)
-    if not settings.device_id:
-        sys.stderr.write("clerk-agent kiosk: set CLERK_DEVICE_ID or --device-id\n")
+        },
+    )
+    if settings is None:
         return 2
-    logging.getLogger("clerk_agent").setLevel(logging.INFO)
     asyncio.run(run_kiosk(settings))
     return 0
 
