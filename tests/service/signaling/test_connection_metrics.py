@@ -70,9 +70,9 @@ async def test_both_sides_report_and_the_officer_and_supervisor_read(
     async with sessionmaker() as session:
         events = (
             await session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.case_id == case_id, AuditEvent.action == "live.connection_metrics_recorded"
-                )
+                select(AuditEvent)
+                .where(AuditEvent.case_id == case_id, AuditEvent.action == "live.connection_metrics_recorded")
+                .order_by(AuditEvent.id)  # without it PostgreSQL may return the rows in any order
             )
         ).all()
     assert [(e.actor_kind, e.object_type, e.reason_code) for e in events] == [
