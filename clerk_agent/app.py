@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Coroutine
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
@@ -41,6 +43,35 @@ def bind_local(port: int) -> socket.socket:
     return sock
 
 
+async def serve_with(
+    app: ASGIApp,
+    sock: socket.socket,
+    flow: Coroutine[object, object, None],
+    slot: CardSlot,
+    *,
+    ready: asyncio.Event | None,
+    name: str,
+) -> None:
+    """A local UI, its flow and the card monitor in one TaskGroup until uvicorn returns (signal); `ready` is set once
+    the UI answers. The counter and the lobby terminal both run this way."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+    )
+    async with asyncio.TaskGroup() as group:
+        serving = group.create_task(server.serve(sockets=[sock]), name=f"{name}-ui")
+        flow_task = group.create_task(flow, name=f"{name}-flow")
+        card_task = group.create_task(slot.watch(), name="card-monitor")
+        if ready is not None:
+            # uvicorn exposes readiness only as a flag, so it is polled.
+            while not server.started:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            ready.set()
+        await serving
+        # uvicorn returned (signal): stop the rest with it.
+        flow_task.cancel()
+        card_task.cancel()
+
+
 async def run(
     settings: AgentSettings, *, ready: asyncio.Event | None = None, sock: socket.socket | None = None
 ) -> None:
@@ -64,25 +95,10 @@ async def run(
         printer = IppPrinter(settings.printer_uri) if settings.printer_uri else None
         station = PrintStation(HubClient(link), printer)
         app = create_ui(flow, hub_url=settings.hub_url, station=station)
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
-        )
         port = sock.getsockname()[1]
         logger.warning("counter UI: http://127.0.0.1:%d/ (applicant: /applicant)", port)
         try:
-            async with asyncio.TaskGroup() as group:
-                serving = group.create_task(server.serve(sockets=[sock]), name="counter-ui")
-                flow_task = group.create_task(flow.run(), name="counter-flow")
-                card_task = group.create_task(slot.watch(), name="card-monitor")
-                if ready is not None:
-                    # uvicorn exposes readiness only as a flag, so it is polled.
-                    while not server.started:  # noqa: ASYNC110
-                        await asyncio.sleep(0.05)
-                    ready.set()
-                await serving
-                # uvicorn returned (signal): stop the rest with it.
-                flow_task.cancel()
-                card_task.cancel()
+            await serve_with(app, sock, flow.run(), slot, ready=ready, name="counter")
         finally:
             with contextlib.suppress(Exception):
                 store.close()

@@ -6,9 +6,7 @@ import asyncio
 import logging
 import socket
 
-import uvicorn
-
-from clerk_agent.app import bind_local, card_slot
+from clerk_agent.app import bind_local, card_slot, serve_with
 from clerk_agent.config import AgentSettings
 from clerk_agent.kiosk.flow import KioskFlow
 from clerk_agent.kiosk.ui import create_kiosk_ui
@@ -43,21 +41,5 @@ async def run_kiosk(
             municipality_code=settings.kiosk_municipality_code,
             idle_timeout_s=settings.kiosk_idle_seconds,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_kiosk_ui(flow), log_level="warning", access_log=False, lifespan="off", ws="none"
-            )
-        )
         logger.warning("lobby terminal UI: http://127.0.0.1:%d/", sock.getsockname()[1])
-        async with asyncio.TaskGroup() as group:
-            serving = group.create_task(server.serve(sockets=[sock]), name="kiosk-ui")
-            flow_task = group.create_task(flow.run(), name="kiosk-flow")
-            card_task = group.create_task(slot.watch(), name="card-monitor")
-            if ready is not None:
-                # uvicorn exposes readiness only as a flag, so it is polled.
-                while not server.started:  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-                ready.set()
-            await serving
-            flow_task.cancel()
-            card_task.cancel()
+        await serve_with(create_kiosk_ui(flow), sock, flow.run(), slot, ready=ready, name="kiosk")
