@@ -87,10 +87,10 @@ async def on_case_transition(
 
 async def dispatch(session: AsyncSession, *, limit: int, effects: Sequence[EventEffect]) -> int:
     """Fan the oldest undispatched events out into deliveries and effects; returns how many were dispatched."""
-    events = await repository.claim_undispatched(session, limit=limit)
+    now = clock.now()
+    events = await repository.claim_undispatched(session, limit=limit, at=now)
     if not events:
         return 0
-    now = clock.now()
     subscriptions = await repository.active_subscriptions(session, {e.municipality_code for e in events})
     for event in events:
         for sub in subscriptions:
@@ -111,7 +111,6 @@ async def dispatch(session: AsyncSession, *, limit: int, effects: Sequence[Event
                 )
         for effect in effects:
             await effect.on_event(session, event)
-        event.dispatched_at = now
     await session.flush()
     return len(events)
 
