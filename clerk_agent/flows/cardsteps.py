@@ -223,6 +223,7 @@ class CardSteps:
             atr=read.atr.hex(),
             card_face=b64(read.card_face.raw) if read.card_face else None,
             card_face_signature=b64(read.card_face_signature),
+            card_generation=read.generation,
         )
         try:
             outcome = await self.desk.client.submit_card_proof(challenge.case_id, proof)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from service.wire.card_profiles import CARD_GENERATION_LABELS
 from service.wire.cases import (
     DECISION_ACTIONS,
     IDENTITY_PROCEDURES,
@@ -89,6 +90,8 @@ def contract() -> dict[str, object]:
         "HOLD_ON_DECISION": [code for code in HOLD_REASON_LABELS if code in HOLD_ON_DECISION],
         "EVIDENCE_KINDS": [k.value for k in EvidenceKind],
         "STILL_KINDS": [k.value for k in StillKind],
+        # Which My Number Card generation a proof came from (docs/card.md §3), as the console names it.
+        "CARD_GENERATIONS": {g.value: {"ja": ja, "en": en} for g, (ja, en) in CARD_GENERATION_LABELS.items()},
         "CERTIFICATE_KINDS": [{"code": k.value, "ja": ja, "en": en} for k, (ja, en) in KIND_LABELS.items()],
         "CERTIFICATE_SCOPES": [{"code": s.value, "ja": ja, "en": en} for s, (ja, en) in SCOPE_LABELS.items()],
         "CERTIFICATE_OPTIONS": [

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from clerk_agent.card.apdu import SW
 from clerk_agent.card.protocol import FORBIDDEN_FILES, JPKI_AID, KENHOJO_AID, KENKAKU_AID
-from clerk_agent.card.virtual.signing import CardKey, card_sign
+from clerk_agent.card.virtual.signing import CardKey, pkcs1v15_sign_raw, signed_response
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 VIOLATIONS_ENV = "MADOGUCHI_APDU_VIOLATIONS_FILE"
@@ -75,7 +77,7 @@ class KeyReference:
 class PrivateKey:
     """A signing key EF, usable after `required_key` was verified."""
 
-    key: CardKey  # RSA-2048 on the current card, ECDSA P-384 on the next (signing.card_sign)
+    key: CardKey  # RSA-2048 on the current card, ECDSA P-384 on the next (signing.signed_response)
     required_key: int
 
 
@@ -133,14 +135,6 @@ def _parse(apdu: bytes) -> _Command | None:
 
 def _sw(sw: int, data: bytes = b"") -> bytes:
     return data + sw.to_bytes(2, "big")
-
-
-def _signed(key: CardKey, block: bytes) -> bytes:
-    # A block the key's scheme cannot take (too long for PKCS#1 padding, not a SHA-384 hash for P-384) is 6700.
-    try:
-        return _sw(SW.OK, card_sign(key, block))
-    except ValueError:
-        return _sw(SW.WRONG_LENGTH)
 
 
 class VirtualMyNumberCard:
@@ -315,13 +309,21 @@ class VirtualMyNumberCard:
         private = app.private_keys[fid]
         if (app.aid, private.required_key) not in self._verified:
             return _sw(SW.SECURITY_NOT_SATISFIED)
-        return _signed(private.key, c.data)
+        if not isinstance(private.key, rsa.RSAPrivateKey):
+            return signed_response(private.key, c.data)  # the next generation's P-384 key
+        if not 1 <= len(c.data) <= 245:
+            return _sw(SW.WRONG_LENGTH)
+        return _sw(SW.OK, pkcs1v15_sign_raw(private.key, c.data))
 
     def _answer_with_own_key(self, c: _Command) -> bytes:
         # No key EF and no VERIFY: the AP's own key signs any DigestInfo it is given (docs/card-face-binding.md).
         if self._df is None or self._df.own_key is None:
             return _sw(SW.WRONG_P1P2)
-        return _signed(self._df.own_key, c.data)
+        if not isinstance(self._df.own_key, rsa.RSAPrivateKey):
+            return signed_response(self._df.own_key, c.data)
+        if not 1 <= len(c.data) <= 245:
+            return _sw(SW.WRONG_LENGTH)
+        return _sw(SW.OK, pkcs1v15_sign_raw(self._df.own_key, c.data))
 
     # --- helpers for tests and the CLI ------------------------------------------------------------
 

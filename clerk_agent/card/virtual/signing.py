@@ -6,7 +6,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from clerk_agent.card.apdu import SHA256_DIGEST_INFO_PREFIX
+from clerk_agent.card.apdu import SHA256_DIGEST_INFO_PREFIX, SW
 
 
 def pkcs1v15_sign_arithmetic(key: rsa.RSAPrivateKey, block: bytes) -> bytes:
@@ -55,3 +55,11 @@ def card_sign(key: CardKey, block: bytes) -> bytes:
     if not 1 <= len(block) <= key.key_size // 8 - 11:
         raise ValueError("block does not fit PKCS#1 v1.5 padding")
     return pkcs1v15_sign_raw(key, block)
+
+
+def signed_response(key: CardKey, block: bytes) -> bytes:
+    """The card's answer (data ‖ SW): the signature and 9000, or 6700 when the block does not fit the key's scheme."""
+    try:
+        return card_sign(key, block) + SW.OK.to_bytes(2, "big")
+    except ValueError:
+        return SW.WRONG_LENGTH.to_bytes(2, "big")

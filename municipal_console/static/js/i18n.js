@@ -2,6 +2,7 @@
 // Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*, certkind_*, certscope_*, certoption_*) come from contract.js, generated from
 // service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md §3).
 import {
+  CARD_GENERATIONS,
   CERTIFICATE_KINDS,
   CERTIFICATE_OPTIONS,
   CERTIFICATE_SCOPES,
@@ -23,6 +24,7 @@ const CONTRACT_LABELS = {
   certkind: byCode(CERTIFICATE_KINDS),
   certscope: byCode(CERTIFICATE_SCOPES),
   certoption: byCode(CERTIFICATE_OPTIONS),
+  cardgen: CARD_GENERATIONS, // which My Number Card a proof came from (docs/card.md §3)
 };
 
 const KEY = "madoguchi.console.lang";
