@@ -95,6 +95,12 @@ def make_card(
     )
 
 
+def rsa_key(key: CardKey) -> rsa.RSAPrivateKey:
+    """A current card's key, typed as such (IssuedCard holds keys of either generation)."""
+    assert isinstance(key, rsa.RSAPrivateKey), "a current card's keys are RSA"
+    return key
+
+
 def card_face_code(person_key: str, generation: CardGeneration) -> str:
     """What the clerk types to open the card face: 照合番号B, or the 照合番号 printed on a next-generation card."""
     holder = person(person_key)

@@ -42,7 +42,7 @@ from clerk_agent.errors import (
 from service.cardproof.verify import signed_bytes_for
 from service.wire.card_profiles import NEXT, CardGeneration
 from tests.images import png_bomb
-from tests.plugins.cardkit import DER, GENERATIONS, card_face_code, issued_card, make_card
+from tests.plugins.cardkit import DER, GENERATIONS, card_face_code, issued_card, make_card, rsa_key
 
 HANAKO = person("yamada_hanako")
 CHALLENGE = PossessionChallenge("https://hub.madoguchi.test", "bm9uY2UtMjU2LWJpdHM", "case_0001")
@@ -103,7 +103,7 @@ def test_counter_read_returns_card_material_and_a_valid_possession_signature(
     )
     # The card-face AP answered the same challenge with the key written in the face (DF24).
     assert result.card_face_signature is not None
-    face_key = issued.card_face_key.public_key()
+    face_key = rsa_key(issued.card_face_key).public_key()
     assert result.card_face.card_public_key == rsa_public_key_field(face_key)
     face_key.verify(result.card_face_signature, message, padding.PKCS1v15(), hashes.SHA256())
     assert result.atr == hanako_card.atr
