@@ -377,17 +377,11 @@ class MyNumberCard:
         """VERIFY the 4-digit auth PIN (on the reader's PIN pad if any); wipes `pin`; returns the tries before it."""
         return self._verify(PinKind.JPKI_AUTH, pin, 4, confirm_last_try=confirm_last_try, use_pinpad=True)
 
-    def _signature_input(self, message: bytes) -> bytes:
-        """What COMPUTE DIGITAL SIGNATURE is given for `message` on this card's generation."""
-        if self.profile.signature is SignatureScheme.ECDSA_P384_SHA384:
-            return hashlib.sha384(message).digest()  # the bare hash; the card answers r ‖ s
-        return apdu.sha256_digest_info(hashlib.sha256(message).digest())
-
     def sign_auth(self, message: bytes) -> bytes:
-        """Sign `message` with the authentication key; needs a verified PIN.
+        """Sign SHA-256(message) with the authentication key (PKCS#1 v1.5 DigestInfo); needs a verified PIN.
 
-        Current card: PKCS#1 v1.5 over a SHA-256 DigestInfo. Next generation: ECDSA P-384 over SHA-384, returned as
-        the card gives it (r ‖ s, 96 bytes).
+        That is the current card; the next generation signs SHA-384(message) with ECDSA P-384 and answers r ‖ s,
+        96 bytes, passed on as the card gives it (docs/card.md §3.4).
         """
         block = self._signature_input(message)
         aid, key_fid = self.profile.auth_aid, self.profile.ef_auth_key
@@ -401,6 +395,12 @@ class MyNumberCard:
         if rsp.sw == SW.SECURITY_NOT_SATISFIED:
             raise ApduFailed(rsp.sw, "COMPUTE DIGITAL SIGNATURE before the PIN was verified")
         return apdu.expect_ok(rsp, "COMPUTE DIGITAL SIGNATURE")
+
+    def _signature_input(self, message: bytes) -> bytes:
+        """What COMPUTE DIGITAL SIGNATURE is given for `message` on this card's generation."""
+        if self.profile.signature is SignatureScheme.ECDSA_P384_SHA384:
+            return hashlib.sha384(message).digest()  # the bare hash; the card answers r ‖ s
+        return apdu.sha256_digest_info(hashlib.sha256(message).digest())
 
     # --- 券面事項確認AP (Kenkaku) ---------------------------------------------------------------------
 
