@@ -92,6 +92,8 @@ async def test_renewal_reads_the_card_through_pcscd(
         await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})
         checked = await counter.post("/api/card/check")
         assert checked["case"]["pin_retries"] == 3  # type: ignore[index]
+        # The card check found the generation: the clerk is told which code to type (docs/card.md §3.2).
+        assert checked["case"]["card_generation"] == card_generation.value  # type: ignore[index]
         await counter.post("/api/request-verification")
         queued = await counter.until("queued_for_officer")
         case_id = str(queued["case"]["case_id"])  # type: ignore[index]
