@@ -59,10 +59,14 @@ _P384_COORDINATE = 48
 CardPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
+class UnsupportedAlgorithm(ValueError):
+    """A well-formed certificate whose key or hash fits no card generation (another curve, another hash)."""
+
+
 def generation_of(cert: x509.Certificate) -> CardGeneration:
     """Which card generation a JPKI authentication certificate belongs to, by its key and its signature's hash.
 
-    ValueError names what fits neither: RSA-2048+ / SHA-256 is the current card, P-384 / SHA-384 the next.
+    UnsupportedAlgorithm names what fits neither: RSA-2048+ / SHA-256 is the current card, P-384 / SHA-384 the next.
     """
     key = cert.public_key()
     hash_name = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else "none"
@@ -72,9 +76,9 @@ def generation_of(cert: x509.Certificate) -> CardGeneration:
         generation, wanted = CardGeneration.GEN2028, "sha384"
     else:
         curve = f" on {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey) else ""
-        raise ValueError(f"a {type(key).__name__}{curve} key belongs to no card generation")
+        raise UnsupportedAlgorithm(f"a {type(key).__name__}{curve} key belongs to no card generation")
     if hash_name != wanted:
-        raise ValueError(
+        raise UnsupportedAlgorithm(
             f"{generation.value} certificates are signed with {wanted}, this one with {hash_name}"
         )
     return generation
@@ -402,9 +406,12 @@ def verify_card_proof(
         generation = generation_of(cert)
         if reported_generation is not None and CardGeneration(reported_generation) is not generation:
             mismatch = f"the agent reported {CardGeneration(reported_generation).value}, the certificate is {generation.value}"
+    except UnsupportedAlgorithm as exc:
+        failed = CheckResult(
+            CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_ALGORITHM_UNSUPPORTED, str(exc)
+        )
     except ValueError as exc:
-        failed = _certificate_failure(exc)
-        generation = None
+        failed = CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_MALFORMED, str(exc))
     if card_face is not None:
         face_check, face_key_check, face = _check_card_face(
             card_face,
@@ -477,14 +484,6 @@ def verify_card_proof(
         card_face=face,
         card_generation=generation.value if generation else None,
     )
-
-
-def _certificate_failure(exc: ValueError) -> CheckResult:
-    """CERT_MALFORMED for bytes that are no certificate; CERT_ALGORITHM_UNSUPPORTED for another scheme's."""
-    text = str(exc)
-    if "card generation" in text or "signed with" in text:
-        return CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_ALGORITHM_UNSUPPORTED, text)
-    return CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_MALFORMED, text)
 
 
 def _revocation_check(outcome: RevocationOutcome) -> CheckResult:
