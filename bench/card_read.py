@@ -114,7 +114,6 @@ def main(argv: list[str] | None = None) -> int:
         read_rtt = median_round_trip(
             slot.reader, args.selects, [select, apdu.read_binary_sfi(0x0A, 0, 256).encode()]
         )
-        print(f"card {generation.value}; load average {os.getloadavg()[0]:.2f}")
         print(f"reader {slot.reader}; median round trip over {args.selects}: SELECT {floor_rtt * 1e3:.3f} ms")
         print(f"  (for comparison, a 256-byte READ BINARY: {read_rtt * 1e3:.3f} ms)")
         print(f"{'variant':<34}{'APDUs':>6}{'read ms':>10}{'floor ms':>10}{'ratio':>7}{'session ms':>12}")
@@ -134,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "read = the counter read on an open exclusive connection; session adds connect and the resetting close"
         )
+        print(f"card: {generation.value} (docs/card.md §3); load average {os.getloadavg()[0]:.2f}")
     finally:
         if card_process is not None:
             card_process.send_signal(signal.SIGTERM)

@@ -211,16 +211,7 @@ def _birth_date_forms(day: dt.date) -> list[str]:
 
 
 SECRETS = _patterns(
-    [
-        HOLDER.auth_pin,
-        HOLDER.sign_password,
-        HOLDER.kenhojo_pin,
-        HOLDER.security_code,
-        HOLDER.code_b,
-        # The 照合番号 printed on the next-generation card (docs/card.md §3.2): an access code like 照合番号B.
-        card_face_code(HOLDER.key, CardGeneration.GEN2028),
-        *CHOSEN,
-    ]
+    [HOLDER.auth_pin, HOLDER.sign_password, HOLDER.kenhojo_pin, HOLDER.security_code, HOLDER.code_b, *CHOSEN]
 )
 MY_NUMBER = _patterns(
     [
@@ -229,6 +220,8 @@ MY_NUMBER = _patterns(
         "-".join(re.findall("....", HOLDER.my_number)),
     ]
 )
+# The 照合番号 printed on the next-generation card (docs/card.md §3.2) is an access code like 照合番号B: nowhere.
+SECRETS += _patterns([card_face_code(HOLDER.key, CardGeneration.GEN2028)])
 _surname, _given = HOLDER.name.split("\u3000")
 ATTRIBUTES = _patterns(
     [

@@ -77,6 +77,8 @@ def contract() -> dict[str, object]:
         "REASONS": {action.value: _reasons(codes) for action, codes in REASONS.items()},
         "STATE_LABELS": {s.value: {"ja": ja, "en": en} for s, (ja, en) in STATE_LABELS.items()},
         "REASON_LABELS": {code: {"ja": ja, "en": en} for code, (ja, en) in REASON_LABELS.items()},
+        # Which My Number Card generation a proof came from (docs/card.md §3), as the console names it.
+        "CARD_GENERATIONS": {g.value: {"ja": ja, "en": en} for g, (ja, en) in CARD_GENERATION_LABELS.items()},
         "CONSENTS": [
             {"code": c.code, "version": c.version, "ja": c.ja, "en": c.en, "required": c.required}
             for c in CATALOGUE
@@ -90,8 +92,6 @@ def contract() -> dict[str, object]:
         "HOLD_ON_DECISION": [code for code in HOLD_REASON_LABELS if code in HOLD_ON_DECISION],
         "EVIDENCE_KINDS": [k.value for k in EvidenceKind],
         "STILL_KINDS": [k.value for k in StillKind],
-        # Which My Number Card generation a proof came from (docs/card.md §3), as the console names it.
-        "CARD_GENERATIONS": {g.value: {"ja": ja, "en": en} for g, (ja, en) in CARD_GENERATION_LABELS.items()},
         "CERTIFICATE_KINDS": [{"code": k.value, "ja": ja, "en": en} for k, (ja, en) in KIND_LABELS.items()],
         "CERTIFICATE_SCOPES": [{"code": s.value, "ja": ja, "en": en} for s, (ja, en) in SCOPE_LABELS.items()],
         "CERTIFICATE_OPTIONS": [

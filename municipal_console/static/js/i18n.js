@@ -2,7 +2,6 @@
 // Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*, certkind_*, certscope_*, certoption_*) come from contract.js, generated from
 // service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md §3).
 import {
-  CARD_GENERATIONS,
   CERTIFICATE_KINDS,
   CERTIFICATE_OPTIONS,
   CERTIFICATE_SCOPES,
@@ -13,10 +12,12 @@ import {
   STATE_LABELS,
 } from "./contract.js";
 import { STRINGS } from "./strings.js";
+import { CARD_GENERATIONS } from "./contract.js";
 
 const byCode = (list) => Object.fromEntries(list.map((entry) => [entry.code, entry]));
 const CONTRACT_LABELS = {
   state: STATE_LABELS,
+  cardgen: CARD_GENERATIONS, // which My Number Card a proof came from (docs/card.md §3)
   reason: REASON_LABELS,
   hold: byCode(HOLD_REASONS),
   procedure: byCode(PROCEDURES),
@@ -24,7 +25,6 @@ const CONTRACT_LABELS = {
   certkind: byCode(CERTIFICATE_KINDS),
   certscope: byCode(CERTIFICATE_SCOPES),
   certoption: byCode(CERTIFICATE_OPTIONS),
-  cardgen: CARD_GENERATIONS, // which My Number Card a proof came from (docs/card.md §3)
 };
 
 const KEY = "madoguchi.console.lang";
