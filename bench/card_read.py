@@ -4,7 +4,10 @@ The read: detect, auth certificate and its CA, PIN counters, VERIFY, COMPUTE DIG
 card face. The floor is measured in the same run: APDU count × median SELECT DF round trip. The virtual card
 runs as `clerk-agent virtual-card` in its own process, as a real card sits behind its own reader.
 
-    .venv/bin/python bench/card_read.py [--rounds 30] [--selects 300]
+    .venv/bin/python bench/card_read.py [--rounds 30] [--selects 300] [--generation gen2028]
+
+`--generation gen2028` reads the next-generation card (P-384, two APs; docs/card.md §3): detection first tries the
+current card's AP, so that read has one SELECT more.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 from clerk_agent.card import apdu  # noqa: E402
 from clerk_agent.card.pcsc import connect_with_backoff, reader_state, wait_for_card_event  # noqa: E402
-from clerk_agent.card.protocol import JPKI_AID, MyNumberCard  # noqa: E402
+from clerk_agent.card.protocol import MyNumberCard  # noqa: E402
 from clerk_agent.card.reading import PossessionChallenge, read_at_counter  # noqa: E402
+from clerk_agent.card.virtual.nextgen import printed_card_face_code  # noqa: E402
 from clerk_agent.card.virtual.pcscd import PcscdStack  # noqa: E402
 from clerk_agent.card.virtual.people import PEOPLE  # noqa: E402
 from service.cardproof import devpki  # noqa: E402
+from service.wire.card_profiles import CardGeneration, profile_for  # noqa: E402
 
 HOLDER = PEOPLE["yamada_hanako"]
 
@@ -49,8 +54,10 @@ def median_round_trip(reader: str, count: int, commands: list[bytes]) -> float:
     return statistics.median(samples)
 
 
-def counter_reads(reader: str, rounds: int, **options: int | bool) -> tuple[int, list[float], list[float]]:
-    """(APDU count, read-only times, connect+read+close times) over `rounds` full reads."""
+def counter_reads(
+    reader: str, rounds: int, code: str, **options: int | bool
+) -> tuple[int, list[float], list[float]]:
+    """(APDU count, read-only times, connect+read+close times) over `rounds` full reads; `code` opens the face."""
     read_times, session_times = [], []
     apdus = 0
     for index in range(rounds):
@@ -62,7 +69,7 @@ def counter_reads(reader: str, rounds: int, **options: int | bool) -> tuple[int,
             result = read_at_counter(
                 card,
                 auth_pin=bytearray(HOLDER.auth_pin.encode()),
-                code_b=bytearray(HOLDER.code_b.encode()),
+                code_b=bytearray(code.encode()),
                 challenge=PossessionChallenge("https://hub.bench", f"nonce-{index}", "case_bench"),
             )
             read_times.append(time.perf_counter() - start)
@@ -78,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--selects", type=int, default=300)
+    parser.add_argument("--generation", default="gen2016", choices=[g.value for g in CardGeneration])
     args = parser.parse_args(argv)
+    generation = CardGeneration(args.generation)
+    code = printed_card_face_code(HOLDER) if generation is CardGeneration.GEN2028 else HOLDER.code_b
     stack = PcscdStack()
     stack.acquire()
     card_process = None
@@ -91,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 *(sys.executable, "-m", "clerk_agent.cli", "virtual-card"),
                 *("--vpcd-port", str(slot.port), "--person", HOLDER.key, "--pki-dir", str(pki_dir)),
+                *("--generation", generation.value),
                 *(("--vpcd-netns", str(slot.netns)) if slot.netns else ()),
             ],
             cwd=ROOT,
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL,
         )
         wait_for_card_event(slot.reader, present=True, after=before, timeout=15)
-        select = apdu.select_df(JPKI_AID).encode()
+        select = apdu.select_df(profile_for(generation).auth_aid).encode()
         floor_rtt = median_round_trip(slot.reader, args.selects, [select])
         read_rtt = median_round_trip(
             slot.reader, args.selects, [select, apdu.read_binary_sfi(0x0A, 0, 256).encode()]
@@ -112,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             ("short EF ids, extended Le", {"max_chunk": 0xFF00}),
         ]
         for name, options in variants:
-            count, reads, sessions = counter_reads(slot.reader, args.rounds, **options)
+            count, reads, sessions = counter_reads(slot.reader, args.rounds, code, **options)
             read_ms = statistics.median(reads) * 1e3
             floor_ms = count * floor_rtt * 1e3
             print(
@@ -122,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "read = the counter read on an open exclusive connection; session adds connect and the resetting close"
         )
+        print(f"card: {generation.value} (docs/card.md §3); load average {os.getloadavg()[0]:.2f}")
     finally:
         if card_process is not None:
             card_process.send_signal(signal.SIGTERM)

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 def card_slot(settings: AgentSettings) -> CardSlot:
     """The configured reader: the in-process virtual card or a PC/SC reader by name."""
     if settings.virtual_card:
-        return VirtualSlot(settings.pki_dir, settings.virtual_person)
+        return VirtualSlot(settings.pki_dir, settings.virtual_person, settings.virtual_card_generation)
     return PcscSlot(settings.card_source)
 
 

@@ -13,15 +13,32 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from clerk_agent.card.virtual.build import MissingPki, build_virtual_card, load_card_material, person
+from clerk_agent.card.virtual.nextgen import printed_card_face_code
 from clerk_agent.card.virtual.people import PEOPLE, VirtualPerson
 from clerk_agent.card.virtual.vicc import ViccClient
+from service.wire.card_profiles import CardGeneration
 
 if TYPE_CHECKING:
     from clerk_agent.config import AgentSettings
 
 
-def _test_card_banner(holder: VirtualPerson, host: str, port: int) -> str:
+def _test_card_banner(
+    holder: VirtualPerson, host: str, port: int, generation: CardGeneration = CardGeneration.GEN2016
+) -> str:
     # This card is synthetic and its secrets are meant to be typed in a demo; no real PIN ever passes here.
+    if generation is CardGeneration.GEN2028:
+        # Two PINs and the 照合番号 printed on the card (docs/card.md §3).
+        return "\n".join(
+            [
+                f"Virtual next-generation My Number Card (TEST CARD, P-384) on vpcd {host}:{port}",
+                f"  person: {holder.key} ({holder.name}, born {holder.birth_date.isoformat()})",
+                f"  利用者証明用暗証番号 (auth PIN): {holder.auth_pin}",
+                f"  署名用パスワード (signing password): {holder.sign_password}",
+                "  generation: gen2028 (two applications, two PINs)",
+                f"  照合番号 (printed card-face code): {printed_card_face_code(holder)}",
+                "Ctrl-C removes the card.",
+            ]
+        )
     return "\n".join(
         [
             f"Virtual My Number Card (TEST CARD) on vpcd {host}:{port}",
@@ -38,7 +55,7 @@ def _test_card_banner(holder: VirtualPerson, host: str, port: int) -> str:
 def _virtual_card(args: argparse.Namespace) -> int:
     try:
         holder = person(args.person)
-        material = load_card_material(args.pki_dir, args.person)
+        material = load_card_material(args.pki_dir, args.person, CardGeneration(args.generation))
     except (KeyError, MissingPki) as exc:
         sys.stderr.write(f"clerk-agent virtual-card: {exc.args[0] if exc.args else exc}\n")
         return 2
@@ -52,7 +69,7 @@ def _virtual_card(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    banner = _test_card_banner(holder, args.vpcd_host, args.vpcd_port)
+    banner = _test_card_banner(holder, args.vpcd_host, args.vpcd_port, material.generation)
     print(banner, flush=True)
     client.start()
     stop.wait()
@@ -137,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     virtual.add_argument(
         "--person", default="yamada_hanako", choices=sorted(PEOPLE), help="which invented person"
+    )
+    virtual.add_argument(
+        "--generation",
+        default=CardGeneration.GEN2016.value,
+        choices=[g.value for g in CardGeneration],
+        help="gen2016: the current card (default); gen2028: the next-generation card (docs/card.md §3)",
     )
     virtual.add_argument(
         "--pki-dir",

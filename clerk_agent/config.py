@@ -32,6 +32,11 @@ class AgentSettings(BaseSettings):
         default="yamada_hanako", description="Which invented person the virtual card holds"
     )
     pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
+    virtual_card_generation: str = Field(
+        default="gen2016",
+        pattern=r"^(gen2016|gen2028)$",
+        description="Which card the virtual card is: gen2016 the current one, gen2028 the next (docs/card.md §3)",
+    )
     camera: Camera = Camera.synthetic
     # With camera=synthetic: who sits in front of it. "cardholder" is the virtual card's person (the chip photo
     # matches), "other" an invented stranger for practising a mismatch, "nobody" the moving test pattern.

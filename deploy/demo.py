@@ -40,7 +40,7 @@ DEMO_PERSON_NAME = "山田 花子 (Yamada Hanako, invented)"
 DEMO_CODE_B = "60041220344821"  # her card-face 照合番号B: era birth date, expiry year, security code
 DEMO_AUTH_PIN = "4721"  # her 利用者証明用暗証番号 (synthetic test card)
 PKI_VERSION = (
-    2  # service.cardproof.devpki.MANIFEST_VERSION (this script runs before the venv's imports matter)
+    3  # service.cardproof.devpki.MANIFEST_VERSION (this script runs before the venv's imports matter)
 )
 
 

@@ -41,6 +41,7 @@ from clerk_agent.card.virtual.build import person
 from clerk_agent.card.virtual.people import era_yymmdd
 from service.db import create_engine
 from service.models import metadata
+from service.wire.card_profiles import CardGeneration
 from tests._procs import free_port
 from tests.clerk_agent.app._pdf import pdf_lines
 from tests.clerk_agent.app.conftest import (
@@ -52,6 +53,7 @@ from tests.clerk_agent.app.conftest import (
     until_view,
 )
 from tests.factories import ELIGIBLE
+from tests.plugins.cardkit import GENERATIONS, card_face_code
 
 pytestmark = pytest.mark.e2e
 
@@ -153,9 +155,19 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Capture]:
         root.removeHandler(handler)
 
 
+@pytest.fixture(params=GENERATIONS, ids=lambda g: str(g.value))
+def card_generation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> CardGeneration:
+    """The sweep runs with each card generation: the agent's settings read it from CLERK_VIRTUAL_CARD_GENERATION."""
+    generation = CardGeneration(request.param)
+    monkeypatch.setenv("CLERK_VIRTUAL_CARD_GENERATION", generation.value)
+    return generation
+
+
 @pytest.fixture
-async def agent(hub: Hub, tmp_path: Path, sweep_pki: Path, capture: Capture) -> AsyncIterator[Agent]:
-    """The counter agent in process, with the virtual card."""
+async def agent(
+    hub: Hub, tmp_path: Path, sweep_pki: Path, capture: Capture, card_generation: CardGeneration
+) -> AsyncIterator[Agent]:
+    """The counter agent in process, with the virtual card of `card_generation`."""
     async with agent_running(hub, tmp_path / "agent", sweep_pki) as running:
         yield running
 
@@ -208,6 +220,8 @@ MY_NUMBER = _patterns(
         "-".join(re.findall("....", HOLDER.my_number)),
     ]
 )
+# The 照合番号 printed on the next-generation card (docs/card.md §3.2) is an access code like 照合番号B: nowhere.
+SECRETS += _patterns([card_face_code(HOLDER.key, CardGeneration.GEN2028)])
 _surname, _given = HOLDER.name.split("\u3000")
 ATTRIBUTES = _patterns(
     [
@@ -245,7 +259,7 @@ async def _database_rows(url: str) -> dict[str, list[str]]:
     return out
 
 
-async def _renewal_to_sealed_pins(hub: Hub, agent: Agent) -> str:
+async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGeneration) -> str:
     """The whole counter case; returns its id."""
     async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
         counter = CounterClient(ui)
@@ -266,7 +280,7 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent) -> str:
         await counter.until("step:queue")
         await officer.accept(case_id)
         await counter.until("session_live")
-        await counter.post("/api/code-b", {"code_b": HOLDER.code_b})
+        await counter.post("/api/code-b", {"code_b": card_face_code(HOLDER.key, generation)})
         applicant = CounterClient(ui)
         await applicant.open("/applicant")
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["pin"]["open"]))  # type: ignore[index]
@@ -323,9 +337,9 @@ async def _report_texts(hub: Hub) -> dict[str, str]:
 
 
 async def test_no_pin_my_number_or_attribute_where_it_must_not_be(
-    hub: Hub, agent: Agent, capture: Capture
+    hub: Hub, agent: Agent, capture: Capture, card_generation: CardGeneration
 ) -> None:
-    case_id = await _renewal_to_sealed_pins(hub, agent)
+    case_id = await _renewal_to_sealed_pins(hub, agent, card_generation)
     reports = await _report_texts(hub)
     hub.stop()  # flush the hub's log and release the database
     leaks: list[str] = []

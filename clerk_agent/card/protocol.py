@@ -1,5 +1,9 @@
 """My Number Card (マイナンバーカード) operations over any Transport: JPKI AP and 券面事項確認AP (Kenkaku).
 
+Both card generations are served: `detect` finds which one is in the reader and the object then follows its
+profile (service/wire/card_profiles.py, docs/card.md §3): application ids, file ids, the signature scheme (RSA-2048
+with a SHA-256 DigestInfo, or ECDSA P-384 over a SHA-384 hash) and the PIN set.
+
 The My Number itself is out of reach by construction: `FORBIDDEN_FILES` lists Kenhojo EF 0001 and
 Kenkaku EF 0005, and every SELECT EF or short-EF-id read goes through `_check_allowed` first
 (no My Number capture at the post office: docs/domain.md §A3, §B9; docs/card.md §1.3).
@@ -29,22 +33,33 @@ from clerk_agent.errors import (
     PinBlocked,
     PinIncorrect,
 )
+from service.wire.card_profiles import (
+    CURRENT,
+    DETECTION_ORDER,
+    PROFILES,
+    CardGeneration,
+    CardProfile,
+    PinRole,
+    SignatureScheme,
+)
 
-JPKI_AID = bytes.fromhex("D392F000260100000001")
-KENHOJO_AID = bytes.fromhex("D3921000310001010408")
-KENKAKU_AID = bytes.fromhex("D3921000310001010402")
+# The current card's ids (its profile, service/wire/card_profiles.py CURRENT, is where they are defined).
+JPKI_AID = CURRENT.auth_aid
+KENHOJO_AID = bytes(CURRENT.kenhojo_aid or b"")
+KENKAKU_AID = CURRENT.card_face_aid
 
-EF_JPKI_TOKEN = 0x0006
-EF_JPKI_AUTH_CERT = 0x000A
-EF_JPKI_AUTH_CA = 0x000B
-EF_JPKI_AUTH_KEY = 0x0017
-EF_KENKAKU_CARD_FACE = 0x0002
+EF_JPKI_TOKEN = CURRENT.ef_token
+EF_JPKI_AUTH_CERT = CURRENT.ef_auth_cert
+EF_JPKI_AUTH_CA = CURRENT.ef_auth_ca
+EF_JPKI_AUTH_KEY = CURRENT.ef_auth_key
+EF_KENKAKU_CARD_FACE = CURRENT.ef_card_face
 
-MY_NUMBER_CARD_TOKEN = b"JPKIAPICCTOKEN2"
-# The 個人番号 (Kenhojo EF 0001) and its rendered image (Kenkaku EF 0005). Never selected, never read.
-# Kenhojo EF 0003 is refused too: its DF31 is SHA-256 of EF 0001, and 10^11 candidates are quickly searched.
-FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset(
-    {(KENHOJO_AID, 0x0001), (KENHOJO_AID, 0x0003), (KENKAKU_AID, 0x0005)}
+MY_NUMBER_CARD_TOKEN = CURRENT.token_label
+# The 個人番号 (Kenhojo EF 0001) and its rendered image (Kenkaku EF 0005), and their next-generation places. Never
+# selected, never read. Kenhojo EF 0003 is refused too: its DF31 is SHA-256 of EF 0001, and 10^11 candidates are
+# quickly searched. The union of every generation's list: a file refused on one card is refused on any.
+FORBIDDEN_FILES: frozenset[tuple[bytes, int]] = frozenset().union(
+    *(profile.forbidden_files for profile in PROFILES.values())
 )
 
 
@@ -54,25 +69,18 @@ class PinKind(StrEnum):
     JPKI_AUTH = "jpki_auth"  # 利用者証明用暗証番号, 4 digits, 3 tries
     JPKI_SIGN = "jpki_sign"  # 署名用パスワード, 6-16 characters, 5 tries
     KENHOJO_PIN = "kenhojo_pin"  # 券面事項入力補助用暗証番号, 4 digits, 3 tries
-    KENKAKU_CODE_B = "kenkaku_code_b"  # 照合番号B, 14 digits
+    # 照合番号B, 14 digits; on the next-generation card the 照合番号 printed on it (the card-face AP's code)
+    KENKAKU_CODE_B = "kenkaku_code_b"
 
     @property
     def aid(self) -> bytes:
-        """The application holding this key."""
-        return _PIN_KEYS[self][0]
+        """The application holding this key on the current card (`MyNumberCard.key_of` for the card read)."""
+        return CURRENT.pin(PinRole(self.value)).aid
 
     @property
     def key_fid(self) -> int:
-        """The key reference EF."""
-        return _PIN_KEYS[self][1]
-
-
-_PIN_KEYS: dict[PinKind, tuple[bytes, int]] = {
-    PinKind.JPKI_AUTH: (JPKI_AID, 0x0018),
-    PinKind.JPKI_SIGN: (JPKI_AID, 0x001B),
-    PinKind.KENHOJO_PIN: (KENHOJO_AID, 0x0011),
-    PinKind.KENKAKU_CODE_B: (KENKAKU_AID, 0x0012),
-}
+        """The key reference EF on the current card."""
+        return CURRENT.pin(PinRole(self.value)).key_fid
 
 
 @dataclass(frozen=True)
@@ -116,14 +124,15 @@ def parse_card_face(raw: bytes) -> CardFaceRecord:
         fields = {t.tag: t.value for t in apdu.iter_tlvs(outer[0].value)}
     except apdu.TlvError as exc:
         raise CardDataMalformed(f"card-face file: {exc}") from exc
-    needed = (0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
+    # DF23 (sex) is absent on the next-generation card face (docs/card.md §3.3).
+    needed = (0xDF22, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
     missing = [f"{tag:X}" for tag in needed if tag not in fields]
     if missing:
         raise CardDataMalformed(f"card-face file lacks {', '.join(missing)}")
     return CardFaceRecord(
         raw=outer[0].raw,
         birth_date=fields[0xDF22].decode("ascii", "replace"),
-        sex=fields[0xDF23].decode("ascii", "replace"),
+        sex=fields.get(0xDF23, b"").decode("ascii", "replace"),
         card_public_key=fields[0xDF24],
         name_image=fields[0xDF25],
         address_image=fields[0xDF26],
@@ -156,6 +165,8 @@ class MyNumberCard:
         self.short_ef_ids = short_ef_ids
         self.max_chunk = max_chunk
         self.apdu_count = 0
+        # The current card until `detect` finds otherwise.
+        self.profile: CardProfile = CURRENT
         self._df: bytes | None = None
         self._ef: int | None = None
 
@@ -242,35 +253,59 @@ class MyNumberCard:
 
     # --- JPKI AP ----------------------------------------------------------------------------------
 
+    @property
+    def generation(self) -> CardGeneration:
+        """The card's generation (after `detect`; the current card before)."""
+        return self.profile.generation
+
     def detect(self) -> bytes:
-        """Confirm a My Number Card (JPKI AP present, token JPKIAPICCTOKEN2); returns the token string."""
-        rsp = self._send(apdu.select_df(JPKI_AID))
-        if not rsp.ok:
-            self._df = self._ef = None
-            raise NotMyNumberCard(f"no JPKI application (SELECT answered {rsp.sw:04X})")
-        self._df, self._ef = JPKI_AID, None
-        # The first 32 bytes of the 160-byte CK_TOKEN_INFO are the label, space padded.
-        label = self.read_file(JPKI_AID, EF_JPKI_TOKEN, length=32).rstrip(b" \x00")
-        if label != MY_NUMBER_CARD_TOKEN:
-            raise NotMyNumberCard(f"JPKI token is {label!r}, not a My Number Card")
-        return label
+        """Confirm a My Number Card of either generation and adopt its profile; returns the token string.
+
+        Each profile's authentication AP is selected in turn (the current card first); the token label read from
+        its EF 0006 must be that profile's (JPKIAPICCTOKEN2 on the current card).
+        """
+        answers: list[str] = []
+        for profile in DETECTION_ORDER:
+            rsp = self._send(apdu.select_df(profile.auth_aid))
+            if not rsp.ok:
+                self._df = self._ef = None
+                answers.append(f"{rsp.sw:04X}")
+                continue
+            self._df, self._ef = profile.auth_aid, None
+            # The first 32 bytes of the 160-byte CK_TOKEN_INFO are the label, space padded.
+            label = self.read_file(profile.auth_aid, profile.ef_token, length=32).rstrip(b" \x00")
+            if label != profile.token_label:
+                raise NotMyNumberCard(f"JPKI token is {label!r}, not a My Number Card")
+            self.profile = profile
+            return label
+        raise NotMyNumberCard(f"no JPKI application (SELECT answered {', '.join(answers)})")
+
+    def key_of(self, kind: PinKind) -> tuple[bytes, int]:
+        """(application, key reference) of a secret on this card's generation."""
+        spec = self.profile.pin(PinRole(kind.value))
+        return spec.aid, spec.key_fid
+
+    def pin_kinds(self) -> tuple[PinKind, ...]:
+        """The secrets this card's generation has (four on the current card, two PINs and a code on the next)."""
+        return tuple(PinKind(spec.role.value) for spec in self.profile.pins)
 
     def read_auth_certificate(self) -> bytes:
         """The JPKI user-authentication certificate (利用者証明用電子証明書), DER."""
-        return self.read_file(JPKI_AID, EF_JPKI_AUTH_CERT)
+        return self.read_file(self.profile.auth_aid, self.profile.ef_auth_cert)
 
     def read_auth_ca_certificate(self) -> bytes:
         """The certificate of the CA that issued the authentication certificate, DER."""
-        return self.read_file(JPKI_AID, EF_JPKI_AUTH_CA)
+        return self.read_file(self.profile.auth_aid, self.profile.ef_auth_ca)
 
     def pin_status(self, kind: PinKind) -> PinStatus:
         """Remaining tries of one secret, read with an empty VERIFY that spends none."""
-        self._select_df(kind.aid)
+        aid, key_fid = self.key_of(kind)
+        self._select_df(aid)
         rsp = None
         if self.short_ef_ids:
-            rsp = self._fallback_if_sfi_rejected(self._send(apdu.verify_query(0x80 | kind.key_fid)))
+            rsp = self._fallback_if_sfi_rejected(self._send(apdu.verify_query(0x80 | key_fid)))
         if rsp is None:
-            self._select_ef(kind.aid, kind.key_fid)
+            self._select_ef(aid, key_fid)
             rsp = self._send(apdu.verify_query())
         retries = apdu.retries_from_sw(rsp.sw)
         if retries is not None:
@@ -282,9 +317,10 @@ class MyNumberCard:
             return PinStatus(kind, None, blocked=False)
         raise ApduFailed(rsp.sw, f"VERIFY (retries) {kind.name}")
 
-    def pin_statuses(self, kinds: Iterable[PinKind] = tuple(PinKind)) -> dict[PinKind, PinStatus]:
-        """Retry state of several secrets, grouped by application to spare SELECTs."""
-        ordered = sorted(kinds, key=lambda k: (k.aid != self._df, k.aid))
+    def pin_statuses(self, kinds: Iterable[PinKind] | None = None) -> dict[PinKind, PinStatus]:
+        """Retry state of several secrets (default: all this card has), grouped by application to spare SELECTs."""
+        chosen = self.pin_kinds() if kinds is None else tuple(kinds)
+        ordered = sorted(chosen, key=lambda k: (self.key_of(k)[0] != self._df, self.key_of(k)[0]))
         return {kind: self.pin_status(kind) for kind in ordered}
 
     def _verify(
@@ -309,9 +345,10 @@ class MyNumberCard:
                 raise PinBlocked(f"{kind.name} is blocked; it can only be reset at the municipal office")
             if status.retries_left == 1 and not confirm_last_try:
                 raise LastTryConfirmationRequired()
-            p2 = 0x80 | kind.key_fid if self.short_ef_ids else 0x80
+            aid, key_fid = self.key_of(kind)
+            p2 = 0x80 | key_fid if self.short_ef_ids else 0x80
             if not self.short_ef_ids:
-                self._select_ef(kind.aid, kind.key_fid)
+                self._select_ef(aid, key_fid)
             header = bytes((0x00, apdu.INS_VERIFY, 0x00, p2))
             if use_pinpad and isinstance(self.transport, PinPadTransport) and self.transport.has_pinpad:
                 self.apdu_count += 1
@@ -341,32 +378,47 @@ class MyNumberCard:
         return self._verify(PinKind.JPKI_AUTH, pin, 4, confirm_last_try=confirm_last_try, use_pinpad=True)
 
     def sign_auth(self, message: bytes) -> bytes:
-        """Sign SHA-256(message) with the authentication key (PKCS#1 v1.5 DigestInfo); needs a verified PIN."""
-        digest_info = apdu.sha256_digest_info(hashlib.sha256(message).digest())
-        self._select_df(JPKI_AID)
+        """Sign SHA-256(message) with the authentication key (PKCS#1 v1.5 DigestInfo); needs a verified PIN.
+
+        That is the current card; the next generation signs SHA-384(message) with ECDSA P-384 and answers r ‖ s,
+        96 bytes, passed on as the card gives it (docs/card.md §3.4).
+        """
+        block = self._signature_input(message)
+        aid, key_fid = self.profile.auth_aid, self.profile.ef_auth_key
+        self._select_df(aid)
         rsp = None
         if self.short_ef_ids:
-            rsp = self._fallback_if_sfi_rejected(
-                self._send(apdu.compute_signature(digest_info, 0x80 | EF_JPKI_AUTH_KEY))
-            )
+            rsp = self._fallback_if_sfi_rejected(self._send(apdu.compute_signature(block, 0x80 | key_fid)))
         if rsp is None:
-            self._select_ef(JPKI_AID, EF_JPKI_AUTH_KEY)
-            rsp = self._send(apdu.compute_signature(digest_info))
+            self._select_ef(aid, key_fid)
+            rsp = self._send(apdu.compute_signature(block))
         if rsp.sw == SW.SECURITY_NOT_SATISFIED:
             raise ApduFailed(rsp.sw, "COMPUTE DIGITAL SIGNATURE before the PIN was verified")
         return apdu.expect_ok(rsp, "COMPUTE DIGITAL SIGNATURE")
+
+    def _signature_input(self, message: bytes) -> bytes:
+        """What COMPUTE DIGITAL SIGNATURE is given for `message` on this card's generation."""
+        if self.profile.signature is SignatureScheme.ECDSA_P384_SHA384:
+            return hashlib.sha384(message).digest()  # the bare hash; the card answers r ‖ s
+        return apdu.sha256_digest_info(hashlib.sha256(message).digest())
 
     # --- 券面事項確認AP (Kenkaku) ---------------------------------------------------------------------
 
     def verify_card_face_code(self, code_b: bytearray, *, confirm_last_try: bool = False) -> PinStatus:
         """VERIFY 照合番号B (era birth date YYMMDD + expiry year + security code, 14 digits); wipes `code_b`.
 
+        On the next-generation card the code is the 照合番号 printed on it (its length from the profile).
+
         A wrong or blocked code B raises its own errors (CodeBIncorrect, CodeBBlocked), so the counter never
         reports a code-B try as a PIN try.
         """
         try:
             return self._verify(
-                PinKind.KENKAKU_CODE_B, code_b, 14, confirm_last_try=confirm_last_try, use_pinpad=False
+                PinKind.KENKAKU_CODE_B,
+                code_b,
+                self.profile.card_face_code.max_length,
+                confirm_last_try=confirm_last_try,
+                use_pinpad=False,
             )
         except PinIncorrect as exc:
             raise CodeBIncorrect(exc.retries_left) from None
@@ -375,7 +427,7 @@ class MyNumberCard:
 
     def read_card_face(self) -> CardFaceRecord:
         """Read and split the card-face file (Kenkaku EF 0002); needs 照合番号B verified."""
-        return parse_card_face(self.read_file(KENKAKU_AID, EF_KENKAKU_CARD_FACE))
+        return parse_card_face(self.read_file(self.profile.card_face_aid, self.profile.ef_card_face))
 
     def answer_card_face_challenge(self, message: bytes) -> bytes:
         """Sign SHA-256(message) with the card-face AP's own key (DF24 of the signed face); needs no credential.
@@ -383,9 +435,8 @@ class MyNumberCard:
         `80 2A 00 00` in the 券面事項確認AP: the answer proves the card face read from this card belongs to it, which
         the face file alone cannot (it is static and can be copied; docs/card-face-binding.md).
         """
-        digest_info = apdu.sha256_digest_info(hashlib.sha256(message).digest())
-        self._select_df(KENKAKU_AID)
-        rsp = self._send(apdu.compute_signature(digest_info, 0x00))
+        self._select_df(self.profile.card_face_aid)
+        rsp = self._send(apdu.compute_signature(self._signature_input(message), 0x00))
         return apdu.expect_ok(rsp, "COMPUTE DIGITAL SIGNATURE (card-face key)")
 
     def forget_selection(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from clerk_agent.card.protocol import CardFaceRecord, MyNumberCard, PinKind, PinStatus, possession_message
+from service.wire.card_profiles import CardGeneration
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class CounterRead:
     """Everything the counter read produces; the hub re-derives what it verifies from `auth_certificate` and `card_face.raw`."""
 
     atr: bytes
+    generation: CardGeneration  # which card was read (detected from its applications, docs/card.md §3)
     auth_certificate: bytes
     auth_ca_certificate: bytes
     pin_statuses: dict[PinKind, PinStatus]
@@ -40,7 +42,10 @@ def read_at_counter(
     code_b: bytearray | None = None,
     confirm_last_try: bool = False,
 ) -> CounterRead:
-    """Run the counter read in the order that needs the fewest SELECTs; wipes `auth_pin` and `code_b`."""
+    """Run the counter read in the order that needs the fewest SELECTs; wipes `auth_pin` and `code_b`.
+
+    The card's generation is detected first; the secrets whose counters are read are that generation's.
+    """
     start = card.apdu_count
     try:
         card.detect()
@@ -61,7 +66,8 @@ def read_at_counter(
             face_signature = card.answer_card_face_challenge(message)
         else:
             statuses[PinKind.KENKAKU_CODE_B] = card.pin_status(PinKind.KENKAKU_CODE_B)
-        statuses[PinKind.KENHOJO_PIN] = card.pin_status(PinKind.KENHOJO_PIN)
+        if PinKind.KENHOJO_PIN in card.pin_kinds():
+            statuses[PinKind.KENHOJO_PIN] = card.pin_status(PinKind.KENHOJO_PIN)
     finally:
         # An early failure must not leave a PIN behind in the caller's buffers.
         for leftover in (auth_pin, code_b):
@@ -69,6 +75,7 @@ def read_at_counter(
                 leftover[:] = bytes(len(leftover))
     return CounterRead(
         atr=card.transport.atr,
+        generation=card.generation,
         auth_certificate=certificate,
         auth_ca_certificate=ca_certificate,
         pin_statuses=statuses,

@@ -37,12 +37,14 @@ class CardSlot(Protocol):
 class VirtualSlot:
     """The Virtual My Number Card in-process; `remove`/`insert` simulate the applicant taking the card out."""
 
-    def __init__(self, pki_dir: Path, person_key: str) -> None:
+    def __init__(self, pki_dir: Path, person_key: str, generation: str = "gen2016") -> None:
         from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
         from clerk_agent.card.virtual.transport import InProcessTransport
+        from service.wire.card_profiles import CardGeneration
 
         self.name = f"virtual:{person_key}"
-        self._card = build_virtual_card(person(person_key), load_card_material(pki_dir, person_key))
+        material = load_card_material(pki_dir, person_key, CardGeneration(generation))
+        self._card = build_virtual_card(person(person_key), material)
         self._transport = InProcessTransport(self._card)
         self.present = True
         self.reader_ok = True

@@ -45,6 +45,7 @@ class CardSteps:
         self._code_b: bytearray | None = None
         self._lock = asyncio.Lock()
         self._preparing = False  # the clerk's code B and the poller may both ask for the PIN pad
+        self.generation: str | None = None  # the generation the last card check detected
         slot.listeners.append(self.slot_changed)
 
     async def check(self) -> None:
@@ -57,6 +58,7 @@ class CardSteps:
             self.desk.notice = exc.code
             return
         auth = statuses[PinKind.JPKI_AUTH]
+        case.card_generation = self.generation
         case.pin_retries = auth.retries_left
         case.pin_blocked = auth.blocked
         self.desk.notice = "pin_blocked" if auth.blocked else None
@@ -65,6 +67,7 @@ class CardSteps:
     def _statuses(self) -> dict[PinKind, PinStatus]:
         with self.slot.session() as card:
             card.detect()
+            self.generation = card.generation.value  # which card is in the reader (docs/card.md §3)
             return dict(card.pin_statuses([PinKind.JPKI_AUTH]))
 
     def slot_changed(self) -> None:
@@ -223,6 +226,7 @@ class CardSteps:
             atr=read.atr.hex(),
             card_face=b64(read.card_face.raw) if read.card_face else None,
             card_face_signature=b64(read.card_face_signature),
+            card_generation=read.generation,
         )
         try:
             outcome = await self.desk.client.submit_card_proof(challenge.case_id, proof)
@@ -231,6 +235,7 @@ class CardSteps:
             case.proof_ok = False
             return False
         case.proof_ok = outcome.evidence.ok
+        case.card_generation = read.generation.value
         if not case.proof_ok:
             self.desk.notice = "proof_failed"
         return True

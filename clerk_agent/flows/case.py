@@ -84,6 +84,7 @@ class CounterCase:
     pin_blocked: bool = False
     code_b_retries: int | None = None  # 照合番号B's own counter, known after a wrong code B
     proof_ok: bool | None = None
+    card_generation: str | None = None  # the card's generation, once the card check or the read found it
     photo_sent: bool = False
     documents: list[dict[str, object]] = field(default_factory=list)
     evidence_sent: bool = False

@@ -130,6 +130,7 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "pin_blocked": case.pin_blocked,
         "code_b_entered": flow.card.code_b_entered(),
         "code_b_retries": case.code_b_retries,
+        "card_generation": case.card_generation,
         "proof_ok": case.proof_ok,
         "evidence_sent": case.evidence_sent,
         "photo_needed": case.procedure in PHOTO_PROCEDURES,

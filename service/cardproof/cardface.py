@@ -6,11 +6,19 @@ groups, each hashed separately: DF22‖DF23‖DF24, DF25‖DF26, DF27, each fiel
 and DF2A come after the signature and are covered by nothing: the expiry is kept as `expiry_unsigned` so that no
 caller can mistake it for a verified date. DF24 is the card-face AP's own public key, inside the signed group, with
 which the card answers the hub's challenge (docs/card-face-binding.md).
+
+The next-generation card face (docs/card.md §3.3, assumed) keeps the layout without DF23 (no sex on the card), with
+DF24 a P-384 key (`06` curve OID, `86` uncompressed point): its first group is then DF22‖DF24.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+# DER of secp384r1 (1.3.132.0.34), the curve DF24 must name on a next-generation face.
+_P384_OID = bytes.fromhex("2B81040022")
 
 
 class CardFaceError(ValueError):
@@ -22,9 +30,8 @@ class CardFaceRecord:
     """Fields of the card face and the three signed segments."""
 
     birth_date: str
-    sex: str
-    card_key_modulus: int
-    card_key_exponent: int
+    sex: str  # empty when the face has no DF23 (next generation)
+    card_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey  # DF24: the card-face AP's own key
     expiry_unsigned: str  # DF29: printed on the card, outside the issuer's signature
     name_image: bytes
     address_image: bytes
@@ -63,22 +70,29 @@ def _read_tlv(buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
     return tag, buf[pos : pos + length], start, pos + length
 
 
-_REQUIRED = (0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
+_REQUIRED = (0xDF22, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28, 0xDF29)
 
 
-def _rsa_key_field(value: bytes) -> tuple[int, int]:
-    """(modulus, exponent) of DF24, written as the card writes RSA keys: 90 exponent, 91 modulus."""
+def _key_field(value: bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    """DF24: an RSA key as the card writes it (90 exponent, 91 modulus), or a P-384 key (06 curve, 86 point)."""
     parts: dict[int, bytes] = {}
     pos = 0
     while pos < len(value):
         tag, part, _, pos = _read_tlv(value, pos)
         parts[tag] = part
+    if 0x06 in parts or 0x86 in parts:
+        if parts.get(0x06) != _P384_OID or 0x86 not in parts:
+            raise CardFaceError("DF24 holds no P-384 key (06 secp384r1, 86 point)")
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), parts[0x86])
+        except ValueError as exc:
+            raise CardFaceError("DF24's point is not on P-384") from exc
     if 0x90 not in parts or 0x91 not in parts:
         raise CardFaceError("DF24 holds no RSA key (90 exponent, 91 modulus)")
     modulus, exponent = int.from_bytes(parts[0x91], "big"), int.from_bytes(parts[0x90], "big")
     if modulus.bit_length() < 2048 or exponent < 3 or exponent % 2 == 0:
         raise CardFaceError("DF24 is not a usable RSA-2048 key")
-    return modulus, exponent
+    return rsa.RSAPublicNumbers(exponent, modulus).public_key()
 
 
 def parse_card_face(raw: bytes) -> CardFaceRecord:
@@ -101,19 +115,23 @@ def parse_card_face(raw: bytes) -> CardFaceRecord:
     def encoded(*tags: int) -> bytes:
         return b"".join(fields[t][1] for t in tags)
 
-    modulus, exponent = _rsa_key_field(fields[0xDF24][0])
+    card_key = _key_field(fields[0xDF24][0])
+    next_gen = isinstance(card_key, ec.EllipticCurvePublicKey)
+    if next_gen == (0xDF23 in fields):
+        # The current face always carries sex; the next one never does: a mix is a forged layout.
+        raise CardFaceError("DF23 (sex) belongs with an RSA card key and only there")
+    first_group = (0xDF22, 0xDF24) if next_gen else (0xDF22, 0xDF23, 0xDF24)
     try:
         return CardFaceRecord(
             birth_date=fields[0xDF22][0].decode("ascii"),
-            sex=fields[0xDF23][0].decode("ascii"),
-            card_key_modulus=modulus,
-            card_key_exponent=exponent,
+            sex=fields[0xDF23][0].decode("ascii") if 0xDF23 in fields else "",
+            card_key=card_key,
             expiry_unsigned=fields[0xDF29][0].decode("ascii"),
             name_image=fields[0xDF25][0],
             address_image=fields[0xDF26][0],
             photo_jp2=fields[0xDF27][0],
             signature=fields[0xDF28][0],
-            signed_segments=(encoded(0xDF22, 0xDF23, 0xDF24), encoded(0xDF25, 0xDF26), encoded(0xDF27)),
+            signed_segments=(encoded(*first_group), encoded(0xDF25, 0xDF26), encoded(0xDF27)),
         )
     except UnicodeDecodeError as exc:
         raise CardFaceError("text field is not ASCII") from exc

@@ -4,6 +4,10 @@ Everything is generated at run time and written outside the repository (default 
 no private key is ever committed. All roots carry `O=JPKI-TEST`, which the verifier accepts only with
 `allow_test_roots`. As in the real JPKI, every authentication root generation has the same DN, so a verifier
 must pick the issuer by signature (docs/card.md §1.8).
+
+Beside the current card's RSA-2048 / SHA-256 hierarchy stands the next-generation card's: an authentication root, a
+signing root and a card-face issuer on ECDSA P-384 / SHA-384, with ten-year certificates (docs/card.md §3). The
+cards of that generation are written under `cards-next/<person>/`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from service.wire.card_profiles import CURRENT, NEXT, CardProfile
 
 TEST_ORGANIZATION = "JPKI-TEST"
 AUTH_ROOT_NAME = x509.Name(
@@ -51,7 +57,18 @@ MUNICIPAL_ROOT_NAME = x509.Name(
 DEFAULT_PEOPLE = ("yamada_hanako", "sato_taro")
 MANIFEST = "manifest.json"
 # Version 2: each card has its own card-face AP key (cards/<person>/card-face-key.pem); version 1 had none.
-MANIFEST_VERSION = 2
+# Version 3: the next-generation hierarchy on P-384 (next_auth_roots, next_card_face_issuer, next_cards).
+MANIFEST_VERSION = 3
+NEXT_AUTH_ROOT_NAME = x509.Name(
+    [*AUTH_ROOT_NAME, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Next-generation card (P-384)")]
+)
+NEXT_SIGN_ROOT_NAME = x509.Name(
+    [*SIGN_ROOT_NAME, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Next-generation card (P-384)")]
+)
+
+# A key of either generation: RSA-2048 (current card) or ECDSA P-384 (next generation).
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True)
@@ -59,17 +76,20 @@ class Authority:
     """A CA certificate with its private key."""
 
     certificate: x509.Certificate
-    key: rsa.RSAPrivateKey
+    key: PrivateKey
 
 
 @dataclass(frozen=True)
 class DevPki:
-    """The whole test PKI; `auth_roots` is ordered oldest generation first."""
+    """The whole test PKI; `auth_roots` is ordered oldest generation first; `next_*` is the P-384 hierarchy."""
 
     auth_roots: tuple[Authority, ...]
     sign_root: Authority
     card_face_issuer: rsa.RSAPrivateKey
     municipal_root: Authority | None = None
+    next_auth_root: Authority | None = None
+    next_sign_root: Authority | None = None
+    next_card_face_issuer: ec.EllipticCurvePrivateKey | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +100,13 @@ class IssuedCard:
     hub's challenge with it (docs/card-face-binding.md).
     """
 
-    auth_key: rsa.RSAPrivateKey
+    auth_key: PrivateKey
     auth_certificate: x509.Certificate
     auth_ca: x509.Certificate
-    sign_key: rsa.RSAPrivateKey
+    sign_key: PrivateKey
     sign_certificate: x509.Certificate
     sign_ca: x509.Certificate
-    card_face_key: rsa.RSAPrivateKey
+    card_face_key: PrivateKey
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -94,12 +114,27 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def new_p384_key() -> ec.EllipticCurvePrivateKey:
+    """An ECDSA P-384 key, the next-generation card's."""
+    return ec.generate_private_key(ec.SECP384R1())
+
+
+def new_key(profile: CardProfile) -> PrivateKey:
+    """A key of `profile`'s signature scheme."""
+    return new_p384_key() if profile is NEXT else new_rsa_key()
+
+
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    # The hierarchy signs with the scheme's own hash: SHA-384 on P-384, SHA-256 on RSA-2048.
+    return hashes.SHA384() if isinstance(key, ec.EllipticCurvePrivateKey) else hashes.SHA256()
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 def make_root(
-    name: x509.Name, *, not_before: dt.datetime, not_after: dt.datetime, key: rsa.RSAPrivateKey | None = None
+    name: x509.Name, *, not_before: dt.datetime, not_after: dt.datetime, key: PrivateKey | None = None
 ) -> Authority:
     """A self-signed root like J-LIS's: CA:TRUE, keyCertSign + cRLSign, no intermediate below it."""
     key = key or new_rsa_key()
@@ -128,7 +163,7 @@ def make_root(
             critical=True,
         )
         .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(key, _hash_for(key))
     )
     return Authority(cert, key)
 
@@ -149,12 +184,13 @@ def _leaf_key_usage(*, non_repudiation: bool) -> x509.KeyUsage:
 
 def issue_leaf(
     issuer: Authority,
-    public_key: rsa.RSAPublicKey,
+    public_key: PublicKey,
     *,
     not_before: dt.datetime,
     not_after: dt.datetime,
     signing: bool = False,
     key_usage: x509.KeyUsage | None = None,
+    algorithm: hashes.SHA256 | hashes.SHA384 | None = None,
 ) -> x509.Certificate:
     """An end-entity cert signed directly by the root; its subject is an opaque id, never a name."""
     subject = x509.Name(
@@ -177,7 +213,7 @@ def issue_leaf(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
         )
-        .sign(issuer.key, hashes.SHA256())
+        .sign(issuer.key, algorithm or _hash_for(issuer.key))
     )
 
 
@@ -200,11 +236,20 @@ def generate_test_pki(*, generations: int = 2, now: dt.datetime | None = None) -
     municipal_root = make_root(
         MUNICIPAL_ROOT_NAME, not_before=sign_start, not_after=sign_start + dt.timedelta(days=3650)
     )
+    next_start = now - dt.timedelta(days=1)
+    next_end = next_start + dt.timedelta(days=20 * 365)  # outlives the ten-year certificates it signs
     return DevPki(
         auth_roots=tuple(roots),
         sign_root=sign_root,
         card_face_issuer=new_rsa_key(),
         municipal_root=municipal_root,
+        next_auth_root=make_root(
+            NEXT_AUTH_ROOT_NAME, not_before=next_start, not_after=next_end, key=new_p384_key()
+        ),
+        next_sign_root=make_root(
+            NEXT_SIGN_ROOT_NAME, not_before=next_start, not_after=next_end, key=new_p384_key()
+        ),
+        next_card_face_issuer=new_p384_key(),
     )
 
 
@@ -218,8 +263,8 @@ def issue_card(
     """Keys and certificates for one card: auth cert from the chosen root generation, signing cert, card-face key."""
     now = _utcnow()
     not_before = not_before or now - dt.timedelta(days=1)
-    # JPKI certificates last five birthdays; five years is close enough for tests.
-    not_after = not_after or now + dt.timedelta(days=5 * 365)
+    # JPKI certificates last five birthdays (the profile's count); that many years is close enough for tests.
+    not_after = not_after or now + dt.timedelta(days=CURRENT.certificate_validity_years * 365)
     auth_root = pki.auth_roots[generation]
     auth_key, sign_key = new_rsa_key(), new_rsa_key()
     return IssuedCard(
@@ -234,6 +279,47 @@ def issue_card(
         ),
         sign_ca=pki.sign_root.certificate,
         card_face_key=new_rsa_key(),
+    )
+
+
+def issue_next_card(
+    pki: DevPki,
+    *,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    algorithm: hashes.SHA256 | hashes.SHA384 | None = None,
+) -> IssuedCard:
+    """A next-generation card's material: P-384 keys, certificates from the P-384 roots signed with SHA-384.
+
+    `algorithm` overrides the certificates' hash (a test's wrong-hash certificate).
+    """
+    if pki.next_auth_root is None or pki.next_sign_root is None:
+        raise ValueError("this test PKI has no next-generation hierarchy")
+    now = _utcnow()
+    not_before = not_before or now - dt.timedelta(days=1)
+    not_after = not_after or now + dt.timedelta(days=NEXT.certificate_validity_years * 365)
+    auth_key, sign_key = new_p384_key(), new_p384_key()
+    return IssuedCard(
+        auth_key=auth_key,
+        auth_certificate=issue_leaf(
+            pki.next_auth_root,
+            auth_key.public_key(),
+            not_before=not_before,
+            not_after=not_after,
+            algorithm=algorithm,
+        ),
+        auth_ca=pki.next_auth_root.certificate,
+        sign_key=sign_key,
+        sign_certificate=issue_leaf(
+            pki.next_sign_root,
+            sign_key.public_key(),
+            not_before=not_before,
+            not_after=not_after,
+            signing=True,
+            algorithm=algorithm,
+        ),
+        sign_ca=pki.next_sign_root.certificate,
+        card_face_key=new_p384_key(),
     )
 
 
@@ -257,10 +343,10 @@ def issue_crl(
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this_update).build()
         )
-    return builder.sign(issuer.key, hashes.SHA256())
+    return builder.sign(issuer.key, _hash_for(issuer.key))
 
 
-def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
+def _pem_key(key: PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -273,12 +359,30 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> None:
-    """Write the PKI: trust/ (public, for the hub), private/ (CA keys), cards/<person>/ (for the virtual card)."""
+def _write_card(base: Path, card: IssuedCard) -> None:
+    der = serialization.Encoding.DER
+    _write(base / "auth-cert.der", card.auth_certificate.public_bytes(der))
+    _write(base / "auth-ca.der", card.auth_ca.public_bytes(der))
+    _write(base / "auth-key.pem", _pem_key(card.auth_key), private=True)
+    _write(base / "sign-cert.der", card.sign_certificate.public_bytes(der))
+    _write(base / "sign-ca.der", card.sign_ca.public_bytes(der))
+    _write(base / "sign-key.pem", _pem_key(card.sign_key), private=True)
+    _write(base / "card-face-key.pem", _pem_key(card.card_face_key), private=True)
+
+
+def write_pki(
+    pki: DevPki,
+    directory: Path,
+    cards: dict[str, IssuedCard],
+    next_cards: dict[str, IssuedCard] | None = None,
+) -> None:
+    """Write the PKI: trust/ (public, for the hub), private/ (CA keys), cards/<person>/ and cards-next/<person>/.
+
+    Without `next_cards`, every person of `cards` also gets a next-generation card (when `pki` has that hierarchy).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     pem = serialization.Encoding.PEM
-    der = serialization.Encoding.DER
     manifest: dict[str, object] = {
         "version": MANIFEST_VERSION,
         "test_pki": True,
@@ -307,16 +411,32 @@ def write_pki(pki: DevPki, directory: Path, cards: dict[str, IssuedCard]) -> Non
     manifest["card_face_issuer"] = "trust/card-face-issuer.pub.pem"
     card_dirs: dict[str, str] = {}
     for person, card in cards.items():
-        base = directory / "cards" / person
-        _write(base / "auth-cert.der", card.auth_certificate.public_bytes(der))
-        _write(base / "auth-ca.der", card.auth_ca.public_bytes(der))
-        _write(base / "auth-key.pem", _pem_key(card.auth_key), private=True)
-        _write(base / "sign-cert.der", card.sign_certificate.public_bytes(der))
-        _write(base / "sign-ca.der", card.sign_ca.public_bytes(der))
-        _write(base / "sign-key.pem", _pem_key(card.sign_key), private=True)
-        _write(base / "card-face-key.pem", _pem_key(card.card_face_key), private=True)
+        _write_card(directory / "cards" / person, card)
         card_dirs[person] = f"cards/{person}"
     manifest["cards"] = card_dirs
+    if pki.next_auth_root is not None and pki.next_sign_root is not None and pki.next_card_face_issuer:
+        _write(directory / "trust/next-auth-root.pem", pki.next_auth_root.certificate.public_bytes(pem))
+        _write(directory / "private/next-auth-root.key.pem", _pem_key(pki.next_auth_root.key), private=True)
+        _write(directory / "trust/next-sign-root.pem", pki.next_sign_root.certificate.public_bytes(pem))
+        _write(directory / "private/next-sign-root.key.pem", _pem_key(pki.next_sign_root.key), private=True)
+        next_issuer = pki.next_card_face_issuer.public_key().public_bytes(
+            pem, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write(directory / "trust/next-card-face-issuer.pub.pem", next_issuer)
+        _write(
+            directory / "private/next-card-face-issuer.key.pem",
+            _pem_key(pki.next_card_face_issuer),
+            private=True,
+        )
+        manifest["next_auth_roots"] = ["trust/next-auth-root.pem"]
+        manifest["next_card_face_issuer"] = "trust/next-card-face-issuer.pub.pem"
+        next_dirs: dict[str, str] = {}
+        if next_cards is None:
+            next_cards = {person: issue_next_card(pki) for person in cards}
+        for person, card in next_cards.items():
+            _write_card(directory / "cards-next" / person, card)
+            next_dirs[person] = f"cards-next/{person}"
+        manifest["next_cards"] = next_dirs
     _write(directory / MANIFEST, json.dumps(manifest, indent=2).encode())
 
 

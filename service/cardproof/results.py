@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.cardproof.revocation import RevocationOutcome
 
 TEST_PKI_ORGANIZATION = "JPKI-TEST"
+# A J-LIS card-face issuer key: RSA on the current card, ECDSA P-384 on the next generation.
+IssuerKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 class CheckName(StrEnum):
@@ -41,6 +43,10 @@ class Reason(StrEnum):
     """Stable reason codes for failed or unperformed checks."""
 
     CERT_MALFORMED = "cert_malformed"
+    # Neither generation's algorithms: not RSA-2048 / SHA-256 nor ECDSA P-384 / SHA-384 (wrong curve, wrong hash).
+    CERT_ALGORITHM_UNSUPPORTED = "cert_algorithm_unsupported"
+    # The agent said one generation, the certificate is the other's (docs/card.md §3.5).
+    CARD_GENERATION_MISMATCH = "card_generation_mismatch"
     SIGNATURE_INVALID = "signature_invalid"  # not made by this certificate's key (another card, garbage)
     SIGNED_BYTES_MISMATCH = (
         "signed_bytes_mismatch"  # made by this key, over other bytes (other nonce/case/origin)
@@ -56,6 +62,9 @@ class Reason(StrEnum):
     REVOCATION_NOT_CHECKED = "revocation_not_checked"
     CARD_FACE_MALFORMED = "card_face_malformed"
     CARD_FACE_TAMPERED = "card_face_tampered"
+    # ECDSA (next generation): no configured issuer key verifies it — tampered or another issuer, which ECDSA,
+    # unlike RSA's recoverable padding, cannot tell apart.
+    CARD_FACE_SIGNATURE_INVALID = "card_face_signature_invalid"
     CARD_FACE_ISSUER_UNKNOWN = "card_face_issuer_unknown"
     CARD_FACE_TEST_ISSUER_IN_PRODUCTION = "card_face_test_issuer_in_production"
     # The card face belongs to the card that signed only if its own key (DF24) answered this challenge:
@@ -83,9 +92,9 @@ class TrustAnchors:
     """
 
     auth_roots: tuple[x509.Certificate, ...] = ()
-    card_face_issuer_keys: tuple[rsa.RSAPublicKey, ...] = ()
+    card_face_issuer_keys: tuple[IssuerKey, ...] = ()
     test_auth_roots: tuple[x509.Certificate, ...] = ()
-    test_card_face_issuer_keys: tuple[rsa.RSAPublicKey, ...] = ()
+    test_card_face_issuer_keys: tuple[IssuerKey, ...] = ()
 
     def is_test_root(self, root: x509.Certificate) -> bool:
         """Whether `root` belongs to a test PKI."""
@@ -102,7 +111,7 @@ class CardFaceEvidence:
 
     sha256: str
     birth_date: str
-    sex: str
+    sex: str  # empty on the next-generation card, whose face shows no sex
     expiry_unsigned: str  # DF29 lies outside the issuer's signature: as printed, never verified
     name_image: bytes
     address_image: bytes
@@ -120,6 +129,8 @@ class ProofResult:
     trust_anchor_sha256: str | None = None
     trust_anchor_is_test: bool = False
     card_face: CardFaceEvidence | None = None
+    # The generation the certificate's algorithms say (CardGeneration value), None when it could not be read.
+    card_generation: str | None = None
     reasons: tuple[Reason, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -6,6 +6,10 @@ session: by the JPKI authentication key (the PIN holder's card) and by the card-
 part is inside the issuer-signed face (DF24). Only the second ties the face to the card that answered; a face
 without it is a copy from anywhere (docs/card-face-binding.md). Every check is run and reported with a
 stable reason code, so the evidence record can show exactly what passed and what did not.
+
+Both card generations are verified (docs/card.md §3.5): the certificate's own algorithms say which one was read —
+RSA-2048 with SHA-256 (the current card) or ECDSA P-384 with SHA-384 (the next generation, whose card answers
+r ‖ s) — and anything else is refused as `cert_algorithm_unsupported`. The generation the agent reported must agree.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hashlib
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from service.cardproof.cardface import CardFaceError, CardFaceRecord, parse_card_face
 from service.cardproof.results import (
@@ -35,6 +39,7 @@ from service.cardproof.revocation import (
     RevocationOutcome,
     RevocationStatus,
 )
+from service.wire.card_profiles import CardGeneration
 
 __all__ = [
     "CardFaceEvidence",
@@ -49,6 +54,49 @@ __all__ = [
 ]
 
 _SHA256_ALGORITHM_ID = bytes.fromhex("300d06096086480165030402010500")
+_P384_COORDINATE = 48
+
+CardPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+class UnsupportedAlgorithm(ValueError):
+    """A well-formed certificate whose key or hash fits no card generation (another curve, another hash)."""
+
+
+def generation_of(cert: x509.Certificate) -> CardGeneration:
+    """Which card generation a JPKI authentication certificate belongs to, by its key and its signature's hash.
+
+    UnsupportedAlgorithm names what fits neither: RSA-2048+ / SHA-256 is the current card, P-384 / SHA-384 the next.
+    """
+    key = cert.public_key()
+    hash_name = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else "none"
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048:
+        generation, wanted = CardGeneration.GEN2016, "sha256"
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1):
+        generation, wanted = CardGeneration.GEN2028, "sha384"
+    else:
+        curve = f" on {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey) else ""
+        raise UnsupportedAlgorithm(f"a {type(key).__name__}{curve} key belongs to no card generation")
+    if hash_name != wanted:
+        raise UnsupportedAlgorithm(
+            f"{generation.value} certificates are signed with {wanted}, this one with {hash_name}"
+        )
+    return generation
+
+
+def _ecdsa_signed_by(key: ec.EllipticCurvePublicKey, signature: bytes, signed_bytes: bytes) -> bool:
+    """Whether `key` made `signature` (r ‖ s as the card answers) over SHA-384 of `signed_bytes`."""
+    if len(signature) != 2 * _P384_COORDINATE:
+        return False
+    der = utils.encode_dss_signature(
+        int.from_bytes(signature[:_P384_COORDINATE], "big"),
+        int.from_bytes(signature[_P384_COORDINATE:], "big"),
+    )
+    try:
+        key.verify(der, signed_bytes, ec.ECDSA(hashes.SHA384()))
+    except InvalidSignature:
+        return False
+    return True
 
 
 def signed_bytes_for(origin: str, nonce: str, case_id: str) -> bytes:
@@ -62,8 +110,13 @@ def _fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def _signed_by(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> int | None:
-    """0 when `public_key` signed `signed_bytes`; the recovered block's size when it signed other bytes; else None."""
+def _signed_by(public_key: CardPublicKey, signature: bytes, signed_bytes: bytes) -> int | None:
+    """0 when `public_key` signed `signed_bytes`; the recovered block's size when it signed other bytes; else None.
+
+    ECDSA recovers nothing: a P-384 signature over other bytes reads as None, like another key's.
+    """
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return 0 if _ecdsa_signed_by(public_key, signature, signed_bytes) else None
     try:
         public_key.verify(signature, signed_bytes, padding.PKCS1v15(), hashes.SHA256())
         return 0
@@ -76,7 +129,7 @@ def _signed_by(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: byt
         return None
 
 
-def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_bytes: bytes) -> CheckResult:
+def _check_signature(public_key: CardPublicKey, signature: bytes, signed_bytes: bytes) -> CheckResult:
     recovered = _signed_by(public_key, signature, signed_bytes)
     if recovered == 0:
         return CheckResult(CheckName.SIGNATURE, CheckStatus.PASSED)
@@ -85,7 +138,12 @@ def _check_signature(public_key: rsa.RSAPublicKey, signature: bytes, signed_byte
             CheckName.SIGNATURE,
             CheckStatus.FAILED,
             Reason.SIGNATURE_INVALID,
-            "not made by this certificate's key",
+            "not made by this certificate's key"
+            + (
+                " (or over other bytes: ECDSA cannot tell)"
+                if isinstance(public_key, ec.EllipticCurvePublicKey)
+                else ""
+            ),
         )
     return CheckResult(
         CheckName.SIGNATURE,
@@ -104,8 +162,7 @@ def _check_card_face_key(record: CardFaceRecord, answer: bytes | None, signed_by
             Reason.CARD_FACE_UNPROVEN,
             "no answer from the card-face key: the face is not shown to come from the card that signed",
         )
-    key = rsa.RSAPublicNumbers(record.card_key_exponent, record.card_key_modulus).public_key()
-    recovered = _signed_by(key, answer, signed_bytes)
+    recovered = _signed_by(record.card_key, answer, signed_bytes)
     if recovered == 0:
         return CheckResult(CheckName.CARD_FACE_KEY, CheckStatus.PASSED)
     if recovered is None:
@@ -184,6 +241,11 @@ def _find_issuer(
     return CheckResult(CheckName.CHAIN, CheckStatus.PASSED), current[0]
 
 
+def _card_face_ecdsa_bytes(record: CardFaceRecord) -> bytes:
+    # What a next-generation issuer signs with ECDSA P-384 / SHA-384: the three SHA-384 group digests.
+    return b"".join(hashlib.sha384(segment).digest() for segment in record.signed_segments)
+
+
 def _card_face_digest_info(record: CardFaceRecord) -> bytes:
     digests = b"".join(hashlib.sha256(segment).digest() for segment in record.signed_segments)
     body = _SHA256_ALGORITHM_ID + b"\x04" + bytes((len(digests),)) + digests
@@ -191,10 +253,33 @@ def _card_face_digest_info(record: CardFaceRecord) -> bytes:
 
 
 def _check_card_face(
-    raw: bytes, answer: bytes | None, signed_bytes: bytes, trust: TrustAnchors, *, allow_test_roots: bool
+    raw: bytes,
+    answer: bytes | None,
+    signed_bytes: bytes,
+    trust: TrustAnchors,
+    *,
+    allow_test_roots: bool,
+    generation: CardGeneration | None = None,
 ) -> tuple[CheckResult, CheckResult, CardFaceEvidence | None]:
-    """The issuer check, the card-face key check, and the face's evidence when both hold."""
+    """The issuer check, the card-face key check, and the face's evidence when both hold.
+
+    `generation` is the certificate's: a face of the other generation cannot belong to the card that signed.
+    """
     face_check, record, evidence = _check_card_face_issuer(raw, trust, allow_test_roots=allow_test_roots)
+    if record is not None and generation is not None:
+        face_generation = (
+            CardGeneration.GEN2028
+            if isinstance(record.card_key, ec.EllipticCurvePublicKey)
+            else CardGeneration.GEN2016
+        )
+        if face_generation is not generation:
+            face_check = CheckResult(
+                CheckName.CARD_FACE,
+                CheckStatus.FAILED,
+                Reason.CARD_GENERATION_MISMATCH,
+                f"a {face_generation.value} card face with a {generation.value} certificate",
+            )
+            record = evidence = None
     if record is None:
         # Without the issuer's signature DF24 is just bytes anyone wrote: nothing to challenge.
         skipped = CheckResult(CheckName.CARD_FACE_KEY, CheckStatus.SKIPPED, detail="card face not verified")
@@ -214,19 +299,27 @@ def _check_card_face_issuer(
             None,
             None,
         )
-    expected = _card_face_digest_info(record)
+    next_gen = isinstance(record.card_key, ec.EllipticCurvePublicKey)
+    expected = _card_face_ecdsa_bytes(record) if next_gen else _card_face_digest_info(record)
     recovered_by_a_key = False
     for key, is_test in [
         *((k, False) for k in trust.card_face_issuer_keys),
         *((k, True) for k in trust.test_card_face_issuer_keys),
     ]:
-        try:
-            recovered = key.recover_data_from_signature(record.signature, padding.PKCS1v15(), None)
-        except (InvalidSignature, ValueError):
-            continue
-        recovered_by_a_key = True
-        if recovered != expected:
-            continue
+        if isinstance(key, ec.EllipticCurvePublicKey) != next_gen:
+            continue  # each generation's face is signed by its own kind of issuer key
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            recovered_by_a_key = True
+            if not _ecdsa_signed_by(key, record.signature, expected):
+                continue
+        else:
+            try:
+                recovered = key.recover_data_from_signature(record.signature, padding.PKCS1v15(), None)
+            except (InvalidSignature, ValueError):
+                continue
+            recovered_by_a_key = True
+            if recovered != expected:
+                continue
         evidence = CardFaceEvidence(
             sha256=hashlib.sha256(raw).hexdigest(),
             birth_date=record.birth_date,
@@ -248,6 +341,17 @@ def _check_card_face_issuer(
                 evidence,
             )
         return CheckResult(CheckName.CARD_FACE, CheckStatus.PASSED), record, evidence
+    if recovered_by_a_key and next_gen:
+        return (
+            CheckResult(
+                CheckName.CARD_FACE,
+                CheckStatus.FAILED,
+                Reason.CARD_FACE_SIGNATURE_INVALID,
+                "no configured P-384 issuer key verifies it: tampered, or another issuer (ECDSA cannot tell)",
+            ),
+            None,
+            None,
+        )
     if recovered_by_a_key:
         return (
             CheckResult(
@@ -282,18 +386,40 @@ def verify_card_proof(
     revocation: RevocationChecker | None = None,
     card_face: bytes | None = None,
     card_face_signature: bytes | None = None,
+    reported_generation: CardGeneration | str | None = None,
 ) -> ProofResult:
     """Run every check on a proof; `signed_bytes` must come from `signed_bytes_for` on hub state.
 
-    `card_face_signature` is the card-face AP's answer over the same `signed_bytes`.
+    `card_face_signature` is the card-face AP's answer over the same `signed_bytes`. `reported_generation` is what
+    the agent detected; the certificate decides, and a disagreement fails the certificate check.
     """
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
     checker = revocation or NotConfiguredChecker()
     checks: list[CheckResult] = []
+    generation: CardGeneration | None = None
+    mismatch: str | None = None
+    failed: CheckResult | None = None
+    try:
+        cert = x509.load_der_x509_certificate(certificate_der)
+        public_key = cert.public_key()
+        generation = generation_of(cert)
+        if reported_generation is not None and CardGeneration(reported_generation) is not generation:
+            mismatch = f"the agent reported {CardGeneration(reported_generation).value}, the certificate is {generation.value}"
+    except UnsupportedAlgorithm as exc:
+        failed = CheckResult(
+            CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_ALGORITHM_UNSUPPORTED, str(exc)
+        )
+    except ValueError as exc:
+        failed = CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_MALFORMED, str(exc))
     if card_face is not None:
         face_check, face_key_check, face = _check_card_face(
-            card_face, card_face_signature, signed_bytes, trust, allow_test_roots=allow_test_roots
+            card_face,
+            card_face_signature,
+            signed_bytes,
+            trust,
+            allow_test_roots=allow_test_roots,
+            generation=generation,
         )
     else:
         face_check = CheckResult(CheckName.CARD_FACE, CheckStatus.SKIPPED, detail="no card face supplied")
@@ -301,13 +427,13 @@ def verify_card_proof(
             CheckName.CARD_FACE_KEY, CheckStatus.SKIPPED, detail="no card face supplied"
         )
         face = None
-    try:
-        cert = x509.load_der_x509_certificate(certificate_der)
-        public_key = cert.public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            raise ValueError("JPKI authentication keys are RSA")
-    except ValueError as exc:
-        checks.append(CheckResult(CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CERT_MALFORMED, str(exc)))
+    if failed is not None or mismatch is not None:
+        checks.append(
+            failed
+            or CheckResult(
+                CheckName.CERTIFICATE, CheckStatus.FAILED, Reason.CARD_GENERATION_MISMATCH, mismatch or ""
+            )
+        )
         skipped = RevocationOutcome(RevocationStatus.NOT_CHECKED, NOT_CHECKED_LABEL, "certificate unreadable")
         for name in (
             CheckName.SIGNATURE,
@@ -317,7 +443,16 @@ def verify_card_proof(
             CheckName.REVOCATION,
         ):
             checks.append(CheckResult(name, CheckStatus.SKIPPED, detail="certificate unreadable"))
-        return ProofResult(checks=(*checks, face_check, face_key_check), revocation=skipped, card_face=face)
+        return ProofResult(
+            checks=(*checks, face_check, face_key_check),
+            revocation=skipped,
+            card_face=face,
+            card_generation=generation.value if generation else None,
+        )
+    if not isinstance(
+        public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+    ):  # generation_of refused the rest
+        raise TypeError(f"unexpected {type(public_key).__name__}")
     checks.append(CheckResult(CheckName.CERTIFICATE, CheckStatus.PASSED))
     checks.append(_check_signature(public_key, signature, signed_bytes))
     checks.append(_check_validity(cert, at))
@@ -347,6 +482,7 @@ def verify_card_proof(
         trust_anchor_sha256=_fingerprint(root) if root is not None else None,
         trust_anchor_is_test=is_test,
         card_face=face,
+        card_generation=generation.value if generation else None,
     )
 
 

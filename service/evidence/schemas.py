@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.wire.card_profiles import CardGeneration
+
 
 class CardChallengeIssued(BaseModel):
     challenge_id: str
@@ -31,6 +33,11 @@ class CardProofSubmit(BaseModel):
         max_length=1400,
         description="The card-face AP's own key (DF24 of the face) over the challenge bytes, base64: "
         "without it the face is not this card's (docs/card-face-binding.md)",
+    )
+    card_generation: CardGeneration | None = Field(
+        default=None,
+        description="The card generation the agent detected (gen2016 current, gen2028 next); the hub derives it "
+        "from the certificate and fails the proof when they differ (docs/card.md §3)",
     )
 
 

@@ -135,6 +135,8 @@ def _summary(result: ProofResult) -> dict[str, object]:
         "trust_anchor_is_test": result.trust_anchor_is_test,
         "card_face": result.check(CheckName.CARD_FACE).status.value,
         "card_face_key": result.check(CheckName.CARD_FACE_KEY).status.value,
+        # Which card was read, as its certificate says (docs/card.md §3): the console names it.
+        "card_generation": result.card_generation,
     }
 
 
@@ -235,6 +237,7 @@ async def submit_card_proof(
         revocation=runtime.revocation,
         card_face=card_face,
         card_face_signature=card_face_signature,
+        reported_generation=body.card_generation,
     )
     count_card_proof_failures(result.reasons)
     atr_sha = _sha256(bytes.fromhex(body.atr))

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.wire.card_profiles import CardGeneration
 from service.wire.cases import Action, CaseState, Procedure
 from service.wire.certificates import (
     CaseCertificate,
@@ -201,6 +202,8 @@ class CardProof(_Body):
     atr: str
     card_face: str | None = None
     card_face_signature: str | None = None
+    # Which card the agent detected (docs/card.md §3); the hub checks it against the certificate's algorithms.
+    card_generation: CardGeneration | None = None
 
 
 class EvidenceBrief(_Answer):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from service.wire.card_profiles import CARD_GENERATION_LABELS
 from service.wire.cases import (
     DECISION_ACTIONS,
     IDENTITY_PROCEDURES,
@@ -76,6 +77,8 @@ def contract() -> dict[str, object]:
         "REASONS": {action.value: _reasons(codes) for action, codes in REASONS.items()},
         "STATE_LABELS": {s.value: {"ja": ja, "en": en} for s, (ja, en) in STATE_LABELS.items()},
         "REASON_LABELS": {code: {"ja": ja, "en": en} for code, (ja, en) in REASON_LABELS.items()},
+        # Which My Number Card generation a proof came from (docs/card.md §3), as the console names it.
+        "CARD_GENERATIONS": {g.value: {"ja": ja, "en": en} for g, (ja, en) in CARD_GENERATION_LABELS.items()},
         "CONSENTS": [
             {"code": c.code, "version": c.version, "ja": c.ja, "en": c.en, "required": c.required}
             for c in CATALOGUE

@@ -31,6 +31,7 @@ from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
 from clerk_agent.rtc.sinks import NullSink
 from clerk_agent.rtc.sources import SyntheticCamera
+from service.wire.card_profiles import CardGeneration
 from service.wire.signaling import (
     AnswerMessage,
     ByeMessage,
@@ -38,8 +39,9 @@ from service.wire.signaling import (
     OfferMessage,
     RenegotiateMessage,
 )
+from tests.plugins.cardkit import card_face_code
 
-_CARDS: dict[tuple[Path, str], VirtualMyNumberCard] = {}
+_CARDS: dict[tuple[Path, str, CardGeneration], VirtualMyNumberCard] = {}
 TIMEOUTS = PeerTimeouts(answer_s=10.0, connect_s=10.0, first_frame_s=5.0, gather_s=5.0)
 
 
@@ -118,8 +120,15 @@ async def counter_call(device: httpx.AsyncClient, case_id: str) -> AsyncIterator
         await feed.close()
 
 
-async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, who: str) -> dict[str, Any]:
-    """Read `who`'s virtual card against a fresh hub challenge and POST the proof, as the counter does."""
+async def submit_card_proof(
+    device: httpx.AsyncClient,
+    case_id: str,
+    pki: Path,
+    who: str,
+    generation: CardGeneration = CardGeneration.GEN2016,
+) -> dict[str, Any]:
+    """Read `who`'s virtual card (of `generation`) against a fresh hub challenge and POST the proof, as the counter
+    does."""
     issued = await device.post(f"/api/v1/cases/{case_id}/card-challenges")
     assert issued.status_code == 201, issued.text
     challenge = issued.json()
@@ -127,13 +136,15 @@ async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, 
 
     def read() -> Any:
         # One physical card per person and PKI: a rebuilt card has new keys, which the hub calls a swap.
-        if (pki, who) not in _CARDS:
-            _CARDS[(pki, who)] = build_virtual_card(holder, load_card_material(pki, who))
-        card = _CARDS[(pki, who)]
+        if (pki, who, generation) not in _CARDS:
+            _CARDS[(pki, who, generation)] = build_virtual_card(
+                holder, load_card_material(pki, who, generation)
+            )
+        card = _CARDS[(pki, who, generation)]
         return read_at_counter(
             MyNumberCard(InProcessTransport(card)),
             auth_pin=bytearray(holder.auth_pin.encode()),
-            code_b=bytearray(holder.code_b.encode()),
+            code_b=bytearray(card_face_code(who, generation).encode()),
             challenge=PossessionChallenge(challenge["origin"], challenge["nonce"], challenge["case_id"]),
         )
 
@@ -150,6 +161,7 @@ async def submit_card_proof(device: httpx.AsyncClient, case_id: str, pki: Path, 
         "card_face_signature": base64.b64encode(counter_read.card_face_signature).decode()
         if counter_read.card_face_signature
         else None,
+        "card_generation": counter_read.generation.value,
     }
     proof = await device.post(f"/api/v1/cases/{case_id}/card-proofs", json=body)
     assert proof.status_code == 201, proof.text

@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
+from service.wire.card_profiles import CardGeneration
 from tests.factories import PASSWORD, World
 from tests.municipal_console._counter import Counter, counter_call, post_document_still, submit_card_proof
 from tests.municipal_console._net import BrowserNet
@@ -180,6 +181,8 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
             "有効期限（券面の記載）"
         )
         assert "失効" in await page.locator("#proof-revocation").inner_text()
+        # Which card was read, as the hub found it from the certificate (docs/card.md §3).
+        await expect(page.locator("#proof-generation")).to_have_text("現行カード（2016年〜）")
         await expect(page.locator("#card-swap")).to_have_attribute("data-swap", "none")
         await expect(page.locator("#doc-empty")).to_be_visible()
 
@@ -387,9 +390,13 @@ async def test_a_video_drop_pauses_the_check_and_forces_the_redo(
         await take_offer(page, artifacts, case_id)
         await video_flowing(page)
         await eventually(lambda: _video_live(client, world, case_id), what="video-status live at the hub")
-        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
+        # This applicant holds a next-generation card (P-384, two APs): the console names it (docs/card.md §3).
+        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako", CardGeneration.GEN2028)
         await driver.device(case_id, "capture-evidence")
         await expect(page.locator("#begin-review")).to_be_visible()
+        await expect(page.locator("#proof-generation")).to_have_text("次期カード（2028年度〜予定）")
+        await expect(page.locator("#proof-checks tr[data-check=card_face_key] td").first).to_have_text("合格")
+        await page.screenshot(path=artifacts / "07b-next-generation-card.png", full_page=True)
         # Review not begun yet: the hub takes card reads only until then, so the redo below can happen.
         await page.click("#liveness-new")
         await page.click("#liveness-passed")
@@ -422,7 +429,7 @@ async def test_a_video_drop_pauses_the_check_and_forces_the_redo(
         await page.screenshot(path=artifacts / "09-redo-required.png", full_page=True)
 
         # Redo the card proof and the liveness challenge; only then does approval go through.
-        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako")
+        await submit_card_proof(world.device_a, case_id, dev_pki_dir, "yamada_hanako", CardGeneration.GEN2028)
         await page.click("#liveness-new")
         await page.click("#liveness-passed")
         await expect(page.locator("#review-ready")).to_be_visible()

@@ -7,11 +7,17 @@ import functools
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from clerk_agent.card.virtual.build import CardMaterial, build_virtual_card, person
 from clerk_agent.card.virtual.card import ATR, VirtualMyNumberCard
+from clerk_agent.card.virtual.nextgen import printed_card_face_code
+from clerk_agent.card.virtual.signing import CardKey
 from service.cardproof import devpki
+from service.wire.card_profiles import CardGeneration
+
+# Both generations, for tests parametrised over them (`@pytest.mark.parametrize("generation", GENERATIONS)`).
+GENERATIONS = tuple(CardGeneration)
 
 DER = serialization.Encoding.DER
 
@@ -23,7 +29,7 @@ def shared_pki() -> devpki.DevPki:
 
 
 def issued_card(person_key: str, variant: str = "current") -> devpki.IssuedCard:
-    """JPKI material for a person; variants: current, old_generation, expired (cached per person and variant)."""
+    """JPKI material for a person; variants: current, old_generation, expired, next (the next-generation card)."""
     return _issued(person_key, variant)
 
 
@@ -33,6 +39,8 @@ def _issued(person_key: str, variant: str) -> devpki.IssuedCard:
     pki = shared_pki()
     if variant == "current":
         return devpki.issue_card(pki)
+    if variant == "next":
+        return devpki.issue_next_card(pki)
     if variant == "old_generation":
         return devpki.issue_card(pki, generation=0)
     if variant == "expired":
@@ -43,8 +51,11 @@ def _issued(person_key: str, variant: str) -> devpki.IssuedCard:
     raise ValueError(variant)
 
 
-def material(issued: devpki.IssuedCard, *, face_issuer: rsa.RSAPrivateKey | None = None) -> CardMaterial:
-    """Convert devpki output into what the virtual card loads."""
+def material(issued: devpki.IssuedCard, *, face_issuer: CardKey | None = None) -> CardMaterial:
+    """Convert devpki output into what the virtual card loads (the generation follows the keys: P-384 is next)."""
+    next_gen = isinstance(issued.auth_key, ec.EllipticCurvePrivateKey)
+    default_issuer = shared_pki().next_card_face_issuer if next_gen else shared_pki().card_face_issuer
+    assert default_issuer is not None
     return CardMaterial(
         auth_key=issued.auth_key,
         auth_certificate=issued.auth_certificate.public_bytes(DER),
@@ -53,7 +64,8 @@ def material(issued: devpki.IssuedCard, *, face_issuer: rsa.RSAPrivateKey | None
         sign_certificate=issued.sign_certificate.public_bytes(DER),
         sign_ca=issued.sign_ca.public_bytes(DER),
         card_face_key=issued.card_face_key,
-        card_face_issuer=face_issuer or shared_pki().card_face_issuer,
+        card_face_issuer=face_issuer or default_issuer,
+        generation=CardGeneration.GEN2028 if next_gen else CardGeneration.GEN2016,
     )
 
 
@@ -64,12 +76,15 @@ def make_card(
     short_ef_ids: bool = True,
     violation_sink: Callable[[str], None] | None = None,
     atr: bytes | None = None,
-    face_issuer: rsa.RSAPrivateKey | None = None,
+    face_issuer: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
+    generation: CardGeneration = CardGeneration.GEN2016,
 ) -> VirtualMyNumberCard:
-    """A fresh virtual card (fresh PIN counters) for one of the invented people.
+    """A fresh virtual card (fresh PIN counters) for one of the invented people, of either generation.
 
     `violation_sink` keeps deliberately provoked My Number accesses out of the session-wide APDU guard.
     """
+    if generation is CardGeneration.GEN2028 and variant == "current":
+        variant = "next"
     return build_virtual_card(
         person(person_key),
         material(issued_card(person_key, variant), face_issuer=face_issuer),
@@ -78,3 +93,15 @@ def make_card(
         violation_sink=violation_sink,
         atr=atr if atr is not None else ATR,
     )
+
+
+def rsa_key(key: CardKey) -> rsa.RSAPrivateKey:
+    """A current card's key, typed as such (IssuedCard holds keys of either generation)."""
+    assert isinstance(key, rsa.RSAPrivateKey), "a current card's keys are RSA"
+    return key
+
+
+def card_face_code(person_key: str, generation: CardGeneration) -> str:
+    """What the clerk types to open the card face: 照合番号B, or the 照合番号 printed on a next-generation card."""
+    holder = person(person_key)
+    return printed_card_face_code(holder) if generation is CardGeneration.GEN2028 else holder.code_b

@@ -21,7 +21,9 @@ from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.pcscd import VpcdSlot
 from clerk_agent.card.virtual.vicc import ViccClient
 from service.accounts.roles import Role
+from service.wire.card_profiles import CardGeneration
 from tests.factories import World
+from tests.plugins.cardkit import GENERATIONS, card_face_code
 from tests.plugins.pcsc_slot import plug, unplug
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -36,12 +38,12 @@ HANAKO = person("yamada_hanako")
 TARO = person("sato_taro")
 
 
-def _card(pki: Path, who: str) -> VirtualMyNumberCard:
-    """`who`'s card as `hub dev-pki` issued it (its own JPKI keys and card-face key)."""
-    return build_virtual_card(person(who), load_card_material(pki, who), label=f"pcsc card {who}")
+def _card(pki: Path, who: str, generation: CardGeneration) -> VirtualMyNumberCard:
+    """`who`'s card of `generation` as `hub dev-pki` issued it (its own JPKI keys and card-face key)."""
+    return build_virtual_card(person(who), load_card_material(pki, who, generation), label=f"pcsc card {who}")
 
 
-def _read(reader: str, who: str, challenge: dict[str, Any]) -> CounterRead:
+def _read(reader: str, who: str, challenge: dict[str, Any], generation: CardGeneration) -> CounterRead:
     """The counter read on a fresh connection through pcscd, closed (card reset) afterwards."""
     holder = person(who)
     transport = pcsc.connect_with_backoff(reader, timeout=10)
@@ -49,7 +51,7 @@ def _read(reader: str, who: str, challenge: dict[str, Any]) -> CounterRead:
         return read_at_counter(
             MyNumberCard(transport),
             auth_pin=bytearray(holder.auth_pin.encode()),
-            code_b=bytearray(holder.code_b.encode()),
+            code_b=bytearray(card_face_code(who, generation).encode()),
             challenge=PossessionChallenge(challenge["origin"], challenge["nonce"], challenge["case_id"]),
         )
     finally:
@@ -66,6 +68,7 @@ def _body(challenge: dict[str, Any], read: CounterRead) -> dict[str, Any]:
         "atr": read.atr.hex(),
         "card_face": base64.b64encode(read.card_face.raw).decode(),
         "card_face_signature": base64.b64encode(read.card_face_signature).decode(),
+        "card_generation": read.generation.value,
     }
 
 
@@ -98,6 +101,7 @@ def _checks(outcome: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     return {c["check"]: (c["status"], c["reason"]) for c in outcome["evidence"]["summary"]["checks"]}
 
 
+@pytest.mark.parametrize("generation", GENERATIONS)
 async def test_the_hub_binds_a_cards_own_face_and_refuses_a_splice_with_another_persons_face(
     client: httpx.AsyncClient,
     world: World,
@@ -105,17 +109,20 @@ async def test_the_hub_binds_a_cards_own_face_and_refuses_a_splice_with_another_
     dev_pki_dir: Path,
     vpcd_slot: VpcdSlot,
     insert: list[ViccClient],
+    generation: CardGeneration,
 ) -> None:
     case_id = await _live_case(driver)
     officer = world.h("a", Role.officer)
-    hanako_card, taro_card = _card(dev_pki_dir, "yamada_hanako"), _card(dev_pki_dir, "sato_taro")
+    hanako_card = _card(dev_pki_dir, "yamada_hanako", generation)
+    taro_card = _card(dev_pki_dir, "sato_taro", generation)
 
     # 花子's card at the counter: the hub verifies both answers and binds her face to the case.
     hanako_in = plug(insert, hanako_card, vpcd_slot)
     first = await _challenge(world, case_id)
-    genuine = await asyncio.to_thread(_read, vpcd_slot.reader, "yamada_hanako", first)
+    genuine = await asyncio.to_thread(_read, vpcd_slot.reader, "yamada_hanako", first, generation)
     outcome = await _prove(world, case_id, _body(first, genuine))
     assert outcome["evidence"]["ok"] is True, outcome
+    assert outcome["evidence"]["summary"]["card_generation"] == generation.value
     assert _checks(outcome)["card_face_key"] == ("passed", None)
     assert any(apdu[:4] == b"\x80\x2a\x00\x00" for apdu in hanako_card.apdu_log), "the face key answered"
     listed = (await client.get(f"/api/v1/cases/{case_id}/evidence", headers=officer)).json()
@@ -129,21 +136,27 @@ async def test_the_hub_binds_a_cards_own_face_and_refuses_a_splice_with_another_
     # Someone once read 太郎's card (face and its key's answer to that read's challenge) and kept them.
     taro_in = plug(insert, taro_card, vpcd_slot)
     elsewhere = await _challenge(world, case_id)
-    taro = await asyncio.to_thread(_read, vpcd_slot.reader, "sato_taro", elsewhere)
+    taro = await asyncio.to_thread(_read, vpcd_slot.reader, "sato_taro", elsewhere, generation)
     unplug(taro_in, vpcd_slot)
 
     # 花子's card again, with her PIN, for fresh challenges; 太郎's genuine face is spliced into each proof.
     plug(insert, hanako_card, vpcd_slot)
     assert taro.card_face is not None
     taro_face = base64.b64encode(taro.card_face.raw).decode()
-    for reason in ("card_face_other_card", "card_face_answer_mismatch", "card_face_unproven"):
+    # ECDSA (the next generation) cannot tell a replayed answer of the right key from another key's answer.
+    replayed = "card_face_answer_mismatch" if generation is CardGeneration.GEN2016 else "card_face_other_card"
+    for case, reason in (
+        ("card_face_other_card", "card_face_other_card"),
+        ("card_face_answer_mismatch", replayed),
+        ("card_face_unproven", "card_face_unproven"),
+    ):
         challenge = await _challenge(world, case_id)
-        hanako = await asyncio.to_thread(_read, vpcd_slot.reader, "yamada_hanako", challenge)
+        hanako = await asyncio.to_thread(_read, vpcd_slot.reader, "yamada_hanako", challenge, generation)
         answer = {
             "card_face_other_card": hanako.card_face_signature,  # 花子's face key answering this challenge
             "card_face_answer_mismatch": taro.card_face_signature,  # 太郎's answer, kept from his read
             "card_face_unproven": None,  # the face alone
-        }[reason]
+        }[case]
         spliced = {
             **_body(challenge, hanako),
             "card_face": taro_face,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from clerk_agent.card.apdu import encode_tlv
 from clerk_agent.card.protocol import JPKI_AID, KENHOJO_AID, KENKAKU_AID, MY_NUMBER_CARD_TOKEN
@@ -21,41 +21,55 @@ from clerk_agent.card.virtual.card import (
     VirtualMyNumberCard,
 )
 from clerk_agent.card.virtual.cardface import build_card_face, rsa_public_key_field, text_png
+from clerk_agent.card.virtual.nextgen import build_next_card
 from clerk_agent.card.virtual.people import PEOPLE, VirtualPerson, era_yymmdd
+from clerk_agent.card.virtual.signing import CardKey
+from service.wire.card_profiles import CardGeneration
 
 
 @dataclass(frozen=True)
 class CardMaterial:
-    """The JPKI keys and certificates of one card, its card-face AP key, and the issuer key that signs its card face."""
+    """The JPKI keys and certificates of one card, its card-face AP key, and the issuer key that signs its card face.
 
-    auth_key: rsa.RSAPrivateKey
+    RSA-2048 keys on the current card; ECDSA P-384 on the next generation (`generation`, built by nextgen.py).
+    """
+
+    auth_key: CardKey
     auth_certificate: bytes
     auth_ca: bytes
-    sign_key: rsa.RSAPrivateKey
+    sign_key: CardKey
     sign_certificate: bytes
     sign_ca: bytes
-    card_face_key: rsa.RSAPrivateKey
-    card_face_issuer: rsa.RSAPrivateKey
+    card_face_key: CardKey
+    card_face_issuer: CardKey
+    generation: CardGeneration = CardGeneration.GEN2016
 
 
 class MissingPki(FileNotFoundError):
     """The test-PKI directory lacks what the virtual card needs."""
 
 
-def _private_key(path: Path) -> rsa.RSAPrivateKey:
+def _private_key(path: Path) -> CardKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise MissingPki(f"{path} is not an RSA key")
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise MissingPki(f"{path} is not an RSA or EC key")
     return key
 
 
-def load_card_material(pki_dir: Path, person: str) -> CardMaterial:
-    """Read a person's card material from a `hub dev-pki` directory."""
+def load_card_material(
+    pki_dir: Path, person: str, generation: CardGeneration = CardGeneration.GEN2016
+) -> CardMaterial:
+    """Read a person's card material of one generation from a `hub dev-pki` directory."""
     manifest_path = pki_dir / "manifest.json"
     if not manifest_path.exists():
         raise MissingPki(f"no test PKI in {pki_dir}; run `hub dev-pki --out {pki_dir}` first")
     manifest = json.loads(manifest_path.read_text())
-    cards = manifest.get("cards", {})
+    next_gen = generation is CardGeneration.GEN2028
+    if next_gen and "next_cards" not in manifest:
+        raise MissingPki(
+            f"the test PKI in {pki_dir} predates next-generation cards; run `hub dev-pki --out {pki_dir} --force`"
+        )
+    cards = manifest.get("next_cards" if next_gen else "cards", {})
     if person not in cards:
         raise MissingPki(f"the test PKI in {pki_dir} has no card for {person!r} (has: {', '.join(cards)})")
     base = pki_dir / cards[person]
@@ -71,7 +85,12 @@ def load_card_material(pki_dir: Path, person: str) -> CardMaterial:
         sign_certificate=(base / "sign-cert.der").read_bytes(),
         sign_ca=(base / "sign-ca.der").read_bytes(),
         card_face_key=_private_key(base / "card-face-key.pem"),
-        card_face_issuer=_private_key(pki_dir / "private" / "card-face-issuer.key.pem"),
+        card_face_issuer=_private_key(
+            pki_dir
+            / "private"
+            / ("next-card-face-issuer.key.pem" if next_gen else "card-face-issuer.key.pem")
+        ),
+        generation=generation,
     )
 
 
@@ -89,14 +108,31 @@ def build_virtual_card(
     person: VirtualPerson,
     material: CardMaterial,
     *,
-    card_key: rsa.RSAPrivateKey | None = None,
+    card_key: CardKey | None = None,
     atr: bytes = ATR,
     short_ef_ids: bool = True,
     label: str | None = None,
     violation_sink: Callable[[str], None] | None = None,
 ) -> VirtualMyNumberCard:
-    """A card for `person` holding `material`; `card_key` overrides the Kenkaku AP's own key from `material`."""
+    """A card for `person` holding `material`; `card_key` overrides the Kenkaku AP's own key from `material`.
+
+    Next-generation material builds the next-generation card (two APs, P-384; nextgen.py).
+    """
+    if material.generation is CardGeneration.GEN2028:
+        return build_next_card(
+            person,
+            material,
+            card_key=card_key,
+            atr=atr,
+            short_ef_ids=short_ef_ids,
+            label=label,
+            violation_sink=violation_sink,
+        )
     card_key = card_key or material.card_face_key
+    if not isinstance(card_key, rsa.RSAPrivateKey) or not isinstance(
+        material.card_face_issuer, rsa.RSAPrivateKey
+    ):
+        raise MissingPki("the current card's card-face keys are RSA")
     digits = person.my_number.encode()
     jpki = Application(
         JPKI_AID,

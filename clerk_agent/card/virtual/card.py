@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_agent.card.apdu import SW
 from clerk_agent.card.protocol import FORBIDDEN_FILES, JPKI_AID, KENHOJO_AID, KENKAKU_AID
-from clerk_agent.card.virtual.signing import pkcs1v15_sign_raw
+from clerk_agent.card.virtual.signing import CardKey, pkcs1v15_sign_raw, signed_response
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 VIOLATIONS_ENV = "MADOGUCHI_APDU_VIOLATIONS_FILE"
@@ -77,7 +77,7 @@ class KeyReference:
 class PrivateKey:
     """A signing key EF, usable after `required_key` was verified."""
 
-    key: rsa.RSAPrivateKey
+    key: CardKey  # RSA-2048 on the current card, ECDSA P-384 on the next (signing.signed_response)
     required_key: int
 
 
@@ -91,7 +91,7 @@ class Application:
     private_keys: dict[int, PrivateKey] = field(default_factory=dict)
     # The AP's own key (券面事項確認AP: the key whose public part is DF24 of the signed card face); it answers
     # COMPUTE DIGITAL SIGNATURE with P2=00 without any credential, so a relying party can challenge the card.
-    own_key: rsa.RSAPrivateKey | None = None
+    own_key: CardKey | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +309,8 @@ class VirtualMyNumberCard:
         private = app.private_keys[fid]
         if (app.aid, private.required_key) not in self._verified:
             return _sw(SW.SECURITY_NOT_SATISFIED)
+        if not isinstance(private.key, rsa.RSAPrivateKey):
+            return signed_response(private.key, c.data)  # the next generation's P-384 key
         if not 1 <= len(c.data) <= 245:
             return _sw(SW.WRONG_LENGTH)
         return _sw(SW.OK, pkcs1v15_sign_raw(private.key, c.data))
@@ -317,6 +319,8 @@ class VirtualMyNumberCard:
         # No key EF and no VERIFY: the AP's own key signs any DigestInfo it is given (docs/card-face-binding.md).
         if self._df is None or self._df.own_key is None:
             return _sw(SW.WRONG_P1P2)
+        if not isinstance(self._df.own_key, rsa.RSAPrivateKey):
+            return signed_response(self._df.own_key, c.data)
         if not 1 <= len(c.data) <= 245:
             return _sw(SW.WRONG_LENGTH)
         return _sw(SW.OK, pkcs1v15_sign_raw(self._df.own_key, c.data))

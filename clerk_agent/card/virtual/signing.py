@@ -1,11 +1,12 @@
-"""Raw RSA PKCS#1 v1.5 signing over bytes exactly as given, as the card's COMPUTE DIGITAL SIGNATURE (P1=00) does."""
+"""The card's COMPUTE DIGITAL SIGNATURE (P1=00) over bytes exactly as given: raw RSA PKCS#1 v1.5 on the current
+card, ECDSA P-384 over a SHA-384 hash, answered r ‖ s, on the next-generation card (docs/card.md §3.4)."""
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from clerk_agent.card.apdu import SHA256_DIGEST_INFO_PREFIX
+from clerk_agent.card.apdu import SHA256_DIGEST_INFO_PREFIX, SW
 
 
 def pkcs1v15_sign_arithmetic(key: rsa.RSAPrivateKey, block: bytes) -> bytes:
@@ -31,3 +32,34 @@ def pkcs1v15_sign_raw(key: rsa.RSAPrivateKey, block: bytes) -> bytes:
             block[len(SHA256_DIGEST_INFO_PREFIX) :], padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
         )
     return pkcs1v15_sign_arithmetic(key, block)
+
+
+CardKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+P384_COORDINATE = 48
+
+
+def ecdsa_p384_sign_raw(key: ec.EllipticCurvePrivateKey, digest: bytes) -> bytes:
+    """ECDSA over a SHA-384 hash given as it is, answered as the card does: r ‖ s, 48 bytes each."""
+    if not isinstance(key.curve, ec.SECP384R1):
+        raise ValueError("the next-generation card's keys are P-384")
+    if len(digest) != P384_COORDINATE:
+        raise ValueError("COMPUTE DIGITAL SIGNATURE takes a 48-byte SHA-384 hash")
+    r, s = utils.decode_dss_signature(key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA384()))))
+    return r.to_bytes(P384_COORDINATE, "big") + s.to_bytes(P384_COORDINATE, "big")
+
+
+def card_sign(key: CardKey, block: bytes) -> bytes:
+    """Sign as the card holding `key` does; ValueError when the block does not fit the key's scheme."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ecdsa_p384_sign_raw(key, block)
+    if not 1 <= len(block) <= key.key_size // 8 - 11:
+        raise ValueError("block does not fit PKCS#1 v1.5 padding")
+    return pkcs1v15_sign_raw(key, block)
+
+
+def signed_response(key: CardKey, block: bytes) -> bytes:
+    """The card's answer (data ‖ SW): the signature and 9000, or 6700 when the block does not fit the key's scheme."""
+    try:
+        return card_sign(key, block) + SW.OK.to_bytes(2, "big")
+    except ValueError:
+        return SW.WRONG_LENGTH.to_bytes(2, "big")

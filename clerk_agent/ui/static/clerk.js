@@ -239,8 +239,13 @@ function callView(c, s) {
       const left = c.code_b_retries == null ? null : el('p', { id: 'code-b-retries', class: c.code_b_retries <= 1 ? 'bad big' : 'big' },
         tr(`照合番号Bの残り回数: ${c.code_b_retries}回（暗証番号の回数とは別です）`, `Code B tries left: ${c.code_b_retries} (separate from the PIN's)`));
       const lastTry = c.code_b_retries === 1 ? el('input', { id: 'code-b-confirm', type: 'checkbox' }) : null;
-      parts.push(el('p', { id: 'code-b-hint' }, tr('カード表面の照合番号B（14桁）を入力してください: 生年月日を和暦で6桁（例: 昭和55年2月17日 → 550217。西暦ではありません）、続けて有効期限の西暦4桁、最後にセキュリティコード4桁。',
-        'Type code B from the card face (14 digits): the birth date in the Japanese era, YYMMDD (e.g. Shōwa 55, 17 Feb → 550217; not the western year), then the expiry year (4 digits), then the 4-digit security code.')),
+      // The next-generation card prints its 照合番号 instead of 照合番号B (docs/card.md §3.2); the card check found which.
+      const nextGen = c.card_generation === 'gen2028';
+      parts.push(el('p', { id: 'code-b-hint', 'data-generation': c.card_generation || '' }, nextGen
+        ? tr('次期カードです。カードに印字された照合番号（14桁）をそのまま入力してください。',
+          'A next-generation card: type the 照合番号 printed on the card (14 digits) as it is.')
+        : tr('カード表面の照合番号B（14桁）を入力してください: 生年月日を和暦で6桁（例: 昭和55年2月17日 → 550217。西暦ではありません）、続けて有効期限の西暦4桁、最後にセキュリティコード4桁。',
+          'Type code B from the card face (14 digits): the birth date in the Japanese era, YYMMDD (e.g. Shōwa 55, 17 Feb → 550217; not the western year), then the expiry year (4 digits), then the 4-digit security code.')),
       error, left, code,
       lastTry ? el('label', { class: 'check' }, lastTry, tr('残り1回です。券面をお客さまと確認しました', 'One try left: checked the card face with the applicant')) : null,
       button('code-b-submit', tr('照合番号Bを確認', 'Check code B'), () => act('/api/code-b', { code_b: code.value.trim(), confirm_last_try: lastTry ? lastTry.checked : false }), 'primary'));

@@ -298,6 +298,16 @@ export const REASON_LABELS = deepFreeze({
     "en": "Refused"
   }
 });
+export const CARD_GENERATIONS = deepFreeze({
+  "gen2016": {
+    "ja": "現行カード（2016年〜）",
+    "en": "Current card (2016–)"
+  },
+  "gen2028": {
+    "ja": "次期カード（2028年度〜予定）",
+    "en": "Next-generation card (FY2028–, expected)"
+  }
+});
 export const CONSENTS = deepFreeze([
   {
     "code": "recording",

@@ -12,10 +12,12 @@ import {
   STATE_LABELS,
 } from "./contract.js";
 import { STRINGS } from "./strings.js";
+import { CARD_GENERATIONS } from "./contract.js";
 
 const byCode = (list) => Object.fromEntries(list.map((entry) => [entry.code, entry]));
 const CONTRACT_LABELS = {
   state: STATE_LABELS,
+  cardgen: CARD_GENERATIONS, // which My Number Card a proof came from (docs/card.md §3)
   reason: REASON_LABELS,
   hold: byCode(HOLD_REASONS),
   procedure: byCode(PROCEDURES),

@@ -280,6 +280,10 @@ export function createLiveScreen({ onDone }) {
       $("proof-checks").replaceChildren(...rows);
       // The recorded label, as the hub verified it (e.g. 失効確認未実施): shown, never re-derived here.
       $("proof-revocation").textContent = proof.summary.revocation_label || label("status", proof.summary.revocation);
+      // The generation the hub read from the certificate's algorithms (current RSA card or next-generation P-384).
+      const generation = $("proof-generation");
+      generation.textContent = label("cardgen", proof.summary.card_generation);
+      generation.dataset.generation = proof.summary.card_generation || "";
     }
     const binding = evidence && evidence.card_binding;
     const swap = $("card-swap");

@@ -11,9 +11,11 @@ import httpx
 import pytest
 
 from clerk_agent.card.virtual.build import build_virtual_card, load_card_material, person
+from service.wire.card_profiles import CardGeneration
 from tests._services import missing_service
 from tests.clerk_agent.app.conftest import CounterClient, Hub, Officer, agent_running, until_view
 from tests.factories import ELIGIBLE
+from tests.plugins.cardkit import GENERATIONS, card_face_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc]
 HOLDER = person("yamada_hanako")
@@ -27,7 +29,13 @@ except ImportError:  # pyscard missing: the fixture reports it
 
 
 @pytest.fixture
-def reader_with_card(agent_pki: Path) -> Iterator[str]:
+def card_generation() -> CardGeneration:
+    """Which card 花子 holds; a test parametrising `card_generation` overrides it."""
+    return CardGeneration.GEN2016
+
+
+@pytest.fixture
+def reader_with_card(agent_pki: Path, card_generation: CardGeneration) -> Iterator[str]:
     """花子's card (built on the hub's test PKI) in a vpcd slot of a real pcscd; removed and released after."""
     if pcsc is None:
         missing_service("pyscard")
@@ -37,7 +45,7 @@ def reader_with_card(agent_pki: Path) -> Iterator[str]:
         slot: VpcdSlot = stack.allocate_slot()
     except StackUnavailable as exc:
         missing_service(f"pcscd + vsmartcard-vpcd: {exc}")
-    card = build_virtual_card(HOLDER, load_card_material(agent_pki, HOLDER.key))
+    card = build_virtual_card(HOLDER, load_card_material(agent_pki, HOLDER.key, card_generation))
     _present, before = pcsc.reader_state(slot.reader)
     client = ViccClient(card, port=slot.port, netns=slot.netns).start()
     try:
@@ -59,8 +67,9 @@ async def _until(client: CounterClient, path: str, part: str, flag: str) -> None
             await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("card_generation", GENERATIONS)
 async def test_renewal_reads_the_card_through_pcscd(
-    hub: Hub, tmp_path: Path, agent_pki: Path, reader_with_card: str
+    hub: Hub, tmp_path: Path, agent_pki: Path, reader_with_card: str, card_generation: CardGeneration
 ) -> None:
     async with (
         agent_running(hub, tmp_path / "agent", agent_pki, card_source=reader_with_card) as agent,
@@ -83,12 +92,15 @@ async def test_renewal_reads_the_card_through_pcscd(
         await counter.post("/api/consents", {"recording": True, "id_copy": True, "pin_entry": True})
         checked = await counter.post("/api/card/check")
         assert checked["case"]["pin_retries"] == 3  # type: ignore[index]
+        # The card check found the generation: the clerk is told which code to type (docs/card.md §3.2).
+        assert checked["case"]["card_generation"] == card_generation.value  # type: ignore[index]
         await counter.post("/api/request-verification")
         queued = await counter.until("queued_for_officer")
         case_id = str(queued["case"]["case_id"])  # type: ignore[index]
         await officer.accept(case_id)
         await counter.until("session_live")
-        await counter.post("/api/code-b", {"code_b": HOLDER.code_b})
+        # 照合番号B, or the 照合番号 printed on a next-generation card: the same 14-digit entry (docs/card.md §3.2).
+        await counter.post("/api/code-b", {"code_b": card_face_code(HOLDER.key, card_generation)})
         await _until(applicant, "/api/applicant/state", "pin", "open")
         view = await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
         assert view["notice"] is None

@@ -16,7 +16,7 @@ from clerk_agent.card.protocol import JPKI_AID, KENKAKU_AID
 from clerk_agent.card.virtual.card import VIOLATIONS_ENV, VirtualMyNumberCard
 from clerk_agent.card.virtual.people import PEOPLE, era_yymmdd, my_number_check_digit
 from clerk_agent.card.virtual.signing import pkcs1v15_sign_arithmetic, pkcs1v15_sign_raw
-from tests.plugins.cardkit import issued_card
+from tests.plugins.cardkit import issued_card, rsa_key
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -132,7 +132,7 @@ def test_the_guard_fails_a_session_that_reads_the_my_number(tmp_path: Path) -> N
 
 
 def test_both_signing_paths_give_the_card_signature() -> None:
-    key = issued_card("yamada_hanako").card_face_key
+    key = rsa_key(issued_card("yamada_hanako").card_face_key)
     digest_info = apdu.sha256_digest_info(bytes(range(32)))
     assert pkcs1v15_sign_raw(key, digest_info) == pkcs1v15_sign_arithmetic(key, digest_info)
     with pytest.raises(ValueError, match="PKCS#1"):
@@ -157,7 +157,7 @@ def test_the_card_face_ap_answers_a_challenge_with_its_own_key_and_no_credential
     hanako_card.process(apdu.select_df(KENKAKU_AID).encode())
     answer = hanako_card.process(apdu.compute_signature(digest_info, 0x00).encode())
     assert answer[-2:] == b"\x90\x00"
-    assert answer[:-2] == pkcs1v15_sign_raw(issued_card("yamada_hanako").card_face_key, digest_info)
+    assert answer[:-2] == pkcs1v15_sign_raw(rsa_key(issued_card("yamada_hanako").card_face_key), digest_info)
     # The JPKI AP has no such credential-free key: its keys stay behind the PIN.
     hanako_card.process(apdu.select_df(JPKI_AID).encode())
     assert hanako_card.process(apdu.compute_signature(digest_info, 0x00).encode()) == b"\x6a\x86"

@@ -22,7 +22,8 @@ from clerk_agent.errors import AgentError, CardAbsent, ReaderUnavailable
 from service.cardproof import devpki
 from service.cardproof.trust import load_dev_pki_trust
 from service.cardproof.verify import CheckName, CheckStatus, TrustAnchors, signed_bytes_for, verify_card_proof
-from tests.plugins.cardkit import make_card, shared_pki
+from service.wire.card_profiles import CardGeneration
+from tests.plugins.cardkit import GENERATIONS, card_face_code, make_card, shared_pki
 from tests.plugins.pcsc_slot import plug
 
 try:
@@ -48,10 +49,16 @@ def atr_with_history(history: bytes) -> bytes:
 
 
 def trust() -> TrustAnchors:
+    """The suite's test anchors of both generations (RSA roots and issuer, the P-384 root and issuer)."""
     pki = shared_pki()
+    assert pki.next_auth_root is not None
+    assert pki.next_card_face_issuer is not None
     return TrustAnchors(
-        test_auth_roots=tuple(root.certificate for root in pki.auth_roots),
-        test_card_face_issuer_keys=(pki.card_face_issuer.public_key(),),
+        test_auth_roots=(*(root.certificate for root in pki.auth_roots), pki.next_auth_root.certificate),
+        test_card_face_issuer_keys=(
+            pki.card_face_issuer.public_key(),
+            pki.next_card_face_issuer.public_key(),
+        ),
     )
 
 
@@ -93,13 +100,16 @@ def counter_read(reader: str, code_b: str | None, pin: str, nonce: str = "pcsc-n
     return result
 
 
+@pytest.mark.parametrize("generation", GENERATIONS)
 async def test_full_read_through_pcscd_verifies_at_the_hub(
-    vpcd_slot: VpcdSlot, insert: list[ViccClient]
+    vpcd_slot: VpcdSlot, insert: list[ViccClient], generation: CardGeneration
 ) -> None:
-    card = make_card("yamada_hanako")
+    card = make_card("yamada_hanako", generation=generation)
     plug(insert, card, vpcd_slot)
-    result = await asyncio.to_thread(counter_read, vpcd_slot.reader, HANAKO.code_b, HANAKO.auth_pin)
+    code = card_face_code("yamada_hanako", generation)
+    result = await asyncio.to_thread(counter_read, vpcd_slot.reader, code, HANAKO.auth_pin)
     assert result.atr == card.atr
+    assert result.generation is generation
     assert result.card_face is not None
     verdict = verify_card_proof(
         certificate_der=result.auth_certificate,
@@ -110,8 +120,10 @@ async def test_full_read_through_pcscd_verifies_at_the_hub(
         allow_test_roots=True,
         card_face=result.card_face.raw,
         card_face_signature=result.card_face_signature,
+        reported_generation=result.generation,
     )
     assert verdict.ok, verdict.checks
+    assert verdict.card_generation == generation.value
     assert verdict.check(CheckName.CARD_FACE).status is CheckStatus.PASSED
     assert verdict.check(CheckName.CARD_FACE_KEY).status is CheckStatus.PASSED
     assert verdict.revocation_label.startswith("失効確認未実施")
@@ -165,21 +177,35 @@ async def test_hot_plug_insert_and_removal_reach_the_loop(
         await asyncio.to_thread(pcsc.PcscTransport(vpcd_slot.reader).connect)
 
 
+@pytest.mark.parametrize(
+    ("first_generation", "second_generation"),
+    [
+        (CardGeneration.GEN2016, CardGeneration.GEN2016),
+        (CardGeneration.GEN2028, CardGeneration.GEN2028),
+        (CardGeneration.GEN2016, CardGeneration.GEN2028),  # one holder's current card, another's next one
+    ],
+)
 async def test_card_swap_shows_a_new_atr_and_certificate(
-    vpcd_slot: VpcdSlot, insert: list[ViccClient], events: asyncio.Queue[pcsc.CardEvent]
+    vpcd_slot: VpcdSlot,
+    insert: list[ViccClient],
+    events: asyncio.Queue[pcsc.CardEvent],
+    first_generation: CardGeneration,
+    second_generation: CardGeneration,
 ) -> None:
-    first = plug(insert, make_card("yamada_hanako"), vpcd_slot)
+    first = plug(insert, make_card("yamada_hanako", generation=first_generation), vpcd_slot)
     await next_event(events, pcsc.CardEventKind.CARD_INSERTED)
     read_1 = await asyncio.to_thread(counter_read, vpcd_slot.reader, None, HANAKO.auth_pin)
+    assert read_1.generation is first_generation
     swapped_atr = atr_with_history(b"\x42")
     first.stop()
-    plug(insert, make_card("sato_taro", atr=swapped_atr), vpcd_slot)
+    plug(insert, make_card("sato_taro", atr=swapped_atr, generation=second_generation), vpcd_slot)
     await next_event(events, pcsc.CardEventKind.CARD_REMOVED)
     inserted = await next_event(events, pcsc.CardEventKind.CARD_INSERTED)
     assert inserted.atr == swapped_atr
     read_2 = await asyncio.to_thread(counter_read, vpcd_slot.reader, None, TARO.auth_pin)
     assert read_2.atr == swapped_atr != read_1.atr
     assert read_2.auth_certificate != read_1.auth_certificate
+    assert read_2.generation is second_generation
 
 
 async def test_recovery_after_a_pcscd_restart(
@@ -213,7 +239,10 @@ def test_unknown_reader_is_reader_unavailable(pcsc_stack: PcscdStack) -> None:
         pcsc.PcscTransport("No Such Reader 00 00").connect()
 
 
-def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tmp_path: Path) -> None:
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_virtual_card_cli_plays_its_person_through_pcscd(
+    vpcd_slot: VpcdSlot, tmp_path: Path, generation: CardGeneration
+) -> None:
     pki_dir = tmp_path / "dev-pki"
     assert devpki.main(["--out", str(pki_dir), "--person", "sato_taro", "--generations", "1"]) == 0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -230,6 +259,8 @@ def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tm
             "sato_taro",
             "--pki-dir",
             str(pki_dir),
+            "--generation",
+            generation.value,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -240,10 +271,12 @@ def test_virtual_card_cli_plays_its_person_through_pcscd(vpcd_slot: VpcdSlot, tm
     try:
         assert cli.stdout is not None
         banner = [cli.stdout.readline() for _ in range(7)]
-        assert any(TARO.code_b in line for line in banner), banner
+        code = card_face_code("sato_taro", generation)
+        assert any(code in line for line in banner), banner
         assert any(TARO.auth_pin in line for line in banner)
         assert not any(TARO.my_number in line for line in banner)
-        result = counter_read(vpcd_slot.reader, TARO.code_b, TARO.auth_pin)
+        result = counter_read(vpcd_slot.reader, code, TARO.auth_pin)
+        assert result.generation is generation
         assert result.card_face is not None
         verdict = verify_card_proof(
             certificate_der=result.auth_certificate,

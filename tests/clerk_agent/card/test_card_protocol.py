@@ -40,8 +40,9 @@ from clerk_agent.errors import (
     PinIncorrect,
 )
 from service.cardproof.verify import signed_bytes_for
+from service.wire.card_profiles import NEXT, CardGeneration
 from tests.images import png_bomb
-from tests.plugins.cardkit import DER, issued_card, make_card
+from tests.plugins.cardkit import DER, GENERATIONS, card_face_code, issued_card, make_card, rsa_key
 
 HANAKO = person("yamada_hanako")
 CHALLENGE = PossessionChallenge("https://hub.madoguchi.test", "bm9uY2UtMjU2LWJpdHM", "case_0001")
@@ -102,7 +103,7 @@ def test_counter_read_returns_card_material_and_a_valid_possession_signature(
     )
     # The card-face AP answered the same challenge with the key written in the face (DF24).
     assert result.card_face_signature is not None
-    face_key = issued.card_face_key.public_key()
+    face_key = rsa_key(issued.card_face_key).public_key()
     assert result.card_face.card_public_key == rsa_public_key_field(face_key)
     face_key.verify(result.card_face_signature, message, padding.PKCS1v15(), hashes.SHA256())
     assert result.atr == hanako_card.atr
@@ -465,7 +466,15 @@ def test_no_pin_and_no_pinpad_is_refused(card: MyNumberCard) -> None:
 
 
 @pytest.mark.parametrize(
-    ("aid", "fid"), [(KENHOJO_AID, 0x0001), (KENHOJO_AID, 0x0003), (KENKAKU_AID, 0x0005)]
+    ("aid", "fid"),
+    [
+        (KENHOJO_AID, 0x0001),
+        (KENHOJO_AID, 0x0003),
+        (KENKAKU_AID, 0x0005),
+        # The next-generation card-face AP's number, as text and as an image (docs/card.md §3.2).
+        (NEXT.card_face_aid, 0x0001),
+        (NEXT.card_face_aid, 0x0005),
+    ],
 )
 def test_protocol_refuses_the_my_number_files_before_sending_anything(
     card: MyNumberCard, hanako_card: VirtualMyNumberCard, aid: bytes, fid: int
@@ -492,14 +501,18 @@ def test_emulator_reports_every_my_number_access(local_violations: list[str]) ->
     assert not any(HANAKO.my_number in v for v in local_violations)
 
 
-def test_a_full_read_touches_no_my_number_file(local_violations: list[str]) -> None:
-    watched = make_card(violation_sink=local_violations.append)
-    read_at_counter(
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_full_read_touches_no_my_number_file(
+    local_violations: list[str], generation: CardGeneration
+) -> None:
+    watched = make_card(violation_sink=local_violations.append, generation=generation)
+    read = read_at_counter(
         MyNumberCard(InProcessTransport(watched), short_ef_ids=False),
         auth_pin=secret(HANAKO.auth_pin),
-        code_b=secret(HANAKO.code_b),
+        code_b=secret(card_face_code("yamada_hanako", generation)),
         challenge=CHALLENGE,
     )
+    assert read.generation is generation
     assert local_violations == []
     assert not any(HANAKO.my_number.encode() in a for a in watched.apdu_log)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_agent.card.protocol import MyNumberCard
 from clerk_agent.card.virtual.build import MissingPki, build_virtual_card, load_card_material, person
@@ -17,6 +18,7 @@ from clerk_agent.card.virtual.transport import InProcessTransport
 from service.cardproof import devpki
 from service.cardproof.cardface import parse_card_face
 from service.cardproof.trust import load_dev_pki_trust, load_trust_anchors
+from service.cardproof.verify import TrustAnchors
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +26,11 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pki") / "dev-pki"
     assert devpki.main(["--out", str(out), "--generations", "3", "--person", "yamada_hanako"]) == 0
     return out
+
+
+def _rsa_roots(trust: TrustAnchors) -> list[x509.Certificate]:
+    """The current card's root generations (the next generation's P-384 root follows them)."""
+    return [r for r in trust.test_auth_roots if isinstance(r.public_key(), rsa.RSAPublicKey)]
 
 
 def test_layout_and_private_key_permissions(pki_dir: Path) -> None:
@@ -38,7 +45,7 @@ def test_layout_and_private_key_permissions(pki_dir: Path) -> None:
 
 def test_generations_share_a_name_but_not_a_key(pki_dir: Path) -> None:
     trust = load_dev_pki_trust(pki_dir)
-    roots = trust.test_auth_roots
+    roots = _rsa_roots(trust)
     assert len(roots) == 3
     assert len({r.subject.rfc4514_string() for r in roots}) == 1
     assert len({r.public_key().public_numbers().n for r in roots}) == 3  # type: ignore[union-attr]
@@ -52,7 +59,7 @@ def test_auth_certificate_is_a_signing_end_entity_from_the_newest_root(pki_dir: 
     assert usage.digital_signature
     assert not usage.key_cert_sign
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    newest = load_dev_pki_trust(pki_dir).test_auth_roots[-1]
+    newest = _rsa_roots(load_dev_pki_trust(pki_dir))[-1]
     cert.verify_directly_issued_by(newest)
     # The subject is an opaque identifier, never the holder's name.
     assert "山田" not in cert.subject.rfc4514_string()
@@ -95,7 +102,8 @@ def test_each_card_has_its_own_card_face_key_inside_its_signed_face(pki_dir: Pat
     card.verify_card_face_code(bytearray(person("yamada_hanako").code_b.encode()))
     face = parse_card_face(card.read_card_face().raw)
     public = material.card_face_key.public_key().public_numbers()
-    assert (face.card_key_modulus, face.card_key_exponent) == (public.n, public.e)
+    assert isinstance(face.card_key, rsa.RSAPublicKey)
+    assert face.card_key.public_numbers() == public
     other = devpki.issue_card(devpki.generate_test_pki(generations=1))
     assert other.card_face_key.public_key().public_numbers() != public
 
