@@ -15,14 +15,26 @@ import socket
 import threading
 import time
 from pathlib import Path
-
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0x00, 0x01, 0x02, 0x04
 _MAX_FRAME = 0xFFFF
 _CLONE_NEWNET = 0x40000000
+
+
+class EmulatedCard(Protocol):
+    """What vpcd needs of a virtual card: the My Number Card's, or an ID document's (clerk_agent/card/virtual/idchips)."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def process(self, apdu: bytes) -> bytes: ...
+
+    def reset(self) -> None: ...
+
+    def power_off(self) -> None: ...
 
 
 def _setns(fd: int) -> None:
@@ -56,7 +68,7 @@ class ViccClient:
 
     def __init__(
         self,
-        card: VirtualMyNumberCard,
+        card: EmulatedCard,
         *,
         host: str = "127.0.0.1",
         port: int = 35963,
