@@ -410,7 +410,8 @@ export const EVIDENCE_KINDS = deepFreeze([
   "document_tilt",
   "application_photo",
   "officer_note",
-  "pin_request"
+  "pin_request",
+  "chip_document"
 ]);
 export const STILL_KINDS = deepFreeze([
   "document_front",
