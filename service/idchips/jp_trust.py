@@ -48,7 +48,9 @@ def is_ca(certificate: x509.Certificate) -> bool:
         return False
 
 
-def anchor_certificates(anchors: ChipAnchors, kinds: Iterable[ChipKind]) -> list[tuple[x509.Certificate, bool]]:
+def anchor_certificates(
+    anchors: ChipAnchors, kinds: Iterable[ChipKind]
+) -> list[tuple[x509.Certificate, bool]]:
     """Every configured certificate for these kinds, each with whether it is a test anchor, without repeats."""
     seen: set[bytes] = set()
     found: list[tuple[x509.Certificate, bool]] = []
@@ -92,7 +94,9 @@ def revocation(
                 continue
             checked = True
             if crl.get_revoked_certificate_by_serial_number(signer.serial_number) is not None:
-                raise Refused("signer_revocation", ChipRefusal.signer_revoked, "the issuer's CRL lists the signer")
+                raise Refused(
+                    "signer_revocation", ChipRefusal.signer_revoked, "the issuer's CRL lists the signer"
+                )
     return "crl" if checked else "no_crl_configured"
 
 

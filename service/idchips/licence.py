@@ -15,7 +15,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from service.idchips.anchors import ChipAnchors
-from service.idchips.jp_trust import Refused, issuing_root, is_ca, revocation, rsa_sha256_holds, tokyo_today, within
+from service.idchips.jp_trust import (
+    Refused,
+    is_ca,
+    issuing_root,
+    revocation,
+    rsa_sha256_holds,
+    tokyo_today,
+    within,
+)
 from service.idchips.tlv import TlvError, iter_tlv
 from service.idchips.verifiers import ChipFields, ChipVerification, register
 from service.wire import idchips_jp as jp
@@ -46,9 +54,9 @@ def _signer(key_id: bytes, anchors: ChipAnchors) -> tuple[x509.Certificate | Non
         try:
             ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
         except x509.ExtensionNotFound:
-            ski = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+            ski = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
         if ski == key_id:
-            return certificate, certificate.public_key(), is_test  # type: ignore[return-value]
+            return certificate, certificate.public_key(), is_test
     for key, is_test in anchors.public_keys(ChipKind.driving_licence):
         try:
             published = x509.SubjectKeyIdentifier.from_public_key(key).digest  # type: ignore[arg-type]
@@ -80,14 +88,18 @@ def verify_licence(objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.d
         if certificate is not None:
             root, root_is_test = issuing_root(certificate, anchors, KINDS)
             is_test = is_test or root_is_test
-        result.passed("issuer_chain", "test_anchor" if is_test else ("published_key" if root is None else None))
+        result.passed(
+            "issuer_chain", "test_anchor" if is_test else ("published_key" if root is None else None)
+        )
     except Refused as refused:
         result.failed(refused.check, refused.reason, refused.detail)
         return result
     if rsa_sha256_holds(key, value, objects["df1_ef01"] + objects["df2_ef01"]):
         result.passed("signature", "RSA PKCS#1 v1.5 SHA-256 over DF1/EF01 ‖ DF2/EF01")
     else:
-        result.failed("signature", ChipRefusal.signature_invalid, "the signature does not hold over EF01 ‖ photo")
+        result.failed(
+            "signature", ChipRefusal.signature_invalid, "the signature does not hold over EF01 ‖ photo"
+        )
     if certificate is not None and root is not None:
         if within(certificate, now) and within(root, now):
             result.passed("signer_validity")

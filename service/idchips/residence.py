@@ -31,7 +31,9 @@ def _only(data: bytes, tag: int) -> bytes:
     return found[tag]
 
 
-def _verify(kind: ChipKind, objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.datetime) -> ChipVerification:
+def _verify(
+    kind: ChipKind, objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.datetime
+) -> ChipVerification:
     result = ChipVerification(kind)
     try:
         card_type = _only(objects["mf_ef02"], jp.RESIDENCE_TAG_CARD_TYPE).decode("ascii")
@@ -70,7 +72,9 @@ def _verify(kind: ChipKind, objects: Mapping[str, bytes], anchors: ChipAnchors, 
 
 
 @register(ChipKind.residence_card)
-def verify_residence_card(objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.datetime) -> ChipVerification:
+def verify_residence_card(
+    objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.datetime
+) -> ChipVerification:
     """Verify a residence card's signed objects (RESIDENCE_OBJECTS) at `now`."""
     return _verify(ChipKind.residence_card, objects, anchors, now)
 

@@ -17,15 +17,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-log = logging.getLogger(__name__)
 
-_POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0x00, 0x01, 0x02, 0x04
-_MAX_FRAME = 0xFFFF
-_CLONE_NEWNET = 0x40000000
-
-
-class EmulatedCard(Protocol):
-    """What vpcd needs of a virtual card: the My Number Card's, or an ID document's (clerk_agent/card/virtual/idchips)."""
+class VirtualChip(Protocol):
+    """What vpcd needs of an emulated card: the Virtual My Number Card, or a virtual ID document's chip."""
 
     @property
     def atr(self) -> bytes: ...
@@ -35,6 +29,13 @@ class EmulatedCard(Protocol):
     def reset(self) -> None: ...
 
     def power_off(self) -> None: ...
+
+
+log = logging.getLogger(__name__)
+
+_POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0x00, 0x01, 0x02, 0x04
+_MAX_FRAME = 0xFFFF
+_CLONE_NEWNET = 0x40000000
 
 
 def _setns(fd: int) -> None:
@@ -68,7 +69,7 @@ class ViccClient:
 
     def __init__(
         self,
-        card: EmulatedCard,
+        card: VirtualChip,
         *,
         host: str = "127.0.0.1",
         port: int = 35963,

@@ -7,6 +7,7 @@ crossed the wire to the card.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -19,9 +20,14 @@ from clerk_agent.card.virtual.idchips.jp_engine import JpDf, JpFileCard
 from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
 from clerk_agent.card.virtual.idchips.residence import build_virtual_residence_card
 from clerk_agent.card.virtual.pcscd import VpcdSlot
-from clerk_agent.card.virtual.vicc import EmulatedCard, ViccClient
+from clerk_agent.card.virtual.vicc import ViccClient, VirtualChip
 from clerk_agent.errors import InvalidPinFormat, PinBlocked
+from service.idchips.verifiers import VERIFIERS
 from service.wire import idchips_jp as jp
+from service.wire.idchips import ChipKind, ChipVerdict
+from tests.service.idchips.jp_kit import jp_anchors
+
+ANCHORS = jp_anchors("driving_licence", "residence_card")
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ def slot(vpcd_slot: VpcdSlot) -> Iterator[tuple[VpcdSlot, list[ViccClient]]]:
     pcsc.wait_for_card_event(vpcd_slot.reader, present=False)
 
 
-def plug(slot: tuple[VpcdSlot, list[ViccClient]], card: EmulatedCard) -> pcsc.PcscTransport:
+def plug(slot: tuple[VpcdSlot, list[ViccClient]], card: VirtualChip) -> pcsc.PcscTransport:
     """Insert `card`, wait until pcscd has seen it, and connect to it."""
     vpcd, clients = slot
     _present, before = pcsc.reader_state(vpcd.reader)
@@ -55,6 +61,9 @@ def test_licence_reads_with_both_pins_and_shows_tries_first(slot: tuple[VpcdSlot
     assert pin1 == bytearray()  # wiped
     assert pin2 == bytearray()
     assert objects["df2_ef01"].startswith(b"\x5f\x40")
+    # What crossed PC/SC is what the hub verifies.
+    verdict = VERIFIERS[ChipKind.driving_licence](objects, ANCHORS, dt.datetime.now(dt.UTC)).verdict
+    assert verdict == ChipVerdict.verified
     # The PINs went to the card only inside their VERIFY commands.
     carrying = [a for a in card.apdu_log if b"2580" in a or b"1397" in a]
     assert [a[:4] for a in carrying] == [bytes.fromhex("00200081"), bytes.fromhex("00200082")]
@@ -89,6 +98,8 @@ def test_residence_card_opens_with_its_number_only(slot: tuple[VpcdSlot, list[Vi
     assert kind == "residence_card"
     assert set(objects) == set(jp.RESIDENCE_OBJECTS)
     assert objects["df1_ef02"].startswith(b"\xd1")
+    verdict = VERIFIERS[ChipKind(kind)](objects, ANCHORS, dt.datetime.now(dt.UTC)).verdict
+    assert verdict == ChipVerdict.verified
     assert number == bytearray()
     # The number never crossed to the card in clear: only as key material and inside the SM cryptogram.
     assert not any(b"XX12345678AB" in a for a in card.apdu_log)

@@ -17,6 +17,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 DocumentType = Literal["driving_licence", "residence_card"]
@@ -111,3 +112,16 @@ def jp_signer(document: DocumentType, variant: Variant = "current") -> JpSigner:
         .sign(root_key, hashes.SHA256())
     )
     return JpSigner(key, certificate, root)
+
+
+def anchor_pems(document: DocumentType) -> dict[str, bytes]:
+    """The hub's test anchors for one document type, by file name: the trusted root and, for the licence, whose
+    chip names its signer without carrying the certificate, the signer certificates too (current and expired)."""
+    _key, root = jp_root(document, "trusted")
+    files = {"root.pem": root.public_bytes(Encoding.PEM)}
+    if document == "driving_licence":
+        for variant in ("current", "expired"):
+            files[f"signer-{variant}.pem"] = jp_signer(document, variant).certificate.public_bytes(
+                Encoding.PEM
+            )
+    return files
