@@ -67,7 +67,8 @@ def test_the_reader_reads_every_file_as_built_and_the_readout_carries_no_access_
     }
     # After BAC every command is protected (CLA 0C), so no file id or offset crosses the air in clear.
     after_bac = passport.apdu_log[3:]
-    assert after_bac and all(apdu[0] == 0x0C for apdu in after_bac)
+    assert after_bac
+    assert all(apdu[0] == 0x0C for apdu in after_bac)
     upload = read.readout().model_dump_json()
     mrz_key = mrz_information(HANAKO.document_number, HANAKO.birth, HANAKO.expiry_yymmdd)
     assert mrz_key not in upload

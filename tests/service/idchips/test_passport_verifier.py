@@ -74,7 +74,8 @@ def test_a_genuine_passport_is_verified_with_its_holders_fields_and_photo(
     assert result.fields.birth_date == HANAKO.birth_date
     assert result.fields.valid_until == HANAKO.expiry
     assert result.fields.document_number == HANAKO.document_number
-    assert result.photo is not None and result.photo[:3] == b"\xff\xd8\xff"
+    assert result.photo is not None
+    assert result.photo[:3] == b"\xff\xd8\xff"
 
 
 def test_altered_data_is_refused_as_a_hash_mismatch(csca: DevIssuer, signer: DevIssuer) -> None:
