@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from service.idchips.devpki import write_passport_pki
+
 TEST_ORGANIZATION = "JPKI-TEST"
 AUTH_ROOT_NAME = x509.Name(
     [
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     pki = generate_test_pki(generations=args.generations)
     people = tuple(args.people or DEFAULT_PEOPLE)
     write_pki(pki, out, {person: issue_card(pki) for person in people})
+    # The ID-document chips' test issuers beside it (docs/id-documents.md §Virtual).
+    write_passport_pki(out)
     sys.stdout.write(
         f"test PKI written to {out} ({args.generations} auth root generations; cards: {', '.join(people)})\n"
     )
