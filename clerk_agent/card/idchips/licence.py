@@ -14,23 +14,22 @@ from dataclasses import dataclass
 
 from clerk_agent.card import apdu
 from clerk_agent.card.apdu import SW, Command
+from clerk_agent.card.idchips.base import ChipRead, NotThisDocument
 from clerk_agent.card.idchips.jp_common import JpChipSession, wipe
 from clerk_agent.card.transport import Transport
 from clerk_agent.errors import (
     ApduFailed,
-    CardError,
     InvalidPinFormat,
     LastTryConfirmationRequired,
     PinBlocked,
     PinIncorrect,
 )
 from service.wire import idchips_jp as jp
+from service.wire.idchips import ChipKind
 
 
-class NotALicence(CardError):
+class NotALicence(NotThisDocument):
     """The card has no licence DF1: not an IC driving licence."""
-
-    code = "not_a_licence"
 
 
 class LicencePinIncorrect(PinIncorrect):
@@ -105,7 +104,7 @@ class LicenceReader:
             raise LicencePinIncorrect(which, retries)
         raise ApduFailed(sw, f"VERIFY licence PIN {which}")
 
-    def read(self, pin1: bytearray, pin2: bytearray, *, confirm_last_try: bool = False) -> dict[str, bytes]:
+    def read(self, pin1: bytearray, pin2: bytearray, *, confirm_last_try: bool = False) -> ChipRead:
         """VERIFY both PINs, then read the objects the hub verifies (service/wire/idchips_jp.py LICENCE_OBJECTS).
 
         Both PIN buffers are wiped before this returns or raises. Refuses the last try of a PIN unless confirmed,
@@ -126,7 +125,7 @@ class LicenceReader:
         finally:
             wipe(pin1)
             wipe(pin2)
-        return self._read_objects()
+        return ChipRead(ChipKind.driving_licence, self._read_objects(), self.session.apdu_count)
 
     def _read_ef(self, fid: int, what: str) -> bytes:
         apdu.expect_ok(self.session.send(apdu.select_ef(fid)), f"SELECT {what}")

@@ -15,23 +15,20 @@ import os
 from clerk_agent.card import apdu
 from clerk_agent.card.apdu import SW, Command
 from clerk_agent.card.idchips import jp_sm
+from clerk_agent.card.idchips.base import ChipAccessDenied, ChipRead, NotThisDocument
 from clerk_agent.card.idchips.jp_common import CHUNK, MAX_FILE, JpChipSession, expect, trim_tlvs, wipe
 from clerk_agent.card.transport import Transport
-from clerk_agent.errors import ApduFailed, CardDataMalformed, CardError, InvalidPinFormat
+from clerk_agent.errors import ApduFailed, CardDataMalformed, InvalidPinFormat
 from service.wire import idchips_jp as jp
+from service.wire.idchips import ChipKind
 
 
-class NotAResidenceCard(CardError):
+class NotAResidenceCard(NotThisDocument):
     """The card has no residence-card DF1."""
 
-    code = "not_a_residence_card"
 
-
-class AccessKeyRejected(CardError):
+class AccessKeyRejected(ChipAccessDenied):
     """The card refused the card number (mutual authentication or VERIFY failed): a mistyped or wrong number."""
-
-    retriable = True
-    code = "access_denied"
 
 
 def _card_number_ok(number: bytearray) -> bool:
@@ -115,8 +112,8 @@ class ResidenceReader:
                 break
         return trim_tlvs(bytes(data), what)
 
-    def read(self, card_number: bytearray) -> tuple[str, dict[str, bytes]]:
-        """(ChipKind value, objects) after opening the card with `card_number` (wiped); RESIDENCE_OBJECTS."""
+    def read(self, card_number: bytearray) -> ChipRead:
+        """The kind (by カード種別) and RESIDENCE_OBJECTS, after opening the card with `card_number` (wiped)."""
         try:
             kind = self.card_type()
         except BaseException:
@@ -139,4 +136,4 @@ class ResidenceReader:
         ):
             self.session.select_df(aid)
             objects[name] = self._sm_read(sfi, name)
-        return kind, objects
+        return ChipRead(ChipKind(kind), objects, self.session.apdu_count)

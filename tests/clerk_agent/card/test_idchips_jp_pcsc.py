@@ -56,7 +56,7 @@ def test_licence_reads_with_both_pins_and_shows_tries_first(slot: tuple[VpcdSlot
         status = reader.pin_status()
         assert (status.pins_set, status.pin1_tries, status.pin2_tries) == (True, 3, 3)
         pin1, pin2 = bytearray(b"2580"), bytearray(b"1397")
-        objects = reader.read(pin1, pin2)
+        objects = reader.read(pin1, pin2).objects
     assert set(objects) == set(jp.LICENCE_OBJECTS)
     assert pin1 == bytearray()  # wiped
     assert pin2 == bytearray()
@@ -94,11 +94,12 @@ def test_residence_card_opens_with_its_number_only(slot: tuple[VpcdSlot, list[Vi
     card = build_virtual_residence_card("nguyen_lan")
     number = bytearray(b"XX12345678AB")
     with plug(slot, card) as transport:
-        kind, objects = ResidenceReader(transport).read(number)
-    assert kind == "residence_card"
+        read = ResidenceReader(transport).read(number)
+    kind, objects = read.kind, read.objects
+    assert kind == ChipKind.residence_card
     assert set(objects) == set(jp.RESIDENCE_OBJECTS)
     assert objects["df1_ef02"].startswith(b"\xd1")
-    verdict = VERIFIERS[ChipKind(kind)](objects, ANCHORS, dt.datetime.now(dt.UTC)).verdict
+    verdict = VERIFIERS[kind](objects, ANCHORS, dt.datetime.now(dt.UTC)).verdict
     assert verdict == ChipVerdict.verified
     assert number == bytearray()
     # The number never crossed to the card in clear: only as key material and inside the SM cryptogram.
@@ -118,8 +119,8 @@ def test_special_permanent_resident_certificate_is_told_apart(
 ) -> None:
     card = build_virtual_residence_card("kim_minjun")
     with plug(slot, card) as transport:
-        kind, _objects = ResidenceReader(transport).read(bytearray(b"XX87654321CD"))
-    assert kind == "special_permanent_resident"
+        read = ResidenceReader(transport).read(bytearray(b"XX87654321CD"))
+    assert read.kind == ChipKind.special_permanent_resident
 
 
 def _with_extra_dfs(card: JpFileCard, *aids: bytes) -> JpFileCard:

@@ -28,17 +28,14 @@ ANCHORS = jp_anchors("driving_licence", "residence_card")
 def licence_objects(holder: str = "sato_ichiro", **variant: object) -> dict[str, bytes]:
     card = build_virtual_licence(holder, **variant)  # type: ignore[arg-type]
     person = LICENCE_HOLDERS[holder]
-    return LicenceReader(InProcess(card)).read(
-        bytearray(person.pin1.encode()), bytearray(person.pin2.encode())
-    )
+    pins = bytearray(person.pin1.encode()), bytearray(person.pin2.encode())
+    return LicenceReader(InProcess(card)).read(*pins).objects
 
 
 def residence_objects(holder: str = "nguyen_lan", **variant: object) -> tuple[ChipKind, dict[str, bytes]]:
     card = build_virtual_residence_card(holder, **variant)  # type: ignore[arg-type]
-    kind, objects = ResidenceReader(InProcess(card)).read(
-        bytearray(RESIDENCE_HOLDERS[holder].card_number.encode())
-    )
-    return ChipKind(kind), objects
+    read = ResidenceReader(InProcess(card)).read(bytearray(RESIDENCE_HOLDERS[holder].card_number.encode()))
+    return read.kind, read.objects
 
 
 def verify(kind: ChipKind, objects: Mapping[str, bytes], anchors: ChipAnchors = ANCHORS) -> ChipVerification:
