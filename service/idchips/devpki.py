@@ -156,6 +156,17 @@ def load_signer(directory: Path, kind: ChipKind) -> DevIssuer:
     return DevIssuer(x509.load_pem_x509_certificate((private / SIGNER_FILE).read_bytes()), key)
 
 
+def load_issuer(directory: Path, kind: ChipKind) -> DevIssuer:
+    """A kind's test issuer with its key, as `write_kind` stored it (tests certify more signers with it)."""
+    root = directory / IDCHIPS_DEV_SUBDIR
+    key = serialization.load_pem_private_key(
+        (root / PRIVATE_SUBDIR / kind.value / ISSUER_KEY_FILE).read_bytes(), password=None
+    )
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"the {kind.value} test issuer key is not an EC key")
+    return DevIssuer(x509.load_pem_x509_certificate((root / kind.value / ISSUER_FILE).read_bytes()), key)
+
+
 def write_passport_pki(directory: Path) -> DevIssuer:
     """A test CSCA and document signer for passports (`hub dev-pki` calls this); returns the signer."""
     csca = make_issuer("CSCA Japan (test)")

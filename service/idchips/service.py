@@ -221,4 +221,4 @@ async def view_document(
         photo = await _photo_png(open_blob(runtime, photo_blob))
     await record_view(session, principal=principal, case=case, item_id=item.id, reason_code=EVIDENCE_KIND)
     base = verification_read(item)
-    return ChipDocumentView(**base.model_dump(), **holder, photo_png=photo)
+    return ChipDocumentView(**{**base.model_dump(), **holder}, photo_png=photo)
