@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from service.idchips.devpki import write_passport_pki
+from service.idchips.devpki_jp import write_jp_pki
 
 TEST_ORGANIZATION = "JPKI-TEST"
 AUTH_ROOT_NAME = x509.Name(
@@ -347,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     write_pki(pki, out, {person: issue_card(pki) for person in people})
     # The ID-document chips' test issuers beside it (docs/id-documents.md §Virtual).
     write_passport_pki(out)
+    write_jp_pki(out)  # the licence's and the residence card's test issuers
     sys.stdout.write(
         f"test PKI written to {out} ({args.generations} auth root generations; cards: {', '.join(people)})\n"
     )

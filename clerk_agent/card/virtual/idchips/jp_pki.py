@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -125,3 +126,19 @@ def anchor_pems(document: DocumentType) -> dict[str, bytes]:
                 Encoding.PEM
             )
     return files
+
+
+def signer_from_dev_pki(directory: Path, document: DocumentType, variant: Variant = "current") -> JpSigner:
+    """A signer written by `hub dev-pki` (service/idchips/devpki_jp.py), so that the hub's anchors know it."""
+    if variant == "foreign":
+        return jp_signer(
+            document, "foreign"
+        )  # generated here: no configured anchor knows it, which is the point
+    private = directory / "idchips" / "private" / document
+    stem = "signer" if variant == "current" else f"signer-{variant}"
+    certificate = x509.load_pem_x509_certificate((private / f"{stem}.pem").read_bytes())
+    key = serialization.load_pem_private_key((private / f"{stem}.key.pem").read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"{private / stem}.key.pem is not an RSA key")
+    root = x509.load_pem_x509_certificate((directory / "idchips" / document / "issuer.pem").read_bytes())
+    return JpSigner(key, certificate, root)

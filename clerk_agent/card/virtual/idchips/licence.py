@@ -70,7 +70,7 @@ def signature_file(signer: JpSigner, signed: bytes) -> bytes:
 def build_virtual_licence(
     holder_key: str = "sato_ichiro",
     *,
-    signer: Variant = "current",
+    signer: Variant | JpSigner = "current",
     alter_after_signing: bool = False,
     pins_set: bool = True,
     violation_sink: Callable[[str], None] | None = None,
@@ -82,7 +82,10 @@ def build_virtual_licence(
     """
     holder = LICENCE_HOLDERS[holder_key]
     ef_matters, ef_photo = matters(holder), photo(holder)
-    ef_signature = signature_file(jp_signer("driving_licence", signer), ef_matters + ef_photo)
+    ef_signature = signature_file(
+        signer if isinstance(signer, JpSigner) else jp_signer("driving_licence", signer),
+        ef_matters + ef_photo,
+    )
     if alter_after_signing:
         ef_matters = matters(replace(holder, address="窓口市本町九丁目９番９号"))
     pin1 = holder.pin1.encode("ascii") if pins_set else jp.LICENCE_UNSET_PIN

@@ -22,7 +22,7 @@ from clerk_agent.card.idchips import jp_sm
 from clerk_agent.card.virtual.cardface import face_photo_jp2, text_png
 from clerk_agent.card.virtual.idchips.jp_engine import MF, Apdu, JpDf, JpFile, JpFileCard, JpKey, sw
 from clerk_agent.card.virtual.idchips.jp_people import RESIDENCE_HOLDERS, ResidenceHolder
-from clerk_agent.card.virtual.idchips.jp_pki import Variant, jp_signer
+from clerk_agent.card.virtual.idchips.jp_pki import JpSigner, Variant, jp_signer
 from service.wire import idchips_jp as jp
 
 RESIDENCE_ATR = bytes.fromhex("3B8A800100000000000000000000")
@@ -131,7 +131,7 @@ class VirtualResidenceCard(JpFileCard):
 def build_virtual_residence_card(
     holder_key: str = "nguyen_lan",
     *,
-    signer: Variant = "current",
+    signer: Variant | JpSigner = "current",
     alter_after_signing: bool = False,
     violation_sink: Callable[[str], None] | None = None,
 ) -> VirtualResidenceCard:
@@ -142,7 +142,7 @@ def build_virtual_residence_card(
     """
     holder = RESIDENCE_HOLDERS[holder_key]
     face, photo = card_face_tiff(holder), face_photo_jp2(holder.key)
-    document_signer = jp_signer("residence_card", signer)
+    document_signer = signer if isinstance(signer, JpSigner) else jp_signer("residence_card", signer)
     check_code = document_signer.sign(face + photo)
     if alter_after_signing:
         face = card_face_tiff(replace(holder, address="窓口市本町九丁目９番９号"))
