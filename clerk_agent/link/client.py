@@ -16,7 +16,6 @@ import httpx
 from pydantic import ValidationError
 
 from clerk_agent.link.hub import HubLink, JsonObject
-from service.wire.idchips import ChipReadout, ChipVerificationRead
 from service.wire.calls import (
     CASE_ANSWERS,
     PIN_REQUEST_ACTION,
@@ -54,6 +53,7 @@ from service.wire.certificates import (
     VoidBody,
 )
 from service.wire.evidence import StillKind
+from service.wire.idchips import ChipReadout, ChipVerificationRead
 from service.wire.rtc_metrics import ConnectionMetrics
 
 logger = logging.getLogger(__name__)

@@ -160,6 +160,13 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
             str(data.get("code_b", "")), confirm_last_try=data.get("confirm_last_try") is True
         )
 
+    async def chip_passport(request: Request) -> None:
+        """The passport's MRZ fields as the clerk typed them: used for BAC in a worker thread, then dropped."""
+        data = await body(request)
+        await flow.chips.read_passport(
+            str(data.get("document_number", "")), str(data.get("birth", "")), str(data.get("expiry", ""))
+        )
+
     async def document(request: Request) -> None:
         data = await body(request)
         number = data.get("document", 1)
@@ -305,6 +312,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
         Route("/api/face-auth", action(simple(flow.choose_face_auth)), methods=["POST"]),
         Route("/api/form-id/scan", action(simple(flow.capture.begin_scan)), methods=["POST"]),
         Route("/api/documents/capture", action(document), methods=["POST"]),
+        Route("/api/chip/passport", action(chip_passport), methods=["POST"]),
         Route("/api/photo/preview", action(preview_switch), methods=["POST"]),
         Route("/api/photo/take", action(simple(flow.capture.take_photo)), methods=["POST"]),
         Route("/api/photo/preview.jpg", image(preview_jpeg)),
