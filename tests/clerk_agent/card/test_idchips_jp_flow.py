@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from clerk_agent.card.virtual.idchips.jp_people import LICENCE_HOLDERS, RESIDENCE_HOLDERS
 from clerk_agent.flows.desk import Desk
@@ -22,6 +27,7 @@ from clerk_agent.flows.idchips_jp import (
     read_residence_card,
     virtual_jp_chip_source,
 )
+from clerk_agent.ui.idchips_jp_routes import jp_chip_routes
 from service.idchips.anchors import load_chip_anchors
 from service.idchips.devpki_jp import write_jp_pki
 from service.idchips.verifiers import VERIFIERS
@@ -125,3 +131,45 @@ async def test_detection_on_the_counter_reader(pki: Path) -> None:
     found = await detect_document(chips)
     assert found.kind == "residence_card"
     assert found.combined is None
+
+
+@dataclass
+class FlowStandIn:
+    chips: DocumentChips
+
+
+def ui_for(pki: Path, document: str) -> tuple[httpx.AsyncClient, HubStandIn]:
+    chips, hub = chips_for(pki, document)
+    flow = FlowStandIn(chips)
+
+    def action(work: Callable[[Request], Awaitable[None]]) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            await work(request)
+            return JSONResponse({"chip": flow.chips.last})
+
+        return handle
+
+    app = Starlette(routes=jp_chip_routes(flow, action, lambda _request: True))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://counter"), hub
+
+
+async def test_the_counter_routes_take_raw_access_data_and_answer_without_it(pki: Path) -> None:
+    ui, hub = ui_for(pki, "driving_licence")
+    async with ui:
+        tries = (await ui.get("/api/applicant/licence-tries")).json()
+        assert tries == {"pins_set": True, "pin1_tries": 3, "pin2_tries": 3}
+        wrong = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n9999".encode())
+        assert wrong.json() == {
+            "verdict": "refused",
+            "refusal_reason": "access_denied",
+            "pin": 2,
+            "tries_left": 2,
+        }
+        right = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n{SATO.pin2}".encode())
+        assert right.json() == {"verdict": "verified", "refusal_reason": None}
+    assert len(hub.uploads) == 1
+    ui, hub = ui_for(pki, "residence_card")
+    async with ui:
+        read = await ui.post("/api/chip/residence", content=LAN.card_number.encode())
+    assert read.json()["chip"]["verdict"] == "verified"
+    assert LAN.card_number not in read.text
