@@ -50,6 +50,7 @@ def _verify(
         return result
     result.passed("structure", f"spec {jp.RESIDENCE_SPEC_VERSION}")
     result.photo, result.photo_content_type = photo, "image/jp2"
+    result.card_face = face  # the officer reads name, birth date and expiry off this signed image
     if rsa_sha256_holds(certificate.public_key(), check_code, face + photo):
         result.passed("signature", "check code over card-face image ‖ photo")
     else:

@@ -12,3 +12,7 @@ class ChipDocumentView(ChipVerificationRead):
 
     nationality: str | None = None
     photo_png: str | None = Field(default=None, description="the chip's face photo, re-encoded as base64 PNG")
+    card_face_png: str | None = Field(
+        default=None,
+        description="the chip's signed card-face image (residence card), re-encoded as base64 PNG",
+    )

@@ -56,6 +56,7 @@ EVIDENCE_KIND = "chip_document"
 MAX_OBJECT_BYTES = 200_000
 PHOTO_FORMATS = ("JPEG", "JPEG2000", "PNG")
 PHOTO_MAX_PIXELS = 4_000_000
+CARD_FACE_FORMATS = ("TIFF", "PNG", "JPEG")  # the residence card's 券面(表)イメージ is TIFF
 
 
 def document_number_key(secret: str, kind: ChipKind, number: str) -> str:
@@ -117,6 +118,7 @@ async def submit_readout(
         "checks": [_check_entry(c) for c in result.checks],
         "document_number_key": document_number_key(secret, readout.kind, number) if number else None,
         "photo_available": result.photo is not None,
+        "card_face_available": result.card_face is not None,
     }
     item = EvidenceItem(
         id=random_id("evd"),
@@ -155,6 +157,15 @@ async def submit_readout(
             content_type=result.photo_content_type or "application/octet-stream",
             data=result.photo,
         )
+    if result.card_face is not None:
+        await store_blob(
+            session,
+            runtime,
+            item=item,
+            field="chip_card_face",
+            content_type="image/tiff",
+            data=result.card_face,
+        )
     await audit.record(
         session,
         actor=principal,
@@ -173,6 +184,15 @@ def _to_png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.convert("RGB").save(out, format="PNG")
     return out.getvalue()
+
+
+async def _card_face_png(data: bytes) -> str:
+    """A signed card-face image as base64 PNG for the browser (decoded off the loop after a header check)."""
+    try:
+        png = await images.decoded(data, formats=CARD_FACE_FORMATS, max_pixels=PHOTO_MAX_PIXELS, use=_to_png)
+    except images.ImageRefused as exc:
+        raise EvidenceUnreadable(f"the card-face image is not a readable image: {exc}") from exc
+    return base64.b64encode(png).decode()
 
 
 async def _photo_png(data: bytes) -> str:
@@ -219,6 +239,9 @@ async def view_document(
     photo = None
     if photo_png and (photo_blob := await repository.blob_of(session, item.id, "chip_photo")) is not None:
         photo = await _photo_png(open_blob(runtime, photo_blob))
+    card_face = None
+    if photo_png and (face_blob := await repository.blob_of(session, item.id, "chip_card_face")) is not None:
+        card_face = await _card_face_png(open_blob(runtime, face_blob))
     await record_view(session, principal=principal, case=case, item_id=item.id, reason_code=EVIDENCE_KIND)
     base = verification_read(item)
-    return ChipDocumentView(**{**base.model_dump(), **holder}, photo_png=photo)
+    return ChipDocumentView(**{**base.model_dump(), **holder}, photo_png=photo, card_face_png=card_face)

@@ -47,6 +47,7 @@ class ChipVerification:
     fields: ChipFields = field(default_factory=ChipFields)
     photo: bytes | None = None
     photo_content_type: str | None = None  # image/jpeg, image/jp2
+    card_face: bytes | None = None  # a signed image of the card's face (在留カード: 券面(表)イメージ, TIFF)
 
     def passed(self, name: str, detail: str | None = None) -> None:
         """Record a passed check."""

@@ -113,6 +113,8 @@ async def test_a_residence_card_is_verified_without_its_number_at_the_hub(
     ).json()
     assert shown["photo_available"] is True
     assert shown["document_number_masked"] is None
+    # The name, birth date and expiry are only on the signed card-face image: the officer gets it as PNG.
+    assert base64.b64decode(shown["card_face_png"])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_each_refusal_comes_back_named_through_the_api(
