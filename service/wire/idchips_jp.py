@@ -101,6 +101,13 @@ RESIDENCE_SIGNED_OBJECTS: Final = ("df1_ef01", "df1_ef02")
 # --- codecs ------------------------------------------------------------------------------------------------
 
 _ERAS: Final = {"1": 1867, "2": 1911, "3": 1925, "4": 1988, "5": 2018}  # 明治 大正 昭和 平成 令和: year 1 - 1
+_ERA_STARTS: Final = (
+    ("5", dt.date(2019, 5, 1)),
+    ("4", dt.date(1989, 1, 8)),
+    ("3", dt.date(1926, 12, 25)),
+    ("2", dt.date(1912, 7, 30)),
+    ("1", dt.date(1868, 1, 25)),
+)
 
 
 def jis_x0208_decode(raw: bytes) -> str:
@@ -126,9 +133,7 @@ def era_date_decode(raw: bytes) -> dt.date:
 
 def era_date_encode(day: dt.date) -> bytes:
     """The inverse of era_date_decode, with the era in force on that day."""
-    code = max(c for c, base in _ERAS.items() if day.year > base)
-    if code == "5" and day < dt.date(2019, 5, 1):
-        code = "4"
+    code = next(code for code, first in _ERA_STARTS if day >= first)
     return f"{code}{day.year - _ERAS[code]:02d}{day:%m%d}".encode("ascii")
 
 

@@ -3,23 +3,32 @@ authentication, and the encryption-only secure messaging of VERIFY and READ BINA
 
 Shared by the counter's reader and the virtual card, so both sides run the same arithmetic: 2-key 3DES in CBC
 mode with a zero IV, ISO/IEC 9797-1 padding method 2, the retail MAC (ISO/IEC 9797-1 algorithm 3) over the
-authentication cryptograms, session key = first 16 bytes of SHA-1(K.IFD xor K.ICC ‖ 00000001).
+authentication cryptograms, session key = first 16 bytes of SHA-1(K.IFD xor K.ICC ‖ 00000001). Only the key
+derivations and the residence card's SM objects are its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from clerk_agent.card.idchips.sm import decrypt as _decrypt
+
+# The primitives are the passport's (9303 part 11 uses the same 3DES, padding and retail MAC), already checked
+# against the worked example of 9303 part 11 Appendix D.
+from clerk_agent.card.idchips.sm import encrypt, pad, retail_mac
 
 BLOCK = 8
-
-
-def pad(data: bytes) -> bytes:
-    """ISO/IEC 9797-1 padding method 2 (80 then 00 up to a whole block)."""
-    padded = data + b"\x80"
-    return padded + b"\x00" * (-len(padded) % BLOCK)
+__all__ = [
+    "access_key",
+    "decrypt",
+    "encrypt",
+    "pad",
+    "retail_mac",
+    "session_key",
+    "sm_unwrap",
+    "sm_wrap",
+    "unpad",
+]
 
 
 def unpad(data: bytes) -> bytes:
@@ -30,38 +39,11 @@ def unpad(data: bytes) -> bytes:
     return stripped[:-1]
 
 
-def _des3(key: bytes) -> TripleDES:
-    # cryptography deprecates 8- and 16-byte keys; K1‖K2‖K1 (and K‖K‖K) are the same cipher spelled in 24 bytes.
-    if len(key) == BLOCK:
-        return TripleDES(key * 3)
-    return TripleDES(key + key[:BLOCK])
-
-
-def _cbc(key: bytes, data: bytes, *, encrypt: bool) -> bytes:
-    cipher = Cipher(_des3(key), modes.CBC(bytes(BLOCK)))
-    worker = cipher.encryptor() if encrypt else cipher.decryptor()
-    return worker.update(data) + worker.finalize()
-
-
-def encrypt(key: bytes, data: bytes) -> bytes:
-    """3DES-CBC, zero IV; `data` must already be a whole number of blocks."""
-    return _cbc(key, data, encrypt=True)
-
-
 def decrypt(key: bytes, data: bytes) -> bytes:
-    """The inverse of encrypt."""
-    if len(data) % BLOCK:
+    """3DES-CBC decryption, zero IV; ValueError unless `data` is whole blocks."""
+    if not data or len(data) % BLOCK:
         raise ValueError("ciphertext is not a whole number of blocks")
-    return _cbc(key, data, encrypt=False)
-
-
-def retail_mac(key: bytes, data: bytes) -> bytes:
-    """ISO/IEC 9797-1 MAC algorithm 3 with padding method 2: single DES CBC under K1, then D(K2), E(K1)."""
-    k1, k2 = key[:BLOCK], key[BLOCK : 2 * BLOCK]
-    chained = _cbc(k1, pad(data), encrypt=True)[-BLOCK:]
-    # Two single-block steps after the chain (the MAC's output transformation); ECB of one block is DES itself.
-    step = Cipher(_des3(k2), modes.ECB()).decryptor().update(chained)  # noqa: S305
-    return Cipher(_des3(k1), modes.ECB()).encryptor().update(step)  # noqa: S305
+    return _decrypt(key, data)
 
 
 def access_key(card_number: bytes | bytearray) -> bytes:
