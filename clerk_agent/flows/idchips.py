@@ -107,6 +107,14 @@ class DocumentChips:
         except AgentError as exc:
             logger.warning("passport read failed: %s", exc.code)
             self.last = {"kind": ChipKind.passport.value, "verdict": "refused", "refusal_reason": exc.code}
+        except OSError as exc:
+            # The demo's virtual passport needs the test PKI's idchips/ folder (`hub dev-pki --force` writes it).
+            logger.warning("no document chip to read: %s", type(exc).__name__)
+            self.last = {
+                "kind": ChipKind.passport.value,
+                "verdict": "refused",
+                "refusal_reason": "reader_unavailable",
+            }
         finally:
             self.reading = False
         return self.last

@@ -172,15 +172,20 @@ def _within(certificate: x509.Certificate, at: dt.datetime) -> bool:
     return certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc
 
 
-def _revoked(signer: x509.Certificate, csca: x509.Certificate, anchors: ChipAnchors) -> str:
-    checked = False
+def _revoked(signer: x509.Certificate, csca: x509.Certificate, anchors: ChipAnchors, at: dt.datetime) -> str:
+    """Which CRL evidence there is: a current CRL of this CSCA ("crl"), only stale ones, or none configured."""
+    checked, stale = False, False
     for crl in anchors.crls(ChipKind.passport):
         if crl.issuer != csca.subject or not crl.is_signature_valid(csca.public_key()):  # type: ignore[arg-type]
             continue
-        checked = True
+        # A revocation listed on a stale CRL still counts; an empty stale CRL proves nothing about today.
         if crl.get_revoked_certificate_by_serial_number(signer.serial_number) is not None:
             raise _Refused("signer_revocation", ChipRefusal.signer_revoked, "the CSCA's CRL lists the signer")
-    return "crl" if checked else "no_crl_configured"
+        if crl.next_update_utc is not None and crl.next_update_utc < at:
+            stale = True
+            continue
+        checked = True
+    return "crl" if checked else ("crl_stale" if stale else "no_crl_configured")
 
 
 def _photo(dg2: bytes) -> tuple[bytes, str]:
@@ -248,7 +253,7 @@ def verify_passport(objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.
         result.passed("signer_validity")
     if csca is not None:
         try:
-            result.passed("signer_revocation", _revoked(signer, csca, anchors))
+            result.passed("signer_revocation", _revoked(signer, csca, anchors, now))
         except _Refused as refused:
             result.failed(refused.check, refused.reason, refused.detail)
     _check_hashes(result, objects, security_object)

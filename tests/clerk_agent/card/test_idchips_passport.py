@@ -6,15 +6,20 @@ The secure-messaging code is checked against the worked example of ICAO Doc 9303
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from clerk_agent.card.idchips.base import ChipAccessDenied, NotThisDocument
 from clerk_agent.card.idchips.passport import FILES, MrzAccess, PassportReader
 from clerk_agent.card.idchips.sm import SecureMessaging, derive_key, key_seed, mrz_information, retail_mac
+from clerk_agent.card.transport import Transport
 from clerk_agent.card.virtual.idchips.lds import HOLDERS
 from clerk_agent.card.virtual.idchips.passport import DocumentSigner, VirtualPassport, build_passport
 from clerk_agent.card.virtual.idchips.slot import InProcessChipSlot
+from clerk_agent.flows.idchips import DocumentChips, virtual_chip_source
 from service.idchips.devpki import make_issuer, make_signer
 from service.wire.idchips import ChipKind
 
@@ -110,3 +115,44 @@ def test_a_chip_without_the_passport_application_is_not_a_passport(passport: Vir
 
     with pytest.raises(NotThisDocument):
         PassportReader(Other(), _access()).read()
+
+
+class _Case:
+    case_id = "case_chip"
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.uploads: list[str] = []
+
+    async def submit_chip_readout(self, case_id: str, readout: object) -> object:
+        self.uploads.append(case_id)
+        raise AssertionError("nothing is uploaded after a refused read")
+
+
+class _Desk:
+    def __init__(self) -> None:
+        self.case = _Case()
+        self.client = _Client()
+
+
+async def test_the_counter_flow_names_a_wrong_mrz_and_a_missing_test_pki_and_uploads_nothing(
+    passport: VirtualPassport, tmp_path: Path
+) -> None:
+    desk = _Desk()
+
+    @contextlib.contextmanager
+    def source() -> Iterator[Transport]:
+        yield InProcessChipSlot(passport)
+
+    chips = DocumentChips(desk, source)  # type: ignore[arg-type]
+    refused = await chips.read_passport("zx0412854", HANAKO.birth, HANAKO.expiry_yymmdd)
+    assert refused["refusal_reason"] == "access_denied"
+    missing = DocumentChips(desk, virtual_chip_source(tmp_path, "yamada_hanako"))  # type: ignore[arg-type]
+    assert (await missing.read_passport(HANAKO.document_number, HANAKO.birth, HANAKO.expiry_yymmdd))[
+        "refusal_reason"
+    ] == "reader_unavailable"
+    with pytest.raises(ValueError, match="YYMMDD"):
+        await chips.read_passport(HANAKO.document_number, "1985-04-12", HANAKO.expiry_yymmdd)
+    assert desk.client.uploads == []
+    assert chips.reading is False

@@ -141,3 +141,15 @@ def test_a_signature_that_is_not_the_included_signers_is_refused(csca: DevIssuer
     sod = build_sod({1: dg1, 2: dg2}, other.certificate, signer.key)
     result = VERIFIERS[ChipKind.passport]({**_objects(passport), "SOD": sod}, _anchors(csca), NOW)
     assert _failed(result) == {"signature": ChipRefusal.signature_invalid}
+
+
+def test_an_empty_crl_past_its_next_update_is_recorded_as_stale_not_as_checked(
+    csca: DevIssuer, signer: DevIssuer
+) -> None:
+    later = NOW + dt.timedelta(days=40)  # the test CRL is good for 30 days
+    objects = _objects(_passport(signer))
+    result = VERIFIERS[ChipKind.passport](objects, _anchors(csca, make_crl(csca)), later)
+    assert next(c.detail for c in result.checks if c.name == "signer_revocation") == "crl_stale"
+    listed = make_crl(csca, (signer.certificate.serial_number,))
+    stale_revoked = VERIFIERS[ChipKind.passport](objects, _anchors(csca, listed), later)
+    assert _failed(stale_revoked) == {"signer_revocation": ChipRefusal.signer_revoked}
