@@ -84,20 +84,31 @@ def within(certificate: x509.Certificate, at: dt.datetime) -> bool:
 
 
 def revocation(
-    signer: x509.Certificate, root: x509.Certificate, anchors: ChipAnchors, kinds: Iterable[ChipKind]
+    signer: x509.Certificate,
+    root: x509.Certificate,
+    anchors: ChipAnchors,
+    kinds: Iterable[ChipKind],
+    at: dt.datetime,
 ) -> str:
-    """'crl' when a configured CRL of the root was consulted, else 'no_crl_configured'; Refused when revoked."""
-    checked = False
+    """Which CRL evidence there is: a current CRL of the root ("crl"), only stale ones, or none configured.
+
+    Refused when a CRL of the root lists the signer; as for passports, a listing on a stale CRL still counts, and
+    an empty stale CRL proves nothing about today (docs/id-documents.md §Passport).
+    """
+    checked, stale = False, False
     for kind in kinds:
         for crl in anchors.crls(kind):
             if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):  # type: ignore[arg-type]
                 continue
-            checked = True
             if crl.get_revoked_certificate_by_serial_number(signer.serial_number) is not None:
                 raise Refused(
                     "signer_revocation", ChipRefusal.signer_revoked, "the issuer's CRL lists the signer"
                 )
-    return "crl" if checked else "no_crl_configured"
+            if crl.next_update_utc is not None and crl.next_update_utc < at:
+                stale = True
+                continue
+            checked = True
+    return "crl" if checked else ("crl_stale" if stale else "no_crl_configured")
 
 
 def tokyo_today(now: dt.datetime) -> dt.date:

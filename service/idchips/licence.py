@@ -106,7 +106,7 @@ def verify_licence(objects: Mapping[str, bytes], anchors: ChipAnchors, now: dt.d
         else:
             result.failed("signer_validity", ChipRefusal.signer_expired, "outside its validity period")
         try:
-            result.passed("signer_revocation", revocation(certificate, root, anchors, KINDS))
+            result.passed("signer_revocation", revocation(certificate, root, anchors, KINDS, now))
         except Refused as refused:
             result.failed(refused.check, refused.reason, refused.detail)
     if fields.valid_until is not None and fields.valid_until >= tokyo_today(now):

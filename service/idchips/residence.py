@@ -66,7 +66,7 @@ def _verify(
     else:
         result.failed("signer_validity", ChipRefusal.signer_expired, "outside its validity period")
     try:
-        result.passed("signer_revocation", revocation(certificate, root, anchors, KINDS))
+        result.passed("signer_revocation", revocation(certificate, root, anchors, KINDS, now))
     except Refused as refused:
         result.failed(refused.check, refused.reason, refused.detail)
     return result

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from clerk_agent.card.idchips.licence import LicenceReader
 from clerk_agent.card.idchips.residence import ResidenceReader
 from clerk_agent.card.virtual.idchips.jp_people import LICENCE_HOLDERS, RESIDENCE_HOLDERS
+from clerk_agent.card.virtual.idchips.jp_pki import DocumentType, jp_root, jp_signer
 from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
 from clerk_agent.card.virtual.idchips.residence import build_virtual_residence_card
 from service.idchips.anchors import ChipAnchors
@@ -19,7 +23,7 @@ from service.idchips.verifiers import VERIFIERS, ChipVerification
 from service.wire.idchips import ChipKind, ChipRefusal, ChipVerdict
 from tests.service.idchips.jp_kit import InProcess, jp_anchors
 
-NOW = dt.datetime(2026, 12, 3, 6, 0, tzinfo=dt.UTC)
+NOW = dt.datetime.now(dt.UTC)  # the generated certificates are valid around the real now
 
 
 ANCHORS = jp_anchors("driving_licence", "residence_card")
@@ -55,7 +59,7 @@ def test_a_genuine_licence_is_verified_with_its_fields_and_photo() -> None:
     ]
     assert result.fields.name == "佐藤　一郎"
     assert result.fields.birth_date == dt.date(1975, 6, 14)
-    assert result.fields.valid_until == dt.date(2029, 7, 14)
+    assert result.fields.valid_until == LICENCE_HOLDERS["sato_ichiro"].valid_until
     assert result.fields.document_number == "990012345670"
     assert result.photo is not None
     assert result.photo_content_type == "image/jp2"
@@ -119,3 +123,36 @@ def test_a_bad_residence_card_is_refused_by_name(variant: dict[str, object], ref
     result = verify(kind, objects)
     assert result.verdict == ChipVerdict.refused
     assert result.refusal == refusal
+
+
+def _crl_listing(
+    document: DocumentType, serial: int, *, next_update: dt.datetime
+) -> x509.CertificateRevocationList:
+    key, root = jp_root(document, "trusted")
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root.subject)
+        .last_update(NOW - dt.timedelta(days=1))
+        .next_update(next_update)
+    )
+    if serial:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW).build()
+        )
+    return builder.sign(key, hashes.SHA256())
+
+
+@pytest.mark.parametrize("document", ["driving_licence", "residence_card"])
+def test_a_revoked_signer_is_refused_and_a_stale_empty_crl_is_no_proof(document: DocumentType) -> None:
+    kind = ChipKind(document)
+    objects = licence_objects() if document == "driving_licence" else residence_objects()[1]
+    serial = jp_signer(document, "current").certificate.serial_number
+    base = ANCHORS.test[kind]
+    revoked = _crl_listing(document, serial, next_update=NOW + dt.timedelta(days=7))
+    listing = ChipAnchors(test={**ANCHORS.test, kind: replace(base, crls=(revoked,))}, allow_test=True)
+    assert verify(kind, objects, listing).refusal == ChipRefusal.signer_revoked
+    stale = _crl_listing(document, 0, next_update=NOW - dt.timedelta(days=1))
+    old = ChipAnchors(test={**ANCHORS.test, kind: replace(base, crls=(stale,))}, allow_test=True)
+    result = verify(kind, objects, old)
+    assert result.verdict == ChipVerdict.verified
+    assert [c.detail for c in result.checks if c.name == "signer_revocation"] == ["crl_stale"]

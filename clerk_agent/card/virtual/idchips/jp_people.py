@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+# Validity relative to today, so that the suite's "valid" licence stays valid and the expired one expired.
+_THIS_YEAR = dt.datetime.now(dt.UTC).year
+
 
 @dataclass(frozen=True)
 class LicenceHolder:
@@ -51,8 +54,8 @@ LICENCE_HOLDERS = {
         birth_date=dt.date(1975, 6, 14),
         address="窓口市本町一丁目２番３号",
         number="990012345670",
-        issued=dt.date(2024, 7, 1),
-        valid_until=dt.date(2029, 7, 14),
+        issued=dt.date(_THIS_YEAR - 2, 7, 1),
+        valid_until=dt.date(_THIS_YEAR + 3, 7, 14),
         authority="窓口県公安委員会",
         colour="優良",
         pin1="2580",
@@ -65,8 +68,8 @@ LICENCE_HOLDERS = {
         birth_date=dt.date(1992, 11, 3),
         address="窓口市港町四丁目５番６号",
         number="990087654320",
-        issued=dt.date(2022, 12, 1),
-        valid_until=dt.date(2025, 12, 3),  # already run out: for the expired-document case
+        issued=dt.date(_THIS_YEAR - 4, 12, 1),
+        valid_until=dt.date(_THIS_YEAR - 1, 12, 3),  # already run out: for the expired-document case
         authority="窓口県公安委員会",
         colour="一般",
         pin1="6024",
