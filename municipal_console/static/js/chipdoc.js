@@ -38,6 +38,13 @@ export function createChipDocument({ path, cardBirth }) {
       photo.src = `data:image/png;base64,${view.photo_png}`;
       photo.alt = t("chipdoc_photo_alt");
     }
+    // A residence card has its name, birth date and expiry only on the signed card-face image.
+    const face = $("chipdoc-card-face");
+    show("chipdoc-card-face-figure", Boolean(view.card_face_png));
+    if (view.card_face_png) {
+      face.src = `data:image/png;base64,${view.card_face_png}`;
+      face.alt = t("chipdoc_card_face_alt");
+    }
     const verdict = $("chipdoc-verdict");
     verdict.textContent = verified
       ? t("chipdoc_verified")
@@ -47,6 +54,7 @@ export function createChipDocument({ path, cardBirth }) {
     $("chipdoc-kind").textContent = label("chipkind", view.kind);
     $("chipdoc-name").textContent = view.name || "—";
     $("chipdoc-birth").textContent = view.birth_date || "—";
+    $("chipdoc-address").textContent = view.address || "—";
     $("chipdoc-valid-until").textContent = view.valid_until || "—";
     $("chipdoc-number").textContent = view.document_number_masked || "—";
     $("chipdoc-nationality").textContent = view.nationality || "—";
