@@ -102,7 +102,7 @@ class DocumentChips:
             self.last = {
                 "kind": ChipKind.passport.value,
                 "verdict": "refused",
-                "refusal_reason": "not_a_passport",
+                "refusal_reason": NotThisDocument.code,
             }
         except AgentError as exc:
             logger.warning("passport read failed: %s", exc.code)

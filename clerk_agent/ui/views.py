@@ -95,10 +95,11 @@ def _chip(flow: CounterFlow) -> JsonView:
     if last is None:
         return {"reading": flow.chips.reading, "last": None}
     reason = last.get("refusal_reason")
+    # The hub's refusals by their contract labels; a read that failed at the counter by the agent error's notice.
     label = (
         CHIP_REFUSAL_LABELS.get(ChipRefusal(reason))
         if isinstance(reason, str) and reason in set(ChipRefusal)
-        else None
+        else texts.NOTICES.get(str(reason))
     )
     return {
         "reading": flow.chips.reading,

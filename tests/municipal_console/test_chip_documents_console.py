@@ -9,7 +9,9 @@ Screenshots go to var/artifacts/idchips/.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,11 +43,22 @@ async def _upload(device: httpx.AsyncClient, case_id: str, passport: VirtualPass
     assert response.status_code == 201, response.text
 
 
+async def _review(world: World, client: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
+    for _ in range(50):
+        response = await client.get(f"/api/v1/cases/{case_id}/review", headers=world.h("a", Role.officer))
+        found = dict(response.json())
+        if found.get("checklist"):
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError("the checklist never reached the hub")
+
+
 async def test_the_officer_sees_the_passport_chip_and_ticks_chip_verified_in_japanese_and_english(
     browser: Browser,
     hub_url: str,
     world: World,
     driver: CaseDriver,
+    client: httpx.AsyncClient,
     dev_pki_dir: Path,
     browser_net: BrowserNet,
 ) -> None:
@@ -85,6 +98,11 @@ async def test_the_officer_sees_the_passport_chip_and_ticks_chip_verified_in_jap
         await page.click("#chipdoc-tick")
         assert await page.is_checked("#checklist input[name=documents_authentic]")
         await expect(page.locator("#chipdoc-authentic-note")).to_have_text("ICチップ確認済み")
+        await page.check("#checklist input[value=A2]")
+        await page.click("#checklist-save")
+        review = await _review(world, client, case_id)
+        # The hub records the ground, and checks a verified chip stands behind it (docs/id-documents.md §Console).
+        assert review["checklist"]["documents_authentic_basis"] == "chip_verified"
         await page.locator("#chipdoc-title").scroll_into_view_if_needed()
         await page.screenshot(path=ARTIFACTS / "01-passport-verified-ja.png", full_page=True)
 

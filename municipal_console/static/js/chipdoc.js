@@ -88,17 +88,32 @@ export function createChipDocument({ path, cardBirth }) {
     });
   }
 
-  /** Tick the checklist's authenticity item, naming the chip as the ground. */
+  let basis = null; // "chip_verified" once the officer ticks it, until the item is unticked
+
+  /** Tick the checklist's authenticity item, naming the chip as the ground (sent with the checklist). */
   function tick() {
     const form = $("checklist");
     form.elements.documents_authentic.checked = true;
+    basis = "chip_verified";
     show("chipdoc-authentic-note", true);
+  }
+
+  /** The ground of the authenticity item for the checklist: the hub checks a verified chip stands behind it. */
+  function authenticityBasis() {
+    return basis && $("checklist").elements.documents_authentic.checked ? basis : null;
+  }
+
+  /** The saved checklist's ground, shown again when the review is reloaded. */
+  function loadBasis(saved) {
+    basis = saved || null;
+    show("chipdoc-authentic-note", Boolean(basis));
   }
 
   /** A new case: nothing read yet. */
   function reset() {
     viewed = null;
     view = null;
+    basis = null;
     show("chipdoc-body", false);
     show("chipdoc-empty", true);
     show("chipdoc-authentic", false);
@@ -106,5 +121,5 @@ export function createChipDocument({ path, cardBirth }) {
   }
 
   $("chipdoc-tick").addEventListener("click", tick);
-  return { update, reset, relabel: render };
+  return { update, reset, relabel: render, authenticityBasis, loadBasis };
 }

@@ -334,6 +334,7 @@ export function createLiveScreen({ onDone }) {
       for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
         form.elements[name].checked = Boolean(review.checklist[name]);
       }
+      chipDocument.loadBasis(review.checklist.documents_authentic_basis);
     }
   }
 
@@ -367,6 +368,7 @@ export function createLiveScreen({ onDone }) {
     for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
       body[name] = form.elements[name].checked;
     }
+    body.documents_authentic_basis = chipDocument.authenticityBasis();
     review = await busy($("checklist-save"), t("loading"), () => api.put(path("/checklist"), body));
     checklistLoaded = true;
     renderReview();

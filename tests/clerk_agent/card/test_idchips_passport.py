@@ -156,3 +156,20 @@ async def test_the_counter_flow_names_a_wrong_mrz_and_a_missing_test_pki_and_upl
         await chips.read_passport(HANAKO.document_number, "1985-04-12", HANAKO.expiry_yymmdd)
     assert desk.client.uploads == []
     assert chips.reading is False
+
+
+def test_the_clerk_screen_names_hub_refusals_and_counter_failures_in_both_languages() -> None:
+    from clerk_agent.ui.views import _chip
+
+    class _Flow:
+        def __init__(self, reason: str) -> None:
+            self.chips = DocumentChips(_Desk(), virtual_chip_source(Path("/nonexistent"), "x"))  # type: ignore[arg-type]
+            self.chips.last = {"verdict": "refused", "refusal_reason": reason}
+
+    hub = _chip(_Flow("hash_mismatch"))  # type: ignore[arg-type]
+    assert hub["refusal"] == {
+        "ja": "データが改ざんされている（ハッシュ不一致）",
+        "en": "Data altered (hash mismatch)",
+    }
+    counter = _chip(_Flow("chip_access_denied"))  # type: ignore[arg-type]
+    assert counter["refusal"]["en"].startswith("The chip did not open")  # type: ignore[index]

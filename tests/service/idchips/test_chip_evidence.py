@@ -185,3 +185,41 @@ async def test_a_procedure_without_an_identity_document_refuses_the_kind(
             .all()
         )
     assert [i.ok for i in items if i.kind == "chip_document"] == [False]
+
+
+async def test_chip_verified_as_the_authenticity_ground_needs_a_verified_chip_read_during_the_video(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver, dev_pki_dir: Path
+) -> None:
+    case_id = await live_case(driver)
+    officer = world.h("a", Role.officer)
+    before = await upload(world.device_a, case_id, readout_of(passport_from_dev_pki(dev_pki_dir)))
+    assert before.json()["verdict"] == "verified"
+    # The video goes live only now: the read before it does not count, as for the card proof.
+    live = await client.post(f"/api/v1/cases/{case_id}/video-status", json={"state": "live"}, headers=officer)
+    assert live.status_code == 200, live.text
+    checklist = {
+        "id_combination": "A2",
+        "face_match": True,
+        "attributes_match": True,
+        "eligibility_confirmed": True,
+        "documents_authentic": True,
+        "documents_authentic_basis": "chip_verified",
+    }
+    saved = await client.put(f"/api/v1/cases/{case_id}/checklist", json=checklist, headers=officer)
+    assert saved.status_code == 200, saved.text
+    assert "chip_document_missing" in saved.json()["missing"]
+    assert saved.json()["checklist"]["documents_authentic_basis"] == "chip_verified"
+    altered = build_passport(HANAKO, load_signer(dev_pki_dir), tamper="DG1")
+    await upload(world.device_a, case_id, readout_of(altered))
+    review = (await client.get(f"/api/v1/cases/{case_id}/review", headers=officer)).json()
+    assert "chip_document_missing" in review["missing"]  # a refused chip is no ground
+    await upload(world.device_a, case_id, readout_of(passport_from_dev_pki(dev_pki_dir)))
+    review = (await client.get(f"/api/v1/cases/{case_id}/review", headers=officer)).json()
+    assert "chip_document_missing" not in review["missing"]
+    # Without the chip as its ground the item is the officer's own judgement, as before.
+    plain = await client.put(
+        f"/api/v1/cases/{case_id}/checklist",
+        json={**checklist, "documents_authentic_basis": None},
+        headers=officer,
+    )
+    assert "chip_document_missing" not in plain.json()["missing"]
