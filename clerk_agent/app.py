@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.idchips import ChipSource, pcsc_chip_source, virtual_chip_source
 from clerk_agent.flows.station import PrintStation
 from clerk_agent.link.auth import DeviceAuth
 from clerk_agent.link.client import HubClient
@@ -31,6 +32,13 @@ def card_slot(settings: AgentSettings) -> CardSlot:
     if settings.virtual_card:
         return VirtualSlot(settings.pki_dir, settings.virtual_person, settings.virtual_card_generation)
     return PcscSlot(settings.card_source)
+
+
+def chip_source(settings: AgentSettings) -> ChipSource | None:
+    """The ID-document reader: the virtual passport with the virtual card, else the configured contactless reader."""
+    if settings.virtual_card:
+        return virtual_chip_source(settings.pki_dir, settings.virtual_person)
+    return pcsc_chip_source(settings.document_reader) if settings.document_reader else None
 
 
 def bind_local(port: int) -> socket.socket:
@@ -90,7 +98,9 @@ async def run(
     ) as http:
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
         media = await open_media(settings)  # MediaSettingsError says which device setting is wrong
-        flow = CounterFlow(link, store, slot, poll_s=settings.poll_seconds, media=media)
+        flow = CounterFlow(
+            link, store, slot, poll_s=settings.poll_seconds, media=media, chips=chip_source(settings)
+        )
         # The back office's print station (certificates at the post office) shares the counter's link and camera.
         printer = IppPrinter(settings.printer_uri) if settings.printer_uri else None
         station = PrintStation(HubClient(link), printer)

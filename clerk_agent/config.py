@@ -31,6 +31,8 @@ class AgentSettings(BaseSettings):
     virtual_person: str = Field(
         default="yamada_hanako", description="Which invented person the virtual card holds"
     )
+    # The contactless reader ID documents are laid on (passport, ...), by its exact PC/SC name; none: no chip reads.
+    document_reader: str | None = None
     pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
     virtual_card_generation: str = Field(
         default="gen2016",

@@ -37,6 +37,7 @@ from service.db import (
 from service.errors import PROBLEM_JSON, install_error_handlers, problem
 from service.evidence.router import router as evidence_router
 from service.evidence.runtime import load_runtime
+from service.idchips.router import router as idchips_router
 from service.integrations.router import router as integrations_router
 from service.integrations.runtime import IntegrationsRuntime
 from service.observability.middleware import RequestTimer
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         tenancy_router,
         cases_router,
         evidence_router,
+        idchips_router,
         queue_router,
         review_router,
         audit_router,

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     card_face_issuer_key_files: list[Path] = Field(default_factory=list)
     # A `hub dev-pki` directory: its test roots are honoured only outside production.
     dev_pki_dir: Path | None = None
+    # ID-document chip issuers (CSCAs, document roots, CRLs): <dir>/<kind>/*.pem|*.crl (docs/id-documents.md §Anchors).
+    chip_anchor_dir: Path | None = None
     card_challenge_ttl_seconds: int = Field(default=300, ge=30, le=900)
     # The municipal document-signing root for certificates (trust/municipal-root.pem, private/municipal-root.key.pem);
     # outside production the dev PKI's or a generated one serves (docs/certificates.md §Signature).

@@ -10,6 +10,7 @@ Captured: every hub log line, every agent log record (message, extras, exception
 Searched in plain, JSON-escaped, URL-encoded, hex and base64 forms:
 - the PINs, the signature password, 照合番号B and the chosen PINs: nowhere;
 - the My Number: nowhere at all;
+- the passport's number and MRZ access data: nowhere (the officer sees the number masked);
 - the name, address and birth date: in no log line, no database column (evidence is encrypted; audit holds no personal
   data) and no hub response except the officer's evidence view.
 
@@ -37,7 +38,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from clerk_agent.card.idchips.sm import mrz_information
 from clerk_agent.card.virtual.build import person
+from clerk_agent.card.virtual.idchips.lds import HOLDERS as PASSPORT_HOLDERS
 from clerk_agent.card.virtual.people import era_yymmdd
 from service.db import create_engine
 from service.models import metadata
@@ -210,8 +213,24 @@ def _birth_date_forms(day: dt.date) -> list[str]:
     ]
 
 
+# The passport's access data (BAC is keyed by its MRZ fields) and its number in clear: nowhere, not even in the
+# officer's view, which shows the number masked (docs/id-documents.md §Evidence).
+PASSPORT = PASSPORT_HOLDERS[HOLDER.key]
+PASSPORT_ACCESS = [
+    PASSPORT.document_number,
+    mrz_information(PASSPORT.document_number, PASSPORT.birth, PASSPORT.expiry_yymmdd),
+    PASSPORT.mrz()[44:],
+]
 SECRETS = _patterns(
-    [HOLDER.auth_pin, HOLDER.sign_password, HOLDER.kenhojo_pin, HOLDER.security_code, HOLDER.code_b, *CHOSEN]
+    [
+        HOLDER.auth_pin,
+        HOLDER.sign_password,
+        HOLDER.kenhojo_pin,
+        HOLDER.security_code,
+        HOLDER.code_b,
+        *CHOSEN,
+        *PASSPORT_ACCESS,
+    ]
 )
 MY_NUMBER = _patterns(
     [
@@ -231,6 +250,8 @@ ATTRIBUTES = _patterns(
         HOLDER.address,
         HOLDER.address[len("東京都千代田区") :],
         *_birth_date_forms(HOLDER.birth_date),
+        f"{PASSPORT.surname} {PASSPORT.given_names}",
+        PASSPORT.mrz()[:44].rstrip("<"),
     ]
 )
 
@@ -281,6 +302,16 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGenera
         await officer.accept(case_id)
         await counter.until("session_live")
         await counter.post("/api/code-b", {"code_b": card_face_code(HOLDER.key, generation)})
+        # The applicant's passport on the document reader: the clerk types its MRZ fields (BAC access data).
+        chip = await counter.post(
+            "/api/chip/passport",
+            {
+                "document_number": PASSPORT.document_number,
+                "birth": PASSPORT.birth,
+                "expiry": PASSPORT.expiry_yymmdd,
+            },
+        )
+        assert chip["chip"]["last"]["verdict"] == "verified", chip["chip"]  # type: ignore[index]
         applicant = CounterClient(ui)
         await applicant.open("/applicant")
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["pin"]["open"]))  # type: ignore[index]
@@ -294,6 +325,13 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGenera
             if item["kind"] == "card_face":
                 face = await officer_http.get(f"/api/v1/cases/{case_id}/evidence/{item['id']}/card-face")
                 assert face.status_code == 200, face.text
+            if item["kind"] == "chip_document":
+                chip_view = await officer_http.get(
+                    f"/api/v1/cases/{case_id}/evidence/{item['id']}/chip-document"
+                )
+                assert chip_view.json()["name"] == f"{PASSPORT.surname} {PASSPORT.given_names}", (
+                    chip_view.text
+                )
         await officer.review_and_approve(case_id)
         await counter.until("approved")
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["choose_pins"]))

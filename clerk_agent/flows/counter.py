@@ -31,6 +31,7 @@ from clerk_agent.flows.case import (
     CounterCase,
 )
 from clerk_agent.flows.desk import Desk
+from clerk_agent.flows.idchips import ChipSource, DocumentChips, no_chip_reader
 from clerk_agent.flows.pinchoice import PinChoiceRefused, seal_choice
 from clerk_agent.flows.writes import Write
 from clerk_agent.link.client import HubWrite, Reply
@@ -68,6 +69,7 @@ class CounterFlow(Desk):
         call_enabled: bool = True,
         media: CounterMedia | None = None,
         face_detector: Detector | None = None,
+        chips: ChipSource | None = None,
     ) -> None:
         super().__init__(link, store)
         self.slot = slot
@@ -78,6 +80,8 @@ class CounterFlow(Desk):
         # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
         self.media = media or synthetic_media()
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
+        # The applicant's ID-document chip (passport, ...), read with access data the clerk types.
+        self.chips = DocumentChips(self, chips or no_chip_reader)
         self.queue: JsonObject = {}
         self.call = CallStatus()
         self.office: JsonObject = {}
@@ -397,6 +401,7 @@ class CounterFlow(Desk):
         await self.capture.stop_preview()
         self.capture.reset()
         self.card.reset()
+        self.chips.clear()
         self.queue = {}
         self.sealing_key = None
         if self.case is not None:

@@ -53,6 +53,7 @@ from service.wire.certificates import (
     VoidBody,
 )
 from service.wire.evidence import StillKind
+from service.wire.idchips import ChipReadout, ChipVerificationRead
 from service.wire.rtc_metrics import ConnectionMetrics
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,13 @@ class HubClient:
         """The card's signature over the challenge; the hub verifies it and answers with its verdict."""
         answer = await self.link.request("POST", case_path(case_id, "card-proofs"), proof.model_dump())
         return CardProofOutcome.model_validate(answer)
+
+    async def submit_chip_readout(self, case_id: str, readout: ChipReadout) -> ChipVerificationRead:
+        """An ID document's chip objects (never its access data); the hub verifies them and names each check."""
+        answer = await self.link.request(
+            "POST", case_path(case_id, "chip-readouts"), readout.model_dump(mode="json")
+        )
+        return ChipVerificationRead.model_validate(answer)
 
     # --- certificates: the lobby terminal and the print station (service/wire/certificates.py) -------------
     # Not queued and not retried: the resident at the terminal and the clerk at the station are told at once

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.station import PrintStation
+from clerk_agent.ui.idchips_jp_routes import jp_chip_routes
 from clerk_agent.ui.officer import officer_routes
 from clerk_agent.ui.station import station_routes
 from clerk_agent.ui.views import applicant_view, clerk_view
@@ -158,6 +159,13 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
         data = await body(request)
         await flow.card.set_code_b(
             str(data.get("code_b", "")), confirm_last_try=data.get("confirm_last_try") is True
+        )
+
+    async def chip_passport(request: Request) -> None:
+        """The passport's MRZ fields as the clerk typed them: used for BAC in a worker thread, then dropped."""
+        data = await body(request)
+        await flow.chips.read_passport(
+            str(data.get("document_number", "")), str(data.get("birth", "")), str(data.get("expiry", ""))
         )
 
     async def document(request: Request) -> None:
@@ -305,6 +313,8 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
         Route("/api/face-auth", action(simple(flow.choose_face_auth)), methods=["POST"]),
         Route("/api/form-id/scan", action(simple(flow.capture.begin_scan)), methods=["POST"]),
         Route("/api/documents/capture", action(document), methods=["POST"]),
+        Route("/api/chip/passport", action(chip_passport), methods=["POST"]),
+        *jp_chip_routes(flow, action, csrf.check),
         Route("/api/photo/preview", action(preview_switch), methods=["POST"]),
         Route("/api/photo/take", action(simple(flow.capture.take_photo)), methods=["POST"]),
         Route("/api/photo/preview.jpg", image(preview_jpeg)),

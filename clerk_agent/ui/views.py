@@ -14,6 +14,7 @@ from clerk_agent.ui.display import ja_datetime
 from clerk_agent.wording import texts
 from clerk_agent.wording.problems import problem_text
 from service.wire.cases import CaseState
+from service.wire.idchips import CHIP_REFUSAL_LABELS, ChipRefusal
 
 JsonView = dict[str, object]
 # The state the clerk screen is told before the hub has answered the case's create.
@@ -88,6 +89,27 @@ def _photo(flow: CounterFlow) -> JsonView:
     }
 
 
+def _chip(flow: CounterFlow) -> JsonView:
+    """The last ID-document chip read and the hub's verdict, with the refusal in Japanese and English."""
+    last = flow.chips.last
+    if last is None:
+        return {"reading": flow.chips.reading, "last": None}
+    reason = last.get("refusal_reason")
+    # The hub's refusals by their contract labels; a read that failed at the counter by the agent error's notice.
+    label = (
+        CHIP_REFUSAL_LABELS.get(ChipRefusal(reason))
+        if isinstance(reason, str) and reason in set(ChipRefusal)
+        else texts.NOTICES.get(str(reason))
+    )
+    return {
+        "reading": flow.chips.reading,
+        "last": last,
+        "refusal": {"ja": label[0], "en": label[1]}
+        if label
+        else ({"ja": reason, "en": reason} if reason else None),
+    }
+
+
 def clerk_view(flow: CounterFlow) -> JsonView:
     """The clerk screen's state."""
     view = _common(flow)
@@ -106,6 +128,7 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "person": camera.seated if isinstance(camera, SceneCamera) and camera.cardholder else None,
     }
     view["photo"] = _photo(flow)
+    view["chip"] = _chip(flow)
     if case is None:
         view["case"] = None
         return view

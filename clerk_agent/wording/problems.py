@@ -89,6 +89,14 @@ PROBLEMS: Final[dict[str, Text]] = {
         "カードから読んだ内容が正しくありません。カードを置き直してもう一度お試しください。",
         "What was read from the card is malformed. Put the card back and try again.",
     ),
+    "malformed_chip_readout": (
+        "書類のICチップから読んだ内容が正しくありません。書類を置き直してもう一度お試しください。",
+        "What was read from the document's chip is malformed. Lay the document on the reader again and retry.",
+    ),
+    "chip_kind_unsupported": (
+        "この種類の書類のICチップは、まだ確認できません。書類の提示（撮影）で確認してもらってください。",
+        "The hub cannot verify this kind of document chip yet; show the document on camera instead.",
+    ),
     "evidence_closed": (
         "今は確認情報を送れません（通話中のみ）。職員の案内に従ってください。",
         "Evidence cannot be sent now (only during the session); follow the officer.",

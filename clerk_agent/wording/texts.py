@@ -102,6 +102,15 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "個人番号の読み取りは禁止されているため中止しました。",
         "Stopped: reading the My Number is forbidden.",
     ),
+    # ID-document chips (docs/id-documents.md §Counter).
+    "chip_access_denied": (
+        "ICチップを開けませんでした。書類の記載（旅券番号・生年月日・有効期間満了日）を確かめて、もう一度入力してください。",
+        "The chip did not open. Check the fields on the document (number, birth date, expiry) and type them again.",
+    ),
+    "not_this_document": (
+        "読み取り機の上の書類は、選んだ種類のICチップではありません。書類を確かめて置き直してください。",
+        "The document on the reader is not of the kind chosen. Check it and lay it on the reader again.",
+    ),
     "agent_error": (
         "窓口端末でエラーが起きました。もう一度お試しください。",
         "The counter agent failed; try again.",

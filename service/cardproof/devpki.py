@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from service.idchips.devpki import write_passport_pki
+from service.idchips.devpki_jp import write_jp_pki
 from service.wire.card_profiles import CURRENT, NEXT, CardProfile
 
 TEST_ORGANIZATION = "JPKI-TEST"
@@ -463,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     pki = generate_test_pki(generations=args.generations)
     people = tuple(args.people or DEFAULT_PEOPLE)
     write_pki(pki, out, {person: issue_card(pki) for person in people})
+    # The ID-document chips' test issuers beside it (docs/id-documents.md §Virtual).
+    write_passport_pki(out)
+    write_jp_pki(out)  # the licence's and the residence card's test issuers
     sys.stdout.write(
         f"test PKI written to {out} ({args.generations} auth root generations; cards: {', '.join(people)})\n"
     )

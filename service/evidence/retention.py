@@ -28,6 +28,7 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "document_still": 90,
     "application_photo": 90,
     "officer_note": 90,
+    "chip_document": 90,
 }
 
 

@@ -8,6 +8,7 @@ from service.cardproof.revocation import NotConfiguredChecker, RevocationChecker
 from service.cardproof.trust import load_dev_pki_trust, load_trust_anchors
 from service.cardproof.verify import TrustAnchors
 from service.config import Environment, Settings
+from service.idchips.anchors import ChipAnchors, load_chip_anchors
 from service.kit.envelope import Keyring
 
 
@@ -17,6 +18,8 @@ class EvidenceRuntime:
     trust: TrustAnchors
     allow_test_roots: bool
     revocation: RevocationChecker = field(default_factory=NotConfiguredChecker)
+    # Issuers of ID-document chips (passport CSCAs, ...), per document kind (docs/id-documents.md §Anchors).
+    chip_anchors: ChipAnchors = field(default_factory=ChipAnchors)
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -43,5 +46,10 @@ def load_runtime(settings: Settings) -> EvidenceRuntime:
     ):
         trust = load_dev_pki_trust(settings.dev_pki_dir, trust)
     return EvidenceRuntime(
-        keyring=load_keyring(settings), trust=trust, allow_test_roots=settings.allow_test_roots
+        keyring=load_keyring(settings),
+        trust=trust,
+        allow_test_roots=settings.allow_test_roots,
+        chip_anchors=load_chip_anchors(
+            settings.chip_anchor_dir, settings.dev_pki_dir, allow_test=settings.allow_test_roots
+        ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,11 @@ class Checklist(BaseModel):
         description="申請要件の確認 / eligibility answers confirmed with the applicant"
     )
     documents_authentic: bool = Field(description="書類の真正性 / documents look genuine (security features)")
+    # Ticked "chip verified" (ICチップ確認済み): the hub then requires a verified ID-document chip read while the
+    # video has been live (docs/id-documents.md §Console).
+    documents_authentic_basis: Literal["chip_verified"] | None = Field(
+        default=None, description="ICチップ確認済み / the authenticity item rests on a verified document chip"
+    )
 
 
 class LivenessIssued(BaseModel):

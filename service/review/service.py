@@ -260,6 +260,12 @@ async def status(session: AsyncSession, *, case: Case) -> ReviewRead:
             p.ok and p.voided_at is None and since is not None and p.created_at >= since for p in proofs
         ):
             missing.append("card_proof_missing")
+    if checklist is not None and checklist.documents_authentic_basis == "chip_verified":
+        chips = await evidence_repository.items(session, case.id, ("chip_document",))
+        if not any(
+            c.ok and c.voided_at is None and since is not None and c.created_at >= since for c in chips
+        ):
+            missing.append("chip_document_missing")
     binding = await evidence_repository.binding(session, case.id)
     if binding is not None and binding.swap_detected_at is not None:
         missing.append("card_swap")

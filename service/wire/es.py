@@ -38,6 +38,7 @@ from service.wire.certificates import (
 )
 from service.wire.consents import CATALOGUE
 from service.wire.evidence import HOLD_ON_DECISION, HOLD_REASON_LABELS, OFFICER_FLAGS, EvidenceKind, StillKind
+from service.wire.idchips import CHIP_CHECK_LABELS, CHIP_KIND_LABELS, CHIP_REFUSAL_LABELS
 from service.wire.labels import REASON_LABELS, STATE_LABELS
 from service.wire.reports import AVERAGED_FIGURES, FIGURE_LABELS, NATIONAL_FIGURES, SUPPRESS_BELOW
 
@@ -92,6 +93,12 @@ def contract() -> dict[str, object]:
         "HOLD_ON_DECISION": [code for code in HOLD_REASON_LABELS if code in HOLD_ON_DECISION],
         "EVIDENCE_KINDS": [k.value for k in EvidenceKind],
         "STILL_KINDS": [k.value for k in StillKind],
+        # ID-document chips (docs/id-documents.md): kinds, the verifiers' check names and the refusals.
+        "CHIP_KINDS": [{"code": k.value, "ja": ja, "en": en} for k, (ja, en) in CHIP_KIND_LABELS.items()],
+        "CHIP_CHECKS": [{"code": c, "ja": ja, "en": en} for c, (ja, en) in CHIP_CHECK_LABELS.items()],
+        "CHIP_REFUSALS": [
+            {"code": r.value, "ja": ja, "en": en} for r, (ja, en) in CHIP_REFUSAL_LABELS.items()
+        ],
         "CERTIFICATE_KINDS": [{"code": k.value, "ja": ja, "en": en} for k, (ja, en) in KIND_LABELS.items()],
         "CERTIFICATE_SCOPES": [{"code": s.value, "ja": ja, "en": en} for s, (ja, en) in SCOPE_LABELS.items()],
         "CERTIFICATE_OPTIONS": [

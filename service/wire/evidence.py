@@ -30,6 +30,7 @@ class EvidenceKind(StrEnum):
     application_photo = StillKind.application_photo.value
     officer_note = "officer_note"
     pin_request = "pin_request"  # 暗証番号設定依頼, sealed at the counter
+    chip_document = "chip_document"  # an ID document's chip, verified by the hub (service/wire/idchips.py)
 
 
 # The document stills' kinds (front, back, tilted) are kept as one artefact type, "document_still".

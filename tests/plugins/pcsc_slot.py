@@ -10,9 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.pcscd import PcscdStack, StackUnavailable, VpcdSlot
-from clerk_agent.card.virtual.vicc import ViccClient
+from clerk_agent.card.virtual.vicc import ViccClient, VirtualChip
 from tests._services import missing_service
 
 try:
@@ -55,7 +54,7 @@ def insert(vpcd_slot: VpcdSlot) -> Iterator[list[ViccClient]]:
     pcsc.wait_for_card_event(vpcd_slot.reader, present=False)
 
 
-def plug(clients: list[ViccClient], card: VirtualMyNumberCard, slot: VpcdSlot) -> ViccClient:
+def plug(clients: list[ViccClient], card: VirtualChip, slot: VpcdSlot) -> ViccClient:
     """Insert `card` into `slot` and wait until pcscd has seen this insertion (not a previous card)."""
     _present, before = pcsc.reader_state(slot.reader)
     client = ViccClient(card, port=slot.port, netns=slot.netns).start()

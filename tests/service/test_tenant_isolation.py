@@ -40,6 +40,8 @@ EVIDENCE_ROUTES = {
     ("GET", "/api/v1/cases/{case_id}/stills/{evidence_id}"),
     ("POST", "/api/v1/cases/{case_id}/legal-hold"),
     ("DELETE", "/api/v1/cases/{case_id}/legal-hold"),
+    ("POST", "/api/v1/cases/{case_id}/chip-readouts"),
+    ("GET", "/api/v1/cases/{case_id}/evidence/{evidence_id}/chip-document"),
 }
 # The live link's ticket: only the case's clerk device and its assigned officer get one; a foreigner gets 404.
 SIGNALING_ROUTES = {("POST", "/api/v1/cases/{case_id}/signaling-ticket")}
@@ -112,6 +114,7 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
         "signature": "AA==",
         "atr": "3BE0",
     },
+    "/api/v1/cases/{case_id}/chip-readouts": {"kind": "passport", "objects": {"SOD": "AA=="}},
     "/api/v1/integration/cases/{case_id}/acknowledge": {"back_office_ref": "KF-1"},
     "/api/v1/integration/cases/{case_id}/jlis-status": {"status": "produced"},
     "/api/v1/integration/cases/{case_id}/mail-dispatch": {"tracking_number": "123456789012"},

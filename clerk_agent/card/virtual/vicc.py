@@ -15,8 +15,21 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
-from clerk_agent.card.virtual.card import VirtualMyNumberCard
+
+class VirtualChip(Protocol):
+    """What vpcd needs of an emulated card: the Virtual My Number Card, or a virtual ID document's chip."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def process(self, apdu: bytes) -> bytes: ...
+
+    def reset(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +69,7 @@ class ViccClient:
 
     def __init__(
         self,
-        card: VirtualMyNumberCard,
+        card: VirtualChip,
         *,
         host: str = "127.0.0.1",
         port: int = 35963,

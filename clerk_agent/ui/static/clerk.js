@@ -258,7 +258,7 @@ function callView(c, s) {
   } else if (!c.evidence_sent) {
     if (c.pin_blocked) parts.push(el('p', { class: 'bad', id: 'pin-blocked' }, tr('暗証番号がロックされているため、カードの電子確認はできません。写真付きの本人確認書類を提示してください。', 'The PIN is blocked, so the card cannot be checked electronically; show photo ID instead.')));
     if (c.photo_needed) parts.push(photoPart(c, s));
-    if (c.documents_needed || c.documents.length) parts.push(documentsPart(c, s));
+    if (c.documents_needed || c.documents.length) parts.push(documentsPart(c, s), chipPart(s));
     parts.push(button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
   } else {
     parts.push(el('p', { id: 'evidence-done', class: c.proof_ok === false ? 'bad' : 'ok' }, c.proof_ok === false ? tr('カードの確認ができませんでした。職員の判断を待ちます。', 'Card not verified; the officer decides.') : tr('確認情報を送信しました。職員の判断をお待ちください。', 'Evidence sent; waiting for the officer.')));
@@ -318,6 +318,34 @@ function documentsPart(c, s) {
     el('p', { id: 'documents-progress', class: sent === docs.length ? 'ok' : '' },
       tr(`撮影 ${docs.length}枚・送信済み ${sent}枚`, `${docs.length} taken, ${sent} sent`)),
     demo);
+}
+
+// The passport's chip: BAC needs three MRZ fields, typed here from the data page; they stay at the counter.
+function chipPart(s) {
+  const chip = s.chip || { last: null, reading: false };
+  const field = (id, label, max) => {
+    const input = el('input', { id, maxlength: String(max), autocomplete: 'off', spellcheck: 'false' });
+    input.addEventListener('input', () => { editing = true; });
+    return [el('label', { for: id }, label), input];
+  };
+  const [numberLabel, number] = field('mrz-number', tr('旅券番号', 'Document number'), 9);
+  const [birthLabel, birth] = field('mrz-birth', tr('生年月日（YYMMDD）', 'Birth date (YYMMDD)'), 6);
+  const [expiryLabel, expiry] = field('mrz-expiry', tr('有効期間満了日（YYMMDD）', 'Expiry (YYMMDD)'), 6);
+  const last = chip.last;
+  let result = null;
+  if (chip.reading) result = el('p', { id: 'chip-result' }, tr('ICチップを読んでいます…', 'Reading the chip…'));
+  else if (last) {
+    const ok = last.verdict === 'verified';
+    result = el('p', { id: 'chip-result', class: ok ? 'ok' : 'bad', 'data-verdict': last.verdict, role: ok ? null : 'alert' },
+      ok ? tr('ICチップの署名を確認しました（職員の画面に表示されます）', 'Chip signature verified (shown to the officer)')
+        : tr(`ICチップを確認できませんでした: ${chip.refusal ? chip.refusal.ja : ''}`, `Chip not verified: ${chip.refusal ? chip.refusal.en : ''}`));
+  }
+  return el('div', { class: 'chip-read' },
+    el('h3', {}, tr('旅券のICチップ（読み取り機に置いて、MRZの3項目を入力）', "Passport chip (lay it on the reader and type three MRZ fields)")),
+    numberLabel, number, birthLabel, birth, expiryLabel, expiry,
+    button('chip-read-passport', tr('ICチップを読む', 'Read the chip'),
+      () => act('/api/chip/passport', { document_number: number.value.trim(), birth: birth.value.trim(), expiry: expiry.value.trim() })),
+    result);
 }
 
 function decisionView(c) {

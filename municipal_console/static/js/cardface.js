@@ -55,7 +55,10 @@ export function createCardFace({ path }) {
     show("attr-empty", true);
   }
 
-  return { update, reset, relabel: render };
+  /** The card face's birth date (YYYYMMDD), once read: the chip document compares with it. */
+  const birthDate = () => (view ? view.birth_date : null);
+
+  return { update, reset, relabel: render, birthDate };
 }
 
 function formatDate(value) {

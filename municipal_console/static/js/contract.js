@@ -420,13 +420,135 @@ export const EVIDENCE_KINDS = deepFreeze([
   "document_tilt",
   "application_photo",
   "officer_note",
-  "pin_request"
+  "pin_request",
+  "chip_document"
 ]);
 export const STILL_KINDS = deepFreeze([
   "document_front",
   "document_back",
   "document_tilt",
   "application_photo"
+]);
+export const CHIP_KINDS = deepFreeze([
+  {
+    "code": "passport",
+    "ja": "旅券（パスポート）",
+    "en": "Passport"
+  },
+  {
+    "code": "driving_licence",
+    "ja": "運転免許証",
+    "en": "Driving licence"
+  },
+  {
+    "code": "residence_card",
+    "ja": "在留カード",
+    "en": "Residence card"
+  },
+  {
+    "code": "special_permanent_resident",
+    "ja": "特別永住者証明書",
+    "en": "Special permanent resident certificate"
+  }
+]);
+export const CHIP_CHECKS = deepFreeze([
+  {
+    "code": "accepted_kind",
+    "ja": "この手続で受け付ける書類",
+    "en": "Accepted document kind"
+  },
+  {
+    "code": "structure",
+    "ja": "データ構造",
+    "en": "Data structure"
+  },
+  {
+    "code": "signature",
+    "ja": "発行者の署名",
+    "en": "Issuer signature"
+  },
+  {
+    "code": "issuer_chain",
+    "ja": "発行者の証明書チェーン",
+    "en": "Issuer certificate chain"
+  },
+  {
+    "code": "signer_validity",
+    "ja": "署名者証明書の有効期間",
+    "en": "Signer certificate validity"
+  },
+  {
+    "code": "signer_revocation",
+    "ja": "署名者証明書の失効確認",
+    "en": "Signer revocation (CRL)"
+  },
+  {
+    "code": "data_hashes",
+    "ja": "データのハッシュ値",
+    "en": "Data object hashes"
+  },
+  {
+    "code": "check_digits",
+    "ja": "チェックディジット",
+    "en": "Check digits"
+  },
+  {
+    "code": "document_validity",
+    "ja": "書類の有効期限",
+    "en": "Document validity"
+  }
+]);
+export const CHIP_REFUSALS = deepFreeze([
+  {
+    "code": "malformed",
+    "ja": "ICチップのデータの形式が正しくない",
+    "en": "Chip data is malformed"
+  },
+  {
+    "code": "kind_not_accepted",
+    "ja": "この手続では受け付けない書類",
+    "en": "Document kind not accepted here"
+  },
+  {
+    "code": "signature_invalid",
+    "ja": "発行者の署名が正しくない",
+    "en": "Issuer signature invalid"
+  },
+  {
+    "code": "unknown_issuer",
+    "ja": "発行者を確認できない（信頼する発行元にない）",
+    "en": "Issuer not trusted"
+  },
+  {
+    "code": "signer_expired",
+    "ja": "署名者の証明書が有効期間外",
+    "en": "Signer certificate expired"
+  },
+  {
+    "code": "signer_revoked",
+    "ja": "署名者の証明書が失効している",
+    "en": "Signer certificate revoked"
+  },
+  {
+    "code": "hash_mismatch",
+    "ja": "データが改ざんされている（ハッシュ不一致）",
+    "en": "Data altered (hash mismatch)"
+  },
+  {
+    "code": "document_expired",
+    "ja": "書類の有効期限切れ",
+    "en": "Document expired"
+  },
+  {
+    "code": "check_digit",
+    "ja": "チェックディジットが正しくない",
+    "en": "Check digit wrong"
+  },
+  {
+    "code": "access_denied",
+    "ja": "アクセス鍵が違う（ICチップを開けない）",
+    "en": "Wrong access key"
+  }
 ]);
 export const CERTIFICATE_KINDS = deepFreeze([
   {

@@ -1,10 +1,13 @@
 // Language: Japanese by default, English on request; the choice persists in localStorage.
-// Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*, certkind_*, certscope_*, certoption_*) come from contract.js, generated from
+// Labels of the contract's codes (state_*, reason_*, hold_*, procedure_*, figure_*, certkind_*, certscope_*, certoption_*, chipkind_*, chipcheck_*, chiprefusal_*) come from contract.js, generated from
 // service/wire, so the console names a code exactly as the hub and the counter do (docs/architecture.md §3).
 import {
   CERTIFICATE_KINDS,
   CERTIFICATE_OPTIONS,
   CERTIFICATE_SCOPES,
+  CHIP_CHECKS,
+  CHIP_KINDS,
+  CHIP_REFUSALS,
   HOLD_REASONS,
   PROCEDURES,
   REASON_LABELS,
@@ -25,6 +28,9 @@ const CONTRACT_LABELS = {
   certkind: byCode(CERTIFICATE_KINDS),
   certscope: byCode(CERTIFICATE_SCOPES),
   certoption: byCode(CERTIFICATE_OPTIONS),
+  chipkind: byCode(CHIP_KINDS),
+  chipcheck: byCode(CHIP_CHECKS),
+  chiprefusal: byCode(CHIP_REFUSALS),
 };
 
 const KEY = "madoguchi.console.lang";

@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { LIVE_STATES } from "./contract.js";
 import { createDecisionForm } from "./decision.js";
 import { createCardFace } from "./cardface.js";
+import { createChipDocument } from "./chipdoc.js";
 import { createDocViewer } from "./docviewer.js";
 import { $, el, show, status, showError, busy, guard, timeOf } from "./dom.js";
 import { t, label, currentLang, onLangChange } from "./i18n.js";
@@ -36,6 +37,7 @@ export function createLiveScreen({ onDone }) {
   const path = (suffix = "") => `/api/v1/cases/${encodeURIComponent(current.id)}${suffix}`;
   const docs = createDocViewer({ path });
   const face = createCardFace({ path });
+  const chipDocument = createChipDocument({ path, cardBirth: () => face.birthDate() });
   const liveness = createLiveness({ path, changed: () => refreshReview() });
   const notes = createNotes({ path, isOpen: () => Boolean(current) });
   const decision = createDecisionForm({
@@ -118,6 +120,7 @@ export function createLiveScreen({ onDone }) {
     show("live-still", false);
     show("live-still-empty", true);
     face.reset();
+    chipDocument.reset();
     show("proof-table", false);
     show("proof-empty", true);
     liveness.reset();
@@ -293,6 +296,7 @@ export function createLiveScreen({ onDone }) {
     swap.dataset.swap = binding && binding.swap_detected_at ? "detected" : "none";
     docs.render(items);
     face.update(items);
+    chipDocument.update(items);
   }
 
   function renderReview() {
@@ -334,6 +338,7 @@ export function createLiveScreen({ onDone }) {
       for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
         form.elements[name].checked = Boolean(review.checklist[name]);
       }
+      chipDocument.loadBasis(review.checklist.documents_authentic_basis);
     }
   }
 
@@ -367,6 +372,7 @@ export function createLiveScreen({ onDone }) {
     for (const name of ["face_match", "attributes_match", "eligibility_confirmed", "documents_authentic"]) {
       body[name] = form.elements[name].checked;
     }
+    body.documents_authentic_basis = chipDocument.authenticityBasis();
     review = await busy($("checklist-save"), t("loading"), () => api.put(path("/checklist"), body));
     checklistLoaded = true;
     renderReview();
@@ -397,6 +403,7 @@ export function createLiveScreen({ onDone }) {
     renderConnection();
     renderEvidence();
     face.relabel();
+    chipDocument.relabel();
     renderReview();
     decision.relabel();
     renderMediaHelp();

@@ -1,0 +1,145 @@
+"""The passport reader: BAC from the MRZ, 3DES secure messaging, and EF.COM, DG1, DG2, EF.SOD read as they are
+(ICAO Doc 9303 part 10 §3 for the files, part 11 §4.3 for BAC, §9.8 for secure messaging).
+
+The access key comes from three MRZ fields (document number, birth date, expiry) typed by the clerk or read from
+the data page; it and the session keys never leave this module. PACE (part 11 §4.4) is not tried: passports that
+support it still answer BAC (docs/id-documents.md §Passport).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from clerk_agent.card.apdu import SW, Command, parse_response, read_binary, select_df
+from clerk_agent.card.idchips.base import ChipAccessDenied, ChipRead, NotThisDocument, read_tlv_file, wipe
+from clerk_agent.card.idchips.sm import (
+    ENC,
+    MAC,
+    SecureMessaging,
+    SecureMessagingError,
+    decrypt,
+    derive_key,
+    encrypt,
+    key_seed,
+    mrz_information,
+    retail_mac,
+)
+from clerk_agent.card.transport import Transport
+from clerk_agent.errors import ApduFailed, CardDataMalformed
+from service.wire.idchips import ChipKind
+
+LDS_AID = bytes.fromhex("A0000002471001")  # the eMRTD LDS1 application
+# Elementary files of the LDS1 application by file identifier (9303 part 10 §3.6, §3.11).
+FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D}
+# 223 data bytes pad to 224; with its DO87/DO99/DO8E wrapping the answer still fits a short response.
+READ_CHUNK = 0xDF
+INS_GET_CHALLENGE, INS_EXTERNAL_AUTHENTICATE = 0x84, 0x82
+_FIELD = re.compile(r"^[0-9A-Z<]{1,9}$")
+_DATE = re.compile(r"^\d{6}$")
+
+
+@dataclass(frozen=True)
+class MrzAccess:
+    """The MRZ fields BAC needs: document number (up to 9), birth and expiry dates as YYMMDD."""
+
+    document_number: str
+    birth: str
+    expiry: str
+
+    def __post_init__(self) -> None:
+        if not _FIELD.match(self.document_number.upper()) or not (
+            _DATE.match(self.birth) and _DATE.match(self.expiry)
+        ):
+            raise ValueError("document number (A-Z, 0-9, up to 9) and YYMMDD dates expected")
+
+    def __repr__(self) -> str:
+        return "MrzAccess(<redacted>)"  # access data never reaches a log line
+
+    def seed(self) -> bytearray:
+        """K_seed, in a buffer the caller wipes."""
+        return bytearray(key_seed(mrz_information(self.document_number, self.birth, self.expiry)))
+
+
+class PassportReader:
+    """Reads one passport's chip over a Transport (PC/SC contactless reader or the virtual passport)."""
+
+    kind = ChipKind.passport
+
+    def __init__(self, transport: Transport, access: MrzAccess) -> None:
+        self.transport = transport
+        self._access = access
+        self.apdu_count = 0
+
+    def _send(self, raw: bytes) -> bytes:
+        self.apdu_count += 1
+        return self.transport.transmit(raw)
+
+    def read(self) -> ChipRead:
+        """Select the LDS application, authenticate with BAC, read EF.COM, DG1, DG2 and EF.SOD."""
+        selected = parse_response(self._send(select_df(LDS_AID).encode()))
+        if selected.sw != SW.OK:
+            raise NotThisDocument(f"no eMRTD application (SW {selected.sw:04X})")
+        session = self._bac()
+        read = ChipRead(ChipKind.passport)
+        for name, fid in FILES.items():
+            read.objects[name] = self._read_file(session, fid)
+        read.apdu_count = self.apdu_count
+        return read
+
+    def _bac(self) -> SecureMessaging:
+        """Basic Access Control (9303 part 11 §4.3.3): mutual authentication and session keys."""
+        seed = self._access.seed()
+        k_enc, k_mac = bytearray(derive_key(bytes(seed), ENC)), bytearray(derive_key(bytes(seed), MAC))
+        wipe(seed)
+        try:
+            challenge = parse_response(self._send(Command(0x00, INS_GET_CHALLENGE, 0, 0, le=8).encode()))
+            if challenge.sw != SW.OK or len(challenge.data) != 8:
+                raise ApduFailed(challenge.sw, "GET CHALLENGE")
+            rnd_ic, rnd_ifd, k_ifd = challenge.data, secrets.token_bytes(8), secrets.token_bytes(16)
+            cryptogram = encrypt(bytes(k_enc), rnd_ifd + rnd_ic + k_ifd)
+            answer = parse_response(
+                self._send(
+                    Command(
+                        0x00,
+                        INS_EXTERNAL_AUTHENTICATE,
+                        0,
+                        0,
+                        cryptogram + retail_mac(bytes(k_mac), cryptogram),
+                        le=0x28,
+                    ).encode()
+                )
+            )
+            # A wrong key shows as a refused authentication (6300 per 9303; some chips answer 6982 or 6A80).
+            if answer.sw != SW.OK:
+                raise ChipAccessDenied(f"the chip refused the MRZ access key (SW {answer.sw:04X})")
+            if len(answer.data) != 40 or not hmac.compare_digest(
+                retail_mac(bytes(k_mac), answer.data[:32]), answer.data[32:]
+            ):
+                raise ChipAccessDenied("the chip's answer does not verify under the MRZ access key")
+            plain = decrypt(bytes(k_enc), answer.data[:32])
+            if plain[:8] != rnd_ic or plain[8:16] != rnd_ifd:
+                raise ChipAccessDenied("the chip's answer does not carry our challenge")
+            return SecureMessaging.from_bac(k_ifd, plain[16:32], rnd_ic, rnd_ifd)
+        finally:
+            wipe(k_enc)
+            wipe(k_mac)
+
+    def _exchange(self, session: SecureMessaging, command: Command) -> bytes:
+        header = bytes((command.cla, command.ins, command.p1, command.p2))
+        raw = self._send(session.protect(header, command.data, command.le))
+        try:
+            plain = parse_response(session.unprotect_response(raw))
+        except SecureMessagingError as exc:
+            raise CardDataMalformed(f"secure messaging failed: {exc}") from exc
+        if plain.sw != SW.OK:
+            raise ApduFailed(plain.sw, f"{command.ins:02X} under secure messaging")
+        return plain.data
+
+    def _read_file(self, session: SecureMessaging, fid: int) -> bytes:
+        self._exchange(session, Command(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        return read_tlv_file(
+            lambda offset, size: self._exchange(session, read_binary(offset, size)), chunk=READ_CHUNK
+        )
