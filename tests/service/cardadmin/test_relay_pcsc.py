@@ -135,7 +135,7 @@ async def test_an_agent_process_killed_mid_renewal_then_retried(
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning")  # type: ignore[arg-type]
+    config = uvicorn.Config(app, lifespan="off", log_level="warning")
     async with served(config, sockets=[listener], name="uvicorn-card-admin-hub"):
         # Killed before the second GENERATE: the first slot's pending pair is on the card, its certificate issued.
         child = await asyncio.create_subprocess_exec(
