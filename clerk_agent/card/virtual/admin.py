@@ -63,6 +63,8 @@ class CardAdminApplet:
         self.key_size = key_size
         self.refusals = 0  # channel refusals seen (tests read it)
         self.commits = 0
+        # Every session's keys, so a test can search the hub's records and logs for them; never used otherwise.
+        self.sessions_seen: list[scp03.SessionKeys] = []
         self._selected = False
         self._challenges: tuple[bytes, bytes] | None = None
         self._channel: scp03.ChannelState | None = None
@@ -140,6 +142,7 @@ class CardAdminApplet:
         host_challenge = apdu[5 : 5 + scp03.CHALLENGE_LEN]
         card_challenge = os.urandom(scp03.CHALLENGE_LEN)
         keys = scp03.session_keys(self._keys, host_challenge, card_challenge)
+        self.sessions_seen.append(keys)
         self._challenges = (host_challenge, card_challenge)
         self._channel = scp03.ChannelState(keys)
         self._authenticated = False
