@@ -113,4 +113,5 @@ async def test_no_pin_card_key_or_private_key_at_the_hub(
             assert not [form for form in forms if form in text], f"{what} found in the {where}"
     # A 4-digit PIN occurs by chance in ids and ciphertext; it must not occur as a value of its own.
     for where, text in haystacks.items():
-        assert f'"{NEW_PIN}"' not in text and f"'{NEW_PIN}'" not in text, f"the new PIN in the {where}"
+        assert f'"{NEW_PIN}"' not in text, f"the new PIN in the {where}"
+        assert f"'{NEW_PIN}'" not in text, f"the new PIN in the {where}"
