@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from service.cardproof.revocation import CrlRevocationChecker, RevocationStatus
 from service.cardproof.verify import signed_bytes_for, verify_card_proof
 from service.tenancy.codes import Procedure
 from service.wire.cardadmin import CardState, PinName
+from tests._services import missing_service
 from tests._uvicorn import served
 from tests.factories import World
 from tests.plugins.pcsc_slot import plug
@@ -65,6 +68,22 @@ def _proof(app: Any, reader: str, pin: str) -> tuple[bool, RevocationStatus, int
     return result.ok, result.revocation.status, x509.load_der_x509_certificate(certificate).serial_number
 
 
+def _opensc_certificate(reader: str) -> bytes:
+    """The 利用者証明用 certificate as OpenSC's JPKI driver reads it (pkcs15-tool, object id 01), DER."""
+    pkcs15_tool = shutil.which("pkcs15-tool")
+    if pkcs15_tool is None:
+        missing_service("OpenSC (apt-get install opensc)")
+        raise AssertionError("unreachable")
+    read = subprocess.run(
+        [pkcs15_tool, "--reader", reader, "--read-certificate", "01"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return x509.load_pem_x509_certificate(read.stdout.encode()).public_bytes(serialization.Encoding.DER)
+
+
 async def _relay(link: HubLink, reader: str, case_id: str) -> Any:
     transport = pcsc.connect_with_backoff(reader, timeout=10)
     try:
@@ -95,6 +114,8 @@ async def test_renewal_then_pin_reset_through_pcscd(
     assert revocation is RevocationStatus.GOOD
     assert serial != old_serial
     assert app.state.card_admin.issuer.revoked(old_serial)
+    # OpenSC reads the new certificate where it read the old one.
+    assert await asyncio.to_thread(_opensc_certificate, vpcd_slot.reader) == card.file(JPKI_AID, 0x000A).data
 
     # The same visit: the 利用者証明用 PIN reset, typed by the applicant, sent by the agent to the card only.
     pin_case = await quick_approved_case(sessionmaker, world.a, Procedure.pin_reset)
