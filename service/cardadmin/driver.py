@@ -83,14 +83,22 @@ class Driver:
         pin: PinName | None,
         committed_digests: list[str],
         pin_changes: int | None,
+        bound_certificate: str | None = None,
+        renewed_certificates: list[str] | None = None,
     ) -> Driver:
-        """A fresh run; `committed_digests` are the certificates a previous run committed (or sent COMMIT for)."""
+        """A fresh run; `committed_digests` are the certificates a previous run committed (or sent COMMIT for).
+
+        `bound_certificate` is the SHA-256 of the authentication certificate the case's possession proof was made
+        with; the run refuses any other card (`renewed_certificates`: what this case's renewal put on it).
+        """
         return cls(
             {
                 "operation": operation.value,
                 "pin": pin.value if pin else None,
                 "committed": committed_digests,
                 "pin_changes": pin_changes,
+                "bound": bound_certificate,
+                "renewed": renewed_certificates or [],
                 "phase": "open",
             },
             issuer,
@@ -217,10 +225,13 @@ class Driver:
         status: dict[str, Any] = json.loads(output)
         progress.status_read = True
         certificates: dict[str, dict[str, str]] = status["certificates"]
-        self.state["status"] = status
         operation = Operation(self.state["operation"])
         digests = sorted(entry["sha256"] for entry in certificates.values())
         committed = sorted(self.state["committed"])
+        bound = self.state.get("bound")
+        auth = certificates.get(str(ca.SLOT_NUMBER[Slot.auth]), {}).get("sha256")
+        if bound and auth not in (bound, *committed, *self.state.get("renewed", [])):
+            raise RunRefused("not_the_verified_card")
         if operation is Operation.renew_certificates:
             if committed and digests == committed:
                 progress.card_state = CardState.new

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from service.accounts.roles import Principal, PrincipalKind
 from service.audit import service as audit
@@ -33,6 +34,7 @@ from service.cardadmin.models import CardAdminJob
 from service.cardproof.revocation import CrlRevocationChecker, NotConfiguredChecker, RevocationChecker
 from service.cardproof.verify import TrustAnchors, verify_card_proof
 from service.cases.models import Case
+from service.evidence import repository as evidence_repository
 from service.kit import clock
 from service.kit.envelope import Keyring, Sealed, aad_for
 from service.kit.ids import random_id
@@ -103,7 +105,8 @@ def _open(runtime: CardAdminRuntime, job: CardAdminJob) -> Driver:
 
 
 async def _job(session: AsyncSession, case_id: str) -> CardAdminJob | None:
-    query = select(CardAdminJob).where(CardAdminJob.case_id == case_id)
+    # Locked: two relays (or two replicas) answering one turn take turns, and the second finds the run moved on.
+    query = select(CardAdminJob).where(CardAdminJob.case_id == case_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -191,12 +194,17 @@ async def start(
     job.runs += 1
     job.run_id = random_id("car")
     job.updated_at = now
+    # The card the officer's decision rests on (the case's card binding, from the verified possession proof):
+    # the run goes to that card or, once renewed by this job, to what it became — to no other.
+    binding = await evidence_repository.binding(session, case.id)
     driver = Driver.new(
         runtime.issuer,
         operation=body.operation,
         pin=body.pin,
         committed_digests=list(job.new_digests) if job.card_state != CardState.old.value else [],
         pin_changes=job.pin_changes,
+        bound_certificate=binding.certificate_sha256 if binding is not None else None,
+        renewed_certificates=list(job.new_digests) if job.card_state == CardState.new.value else [],
     )
     commands = driver.start()
     _seal(runtime, job, driver)
@@ -255,7 +263,10 @@ async def answer(
     else:
         _seal(runtime, job, driver)
     job.updated_at = clock.now()
-    await session.flush()
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise StaleRun("another relay answered this turn at the same moment") from exc
     return _turn(job, commands)
 
 

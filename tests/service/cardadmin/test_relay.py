@@ -30,6 +30,8 @@ from service.audit.models import AuditEvent
 from service.cardadmin.models import CardAdminJob
 from service.cardproof.revocation import CrlRevocationChecker, RevocationStatus
 from service.cardproof.verify import signed_bytes_for, verify_card_proof
+from service.db import unit_of_work
+from service.evidence.models import CaseCardBinding
 from service.wire.cardadmin import CardState, PinName
 from tests.factories import World
 from tests.service.cardadmin.conftest import HANAKO, approved_case, factory_card, quick_approved_case
@@ -361,3 +363,42 @@ async def test_the_commit_done_and_its_answer_lost_the_retry_finds_the_card_new(
     assert issuer.revoked(_serial(before))
     assert not issuer.revoked(_serial(_cert(card)))
     assert (await _job(sessionmaker, case_id)).state == "done"
+
+
+async def _bind(sessionmaker: async_sessionmaker[AsyncSession], case_id: str, certificate: bytes) -> None:
+    """The case's card binding, as the verified possession proof at the counter leaves it."""
+    async with unit_of_work(sessionmaker) as session:
+        session.add(
+            CaseCardBinding(
+                case_id=case_id,
+                atr_sha256=hashlib.sha256(b"atr").hexdigest(),
+                certificate_sha256=hashlib.sha256(certificate).hexdigest(),
+                card_face_sha256=None,
+                bound_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+async def test_only_the_card_the_officer_verified_is_managed(
+    world: World,
+    link: HubLink,
+    dev_pki_dir: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    hanako, _ = factory_card(dev_pki_dir)
+    taro, taro_applet = factory_card(dev_pki_dir, "sato_taro")
+    case_id = await quick_approved_case(sessionmaker, world.a)
+    await _bind(sessionmaker, case_id, _cert(hanako))
+    before = _cert(taro)
+    with pytest.raises(CardAdminRefused) as refused:
+        await renew_certificates(link, InProcessTransport(taro), case_id)
+    assert refused.value.outcome == "refused:not_the_verified_card"
+    assert _cert(taro) == before
+    assert taro_applet.sessions_seen  # it got as far as reading the card's STATUS, no further
+    assert taro_applet.pending_slots == []
+    # The verified card is renewed; the same visit's PIN reset then goes to the renewed card, not refused as new.
+    assert (await renew_certificates(link, InProcessTransport(hanako), case_id)).outcome == "renewed"
+    reset = await reset_pin(link, InProcessTransport(hanako), case_id, PinName.kenhojo, bytearray(b"5093"))
+    assert reset.outcome == "pin_set"
+    with pytest.raises(CardAdminRefused):
+        await reset_pin(link, InProcessTransport(taro), case_id, PinName.kenhojo, bytearray(b"5093"))
