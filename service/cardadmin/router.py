@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from service.accounts.deps import CurrentPrincipal
 from service.cardadmin import service
@@ -28,20 +28,25 @@ _ERRORS = (Unauthenticated, CaseNotFound, NotACounterDevice)
 
 
 def runtime_of(request: Request) -> CardAdminRuntime:
+    """The app's card-management runtime (see `app_runtime`)."""
+    return app_runtime(request.app)
+
+
+def app_runtime(app: FastAPI) -> CardAdminRuntime:
     """The app's card-management runtime, built on first use (the simulator issuer outside production)."""
-    runtime: CardAdminRuntime | None = getattr(request.app.state, "card_admin", None)
+    runtime: CardAdminRuntime | None = getattr(app.state, "card_admin", None)
     if runtime is None:
-        settings: Settings = request.app.state.settings
+        settings: Settings = app.state.settings
         if settings.environment is Environment.production or settings.dev_pki_dir is None:
             raise CardAdminNotAllowed("no JPKI issuer is configured on this hub")
-        evidence = request.app.state.evidence
+        evidence = app.state.evidence
         runtime = CardAdminRuntime(
             issuer=JpkiIssuerSimulator(settings.dev_pki_dir),
             keyring=evidence.keyring,
             trust=evidence.trust,
             allow_test_roots=evidence.allow_test_roots,
         )
-        request.app.state.card_admin = runtime
+        app.state.card_admin = runtime
     return runtime
 
 

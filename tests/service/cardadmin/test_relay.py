@@ -27,7 +27,9 @@ from clerk_agent.flows.cardadmin import CardAdminRefused, PinRefusedByCard, rene
 from clerk_agent.link.hub import HubLink, HubRefused
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent
+from service.cardadmin.issuer import IssuerError
 from service.cardadmin.models import CardAdminJob
+from service.cardadmin.router import app_runtime
 from service.cardproof.revocation import CrlRevocationChecker, RevocationStatus
 from service.cardproof.verify import signed_bytes_for, verify_card_proof
 from service.db import unit_of_work
@@ -402,3 +404,38 @@ async def test_only_the_card_the_officer_verified_is_managed(
     assert reset.outcome == "pin_set"
     with pytest.raises(CardAdminRefused):
         await reset_pin(link, InProcessTransport(taro), case_id, PinName.kenhojo, bytearray(b"5093"))
+
+
+async def test_issuer_unreachable_leaves_the_card_as_it_was_then_the_revocation_waits_for_the_next_run(
+    app: Any,
+    world: World,
+    link: HubLink,
+    card_and_applet: tuple[VirtualMyNumberCard, CardAdminApplet],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    card, applet = card_and_applet
+    before = _cert(card)
+    case_id = await quick_approved_case(sessionmaker, world.a)
+    issuer = app_runtime(app).issuer
+
+    def down(*_args: object) -> None:
+        raise IssuerError("J-LIS does not answer", retriable=True)
+
+    monkeypatch.setattr(issuer, "issue", down)
+    with pytest.raises(CardAdminRefused) as refused:
+        await renew_certificates(link, InProcessTransport(card), case_id)
+    assert refused.value.outcome == "refused:issuer_unreachable"
+    assert _cert(card) == before
+    assert applet.commits == 0
+    monkeypatch.undo()
+    # The issuer is back for issuing but not for revoking: the card is renewed, the revocation left for later.
+    monkeypatch.setattr(issuer, "revoke", down)
+    result = await renew_certificates(link, InProcessTransport(card), case_id)
+    assert result.outcome == "renewed_revocation_pending"
+    assert (await _job(sessionmaker, case_id)).state == "running"
+    monkeypatch.undo()
+    result = await renew_certificates(link, InProcessTransport(card), case_id)
+    assert result.outcome == "renewed"
+    assert issuer.revoked(_serial(before))
+    assert applet.commits == 1
