@@ -188,8 +188,16 @@ class Driver:
     def answer(self, responses: list[bytes], progress: Progress) -> list[bytes]:
         """Check the answers to the last turn; the next commands, or [] when the run is over."""
         phase = self.state["phase"]
-        handler = getattr(self, f"_after_{phase}")
-        commands: list[bytes] = handler(responses, progress)
+        handler = getattr(self, f"_after_{phase}", None)
+        if handler is None:
+            raise RunRefused("answers_unexpected")
+        try:
+            commands: list[bytes] = handler(responses, progress)
+        except RunRefused:
+            raise
+        except (scp03.SecureChannelError, ValueError, KeyError, IndexError, TypeError) as exc:
+            # Whatever came back does not parse as the card's answer (json, DER and hex errors are ValueErrors).
+            raise RunRefused("answer_malformed") from exc
         return commands
 
     def _after_initialize(self, responses: list[bytes], _progress: Progress) -> list[bytes]:

@@ -19,12 +19,12 @@ from service.cases.deps import VisibleCase
 from service.cases.exceptions import CaseNotFound
 from service.config import Environment, Settings
 from service.db import DBSession
-from service.errors import Unauthenticated, problem_responses
+from service.errors import PermissionDenied, Unauthenticated, problem_responses
 from service.wire.cardadmin import CardAdminRead, RelayAnswers, RelayStart, RelayTurn
 
 router = APIRouter(prefix="/api/v1", tags=["card-admin"])
 
-_ERRORS = (Unauthenticated, CaseNotFound, NotACounterDevice)
+_ERRORS = (Unauthenticated, PermissionDenied, CaseNotFound, NotACounterDevice, CardAdminNotAllowed)
 
 
 def runtime_of(request: Request) -> CardAdminRuntime:
@@ -54,7 +54,7 @@ def app_runtime(app: FastAPI) -> CardAdminRuntime:
     "/cases/{case_id}/card-admin/runs",
     response_model=RelayTurn,
     status_code=201,
-    responses=problem_responses(*_ERRORS, CardAdminNotAllowed, AlreadyDone),
+    responses=problem_responses(*_ERRORS, AlreadyDone),
 )
 async def start_run(
     case: VisibleCase, body: RelayStart, request: Request, session: DBSession, principal: CurrentPrincipal
@@ -92,7 +92,7 @@ async def relay_answers(
 @router.get(
     "/cases/{case_id}/card-admin",
     response_model=CardAdminRead,
-    responses=problem_responses(Unauthenticated, CaseNotFound, CardAdminJobNotFound),
+    responses=problem_responses(Unauthenticated, PermissionDenied, CaseNotFound, CardAdminJobNotFound),
 )
 async def read_job(case: VisibleCase, session: DBSession, principal: CurrentPrincipal) -> CardAdminRead:
     """The case's card management: what the card holds and how the runs went (no key, PIN or certificate)."""
