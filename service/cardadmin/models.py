@@ -15,7 +15,7 @@ class CardAdminJob(Base):
 
     `card_state` is what the hub knows the card holds (old, new, or unknown while a COMMIT's answer is out), so a
     retry after a killed agent, or on another hub replica, continues from there. The run's channel state (session
-    keys, MAC chain) is sealed with the hub's key-encryption key; the serials and digests are of public certificates.
+    keys, MAC chain) is sealed with the hub's key-encryption key; certificate serials are sealed too, digests are plain.
     """
 
     __tablename__ = "card_admin_job"
@@ -31,11 +31,15 @@ class CardAdminJob(Base):
     run_id: Mapped[str | None] = mapped_column(String(40))
     runs: Mapped[int] = mapped_column(Integer)
     refusals: Mapped[int] = mapped_column(Integer)
-    # Hex serials: the certificates the card held before, the ones issued for it, the ones revoked at the issuer.
-    old_serials: Mapped[list[str]] = mapped_column(JSON)
-    new_serials: Mapped[list[str]] = mapped_column(JSON)
+    # SHA-256 of the certificates sent to the card (hashes only, like the case's card binding).
     new_digests: Mapped[list[str]] = mapped_column(JSON)
-    revoked_serials: Mapped[list[str]] = mapped_column(JSON)
+    # The serials (the card held before, issued for it, revoked at the issuer) link to a person (docs/card.md §1.2):
+    # kept sealed like the channel, as JSON, and counted in the clear.
+    serials_kek_id: Mapped[str | None] = mapped_column(String(40))
+    serials_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    serials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    issued: Mapped[int] = mapped_column(Integer)
+    revoked: Mapped[int] = mapped_column(Integer)
     pin_changes: Mapped[int | None] = mapped_column(Integer)
     # The current run's driver state (service/cardadmin/driver.py), sealed (service/kit/envelope.py).
     channel_kek_id: Mapped[str | None] = mapped_column(String(40))

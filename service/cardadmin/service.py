@@ -9,7 +9,8 @@ second replica continues from the record (docs/card-admin.md §Fail safe). Audit
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -95,6 +96,43 @@ def _seal(runtime: CardAdminRuntime, job: CardAdminJob, driver: Driver | None) -
     )
 
 
+@dataclass
+class Serials:
+    """The case's certificate serials (hex), sealed in the job row: old (on the card before), new (issued for it),
+    revoked (at the issuer)."""
+
+    old: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+
+
+def _serials_aad(job: CardAdminJob) -> bytes:
+    return aad_for(case_id=job.case_id, field="card_admin_serials", object_id=job.case_id)
+
+
+def serials_of(runtime: CardAdminRuntime, job: CardAdminJob) -> Serials:
+    """Open the job's sealed serials."""
+    if job.serials_kek_id is None or job.serials_wrapped_key is None or job.serials_ciphertext is None:
+        return Serials()
+    raw = runtime.keyring.open(
+        Sealed(job.serials_kek_id, job.serials_wrapped_key, job.serials_ciphertext), _serials_aad(job)
+    )
+    return Serials(**json.loads(raw))
+
+
+def _store_serials(runtime: CardAdminRuntime, job: CardAdminJob, serials: Serials) -> None:
+    sealed = runtime.keyring.seal(json.dumps(asdict(serials)).encode(), _serials_aad(job))
+    job.serials_kek_id, job.serials_wrapped_key, job.serials_ciphertext = (
+        sealed.kek_id,
+        sealed.wrapped_key,
+        sealed.ciphertext,
+    )
+    job.issued, job.revoked = (
+        len(set(serials.new) | set(serials.revoked) - set(serials.old)),
+        len(serials.revoked),
+    )
+
+
 def _open(runtime: CardAdminRuntime, job: CardAdminJob) -> Driver:
     if job.channel_kek_id is None or job.channel_wrapped_key is None or job.channel_ciphertext is None:
         raise StaleRun()
@@ -121,8 +159,8 @@ def read(job: CardAdminJob) -> CardAdminRead:
         outcome=job.outcome,
         runs=job.runs,
         refusals=job.refusals,
-        new_serials=list(job.new_serials),
-        revoked_serials=list(job.revoked_serials),
+        certificates_issued=job.issued,
+        certificates_revoked=job.revoked,
         updated_at=job.updated_at,
     )
 
@@ -168,10 +206,9 @@ async def start(
             card_state=CardState.old.value,
             runs=0,
             refusals=0,
-            old_serials=[],
-            new_serials=[],
             new_digests=[],
-            revoked_serials=[],
+            issued=0,
+            revoked=0,
             created_at=now,
         )
         session.add(job)
@@ -252,16 +289,24 @@ async def answer(
     except RunRefused as refused:
         await _refused(session, principal=principal, job=job, code=refused.code)
         return _turn(job, [])
-    _record(job, progress)
-    if progress.status_read and progress.card_state is CardState.old and job.new_serials:
-        await _revoke_unused(session, principal=principal, job=job, runtime=runtime)
+    serials = serials_of(runtime, job)
+    _record(job, progress, serials)
+    if progress.status_read and progress.card_state is CardState.old and serials.new:
+        await _revoke_unused(session, principal=principal, job=job, runtime=runtime, serials=serials)
     if not commands:
         await _finish(
-            session, principal=principal, job=job, driver=driver, progress=progress, runtime=runtime
+            session,
+            principal=principal,
+            job=job,
+            driver=driver,
+            progress=progress,
+            runtime=runtime,
+            serials=serials,
         )
         _seal(runtime, job, None)
     else:
         _seal(runtime, job, driver)
+    _store_serials(runtime, job, serials)
     job.updated_at = clock.now()
     try:
         await session.flush()
@@ -270,11 +315,11 @@ async def answer(
     return _turn(job, commands)
 
 
-def _record(job: CardAdminJob, progress: Progress) -> None:
-    if progress.old_serials and not job.old_serials:
-        job.old_serials = [f"{serial:x}" for serial in progress.old_serials]
+def _record(job: CardAdminJob, progress: Progress, serials: Serials) -> None:
+    if progress.old_serials and not serials.old:
+        serials.old = [f"{serial:x}" for serial in progress.old_serials]
     if progress.new_serials:
-        job.new_serials = [*job.new_serials, *(f"{serial:x}" for serial in progress.new_serials)]
+        serials.new = [*serials.new, *(f"{serial:x}" for serial in progress.new_serials)]
     if progress.new_digests:
         job.new_digests = list(progress.new_digests)
     job.card_state = progress.card_state.value
@@ -283,13 +328,18 @@ def _record(job: CardAdminJob, progress: Progress) -> None:
 
 
 async def _revoke_unused(
-    session: AsyncSession, *, principal: Principal, job: CardAdminJob, runtime: CardAdminRuntime
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    job: CardAdminJob,
+    runtime: CardAdminRuntime,
+    serials: Serials,
 ) -> None:
     """An earlier run's certificates that never became active: revoke them so no card or copy can use them."""
-    unused = [serial for serial in job.new_serials if serial not in job.revoked_serials]
+    unused = [serial for serial in serials.new if serial not in serials.revoked]
     if unused:
         runtime.issuer.revoke([int(serial, 16) for serial in unused])
-        job.revoked_serials = [*job.revoked_serials, *unused]
+        serials.revoked = [*serials.revoked, *unused]
         await audit.record(
             session,
             actor=principal,
@@ -300,7 +350,7 @@ async def _revoke_unused(
             object_id=job.run_id,
             reason_code=str(len(unused)),
         )
-    job.new_serials, job.new_digests = [], []
+    serials.new, job.new_digests = [], []
 
 
 async def _refused(session: AsyncSession, *, principal: Principal, job: CardAdminJob, code: str) -> None:
@@ -360,10 +410,11 @@ async def _finish(
     driver: Driver,
     progress: Progress,
     runtime: CardAdminRuntime,
+    serials: Serials,
 ) -> None:
     if Operation(job.operation) is Operation.renew_certificates and job.card_state == CardState.new.value:
         problem = _verify_issued(runtime, driver) if progress.issued else None
-        old = [serial for serial in job.old_serials if serial not in job.revoked_serials]
+        old = [serial for serial in serials.old if serial not in serials.revoked]
         try:
             runtime.issuer.revoke([int(serial, 16) for serial in old])
         except IssuerError:
@@ -371,7 +422,7 @@ async def _finish(
             job.outcome = "renewed_revocation_pending"
             job.state = RunState.running.value
             return
-        job.revoked_serials = [*job.revoked_serials, *old]
+        serials.revoked = [*serials.revoked, *old]
         if problem is not None:
             job.outcome = f"renewed_unverified:{problem}"
     job.state = RunState.done.value if job.outcome != "pin_authorised" else RunState.running.value

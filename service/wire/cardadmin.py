@@ -155,6 +155,6 @@ class CardAdminRead(BaseModel):
     outcome: str | None
     runs: int
     refusals: int
-    new_serials: list[str]
-    revoked_serials: list[str]
+    certificates_issued: int  # by the issuer for this case, activated or not
+    certificates_revoked: int  # the replaced ones, and any issued that never became active
     updated_at: dt.datetime

@@ -30,6 +30,7 @@ from service.audit.models import AuditEvent
 from service.cardadmin.issuer import IssuerError
 from service.cardadmin.models import CardAdminJob
 from service.cardadmin.router import app_runtime
+from service.cardadmin.service import serials_of
 from service.cardproof.revocation import CrlRevocationChecker, RevocationStatus
 from service.cardproof.verify import signed_bytes_for, verify_card_proof
 from service.db import unit_of_work
@@ -118,7 +119,9 @@ async def test_renewal_end_to_end(
     assert not issuer.revoked(_serial(new_auth))
     job = await _job(sessionmaker, case_id)
     assert (job.state, job.card_state, job.outcome) == ("done", "new", "renewed")
-    assert sorted(job.revoked_serials) == sorted([f"{_serial(old_auth):x}", f"{_serial(old_sign):x}"])
+    serials = serials_of(app_runtime(app), job)
+    assert sorted(serials.revoked) == sorted([f"{_serial(old_auth):x}", f"{_serial(old_sign):x}"])
+    assert (job.issued, job.revoked) == (2, 2)
     assert job.channel_ciphertext is None  # nothing of the finished channel stays
     # The officer's console reads the job; a second renewal of the same case is refused.
     read = await client.get(f"/api/v1/cases/{case_id}/card-admin", headers=world.h("a", Role.officer))
@@ -230,7 +233,7 @@ async def test_tampering_is_refused_and_the_card_stays_as_it_was(
     assert result.outcome == "renewed"
     assert _cert(card) != before[0]
     issuer = app.state.card_admin.issuer
-    for serial in job.new_serials:
+    for serial in serials_of(app_runtime(app), job).new:
         assert issuer.revoked(int(serial, 16))
 
 

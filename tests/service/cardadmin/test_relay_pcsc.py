@@ -26,6 +26,8 @@ from clerk_agent.card.virtual.vicc import ViccClient
 from clerk_agent.flows.cardadmin import renew_certificates, reset_pin
 from clerk_agent.link.hub import HubLink
 from service.cardadmin.models import CardAdminJob
+from service.cardadmin.router import app_runtime
+from service.cardadmin.service import serials_of
 from service.cardproof.revocation import CrlRevocationChecker, RevocationStatus
 from service.cardproof.verify import signed_bytes_for, verify_card_proof
 from service.tenancy.codes import Procedure
@@ -177,8 +179,9 @@ async def test_an_agent_process_killed_mid_renewal_then_retried(
             await session.execute(select(CardAdminJob).where(CardAdminJob.case_id == case_id))
         ).scalar_one()
         assert (job.state, job.card_state) == ("running", "old")
-        assert len(job.new_serials) == 1  # the first slot's certificate was issued, never activated
-        orphan = int(job.new_serials[0], 16)
+        issued = serials_of(app_runtime(app), job).new
+        assert len(issued) == 1  # the first slot's certificate was issued, never activated
+        orphan = int(issued[0], 16)
     # pcscd reset the card when its client died: the pending pair is gone, the active one untouched.
     assert card.file(JPKI_AID, 0x000A).data == before
     assert applet.pending_slots == []

@@ -5,6 +5,7 @@ not in any row of any table, not in any log record, not in any answer the counte
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from typing import Any
 
@@ -105,9 +106,15 @@ async def test_no_pin_card_key_or_private_key_at_the_hub(
         key = card.applications[JPKI_AID].private_keys[fid].key
         secrets[f"new {slot} private key"] = [form for part in _private_numbers(key) for form in _forms(part)]
     assert len(applet.sessions_seen) == 5  # one renewal, two authorisations, two confirmations
-    # The search finds what is meant to be there (a new certificate's serial, in the job row), so it can find at all.
-    active = x509.load_der_x509_certificate(card.file(JPKI_AID, 0x000A).data)
-    assert f"{active.serial_number:x}" in haystacks["database"]
+    # The search finds what is meant to be there (the new certificate's digest, in the job row), so it can find at all;
+    # the certificate's serial, which links to the person (docs/card.md §1.2), is sealed.
+    active = card.file(JPKI_AID, 0x000A).data
+    assert hashlib.sha256(active).hexdigest() in haystacks["database"]
+    serial = x509.load_der_x509_certificate(active).serial_number
+    assert not [
+        form for form in _forms(serial.to_bytes(20, "big").lstrip(b"\0")) if form in haystacks["database"]
+    ]
+    assert f"{serial:x}" not in haystacks["database"]
     for where, text in haystacks.items():
         for what, forms in secrets.items():
             assert not [form for form in forms if form in text], f"{what} found in the {where}"
