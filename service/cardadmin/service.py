@@ -287,6 +287,12 @@ async def answer(
             raise RunRefused("answers_missing")
         commands = driver.answer(raw, progress)
     except RunRefused as refused:
+        serials = serials_of(runtime, job)
+        _record(job, progress, serials)
+        if job.card_state == CardState.old.value and serials.new:
+            # Nothing was activated and the card dropped its pending pairs: what was issued for them is revoked now.
+            await _revoke_unused(session, principal=principal, job=job, runtime=runtime, serials=serials)
+        _store_serials(runtime, job, serials)
         await _refused(session, principal=principal, job=job, code=refused.code)
         return _turn(job, [])
     serials = serials_of(runtime, job)

@@ -219,6 +219,11 @@ async def test_tampering_is_refused_and_the_card_stays_as_it_was(
     assert applet.commits == 0
     assert (_cert(card), _cert(card, 0x0001)) == before
     job = await _job(sessionmaker, case_id)
+    # What the tampered run had issued (from the 12th command on, the first slot's certificate) is revoked at once.
+    tampered = serials_of(app_runtime(app), job)
+    assert tampered.new == []
+    assert len(tampered.revoked) == (1 if at == 12 else 0)
+    assert all(app_runtime(app).issuer.revoked(int(serial, 16)) for serial in tampered.revoked)
     assert job.state == "refused"
     assert job.refusals == 1
     assert job.outcome
@@ -232,9 +237,7 @@ async def test_tampering_is_refused_and_the_card_stays_as_it_was(
     result = await renew_certificates(link, InProcessTransport(card), case_id)
     assert result.outcome == "renewed"
     assert _cert(card) != before[0]
-    issuer = app.state.card_admin.issuer
-    for serial in serials_of(app_runtime(app), job).new:
-        assert issuer.revoked(int(serial, 16))
+    assert not app_runtime(app).issuer.revoked(_serial(_cert(card)))
 
 
 class Killed(Exception):
