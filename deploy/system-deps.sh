@@ -18,7 +18,8 @@ set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy
-      nats-server poppler-utils poppler-data cups-daemon cups-core-drivers cups-client cups-ipp-utils)
+      nats-server poppler-utils poppler-data cups-daemon cups-core-drivers cups-client cups-ipp-utils
+      opensc)  # opensc: tests read the renewed certificate with pkcs15-tool (docs/card-admin.md §Applet)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,7 @@ from service.accounts.router import accounts_router, auth_router, clients_router
 from service.audit.checkpoints import load_signing_key
 from service.audit.router import router as audit_router
 from service.audit.tasks import run_checkpointer
+from service.cardadmin.router import router as cardadmin_router
 from service.cases.router import router as cases_router
 from service.certificates.router import public_router as certificates_public_router
 from service.certificates.router import router as certificates_router
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         integrations_router,
         certificates_router,
         certificates_public_router,
+        cardadmin_router,
         reports_router,
         signaling_router,
         metrics_router,

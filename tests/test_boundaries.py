@@ -92,3 +92,14 @@ def test_guards_see_files() -> None:
     assert len(list(ROOT.joinpath("service").rglob("service.py"))) >= 4
     assert len(_domain_modules()) >= 50
     assert all((ROOT / adapter).is_file() for adapter in HTTP_ADAPTERS)
+
+
+def test_only_the_virtual_card_holds_the_secure_channel() -> None:
+    # The counter relays the issuer's SCP03 channel opaque (docs/card-admin.md §Agent): outside the emulated card,
+    # nothing in the agent may import the code that could unwrap or forge it.
+    for path in _py("clerk_agent"):
+        if path.relative_to(ROOT).parts[:3] == ("clerk_agent", "card", "virtual"):
+            continue
+        assert "service.wire.scp03" not in _imports(path), f"{path}: imports the SCP03 channel"
+        source = path.read_text()
+        assert "scp03" not in source.replace("service.wire.scp03", ""), f"{path}: reaches the SCP03 channel"

@@ -75,6 +75,12 @@ REVIEW_AND_QUEUE_CASE_ROUTES = {
 }
 # An offer belongs to one officer; anyone else gets 404.
 OFFER_ROUTES = {("POST", "/api/v1/offers/{offer_id}/accept"), ("POST", "/api/v1/offers/{offer_id}/decline")}
+# Remote card management relayed by the case's own counter device (docs/card-admin.md §Runs).
+CARD_ADMIN_ROUTES = {
+    ("POST", "/api/v1/cases/{case_id}/card-admin/runs"),
+    ("POST", "/api/v1/cases/{case_id}/card-admin/runs/{run_id}/answers"),
+    ("GET", "/api/v1/cases/{case_id}/card-admin"),
+}
 CASE_ROUTES = (
     {
         ("GET", "/api/v1/cases/{case_id}"),
@@ -88,10 +94,13 @@ CASE_ROUTES = (
     | REVIEW_AND_QUEUE_CASE_ROUTES
     | SIGNALING_ROUTES
     | INTEGRATION_CASE_ROUTES
+    | CARD_ADMIN_ROUTES
 )
 # Well-formed bodies, so that a refusal is about tenancy and not validation.
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/pin-request": {"face_auth": True},
+    "/api/v1/cases/{case_id}/card-admin/runs": {"operation": "renew_certificates"},
+    "/api/v1/cases/{case_id}/card-admin/runs/{run_id}/answers": {"responses": ["9000"]},
     "/api/v1/cases/{case_id}/consents": {
         "consents": {"recording": "2026-04", "id_copy": "2026-04", "pin_entry": "2026-04"}
     },
@@ -335,6 +344,7 @@ async def test_foreign_case_is_404(
         path.replace("{case_id}", case["id"])
         .replace("{evidence_id}", "evd_x")
         .replace("{challenge_id}", "live_x")
+        .replace("{run_id}", "car_x")
     )
     if path.endswith("/stills"):
         url += "?kind=document_front"

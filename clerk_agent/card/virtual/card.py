@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -137,6 +138,18 @@ def _sw(sw: int, data: bytes = b"") -> bytes:
     return data + sw.to_bytes(2, "big")
 
 
+class CardAddOn(Protocol):
+    """An applet beside the APs (the card-management applet, admin.py): sees every APDU first."""
+
+    def process(self, card: VirtualMyNumberCard, apdu: bytes) -> bytes | None:
+        """Its answer, or None to let the card answer."""
+        ...
+
+    def power_on(self) -> None:
+        """Forget what a power cycle forgets."""
+        ...
+
+
 class VirtualMyNumberCard:
     """An emulated My Number Card. `process` takes a C-APDU and returns data‖SW; thread-safe."""
 
@@ -159,6 +172,7 @@ class VirtualMyNumberCard:
         self._df: Application | None = None
         self._ef: int | None = None
         self._verified: set[tuple[bytes, int]] = set()
+        self.admin: CardAddOn | None = None  # the card-management applet, when installed (docs/card-admin.md)
 
     # --- power ------------------------------------------------------------------------------------
 
@@ -167,6 +181,8 @@ class VirtualMyNumberCard:
         with self._lock:
             self._df, self._ef = None, None
             self._verified.clear()
+            if self.admin is not None:
+                self.admin.power_on()
 
     def reset(self) -> None:
         """Warm reset; same effect as power-on for this card."""
@@ -180,6 +196,8 @@ class VirtualMyNumberCard:
         """Execute one command APDU."""
         with self._lock:
             self.apdu_log.append(bytes(apdu))
+            if self.admin is not None and (answer := self.admin.process(self, bytes(apdu))) is not None:
+                return answer
             command = _parse(apdu)
             if command is None:
                 return _sw(SW.WRONG_LENGTH)
@@ -324,6 +342,21 @@ class VirtualMyNumberCard:
         if not 1 <= len(c.data) <= 245:
             return _sw(SW.WRONG_LENGTH)
         return _sw(SW.OK, pkcs1v15_sign_raw(self._df.own_key, c.data))
+
+    # --- for the card-management applet (called under the lock) ---------------------------------------
+
+    @property
+    def current_application(self) -> Application | None:
+        """The selected DF."""
+        return self._df
+
+    def deselect(self) -> None:
+        """No DF selected (another applet was)."""
+        self._df, self._ef = None, None
+
+    def forget_verified(self, aid: bytes, fid: int) -> None:
+        """A key whose reference data changed is no longer verified."""
+        self._verified.discard((aid, fid))
 
     # --- helpers for tests and the CLI ------------------------------------------------------------
 
