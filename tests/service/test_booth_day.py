@@ -6,6 +6,7 @@ network does; the hub is the real app on the run's database (SQLite or PostgreSQ
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,18 @@ async def test_a_booth_day_offline_then_synced_once_with_the_moving_resident_hel
     held = [c for c in listed if c.hold is wire.HoldStatus.held]
     assert [(c.client_case_id, c.hold_reason) for c in held] == [(ids[4], "planned_move")]
     assert sum(1 for c in listed if c.state == "submitted_to_jlis") == 9
+    # The municipal report counts the booth channel like any other.
+    month = clock.now().astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")
+    report = await client.get(
+        f"/api/v1/reports/municipalities/{world.a.municipality_code}/months/{month}",
+        headers=world.h("a", Role.supervisor),
+    )
+    assert report.status_code == 200, report.text
+    channels = {row["channel"]: row["figures"] for row in report.json()["by_channel"]}
+    assert channels["booth"]["received"] == 10
+    assert channels["booth"]["approved"] == 10
+    assert channels["booth"]["submitted_to_jlis"] == 9
+    assert channels["counter"]["received"] == 0
     progress = day.progress(listed)
     assert (progress["recorded"], progress["synced"], progress["held"], progress["submitted"]) == (
         10,
