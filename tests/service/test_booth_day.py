@@ -151,12 +151,12 @@ async def test_a_booth_day_offline_then_synced_once_with_the_moving_resident_hel
     assert sum(1 for c in listed if c.state == "submitted_to_jlis") == 9
     # The municipal report counts the booth channel like any other.
     month = clock.now().astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")
-    report = await client.get(
+    monthly = await client.get(
         f"/api/v1/reports/municipalities/{world.a.municipality_code}/months/{month}",
         headers=world.h("a", Role.supervisor),
     )
-    assert report.status_code == 200, report.text
-    channels = {row["channel"]: row["figures"] for row in report.json()["by_channel"]}
+    assert monthly.status_code == 200, monthly.text
+    channels = {row["channel"]: row["figures"] for row in monthly.json()["by_channel"]}
     assert channels["booth"]["received"] == 10
     assert channels["booth"]["approved"] == 10
     assert channels["booth"]["submitted_to_jlis"] == 9
