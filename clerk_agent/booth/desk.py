@@ -15,12 +15,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from clerk_agent.booth.day import BoothDay, BoothWiped, Capture, NotReceivable, SyncReport
 from clerk_agent.errors import AgentError
 from clerk_agent.link.hub import HubRefused, HubUnavailable
 from clerk_agent.photo.camera import CounterCamera, SceneCamera
-from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
-from clerk_agent.photo.preview import PhotoPreview
+from clerk_agent.photo.faces import portrait_box
+from clerk_agent.photo.guidance import ADVICE_TEXT, Advice, Box
+from clerk_agent.photo.preview import Detector, PhotoPreview
 from clerk_agent.photo.qr import form_id_in, scan_form_id
 from clerk_agent.photo.scenes import application_form, id_card
 from service.wire import booths as wire
@@ -72,6 +76,24 @@ def _jpeg(frame: Any) -> bytes:
         raise ValueError("the still could not be encoded")
     data: bytes = encoded.tobytes()
     return data
+
+
+def scene_detector(camera: SceneCamera) -> Detector:
+    """Where the synthetic camera drew its person's face (faces.py geometry): the demo's stand-in for the cascade,
+    which does not take the drawn face for a real one. A real camera keeps the counter's Haar cascade."""
+
+    def detect(gray: NDArray[np.uint8]) -> tuple[Box, ...]:
+        look = camera.person
+        if look is None or camera.scene is not None:
+            return ()
+        height, width = gray.shape[:2]
+        left, top, right, bottom = portrait_box(width, height)
+        w, h = right - left, bottom - top
+        x = left + (0.5 - look.head_width) * w
+        y = top + (0.44 - look.head_height) * h
+        return (Box(int(x), int(y), int(2 * look.head_width * w), int(2 * look.head_height * h)),)
+
+    return detect
 
 
 class Desk:
@@ -166,7 +188,12 @@ class Desk:
     async def take_photo(self) -> None:
         if isinstance(self.camera, SceneCamera):
             self.camera.show(None)
-        jpeg, advice = await PhotoPreview(self.camera).take()
+        preview = (
+            PhotoPreview(self.camera, detector=scene_detector(self.camera))
+            if isinstance(self.camera, SceneCamera)
+            else PhotoPreview(self.camera)
+        )
+        jpeg, advice = await preview.take()
         self.draft.photo, self.draft.advice = jpeg, advice
 
     async def take_document(self, kind: str) -> None:
@@ -282,6 +309,8 @@ class Desk:
             try:
                 self.last_sync = await self.day.sync()
                 self.online = not self.last_sync.offline
+                if self.online and self.step == "day":
+                    self.notice = None  # "recorded, sent when the network returns" is done with
                 if self.online:
                     self.hub_cases = await self.day.hub_cases()
                     self.online = self.day.hub.link.status.online is not False
