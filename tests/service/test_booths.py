@@ -29,6 +29,7 @@ from service.kit import clock
 from service.wire.device_auth import b64url
 from service.wire.pin_seal import open_sealed, seal
 from tests.factories import ELIGIBLE, World, shinseisho_id
+from tests.service.conftest import CaseDriver
 
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 CHECKLIST = {
@@ -310,3 +311,25 @@ async def test_a_lost_laptop_is_refused_with_a_wipe_and_its_pending_cases_listed
     contact = await world.device_a.get(f"/api/v1/booth-sessions/{booth.session['id']}")
     assert contact.status_code == 401
     assert contact.json()["code"] == "device_revoked"
+
+
+async def test_the_session_is_bound_to_its_laptop(booth: Booth, world: World) -> None:
+    other = await world.device_b.get(f"/api/v1/booth-sessions/{booth.session['id']}")
+    assert other.status_code == 404
+    synced = await world.device_b.post(
+        f"/api/v1/booth-sessions/{booth.session['id']}/cases", json=booth.case(1)
+    )
+    assert synced.status_code == 404
+
+
+async def test_review_in_person_is_refused_outside_a_booth(
+    client: httpx.AsyncClient, world: World, driver: CaseDriver
+) -> None:
+    case = await driver.create()
+    await driver.device(case["id"], "check-in")
+    await driver.device(case["id"], "precheck", answers=ELIGIBLE)
+    refused = await client.post(
+        f"/api/v1/cases/{case['id']}/review-in-person", json={}, headers=world.h("a", Role.officer)
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "booth_only"
