@@ -375,7 +375,7 @@ class Desk:
                 "forwarding_from": session.forwarding_from,
                 "progress": self.day.progress(self.hub_cases),
                 "cases": cases,
-                "draft": {
+                "applicant": {
                     "residence": self.draft.residence,
                     "shinseisho_id": self.draft.shinseisho_id,
                     "answers": self.draft.answers,

@@ -6,6 +6,7 @@ HubRefused with the hub's problem code otherwise; `wipe_ordered` tells a revocat
 
 from __future__ import annotations
 
+from clerk_agent.link.client import BOOTH_SESSIONS_PATH, LOGIN_PATH, booth_session_path
 from clerk_agent.link.hub import HubLink, HubRefused
 from service.wire import booths as wire
 
@@ -26,32 +27,30 @@ class BoothHub:
         body: dict[str, object] = {"username": username, "password": password}
         if totp:
             body["totp"] = totp
-        answer = await self.link.request("POST", "/api/v1/auth/login", body, retry=False)
+        answer = await self.link.request("POST", LOGIN_PATH, body, retry=False)
         return str(answer["access_token"])
 
     async def open_session(self, booth_id: str, officer_token: str) -> wire.SessionRead:
         body = wire.SessionOpen(booth_id=booth_id, officer_token=officer_token).model_dump()
         return wire.SessionRead.model_validate(
-            await self.link.request("POST", "/api/v1/booth-sessions", body, retry=False)
+            await self.link.request("POST", BOOTH_SESSIONS_PATH, body, retry=False)
         )
 
     async def session(self, session_id: str) -> wire.SessionRead:
         return wire.SessionRead.model_validate(
-            await self.link.request("GET", f"/api/v1/booth-sessions/{session_id}", retry=False)
+            await self.link.request("GET", booth_session_path(session_id), retry=False)
         )
 
     async def announce(self, session_id: str, cases: list[wire.PendingCase]) -> int:
         body = wire.PendingBody(cases=cases).model_dump(mode="json")
-        answer = await self.link.request(
-            "POST", f"/api/v1/booth-sessions/{session_id}/pending", body, retry=False
-        )
+        answer = await self.link.request("POST", booth_session_path(session_id, "pending"), body, retry=False)
         return int(str(answer.get("pending", 0)))
 
     async def sync(self, session_id: str, body: wire.CaseSync) -> wire.SyncResult:
         return wire.SyncResult.model_validate(
             await self.link.request(
                 "POST",
-                f"/api/v1/booth-sessions/{session_id}/cases",
+                booth_session_path(session_id, "cases"),
                 body.model_dump(mode="json"),
                 retry=False,
             )
@@ -59,5 +58,5 @@ class BoothHub:
 
     async def cases(self, session_id: str) -> wire.BoothCases:
         return wire.BoothCases.model_validate(
-            await self.link.request("GET", f"/api/v1/booth-sessions/{session_id}/cases", retry=False)
+            await self.link.request("GET", booth_session_path(session_id, "cases"), retry=False)
         )

@@ -165,7 +165,7 @@ function formScreen() {
 
 function answersScreen(v) {
   const boxes = ANSWERS.map(([key, ja, en]) => el('label', {},
-    el('input', { type: 'checkbox', name: key, checked: Boolean(v.draft.answers[key]) }), ' ', tr(ja, en)));
+    el('input', { type: 'checkbox', name: key, checked: Boolean(v.applicant.answers[key]) }), ' ', tr(ja, en)));
   return [
     el('h2', {}, tr('確認事項', 'Eligibility questions')),
     ...boxes,
@@ -183,12 +183,12 @@ function photoScreen(v) {
   return [
     el('h2', {}, tr('申請用写真と本人確認書類', 'Application photo and ID documents')),
     el('div', { class: 'photo' },
-      v.draft.photo ? el('img', { src: `/api/booth/photo.jpg?${Date.now()}`, alt: tr('申請用写真', 'Application photo'), id: 'photo' }) : el('p', { class: 'muted' }, tr('未撮影', 'Not taken yet')),
-      el('ul', { class: 'advice' }, v.draft.advice.map((a) => el('li', { class: a.ok ? 'ok' : '' }, t(a))))),
+      v.applicant.photo ? el('img', { src: `/api/booth/photo.jpg?${Date.now()}`, alt: tr('申請用写真', 'Application photo'), id: 'photo' }) : el('p', { class: 'muted' }, tr('未撮影', 'Not taken yet')),
+      el('ul', { class: 'advice' }, v.applicant.advice.map((a) => el('li', { class: a.ok ? 'ok' : '' }, t(a))))),
     el('div', { class: 'actions' },
-      el('button', { type: 'button', id: 'take-photo', onclick: () => send('photo') }, v.draft.photo ? tr('撮り直す', 'Retake') : tr('顔写真を撮影', 'Take the photo')),
+      el('button', { type: 'button', id: 'take-photo', onclick: () => send('photo') }, v.applicant.photo ? tr('撮り直す', 'Retake') : tr('顔写真を撮影', 'Take the photo')),
       ...docs.map(([kind, ja, en]) => el('button', { type: 'button', class: 'secondary', 'data-kind': kind, onclick: () => send('document', { kind }) },
-        `${tr(ja, en)}${v.draft.documents.includes(kind) ? ' ✓' : ''}`))),
+        `${tr(ja, en)}${v.applicant.documents.includes(kind) ? ' ✓' : ''}`))),
     el('div', { class: 'actions' }, el('button', { type: 'button', id: 'photos-done', onclick: () => send('photos-done') }, tr('次へ', 'Next'))),
     cancelButton(),
   ];
