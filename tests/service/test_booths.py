@@ -333,3 +333,21 @@ async def test_review_in_person_is_refused_outside_a_booth(
     )
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "booth_only"
+
+
+async def test_another_municipality_reaches_nothing_of_the_booth(
+    booth: Booth, client: httpx.AsyncClient, world: World
+) -> None:
+    session_id = booth.session["id"]
+    for method, url, body in (
+        ("GET", f"/api/v1/booths/{booth.booth['id']}", None),
+        ("GET", f"/api/v1/booth-sessions/{session_id}/pending", None),
+        ("POST", f"/api/v1/booth-sessions/{session_id}/revoke", {"reason": "lost"}),
+    ):
+        answer = await client.request(method, url, json=body, headers=world.h("b", Role.supervisor))
+        assert answer.status_code == 404, (url, answer.text)
+    listed = await client.get("/api/v1/booths", headers=world.h("b", Role.officer))
+    assert listed.json() == []
+    # The clerk of the booth's own office neither reads nor revokes it.
+    clerk = await client.get(f"/api/v1/booths/{booth.booth['id']}", headers=world.h("a", Role.clerk))
+    assert clerk.status_code in (403, 404)
