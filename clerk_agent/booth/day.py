@@ -215,7 +215,8 @@ class BoothDay:
                     break
                 continue
             except HubRefused as exc:
-                if exc.status >= 500:  # this case only: tried again next round, the others go on
+                if exc.status >= 500 or exc.problem_code in wire.RETRY_CODES:
+                    # This case only: tried again next round, the others go on.
                     report.failed += 1
                     log.warning(
                         "booth case %s failed at the hub (%s); retried later", stored.sequence, exc.status

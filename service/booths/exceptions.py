@@ -53,3 +53,8 @@ class SyncMismatch(Unprocessable):
 class SlotFull(Conflict):
     code = "booth_slot_full"
     title = "The slot's bookings would exceed its capacity or go below zero"
+
+
+class SyncInProgress(Conflict):
+    code = "booth_sync_in_progress"
+    title = "This booth case is being synced by another request right now: send it again to read the answer"

@@ -14,6 +14,7 @@ from service.booths.exceptions import (
     BoothSessionRevoked,
     NotScheduled,
     SlotFull,
+    SyncInProgress,
     SyncMismatch,
     WrongBoothDevice,
 )
@@ -145,7 +146,9 @@ async def announce_pending(
 @router.post(
     "/booth-sessions/{session_id}/cases",
     response_model=wire.SyncResult,
-    responses=problem_responses(Unauthenticated, BoothSessionNotFound, BoothSessionRevoked, SyncMismatch),
+    responses=problem_responses(
+        Unauthenticated, BoothSessionNotFound, BoothSessionRevoked, SyncMismatch, SyncInProgress
+    ),
 )
 async def sync_case(
     session_id: str,

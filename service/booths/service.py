@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import devices as device_service
@@ -32,6 +33,7 @@ from service.booths.exceptions import (
     NotScheduled,
     OutsideBoothDates,
     SlotFull,
+    SyncInProgress,
     SyncMismatch,
     WrongBoothDevice,
 )
@@ -453,6 +455,13 @@ async def sync_case(
         if earlier.session_id != row.id or earlier.request_hash != digest:
             raise SyncMismatch()
         return wire.SyncResult.model_validate(earlier.response), True
+    taken = await session.execute(
+        select(BoothCase.client_case_id).where(
+            BoothCase.session_id == row.id, BoothCase.sequence == body.sequence
+        )
+    )
+    if taken.first() is not None:
+        raise SyncMismatch("this sequence number was synced before with another case id")
     booth = await session.get(Booth, row.booth_id)
     if booth is None:  # pragma: no cover - foreign keys keep the booth
         raise BoothNotFound()
@@ -508,7 +517,11 @@ async def sync_case(
             synced_at=now,
         )
     )
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # The same case sent twice at once (a retry racing the first attempt): the first one's answer wins.
+        raise SyncInProgress() from exc
     await audit.record(
         session,
         actor=principal,

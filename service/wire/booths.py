@@ -24,6 +24,8 @@ BOOTH_PROCEDURES = frozenset({Procedure.card_application})
 DATA_KEY_BYTES = 32
 # Code of the refusal a revoked booth session or device gets: the laptop wipes its store when it sees one.
 WIPE_CODES = frozenset({"booth_session_revoked", "device_revoked"})
+# Refusals that are not an answer about the case: the laptop sends the case again later.
+RETRY_CODES = frozenset({"booth_sync_in_progress"})
 
 
 class SlotIn(BaseModel):

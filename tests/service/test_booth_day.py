@@ -23,7 +23,7 @@ from clerk_agent.link.auth import DeviceAuth
 from clerk_agent.link.hub import HubLink
 from service.accounts.roles import Role
 from service.booths import tasks as booth_tasks
-from service.booths.models import BoothCase
+from service.booths.models import BoothCase, BoothPending
 from service.booths.standing import StandingSimulator
 from service.cases.models import Case
 from service.config import Settings
@@ -140,6 +140,17 @@ async def test_a_booth_day_offline_then_synced_once_with_the_moving_resident_hel
         synced = await session.scalar(select(func.count()).select_from(BoothCase))
     assert booth_cases == 10
     assert synced == 10
+    # The booth's own tables hold ids and codes only: no 申請書ID, no PIN, no photo (docs/booths.md §Sync).
+    async with sessionmaker() as session:
+        rows = [
+            repr({c.key: getattr(row, c.key) for c in row.__table__.columns})
+            for model in (BoothCase, BoothPending)
+            for row in (await session.execute(select(model))).scalars()
+        ]
+    assert rows
+    for text in rows:
+        assert not any(sid in text for sid in sids), text
+        assert "ABCD1234" not in text
     # The hub's own checks, then J-LIS.
     await app.state.integrations.worker.run_once()
     assert await booth_tasks.run_due(sessionmaker, StandingSimulator(moving={sids[4]})) == 10

@@ -351,3 +351,10 @@ async def test_another_municipality_reaches_nothing_of_the_booth(
     # The clerk of the booth's own office neither reads nor revokes it.
     clerk = await client.get(f"/api/v1/booths/{booth.booth['id']}", headers=world.h("a", Role.clerk))
     assert clerk.status_code in (403, 404)
+
+
+async def test_a_sequence_number_names_one_case(booth: Booth) -> None:
+    assert (await booth.sync(booth.case(1))).json()["outcome"] == "accepted"
+    again = await booth.sync(booth.case(1))  # another case id under a sequence already synced
+    assert again.status_code == 422
+    assert again.json()["code"] == "booth_sync_mismatch"
