@@ -226,6 +226,7 @@ async def status(session: AsyncSession, *, case: Case, in_person: bool = False) 
     `in_person`: a booth case (docs/booths.md §Decision), where the officer sees the applicant face to face: the
     checklist and a card proof where the ID combination needs one still count, the video and liveness do not.
     """
+    in_person = in_person or case.channel == "booth"
     review = await session.get(CaseReview, case.id)
     challenges = list(
         (
