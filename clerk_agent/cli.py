@@ -1,5 +1,5 @@
-"""`clerk-agent` command line: `run` (the counter app), `kiosk` (the lobby certificate terminal) and `virtual-card`
-(plug the Virtual My Number Card into vpcd)."""
+"""`clerk-agent` command line: `run` (the counter app), `kiosk` (the lobby certificate terminal), `booth` (the
+outreach booth on an officer's laptop, docs/booths.md) and `virtual-card` (plug the Virtual My Number Card into vpcd)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,19 @@ def _kiosk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _booth(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from clerk_agent.booth.app import run_booth
+
+    settings = _settings(args, "booth", {})
+    if settings is None:
+        return 2
+    store = args.store or settings.data_dir / "booth.sqlite3"
+    asyncio.run(run_booth(settings, booth_id=args.booth or "", store_path=store, port=args.ui_port))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `clerk-agent` console script."""
     parser = argparse.ArgumentParser(prog="clerk-agent", description="窓口ブリッジ clerk agent")
@@ -188,6 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     kiosk.add_argument("--printer", help="receipt-slip printer IPP URI (CLERK_KIOSK_PRINTER_URI)")
     kiosk.add_argument("--municipality", help="municipality code served (CLERK_KIOSK_MUNICIPALITY_CODE)")
     kiosk.add_argument("--ui-port", type=int, help="touch UI port on 127.0.0.1 (CLERK_KIOSK_UI_PORT)")
+    booth = sub.add_parser(
+        "booth", help="run the outreach booth (出張申請受付) on the officer's laptop, offline first"
+    )
+    booth.add_argument("--hub-url", help="the hub's base URL (CLERK_HUB_URL)")
+    booth.add_argument("--device-id", help="this laptop's device id (CLERK_DEVICE_ID)")
+    booth.add_argument("--key-file", type=Path, help="the laptop's Ed25519 key (CLERK_KEY_FILE)")
+    booth.add_argument("--booth", help="the booth id the supervisor scheduled")
+    booth.add_argument(
+        "--store", type=Path, help="the encrypted local store (default <data dir>/booth.sqlite3)"
+    )
+    booth.add_argument("--ui-port", type=int, default=8410, help="booth UI port on 127.0.0.1 (default 8410)")
+    booth.set_defaults(card=None, pki_dir_run=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "virtual-card":
@@ -196,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "kiosk":
         return _kiosk(args)
+    if args.command == "booth":
+        return _booth(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -21,6 +21,8 @@ from service.accounts.router import accounts_router, auth_router, clients_router
 from service.audit.checkpoints import load_signing_key
 from service.audit.router import router as audit_router
 from service.audit.tasks import run_checkpointer
+from service.booths.router import router as booths_router
+from service.booths.tasks import recheck_enabled, run_rechecks, standing_adapter_for
 from service.cardadmin.router import router as cardadmin_router
 from service.cases.router import router as cases_router
 from service.certificates.router import public_router as certificates_public_router
@@ -72,7 +74,12 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         # Image uploads (document stills, the application photo) get their own, larger limit.
-        limit = self.upload_max_bytes if str(scope.get("path", "")).endswith("/stills") else self.max_bytes
+        path = str(scope.get("path", ""))
+        # A booth case's sync carries its stills too (service/booths/router.py).
+        uploads = path.endswith("/stills") or (
+            path.startswith("/api/v1/booth-sessions/") and path.endswith("/cases")
+        )
+        limit = self.upload_max_bytes if uploads else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._reject(scope, receive, send, limit)
@@ -152,12 +159,20 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         certificate_expiry = asyncio.create_task(
             run_certificate_expiry(app.state.sessionmaker), name="certificate-expiry"
         )
+        app.state.booth_standing = standing_adapter_for(settings)
+        background = [certificate_expiry, dispatcher, checkpointer]
+        if app.state.booth_standing is not None and recheck_enabled(settings):
+            background.append(
+                asyncio.create_task(
+                    run_rechecks(app.state.sessionmaker, app.state.booth_standing, 30.0), name="booth-recheck"
+                )
+            )
         try:
             async with signaling_running(settings, app.state.sessionmaker) as signaling:
                 app.state.signaling = signaling
                 yield
         finally:
-            for task in (certificate_expiry, dispatcher, checkpointer):
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -204,6 +219,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         certificates_public_router,
         cardadmin_router,
         reports_router,
+        booths_router,
         signaling_router,
         metrics_router,
     ):

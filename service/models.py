@@ -3,6 +3,7 @@
 from service import migrate as migrate_models  # the schema_compatibility table
 from service.accounts import models as accounts_models
 from service.audit import models as audit_models
+from service.booths import models as booths_models
 from service.cardadmin import models as cardadmin_models
 from service.cases import models as cases_models
 from service.certificates import models as certificates_models
@@ -21,6 +22,7 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "audit_models",
+    "booths_models",
     "cardadmin_models",
     "cases_models",
     "certificates_models",

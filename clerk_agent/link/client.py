@@ -91,6 +91,17 @@ def signaling_ticket_path(case_id: str) -> str:
     return case_path(case_id, "signaling-ticket")
 
 
+# The outreach booth's calls (clerk_agent/booth/hub.py, docs/booths.md): the officer's login, then the session.
+LOGIN_PATH: Final = f"{API}/auth/login"
+BOOTH_SESSIONS_PATH: Final = f"{API}/booth-sessions"
+
+
+def booth_session_path(session_id: str, segment: str = "") -> str:
+    """The path of a booth session, or of one of its sub-resources (`pending`, `cases`)."""
+    base = f"{BOOTH_SESSIONS_PATH}/{session_id}"
+    return f"{base}/{segment}" if segment else base
+
+
 def action_segment(action: Action) -> str:
     """An action's path segment, as the hub's router names it (e.g. `request-verification`)."""
     return action.value.replace("_", "-")

@@ -64,6 +64,11 @@ class InvalidCase(Unprocessable):
     title = "The case data is invalid"
 
 
+class BoothOnly(Conflict):
+    code = "booth_only"
+    title = "Only a booth case is reviewed in person, through the booth's sync (docs/booths.md)"
+
+
 class OfferRequired(Conflict):
     code = "offer_required"
     title = "Cases are taken from the queue's offer (random assignment), not picked"

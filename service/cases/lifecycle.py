@@ -130,6 +130,15 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(
             Action.begin_review, {S.evidence_captured}, S.officer_review, {Actor.officer}, IDENTITY_PROCEDURES
         ),
+        # Booth cases only (service/booths): the officer at the booth takes the case into review face to face;
+        # `act` refuses it on any other path.
+        _t(
+            Action.review_in_person,
+            {S.eligibility_precheck},
+            S.officer_review,
+            {Actor.officer},
+            IDENTITY_PROCEDURES,
+        ),
         _t(Action.approve, {S.officer_review}, S.approved, {Actor.officer}, IDENTITY_PROCEDURES),
         _t(Action.reject, {S.officer_review}, S.rejected, {Actor.officer}, IDENTITY_PROCEDURES),
         _t(

@@ -34,6 +34,8 @@ class Case(Base):
     active_shinseisho_id: Mapped[str | None] = mapped_column(String(23), unique=True)
     created_by_device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))
     officer_id: Mapped[str | None] = mapped_column(ForeignKey("account.id"), index=True)
+    # Where the application was received: `counter` (the remote officer) or `booth` (出張申請受付, docs/booths.md).
+    channel: Mapped[str] = mapped_column(String(20), default="counter", server_default="counter")
     precheck: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     decision: Mapped[str | None] = mapped_column(String(40))
     reason_code: Mapped[str | None] = mapped_column(String(60))

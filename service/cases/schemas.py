@@ -115,6 +115,7 @@ ACTION_DOCS: dict[Action, str] = {
     Action.accept: "Officer: take the case from the queue; the live session starts.",
     Action.capture_evidence: "Clerk device: ID documents and card read are captured.",
     Action.begin_review: "Assigned officer: start reviewing the evidence.",
+    Action.review_in_person: "Booth cases only, through the booth's sync: the officer reviews face to face.",
     Action.approve: (
         "Assigned officer: identity confirmed (`attested` required; `resident_id` for a certificate request, "
         "whose certificate is then issued for printing at the office)."

@@ -15,6 +15,7 @@ from service.cases import consents, reference, repository
 from service.cases.eligibility import EligibilityAnswers, ineligibility_reasons
 from service.cases.exceptions import (
     AttestationRequired,
+    BoothOnly,
     CaseNotFound,
     InvalidCase,
     NotAllowedForActor,
@@ -41,7 +42,7 @@ from service.queue import dispatch as queue_dispatch
 from service.review import service as review_service
 from service.tenancy import service as tenancy_service
 from service.tenancy.codes import Procedure
-from service.tenancy.models import PostOffice
+from service.tenancy.models import Designation, PostOffice
 from service.wire.cases import FORM_ID_PROCEDURES
 
 DECISIONS = {
@@ -211,6 +212,70 @@ async def create(
     return case
 
 
+async def create_at_booth(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case_id: str,
+    municipality_code: str,
+    designation: Designation,
+    procedure: Procedure,
+    shinseisho_id: str,
+    tz: ZoneInfo,
+) -> Case:
+    """Open a booth case (channel `booth`) under the id the booth laptop gave it offline (docs/booths.md).
+
+    The booth's schedule stands in for the designation's hours (the booth service checked the dates); the case
+    is filed under the host municipality's designation of the office.
+    """
+    if principal.kind is not PrincipalKind.device or principal.post_office_id != designation.post_office_id:
+        raise NotAllowedForActor("booth cases are opened by the booth's own laptop")
+    if await repository.get(session, case_id) is not None:
+        raise ShinseishoIdInUse("a case with this id exists already")
+    if await repository.by_active_shinseisho_id(session, shinseisho_id) is not None:
+        raise ShinseishoIdInUse()
+    office = await session.get(PostOffice, designation.post_office_id)
+    if office is None:  # pragma: no cover - a designation names an existing office
+        raise NotAllowedForActor("the booth's post office is unknown")
+    now = clock.now()
+    label, day = await reference.assign(
+        session, post_office_id=office.id, office_code=office.office_code, at=now, tz=tz
+    )
+    case = Case(
+        id=case_id,
+        reference=label,
+        reference_day=day,
+        municipality_code=municipality_code,
+        post_office_id=office.id,
+        designation_id=designation.id,
+        procedure=procedure.value,
+        state=CaseState.draft.value,
+        shinseisho_id=shinseisho_id,
+        active_shinseisho_id=shinseisho_id,
+        created_by_device_id=principal.id,
+        channel="booth",
+        created_at=now,
+        updated_at=now,
+        state_entered_at=now,
+    )
+    session.add(case)
+    _enter(session, case, CaseState.draft, "create", principal, None)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ShinseishoIdInUse() from exc
+    await audit.record(
+        session,
+        actor=principal,
+        action="case.created",
+        municipality_code=municipality_code,
+        case_id=case.id,
+        to_state=case.state,
+        reason_code="booth",
+    )
+    return case
+
+
 async def act(
     session: AsyncSession,
     *,
@@ -224,13 +289,16 @@ async def act(
     settings: Settings,
     via_offer: bool = False,
     via_pin_request: bool = False,
+    via_booth: bool = False,
 ) -> Case:
     """Take `action` on `case` (already tenant-checked) after every guard; one audit row per committed transition.
 
     The one place a case changes state after creation: every effect the transition has (the state entry, the
     audit row, a hold the decision's reason requires, the outbox event, the queue's offers and the officer's
     wrap-up) is written here, in the caller's transaction, so no path that moves a case can skip one.
-    An officer takes a case only through the queue's offer (`via_offer`), never by picking it.
+    An officer takes a case only through the queue's offer (`via_offer`), never by picking it. A booth case
+    (`via_booth`, service/booths) is reviewed in person: the booth's schedule replaces the designation's hours and
+    the officer's face-to-face checklist replaces the live video (docs/booths.md §Decision).
     """
     tz = ZoneInfo(settings.timezone)
     actor = actor_of(principal)
@@ -255,7 +323,11 @@ async def act(
             "bad_reason": ReasonRequired,
             "attestation_required": AttestationRequired,
         }[exc.kind](str(exc)) from exc
-    if actor is Actor.officer and action is not Action.accept and case.officer_id != principal.id:
+    if action is Action.review_in_person and not via_booth:
+        raise BoothOnly()
+    if actor is Actor.officer and action is Action.review_in_person:
+        case.officer_id = principal.id
+    elif actor is Actor.officer and action is not Action.accept and case.officer_id != principal.id:
         raise NotAssigned()
     if action is Action.accept and not via_offer:
         raise OfferRequired()
@@ -263,8 +335,8 @@ async def act(
         raise PinRequestRequired()
     if action is Action.approve:
         # Only a complete review, with the applicant continuously in view since the evidence, may be approved.
-        await review_service.require_ready(session, case=case)
-    if transition.needs_designation:
+        await review_service.require_ready(session, case=case, in_person=via_booth)
+    if transition.needs_designation and not via_booth:
         await tenancy_service.designation_in_force(
             session,
             municipality_code=case.municipality_code,

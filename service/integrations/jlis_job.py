@@ -12,6 +12,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import SYSTEM
+from service.booths import service as booth_service
 from service.cases import repository as case_repository
 from service.cases import service as case_service
 from service.cases.lifecycle import Action, CaseState
@@ -69,11 +70,13 @@ class JlisSubmissionEffect:
         if await repository.jlis_submission(session, event.case_id) is not None:
             return
         now = clock.now()
+        # A booth case waits for the hub's resident-record re-check before it goes (docs/booths.md §Recheck).
+        status = await booth_service.submission_status_for(session, event.case_id)
         session.add(
             JlisSubmission(
                 case_id=event.case_id,
                 municipality_code=event.municipality_code,
-                status="pending",
+                status=status,
                 source="adapter",
                 attempts=0,
                 next_attempt_at=now,

@@ -57,6 +57,7 @@ class Entry:
     state: str
     action: str
     reason_code: str | None
+    channel: str = "counter"  # counter | booth (docs/booths.md §Reports)
 
 
 def figure_of(entry: Entry) -> str | None:

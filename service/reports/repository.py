@@ -35,6 +35,7 @@ async def entries(
             CaseStateEntry.state,
             CaseStateEntry.action,
             CaseStateEntry.reason_code,
+            Case.channel,
         )
         .join(Case, Case.id == CaseStateEntry.case_id)
         .where(

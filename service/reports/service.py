@@ -26,6 +26,7 @@ from service.wire.reports import (
     CertificateKindFigures,
     CertificateOfficeFigures,
     CertificateSeries,
+    ChannelFigures,
     DayFigures,
     DesignationInForce,
     Designations,
@@ -70,6 +71,7 @@ async def municipal_report(
     by_day: dict[dt.date, Tally] = defaultdict(Tally)
     by_office: dict[str, Tally] = defaultdict(Tally)
     by_procedure: dict[str, Tally] = defaultdict(Tally)
+    by_channel: dict[str, Tally] = defaultdict(Tally)
     tz = month.tz
     for entry in inside:
         # One lookup per entry, four slices counted: this loop is most of a large month's time (bench/reports.py).
@@ -81,6 +83,7 @@ async def municipal_report(
         by_day[entry.entered_at.astimezone(tz).date()].count(name, reason)
         by_office[entry.post_office_id].count(name, reason)
         by_procedure[entry.procedure].count(name, reason)
+        by_channel[entry.channel].count(name, reason)
 
     certificates, certificate_offices = await _certificates(session, month, municipality_code)
     designations = [
@@ -133,6 +136,7 @@ async def municipal_report(
         ),
         designations=_designations(designations, offices),
         working_day_averages=_averages(totals_figures, period.working_days),
+        by_channel=[ChannelFigures(channel=c, figures=by_channel[c].figures()) for c in ("counter", "booth")],
     )
 
 

@@ -220,8 +220,13 @@ async def restart(session: AsyncSession, *, case: Case) -> None:
     review.updated_at = clock.now()
 
 
-async def status(session: AsyncSession, *, case: Case) -> ReviewRead:
-    """The review and what approval still needs."""
+async def status(session: AsyncSession, *, case: Case, in_person: bool = False) -> ReviewRead:
+    """The review and what approval still needs.
+
+    `in_person`: a booth case (docs/booths.md §Decision), where the officer sees the applicant face to face: the
+    checklist and a card proof where the ID combination needs one still count, the video and liveness do not.
+    """
+    in_person = in_person or case.channel == "booth"
     review = await session.get(CaseReview, case.id)
     challenges = list(
         (
@@ -248,16 +253,17 @@ async def status(session: AsyncSession, *, case: Case) -> ReviewRead:
         )
     ):
         missing.append("checklist_negative")
-    if review is None or not review.video_live or since is None:
+    if not in_person and (review is None or not review.video_live or since is None):
         missing.append("video_not_live")
     fresh = since is not None and any(c.passed and c.created_at >= since for c in challenges)
-    if not fresh:
+    if not fresh and not in_person:
         missing.append("liveness_missing")
     needs_chip = checklist is not None and checklist.id_combination is IdCombination.my_number_card_ic
     if needs_chip:
         proofs = await evidence_repository.items(session, case.id, ("card_proof",))
         if not any(
-            p.ok and p.voided_at is None and since is not None and p.created_at >= since for p in proofs
+            p.ok and p.voided_at is None and (in_person or (since is not None and p.created_at >= since))
+            for p in proofs
         ):
             missing.append("card_proof_missing")
     if checklist is not None and checklist.documents_authentic_basis == "chip_verified":
@@ -283,8 +289,8 @@ async def status(session: AsyncSession, *, case: Case) -> ReviewRead:
     )
 
 
-async def require_ready(session: AsyncSession, *, case: Case) -> None:
-    """Refuse an approval unless the review is complete, continuous and fresh."""
-    current = await status(session, case=case)
+async def require_ready(session: AsyncSession, *, case: Case, in_person: bool = False) -> None:
+    """Refuse an approval unless the review is complete, continuous and fresh (complete, for `in_person`)."""
+    current = await status(session, case=case, in_person=in_person)
     if current.missing:
         raise ReviewIncomplete(", ".join(current.missing), missing=current.missing)

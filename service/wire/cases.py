@@ -104,6 +104,8 @@ class Action(StrEnum):
     accept = "accept"
     capture_evidence = "capture_evidence"
     begin_review = "begin_review"
+    # At an outreach booth the officer sees the applicant face to face (identity_check: in_person, docs/booths.md).
+    review_in_person = "review_in_person"
     approve = "approve"
     reject = "reject"
     refer_to_counter = "refer_to_counter"

@@ -138,6 +138,15 @@ class ProcedureFigures(BaseModel):
     figures: Figures
 
 
+class ChannelFigures(BaseModel):
+    """One reception channel's figures: `counter` (the remote officer) or `booth` (出張申請受付, docs/booths.md)."""
+
+    model_config = _frozen
+
+    channel: str
+    figures: Figures
+
+
 class Quantiles(BaseModel):
     """A distribution of durations: how many, and the median, 90th percentile and mean (None when count is 0)."""
 
@@ -302,6 +311,8 @@ class MunicipalReport(BaseModel):
     timings: Timings
     designations: Designations
     working_day_averages: WorkingDayAverages
+    by_channel: list[ChannelFigures] = Field(default_factory=list)
+    """Where cases were received: the counter channel and outreach booths, in that order."""
 
 
 class ProgrammeCount(BaseModel):

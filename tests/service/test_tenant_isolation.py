@@ -241,8 +241,25 @@ CERTIFICATE_ROUTES = {
     ("GET", "/api/v1/verify/{code}"),
     ("POST", "/api/v1/verify/pdf"),
 }
+# Outreach booths: a municipality's own officers and supervisors (another's booth is a 404), the booth laptop its own
+# session only (404 for any other device), forwarding set by the admin (tests/service/test_booths.py).
+BOOTH_ROUTES = {
+    ("POST", "/api/v1/booths"),
+    ("GET", "/api/v1/booths"),
+    ("GET", "/api/v1/booths/{booth_id}"),
+    ("POST", "/api/v1/booths/{booth_id}/slots/{slot_id}/bookings"),
+    ("PUT", "/api/v1/municipalities/{code}/booth-forwarding"),
+    ("POST", "/api/v1/booth-sessions"),
+    ("GET", "/api/v1/booth-sessions/{session_id}"),
+    ("POST", "/api/v1/booth-sessions/{session_id}/pending"),
+    ("GET", "/api/v1/booth-sessions/{session_id}/pending"),
+    ("POST", "/api/v1/booth-sessions/{session_id}/cases"),
+    ("GET", "/api/v1/booth-sessions/{session_id}/cases"),
+    ("POST", "/api/v1/booth-sessions/{session_id}/revoke"),
+}
 CLASSIFIED = (
-    CERTIFICATE_ROUTES
+    BOOTH_ROUTES
+    | CERTIFICATE_ROUTES
     | SEALING_KEY_ROUTES
     | OFFER_ROUTES
     | WEBHOOK_MANAGEMENT
