@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -256,8 +257,11 @@ async def cpu_child(port: int, window_s: float) -> None:
         writer.close()
 
 
-async def measure_cpu(window_s: float) -> None:
-    """Run the agent in a child process against an officer stand-in here; print its CPU per second."""
+async def measure_cpu(window_s: float, *, profile: Path | None = None) -> None:
+    """Run the agent in a child process against an officer stand-in here; print its CPU per second.
+
+    With `profile`, the child runs under py-spy (native frames, raw collapsed stacks written there).
+    """
     accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     server = await asyncio.start_server(lambda r, w: accepted.put_nowait((r, w)), host="127.0.0.1", port=0)
     port = server.sockets[0].getsockname()[1]
@@ -286,6 +290,8 @@ async def measure_cpu(window_s: float) -> None:
             await take_call(officer, StreamChannel(reader, writer), room=ROOM, seq=SeqCounter())
             await officer.wait_first_frame("video")
             frames_before, since = sink.frames["video"], time.perf_counter()
+            if profile is not None:
+                await _profile(child.pid, window_s, profile)
             report = json.loads(await reader.readline())
             frames, elapsed = sink.frames["video"] - frames_before, time.perf_counter() - since
             await child.wait()
@@ -308,6 +314,31 @@ async def measure_cpu(window_s: float) -> None:
     )
 
 
+async def _profile(pid: int, window_s: float, out: Path) -> None:
+    """Sample the agent child with py-spy for the window, without pausing it (raw collapsed stacks)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():  # noqa: ASYNC240 - once, before the window
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    sampler = await asyncio.create_subprocess_exec(
+        spy,
+        "record",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--rate",
+        "200",
+        "--duration",
+        str(max(1, int(window_s) - 1)),
+        "--pid",
+        str(pid),
+        "-o",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await sampler.wait()
+
+
 def main() -> None:
     """Parse arguments and run the benches."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -316,13 +347,16 @@ def main() -> None:
     parser.add_argument("--cpu-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--no-hub", action="store_true", help="only the in-process rows")
+    parser.add_argument(
+        "--profile", type=Path, help="run the CPU child under py-spy, raw stacks to this file"
+    )
     args = parser.parse_args()
     if args.cpu_child:
         asyncio.run(cpu_child(args.cpu_child, args.cpu_window))
         return
     asyncio.run(measure_setup(args.calls, with_hub=not args.no_hub))
     if not args.skip_cpu:
-        asyncio.run(measure_cpu(args.cpu_window))
+        asyncio.run(measure_cpu(args.cpu_window, profile=args.profile))
 
 
 if __name__ == "__main__":
