@@ -139,7 +139,17 @@ def hub_scenarios(hubs: HubBench) -> list[Scenario]:
         rows.append(
             Scenario("agent ↔ aiortc via hub, TURN relay-only", lambda: hubs.aiortc_officer(relayed=True))
         )
+    if hubs.relayed_page is not None:
+        rows.append(
+            Scenario("agent ↔ Chromium via hub, TURN relay-only", lambda: hubs.chromium_officer(relayed=True))
+        )
     return rows
+
+
+RELAY_BASELINES = {  # each relay-only row and the direct row of the same officer, its baseline
+    "agent ↔ aiortc via hub, TURN relay-only": "agent run_call ↔ aiortc officer via hub",
+    "agent ↔ Chromium via hub, TURN relay-only": "agent run_call ↔ Chromium console via hub",
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -203,6 +213,10 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
             print(
                 f"  overhead over the bare pair, {name}: {statistics.median(values) - bare:+.1f} ms (median)"
             )
+    for relayed, direct in RELAY_BASELINES.items():
+        if results.get(relayed) and results.get(direct):
+            ratio = statistics.median(results[relayed]) / statistics.median(results[direct])
+            print(f"  relay-only ÷ direct (medians), {relayed}: {ratio:.2f}×")
 
 
 def main() -> None:
