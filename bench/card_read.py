@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         read_rtt = median_round_trip(
             slot.reader, args.selects, [select, apdu.read_binary_sfi(0x0A, 0, 256).encode()]
         )
+        print(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (the floor is a row of this run)"
+        )
         print(f"reader {slot.reader}; median round trip over {args.selects}: SELECT {floor_rtt * 1e3:.3f} ms")
         print(f"  (for comparison, a 256-byte READ BINARY: {read_rtt * 1e3:.3f} ms)")
         print(f"{'variant':<34}{'APDUs':>6}{'read ms':>10}{'floor ms':>10}{'ratio':>7}{'session ms':>12}")

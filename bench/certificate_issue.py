@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import statistics
 import sys
 import tempfile
@@ -89,7 +90,9 @@ async def main(rounds: int) -> None:
         signer.signer._key.sign(signed, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[attr-defined]
         keyring.seal(signed, aad_for(case_id="bench", field="certificate_pdf", object_id=str(n)))
         floor.append(time.perf_counter() - started)
-    print(f"certificate copy, {rounds} rounds (1 page, {len(signed)} bytes)")
+    print(
+        f"certificate copy, {rounds} rounds (1 page, {len(signed)} bytes); load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"  render + PAdES sign + seal  {_ms(issue)}")
     print(f"  upload check (signature)    {_ms(check)}")
     print(f"  floor: RSA sign + seal      {_ms(floor)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -102,7 +103,7 @@ async def _run(rounds: int, pki: Path, cups: CupsServer) -> None:
             terminal.append(time.perf_counter() - start)
             if flow.step is not KioskStep.receipt or not flow.session.slip_printed:
                 raise SystemExit(f"the terminal stopped at {flow.step}: {flow.notice}")
-    print(f"rounds: {rounds}")
+    print(f"rounds: {rounds}; load average {os.getloadavg()[0]:.1f}")
     print(f"bare card read (virtual card, in-process)     {_ms(reads)}")
     print(f"bare CUPS submit to completed (slip PDF)      {_ms(submits)}")
     print(f"terminal card-to-receipt (stand-in hub)       {_ms(terminal)}")
@@ -186,6 +187,7 @@ async def _station_rounds(
         start = time.perf_counter()
         await printer.print_pdf(certificate, job_name=f"bare-{index}")
         submits.append(time.perf_counter() - start)
+    print(f"rounds: {rounds}; load average {os.getloadavg()[0]:.1f}")
     print(f"bare CUPS submit to completed (certificate)   {_ms(submits)}")
     print(f"station scan-to-printed (real hub, SQLite)    {_ms(samples)}")
     floor = statistics.median(submits)

@@ -8,10 +8,10 @@ the first video frame decoded on the far side. The hub rows (bench/connect_hub.p
 requesting its signaling ticket — to its first decoded frame: an aiortc officer stand-in direct and
 relay-only through coturn, and headless Chromium running the console's LiveLink in a network namespace.
 
-The CPU figure runs the agent alone in a child process (so the receiver's decoding is not counted) and
-reads its getrusage over a window of 640×480, 30 fps VP8.
+The CPU rows are bench/call_cpu.py's (the agent alone in a child process, beside aiortc's VP8 encoder alone
+on the same frames).
 
-    .venv/bin/python -m bench.connect [--calls 20] [--cpu-window 5] [--no-hub] [--skip-cpu]
+    .venv/bin/python -m bench.connect [--calls 20] [--cpu-window 5] [--cpu-runs 1] [--no-hub] [--skip-cpu]
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import resource
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ from pathlib import Path
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
+from bench.call_cpu import measure_cpu
 from bench.connect_hub import HubBench
 from clerk_agent.rtc.call import place_call, take_call
 from clerk_agent.rtc.channel import memory_channel_pair
@@ -39,7 +37,7 @@ from clerk_agent.rtc.peer import AgentPeer, CallMedia, PeerTimeouts
 from clerk_agent.rtc.relay import CameraFeed
 from clerk_agent.rtc.sinks import NullSink
 from clerk_agent.rtc.sources import SyntheticCamera, ToneMicrophone
-from service.wire.signaling import SeqCounter, SignalingMessage, decode, encode
+from service.wire.signaling import SeqCounter
 
 ROOM = "case_bench000000000000000000"
 TIMEOUTS = PeerTimeouts(answer_s=5, connect_s=5, first_frame_s=5)
@@ -141,7 +139,17 @@ def hub_scenarios(hubs: HubBench) -> list[Scenario]:
         rows.append(
             Scenario("agent ↔ aiortc via hub, TURN relay-only", lambda: hubs.aiortc_officer(relayed=True))
         )
+    if hubs.relayed_page is not None:
+        rows.append(
+            Scenario("agent ↔ Chromium via hub, TURN relay-only", lambda: hubs.chromium_officer(relayed=True))
+        )
     return rows
+
+
+RELAY_BASELINES = {  # each relay-only row and the direct row of the same officer, its baseline
+    "agent ↔ aiortc via hub, TURN relay-only": "agent run_call ↔ aiortc officer via hub",
+    "agent ↔ Chromium via hub, TURN relay-only": "agent run_call ↔ Chromium console via hub",
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -205,107 +213,10 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
             print(
                 f"  overhead over the bare pair, {name}: {statistics.median(values) - bare:+.1f} ms (median)"
             )
-
-
-class StreamChannel:
-    """Signaling over a TCP stream, one encoded frame per line (the bench's stand-in for the hub socket)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def send(self, msg: SignalingMessage) -> None:
-        """Write one frame."""
-        self._writer.write(encode(msg).encode() + b"\n")
-        await self._writer.drain()
-
-    async def recv(self) -> SignalingMessage:
-        """Read one frame."""
-        line = await self._reader.readline()
-        if not line:
-            raise ConnectionError("signaling stream closed")
-        return decode(line)
-
-
-async def cpu_child(port: int, window_s: float) -> None:
-    """The agent side of the CPU run: send 640×480 30 fps VP8 and report CPU-seconds per second."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    feed = CameraFeed(SyntheticCamera(640, 480, 30), call_size=(640, 480))
-    mic = ToneMicrophone()
-    agent = AgentPeer(
-        build_configuration([]),
-        CallMedia(video=feed.call_track(), audio=mic),
-        sink=NullSink(),
-        timeouts=TIMEOUTS,
-    )
-    try:
-        await agent.prepare()
-        await place_call(agent, StreamChannel(reader, writer), room=ROOM, seq=SeqCounter())
-        await agent.wait_connected()
-        await asyncio.sleep(1.0)  # past the first keyframe and the encoder's start-up
-        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        await asyncio.sleep(window_s)
-        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        writer.write(json.dumps({"cpu_s": cpu, "wall_s": wall}).encode() + b"\n")
-        await writer.drain()
-    finally:
-        await agent.close()
-        await feed.close()
-        mic.stop()
-        writer.close()
-
-
-async def measure_cpu(window_s: float) -> None:
-    """Run the agent in a child process against an officer stand-in here; print its CPU per second."""
-    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    server = await asyncio.start_server(lambda r, w: accepted.put_nowait((r, w)), host="127.0.0.1", port=0)
-    port = server.sockets[0].getsockname()[1]
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.connect",
-        "--cpu-child",
-        str(port),
-        "--cpu-window",
-        str(window_s),
-        cwd=ROOT,
-    )
-    sink = NullSink()
-    officer_mic = ToneMicrophone(660)
-    officer = AgentPeer(
-        build_configuration([]),
-        CallMedia(audio=officer_mic, receive=frozenset({"audio", "video"})),
-        sink=sink,
-        timeouts=TIMEOUTS,
-    )
-    try:
-        async with asyncio.timeout(window_s + 30):
-            reader, writer = await accepted.get()
-            await officer.prepare(pre_offer=False)
-            await take_call(officer, StreamChannel(reader, writer), room=ROOM, seq=SeqCounter())
-            await officer.wait_first_frame("video")
-            frames_before, since = sink.frames["video"], time.perf_counter()
-            report = json.loads(await reader.readline())
-            frames, elapsed = sink.frames["video"] - frames_before, time.perf_counter() - since
-            await child.wait()
-    finally:
-        await officer.close()
-        officer_mic.stop()
-        server.close()
-        await server.wait_closed()
-        if child.returncode is None:
-            child.terminate()
-            await child.wait()
-    per_second = report["cpu_s"] / report["wall_s"]
-    print(
-        f"agent CPU per call, 640×480 30 fps VP8 + Opus, {report['wall_s']:.1f} s window (child process);"
-        f" load average {os.getloadavg()[0]:.1f}:"
-    )
-    print(
-        f"  {per_second:.3f} CPU-s/s ({per_second * 100:.1f} % of one core);"
-        f" receiver decoded {frames} frames in {elapsed:.1f} s ≈ {frames / elapsed:.1f} fps"
-    )
+    for relayed, direct in RELAY_BASELINES.items():
+        if results.get(relayed) and results.get(direct):
+            ratio = statistics.median(results[relayed]) / statistics.median(results[direct])
+            print(f"  relay-only ÷ direct (medians), {relayed}: {ratio:.2f}×")
 
 
 def main() -> None:
@@ -313,16 +224,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--cpu-window", type=float, default=5.0)
-    parser.add_argument("--cpu-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-runs", type=int, default=1)
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--no-hub", action="store_true", help="only the in-process rows")
     args = parser.parse_args()
-    if args.cpu_child:
-        asyncio.run(cpu_child(args.cpu_child, args.cpu_window))
-        return
     asyncio.run(measure_setup(args.calls, with_hub=not args.no_hub))
     if not args.skip_cpu:
-        asyncio.run(measure_cpu(args.cpu_window))
+        asyncio.run(measure_cpu(args.cpu_window, runs=args.cpu_runs))
 
 
 if __name__ == "__main__":

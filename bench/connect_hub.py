@@ -6,7 +6,8 @@ already joined and prepared, as while the case waits in the queue. The clock sta
 starts joining (ticket request) — the officer's accept — and stops at the first decoded video frame there:
 - aiortc officer stand-in (`HubSignaling` + `AgentPeer`), direct or relay-only through coturn;
 - headless Chromium running the console's own `LiveLink` (municipal_console/static/js/livelink.js) in a
-  network namespace, with a fake microphone, first frame from requestVideoFrameCallback.
+  network namespace, with a fake microphone, first frame from requestVideoFrameCallback; direct, or
+  relay-only through a coturn on the namespace's link (Chromium gathers nothing on loopback).
 """
 
 from __future__ import annotations
@@ -139,8 +140,10 @@ class HubBench:
     def __init__(self) -> None:
         self.direct: Hub | None = None
         self.relayed: Hub | None = None
+        self.relayed_browser: Hub | None = None  # on the namespace's link, with its own coturn there
         self.net: BrowserNet | None = None
         self.page: Any = None
+        self.relayed_page: Any = None
         self.notes: list[str] = []
         self._stack = contextlib.AsyncExitStack()
 
@@ -154,23 +157,32 @@ class HubBench:
         host = self.net.host_address if self.net else "127.0.0.1"
         # One database per hub: two hubs' background tasks on one SQLite file would wait on each other's locks.
         self.direct = await self._start_hub(*await self._seeded(workdir / "direct"), host)
-        turn = self._stack.enter_context(coturn("127.0.0.1", workdir))
-        if turn is None:
-            self.notes.append("coturn not installed: TURN row skipped")
-        else:
-            seeded, tenant = await self._seeded(workdir / "relayed")
-            relayed = seeded.model_copy(
-                update={
-                    "ice_servers": [IceServerSetting(urls=[f"turn:{turn.host}:{turn.port}?transport=udp"])],
-                    "turn_secret": SecretStr(turn.secret),
-                    "turn_ttl_seconds": 600,
-                    "signaling_relay_only": True,
-                }
-            )
-            self.relayed = await self._start_hub(relayed, tenant, "127.0.0.1")
+        self.relayed = await self._relayed_hub(workdir / "relayed", "127.0.0.1")
+        if self.relayed is None:
+            self.notes.append("coturn not installed: TURN rows skipped")
+        elif self.net is not None:
+            # Chromium gathers nothing on loopback (docs/live-link.md §5): its relay and hub sit on the veth link.
+            self.relayed_browser = await self._relayed_hub(workdir / "relayed-browser", self.net.host_address)
         if self.net is not None and CHROMIUM.exists():  # noqa: ASYNC240 - once, at set-up
             await self._start_browser(workdir)
         return self
+
+    async def _relayed_hub(self, directory: Path, host: str) -> Hub | None:
+        """A hub on `host` that hands out relay-only ICE through its own coturn there; None without coturn."""
+        directory.mkdir(parents=True)  # noqa: ASYNC240 - once, at set-up
+        turn = self._stack.enter_context(coturn(host, directory))
+        if turn is None:
+            return None
+        seeded, tenant = await self._seeded(directory / "hub")
+        relayed = seeded.model_copy(
+            update={
+                "ice_servers": [IceServerSetting(urls=[f"turn:{turn.host}:{turn.port}?transport=udp"])],
+                "turn_secret": SecretStr(turn.secret),
+                "turn_ttl_seconds": 600,
+                "signaling_relay_only": True,
+            }
+        )
+        return await self._start_hub(relayed, tenant, host)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.__aexit__(None, None, None)
@@ -242,21 +254,30 @@ class HubBench:
             raise RuntimeError("the browser needs the namespace and the direct hub")
         playwright = await self._stack.enter_async_context(async_playwright())
         launcher = chromium_in(self.net.namespace, workdir, str(CHROMIUM))
+        hubs = [self.direct] + ([self.relayed_browser] if self.relayed_browser else [])
+        origins = ",".join(hub.origin for hub in hubs)
         browser = await playwright.chromium.launch(
             executable_path=str(launcher),
             headless=True,
-            args=[*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={self.direct.origin}"],
+            args=[*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={origins}"],
         )
         self._stack.push_async_callback(browser.close)
+        self.page = await self._console_page(browser, self.direct)
+        if self.relayed_browser is not None:
+            self.relayed_page = await self._console_page(browser, self.relayed_browser)
+
+    @staticmethod
+    async def _console_page(browser: Any, hub: Hub) -> Any:
+        """A page on `hub`'s console, signed in as the bench officer."""
         page = await (await browser.new_context()).new_page()
-        await page.goto(f"{self.direct.origin}/console/")
+        await page.goto(f"{hub.origin}/console/")
         # The console's api.js reads its bearer token from sessionStorage: the officer's session, as after login.
         await page.evaluate(
             "(token) => sessionStorage.setItem('madoguchi.console.session',"
             " JSON.stringify({access_token: token, refresh_token: '', username: 'bench'}))",
-            self.direct.officer_token,
+            hub.officer_token,
         )
-        self.page = page
+        return page
 
     async def _case_waiting(self, hub: Hub) -> str:
         """A fresh case of the bench tenant with the officer assigned (as after the accept)."""
@@ -324,12 +345,13 @@ class HubBench:
                 await signaling.close()
                 mic.stop()
 
-    async def chromium_officer(self) -> float:
+    async def chromium_officer(self, *, relayed: bool = False) -> float:
         """The console's LiveLink in Chromium: start → first presented video frame, ms (the page's clock)."""
-        if self.direct is None or self.page is None:
-            raise RuntimeError("no browser")
-        async with self._agent(self.direct) as case_id:
+        hub, page = (self.relayed_browser, self.relayed_page) if relayed else (self.direct, self.page)
+        if hub is None or page is None:
+            raise RuntimeError("no browser for that row")
+        async with self._agent(hub) as case_id:
             try:
-                return float(await self.page.evaluate(LIVELINK_CALL, case_id))
+                return float(await page.evaluate(LIVELINK_CALL, case_id))
             finally:
-                await self.page.evaluate(LIVELINK_END)
+                await page.evaluate(LIVELINK_END)

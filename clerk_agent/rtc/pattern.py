@@ -55,9 +55,10 @@ class PatternPainter:
         self.height = height
         bar = np.arange(width) * len(_BARS) // width
         table = np.array(_BARS, dtype=np.uint8)
-        self._y_row: Plane = table[bar, 0]
-        self._u_row: Plane = table[bar[::2], 1]
-        self._v_row: Plane = table[bar[::2], 2]
+        # Each row twice over, so that a scrolled row is a slice rather than an np.roll copy.
+        self._y_row: Plane = np.tile(table[bar, 0], 2)
+        self._u_row: Plane = np.tile(table[bar[::2], 1], 2)
+        self._v_row: Plane = np.tile(table[bar[::2], 2], 2)
         self._digit_h = max(height // 12, 20) // 2 * 2
         self._digit_w = self._digit_h // 2
         self._stroke = max(self._digit_h // 9, 2)
@@ -70,11 +71,15 @@ class PatternPainter:
 
     def paint(self, buffer: Plane, index: int, clock_text: str) -> None:
         """Draw frame `index` with `clock_text` (digits, ':' and '.') burnt in."""
-        y, u, v = self._planes(buffer)
-        shift = (index * 4) % self.width  # bars scroll 4 px per frame: motion the encoder must code
-        y[:] = np.roll(self._y_row, shift)
-        u[:] = np.roll(self._u_row, shift // 2)
-        v[:] = np.roll(self._v_row, shift // 2)
+        self.paint_planes(*self._planes(buffer), index, clock_text)
+
+    def paint_planes(self, y: Plane, u: Plane, v: Plane, index: int, clock_text: str) -> None:
+        """`paint` into separate planes (e.g. a VideoFrame's own, so nothing is copied afterwards)."""
+        w = self.width
+        shift = (index * 4) % w  # bars scroll 4 px per frame: motion the encoder must code
+        y[:] = self._y_row[w - shift : 2 * w - shift]
+        u[:] = self._u_row[w // 2 - shift // 2 : w - shift // 2]
+        v[:] = self._v_row[w // 2 - shift // 2 : w - shift // 2]
         self._box(y, u, v, index)
         self._clock(y, u, v, clock_text)
         self._code(y, u, v, index)

@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 from av.frame import Frame
 
-from clerk_agent.rtc import aioice_patch
+from clerk_agent.rtc import aioice_patch, aiortc_patch, vp8
 from clerk_agent.rtc.errors import PeerFailed, PeerTimeout
 from clerk_agent.rtc.sinks import FrameSink
 from service.wire.rtc_metrics import CandidateType, ConnectionMetrics
@@ -37,6 +37,10 @@ from service.wire.rtc_metrics import CandidateType, ConnectionMetrics
 logger = logging.getLogger(__name__)
 # A relayed call's first check no longer waits 500 ms for aioice's retransmission (docs/live-link.md §10).
 aioice_patch.install()
+# The call picture is encoded with settings for a counter, not a generic webcam, and the audio level of each
+# sent packet is computed without a Python loop over its samples (docs/live-link.md §11).
+vp8.install()
+aiortc_patch.install()
 
 MediaKind = Literal["audio", "video"]
 _CANDIDATE_TYPES: Final = frozenset(get_args(CandidateType))

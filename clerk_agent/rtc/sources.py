@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
@@ -25,7 +26,7 @@ from av.frame import Frame
 from av.packet import Packet
 from av.stream import Stream
 
-from clerk_agent.rtc.pattern import PatternPainter
+from clerk_agent.rtc.pattern import PatternPainter, Plane
 
 VIDEO_CLOCK_RATE: Final = 90_000
 AUDIO_RATE: Final = 48_000
@@ -100,17 +101,28 @@ class SyntheticCamera(MediaStreamTrack):
 
     def picture(self, index: int) -> VideoFrame:
         """Frame `index`'s picture: the pattern with the burnt-in clock (timing is recv's)."""
-        # A fresh buffer per frame: the encoder, the relay's other consumers and a still may all hold it.
-        buffer = self._painter.new_buffer()
+        # A fresh frame each time: the encoder, the relay's other consumers and a still may all hold one.
+        # Painted in the frame's own planes: no buffer to zero and no copy into the frame afterwards.
+        frame = VideoFrame(self._painter.width, self._painter.height, "yuv420p")
         now = self._clock()
         millis = int(now * 1000) % 1000
-        self._painter.paint(buffer, index, time.strftime("%H:%M:%S", time.localtime(now)) + f".{millis:03d}")
-        return VideoFrame.from_ndarray(buffer, format="yuv420p")
+        text = time.strftime("%H:%M:%S", time.localtime(now)) + f".{millis:03d}"
+        self._painter.paint_planes(*frame_planes(frame), index, text)
+        return frame
 
     def stop(self) -> None:
         """End the track; a pending recv returns at once."""
         super().stop()
         self._pacer.wake()
+
+
+def frame_planes(frame: VideoFrame) -> tuple[Plane, Plane, Plane]:
+    """Writable numpy views of a yuv420p frame's Y, U and V planes (row padding cut off)."""
+    views = []
+    for plane in frame.planes:
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)
+        views.append(rows[:, : plane.width])
+    return views[0], views[1], views[2]
 
 
 class ToneMicrophone(MediaStreamTrack):
@@ -124,6 +136,14 @@ class ToneMicrophone(MediaStreamTrack):
         self._amplitude = int(32767 * level)
         self._samples = 0
         self._pacer = _Pacer()
+        # A whole-hertz tone repeats every second: one second of samples, computed once.
+        self._second: npt.NDArray[np.int16] | None = (
+            self._wave(np.arange(AUDIO_RATE)) if float(frequency_hz).is_integer() else None
+        )
+
+    def _wave(self, sample_numbers: npt.NDArray[np.int_]) -> npt.NDArray[np.int16]:
+        t = sample_numbers / AUDIO_RATE
+        return (self._amplitude * np.sin(2 * math.pi * self.frequency_hz * t)).astype(np.int16)
 
     async def recv(self) -> Frame | Packet[Stream]:
         """The next 20 ms of tone."""
@@ -133,8 +153,11 @@ class ToneMicrophone(MediaStreamTrack):
         await self._pacer.wait_for(self._samples / AUDIO_RATE)
         if self.readyState != "live":
             raise MediaStreamError
-        t = (np.arange(count) + self._samples) / AUDIO_RATE
-        wave = (self._amplitude * np.sin(2 * math.pi * self.frequency_hz * t)).astype(np.int16)
+        start = self._samples % AUDIO_RATE
+        if self._second is not None and start + count <= AUDIO_RATE:
+            wave = self._second[start : start + count]
+        else:
+            wave = self._wave(np.arange(count) + self._samples)
         frame = AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         frame.pts = self._samples
