@@ -1,7 +1,7 @@
 """outreach booths: schedules, booth sessions, synced booth cases; the case's channel
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 06:30:00
 
 出張申請受付 (docs/booths.md): a supervisor schedules a booth (office, days, officers, slots counted, never named);
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
