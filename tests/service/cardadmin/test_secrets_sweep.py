@@ -104,6 +104,7 @@ async def test_no_pin_card_key_or_private_key_at_the_hub(
         ]
     for slot, fid in (("auth", 0x0017), ("sign", 0x001A)):
         key = card.applications[JPKI_AID].private_keys[fid].key
+        assert isinstance(key, rsa.RSAPrivateKey)  # the current card (the next one's keys are P-384)
         secrets[f"new {slot} private key"] = [form for part in _private_numbers(key) for form in _forms(part)]
     assert len(applet.sessions_seen) == 5  # one renewal, two authorisations, two confirmations
     # The search finds what is meant to be there (the new certificate's digest, in the job row), so it can find at all;
