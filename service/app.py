@@ -21,6 +21,7 @@ from service.accounts.router import accounts_router, auth_router, clients_router
 from service.audit.checkpoints import load_signing_key
 from service.audit.router import router as audit_router
 from service.audit.tasks import run_checkpointer
+from service.cardwork.router import router as cardwork_router
 from service.cases.router import router as cases_router
 from service.certificates.router import public_router as certificates_public_router
 from service.certificates.router import router as certificates_router
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         outbox_router,
         integrations_router,
         certificates_router,
+        cardwork_router,
         certificates_public_router,
         reports_router,
         signaling_router,
