@@ -2,6 +2,8 @@
 // reset a PIN found locked, close with the 交付通知. Every phase has a way out; the PINs are the applicant's screen's.
 import { el, t, tr } from './common.js';
 
+let kind = null; // which form the clerk has open on an e-certificate case: 'ecert' | 'pin'
+
 const REQUESTER = [
   ['holder', 'ご本人', 'The holder in person'],
   ['proxy', '代理人（任意代理人）', 'A proxy'],
@@ -47,9 +49,10 @@ function ecertForm(w, ui) {
     ui.act('/api/card-work/ecert', { certificates, requester, ...Object.fromEntries(Object.entries(answers).map(([k, v]) => [k, v === 'yes'])) });
   };
   return el('section', { id: 'cw-ecert' },
-    el('h3', {}, tr('電子証明書の発行・更新', 'E-certificate issue or renewal')),
-    el('fieldset', { class: 'yesno', id: 'cw-certificates' }, el('legend', {}, tr('ご希望の証明書', 'Certificates asked for')), certs),
-    requesterPart(ui.editing), rows, error,
+    el('div', { class: 'cw-grid' },
+      el('fieldset', { class: 'yesno', id: 'cw-certificates' }, el('legend', {}, tr('ご希望の証明書', 'Certificates asked for')), certs),
+      rows),
+    error,
     ui.button('cw-ecert-submit', tr('内容を確認して進む', 'Check and continue'), submit, 'primary'));
 }
 
@@ -64,11 +67,11 @@ function pinForm(w, ui) {
     ui.act('/api/card-work/pin', { pin, mode, requester });
   };
   return el('section', { id: 'cw-pin' },
-    el('h3', {}, tr('暗証番号の変更・初期化', 'PIN change or reset')),
-    el('fieldset', { class: 'yesno', id: 'cw-pins' }, el('legend', {}, tr('どの暗証番号ですか', 'Which PIN')), radios('cw-pin', pins, ui.editing)),
-    el('fieldset', { class: 'yesno', id: 'cw-modes' }, el('legend', {}, tr('変更か初期化か', 'Change or reset')),
-      radios('cw-mode', [['change', '変更（現在の暗証番号がわかる）', 'Change (the current PIN is known)'], ['reset', '初期化（忘れた・ロックされた）', 'Reset (forgotten or locked)']], ui.editing)),
-    requesterPart(ui.editing), error,
+    el('div', { class: 'cw-grid' },
+      el('fieldset', { class: 'yesno cw-list', id: 'cw-pins' }, el('legend', {}, tr('どの暗証番号ですか', 'Which PIN')), radios('cw-pin', pins, ui.editing)),
+      el('fieldset', { class: 'yesno cw-list', id: 'cw-modes' }, el('legend', {}, tr('変更か初期化か', 'Change or reset')),
+        radios('cw-mode', [['change', '変更（現在の暗証番号がわかる）', 'Change (the current PIN is known)'], ['reset', '初期化（忘れた・ロックされた）', 'Reset (forgotten or locked)']], ui.editing))),
+    error,
     ui.button('cw-pin-submit', tr('内容を確認して進む', 'Check and continue'), submit, 'primary'));
 }
 
@@ -78,14 +81,21 @@ function doneList(w) {
 
 export function cardWorkView(c, s, ui) {
   const w = s.card_work;
-  const parts = [el('h2', {}, tr('カードの手続き', 'Card work')), doneList(w)];
+  const approved = w.phase === 'choose' && !w.done.length ? el('span', { class: 'cw-sub' }, tr('（本人確認は承認されました。手続きを選んでください）', ' (identity approved; choose the work)')) : null;
+  const parts = [el('h2', {}, tr('カードの手続き', 'Card work'), approved), doneList(w)];
   const cancel = ui.button('cw-cancel', tr('やめて選び直す', 'Stop and choose again'), () => ui.act('/api/card-work/cancel'));
   const finish = ui.button('close', w.done.length ? tr('完了して交付通知を印刷へ', 'Finish and print the notice') : tr('カードの手続きをせずに終える', 'End without card work'),
     () => ui.act('/api/close'), w.done.length ? 'primary' : '');
   if (w.phase === 'choose') {
-    parts.push(el('p', {}, tr('本人確認は承認されました。カードへの手続きを選んでください。', 'Identity approved. Choose the card work.')));
-    if (c.procedure === 'ecert_issue_renew') parts.push(ecertForm(w, ui));
-    parts.push(pinForm(w, ui), finish);
+    // An e-certificate case may also change or reset a PIN: one form at a time, switched by two buttons.
+    const open = c.procedure === 'ecert_issue_renew' ? (kind || 'ecert') : 'pin';
+    if (c.procedure === 'ecert_issue_renew') {
+      const pick = (k) => () => { kind = k; ui.redraw(); };
+      parts.push(el('div', { class: 'cw-kinds', role: 'group' },
+        ui.button('cw-kind-ecert', tr('電子証明書の発行・更新', 'E-certificate issue or renewal'), pick('ecert'), open === 'ecert' ? 'primary' : ''),
+        ui.button('cw-kind-pin', tr('暗証番号の変更・初期化', 'PIN change or reset'), pick('pin'), open === 'pin' ? 'primary' : '')));
+    }
+    parts.push(requesterPart(ui.editing), open === 'ecert' ? ecertForm(w, ui) : pinForm(w, ui), finish);
   } else if (w.phase === 'planning' || w.phase === 'working') {
     parts.push(el('p', { id: 'cw-step', class: 'big', 'aria-live': 'polite' }, w.step ? t(w.step) : tr('処理しています…', 'Working…')), el('progress', { id: 'cw-progress' }));
     if (w.certificates.length) parts.push(planList(w));
@@ -100,7 +110,6 @@ export function cardWorkView(c, s, ui) {
         : tr('現在の暗証番号では変更できません。この場で初期化（再設定）できます。', 'It cannot be changed with the current PIN; it can be reset now.')),
       ui.button('cw-reset-locked', tr('この暗証番号を初期化する', 'Reset this PIN'), () => ui.act('/api/card-work/reset-locked'), 'primary'), cancel);
   } else if (w.phase === 'done') {
-    if (w.certificates.length) parts.push(planList(w));
     parts.push(el('p', { id: 'cw-result', class: 'ok big' }, tr('カードへの手続きが完了しました。', 'The card work is done.')),
       ui.button('cw-more', tr('ほかの手続きも行う', 'Do more card work'), () => ui.act('/api/card-work/cancel')), finish);
   } else if (w.phase === 'failed') {
@@ -113,3 +122,6 @@ export function cardWorkView(c, s, ui) {
 function planList(w) {
   return el('ul', { id: 'cw-plan' }, w.certificates.map((p) => el('li', { 'data-certificate': p.certificate, 'data-action': p.action }, `${t(p.label)}: ${t(p.reason)}`)));
 }
+
+// A new case starts on the first form again.
+export function resetCardWork() { kind = null; }

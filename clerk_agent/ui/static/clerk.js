@@ -1,6 +1,6 @@
 // The clerk screen: one view per step of the guided procedure, re-rendered from /api/state.
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
-import { cardWorkView } from './cardwork.js';
+import { cardWorkView, resetCardWork } from './cardwork.js';
 import { CERTIFICATE_KINDS, CERTIFICATE_OPTIONS, CERTIFICATE_SCOPES, CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
 
 let state = null;
@@ -31,6 +31,7 @@ const act = async (path, body) => {
   editing = false;
   confirming = null;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
+  if (path === '/api/new') resetCardWork();
   const next = await post(path, body);
   if (next) render(next);
 };
@@ -382,7 +383,7 @@ function render(next, force = false) {
     const pending = !c.case_id ? el('p', { id: 'pending' }, tr('受付を登録しています…', 'Registering the case…')) : null;
     view = { eligibility: () => eligibilityView(c), consents: () => consentsView(c) || queueView(c, state), card: () => cardView(c, state),
       queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c),
-      card_work: () => cardWorkView(c, state, { act, button, editing: () => { editing = true; } }) }[step]?.() || el('p', {}, step);
+      card_work: () => cardWorkView(c, state, { act, button, editing: () => { editing = true; }, redraw: () => render(state, true) }) }[step]?.() || el('p', {}, step);
     // Every state the counter can leave has its way out: withdraw before a decision, interrupt a live call.
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
       ? withdrawControl() : LIVE_STATES.includes(c.state) && c.procedure !== 'application_support'
