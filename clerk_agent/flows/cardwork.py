@@ -254,9 +254,17 @@ class CardWork:
         """The applicant's lines from their screen: checked here, handed to the card work, wiped."""
         state = self.state
         try:
-            if state.phase is not Phase.pin_entry or state.pin is None or state.mode is None:
+            case = self.desk.case
+            if (
+                state.phase is not Phase.pin_entry
+                or state.pin is None
+                or state.mode is None
+                or case is None
+                or case.case_id is None
+            ):
                 self.desk.notice = "pin_not_open"
                 return
+            case_id = case.case_id
             current, new = check_entry(raw, state.pin, state.mode)
         except PinEntryRefused as refused:
             self.desk.notice = refused.code
@@ -264,7 +272,7 @@ class CardWork:
         finally:
             raw[:] = bytes(len(raw))
         self.desk.notice = None
-        self._work(self._set_pin(self._case_id(), state.pin, state.mode, new, current))
+        self._work(self._set_pin(case_id, state.pin, state.mode, new, current))
 
     async def _set_pin(
         self, case_id: str, which: PinWhich, mode: PinMode, new: bytearray, current: bytearray | None
