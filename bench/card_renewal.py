@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from clerk_agent.card.transport import Transport  # noqa: E402
 from clerk_agent.card.virtual.card import VirtualMyNumberCard  # noqa: E402
 from clerk_agent.card.virtual.transport import InProcessTransport  # noqa: E402
-from clerk_agent.flows.cardadmin import renew_certificates  # noqa: E402
+from clerk_agent.flows.cardrelay import renew_certificates  # noqa: E402
 from clerk_agent.link.hub import HubLink  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.cardproof.devpki import main as devpki_main  # noqa: E402

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from clerk_agent.config import AgentSettings
+from clerk_agent.flows.cardadmin import CardAdmin
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.idchips import ChipSource, pcsc_chip_source, virtual_chip_source
@@ -81,7 +82,11 @@ async def serve_with(
 
 
 async def run(
-    settings: AgentSettings, *, ready: asyncio.Event | None = None, sock: socket.socket | None = None
+    settings: AgentSettings,
+    *,
+    ready: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
+    card_admin: Callable[[CardSlot], CardAdmin] | None = None,
 ) -> None:
     """Run the agent until cancelled (or SIGINT/SIGTERM through uvicorn)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,8 +103,16 @@ async def run(
     ) as http:
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
         media = await open_media(settings)  # MediaSettingsError says which device setting is wrong
+        # The card work's seam (docs/card-procedures.md §Seam): the card's own commands unless one is given.
+        admin = card_admin(slot) if card_admin is not None else None
         flow = CounterFlow(
-            link, store, slot, poll_s=settings.poll_seconds, media=media, chips=chip_source(settings)
+            link,
+            store,
+            slot,
+            poll_s=settings.poll_seconds,
+            media=media,
+            chips=chip_source(settings),
+            card_admin=admin,
         )
         # The back office's print station (certificates at the post office) shares the counter's link and camera.
         printer = IppPrinter(settings.printer_uri) if settings.printer_uri else None

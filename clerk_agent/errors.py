@@ -102,6 +102,15 @@ class InvalidPinFormat(CardError):
     code = "invalid_pin_format"
 
 
+class CardAdminUnavailable(CardError):
+    """The card work needs the issuer's channel (a reset or a certificate write) and none is plugged in here.
+
+    Raised before anything is sent to the card: the card is as it was.
+    """
+
+    code = "card_admin_unavailable"
+
+
 class ApduFailed(CardError):
     """The card answered a status word the protocol does not expect here."""
 

@@ -24,6 +24,7 @@ from service.audit.tasks import run_checkpointer
 from service.booths.router import router as booths_router
 from service.booths.tasks import recheck_enabled, run_rechecks, standing_adapter_for
 from service.cardadmin.router import router as cardadmin_router
+from service.cardwork.router import router as cardwork_router
 from service.cases.router import router as cases_router
 from service.certificates.router import public_router as certificates_public_router
 from service.certificates.router import router as certificates_router
@@ -216,6 +217,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         outbox_router,
         integrations_router,
         certificates_router,
+        cardwork_router,
         certificates_public_router,
         cardadmin_router,
         reports_router,

@@ -143,6 +143,10 @@ def parse_card_face(raw: bytes) -> CardFaceRecord:
     )
 
 
+_DIGITS = frozenset(range(0x30, 0x3A))
+_CAPITALS = frozenset(range(0x41, 0x5B))
+
+
 def _wipe(buffer: bytearray) -> None:
     # Overwrite in place: the caller's bytearray is the only mutable copy of the PIN we control.
     for i in range(len(buffer)):
@@ -331,6 +335,7 @@ class MyNumberCard:
         *,
         confirm_last_try: bool,
         use_pinpad: bool,
+        letters: bool = False,
     ) -> PinStatus:
         """Check the retries, refuse the last try unless confirmed, then VERIFY; always wipes `secret`.
 
@@ -338,8 +343,11 @@ class MyNumberCard:
         """
         buffer = bytearray()
         try:
-            if secret is not None and (len(secret) != digits or not all(0x30 <= b <= 0x39 for b in secret)):
-                raise InvalidPinFormat(f"{kind.name} must be {digits} ASCII digits")
+            allowed = _DIGITS | _CAPITALS if letters else _DIGITS
+            if secret is not None and (len(secret) != digits or not all(b in allowed for b in secret)):
+                raise InvalidPinFormat(
+                    f"{kind.name} must be {digits} ASCII digits{' or capitals' if letters else ''}"
+                )
             status = self.pin_status(kind)
             if status.blocked:
                 raise PinBlocked(f"{kind.name} is blocked; it can only be reset at the municipal office")
@@ -376,6 +384,42 @@ class MyNumberCard:
     def verify_auth_pin(self, pin: bytearray | None, *, confirm_last_try: bool = False) -> PinStatus:
         """VERIFY the 4-digit auth PIN (on the reader's PIN pad if any); wipes `pin`; returns the tries before it."""
         return self._verify(PinKind.JPKI_AUTH, pin, 4, confirm_last_try=confirm_last_try, use_pinpad=True)
+
+    def change_pin(
+        self, kind: PinKind, current: bytearray, new: bytearray, *, confirm_last_try: bool = False
+    ) -> None:
+        """VERIFY the current PIN, then CHANGE REFERENCE DATA with the new one in the same session; wipes both.
+
+        `00 24 01 <key>` carries the new PIN only (P1=01: the current one was verified just before). The formats
+        are checked by the caller against the PIN's rule; here only the characters, so nothing odd reaches the card.
+        A wrong current PIN spends a try and raises PinIncorrect, exactly as a read would.
+        """
+        letters = kind is PinKind.JPKI_SIGN
+        buffer = bytearray()
+        try:
+            allowed = _DIGITS | _CAPITALS if letters else _DIGITS
+            if not 4 <= len(new) <= 16 or not all(b in allowed for b in new):
+                raise InvalidPinFormat(f"new {kind.name} has characters the card does not take")
+            self._verify(
+                kind,
+                current,
+                len(current),
+                confirm_last_try=confirm_last_try,
+                use_pinpad=False,
+                letters=letters,
+            )
+            p2 = 0x80 | kind.key_fid if self.short_ef_ids else 0x80
+            if not self.short_ef_ids:
+                self._select_ef(kind.aid, kind.key_fid)
+            buffer += bytes((0x00, apdu.INS_CHANGE_REFERENCE_DATA, 0x01, p2, len(new)))
+            buffer += new
+            sw = self._send(buffer).sw
+        finally:
+            _wipe(buffer)
+            _wipe(new)
+            _wipe(current)
+        if sw != SW.OK:
+            raise ApduFailed(sw, f"CHANGE REFERENCE DATA {kind.name}")
 
     def sign_auth(self, message: bytes) -> bytes:
         """Sign SHA-256(message) with the authentication key (PKCS#1 v1.5 DigestInfo); needs a verified PIN.

@@ -1,155 +1,124 @@
-"""The counter's relay of the issuer's card management: hub → card → hub, opaque, and the new PIN card-only.
+"""The seam where the counter hands card work to whoever can do it (docs/card-procedures.md §Seam).
 
-The hub (for the issuer) produces SCP03-wrapped command APDUs; this module hands each to the card exactly as it
-came and returns the card's answers exactly as they came. It holds no key and imports nothing that could unwrap
-them (tests/test_boundaries.py). The one thing it adds is the new PIN of a reset: after the issuer's channel opened
-a one-time authorisation on the card, the PIN the applicant typed goes in a plain RESET RETRY COUNTER from here to
-the card and nowhere else, and its buffer is wiped (docs/card-admin.md §Agent).
+`CardAdmin` is what the counter flow calls: renew the planned certificates, set a PIN. `LocalCardAdmin` does what
+the card allows the holder to do alone — a PIN change, VERIFY of the current PIN then CHANGE REFERENCE DATA — and
+hands the rest (a reset, a certificate write, which need the issuer's administrative keys) to an `IssuerChannel`
+when one is plugged in; without one it raises CardAdminUnavailable before touching the card.
+
+Every PIN given here is a bytearray and is wiped here, whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+import datetime as dt
+from typing import Protocol
 
-from clerk_agent.card.transport import Transport
-from clerk_agent.errors import ApduFailed, CardError
-from clerk_agent.link.hub import HubLink
-from service.wire.cardadmin import (
-    PIN_TARGETS,
-    CardState,
-    Operation,
-    PinName,
-    RelayTurn,
-    reset_retry_counter,
-)
+from cryptography import x509
 
-API = "/api/v1"
-# Called with the running count of relayed commands before each is sent (tests interrupt the relay with it).
-StepHook = Callable[[int], None]
+from clerk_agent.card.protocol import PinKind, PinStatus
+from clerk_agent.errors import CardAdminUnavailable
+from clerk_agent.flows.cardslot import CardSlot
+from service.wire.cardwork import EcertPlan, PinMode, PinWhich
 
-
-class PinRefusedByCard(CardError):
-    """The card refused the new PIN (wrong form, or no authorisation open)."""
-
-    retriable = True
-    code = "pin_refused_by_card"
+# The card's key for each PIN the virtual and real cards let the holder change alone. 住基 (the resident
+# registry AP) is not on the virtual card: its change goes to the issuer's channel like a reset.
+PIN_KEYS: dict[PinWhich, PinKind] = {
+    PinWhich.auth: PinKind.JPKI_AUTH,
+    PinWhich.sign: PinKind.JPKI_SIGN,
+    PinWhich.kenhojo: PinKind.KENHOJO_PIN,
+}
 
 
-class CardAdminRefused(CardError):
-    """The run ended refused (the card or the hub found a relayed exchange not authentic); the card is unchanged."""
+class CardAdmin(Protocol):
+    """Card work at the counter after the officer's approval."""
 
-    retriable = True
-    code = "card_admin_refused"
+    async def renew(self, case_id: str, plan: EcertPlan) -> list[str]:
+        """Issue or renew the planned certificates on the card; the codes done (e.g. `renew_auth`)."""
 
-    def __init__(self, outcome: str, card_state: CardState) -> None:
-        super().__init__(f"card management refused ({outcome}); the card is {card_state.value}")
-        self.outcome = outcome
-        self.card_state = card_state
+    async def set_pin(
+        self, case_id: str, which: PinWhich, mode: PinMode, new_pin: bytearray, current_pin: bytearray | None
+    ) -> None:
+        """Change (current PIN given) or reset a PIN to `new_pin`; both bytearrays are wiped."""
 
+    async def pin_statuses(self, which: list[PinWhich]) -> dict[PinWhich, PinStatus]:
+        """The tries left of each PIN, read without spending one (a PIN the card cannot say is left out)."""
 
-@dataclass(frozen=True)
-class RelayResult:
-    """How a run ended: its outcome code, what the card holds, and how many commands were relayed."""
-
-    outcome: str
-    card_state: CardState
-    commands: int
+    async def not_after(self) -> dt.date | None:
+        """The expiry of the 利用者証明用 certificate on the card (readable without a PIN), None if none."""
 
 
-def _base(case_id: str) -> str:
-    return f"{API}/cases/{case_id}/card-admin/runs"
+class IssuerChannel(Protocol):
+    """The issuer's secure channel to the card (issue #16 item 1): what needs its administrative keys."""
+
+    async def renew_certificates(self, case_id: str, plan: EcertPlan) -> list[str]:
+        """Key pair on the card, certificate written and verified, the old one revoked; the codes done."""
+
+    async def reset_pin(self, case_id: str, which: PinWhich, new_pin: bytearray) -> None:
+        """Set `which` to `new_pin` under the issuer's authority (初期化); wipes `new_pin`."""
 
 
-async def relay(
-    link: HubLink,
-    transport: Transport,
-    case_id: str,
-    operation: Operation,
-    *,
-    pin: PinName | None = None,
-    on_step: StepHook | None = None,
-    step_offset: int = 0,
-) -> RelayResult:
-    """One run: start it at the hub, then relay every command to the card and every answer back until done."""
-    body: dict[str, object] = {"operation": operation.value}
-    if pin is not None:
-        body["pin"] = pin.value
-    turn = RelayTurn.model_validate(await link.request("POST", _base(case_id), body))
-    sent = step_offset
-    while not turn.done:
-        responses = []
-        for command in turn.commands:
-            if on_step is not None:
-                on_step(sent)
-            sent += 1
-            # Blocking PC/SC call: off the event loop. The bytes go to the card exactly as the hub made them.
-            answer = await asyncio.to_thread(transport.transmit, bytes.fromhex(command))
-            responses.append(answer.hex())
-        turn = RelayTurn.model_validate(
-            await link.request(
-                "POST", f"{_base(case_id)}/{turn.run_id}/answers", {"responses": responses}, retry=False
-            )
-        )
-    outcome = turn.outcome or ""
-    if outcome.startswith("refused"):
-        raise CardAdminRefused(outcome, turn.card_state)
-    return RelayResult(outcome, turn.card_state, sent - step_offset)
+def _wipe(*secrets: bytearray | None) -> None:
+    for secret in secrets:
+        if secret is not None:
+            secret[:] = bytes(len(secret))
 
 
-async def renew_certificates(
-    link: HubLink, transport: Transport, case_id: str, *, on_step: StepHook | None = None
-) -> RelayResult:
-    """電子証明書の発行・更新: new key pairs on the card, certificates from the issuer, the old ones revoked.
+class LocalCardAdmin:
+    """The card in the counter's reader; the issuer's channel for what the holder cannot do alone."""
 
-    Call after the officer approved an `ecert_issue_renew` case, with the applicant's card connected. Calling it
-    again after an interruption (card lifted, agent restarted, hub unreachable) continues from what the case
-    recorded; the card is always either as it was or fully renewed.
-    """
-    return await relay(link, transport, case_id, Operation.renew_certificates, on_step=on_step)
+    def __init__(self, slot: CardSlot, issuer: IssuerChannel | None = None) -> None:
+        self.slot = slot
+        self.issuer = issuer
 
+    async def renew(self, case_id: str, plan: EcertPlan) -> list[str]:
+        """Needs the issuer's channel: a certificate is never written by the post office's own means."""
+        if self.issuer is None:
+            raise CardAdminUnavailable("certificate issue needs the issuer's channel")
+        return await self.issuer.renew_certificates(case_id, plan)
 
-async def reset_pin(
-    link: HubLink,
-    transport: Transport,
-    case_id: str,
-    pin: PinName,
-    new_pin: bytearray,
-    *,
-    on_step: StepHook | None = None,
-) -> RelayResult:
-    """暗証番号の初期化: the issuer authorises one reset of `pin`; the applicant's `new_pin` goes only to the card.
+    async def set_pin(
+        self, case_id: str, which: PinWhich, mode: PinMode, new_pin: bytearray, current_pin: bytearray | None
+    ) -> None:
+        """A change on the card itself where it can; a reset (or a PIN the card cannot change here) by the issuer."""
+        try:
+            key = PIN_KEYS.get(which)
+            if mode is PinMode.change and key is not None and current_pin is not None:
+                await asyncio.to_thread(self._change, key, current_pin, new_pin)
+                return
+            if self.issuer is None:
+                raise CardAdminUnavailable(f"{mode.value} of {which.value} needs the issuer's channel")
+            await self.issuer.reset_pin(case_id, which, new_pin)
+        finally:
+            _wipe(new_pin, current_pin)
 
-    `new_pin` is wiped (overwritten with zeros) before this returns, whatever happens. Raises PinRefusedByCard
-    when the card does not take it (its form is checked first, with the rules of PIN_TARGETS).
-    """
-    target = PIN_TARGETS[pin]
-    command = bytearray()
-    try:
-        if not target.valid(new_pin):
-            raise PinRefusedByCard(f"the new {target.label_en} does not have the required form")
-        authorised = await relay(
-            link, transport, case_id, Operation.authorise_pin_reset, pin=pin, on_step=on_step
-        )
-        select = bytes((0x00, 0xA4, 0x04, 0x0C, len(target.aid))) + target.aid
-        answer = await asyncio.to_thread(transport.transmit, select)
-        if answer[-2:] != b"\x90\x00":
-            raise ApduFailed(int.from_bytes(answer[-2:], "big"))
-        command = reset_retry_counter(target, new_pin)
-        answer = await asyncio.to_thread(transport.transmit, command)
-        if answer[-2:] != b"\x90\x00":
-            raise PinRefusedByCard(f"the card refused the new PIN ({answer[-2:].hex()})")
-    finally:
-        for buffer in (new_pin, command):
-            buffer[:] = bytes(len(buffer))
-    confirmed = await relay(
-        link,
-        transport,
-        case_id,
-        Operation.confirm_pin_reset,
-        pin=pin,
-        on_step=on_step,
-        step_offset=authorised.commands,
-    )
-    return RelayResult(confirmed.outcome, confirmed.card_state, authorised.commands + confirmed.commands)
+    def _change(self, key: PinKind, current: bytearray, new: bytearray) -> None:
+        with self.slot.session() as card:
+            card.detect()
+            card.change_pin(key, current, new)
+
+    async def pin_statuses(self, which: list[PinWhich]) -> dict[PinWhich, PinStatus]:
+        """Tries left, for the PINs the card can report here."""
+        keys = {w: PIN_KEYS[w] for w in which if w in PIN_KEYS}
+
+        def read() -> dict[PinWhich, PinStatus]:
+            with self.slot.session() as card:
+                card.detect()
+                statuses = card.pin_statuses(keys.values())
+            return {w: statuses[k] for w, k in keys.items()}
+
+        return await asyncio.to_thread(read)
+
+    async def not_after(self) -> dt.date | None:
+        """The 利用者証明用 certificate's last day (its notAfter, in Japan)."""
+
+        def read() -> bytes:
+            with self.slot.session() as card:
+                card.detect()
+                return card.read_auth_certificate()
+
+        der = await asyncio.to_thread(read)
+        if not der or der.strip(b"\xff") == b"":
+            return None
+        cert = x509.load_der_x509_certificate(der)
+        return cert.not_valid_after_utc.astimezone(dt.timezone(dt.timedelta(hours=9))).date()

@@ -22,6 +22,8 @@ from service.wire.consents import CURRENT as CURRENT_CONSENTS
 
 # Procedures whose identity check reads the applicant's own card (PIN on the applicant's screen, code B).
 CARD_PROCEDURES = frozenset({Procedure.card_renewal, Procedure.pin_reset, Procedure.ecert_issue_renew})
+# Procedures whose card work is done at the counter after the approval (cardwork.py): a step of its own.
+CARD_WORK_PROCEDURES = frozenset({Procedure.pin_reset, Procedure.ecert_issue_renew})
 # The new card is mailed (本人限定受取郵便): the applicant chooses its PINs after approval.
 MAILED = MAILED_PROCEDURES
 # The application photo (申請用顔写真) is taken at the counter only for a new card application.
@@ -48,7 +50,10 @@ def steps_of(procedure: str) -> list[str]:
     steps += ["eligibility", "consents"]
     if procedure in CARD_PROCEDURES:
         steps.append("card")
-    return [*steps, "queue", "call", "decision", "receipt"]
+    steps += ["queue", "call", "decision"]
+    if procedure in CARD_WORK_PROCEDURES:
+        steps.append("card_work")
+    return [*steps, "receipt"]
 
 
 @dataclass
@@ -90,6 +95,7 @@ class CounterCase:
     evidence_sent: bool = False
     aborts: int = 0
     started_at: str = ""
+    card_work_done: list[str] = field(default_factory=list)  # codes (e.g. renew_auth), never a PIN
     finished: bool = False
 
     @classmethod
@@ -140,4 +146,6 @@ def current_step(case: CounterCase | None) -> str:
         return "queue"
     if state in {CaseState.session_live, CaseState.evidence_captured}:
         return "call"
+    if state == CaseState.approved and case.procedure in CARD_WORK_PROCEDURES:
+        return "card_work"
     return "receipt" if state in RECEIPT_STATES else "decision"

@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.flows.capture import CaptureSteps
+from clerk_agent.flows.cardadmin import CardAdmin, LocalCardAdmin
 from clerk_agent.flows.cardslot import CardSlot
 from clerk_agent.flows.cardsteps import CardSteps
+from clerk_agent.flows.cardwork import CardWork
 from clerk_agent.flows.case import (
     CARD_PROCEDURES,
     CONSENT_VERSIONS,
@@ -70,6 +72,7 @@ class CounterFlow(Desk):
         media: CounterMedia | None = None,
         face_detector: Detector | None = None,
         chips: ChipSource | None = None,
+        card_admin: CardAdmin | None = None,
     ) -> None:
         super().__init__(link, store)
         self.slot = slot
@@ -77,6 +80,8 @@ class CounterFlow(Desk):
         self.poll_s = poll_s
         self.call_enabled = call_enabled
         self.card = CardSteps(self, slot)
+        # The card work after approval; the issuer's channel plugs in through the CardAdmin (cardadmin.py).
+        self.work = CardWork(self, card_admin or LocalCardAdmin(slot))
         # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
         self.media = media or synthetic_media()
         self.capture = CaptureSteps(self, self.media.camera, face_detector)
@@ -402,6 +407,7 @@ class CounterFlow(Desk):
         self.capture.reset()
         self.card.reset()
         self.chips.clear()
+        self.work.reset()
         self.queue = {}
         self.sealing_key = None
         if self.case is not None:

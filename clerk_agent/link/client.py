@@ -34,6 +34,7 @@ from service.wire.calls import (
     SealingKey,
     StillStored,
 )
+from service.wire.cardwork import CardWorkDone, EcertPlan, EcertPlanRequest, PinPlan, PinPlanRequest
 from service.wire.cases import Action
 from service.wire.certificates import (
     HEADER_CONTENT_SHA256,
@@ -174,6 +175,32 @@ class HubClient:
             "POST", case_path(case_id, "chip-readouts"), readout.model_dump(mode="json")
         )
         return ChipVerificationRead.model_validate(answer)
+
+    # --- card work after approval (service/wire/cardwork.py) ---------------------------------------------
+    # Not retried: the clerk and the applicant are at the counter and are told at once; nothing is done on the
+    # card before the plan is answered.
+
+    async def ecert_plan(self, case_id: str, body: EcertPlanRequest) -> EcertPlan:
+        """Issue or renew which e-certificates; the hub's rules refuse with their own codes."""
+        answer = await self.link.request(
+            "POST", case_path(case_id, "card-work/ecert-plan"), body.model_dump(mode="json"), retry=False
+        )
+        return EcertPlan.model_validate(answer)
+
+    async def pin_plan(self, case_id: str, body: PinPlanRequest) -> PinPlan:
+        """Change or reset which PIN (the PIN itself never goes to the hub)."""
+        answer = await self.link.request(
+            "POST", case_path(case_id, "card-work/pin-plan"), body.model_dump(mode="json"), retry=False
+        )
+        return PinPlan.model_validate(answer)
+
+    async def card_work_done(self, case_id: str, done: list[str]) -> list[str]:
+        """Record what was done on the card, as codes; retried, as the card already holds the result."""
+        answer = await self.link.request(
+            "POST", case_path(case_id, "card-work/done"), CardWorkDone(done=done).model_dump()
+        )
+        done_now = answer.get("done")
+        return [str(code) for code in done_now] if isinstance(done_now, list) else []
 
     # --- certificates: the lobby terminal and the print station (service/wire/certificates.py) -------------
     # Not queued and not retried: the resident at the terminal and the clerk at the station are told at once

@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable
 
 from clerk_agent.errors import AgentError
-from clerk_agent.flows.case import MAILED, CounterCase
+from clerk_agent.flows.case import CARD_WORK_PROCEDURES, MAILED, RECEIPT_STATES, CounterCase
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.ui.display import ja_date, ja_datetime, local_time, wrap
 from clerk_agent.wording import texts
@@ -45,6 +45,12 @@ def receipt_lines(case: CounterCase) -> list[str]:
         lines.append(f"申請書ID（末尾4桁） Form ID (last 4): …{case.shinseisho_id[-4:]}")
     if case.procedure in MAILED and started is not None:
         lines.append(f"郵送予定（目安） Expected mailing: {ja_date(started.date() + MAILING_ESTIMATE)}頃")
+    if case.procedure in CARD_WORK_PROCEDURES:
+        # What was done on the card, by name: never a PIN, a certificate's serial or any number of the holder.
+        lines.append("実施内容 Done:" + ("" if case.card_work_done else " なし / none"))
+        for code in case.card_work_done:
+            if code in texts.DONE:
+                lines += [f"・{texts.DONE[code][0]}", f"　{texts.DONE[code][1]}"]
     return lines
 
 
@@ -74,9 +80,11 @@ def render_receipt(case: CounterCase, hub_url: str = "") -> bytes:
     def fits(limit: float) -> Callable[[str], bool]:
         return lambda line: bool(pdfmetrics.stringWidth(line, FONT, 10) <= limit)
 
-    page.setTitle("受付票 / Receipt")
+    # The card work's receipt is also its 交付通知: it states what was done at the counter.
+    title = "交付通知・受付票 / Notice" if case.procedure in CARD_WORK_PROCEDURES else "受付票 / Receipt"
+    page.setTitle(title)
     page.setFont(FONT, 18)
-    page.drawString(15 * mm, height - 20 * mm, "受付票 / Receipt")
+    page.drawString(15 * mm, height - 20 * mm, title)
     page.setFont(FONT, 10)
     y = height - 32 * mm
     # Beside the QR code the facts keep left of it; below it they use the page's width.
@@ -87,7 +95,9 @@ def render_receipt(case: CounterCase, hub_url: str = "") -> bytes:
             y -= 6 * mm
     y = min(y, height - 56 * mm) - 2 * mm
     page.drawString(15 * mm, y, "次の手続き / Next steps:")
-    next_ja, next_en = texts.NEXT_STEPS[case.procedure]
+    next_ja, next_en = texts.next_steps_after(
+        case.procedure, case.card_work_done, closed=case.hub_state in RECEIPT_STATES
+    )
     for text, step in ((next_ja, 6 * mm), (next_en, 5 * mm)):
         for line in wrap(text, fits(width - 33 * mm)):
             y -= step

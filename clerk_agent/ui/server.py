@@ -262,6 +262,30 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
             buffer[:] = bytes(len(buffer))
         return JSONResponse(applicant_view(flow))
 
+    async def card_work_ecert(request: Request) -> None:
+        flow.work.request_ecert(await body(request))
+
+    async def card_work_pin(request: Request) -> None:
+        data = await body(request)
+        flow.work.request_pin(
+            str(data.get("pin", "")), str(data.get("mode", "")), str(data.get("requester", ""))
+        )
+
+    async def card_work_cancel(request: Request) -> None:
+        del request
+        flow.work.cancel()
+
+    async def card_pin(request: Request) -> Response:
+        """The card work's PINs as one raw body, newline-separated: checked by the flow, handed to the card, wiped."""
+        if not csrf.check(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        buffer = bytearray(await request.body())
+        try:
+            await flow.work.submit_pin(buffer)
+        finally:
+            buffer[:] = bytes(len(buffer))
+        return JSONResponse(applicant_view(flow))
+
     def simple(fn: Callable[[], Awaitable[None]]) -> Callable[[Request], Awaitable[None]]:
         async def run(request: Request) -> None:
             del request
@@ -329,6 +353,11 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
         Route("/api/virtual-card", action(card_simulation), methods=["POST"]),
         Route("/api/applicant/pin", pin, methods=["POST"]),
         Route("/api/applicant/pin-request", pin_choice, methods=["POST"]),
+        Route("/api/card-work/ecert", action(card_work_ecert), methods=["POST"]),
+        Route("/api/card-work/pin", action(card_work_pin), methods=["POST"]),
+        Route("/api/card-work/reset-locked", action(simple(flow.work.reset_locked)), methods=["POST"]),
+        Route("/api/card-work/cancel", action(card_work_cancel), methods=["POST"]),
+        Route("/api/applicant/card-pin", card_pin, methods=["POST"]),
         Route("/receipt.pdf", receipt),
         *officer_routes(lambda: flow.call, lambda: flow.capture.camera, SESSION_COOKIE),
         *(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clerk_agent.flows.cardsteps import CODE_B_NOTICES
+from clerk_agent.flows.cardwork import CardWork, Phase
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.pinchoice import FIELDS, KINDS, refusal_of, refusal_text
@@ -13,6 +14,7 @@ from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
 from clerk_agent.ui.display import ja_datetime
 from clerk_agent.wording import texts
 from clerk_agent.wording.problems import problem_text
+from service.wire.cardwork import PIN_RULES, CertKind, PinMode
 from service.wire.cases import CaseState
 from service.wire.idchips import CHIP_REFUSAL_LABELS, ChipRefusal
 
@@ -164,19 +166,20 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "aborts": case.aborts,
         "decision": texts.pair(decision) if decision else None,
         "decision_reason": _decision_reason(case.hub_state, case.reason_code, case.precheck_reasons),
-        "next_steps": _next_steps(case.hub_state, case.procedure),
+        "next_steps": _next_steps(case.hub_state, case.procedure, case.card_work_done),
         "mailed": case.procedure in MAILED,
         "card_procedure": case.procedure in CARD_PROCEDURES,
     }
+    view["card_work"] = card_work_view(flow.work)
     return view
 
 
-def _next_steps(state: CaseState | None, procedure: str) -> dict[str, str] | None:
+def _next_steps(state: CaseState | None, procedure: str, card_work_done: list[str]) -> dict[str, str] | None:
     """What comes next, by the outcome: the procedure's own text only once it went through."""
     if state in texts.OUTCOME_NEXT_STEPS:
         return texts.pair(texts.OUTCOME_NEXT_STEPS[state])
     if state == CaseState.approved or state in RECEIPT_STATES:
-        return texts.pair(texts.NEXT_STEPS[procedure])
+        return texts.pair(texts.next_steps_after(procedure, card_work_done, closed=state in RECEIPT_STATES))
     return None
 
 
@@ -244,6 +247,13 @@ def applicant_view(flow: CounterFlow) -> JsonView:
         and flow.sealing_key is not None
     )
     view["pin_choice"] = _pin_choice(flow) if view["choose_pins"] else None
+    if flow.work.state.phase is Phase.pin_entry:
+        # The card work's new PIN: the same form, one PIN, sent to the agent only (docs/card-procedures.md).
+        view["choose_pins"] = True
+        view["pin_choice"] = _pin_work_choice(flow)
+        if (flow.notice or "").startswith("pin_work_"):
+            view["notice"] = None  # told next to the field itself
+    view["card_work"] = _applicant_card_work(flow.work)
     view["photo_review"] = flow.capture.candidate is not None
     # The 受付番号 is no personal data: the applicant may note it to ask about the case later.
     view["reference"] = case.reference if case else None
@@ -251,3 +261,136 @@ def applicant_view(flow: CounterFlow) -> JsonView:
         [texts.pair(texts.INELIGIBLE.get(r, (r, r))) for r in case.precheck_reasons] if case else []
     )
     return view
+
+
+def _labelled(codes: list[str], words: dict[str, tuple[str, str]]) -> list[JsonView]:
+    return [{"code": c, **texts.pair(words.get(c, (c, c)))} for c in codes]
+
+
+def card_work_view(work: CardWork) -> JsonView:
+    """The clerk's card-work panel: the phase, the plan as the hub answered it, what was done; never a PIN."""
+    state = work.state
+    plan = state.plan or {}
+    rows = plan.get("certificates")
+    certificates: list[JsonView] = []
+    for row in rows if isinstance(rows, list) else []:
+        certificates.append(
+            {
+                "certificate": row["certificate"],
+                "action": row["action"],
+                "label": texts.pair(texts.CERTIFICATES[row["certificate"]]),
+                "reason": texts.pair(texts.PLAN_REASONS.get(row["reason"], (row["reason"], row["reason"]))),
+            }
+        )
+    return {
+        "phase": state.phase.value,
+        "kind": state.kind,
+        "step": texts.pair(texts.CARD_WORK_STEPS[state.step])
+        if state.step in texts.CARD_WORK_STEPS
+        else None,
+        "certificates": certificates,
+        "renewal_opens": plan.get("renewal_opens"),
+        "pin": {"key": state.pin.value, "label": texts.pair(PIN_RULES[state.pin].label)}
+        if state.pin
+        else None,
+        "mode": state.mode.value if state.mode else None,
+        "locked": (
+            {"key": state.locked.value, "label": texts.pair(PIN_RULES[state.locked].label)}
+            if state.locked
+            else None
+        ),
+        "resuming": state.resume is not None,
+        "pin_retries": work.pin_retries,
+        "done": _labelled(state.done, texts.DONE),
+        "choices": {
+            "certificates": [{"key": c.value, **texts.pair(texts.CERTIFICATES[c.value])} for c in CertKind],
+            "pins": [
+                {"key": r.which.value, "label": texts.pair(r.label), "rule": texts.pair(r.rule)}
+                for r in PIN_RULES.values()
+            ],
+        },
+    }
+
+
+def _applicant_card_work(work: CardWork) -> JsonView | None:
+    state = work.state
+    if state.kind is None and not state.done:
+        return None
+    return {
+        "phase": state.phase.value,
+        "step": texts.pair(texts.CARD_WORK_STEPS[state.step])
+        if state.step in texts.CARD_WORK_STEPS
+        else None,
+        "done": _labelled(state.done, texts.DONE),
+    }
+
+
+_PIN_WORK_FIELD_ERRORS = {
+    "current": {"rule": "pin_work_rule_current", "mismatch": "pin_work_rule_current"},
+    "new": {"rule": "pin_work_rule_new", "mismatch": "pin_work_mismatch_new"},
+}
+
+
+def _pin_work_choice(flow: CounterFlow) -> JsonView | None:
+    """The applicant's form for one PIN of the card work: the current PIN once (a change), the new one twice."""
+    work = flow.work
+    which, mode = work.state.pin, work.state.mode
+    if which is None or mode is None:
+        return None
+    rule = PIN_RULES[which]
+    ja, en = rule.label
+
+    def field(key: str, label: tuple[str, str], once: bool) -> JsonView:
+        return {
+            "key": key,
+            "label": texts.pair(label),
+            "rule": texts.pair(rule.rule),
+            "pattern": rule.pattern.pattern,
+            "max": rule.max_length,
+            "letters": rule.letters,
+            "once": once,
+            "errors": {k: texts.pair(texts.NOTICES[code]) for k, code in _PIN_WORK_FIELD_ERRORS[key].items()},
+        }
+
+    fields = [field("new", (f"新しい{ja}", f"New {en.lower()}"), False)]
+    if mode is PinMode.change:
+        fields.insert(0, field("current", (f"現在の{ja}", f"Current {en.lower()}"), True))
+    notice = flow.notice or ""
+    error = None
+    if notice.startswith("pin_work_"):
+        target = "current" if notice in {"pin_work_rule_current", "pin_work_current_incorrect"} else "new"
+        error = {"field": target, **texts.pair(texts.NOTICES[notice])}
+    retries = work.pin_retries
+    intro = (
+        (
+            f"暗証番号を変更します。現在の暗証番号と、新しい暗証番号（2回）を入力してください。"
+            f"{f'現在の暗証番号の残り回数: {retries}回。' if retries is not None else ''}",
+            f"Changing your PIN: enter the current PIN, then the new PIN twice."
+            f"{f' Tries left for the current PIN: {retries}.' if retries is not None else ''}",
+        )
+        if mode is PinMode.change
+        else (
+            "暗証番号を初期化（再設定）します。新しい暗証番号を2回入力してください。",
+            "Resetting your PIN: enter the new PIN twice.",
+        )
+    )
+    return {
+        "fields": fields,
+        "error": error,
+        "notice_error": error,
+        "attempt": work.attempt,
+        "endpoint": "/api/applicant/card-pin",
+        "intro": texts.pair(intro),
+        "privacy": texts.pair(
+            (
+                "入力した暗証番号は、このカードにだけ届きます。係員にも市区町村のシステムにも送られません。",
+                "The PIN you type goes only to this card; neither the clerk nor the municipal system receives it.",
+            )
+        ),
+        "done_text": texts.pair(
+            (
+                "受け付けました。カードに設定しています。係員の案内をお待ちください。",
+                "Accepted. Setting it on the card; please wait for the clerk.",
+            )
+        ),
+    }

@@ -112,6 +112,34 @@ PROBLEMS: Final[dict[str, Text]] = {
         "写真のデータが大きすぎます。もう一度撮影してください。",
         "The picture is too large; take it again.",
     ),
+    # Card work after approval (docs/card-procedures.md).
+    "card_work_proxy_not_allowed": (
+        "郵便局では、ご本人以外（代理人）による電子証明書・暗証番号の手続きはできません。市区町村の窓口をご案内ください。",
+        "A post office does e-certificate and PIN procedures only for the holder in person; refer a proxy to the "
+        "municipality.",
+    ),
+    "card_work_wrong_case": (
+        "この手続きは、職員の承認の後にだけ行えます。画面の案内に従ってください。",
+        "This card work follows the officer's approval of this procedure; follow the screen.",
+    ),
+    "ecert_sign_under_15": (
+        "15歳未満の方には署名用電子証明書を発行できません。利用者証明用電子証明書だけを選んでください。",
+        "No signing certificate for a holder under 15; choose the user authentication certificate only.",
+    ),
+    "ecert_sign_adult_ward": (
+        "成年被後見人の方には署名用電子証明書を発行できません。利用者証明用電子証明書だけを選んでください。",
+        "No signing certificate for an adult ward; choose the user authentication certificate only.",
+    ),
+    "ecert_renewal_not_open": (
+        "電子証明書はまだ有効で、更新できる期間（有効期限の3か月前から）になっていません。",
+        "The certificates are still valid and renewal is not open yet (it opens three months before expiry).",
+    ),
+    "ecert_unknown_profile": _with_support(
+        "このカードの世代に対応していません。", "This card generation is not supported."
+    ),
+    "card_work_invalid_done": _with_support(
+        "カードへの処理結果を記録できませんでした。", "What was done on the card could not be recorded."
+    ),
     "application_photo_missing": (
         "申請用顔写真がまだ届いていません。撮影してお客さまの確認を受けてください。",
         "The application photo has not arrived; take it and have the applicant approve it.",

@@ -32,6 +32,7 @@ STEPS: Final[dict[str, Text]] = {
     "queue": ("職員の対応待ち", "Waiting for an officer"),
     "call": ("本人確認（ビデオ通話）", "Identity check (video call)"),
     "decision": ("結果", "Decision"),
+    "card_work": ("カードの手続き", "Card work"),
     "receipt": ("受付票", "Receipt"),
 }
 
@@ -193,6 +194,103 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "市区町村の暗号鍵を取得しています。少し待ってからもう一度押してください。",
         "Fetching the municipality's key; wait a moment and press again.",
     ),
+    # The card work after approval (clerk_agent/flows/cardwork.py).
+    "card_admin_unavailable": (
+        "この端末では、この処理（初期化・電子証明書の書き込み）を行えません。カードは変更されていません。市区町村の窓口をご案内ください。",
+        "This counter cannot do this (a reset or a certificate write). The card was not changed; refer the "
+        "applicant to the municipal office.",
+    ),
+    "card_work_busy": (
+        "カードに書き込み中です。終わるまでカードを動かさずにお待ちください。",
+        "Writing to the card. Do not move the card until it finishes.",
+    ),
+    "card_work_choice_required": (
+        "手続きの内容（証明書の種類または暗証番号）を選んでください。",
+        "Choose the work first (which certificates, or which PIN).",
+    ),
+    "card_work_hub_unreachable": (
+        "市区町村のシステムにつながらないため、カードの手続きを始められませんでした。カードは変更されていません。もう一度お試しください。",
+        "The municipal system could not be reached, so the card work did not start. The card was not changed; try again.",
+    ),
+    "pin_work_rule_current": (
+        "現在の暗証番号の形式が違います。もう一度入力してください。",
+        "The current PIN has the wrong format. Please enter it again.",
+    ),
+    "pin_work_rule_new": (
+        "新しい暗証番号が決まりに合っていません。表示された決まりに合わせて、もう一度入力してください。",
+        "The new PIN does not follow the rule shown. Please enter it again.",
+    ),
+    "pin_work_mismatch_new": (
+        "新しい暗証番号の1回目と確認の入力が違います。もう一度2回入力してください。",
+        "The two entries of the new PIN differ. Please enter it twice again.",
+    ),
+    "pin_work_same_new": (
+        "新しい暗証番号が現在のものと同じです。別の暗証番号を決めてください。",
+        "The new PIN is the same as the current one. Please choose another.",
+    ),
+    "pin_work_current_incorrect": (
+        "現在の暗証番号が違います。もう一度入力してください。",
+        "The current PIN is not correct. Please enter it again.",
+    ),
+}
+
+# The card work's words: the long steps, the plan's reasons and what was done (screens and the receipt).
+CARD_WORK_STEPS: Final[dict[str, Text]] = {
+    "reading_card": ("カードを読み取っています…", "Reading the card…"),
+    "asking_hub": ("市区町村のシステムに確認しています…", "Checking with the municipal system…"),
+    "writing_certificates": (
+        "電子証明書をカードに書き込んでいます。カードを動かさないでください…",
+        "Writing the certificates to the card. Do not move the card…",
+    ),
+    "writing_pin": (
+        "暗証番号をカードに設定しています。カードを動かさないでください…",
+        "Setting the PIN on the card. Do not move the card…",
+    ),
+    "recording": ("結果を記録しています…", "Recording the result…"),
+}
+CERTIFICATES: Final[dict[str, Text]] = {
+    "sign": ("署名用電子証明書", "Signing certificate"),
+    "auth": ("利用者証明用電子証明書", "User authentication certificate"),
+}
+PLAN_REASONS: Final[dict[str, Text]] = {
+    "no_certificate": ("カードに証明書がないため、新しく発行します", "None on the card: a new issue"),
+    "expired": ("有効期限が過ぎているため、新しく発行します", "Expired: a new issue"),
+    "basic4_changed": (
+        "氏名・住所などの変更で失効しているため、新しく発行します",
+        "Revoked by a change of name, address etc.: a new issue",
+    ),
+    "within_window": ("更新できる期間です。更新します", "Within the renewal window: renewed"),
+}
+# After the card work: the receipt's and the receipt step's next steps (nothing more to do, or where to go).
+CARD_WORK_NEXT: Final[dict[str, Text]] = {
+    "done": (
+        "カードへの手続きが完了しました。カードはこの場でお返しします。暗証番号は他人に知られないよう大切に保管してください。",
+        "The card work is done and the card is returned now. Keep your PINs to yourself.",
+    ),
+    "none": (
+        "カードへの手続きは行っていません。カードは変更されていません。お手続きは市区町村の窓口でお願いします。",
+        "No work was done on the card and it is unchanged. Please complete the procedure at the municipal office.",
+    ),
+}
+DONE: Final[dict[str, Text]] = {
+    "issue_sign": ("署名用電子証明書を発行しました", "Signing certificate issued"),
+    "renew_sign": ("署名用電子証明書を更新しました", "Signing certificate renewed"),
+    "issue_auth": ("利用者証明用電子証明書を発行しました", "User authentication certificate issued"),
+    "renew_auth": ("利用者証明用電子証明書を更新しました", "User authentication certificate renewed"),
+    "change_auth": ("利用者証明用電子証明書の暗証番号を変更しました", "User authentication PIN changed"),
+    "reset_auth": (
+        "利用者証明用電子証明書の暗証番号を初期化（再設定）しました",
+        "User authentication PIN reset",
+    ),
+    "change_sign": ("署名用電子証明書のパスワードを変更しました", "Signing password changed"),
+    "reset_sign": ("署名用電子証明書のパスワードを初期化（再設定）しました", "Signing password reset"),
+    "change_juki": ("住民基本台帳用の暗証番号を変更しました", "Resident registry PIN changed"),
+    "reset_juki": ("住民基本台帳用の暗証番号を初期化（再設定）しました", "Resident registry PIN reset"),
+    "change_kenhojo": ("券面事項入力補助用の暗証番号を変更しました", "Card-face input support PIN changed"),
+    "reset_kenhojo": (
+        "券面事項入力補助用の暗証番号を初期化（再設定）しました",
+        "Card-face input support PIN reset",
+    ),
 }
 
 # Why the officer interrupted the session (the hub's abort reason codes, lifecycle.REASONS[abort]).
@@ -256,12 +354,14 @@ NEXT_STEPS: Final[dict[str, Text]] = {
         "The card arrives by restricted-delivery mail in about a month. Tell the municipality if you plan to move.",
     ),
     "pin_reset": (
-        "本人確認が完了しました。暗証番号の再設定は市区町村からの案内に従ってください。",
-        "Identity confirmed. Follow the municipality's instructions to set the new PIN.",
+        "本人確認が完了しました。続けてこの窓口で暗証番号を変更・初期化します。新しい暗証番号はお客さまご自身の画面で入力します。カードはこの場でお返しします（郵送はありません）。",
+        "Identity confirmed. The PIN is now changed or reset here; the applicant types the new PIN on their own "
+        "screen. The card is returned now (nothing is mailed).",
     ),
     "ecert_issue_renew": (
-        "本人確認が完了しました。電子証明書の発行・更新は市区町村の案内に従ってください。カードはこの場でお返しします（郵送はありません）。",
-        "Identity confirmed. Follow the municipality's instructions for the e-certificates; the card is returned now (nothing is mailed).",
+        "本人確認が完了しました。続けてこの窓口で電子証明書を発行・更新します。カードはこの場でお返しします（郵送はありません）。",
+        "Identity confirmed. The e-certificates are now issued or renewed here; the card is returned now "
+        "(nothing is mailed).",
     ),
     "application_support": (
         "申請書と写真の準備が完了しました。申請書は郵送またはオンラインで提出してください。",
@@ -350,3 +450,10 @@ WITHHELD_REASON: Final[Text] = (
 def pair(text: Text) -> dict[str, str]:
     """A {ja, en} object for the UI."""
     return {"ja": text[0], "en": text[1]}
+
+
+def next_steps_after(procedure: str, card_work_done: list[str], *, closed: bool) -> Text:
+    """What comes next, once the case is closed: for card work, whether anything was done on the card."""
+    if closed and procedure in {"pin_reset", "ecert_issue_renew"}:
+        return CARD_WORK_NEXT["done" if card_work_done else "none"]
+    return NEXT_STEPS[procedure]

@@ -89,6 +89,8 @@ CASE_ROUTES = (
     }
     # The applicant's consents, recorded by the case's own counter device (cases/consents.py).
     | {("POST", "/api/v1/cases/{case_id}/consents")}
+    # The card work after approval, done by the case's own counter device (service/cardwork).
+    | {("POST", f"/api/v1/cases/{{case_id}}/card-work/{part}") for part in ("ecert-plan", "pin-plan", "done")}
     | {("POST", path) for path in CASE_ACTIONS}
     | EVIDENCE_ROUTES
     | REVIEW_AND_QUEUE_CASE_ROUTES
@@ -101,6 +103,15 @@ ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/pin-request": {"face_auth": True},
     "/api/v1/cases/{case_id}/card-admin/runs": {"operation": "renew_certificates"},
     "/api/v1/cases/{case_id}/card-admin/runs/{run_id}/answers": {"responses": ["9000"]},
+    "/api/v1/cases/{case_id}/card-work/ecert-plan": {
+        "certificates": ["auth"],
+        "requester": "holder",
+        "under_15": False,
+        "adult_ward": False,
+        "basic4_changed": False,
+    },
+    "/api/v1/cases/{case_id}/card-work/pin-plan": {"pin": "auth", "mode": "change", "requester": "holder"},
+    "/api/v1/cases/{case_id}/card-work/done": {"done": ["change_auth"]},
     "/api/v1/cases/{case_id}/consents": {
         "consents": {"recording": "2026-04", "id_copy": "2026-04", "pin_entry": "2026-04"}
     },

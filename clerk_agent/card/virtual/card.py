@@ -205,10 +205,11 @@ class VirtualMyNumberCard:
                 (0x00, 0xA4): self._select,
                 (0x00, 0xB0): self._read_binary,
                 (0x00, 0x20): self._verify,
+                (0x00, 0x24): self._change_reference_data,
                 (0x80, 0x2A): self._compute_signature,
             }.get((command.cla, command.ins))
             if handler is None:
-                known_ins = command.ins in (0xA4, 0xB0, 0x20, 0x2A)
+                known_ins = command.ins in (0xA4, 0xB0, 0x20, 0x24, 0x2A)
                 return _sw(SW.CLA_NOT_SUPPORTED if known_ins else SW.INS_NOT_SUPPORTED)
             return handler(command)
 
@@ -312,6 +313,29 @@ class VirtualMyNumberCard:
         key.tries_left -= 1
         self._verified.discard((app.aid, fid))
         return _sw(0x63C0 | key.tries_left)
+
+    # --- CHANGE REFERENCE DATA --------------------------------------------------------------------
+
+    def _change_reference_data(self, c: _Command) -> bytes:
+        # P1=01: the new PIN only, allowed once the current one was verified in this session (the holder's own
+        # change). A reset without the current PIN needs the issuer's authority and is not done here.
+        if c.p1 != 0x01 or not c.p2 & 0x80 or (c.p2 != 0x80 and not self.short_ef_ids):
+            return _sw(SW.WRONG_P1P2)
+        found = self._key_for(c.p2)
+        if found is None or found[1] not in found[0].keys:
+            return _sw(0x6A88)
+        app, fid = found
+        key = app.keys[fid]
+        if key.carries_my_number:
+            self._violation(f"CHANGE REFERENCE DATA on the My Number key {fid:04X}")
+            return _sw(SW.SECURITY_NOT_SATISFIED)
+        if (app.aid, fid) not in self._verified:
+            return _sw(SW.SECURITY_NOT_SATISFIED)
+        if not 4 <= len(c.data) <= 16:
+            return _sw(SW.WRONG_LENGTH)
+        key.secret = bytes(c.data)
+        key.tries_left = key.max_tries
+        return _sw(SW.OK)
 
     # --- COMPUTE DIGITAL SIGNATURE ----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import { pinChoice, resetPinChoice } from './pinchoice.js';
 let state = null;
 let digits = [];
 let shown = '';
+let lastAttempt = null;
 
 function pinPad() {
   const dots = el('div', { class: 'dots', id: 'pin-dots' }, '●'.repeat(digits.length) || '　');
@@ -59,11 +60,15 @@ function render(next) {
     return;
   }
   if (state.choose_pins) {
-    const key = JSON.stringify([document.documentElement.lang, 'choose', state.notice]);
+    // The card work's form opens afresh each time the agent opens it again (e.g. after a wrong current PIN).
+    const attempt = state.pin_choice.attempt ?? null;
+    if (attempt !== lastAttempt) { lastAttempt = attempt; resetPinChoice(); shown = ''; }
+    const key = JSON.stringify([document.documentElement.lang, 'choose', state.notice, state.pin_choice.notice_error]);
     if (key !== shown || !document.getElementById('pin-choice')) { shown = key; screen.replaceChildren(pinChoice(state.pin_choice, render)); }
     return;
   }
-  const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin, state.reference]);
+  const work = state.card_work;
+  const key = JSON.stringify([document.documentElement.lang, state.progress.current, state.decision, state.ineligible, state.pin, state.reference, work]);
   if (key === shown && screen.childElementCount) return;
   shown = key;
   digits = [];
@@ -71,6 +76,9 @@ function render(next) {
   let message;
   if (state.pin.open && state.pin.needs_clerk_confirm) message = tr('残り1回です。係員の確認をお待ちください。', 'One try left. Please wait for the clerk.');
   else if (state.ineligible.length) message = state.ineligible.map(t).join(' ');
+  else if (state.progress.current === 'card_work' && work && work.step) message = t(work.step);
+  else if (state.progress.current === 'card_work' && work && work.phase === 'done') message = tr('カードへの手続きが終わりました。係員の案内をお待ちください。', 'The card work is done. Please wait for the clerk.');
+  else if (state.progress.current === 'card_work') message = tr('係員がカードの手続きを準備しています。', 'The clerk is preparing the card work.');
   else if (state.decision) message = t(state.decision);
   else message = {
     procedure: tr('係員が手続きを準備しています。', 'The clerk is preparing your procedure.'),
@@ -85,7 +93,11 @@ function render(next) {
   // After the procedure, the 受付番号 to quote when asking about it (never the case id).
   const reference = state.progress.current === 'receipt' && state.reference
     ? el('p', { class: 'big', id: 'applicant-reference' }, tr(`受付番号: ${state.reference}`, `Reference: ${state.reference}`)) : null;
-  screen.replaceChildren(...[el('p', { class: 'big', id: 'applicant-message' }, message), reference].filter(Boolean));
+  // What was done on the card, by name (never a PIN or a number).
+  const done = work && work.done.length && ['card_work', 'receipt'].includes(state.progress.current)
+    ? el('ul', { id: 'applicant-done' }, work.done.map((d) => el('li', { 'data-code': d.code }, t(d)))) : null;
+  const busy = state.progress.current === 'card_work' && work && work.step ? el('progress', { id: 'applicant-progress' }) : null;
+  screen.replaceChildren(...[el('p', { class: 'big', id: 'applicant-message' }, message), busy, done, reference].filter(Boolean));
 }
 
 async function poll() {

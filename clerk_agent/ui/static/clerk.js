@@ -1,5 +1,6 @@
 // The clerk screen: one view per step of the guided procedure, re-rendered from /api/state.
 import { el, post, renderFrame, setupLang, t, tr } from './common.js';
+import { cardWorkView, resetCardWork } from './cardwork.js';
 import { CERTIFICATE_KINDS, CERTIFICATE_OPTIONS, CERTIFICATE_SCOPES, CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
 
 let state = null;
@@ -30,6 +31,7 @@ const act = async (path, body) => {
   editing = false;
   confirming = null;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
+  if (path === '/api/new') resetCardWork();
   const next = await post(path, body);
   if (next) render(next);
 };
@@ -382,9 +384,10 @@ function receiptView(c) {
   return el('section', {}, el('h2', {}, tr('受付票', 'Receipt')),
     el('p', { id: 'decision', class: 'ok big' }, t(c.decision)),
     el('p', { id: 'next-steps' }, t(c.next_steps)),
+    state.card_work && state.card_work.done.length ? el('ul', { id: 'cw-done', class: 'ok' }, state.card_work.done.map((d) => el('li', { 'data-code': d.code }, t(d)))) : null,
     el('p', { id: 'receipt-reference', class: 'big' }, tr('受付番号: ', 'Reference: '), el('span', { class: 'ref', translate: 'no' }, c.reference || '—')),
     el('p', { id: 'receipt-date' }, tr(`受付日時: ${c.started}`, `Date: ${c.started}`)),
-    el('a', { id: 'receipt-link', href: '/receipt.pdf', target: '_blank' }, tr('受付票を印刷（PDF）', 'Print the receipt (PDF)')),
+    el('a', { id: 'receipt-link', href: '/receipt.pdf', target: '_blank' }, c.card_procedure && ['pin_reset', 'ecert_issue_renew'].includes(c.procedure) ? tr('交付通知・受付票を印刷（PDF）', 'Print the notice and receipt (PDF)') : tr('受付票を印刷（PDF）', 'Print the receipt (PDF)')),
     el('div', {}, button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary')));
 }
 
@@ -403,7 +406,7 @@ function render(next, force = false) {
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
   if (!c || !c.ineligible.length) revising = false;
-  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument, state.card_work]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
@@ -412,7 +415,8 @@ function render(next, force = false) {
     const step = state.progress.current;
     const pending = !c.case_id ? el('p', { id: 'pending' }, tr('受付を登録しています…', 'Registering the case…')) : null;
     view = { eligibility: () => eligibilityView(c), consents: () => consentsView(c) || queueView(c, state), card: () => cardView(c, state),
-      queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c) }[step]?.() || el('p', {}, step);
+      queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c),
+      card_work: () => cardWorkView(c, state, { act, button, editing: () => { editing = true; }, redraw: () => render(state, true) }) }[step]?.() || el('p', {}, step);
     // Every state the counter can leave has its way out: withdraw before a decision, interrupt a live call.
     const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
       ? withdrawControl() : LIVE_STATES.includes(c.state) && c.procedure !== 'application_support'

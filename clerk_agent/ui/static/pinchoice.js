@@ -21,16 +21,18 @@ function wipeAll() { for (const key of Object.keys(entries)) clearField(key); en
 function check(field) {
   const [first, again] = pair(field.key);
   if (!new RegExp(field.pattern).test(first.join(''))) return field.errors.rule;
+  if (field.once) return null; // typed once: the current PIN, checked by the card itself
   if (first.join('') !== again.join('')) return field.errors.mismatch;
   return null;
 }
 
 async function send(view, onNext) {
   const fields = view.fields;
-  const lines = fields.flatMap((f) => pair(f.key).map((list) => list.join('')));
+  const lines = fields.flatMap((f) => pair(f.key).slice(0, f.once ? 1 : 2).map((list) => list.join('')));
   const body = new TextEncoder().encode(lines.join('\n'));
   lines.fill('');
-  const next = await post('/api/applicant/pin-request', body, true);
+  // The card work's form (docs/card-procedures.md) names its own endpoint; the new card's PINs use the default.
+  const next = await post(view.endpoint || '/api/applicant/pin-request', body, true);
   body.fill(0);
   const refused = next && next.pin_choice ? next.pin_choice.error : null;
   if (!next) {
@@ -61,12 +63,12 @@ function keypad(field, onKey, next) {
 function build(view, onNext) {
   if (sent) {
     return el('section', { id: 'pin-choice' },
-      el('p', { class: 'big', id: 'pin-choice-done' }, tr('暗証番号を受け付けました。係員の案内をお待ちください。', 'Your PINs are accepted. Please wait for the clerk.')));
+      el('p', { class: 'big', id: 'pin-choice-done' }, view.done_text ? t(view.done_text) : tr('暗証番号を受け付けました。係員の案内をお待ちください。', 'Your PINs are accepted. Please wait for the clerk.')));
   }
   const fields = view.fields;
   const field = fields[step];
   const [first, again] = pair(field.key);
-  const inputs = [first, again].map((list, i) => el('input', {
+  const inputs = (field.once ? [first] : [first, again]).map((list, i) => el('input', {
     id: i === 0 ? `pc-${field.key}` : `pc-${field.key}-again`,
     type: 'password', class: i === active ? 'pc-entry active' : 'pc-entry', maxlength: String(field.max),
     autocomplete: 'off', inputmode: 'none', 'aria-label': tr(i === 0 ? `${field.label.ja}（1回目）` : `${field.label.ja}（確認）`, i === 0 ? field.label.en : `${field.label.en} (again)`),
@@ -88,11 +90,14 @@ function build(view, onNext) {
     const list = [first, again][active];
     if (k === 'clear') wipe(list);
     else if (list.length < field.max) list.push(k);
-    if (active === 0 && !field.letters && list.length === field.max) active = 1;
+    if (active === 0 && !field.letters && !field.once && list.length === field.max) active = 1;
     show();
   };
   show();
   const last = step === fields.length - 1;
+  // An error the agent found after the form was sent (e.g. the card refused the current PIN) shows on its field.
+  const late = view.notice_error && view.notice_error.field === field.key ? view.notice_error : null;
+  const shownError = error || late;
   const next = el('button', { type: 'button', class: 'primary', id: last ? 'pin-choice-send' : 'pc-next', onclick: () => {
     const wrong = check(field);
     if (wrong) { clearField(field.key); active = 0; error = wrong; redraw(view, onNext); return; }
@@ -108,12 +113,13 @@ function build(view, onNext) {
       el('span', { class: 'pc-rule' }, tr(`（${field.rule.ja}）`, ` (${field.rule.en})`))),
     el('div', { class: 'pc-body' },
       el('div', { class: 'pc-entries' },
-        el('label', {}, tr('1回目', 'First entry'), inputs[0]),
-        el('label', {}, tr('確認のため、もう一度', 'Again, to confirm'), inputs[1]),
-        error ? el('p', { id: 'pc-error', class: 'bad', role: 'alert' }, t(error)) : null,
+        el('label', {}, field.once ? tr('入力', 'Entry') : tr('1回目', 'First entry'), inputs[0]),
+        field.once ? null : el('label', {}, tr('確認のため、もう一度', 'Again, to confirm'), inputs[1]),
+        shownError ? el('p', { id: 'pc-error', class: 'bad', role: 'alert' }, t(shownError)) : null,
         back),
       keypad(field, onKey, next)),
-    el('p', {}, tr('新しいカードの暗証番号を決めてください。暗証番号は暗号化され、市区町村だけが開けます。',
+    view.intro ? el('p', { id: 'pc-intro' }, t(view.intro)) : null,
+    el('p', {}, view.privacy ? t(view.privacy) : tr('新しいカードの暗証番号を決めてください。暗証番号は暗号化され、市区町村だけが開けます。',
       'Choose the PINs of your new card. They are encrypted; only the municipality can open them.')));
 }
 

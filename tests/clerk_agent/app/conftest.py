@@ -20,6 +20,8 @@ import pytest
 
 from clerk_agent.app import bind_local, run
 from clerk_agent.config import AgentSettings
+from clerk_agent.flows.cardadmin import CardAdmin
+from clerk_agent.flows.cardslot import CardSlot
 from tests._procs import free_port
 
 HUB = str(Path(sys.executable).parent / "hub")
@@ -129,7 +131,12 @@ class _Collect:
 
 @contextlib.asynccontextmanager
 async def agent_running(
-    hub: Hub, data_dir: Path, pki: Path, *, card_source: str = "virtual"
+    hub: Hub,
+    data_dir: Path,
+    pki: Path,
+    *,
+    card_source: str = "virtual",
+    card_admin: Callable[[CardSlot], CardAdmin] | None = None,
 ) -> AsyncIterator[Agent]:
     """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured."""
     import logging
@@ -154,7 +161,9 @@ async def agent_running(
     )
     sock = bind_local(0)
     ready = asyncio.Event()
-    task = asyncio.create_task(run(settings, ready=ready, sock=sock), name="agent-under-test")
+    task = asyncio.create_task(
+        run(settings, ready=ready, sock=sock, card_admin=card_admin), name="agent-under-test"
+    )
     try:
         async with asyncio.timeout(20):
             await ready.wait()

@@ -65,7 +65,7 @@ async def test_ecert_issue_renew_end_to_end_ends_at_the_counter(hub: Hub, agent:
         state = await counter.post("/api/cases", {"procedure": "ecert_issue_renew"})
         assert state["procedure"] == {"ja": "電子証明書の発行・更新", "en": "E-certificate issue / renewal"}
         assert [s["key"] for s in state["progress"]["steps"]] == [  # type: ignore[index]
-            "procedure", "eligibility", "consents", "card", "queue", "call", "decision", "receipt",
+            "procedure", "eligibility", "consents", "card", "queue", "call", "decision", "card_work", "receipt",
         ]  # fmt: skip
         await counter.post("/api/new")
         case_id = await _until_live(counter, officer, "ecert_issue_renew")
@@ -73,12 +73,15 @@ async def test_ecert_issue_renew_end_to_end_ends_at_the_counter(hub: Hub, agent:
         await officer.review_and_approve(case_id)
         approved = await counter.until("approved")
         assert approved["case"]["mailed"] is False  # type: ignore[index]
-        # Not mailed: no new PINs to choose on the applicant's screen, the clerk closes the case.
+        # Not mailed: the card work follows at the counter (test_counter_card_work.py); closing without it is the
+        # way out, and the receipt says that nothing was done on the card.
+        assert approved["progress"]["current"] == "card_work"  # type: ignore[index]
+        assert "郵送はありません" in approved["case"]["next_steps"]["ja"]  # type: ignore[index]
         assert (await applicant.state("/api/applicant/state"))["choose_pins"] is False
         await counter.post("/api/close")
         done = await counter.until("closed")
         assert done["progress"]["current"] == "receipt"  # type: ignore[index]
-        assert "郵送はありません" in done["case"]["next_steps"]["ja"]  # type: ignore[index]
+        assert "行っていません" in done["case"]["next_steps"]["ja"]  # type: ignore[index]
         receipt = await ui.get("/receipt.pdf")
         assert receipt.content.startswith(b"%PDF")
         assert await officer.state(case_id) == "closed"

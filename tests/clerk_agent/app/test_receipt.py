@@ -47,9 +47,21 @@ def test_receipt_shows_the_reference_and_japanese_dates(procedure: str) -> None:
     assert not [line for line in lines if line[:1] in NO_LINE_START], lines
     if procedure in ("card_application", "card_renewal"):
         assert "郵送予定（目安） Expected mailing: 2027年1月1日頃" in lines
-    # The next steps arrive whole, only broken into lines.
-    next_ja = texts.NEXT_STEPS[procedure][0]
+    # The next steps arrive whole, only broken into lines (after card work: whether anything was done).
+    next_ja = texts.next_steps_after(procedure, [], closed=True)[0]
     assert next_ja in "".join(lines)
+
+
+def test_the_card_works_receipt_is_its_notice_and_names_what_was_done() -> None:
+    case = _case("ecert_issue_renew")
+    case.card_work_done = ["renew_auth", "reset_sign"]
+    lines = pdf_lines(render_receipt(case, "https://hub.test"))
+    text = "".join(lines)
+    assert "交付通知・受付票 / Notice" in lines
+    assert "・利用者証明用電子証明書を更新しました" in lines
+    assert "User authentication certificate renewed" in [line.strip("\u3000 ") for line in lines]
+    assert "署名用電子証明書のパスワードを初期化（再設定）しました" in text
+    assert texts.CARD_WORK_NEXT["done"][0] in text
 
 
 def test_wrap_keeps_punctuation_off_the_start_of_a_line() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from clerk_agent.card import pcsc
-from clerk_agent.flows.cardadmin import renew_certificates
+from clerk_agent.flows.cardrelay import renew_certificates
 from clerk_agent.link.auth import DeviceAuth
 from clerk_agent.link.hub import HubLink
 

@@ -23,7 +23,7 @@ from clerk_agent.card.protocol import JPKI_AID, MyNumberCard
 from clerk_agent.card.virtual.admin import CardAdminApplet
 from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.transport import InProcessTransport
-from clerk_agent.flows.cardadmin import CardAdminRefused, PinRefusedByCard, renew_certificates, reset_pin
+from clerk_agent.flows.cardrelay import CardAdminRefused, PinRefusedByCard, renew_certificates, reset_pin
 from clerk_agent.link.hub import HubLink, HubRefused
 from service.accounts.roles import Role
 from service.audit.models import AuditEvent

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from clerk_agent.card.protocol import JPKI_AID, MyNumberCard
 from clerk_agent.card.virtual.pcscd import VpcdSlot
 from clerk_agent.card.virtual.vicc import ViccClient
-from clerk_agent.flows.cardadmin import renew_certificates, reset_pin
+from clerk_agent.flows.cardrelay import renew_certificates, reset_pin
 from clerk_agent.link.hub import HubLink
 from service.cardadmin.models import CardAdminJob
 from service.cardadmin.router import app_runtime

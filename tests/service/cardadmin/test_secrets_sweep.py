@@ -20,7 +20,7 @@ from clerk_agent.card.protocol import JPKI_AID
 from clerk_agent.card.virtual.admin import CardAdminApplet
 from clerk_agent.card.virtual.card import VirtualMyNumberCard
 from clerk_agent.card.virtual.transport import InProcessTransport
-from clerk_agent.flows.cardadmin import renew_certificates, reset_pin
+from clerk_agent.flows.cardrelay import renew_certificates, reset_pin
 from clerk_agent.link.hub import HubLink
 from service.cardadmin.issuer import load_master_key
 from service.models import metadata
