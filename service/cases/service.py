@@ -171,25 +171,54 @@ async def create(
         and await repository.by_active_shinseisho_id(session, shinseisho_id) is not None
     ):
         raise ShinseishoIdInUse()
-    now = clock.now()
     office = await session.get(PostOffice, principal.post_office_id)
     if office is None:  # pragma: no cover - a designation in force names an existing office
         raise NotAllowedForActor("the device's post office is unknown")
+    return await _open(
+        session,
+        principal=principal,
+        case_id=random_id("case"),
+        municipality_code=municipality_code,
+        office=office,
+        designation=designation,
+        procedure=procedure,
+        shinseisho_id=shinseisho_id,
+        channel="counter",
+        tz=tz,
+    )
+
+
+async def _open(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case_id: str,
+    municipality_code: str,
+    office: PostOffice,
+    designation: Designation,
+    procedure: Procedure,
+    shinseisho_id: str | None,
+    channel: str,
+    tz: ZoneInfo,
+) -> Case:
+    """The new draft case with its 受付番号, first state entry and audit row (a counter's or a booth's)."""
+    now = clock.now()
     label, day = await reference.assign(
         session, post_office_id=office.id, office_code=office.office_code, at=now, tz=tz
     )
     case = Case(
-        id=random_id("case"),
+        id=case_id,
         reference=label,
         reference_day=day,
         municipality_code=municipality_code,
-        post_office_id=principal.post_office_id,
+        post_office_id=office.id,
         designation_id=designation.id,
         procedure=procedure.value,
         state=CaseState.draft.value,
         shinseisho_id=shinseisho_id,
         active_shinseisho_id=shinseisho_id,
         created_by_device_id=principal.id,
+        channel=channel,
         created_at=now,
         updated_at=now,
         state_entered_at=now,
@@ -199,15 +228,16 @@ async def create(
     try:
         await session.flush()
     except IntegrityError as exc:
-        # Two devices racing on one 申請書ID: the unique index decides.
+        # Two devices racing on one 申請書ID (or a booth case id sent twice at once): the unique index decides.
         raise ShinseishoIdInUse() from exc
     await audit.record(
         session,
         actor=principal,
         action="case.created",
-        municipality_code=municipality_code,
+        municipality_code=case.municipality_code,
         case_id=case.id,
         to_state=case.state,
+        reason_code="booth" if channel == "booth" else None,
     )
     return case
 
@@ -237,43 +267,18 @@ async def create_at_booth(
     office = await session.get(PostOffice, designation.post_office_id)
     if office is None:  # pragma: no cover - a designation names an existing office
         raise NotAllowedForActor("the booth's post office is unknown")
-    now = clock.now()
-    label, day = await reference.assign(
-        session, post_office_id=office.id, office_code=office.office_code, at=now, tz=tz
-    )
-    case = Case(
-        id=case_id,
-        reference=label,
-        reference_day=day,
-        municipality_code=municipality_code,
-        post_office_id=office.id,
-        designation_id=designation.id,
-        procedure=procedure.value,
-        state=CaseState.draft.value,
-        shinseisho_id=shinseisho_id,
-        active_shinseisho_id=shinseisho_id,
-        created_by_device_id=principal.id,
-        channel="booth",
-        created_at=now,
-        updated_at=now,
-        state_entered_at=now,
-    )
-    session.add(case)
-    _enter(session, case, CaseState.draft, "create", principal, None)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise ShinseishoIdInUse() from exc
-    await audit.record(
+    return await _open(
         session,
-        actor=principal,
-        action="case.created",
+        principal=principal,
+        case_id=case_id,
         municipality_code=municipality_code,
-        case_id=case.id,
-        to_state=case.state,
-        reason_code="booth",
+        office=office,
+        designation=designation,
+        procedure=procedure,
+        shinseisho_id=shinseisho_id,
+        channel="booth",
+        tz=tz,
     )
-    return case
 
 
 async def act(
