@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_agent.card.apdu import SW
 from clerk_agent.card.protocol import FORBIDDEN_FILES, JPKI_AID, KENHOJO_AID, KENKAKU_AID
+from clerk_agent.card.virtual.command import Apdu as _Command
+from clerk_agent.card.virtual.command import parse_apdu as _parse
+from clerk_agent.card.virtual.command import sw as _sw
 from clerk_agent.card.virtual.signing import CardKey, pkcs1v15_sign_raw, signed_response
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
@@ -93,49 +96,6 @@ class Application:
     # The AP's own key (券面事項確認AP: the key whose public part is DF24 of the signed card face); it answers
     # COMPUTE DIGITAL SIGNATURE with P2=00 without any credential, so a relying party can challenge the card.
     own_key: CardKey | None = None
-
-
-@dataclass(frozen=True)
-class _Command:
-    cla: int
-    ins: int
-    p1: int
-    p2: int
-    data: bytes
-    le: int | None
-
-
-def _parse(apdu: bytes) -> _Command | None:
-    """ISO 7816-3 cases 1-4, short and extended; None when the lengths do not add up."""
-    if len(apdu) < 4:
-        return None
-    cla, ins, p1, p2 = apdu[:4]
-    body = apdu[4:]
-    if not body:
-        return _Command(cla, ins, p1, p2, b"", None)
-    if len(body) == 1:
-        return _Command(cla, ins, p1, p2, b"", body[0] or 256)
-    if body[0] == 0 and len(body) >= 3:
-        if len(body) == 3:
-            return _Command(cla, ins, p1, p2, b"", int.from_bytes(body[1:3], "big") or 65536)
-        lc = int.from_bytes(body[1:3], "big")
-        rest = body[3:]
-        if len(rest) == lc:
-            return _Command(cla, ins, p1, p2, bytes(rest), None)
-        if len(rest) == lc + 2:
-            return _Command(cla, ins, p1, p2, bytes(rest[:lc]), int.from_bytes(rest[lc:], "big") or 65536)
-        return None
-    lc = body[0]
-    rest = body[1:]
-    if len(rest) == lc:
-        return _Command(cla, ins, p1, p2, bytes(rest), None)
-    if len(rest) == lc + 1:
-        return _Command(cla, ins, p1, p2, bytes(rest[:lc]), rest[lc] or 256)
-    return None
-
-
-def _sw(sw: int, data: bytes = b"") -> bytes:
-    return data + sw.to_bytes(2, "big")
 
 
 class CardAddOn(Protocol):

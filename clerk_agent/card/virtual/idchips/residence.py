@@ -20,7 +20,8 @@ from PIL import Image
 from clerk_agent.card.apdu import SW, encode_tlv, iter_tlvs
 from clerk_agent.card.idchips import jp_sm
 from clerk_agent.card.virtual.cardface import face_photo_jp2, text_png
-from clerk_agent.card.virtual.idchips.jp_engine import MF, Apdu, JpDf, JpFile, JpFileCard, JpKey, sw
+from clerk_agent.card.virtual.command import Apdu, sw
+from clerk_agent.card.virtual.idchips.jp_engine import MF, JpDf, JpFile, JpFileCard, JpKey
 from clerk_agent.card.virtual.idchips.jp_people import RESIDENCE_HOLDERS, ResidenceHolder
 from clerk_agent.card.virtual.idchips.jp_pki import JpSigner, Variant, jp_signer
 from service.wire import idchips_jp as jp
