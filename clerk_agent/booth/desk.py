@@ -27,6 +27,8 @@ from clerk_agent.photo.guidance import ADVICE_TEXT, Advice, Box
 from clerk_agent.photo.preview import Detector, PhotoPreview
 from clerk_agent.photo.qr import form_id_in, scan_form_id
 from clerk_agent.photo.scenes import application_form, id_card
+from clerk_agent.wording.problems import problem_text
+from clerk_agent.wording.texts import NOTICES
 from service.wire import booths as wire
 from service.wire.cases import REASONS, Action
 from service.wire.labels import REASON_LABELS
@@ -96,6 +98,15 @@ def scene_detector(camera: SceneCamera) -> Detector:
     return detect
 
 
+def worded(exc: Exception) -> tuple[str, str]:
+    """What the officer at the booth reads for a refused step: the hub's problem or the agent's notice, in words."""
+    if isinstance(exc, HubRefused):
+        return problem_text(exc.problem_code)
+    if isinstance(exc, AgentError):
+        return NOTICES.get(exc.code) or problem_text(exc.code)
+    return ("入力内容を確認してください。", "Check what was entered.")
+
+
 class Desk:
     """The booth UI's state and actions around one BoothDay."""
 
@@ -128,10 +139,7 @@ class Desk:
             )
             return
         except HubRefused as exc:
-            self.notice = (
-                "ログインできません（" + exc.problem_code + "）",
-                "Login refused (" + exc.problem_code + ")",
-            )
+            self.notice = worded(exc)
             return
         self.online, self.notice, self.step = True, None, "day"
 

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from clerk_agent.booth.desk import Desk
+from clerk_agent.booth.desk import Desk, worded
 from clerk_agent.errors import AgentError
 from clerk_agent.ui.server import SESSION_COOKIE, STATIC, Csrf, LocalOnly
 
@@ -49,7 +49,9 @@ def create_booth_ui(desk: Desk) -> Starlette:
             try:
                 await work(await body(request))
             except (LookupError, ValueError, AgentError) as exc:
-                return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=409)
+                # The officer reads what happened in words, never an exception's name (docs/booths.md).
+                desk.notice = worded(exc)
+                return JSONResponse(desk.view(), status_code=409)
             return JSONResponse(desk.view())
 
         return handle

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from clerk_agent.card.transport import Transport
 from clerk_agent.errors import ApduFailed, CardError
+from clerk_agent.link.client import card_admin_runs_path
 from clerk_agent.link.hub import HubLink
 from service.wire.cardadmin import (
     PIN_TARGETS,
@@ -25,7 +26,6 @@ from service.wire.cardadmin import (
     reset_retry_counter,
 )
 
-API = "/api/v1"
 # Called with the running count of relayed commands before each is sent (tests interrupt the relay with it).
 StepHook = Callable[[int], None]
 
@@ -58,10 +58,6 @@ class RelayResult:
     commands: int
 
 
-def _base(case_id: str) -> str:
-    return f"{API}/cases/{case_id}/card-admin/runs"
-
-
 async def relay(
     link: HubLink,
     transport: Transport,
@@ -76,7 +72,7 @@ async def relay(
     body: dict[str, object] = {"operation": operation.value}
     if pin is not None:
         body["pin"] = pin.value
-    turn = RelayTurn.model_validate(await link.request("POST", _base(case_id), body))
+    turn = RelayTurn.model_validate(await link.request("POST", card_admin_runs_path(case_id), body))
     sent = step_offset
     while not turn.done:
         responses = []
@@ -89,7 +85,7 @@ async def relay(
             responses.append(answer.hex())
         turn = RelayTurn.model_validate(
             await link.request(
-                "POST", f"{_base(case_id)}/{turn.run_id}/answers", {"responses": responses}, retry=False
+                "POST", card_admin_runs_path(case_id, turn.run_id), {"responses": responses}, retry=False
             )
         )
     outcome = turn.outcome or ""

@@ -83,6 +83,12 @@ def case_path(case_id: str, segment: str = "") -> str:
     return f"{_CASES}/{case_id}/{segment}" if segment else f"{_CASES}/{case_id}"
 
 
+def card_admin_runs_path(case_id: str, run_id: str | None = None) -> str:
+    """The issuer's card-admin runs of a case (the relay in clerk_agent/flows/cardrelay.py posts to them)."""
+    base = case_path(case_id, "card-admin/runs")
+    return f"{base}/{run_id}/answers" if run_id else base
+
+
 def _job_path(job_id: str, segment: str = "") -> str:
     return f"{_CERTIFICATES}/jobs/{job_id}/{segment}" if segment else f"{_CERTIFICATES}/jobs/{job_id}"
 

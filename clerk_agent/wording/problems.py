@@ -113,6 +113,65 @@ PROBLEMS: Final[dict[str, Text]] = {
         "The picture is too large; take it again.",
     ),
     # Card work after approval (docs/card-procedures.md).
+    # The issuer's channel to the card after approval (docs/card-admin.md).
+    "card_admin_not_allowed": (
+        "この受付ではカードへの書き込みはできません（職員の承認後、電子証明書・暗証番号の手続きで、確認したカードに限ります）。",
+        "This case may not write to the card (only after approval, for e-certificate and PIN procedures, on the "
+        "card that was checked).",
+    ),
+    "card_admin_done": ("このカードの作業はすでに完了しています。", "This card work is already complete."),
+    "card_admin_job_not_found": (
+        "カードの作業が見つかりません。最初からやり直してください。",
+        "The card work was not found. Start it again.",
+    ),
+    "card_admin_stale_run": (
+        "カードの作業が中断されていました。もう一度実行すると続きから再開します。",
+        "The card work had been interrupted. Run it again to continue from where it stopped.",
+    ),
+    # The outreach booth's laptop (docs/booths.md): the officer at the booth reads these.
+    "booth_forwarding_not_accepted": (
+        "お住まいの市区町村は、このブースからの申請の回送を受け付けていません。お住まいの市区町村での手続きをご案内ください。",
+        "The applicant's municipality does not accept applications forwarded from this booth; refer them to "
+        "their own municipality.",
+    ),
+    "booth_not_found": _with_support("ブースの予定が見つかりません。", "The booth's schedule was not found."),
+    "booth_office_not_designated": _with_support(
+        "この郵便局は、このブースの手続きの指定を受けていません。",
+        "This post office is not designated for the booth's procedure.",
+    ),
+    "booth_officer_not_scheduled": (
+        "このアカウントは、このブースの担当職員として予定されていません。",
+        "This account is not scheduled as an officer of this booth.",
+    ),
+    "booth_only": (
+        "この操作は出張申請受付（ブース）の端末からだけ行えます。",
+        "Only a booth laptop can do this.",
+    ),
+    "booth_outside_dates": (
+        "ブースの開設日以外には受け付けられません。",
+        "Cases are accepted only on the booth's days.",
+    ),
+    "booth_session_not_found": (
+        "ブースのセッションが見つかりません。ネットワークのある所で、もう一度ログインしてください。",
+        "The booth session was not found. Log in again where there is a network.",
+    ),
+    "booth_session_revoked": (
+        "このブースのセッションは取り消されました。端末内の受付データは消去されます。",
+        "This booth session was revoked; the cases held on this laptop are wiped.",
+    ),
+    "booth_slot_full": ("この時間枠は満員です。", "This time slot is full."),
+    "booth_sync_in_progress": (
+        "同じ受付を送信中です。しばらくすると自動で送り直します。",
+        "This case is being sent already; it is sent again automatically.",
+    ),
+    "booth_sync_mismatch": _with_support(
+        "送り直した受付の内容が、前に送った内容と一致しません。",
+        "A case sent again does not match what was sent before.",
+    ),
+    "booth_wrong_device": (
+        "この端末は、このブースに登録された端末ではありません。",
+        "This laptop is not the one registered for this booth.",
+    ),
     "card_work_proxy_not_allowed": (
         "郵便局では、ご本人以外（代理人）による電子証明書・暗証番号の手続きはできません。市区町村の窓口をご案内ください。",
         "A post office does e-certificate and PIN procedures only for the holder in person; refer a proxy to the "

@@ -73,6 +73,36 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "市区町村のシステムにつながりません。自動で再接続しています。入力内容は保存されています。",
         "Cannot reach the municipal system. Reconnecting automatically; nothing entered is lost.",
     ),
+    "card_admin_refused": (
+        "市区町村のシステムがカードへの書き込みを受け付けませんでした。カードは変更されていません。",
+        "The municipal system refused the card work; the card is unchanged.",
+    ),
+    "pin_refused_by_card": (
+        "カードが新しい暗証番号を受け付けませんでした。決まりを確認して、もう一度入力してください。",
+        "The card refused the new PIN. Check the rules and enter it again.",
+    ),
+    "licence_pin_incorrect": (
+        "運転免許証の暗証番号が違います。残りの回数を確かめてから、もう一度入力してください。",
+        "The driving licence PIN is wrong. Check the tries left, then enter it again.",
+    ),
+    # The outreach booth's laptop (docs/booths.md).
+    "booth_forwarding_not_accepted": (
+        "お住まいの市区町村は、このブースからの申請の回送を受け付けていません。お住まいの市区町村での手続きをご案内ください。",
+        "The applicant's municipality does not accept applications forwarded from this booth; refer them to "
+        "their own municipality.",
+    ),
+    "booth_not_logged_in": (
+        "ブースにログインしていません。出発前に、職員のアカウントでログインしてください。",
+        "Not logged in to a booth. Log in with your officer account before leaving.",
+    ),
+    "booth_store_locked": (
+        "端末内の受付データを開く鍵がありません。ネットワークのある所で、もう一度ログインしてください。",
+        "The key to this laptop's cases is not here. Log in again where there is a network.",
+    ),
+    "booth_wiped": (
+        "この端末またはブースのセッションは取り消されました。端末内の受付データは消去しました。",
+        "This laptop or its booth session was revoked; the cases held on it were wiped.",
+    ),
     "card_absent": ("カードをカードリーダーに置いてください。", "Place the card on the reader."),
     "card_removed": (
         "カードが取り外されました。もう一度置いてから、暗証番号を入れ直してください。",

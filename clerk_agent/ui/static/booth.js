@@ -17,7 +17,8 @@ async function send(path, body) {
     headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
     body: JSON.stringify(body || {}),
   });
-  if (response.ok) render(await response.json());
+  // A refused step answers 409 with the view and its notice in words.
+  if (response.ok || response.status === 409) render(await response.json());
   else await refresh();
 }
 
