@@ -200,6 +200,15 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "This counter cannot do this (a reset or a certificate write). The card was not changed; refer the "
         "applicant to the municipal office.",
     ),
+    "card_admin_refused": (
+        "発行元との通信でカードへの書き込みが完了しませんでした。カードは元のままか、新しい証明書に入れ替わっています（中途半端にはなりません）。もう一度お試しください。",
+        "The issuer's channel did not complete the card write. The card is either as it was or fully renewed, never "
+        "half; try again.",
+    ),
+    "pin_refused_by_card": (
+        "カードが新しい暗証番号を受け付けませんでした。決まりに合う番号をもう一度入力していただいてください。",
+        "The card did not accept the new PIN; ask the applicant to enter one that follows the rule again.",
+    ),
     "card_work_busy": (
         "カードに書き込み中です。終わるまでカードを動かさずにお待ちください。",
         "Writing to the card. Do not move the card until it finishes.",
