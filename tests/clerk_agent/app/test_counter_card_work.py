@@ -35,7 +35,7 @@ from tests.clerk_agent.app.test_counter_steps import _pin_on_the_applicant_scree
 from tests.service.cardadmin.test_secrets_sweep import _rows
 
 pytestmark = pytest.mark.e2e
-HOLDER = person("yamada_hanako")
+HOLDER = person("yamada_hanako")  # the virtual card's invented holder
 NEW_AUTH_PIN = "9406"  # invented for the test
 NEW_SIGN_PASSWORD = "MADOGUCHI2026"  # invented for the test
 
