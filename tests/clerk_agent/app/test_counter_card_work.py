@@ -115,13 +115,18 @@ async def hub_rows(database_url: str) -> str:
 
 def assert_not_at_the_hub(secret: str, rows: str, hub: Hub, agent: Agent) -> None:
     """The applicant's new PIN: in no row of the hub's database, no hub or agent log line (as a value of its own:
-    a 4-digit one occurs by chance in ids and ciphertext)."""
+    a 4-digit one occurs by chance in ids and ciphertext), and a longer one in no file of the agent's data."""
     logs = "\n".join(log.read_text(errors="replace") for log in hub.log) + "\n".join(agent.log_records)
     for where, text in (("database", rows), ("logs", logs)):
         for form in (f'"{secret}"', f"'{secret}'", f"{secret}\\n", f"={secret}"):
             assert form not in text, f"the new PIN in the hub's {where}"
         if len(secret) > 4:
             assert secret not in text, f"the new PIN in the hub's {where}"
+    if len(secret) > 4:
+        # Nor in the counter's own store (its SQLite outbox and state): the PIN went to the card only.
+        for path in agent.data_dir.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), f"the new PIN in the agent's {path.name}"
 
 
 async def _approved(
