@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from clerk_agent.card.transport import Transport
 from clerk_agent.errors import ApduFailed, CardError
+from clerk_agent.link.client import case_path
 from clerk_agent.link.hub import HubLink
 from service.wire.cardadmin import (
     PIN_TARGETS,
@@ -25,7 +26,6 @@ from service.wire.cardadmin import (
     reset_retry_counter,
 )
 
-API = "/api/v1"
 # Called with the running count of relayed commands before each is sent (tests interrupt the relay with it).
 StepHook = Callable[[int], None]
 
@@ -59,7 +59,7 @@ class RelayResult:
 
 
 def _base(case_id: str) -> str:
-    return f"{API}/cases/{case_id}/card-admin/runs"
+    return case_path(case_id, "card-admin/runs")
 
 
 async def relay(

@@ -279,6 +279,12 @@ NOT_AT_THE_COUNTER: Final = frozenset(
         "receipt_closed",
         "receipt_expired",
         "receipt_not_found",
+        # The issuer's relay: the card work's seam (clerk_agent/flows/cardadmin.py RelayIssuerChannel) turns these
+        # into its own notices (card_admin_unavailable, card_admin_refused) or counts a finished renewal as done.
+        "card_admin_done",
+        "card_admin_job_not_found",
+        "card_admin_not_allowed",
+        "card_admin_stale_run",
     }
 )
 
