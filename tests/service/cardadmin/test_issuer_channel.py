@@ -20,8 +20,10 @@ from clerk_agent.flows.cardslot import SlotListener
 from clerk_agent.link.hub import HubLink
 from service.db import unit_of_work
 from service.tenancy.codes import Procedure
+from service.wire.card_profiles import CardGeneration
 from service.wire.cardwork import EcertPlan, PinMode, PinWhich
 from tests.factories import World
+from tests.plugins.cardkit import make_card
 from tests.service.cardadmin.conftest import plan, quick_approved_case
 
 
@@ -78,6 +80,9 @@ async def test_the_seam_renews_over_the_relay_and_a_retry_after_it_finished_is_d
     assert await admin.renew(case_id, _plan(case_id)) == ["renew_sign", "renew_auth"]
     assert applet.commits == 1
     assert await admin.generation() == "gen2016"
+    # The next-generation card says so: the counter plans its renewal with that profile's terms.
+    next_slot = CardInHand(make_card("yamada_hanako", generation=CardGeneration.GEN2028))
+    assert await LocalCardAdmin(next_slot).generation() == "gen2028"
 
 
 async def test_what_the_channel_cannot_do_is_unavailable_and_the_pin_is_wiped(
