@@ -12,12 +12,14 @@ Every PIN given here is a bytearray and is wiped here, whatever happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from cryptography import x509
 
-from clerk_agent.card.protocol import PinKind, PinStatus
+from clerk_agent.card.protocol import MyNumberCard, PinKind, PinStatus
 from clerk_agent.errors import CardAdminUnavailable, CardError
 from clerk_agent.flows import cardrelay
 from clerk_agent.flows.cardslot import CardSlot
@@ -90,7 +92,7 @@ class RelayIssuerChannel:
     async def renew_certificates(self, case_id: str, plan: EcertPlan) -> list[str]:
         """Key pairs on the card, certificates from the issuer, written, verified at the hub, the old revoked."""
         codes = [f"{p.action.value}_{p.certificate.value}" for p in plan.certificates]
-        with self.slot.session() as card:
+        async with _session(self.slot) as card:
             try:
                 result = await cardrelay.renew_certificates(
                     self.link, card.transport, case_id, on_step=self.on_step
@@ -110,7 +112,7 @@ class RelayIssuerChannel:
             name = RELAY_PINS.get(which)
             if name is None:
                 raise CardAdminUnavailable(f"the issuer's channel does not reach the {which.value} PIN")
-            with self.slot.session() as card:
+            async with _session(self.slot) as card:
                 try:
                     await cardrelay.reset_pin(
                         self.link, card.transport, case_id, name, new_pin, on_step=self.on_step
@@ -119,6 +121,17 @@ class RelayIssuerChannel:
                     raise _refusal(refused) from refused
         finally:
             _wipe(new_pin)
+
+
+@contextlib.asynccontextmanager
+async def _session(slot: CardSlot) -> AsyncIterator[MyNumberCard]:
+    """The slot's card session, connected and closed off the event loop (a PC/SC connect blocks)."""
+    manager = slot.session()
+    card = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield card
+    finally:
+        await asyncio.to_thread(manager.__exit__, None, None, None)
 
 
 def _refusal(refused: HubRefused) -> CardError:
