@@ -12,7 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from clerk_agent.config import AgentSettings
-from clerk_agent.flows.cardadmin import CardAdmin
+from clerk_agent.flows.cardadmin import CardAdmin, LocalCardAdmin, RelayIssuerChannel
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.idchips import ChipSource, pcsc_chip_source, virtual_chip_source
@@ -86,9 +86,14 @@ async def run(
     *,
     ready: asyncio.Event | None = None,
     sock: socket.socket | None = None,
-    card_admin: Callable[[CardSlot], CardAdmin] | None = None,
+    card_admin: Callable[[CardSlot, HubLink], CardAdmin] | None = None,
 ) -> None:
-    """Run the agent until cancelled (or SIGINT/SIGTERM through uvicorn)."""
+    """Run the agent until cancelled (or SIGINT/SIGTERM through uvicorn).
+
+    `card_admin` builds the card work's seam from the slot and the hub link; by default the counter does a PIN
+    change on the card itself and everything else over the issuer's channel relayed through the hub
+    (clerk_agent/flows/cardadmin.py `RelayIssuerChannel`).
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = LocalStore(settings.data_dir / "agent.sqlite3")
     auth = DeviceAuth.from_pem_file(settings.device_id, settings.key_file)
@@ -103,8 +108,12 @@ async def run(
     ) as http:
         link = HubLink(http, backoff_max_s=settings.backoff_max_seconds)
         media = await open_media(settings)  # MediaSettingsError says which device setting is wrong
-        # The card work's seam (docs/card-procedures.md §Seam): the card's own commands unless one is given.
-        admin = card_admin(slot) if card_admin is not None else None
+        # The card work's seam (docs/card-procedures.md §Seam): the card's own commands and the issuer's channel.
+        admin = (
+            card_admin(slot, link)
+            if card_admin is not None
+            else LocalCardAdmin(slot, RelayIssuerChannel(link, slot))
+        )
         flow = CounterFlow(
             link,
             store,

@@ -408,9 +408,11 @@ class MyNumberCard:
                 use_pinpad=False,
                 letters=letters,
             )
-            p2 = 0x80 | kind.key_fid if self.short_ef_ids else 0x80
+            # The key of this card's generation (the next-generation card keeps its PINs elsewhere).
+            aid, key_fid = self.key_of(kind)
+            p2 = 0x80 | key_fid if self.short_ef_ids else 0x80
             if not self.short_ef_ids:
-                self._select_ef(kind.aid, kind.key_fid)
+                self._select_ef(aid, key_fid)
             buffer += bytes((0x00, apdu.INS_CHANGE_REFERENCE_DATA, 0x01, p2, len(new)))
             buffer += new
             sw = self._send(buffer).sw

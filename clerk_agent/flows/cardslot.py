@@ -45,6 +45,11 @@ class VirtualSlot:
         self.name = f"virtual:{person_key}"
         material = load_card_material(pki_dir, person_key, CardGeneration(generation))
         self._card = build_virtual_card(person(person_key), material)
+        if CardGeneration(generation) is CardGeneration.GEN2016:
+            from clerk_agent.card.virtual.admin import factory_install
+
+            # The issuer's management applet, as a factory installs it (the next card's is not simulated yet).
+            factory_install(self._card, pki_dir, person_key)
         self._transport = InProcessTransport(self._card)
         self.present = True
         self.reader_ok = True

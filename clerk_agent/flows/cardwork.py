@@ -156,7 +156,11 @@ class CardWork:
         self.state.step = "reading_card"
         try:
             not_after = await self.admin.not_after()
-            request = EcertPlanRequest.model_validate({**answers, "current_not_after": not_after})
+            # The generation read from the card: the hub plans with that profile's window and validity.
+            profile = await self.admin.generation()
+            request = EcertPlanRequest.model_validate(
+                {**answers, "current_not_after": not_after, "profile": profile}
+            )
         except ValidationError:
             self.state.phase = Phase.choose
             self.desk.notice = "card_work_choice_required"

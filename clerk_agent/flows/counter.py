@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from clerk_agent.flows.call import CallStatus, run_call
 from clerk_agent.flows.capture import CaptureSteps
-from clerk_agent.flows.cardadmin import CardAdmin, LocalCardAdmin
+from clerk_agent.flows.cardadmin import CardAdmin, LocalCardAdmin, RelayIssuerChannel
 from clerk_agent.flows.cardslot import CardSlot
 from clerk_agent.flows.cardsteps import CardSteps
 from clerk_agent.flows.cardwork import CardWork
@@ -80,8 +80,9 @@ class CounterFlow(Desk):
         self.poll_s = poll_s
         self.call_enabled = call_enabled
         self.card = CardSteps(self, slot)
-        # The card work after approval; the issuer's channel plugs in through the CardAdmin (cardadmin.py).
-        self.work = CardWork(self, card_admin or LocalCardAdmin(slot))
+        # The card work after approval: the card's own commands, and the issuer's channel relayed through the hub
+        # for resets and certificates (cardadmin.py, docs/card-procedures.md §Seam).
+        self.work = CardWork(self, card_admin or LocalCardAdmin(slot, RelayIssuerChannel(link, slot)))
         # The camera and microphone the steps and the calls share (synthetic unless the settings name devices).
         self.media = media or synthetic_media()
         self.capture = CaptureSteps(self, self.media.camera, face_detector)

@@ -113,21 +113,6 @@ PROBLEMS: Final[dict[str, Text]] = {
         "The picture is too large; take it again.",
     ),
     # Card work after approval (docs/card-procedures.md).
-    # The issuer's channel to the card after approval (docs/card-admin.md).
-    "card_admin_not_allowed": (
-        "この受付ではカードへの書き込みはできません（職員の承認後、電子証明書・暗証番号の手続きで、確認したカードに限ります）。",
-        "This case may not write to the card (only after approval, for e-certificate and PIN procedures, on the "
-        "card that was checked).",
-    ),
-    "card_admin_done": ("このカードの作業はすでに完了しています。", "This card work is already complete."),
-    "card_admin_job_not_found": (
-        "カードの作業が見つかりません。最初からやり直してください。",
-        "The card work was not found. Start it again.",
-    ),
-    "card_admin_stale_run": (
-        "カードの作業が中断されていました。もう一度実行すると続きから再開します。",
-        "The card work had been interrupted. Run it again to continue from where it stopped.",
-    ),
     # The outreach booth's laptop (docs/booths.md): the officer at the booth reads these.
     "booth_forwarding_not_accepted": (
         "お住まいの市区町村は、このブースからの申請の回送を受け付けていません。お住まいの市区町村での手続きをご案内ください。",
@@ -338,6 +323,12 @@ NOT_AT_THE_COUNTER: Final = frozenset(
         "receipt_closed",
         "receipt_expired",
         "receipt_not_found",
+        # The issuer's relay: the card work's seam (clerk_agent/flows/cardadmin.py RelayIssuerChannel) turns these
+        # into its own notices (card_admin_unavailable, card_admin_refused) or counts a finished renewal as done.
+        "card_admin_done",
+        "card_admin_job_not_found",
+        "card_admin_not_allowed",
+        "card_admin_stale_run",
     }
 )
 

@@ -73,14 +73,6 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "市区町村のシステムにつながりません。自動で再接続しています。入力内容は保存されています。",
         "Cannot reach the municipal system. Reconnecting automatically; nothing entered is lost.",
     ),
-    "card_admin_refused": (
-        "市区町村のシステムがカードへの書き込みを受け付けませんでした。カードは変更されていません。",
-        "The municipal system refused the card work; the card is unchanged.",
-    ),
-    "pin_refused_by_card": (
-        "カードが新しい暗証番号を受け付けませんでした。決まりを確認して、もう一度入力してください。",
-        "The card refused the new PIN. Check the rules and enter it again.",
-    ),
     "licence_pin_incorrect": (
         "運転免許証の暗証番号が違います。残りの回数を確かめてから、もう一度入力してください。",
         "The driving licence PIN is wrong. Check the tries left, then enter it again.",
@@ -229,6 +221,15 @@ _COUNTER_NOTICES: Final[dict[str, Text]] = {
         "この端末では、この処理（初期化・電子証明書の書き込み）を行えません。カードは変更されていません。市区町村の窓口をご案内ください。",
         "This counter cannot do this (a reset or a certificate write). The card was not changed; refer the "
         "applicant to the municipal office.",
+    ),
+    "card_admin_refused": (
+        "発行元との通信でカードへの書き込みが完了しませんでした。カードは元のままか、新しい証明書に入れ替わっています（中途半端にはなりません）。もう一度お試しください。",
+        "The issuer's channel did not complete the card write. The card is either as it was or fully renewed, never "
+        "half; try again.",
+    ),
+    "pin_refused_by_card": (
+        "カードが新しい暗証番号を受け付けませんでした。決まりに合う番号をもう一度入力していただいてください。",
+        "The card did not accept the new PIN; ask the applicant to enter one that follows the rule again.",
     ),
     "card_work_busy": (
         "カードに書き込み中です。終わるまでカードを動かさずにお待ちください。",

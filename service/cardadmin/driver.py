@@ -85,11 +85,13 @@ class Driver:
         pin_changes: int | None,
         bound_certificate: str | None = None,
         renewed_certificates: list[str] | None = None,
+        slots: list[Slot] | None = None,
     ) -> Driver:
         """A fresh run; `committed_digests` are the certificates a previous run committed (or sent COMMIT for).
 
         `bound_certificate` is the SHA-256 of the authentication certificate the case's possession proof was made
         with; the run refuses any other card (`renewed_certificates`: what this case's renewal put on it).
+        `slots` are the certificates a renewal replaces (the case's plan; both when not given).
         """
         return cls(
             {
@@ -100,6 +102,7 @@ class Driver:
                 "bound": bound_certificate,
                 "renewed": renewed_certificates or [],
                 "phase": "open",
+                "planned": [slot.value for slot in (slots or SLOTS)],
             },
             issuer,
         )
@@ -234,7 +237,11 @@ class Driver:
         progress.status_read = True
         certificates: dict[str, dict[str, str]] = status["certificates"]
         operation = Operation(self.state["operation"])
-        digests = sorted(entry["sha256"] for entry in certificates.values())
+        # The renewal touches only the planned slots: the others are neither compared, revoked nor replaced.
+        planned = [Slot(name) for name in self.state.get("planned") or [slot.value for slot in SLOTS]]
+        numbers = {str(ca.SLOT_NUMBER[slot]) for slot in planned}
+        touched = {number: entry for number, entry in certificates.items() if number in numbers}
+        digests = sorted(entry["sha256"] for entry in touched.values())
         committed = sorted(self.state["committed"])
         bound = self.state.get("bound")
         auth = certificates.get(str(ca.SLOT_NUMBER[Slot.auth]), {}).get("sha256")
@@ -247,8 +254,8 @@ class Driver:
                 self.state["phase"] = "done"
                 return []
             progress.card_state = CardState.old
-            progress.old_serials = [int(entry["serial"], 16) for entry in certificates.values()]
-            self.state["slots"] = [slot.value for slot in SLOTS]
+            progress.old_serials = [int(entry["serial"], 16) for entry in touched.values()]
+            self.state["slots"] = [slot.value for slot in planned]
             self.state["made"] = {}
             return self._generate_next()
         pin = PinName(self.state["pin"])

@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +25,11 @@ from service.kit import clock
 from service.wire import scp03
 from service.wire.cardadmin import Slot
 
-MASTER_KEY_FILE = "private/card-admin-master.key"
+# The simulator's key scheme lives beside the channel (service/wire/scp03.py): the virtual card's factory uses it too.
+from service.wire.scp03 import MASTER_KEY_FILE as MASTER_KEY_FILE
+from service.wire.scp03 import diversify as diversify
+from service.wire.scp03 import load_master_key as load_master_key
+
 # JPKI certificates run to the fifth birthday after issue; five years is close enough for the simulator.
 VALIDITY = dt.timedelta(days=5 * 365)
 
@@ -58,35 +60,6 @@ class JpkiIssuer(Protocol):
     def revoked(self, serial: int) -> bool:
         """Whether the issuer revoked `serial`."""
         ...
-
-
-def diversify(master: bytes, diversification: bytes) -> scp03.StaticKeys:
-    """A card's static keys from the issuer's master key: AES-CMAC(master, diversification data ‖ key number).
-
-    The scheme is the simulator's own (issuers keep theirs private); any keyed one-way function of the card's
-    10-byte diversification data serves, as long as only the issuer can compute it.
-    """
-    return scp03.StaticKeys(
-        *(scp03.cmac(master, diversification + bytes((number,)) + bytes(5)) for number in (1, 2, 3))
-    )
-
-
-def load_master_key(pki_dir: Path) -> bytes:
-    """The simulator's master key, made on first use (exclusively: two processes agree on one key)."""
-    path = pki_dir / MASTER_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(os.urandom(16))
-        try:
-            os.link(partial, path)  # fails if another process made it first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            partial.unlink()
-    return path.read_bytes()
 
 
 def _key(path: Path) -> rsa.RSAPrivateKey:

@@ -75,6 +75,24 @@ class CardAdminRuntime:
         return self.revocation
 
 
+def planned_slots(case: Case, body: RelayStart) -> list[Slot]:
+    """What the case's card-work plan allows this run to do (docs/card-admin.md §Plan); refuses anything else.
+
+    The counter asks the hub for a plan first (service/cardwork: `precheck.card_work.planned`, codes such as
+    `renew_auth` or `reset_sign`); the issuer's channel only does planned work: the planned certificates, the
+    planned PIN. The slots to renew are returned (empty for a PIN run).
+    """
+    planned = set(((case.precheck or {}).get("card_work") or {}).get("planned") or [])
+    if body.operation is Operation.renew_certificates:
+        slots = [slot for slot in Slot if {f"issue_{slot.value}", f"renew_{slot.value}"} & planned]
+        if not slots:
+            raise CardAdminNotAllowed("no certificate was planned for this case")
+        return slots
+    if body.pin is None or f"reset_{body.pin.value}" not in planned:
+        raise CardAdminNotAllowed("no reset of this PIN was planned for this case")
+    return []
+
+
 def _device(principal: Principal, case: Case) -> None:
     if principal.kind is not PrincipalKind.device or principal.post_office_id != case.post_office_id:
         raise NotACounterDevice()
@@ -193,6 +211,7 @@ async def start(
         raise CardAdminNotAllowed()
     if body.operation is not Operation.renew_certificates and body.pin is None:
         raise CardAdminNotAllowed("a PIN operation names the PIN")
+    slots = planned_slots(case, body)
     now = clock.now()
     job = await _job(session, case.id)
     if job is None:
@@ -242,6 +261,7 @@ async def start(
         pin_changes=job.pin_changes,
         bound_certificate=binding.certificate_sha256 if binding is not None else None,
         renewed_certificates=list(job.new_digests) if job.card_state == CardState.new.value else [],
+        slots=slots,
     )
     commands = driver.start()
     _seal(runtime, job, driver)

@@ -16,6 +16,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.wire.card_profiles import CURRENT, PROFILES
 from service.wire.pin_seal import FOUR_DIGITS, SIGN_PASSWORD
 
 
@@ -70,11 +71,17 @@ class CertificateTerms:
     validity_years: int
 
 
-# The one place the renewal window lives; a card-profile module may supply it instead at merge.
-CURRENT_CARD_TERMS: Final = CertificateTerms(
-    profile="current", renewal_opens_months_before=3, validity_years=5
-)
-CARD_TERMS: Final = {CURRENT_CARD_TERMS.profile: CURRENT_CARD_TERMS}
+# The window and validity of each card generation, from its profile (service/wire/card_profiles.py, the one place
+# they live); keyed by the generation the agent read (EcertPlanRequest.profile).
+CARD_TERMS: Final = {
+    generation.value: CertificateTerms(
+        profile=generation.value,
+        renewal_opens_months_before=card.renewal_window_months,
+        validity_years=card.certificate_validity_years,
+    )
+    for generation, card in PROFILES.items()
+}
+CURRENT_CARD_TERMS: Final = CARD_TERMS[CURRENT.generation.value]
 # 署名用 is refused below this age (docs/domain.md §A2.18).
 SIGN_MIN_AGE: Final = 15
 
@@ -153,7 +160,10 @@ class EcertPlanRequest(BaseModel):
         default=None,
         description="Expiry of the certificates on the card (read from the 利用者証明用); null if none",
     )
-    profile: str = Field(default=CURRENT_CARD_TERMS.profile, description="The card generation read")
+    profile: str = Field(
+        default=CURRENT_CARD_TERMS.profile,
+        description="The card generation read (gen2016 the current card, gen2028 the next one)",
+    )
 
 
 class CertificatePlan(BaseModel):

@@ -11,8 +11,11 @@ a random card challenge (i = 60), AES-128 keys.
 from __future__ import annotations
 
 import hmac
+import os
+import secrets
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives import cmac as _cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -319,3 +322,36 @@ class InitializeUpdateAnswer:
         if len(raw) != 29 or raw[11] != SCP_ID:
             raise SecureChannelError("not an SCP03 INITIALIZE UPDATE answer")
         return cls(raw[:10], raw[10], raw[13:21], raw[21:29])
+
+
+# --- the simulator's card keys ---------------------------------------------------------------------------------
+# The issuer simulator and the virtual card's factory (clerk_agent/card/virtual/admin.py) share one master key in
+# the `hub dev-pki` directory; a real issuer keeps its scheme and keys to itself.
+MASTER_KEY_FILE = "private/card-admin-master.key"
+
+
+def diversify(master: bytes, diversification: bytes) -> StaticKeys:
+    """A card's static keys from the issuer's master key: AES-CMAC(master, diversification data ‖ key number).
+
+    The scheme is the simulator's own (issuers keep theirs private); any keyed one-way function of the card's
+    10-byte diversification data serves, as long as only the issuer can compute it.
+    """
+    return StaticKeys(*(cmac(master, diversification + bytes((number,)) + bytes(5)) for number in (1, 2, 3)))
+
+
+def load_master_key(pki_dir: Path) -> bytes:
+    """The simulator's master key, made on first use (exclusively: two processes agree on one key)."""
+    path = pki_dir / MASTER_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(16))
+        try:
+            os.link(partial, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    return path.read_bytes()

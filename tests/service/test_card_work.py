@@ -96,6 +96,11 @@ async def test_a_renewal_inside_the_window_renews_both_and_records_only_codes(
             {"current_not_after": "2026-12-03"},
             [("sign", "renew", "within_window"), ("auth", "renew", "within_window")],
         ),
+        # The next-generation card's profile opens renewal a year ahead (service/wire/card_profiles.py).
+        (
+            {"current_not_after": "2027-03-04", "profile": "gen2028"},
+            [("sign", "renew", "within_window"), ("auth", "renew", "within_window")],
+        ),
     ],
 )
 async def test_issue_or_renewal_follows_the_dates_and_the_basic_four(

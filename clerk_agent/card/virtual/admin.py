@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -321,3 +322,14 @@ def install(card: VirtualMyNumberCard, keys: scp03.StaticKeys, diversification: 
     applet = CardAdminApplet(keys, diversification)
     card.admin = applet
     return applet
+
+
+def factory_install(card: VirtualMyNumberCard, pki_dir: Path, serial: str) -> CardAdminApplet:
+    """The applet as the simulated card factory puts it: keys diversified from the `hub dev-pki` master key.
+
+    `serial` names the card (its 10-byte diversification data is derived from it); the issuer simulator at the hub
+    finds the same keys from the diversification data the card answers with (docs/card-admin.md §Keys).
+    """
+    diversification = hashlib.sha256(f"card:{serial}".encode()).digest()[:10]
+    keys = scp03.diversify(scp03.load_master_key(pki_dir), diversification)
+    return install(card, keys, diversification)

@@ -22,6 +22,7 @@ from clerk_agent.app import bind_local, run
 from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardadmin import CardAdmin
 from clerk_agent.flows.cardslot import CardSlot
+from clerk_agent.link.hub import HubLink
 from tests._procs import free_port
 
 HUB = str(Path(sys.executable).parent / "hub")
@@ -136,7 +137,7 @@ async def agent_running(
     pki: Path,
     *,
     card_source: str = "virtual",
-    card_admin: Callable[[CardSlot], CardAdmin] | None = None,
+    card_admin: Callable[[CardSlot, HubLink], CardAdmin] | None = None,
 ) -> AsyncIterator[Agent]:
     """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured."""
     import logging

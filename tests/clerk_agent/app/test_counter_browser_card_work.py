@@ -1,8 +1,9 @@
 """Headless Chromium walks the card work after approval (docs/card-procedures.md) as the clerk and the applicant see it.
 
 A PIN change on the virtual card, typed on the applicant's own screen; a renewal that finds the signing password
-locked and resets it in the same visit (a recording issuer behind the CardAdmin seam); a proxy refused with its
-reason. Each step asserts what a person sees: no error after a step that worked, no raw code or stray English in
+locked and resets it in the same visit, both for real over the issuer's channel relayed through the hub (new
+certificates on the card verified by the hub, the old ones revoked at the simulator, the applicant's new password
+opening the card); a proxy refused with its reason. Each step asserts what a person sees: no error after a step that worked, no raw code or stray English in
 Japanese mode, the buttons to press inside the window. Screenshots: var/artifacts/card-procedures/<walk>/.
 """
 
@@ -16,12 +17,17 @@ import httpx
 import pytest
 
 from clerk_agent.card.protocol import PinKind
-from clerk_agent.flows.cardslot import VirtualSlot
 from tests._seen import assert_in_viewport, visible_errors
 from tests.clerk_agent.app.conftest import Agent, Hub, Officer, agent_running
 from tests.clerk_agent.app.test_counter_browser import HOLDER, browser  # noqa: F401
 from tests.clerk_agent.app.test_counter_browser_procedures import WAIT, Walk, _begin, _pin, _to_officer
-from tests.clerk_agent.app.test_counter_card_work import ISSUERS, _admin
+from tests.clerk_agent.app.test_counter_card_work import (
+    SLOTS,
+    _admin,
+    assert_renewed,
+    certificates,
+    virtual_card,
+)
 
 try:
     from playwright.async_api import Browser, Page
@@ -45,8 +51,8 @@ class CardWalk(Walk):
 
 @pytest.fixture
 async def renewing_agent(hub: Hub, tmp_path: Path, agent_pki: Path) -> AsyncIterator[Agent]:
-    """The agent with a recording issuer behind the CardAdmin seam (test_counter_card_work.py)."""
-    ISSUERS.clear()
+    """The agent whose card is inside the renewal window, the issuer's channel behind the seam (test_counter_card_work.py)."""
+    SLOTS.clear()
     async with agent_running(hub, tmp_path / "agent", agent_pki, card_admin=_admin) as running:
         yield running
 
@@ -149,16 +155,17 @@ async def test_a_renewal_finds_the_signing_password_locked_and_resets_it_in_the_
     browser: Browser,  # noqa: F811
     hub: Hub,
     renewing_agent: Agent,
+    agent_pki: Path,
 ) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     walk = CardWalk("renewal-with-reset", await context.new_page(), await context.new_page())
     clerk, applicant = walk.clerk, walk.applicant
     async with httpx.AsyncClient() as officer_http:
         officer = await Officer.login(hub, officer_http)
-        await _approved(walk, renewing_agent, officer, "ecert_issue_renew")
-        slot = ISSUERS[-1].slot
-        assert isinstance(slot, VirtualSlot)
-        slot._card.key(PinKind.JPKI_SIGN.aid, PinKind.JPKI_SIGN.key_fid).tries_left = 0
+        case_id = await _approved(walk, renewing_agent, officer, "ecert_issue_renew")
+        card = virtual_card(SLOTS[-1])
+        before = certificates(card)
+        card.key(PinKind.JPKI_SIGN.aid, PinKind.JPKI_SIGN.key_fid).tries_left = 0
         for cert in ("sign", "auth"):
             await clerk.check(f"#cw-cert-{cert}")
         await clerk.check("#cw-requester-holder")
@@ -180,6 +187,9 @@ async def test_a_renewal_finds_the_signing_password_locked_and_resets_it_in_the_
         await applicant.click("#pin-choice-send")
         await _finish(walk, ["reset_sign", "renew_sign", "renew_auth"])
         assert not await visible_errors(clerk)
+        await assert_renewed(officer, case_id, agent_pki, card, before)
+        sign = card.key(PinKind.JPKI_SIGN.aid, PinKind.JPKI_SIGN.key_fid)
+        assert (sign.secret, sign.tries_left) == (NEW_SIGN_PASSWORD.encode(), sign.max_tries)
     await context.close()
     for html in walk.html:
         assert NEW_SIGN_PASSWORD not in html

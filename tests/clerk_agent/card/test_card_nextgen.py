@@ -139,3 +139,15 @@ def test_the_emulator_reports_a_next_generation_my_number_access(local_violation
     assert "EF 0005" in local_violations[1]
     # The number is really there: "never read" is a property of the agent, not of an empty card.
     assert probe.file(NEXT.card_face_aid, 0x0001).data[3:15] == HANAKO.my_number.encode()
+
+
+def test_a_pin_change_goes_to_the_next_generation_cards_own_key(next_card: VirtualMyNumberCard) -> None:
+    """CHANGE REFERENCE DATA follows the detected profile's key (MyNumberCard.key_of), not the current card's ids
+    (a reader without short EF ids selects the key's application and file by name first)."""
+    card = MyNumberCard(InProcessTransport(next_card), short_ef_ids=False)
+    card.detect()
+    card.change_pin(PinKind.JPKI_AUTH, bytearray(HANAKO.auth_pin.encode()), bytearray(b"9406"))
+    next_card.reset()
+    again = MyNumberCard(InProcessTransport(next_card))
+    again.detect()
+    again.verify_auth_pin(bytearray(b"9406"))

@@ -17,6 +17,7 @@ from clerk_agent.link.hub import HubLink
 from service.accounts.roles import Role
 from service.cardadmin.issuer import diversify, load_master_key
 from service.cases.lifecycle import Action
+from service.cases.models import Case
 from service.db import unit_of_work
 from service.kit import clock
 from service.tenancy.codes import Procedure
@@ -34,10 +35,25 @@ def factory_card(pki: Path, who: str = "yamada_hanako") -> tuple[VirtualMyNumber
     return card, applet
 
 
+# What the counter's card-work plan allows (service/cardwork; the card-admin runs only planned work).
+PLANNED = ["renew_auth", "renew_sign", "reset_auth", "reset_kenhojo", "reset_sign"]
+
+
 async def approved_case(driver: CaseDriver, procedure: str = "ecert_issue_renew") -> str:
-    """A case of tenant A that the officer approved after the identity review."""
+    """A case of tenant A that the officer approved after the identity review, its card work planned by the hub."""
     case = await driver.to_review(procedure)
     await driver.officer(case["id"], "approve", attested=True)
+    device = driver.world.device_a
+    base = f"/api/v1/cases/{case['id']}/card-work"
+    if procedure == "ecert_issue_renew":
+        soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).date().isoformat()
+        body = {"certificates": ["sign", "auth"], "requester": "holder", "under_15": False}
+        body |= {"adult_ward": False, "basic4_changed": False, "current_not_after": soon}
+        assert (await device.post(f"{base}/ecert-plan", json=body)).status_code == 200
+    if procedure in ("ecert_issue_renew", "pin_reset"):
+        for pin in ("auth", "sign", "kenhojo"):
+            body = {"pin": pin, "mode": "reset", "requester": "holder"}
+            assert (await device.post(f"{base}/pin-plan", json=body)).status_code == 200
     return str(case["id"])
 
 
@@ -53,7 +69,7 @@ def link(world: World) -> HubLink:
     return HubLink(world.device_a, backoff_initial_s=0.01, backoff_max_s=0.01)
 
 
-__all__ = ["HANAKO", "Role", "approved_case", "factory_card", "quick_approved_case"]
+__all__ = ["HANAKO", "PLANNED", "Role", "approved_case", "factory_card", "plan", "quick_approved_case"]
 
 
 async def quick_approved_case(
@@ -77,10 +93,21 @@ async def quick_approved_case(
         )
     ]
     async with unit_of_work(sessionmaker) as session:
-        return await synthetic_case(
+        case_id = await synthetic_case(
             session,
             tenant=tenant,
             procedure=procedure,
             opened_at=clock.now() - dt.timedelta(hours=1),
             steps=steps,
         )
+        await plan(session, case_id, PLANNED)
+        return case_id
+
+
+async def plan(session: AsyncSession, case_id: str, codes: list[str]) -> None:
+    """The case's card-work plan as service/cardwork records it (`precheck.card_work.planned`)."""
+    case = await session.get(Case, case_id)
+    assert case is not None
+    work = {**((case.precheck or {}).get("card_work") or {}), "planned": sorted(codes)}
+    case.precheck = {**(case.precheck or {}), "card_work": work}
+    await session.flush()

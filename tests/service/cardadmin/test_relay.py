@@ -38,7 +38,7 @@ from service.db import unit_of_work
 from service.evidence.models import CaseCardBinding
 from service.wire.cardadmin import CardState, PinName
 from tests.factories import World
-from tests.service.cardadmin.conftest import HANAKO, approved_case, factory_card, quick_approved_case
+from tests.service.cardadmin.conftest import HANAKO, approved_case, factory_card, plan, quick_approved_case
 from tests.service.conftest import CaseDriver
 
 pytestmark = pytest.mark.slow
@@ -447,3 +447,34 @@ async def test_issuer_unreachable_leaves_the_card_as_it_was_then_the_revocation_
     assert result.outcome == "renewed"
     assert issuer.revoked(_serial(before))
     assert applet.commits == 1
+
+
+async def test_only_what_the_card_work_plan_planned(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
+    link: HubLink,
+    card_and_applet: tuple[VirtualMyNumberCard, CardAdminApplet],
+) -> None:
+    """The issuer's channel does the case's planned work only (docs/card-admin.md §Plan): no plan, no run; a plan
+    for the 利用者証明用 alone renews that one and leaves the 署名用 as it was."""
+    card, _ = card_and_applet
+    case_id = await quick_approved_case(sessionmaker, world.a)
+    async with unit_of_work(sessionmaker) as session:
+        await plan(session, case_id, [])
+    with pytest.raises(HubRefused) as unplanned:
+        await renew_certificates(link, InProcessTransport(card), case_id)
+    assert unplanned.value.problem_code == "card_admin_not_allowed"
+    with pytest.raises(HubRefused):
+        await reset_pin(link, InProcessTransport(card), case_id, PinName.auth, bytearray(b"4821"))
+    async with unit_of_work(sessionmaker) as session:
+        await plan(session, case_id, ["renew_auth", "reset_sign"])
+    with pytest.raises(HubRefused):
+        await reset_pin(link, InProcessTransport(card), case_id, PinName.auth, bytearray(b"4821"))
+    sign_before, auth_before = _cert(card, 0x0001), _cert(card)
+    result = await renew_certificates(link, InProcessTransport(card), case_id)
+    assert result.card_state is CardState.new
+    assert _cert(card) != auth_before
+    assert _cert(card, 0x0001) == sign_before
+    async with unit_of_work(sessionmaker) as session:
+        job = (await session.execute(select(CardAdminJob))).scalar_one()
+        assert (job.issued, job.revoked) == (1, 1)
