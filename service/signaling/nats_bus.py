@@ -105,8 +105,22 @@ class NatsBus(MemoryBus):
 
             self._subjects[room] = await self._nc.subscribe(subject_of(room), cb=on_message)
             # Like LISTEN's round trip: the server has the subscription before the room announces itself.
-            await self._nc.flush()
+            await self._flush_subscriptions(self._nc)
         return subscription
+
+    @staticmethod
+    async def _flush_subscriptions(nc: Client) -> None:
+        """Return once the server has every SUB this connection sent so far.
+
+        One `flush()` is not enough with nats-py (2.16): `subscribe()` leaves its SUB in the client's pending
+        buffer for the flusher task, but `flush()` writes its PING to the socket at once, ahead of it. The PONG
+        can then come back before the server has read the SUB, and a frame another replica publishes in that
+        moment finds no subscriber and is dropped (core NATS keeps nothing). While the first round trip waits,
+        the flusher writes the SUB (it was woken before the PING was written); the second PING goes out behind
+        it, and the server answers one connection's commands in order.
+        """
+        await nc.flush()
+        await nc.flush()
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """Drop the subscription; unsubscribe the subject when it was the room's last one here."""

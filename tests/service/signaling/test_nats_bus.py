@@ -89,6 +89,41 @@ async def test_nats_bus_stops_delivering_after_the_last_unsubscribe(
     assert there.pending() == 0
 
 
+async def test_nats_bus_subscribe_returns_once_the_server_has_the_sub(
+    two_nodes: tuple[NatsBus, NatsBus], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PING leaves behind the SUB: its PONG means the server holds the subscription, not just the client.
+
+    nats-py's flush() writes its PING to the socket at once while subscribe() leaves the SUB to the flusher task,
+    so a single flush could return before the server had read the SUB and a frame from another replica in that
+    moment was dropped (the restart test lost its first frame about once in eight runs). The race is too narrow
+    to lose a frame on demand, so this reads the order of the commands on the wire instead.
+    """
+    _, two = two_nodes
+    nc = two._nc
+    assert nc is not None
+    transport = nc._transport
+    assert transport is not None
+    wire: list[bytes] = []
+    write, writelines = transport.write, transport.writelines
+
+    def record(payload: bytes) -> None:
+        wire.extend(payload.splitlines())
+        write(payload)
+
+    def record_lines(payload: list[bytes]) -> None:
+        for piece in payload:
+            wire.extend(piece.splitlines())
+        writelines(payload)
+
+    monkeypatch.setattr(transport, "write", record)
+    monkeypatch.setattr(transport, "writelines", record_lines)
+    await two.subscribe("case_subflush00000000000000")
+    subject = subject_of("case_subflush00000000000000").encode()
+    sub = next(i for i, line in enumerate(wire) if line.startswith(b"SUB " + subject + b" "))
+    assert b"PING" in wire[sub + 1 :], wire
+
+
 async def test_nats_bus_reconnects_after_a_server_restart(nats_server: NatsServer) -> None:
     one = await _started(nats_server.url)
     two = await _started(nats_server.url)
