@@ -7,7 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -61,10 +61,13 @@ async def pg_database() -> AsyncIterator[str]:
 class HubProcess:
     """One `hub serve` subprocess, stopped by its PID."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-        self.proc = proc
-        self.url = url
-        self.log = log
+    def __init__(self, start: Callable[[], tuple[subprocess.Popen[bytes], str, Path]]) -> None:
+        self._start = start
+        self.proc, self.url, self.log = start()
+
+    def respawn(self) -> None:
+        """Start again on a fresh port: another process took the free port between its pick and the bind."""
+        self.proc, self.url, self.log = self._start()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit in 10 s."""
@@ -74,34 +77,42 @@ class HubProcess:
 def _spawn(
     index: int, database_url: str, secret: str, tmp_path: Path, bus: dict[str, str] | None = None
 ) -> HubProcess:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "HUB_ENVIRONMENT": "test",
-        "HUB_DATABASE_URL": database_url,
-        "HUB_HOST": "127.0.0.1",
-        "HUB_PORT": str(port),
-        "HUB_PUBLIC_ORIGIN": origin,
-        "HUB_SECRET_KEY": secret,  # shared: a ticket or resume token of one replica is valid on the other
-        "HUB_DATA_DIR": str(tmp_path / f"hub{index}"),
-        "HUB_SIGNALING_BUS": "postgres",
-        **(bus or {}),
-    }
-    log = tmp_path / f"hub{index}.log"
-    hub = Path(sys.executable).with_name("hub")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(hub), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    return HubProcess(proc, origin, log)
+    def start() -> tuple[subprocess.Popen[bytes], str, Path]:
+        port = free_port()
+        origin = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "HUB_ENVIRONMENT": "test",
+            "HUB_DATABASE_URL": database_url,
+            "HUB_HOST": "127.0.0.1",
+            "HUB_PORT": str(port),
+            "HUB_PUBLIC_ORIGIN": origin,
+            "HUB_SECRET_KEY": secret,  # shared: a ticket or resume token of one replica is valid on the other
+            "HUB_DATA_DIR": str(tmp_path / f"hub{index}"),
+            "HUB_SIGNALING_BUS": "postgres",
+            **(bus or {}),
+        }
+        log = tmp_path / f"hub{index}.log"
+        hub = Path(sys.executable).with_name("hub")
+        with log.open("wb") as out:
+            proc = subprocess.Popen([str(hub), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return proc, origin, log
+
+    return HubProcess(start)
 
 
 async def _wait_healthy(hub: HubProcess) -> None:
-    async with httpx.AsyncClient(base_url=hub.url) as client, asyncio.timeout(30):
+    respawned = 0
+    async with httpx.AsyncClient() as client, asyncio.timeout(30):
         while True:
             if hub.proc.poll() is not None:
+                if "address already in use" in hub.log.read_text() and respawned < 3:
+                    respawned += 1
+                    hub.respawn()
+                    continue
                 pytest.fail(f"hub exited {hub.proc.returncode}: {hub.log.read_text()[-2000:]}")
             try:
-                if (await client.get("/healthz")).status_code == 200:
+                if (await client.get(f"{hub.url}/healthz")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
