@@ -82,6 +82,22 @@ def rsa_public_key_field(key: rsa.RSAPublicKey) -> bytes:
     return encode_tlv(0x90, exponent) + encode_tlv(0x91, numbers.n.to_bytes(size, "big"))
 
 
+def card_face_file(fields: list[bytes]) -> bytes:
+    """The card-face file around its TLV fields: the FF20 wrapper and the DF21 table of each field's offset.
+
+    Offsets count from the start of the file, so they are computed against the final header size.
+    """
+    table_size = len(encode_tlv(0xDF21, bytes(2 * len(fields))))
+    body_size = table_size + sum(len(f) for f in fields)
+    header_size = len(encode_tlv(0xFF20, bytes(body_size))) - body_size
+    offsets = bytearray()
+    position = header_size + table_size
+    for field in fields:
+        offsets += position.to_bytes(2, "big")
+        position += len(field)
+    return encode_tlv(0xFF20, encode_tlv(0xDF21, bytes(offsets)) + b"".join(fields))
+
+
 def build_card_face(
     person: VirtualPerson,
     *,
@@ -102,13 +118,4 @@ def build_card_face(
     fields.append(encode_tlv(0xDF28, pkcs1v15_sign_raw(issuer_key, digest_info)))
     fields.append(encode_tlv(0xDF29, person.expiry.strftime("%Y%m%d").encode()))
     fields.append(encode_tlv(0xDF2A, text_png(person.security_code, width=48, height=16)))
-    # Offsets count from the start of the file, so compute them against the final header size.
-    table_size = len(encode_tlv(0xDF21, bytes(2 * len(fields))))
-    body_size = table_size + sum(len(f) for f in fields)
-    header_size = len(encode_tlv(0xFF20, bytes(body_size))) - body_size
-    offsets = bytearray()
-    position = header_size + table_size
-    for field in fields:
-        offsets += position.to_bytes(2, "big")
-        position += len(field)
-    return encode_tlv(0xFF20, encode_tlv(0xDF21, bytes(offsets)) + b"".join(fields))
+    return card_face_file(fields)

@@ -30,7 +30,7 @@ from clerk_agent.card.virtual.card import (
     PrivateKey,
     VirtualMyNumberCard,
 )
-from clerk_agent.card.virtual.cardface import face_photo_jp2, text_png
+from clerk_agent.card.virtual.cardface import card_face_file, face_photo_jp2, text_png
 from clerk_agent.card.virtual.people import VirtualPerson
 from clerk_agent.card.virtual.signing import P384_COORDINATE, CardKey
 from service.wire.card_profiles import NEXT, PinRole, add_months
@@ -89,15 +89,7 @@ def build_next_card_face(
     fields.append(encode_tlv(0xDF28, _issuer_signature(issuer_key, signed)))
     fields.append(encode_tlv(0xDF29, next_card_expiry(person).encode()))
     fields.append(encode_tlv(0xDF2A, text_png(printed_card_face_code(person), width=120, height=16)))
-    table_size = len(encode_tlv(0xDF21, bytes(2 * len(fields))))
-    body_size = table_size + sum(len(f) for f in fields)
-    header_size = len(encode_tlv(0xFF20, bytes(body_size))) - body_size
-    offsets = bytearray()
-    position = header_size + table_size
-    for field in fields:
-        offsets += position.to_bytes(2, "big")
-        position += len(field)
-    return encode_tlv(0xFF20, encode_tlv(0xDF21, bytes(offsets)) + b"".join(fields))
+    return card_face_file(fields)
 
 
 def _token_info() -> bytes:
