@@ -35,6 +35,9 @@ BIN = Path(sys.executable).parent
 VAR = Path(os.environ.get("MADOGUCHI_DEMO_DIR", ROOT / "var"))
 DATA = VAR / "hub"
 PKI = VAR / "dev-pki"
+# The document kinds `hub dev-pki` writes test issuers for (docs/id-documents.md; the special permanent resident
+# certificate shares the residence card's).
+CHIP_KINDS = ("passport", "driving_licence", "residence_card")
 DEMO_PERSON = "yamada_hanako"  # clerk_agent/card/virtual/people.py
 DEMO_PERSON_NAME = "山田 花子 (Yamada Hanako, invented)"
 DEMO_CODE_B = "60041220344821"  # her card-face 照合番号B: era birth date, expiry year, security code
@@ -146,8 +149,11 @@ def _camera_note(camera_person: str) -> str:
 
 def _pki_is_current() -> bool:
     # A test PKI from before cards had their own card-face key is regenerated (it holds only test keys).
+    # So is one from before the ID-document chips: without their test issuers the counter's document reader has
+    # nothing to sign with and reports itself unavailable.
     manifest = PKI / "manifest.json"
-    return manifest.exists() and json.loads(manifest.read_text()).get("version", 1) >= PKI_VERSION
+    chips = all((PKI / "idchips" / kind / "issuer.pem").exists() for kind in CHIP_KINDS)
+    return chips and manifest.exists() and json.loads(manifest.read_text()).get("version", 1) >= PKI_VERSION
 
 
 def walkthrough(counter: str, console: str) -> str:
