@@ -59,7 +59,16 @@ DOCUMENTS: list[Document] = [
     Document(
         "passport (BAC, 3DES SM)",
         ChipKind.passport,
-        lambda pki: passport_from_dev_pki(pki),
+        lambda pki: passport_from_dev_pki(pki, pace_parameter_id=None),
+        lambda transport: PassportReader(
+            transport, MrzAccess(HANAKO.document_number, HANAKO.birth, HANAKO.expiry_yymmdd)
+        ).read(),
+        apdu.select_df(LDS_AID).encode(),
+    ),
+    Document(
+        "passport (PACE ECDH-GM brainpoolP256r1, AES SM)",
+        ChipKind.passport,
+        lambda pki: passport_from_dev_pki(pki, pace_parameter_id=13),
         lambda transport: PassportReader(
             transport, MrzAccess(HANAKO.document_number, HANAKO.birth, HANAKO.expiry_yymmdd)
         ).read(),

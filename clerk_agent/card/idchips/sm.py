@@ -1,9 +1,11 @@
-"""BAC key derivation and 3DES secure messaging (ICAO Doc 9303 part 11 §4.3, §9.7, §9.8).
+"""BAC key derivation and secure messaging (ICAO Doc 9303 part 11 §4.3, §9.7, §9.8).
 
 Both ends of the exchange: the counter's reader protects commands and opens responses; the virtual passport opens
-commands and protects responses with the same code. Two-key 3DES in CBC with a zero IV, the ISO/IEC 9797-1 MAC
-algorithm 3 ("retail MAC") with padding method 2, and an 8-byte send sequence counter (SSC) incremented before every
-command and every response.
+commands and protects responses with the same code. After BAC: two-key 3DES in CBC with a zero IV, the ISO/IEC
+9797-1 MAC algorithm 3 ("retail MAC") with padding method 2, and an 8-byte send sequence counter (SSC). After PACE
+with AES (`AesSecureMessaging`, §9.8.6.2): AES-CBC whose IV is the SSC encrypted under the session's encryption
+key, AES-CMAC cut to 8 bytes over data padded to 16, and a 16-byte SSC. Either way the SSC is incremented before
+every command and every response.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 
 _ZERO_IV = bytes(8)
 ENC, MAC = 1, 2  # the counter appended to the key seed for each key (part 11 §9.7.1)
@@ -61,10 +65,10 @@ def derive_key(seed: bytes, counter: int) -> bytes:
     return _with_parity(digest[:16])
 
 
-def pad(data: bytes) -> bytes:
-    """ISO/IEC 9797-1 padding method 2: 80 then zeros up to a multiple of 8."""
+def pad(data: bytes, block: int = 8) -> bytes:
+    """ISO/IEC 9797-1 padding method 2: 80 then zeros up to a multiple of the block size (8 for DES, 16 for AES)."""
     data += b"\x80"
-    return data + bytes(-len(data) % 8)
+    return data + bytes(-len(data) % block)
 
 
 def unpad(data: bytes) -> bytes:
@@ -138,13 +142,21 @@ def _do(tag: int, value: bytes) -> bytes:
     return bytes([tag]) + ber_length(len(value)) + value
 
 
+def aes_cmac(key: bytes, data: bytes) -> bytes:
+    """AES-CMAC (NIST SP 800-38B) of `data`, all 16 bytes."""
+    mac = CMAC(algorithms.AES(key))
+    mac.update(data)
+    return mac.finalize()
+
+
 @dataclass
 class SecureMessaging:
-    """One BAC session's keys and send sequence counter."""
+    """One session's keys and send sequence counter; this class speaks BAC's 3DES (§9.8.6.1)."""
 
     ks_enc: bytes
     ks_mac: bytes
     ssc: int
+    block: ClassVar[int] = 8
 
     @classmethod
     def from_bac(cls, k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SecureMessaging:
@@ -154,58 +166,93 @@ class SecureMessaging:
             derive_key(seed, ENC), derive_key(seed, MAC), int.from_bytes(rnd_ic[-4:] + rnd_ifd[-4:], "big")
         )
 
+    def _step(self) -> None:
+        self.ssc = (self.ssc + 1) % (1 << (8 * self.block))
+
     def _mac(self, data: bytes) -> bytes:
-        self.ssc = (self.ssc + 1) % (1 << 64)
+        """The MAC over SSC ‖ `data` (the retail MAC pads on its own)."""
         return retail_mac(self.ks_mac, self.ssc.to_bytes(8, "big") + data)
+
+    def _encrypt(self, data: bytes) -> bytes:
+        return encrypt(self.ks_enc, pad(data))
+
+    def _decrypt(self, data: bytes) -> bytes:
+        return unpad(decrypt(self.ks_enc, data))
 
     # --- the reader's side ---------------------------------------------------------------------
 
     def protect(self, header: bytes, data: bytes = b"", le: int | None = None) -> bytes:
         """A protected short command APDU from a plain header (CLA INS P1 P2), its data and Le."""
+        self._step()
         cla = header[0] | 0x0C
         masked = bytes([cla]) + header[1:4]
         body = b""
         if data:
-            body += _do(0x87, b"\x01" + encrypt(self.ks_enc, pad(data)))
+            body += _do(0x87, b"\x01" + self._encrypt(data))
         if le is not None:
             body += _do(0x97, bytes([le & 0xFF]))
-        body += _do(0x8E, self._mac(pad(masked) + body))
+        body += _do(0x8E, self._mac(pad(masked, self.block) + body))
         return masked + bytes([len(body)]) + body + b"\x00"
 
     def unprotect_response(self, response: bytes) -> bytes:
         """The plain data and status word of a protected response; a bad MAC ends the session."""
+        self._step()
         sw = response[-2:]
         objects = _objects(response[:-2])
         if 0x8E not in objects:
             # A card answers an error it detected in the protected command in plain (e.g. 6987, 6988).
-            self.ssc = (self.ssc + 1) % (1 << 64)
             raise SecureMessagingError(f"unprotected answer {sw.hex()}")
         covered = b"".join(_do(tag, objects[tag]) for tag in (0x87, 0x99) if tag in objects)
         if not hmac.compare_digest(self._mac(covered), objects[0x8E]):
             raise SecureMessagingError("response MAC does not verify")
         data = b""
         if 0x87 in objects:
-            data = unpad(decrypt(self.ks_enc, objects[0x87][1:]))
+            data = self._decrypt(objects[0x87][1:])
         return data + objects.get(0x99, sw)
 
     # --- the chip's side -----------------------------------------------------------------------
 
     def unprotect_command(self, apdu: bytes) -> tuple[bytes, bytes, int | None]:
         """The plain header, data and Le of a protected command; a bad MAC ends the session."""
+        self._step()
         header = apdu[:4]
         body = apdu[5 : 5 + apdu[4]] if len(apdu) > 5 else b""
         objects = _objects(body)
         if 0x8E not in objects:
             raise SecureMessagingError("no MAC in a protected command")
         covered = b"".join(_do(tag, objects[tag]) for tag in (0x87, 0x97) if tag in objects)
-        if not hmac.compare_digest(self._mac(pad(header) + covered), objects[0x8E]):
+        if not hmac.compare_digest(self._mac(pad(header, self.block) + covered), objects[0x8E]):
             raise SecureMessagingError("command MAC does not verify")
-        data = unpad(decrypt(self.ks_enc, objects[0x87][1:])) if 0x87 in objects else b""
+        data = self._decrypt(objects[0x87][1:]) if 0x87 in objects else b""
         le = (objects[0x97][0] or 256) if 0x97 in objects else None
         return bytes([header[0] & ~0x0C & 0xFF]) + header[1:4], data, le
 
     def protect_response(self, data: bytes, sw: bytes) -> bytes:
         """A protected response: encrypted data (if any), the status word and the MAC over both."""
-        body = _do(0x87, b"\x01" + encrypt(self.ks_enc, pad(data))) if data else b""
+        self._step()
+        body = _do(0x87, b"\x01" + self._encrypt(data)) if data else b""
         body += _do(0x99, sw)
         return body + _do(0x8E, self._mac(body)) + sw
+
+
+class AesSecureMessaging(SecureMessaging):
+    """Secure messaging after PACE with AES (9303 part 11 §9.8.6.2); the SSC starts at zero."""
+
+    block: ClassVar[int] = 16
+
+    def _iv(self) -> bytes:
+        encryptor = Cipher(algorithms.AES(self.ks_enc), modes.ECB()).encryptor()  # noqa: S305 -- one block: the IV
+        return encryptor.update(self.ssc.to_bytes(16, "big")) + encryptor.finalize()
+
+    def _mac(self, data: bytes) -> bytes:
+        return aes_cmac(self.ks_mac, pad(self.ssc.to_bytes(16, "big") + data, 16))[:8]
+
+    def _encrypt(self, data: bytes) -> bytes:
+        encryptor = Cipher(algorithms.AES(self.ks_enc), modes.CBC(self._iv())).encryptor()
+        return encryptor.update(pad(data, 16)) + encryptor.finalize()
+
+    def _decrypt(self, data: bytes) -> bytes:
+        if not data or len(data) % 16:
+            raise SecureMessagingError("encrypted data is not whole AES blocks")
+        decryptor = Cipher(algorithms.AES(self.ks_enc), modes.CBC(self._iv())).decryptor()
+        return unpad(decryptor.update(data) + decryptor.finalize())

@@ -101,6 +101,23 @@ async def test_a_virtual_passport_read_through_pcscd_is_verified_and_bad_ones_ar
     unplug(inserted, vpcd_slot)
     assert not any(apdu[0] == 0x0C for apdu in wrong.apdu_log), "a file was read without BAC"
 
+    # A passport that offers PACE is read under PACE (extended APDUs and AES secure messaging through pcscd) and
+    # verifies the same way; under PACE too a wrong MRZ opens nothing.
+    for curve in (12, 13):
+        offering = build_passport(HANAKO, genuine, pace_parameter_id=curve)
+        inserted = plug(insert, offering, vpcd_slot)
+        with pytest.raises(ChipAccessDenied):
+            await asyncio.to_thread(_read, vpcd_slot.reader, _access("ZX0412858"))
+        read = await asyncio.to_thread(_read, vpcd_slot.reader, _access())
+        unplug(inserted, vpcd_slot)
+        assert any(apdu[1] == 0x86 for apdu in offering.apdu_log)
+        assert not any(apdu[1] == 0x82 for apdu in offering.apdu_log), "BAC was tried beside PACE"
+        response = await world.device_a.post(
+            f"/api/v1/cases/{case_id}/chip-readouts", json=read.readout().model_dump(mode="json")
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["verdict"] == "verified", response.text
+
     listed = (
         await client.get(f"/api/v1/cases/{case_id}/evidence", headers=world.h("a", Role.officer))
     ).json()
@@ -108,6 +125,13 @@ async def test_a_virtual_passport_read_through_pcscd_is_verified_and_bad_ones_ar
         (i["ok"], i["summary"]["refusal_reason"]) for i in listed["items"] if i["kind"] == "chip_document"
     ]
     assert sorted(recorded, key=str) == sorted(
-        [(True, None), (False, "hash_mismatch"), (False, "unknown_issuer"), (False, "signer_expired")],
+        [
+            (True, None),
+            (False, "hash_mismatch"),
+            (False, "unknown_issuer"),
+            (False, "signer_expired"),
+            (True, None),
+            (True, None),
+        ],
         key=str,
     )
