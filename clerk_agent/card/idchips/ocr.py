@@ -13,12 +13,12 @@ Why this shape:
 - Characters are restricted to what the field can hold (the MRZ's `A–Z 0–9 <`; the card number's `A–Z 0–9`), and
   lines are found by their shape: a TD3 MRZ is a line of 44 characters laid out as ICAO 9303 part 4 says, a card
   number two letters, eight digits, two letters.
-- Look-alike characters (O/0, I/1, S/5, B/8, Z/2, Z/7, G/6, J/3) are fixed by the field's type where the type
-  decides (a date holds digits, a nationality letters). In the document number, which may hold both, look-alikes
+- Confusable characters (O/0, I/1, S/5, B/8, Z/2, Z/7, G/6, J/3) are fixed by the field's type where the type
+  decides (a date holds digits, a nationality letters). In the document number, which may hold both, confusable characters
   are swapped only when the reading fails its check digits, the fewest swaps that make them all hold are taken, and
   only if that is a single reading (see `validate_td3_line2`). A check digit printed or read wrong is never
   "corrected" by a swap: with the composite check digit also over it, a swap would have to move the sum by 5
-  modulo 10, and no look-alike pair does (tests/clerk_agent/card/test_idchips_ocr.py proves it for every error).
+  modulo 10, and no confusable pair does (tests/clerk_agent/card/test_idchips_ocr.py proves it for every error).
   A reading whose check digits fail is refused and the clerk types the data. A card number has no check digit;
   a wrong one fails the chip's mutual authentication, which costs no try (the clerk confirms the number first).
 - The result stays at the counter: it is never logged and never sent to the hub. The fields are kept in bytearrays
@@ -63,18 +63,20 @@ WORK_WIDTH: Final = 1600
 
 MRZ_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 CARD_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-# Look-alikes in both directions: where a field holds only digits (or only letters), the other reading is meant.
+# Confusable characters in both directions: where a field holds only digits (or only letters), the other reading is meant.
 # Z reads as 7 as often as 2 in a monospace face, and J as 3, so a letter-only field takes those back too.
 _TO_DIGIT: Final = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
 _TO_LETTER: Final = {"0": "O", "1": "I", "2": "Z", "3": "J", "7": "Z", "5": "S", "6": "G", "8": "B"}
-# Where a field holds both, every other reading of a look-alike is a candidate for the check digits to decide.
+# Where a field holds both, every other reading of a confusable character is a candidate for the check digits to decide.
 _AMBIGUOUS: Final = {
     **_TO_DIGIT,
     "Z": "27",
     **{digit: letter for digit, letter in _TO_LETTER.items() if digit != "0"},
     "0": "OD",
 }
-MAX_NUMBER_FIXES: Final = 2  # look-alikes changed in a passport number; more is a guess, not a reading
+MAX_NUMBER_FIXES: Final = (
+    2  # confusable characters changed in a passport number; more is a guess, not a reading
+)
 
 _TD3_LINE2: Final = re.compile(r"[A-Z0-9<]{9}[0-9][A-Z<]{3}[0-9]{7}[MFX<][0-9]{7}[A-Z0-9<]{14}[0-9<][0-9]")
 _USUAL_NUMBER: Final = re.compile(r"[A-Z]{0,3}[0-9]+<*")
@@ -366,7 +368,7 @@ def _letters(text: str) -> str:
 
 
 def _line2_by_type(line: str) -> str:
-    """TD3 line 2 with look-alikes fixed where the position's type decides (9303 part 4 §4.2.2)."""
+    """TD3 line 2 with confusable characters fixed where the position's type decides (9303 part 4 §4.2.2)."""
     return (
         line[0:9]  # document number: letters and digits both allowed, left to the check digits
         + _digits(line[9])
@@ -413,7 +415,7 @@ def _digits_hold(line: str) -> bool:
 
 
 def _number_variants(number: str, count: int) -> Iterator[str]:
-    """The document number with exactly `count` look-alikes swapped."""
+    """The document number with exactly `count` confusable characters swapped."""
     places = [i for i, c in enumerate(number) if c in _AMBIGUOUS]
     for chosen in itertools.combinations(places, count):
         for swaps in itertools.product(*(_AMBIGUOUS[number[i]] for i in chosen)):
@@ -426,9 +428,9 @@ def _number_variants(number: str, count: int) -> Iterator[str]:
 def validate_td3_line2(raw: str) -> str | None:
     """TD3 line 2 as printed, if `raw` can be read as one whose check digits all hold; None if not.
 
-    The reading as it came (with type-decided fixes) wins if its check digits hold. Otherwise a look-alike in the
-    document number is swapped only when exactly one such change makes every check digit hold: a printed check
-    digit that is wrong is never "corrected" into a different number.
+    The reading as it came (with type-decided fixes) wins if its check digits hold. Otherwise confusable characters
+    in the document number are swapped: the fewest swaps that make every check digit hold, and only if they leave a
+    single reading. A check digit printed or read wrong is never "corrected" into a different number.
     """
     fitted = _fit_line2(raw)
     if fitted is None:
@@ -497,14 +499,16 @@ def _card_number_by_type(token: str) -> str:
     return _letters(token[0:2]) + _digits(token[2:10]) + _letters(token[10:12])
 
 
-MAX_CARD_FIXES: Final = 2  # look-alikes fixed by type in a card number; more is garbage of the same length
+MAX_CARD_FIXES: Final = (
+    2  # confusable characters fixed by type in a card number; more is garbage of the same length
+)
 
 
 def card_number_fields(text: str) -> OcrFields:
     """The residence card number from the OCR text of the card's face: the one run of its shape, else OcrError.
 
     The number has no check digit, so the shape must carry the weight: a run of twelve characters that is two
-    letters, eight digits, two letters once at most MAX_CARD_FIXES look-alikes are read by type. The run needing the
+    letters, eight digits, two letters once at most MAX_CARD_FIXES confusable characters are read by type. The run needing the
     fewest fixes wins; two different ones at that count are refused as ambiguous. A run inside a slightly longer
     token is also looked at (a stroke of 番号 beside the number read as a letter).
     """
