@@ -14,11 +14,14 @@
 #                             (the server itself is not started)
 #   nats-server               the NATS signaling bus's tests start their own server on a free port
 #   poppler-utils poppler-data  pdftotext reads the certificates' text in tests (CJK CMaps from poppler-data)
+#   tesseract-ocr tesseract-ocr-eng  OCR of a passport's MRZ and a residence card's number at the counter: the
+#                             eng model tesserocr loads (its wheel bundles the library; the CLI is for diagnosis)
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 PKGS=(pcscd vsmartcard-vpcd libpcsclite-dev swig chromium coturn iproute2 fonts-noto-cjk systemd prometheus haproxy
       nats-server poppler-utils poppler-data cups-daemon cups-core-drivers cups-client cups-ipp-utils
+      tesseract-ocr tesseract-ocr-eng
       opensc)  # opensc: tests read the renewed certificate with pkcs15-tool (docs/card-admin.md §Applet)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -11,6 +11,9 @@ Searched in plain, JSON-escaped, URL-encoded, hex and base64 forms:
 - the PINs, the signature password, 照合番号B and the chosen PINs: nowhere;
 - the My Number: nowhere at all;
 - the passport's number and MRZ access data: nowhere (the officer sees the number masked);
+- the IC driving licence's two PINs and the residence card's number (the access keys of the Japanese documents,
+  read on the same case) and the licence's number in clear: nowhere (the hub keeps a keyed hash and the number
+  masked to its last three digits, docs/id-documents.md §Evidence);
 - the name, address and birth date: in no log line, no database column (evidence is encrypted; audit holds no personal
   data) and no hub response except the officer's evidence view.
 
@@ -40,8 +43,11 @@ from sqlalchemy import select
 
 from clerk_agent.card.idchips.sm import mrz_information
 from clerk_agent.card.virtual.build import person
+from clerk_agent.card.virtual.idchips.jp_people import LICENCE_HOLDERS, RESIDENCE_HOLDERS
 from clerk_agent.card.virtual.idchips.lds import HOLDERS as PASSPORT_HOLDERS
 from clerk_agent.card.virtual.people import era_yymmdd
+from clerk_agent.flows.idchips import ChipSource
+from clerk_agent.flows.idchips_jp import virtual_jp_chip_source
 from service.db import create_engine
 from service.models import metadata
 from service.wire.card_profiles import CardGeneration
@@ -166,9 +172,47 @@ def card_generation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     return generation
 
 
+@dataclass
+class DocumentReader:
+    """What lies on the counter's document reader: the virtual passport, licence or residence card."""
+
+    holds: str = "passport"
+
+
+@pytest.fixture
+def document_reader(monkeypatch: pytest.MonkeyPatch) -> DocumentReader:
+    """The agent's chip source follows `holds`, so one case reads all three documents (the virtual ones in process)."""
+    import clerk_agent.app as agent_app
+
+    reader = DocumentReader()
+    passport_source = agent_app.chip_source
+
+    def switching(settings: Any) -> ChipSource:
+        sources: dict[str, ChipSource | None] = {
+            "passport": passport_source(settings),
+            "driving_licence": virtual_jp_chip_source(settings.pki_dir, "driving_licence", LICENCE.key),
+            "residence_card": virtual_jp_chip_source(settings.pki_dir, "residence_card", RESIDENCE.key),
+        }
+
+        def open_chip() -> Any:
+            source = sources[reader.holds]
+            assert source is not None
+            return source()
+
+        return open_chip
+
+    monkeypatch.setattr(agent_app, "chip_source", switching)
+    return reader
+
+
 @pytest.fixture
 async def agent(
-    hub: Hub, tmp_path: Path, sweep_pki: Path, capture: Capture, card_generation: CardGeneration
+    hub: Hub,
+    tmp_path: Path,
+    sweep_pki: Path,
+    capture: Capture,
+    card_generation: CardGeneration,
+    document_reader: DocumentReader,
 ) -> AsyncIterator[Agent]:
     """The counter agent in process, with the virtual card of `card_generation`."""
     async with agent_running(hub, tmp_path / "agent", sweep_pki) as running:
@@ -221,6 +265,17 @@ PASSPORT_ACCESS = [
     mrz_information(PASSPORT.document_number, PASSPORT.birth, PASSPORT.expiry_yymmdd),
     PASSPORT.mrz()[44:],
 ]
+# The Japanese documents' access keys (a licence's two PINs, a residence card's number) and the licence's number,
+# which the hub keeps only as a keyed hash and masked (docs/id-documents.md §Evidence): nowhere in clear.
+LICENCE = LICENCE_HOLDERS["sato_ichiro"]
+RESIDENCE = RESIDENCE_HOLDERS["nguyen_lan"]
+JP_ACCESS = [
+    LICENCE.pin1,
+    LICENCE.pin2,
+    f"{LICENCE.pin1}\n{LICENCE.pin2}",
+    RESIDENCE.card_number,
+    LICENCE.number,
+]
 SECRETS = _patterns(
     [
         HOLDER.auth_pin,
@@ -230,6 +285,7 @@ SECRETS = _patterns(
         HOLDER.code_b,
         *CHOSEN,
         *PASSPORT_ACCESS,
+        *JP_ACCESS,
     ]
 )
 MY_NUMBER = _patterns(
@@ -280,7 +336,26 @@ async def _database_rows(url: str) -> dict[str, list[str]]:
     return out
 
 
-async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGeneration) -> str:
+async def _read_japanese_documents(
+    counter: CounterClient, applicant: CounterClient, reader: DocumentReader
+) -> None:
+    """The licence (the applicant types both PINs on their screen) and the residence card (the clerk its number)."""
+    reader.holds = "driving_licence"
+    tries = await applicant.client.get("/api/applicant/licence-tries")
+    assert tries.json() == {"pins_set": True, "pin1_tries": 3, "pin2_tries": 3}, tries.text
+    licence = await applicant.post(
+        "/api/applicant/licence-pins", raw=f"{LICENCE.pin1}\n{LICENCE.pin2}".encode()
+    )
+    assert licence == {"verdict": "verified", "refusal_reason": None}, licence
+    reader.holds = "residence_card"
+    residence = await counter.post("/api/chip/residence", raw=RESIDENCE.card_number.encode())
+    assert residence["chip"]["last"]["verdict"] == "verified", residence["chip"]  # type: ignore[index]
+    reader.holds = "passport"
+
+
+async def _renewal_to_sealed_pins(
+    hub: Hub, agent: Agent, generation: CardGeneration, reader: DocumentReader
+) -> str:
     """The whole counter case; returns its id."""
     async with httpx.AsyncClient(base_url=agent.base) as ui, httpx.AsyncClient() as officer_http:
         counter = CounterClient(ui)
@@ -314,6 +389,7 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGenera
         assert chip["chip"]["last"]["verdict"] == "verified", chip["chip"]  # type: ignore[index]
         applicant = CounterClient(ui)
         await applicant.open("/applicant")
+        await _read_japanese_documents(counter, applicant, reader)
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["pin"]["open"]))  # type: ignore[index]
         await applicant.post("/api/applicant/pin", raw=HOLDER.auth_pin.encode())
         captured = await counter.until("evidence_captured")
@@ -321,6 +397,7 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGenera
         # The officer looks at the evidence (the one place the attributes may appear), then decides.
         evidence = await officer_http.get(f"/api/v1/cases/{case_id}/evidence")
         assert evidence.status_code == 200, evidence.text
+        chip_kinds: list[str] = []
         for item in evidence.json()["items"]:
             if item["kind"] == "card_face":
                 face = await officer_http.get(f"/api/v1/cases/{case_id}/evidence/{item['id']}/card-face")
@@ -329,9 +406,16 @@ async def _renewal_to_sealed_pins(hub: Hub, agent: Agent, generation: CardGenera
                 chip_view = await officer_http.get(
                     f"/api/v1/cases/{case_id}/evidence/{item['id']}/chip-document"
                 )
-                assert chip_view.json()["name"] == f"{PASSPORT.surname} {PASSPORT.given_names}", (
-                    chip_view.text
-                )
+                assert chip_view.status_code == 200, chip_view.text
+                chip_kinds.append(chip_view.json()["kind"])
+                if chip_view.json()["kind"] == "passport":
+                    assert chip_view.json()["name"] == f"{PASSPORT.surname} {PASSPORT.given_names}", (
+                        chip_view.text
+                    )
+                if chip_view.json()["kind"] == "driving_licence":
+                    # The control for the licence number: the officer sees it masked, never in clear.
+                    assert chip_view.json()["document_number_masked"] == "*" * 9 + LICENCE.number[-3:]
+        assert sorted(chip_kinds) == ["driving_licence", "passport", "residence_card"], chip_kinds
         await officer.review_and_approve(case_id)
         await counter.until("approved")
         await until_view(applicant, "/api/applicant/state", lambda v: bool(v["choose_pins"]))
@@ -375,9 +459,9 @@ async def _report_texts(hub: Hub) -> dict[str, str]:
 
 
 async def test_no_pin_my_number_or_attribute_where_it_must_not_be(
-    hub: Hub, agent: Agent, capture: Capture, card_generation: CardGeneration
+    hub: Hub, agent: Agent, capture: Capture, card_generation: CardGeneration, document_reader: DocumentReader
 ) -> None:
-    case_id = await _renewal_to_sealed_pins(hub, agent, card_generation)
+    case_id = await _renewal_to_sealed_pins(hub, agent, card_generation, document_reader)
     reports = await _report_texts(hub)
     hub.stop()  # flush the hub's log and release the database
     leaks: list[str] = []
@@ -441,6 +525,12 @@ async def test_no_pin_my_number_or_attribute_where_it_must_not_be(
     ):
         assert _found(ATTRIBUTES, planted), planted
     assert _found(MY_NUMBER, HOLDER.my_number.encode().hex())
+    for planted in (
+        f"pin2: {LICENCE.pin2}",
+        json.dumps({"no": RESIDENCE.card_number}),
+        LICENCE.number.encode().hex(),
+    ):
+        assert _found(SECRETS, planted), planted
     sys.stdout.write(
         f"\npii sweep: {len(capture.responses)} responses, {len(hub_lines)} hub log lines, {len(capture.agent_log)} agent "
         f"records, {sum(len(r) for r in rows.values())} rows in {len(rows)} tables\n"

@@ -69,3 +69,54 @@ def id_card(*, tilted: bool = False, width: int = 860, height: int = 540) -> Ima
         blended, cv2.getPerspectiveTransform(src, dst), (width, height), borderValue=(96, 96, 96)
     )
     return warped
+
+
+# A monospace face stands in for OCR-B on the invented documents below (fonts-dejavu-core ships it).
+MONO_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # fonts-noto-cjk (deploy/system-deps.sh)
+
+
+def _bgr(grey: object) -> Image:
+    import cv2
+
+    picture: Image = cv2.cvtColor(np.asarray(grey, dtype=np.uint8), cv2.COLOR_GRAY2BGR)  # type: ignore[assignment]
+    return picture
+
+
+def passport_page(mrz: str, *, angle: float = 0.0) -> Image:
+    """An invented passport data page with `mrz` (88 characters) in its machine-readable zone, turned by `angle`°.
+
+    Only the MRZ is meant to be read (OCR at the counter, docs/id-documents.md §OCR); the rest is SAMPLE print.
+    """
+    from PIL import Image as Pil
+    from PIL import ImageDraw, ImageFont
+
+    page = Pil.new("L", (1000, 700), 236)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((40, 60, 300, 400), outline=120, width=3)  # where the portrait is
+    small = ImageFont.truetype(MONO_FONT, 24)
+    for row, text in enumerate(("PASSPORT  SAMPLE - TEST ONLY", "SURNAME  INVENTED", "GIVEN NAMES  TEST")):
+        draw.text((340, 80 + 60 * row), text, font=small, fill=70)
+    big = ImageFont.truetype(MONO_FONT, 36)
+    draw.text((30, 560), mrz[:44], font=big, fill=20)
+    draw.text((30, 620), mrz[44:], font=big, fill=20)
+    if angle:
+        page = page.rotate(angle, resample=Pil.Resampling.BICUBIC, expand=True, fillcolor=150)
+    return _bgr(page)
+
+
+def residence_card_face(number: str) -> Image:
+    """An invented residence card face (SAMPLE headings) with the 12-character card number top right."""
+    from PIL import Image as Pil
+    from PIL import ImageDraw, ImageFont
+
+    card = Pil.new("L", (860, 540), 228)
+    draw = ImageDraw.Draw(card)
+    cjk = ImageFont.truetype(CJK_FONT, 26)
+    draw.text((30, 24), "在留カード SAMPLE", font=ImageFont.truetype(CJK_FONT, 40), fill=40)
+    draw.text((470, 30), "番号", font=ImageFont.truetype(CJK_FONT, 24), fill=60)
+    draw.text((540, 26), number, font=ImageFont.truetype(MONO_FONT, 34), fill=20)
+    draw.text((30, 110), "氏名 NAME  TEST INVENTED", font=cjk, fill=50)
+    draw.text((30, 170), "生年月日 1990年01月01日", font=cjk, fill=50)
+    draw.rectangle((610, 150, 830, 430), outline=110, width=3)
+    return _bgr(card)

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clerk_agent.flows.counter import CounterFlow
 from clerk_agent.flows.station import PrintStation
 from clerk_agent.ui.idchips_jp_routes import jp_chip_routes
+from clerk_agent.ui.ocr_routes import ocr_routes
 from clerk_agent.ui.officer import officer_routes
 from clerk_agent.ui.station import station_routes
 from clerk_agent.ui.views import applicant_view, clerk_view
@@ -196,6 +197,18 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
             camera.show(scenes.application_form(str(data.get("shinseisho_id", ""))))
         elif shown in {"document", "document_tilt"}:
             camera.show(scenes.id_card(tilted=shown == "document_tilt"))
+        elif shown == "passport_page":  # the demo passport's data page, for the MRZ's OCR
+            from clerk_agent.card.virtual.idchips.lds import HOLDERS
+
+            camera.show(scenes.passport_page(HOLDERS[str(data.get("holder", "yamada_hanako"))].mrz()))
+        elif shown == "residence_card":  # the demo residence card's face, for the card number's OCR
+            from clerk_agent.card.virtual.idchips.jp_people import RESIDENCE_HOLDERS
+
+            camera.show(
+                scenes.residence_card_face(
+                    RESIDENCE_HOLDERS[str(data.get("holder", "nguyen_lan"))].card_number
+                )
+            )
         elif shown == "pattern":
             camera.show(None)
         elif shown == "receipt":
@@ -339,6 +352,7 @@ def create_ui(flow: CounterFlow, *, hub_url: str = "", station: PrintStation | N
         Route("/api/documents/capture", action(document), methods=["POST"]),
         Route("/api/chip/passport", action(chip_passport), methods=["POST"]),
         *jp_chip_routes(flow, action, csrf.check),
+        *ocr_routes(lambda: flow.capture.camera, csrf.check),
         Route("/api/photo/preview", action(preview_switch), methods=["POST"]),
         Route("/api/photo/take", action(simple(flow.capture.take_photo)), methods=["POST"]),
         Route("/api/photo/preview.jpg", image(preview_jpeg)),

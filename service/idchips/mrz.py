@@ -5,28 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-TD3_LINE = 44
-_WEIGHTS = (7, 3, 1)
+from service.wire.mrz import TD3_LINE, MrzError, char_value, check_digit
 
-
-class MrzError(ValueError):
-    """Not a TD3 MRZ."""
-
-
-def char_value(char: str) -> int:
-    """A character's value for check digits: digits as such, A–Z 10–35, the filler `<` 0."""
-    if char.isdigit():
-        return int(char)
-    if "A" <= char <= "Z":
-        return ord(char) - ord("A") + 10
-    if char == "<":
-        return 0
-    raise MrzError(f"not an MRZ character: {char!r}")
-
-
-def check_digit(field: str) -> str:
-    """The check digit of `field` (weights 7, 3, 1 repeating, modulo 10)."""
-    return str(sum(char_value(c) * _WEIGHTS[i % 3] for i, c in enumerate(field)) % 10)
+__all__ = ["TD3_LINE", "MrzError", "Td3", "char_value", "check_digit", "parse_td3", "yymmdd"]
 
 
 def yymmdd(text: str, *, future: bool, today: dt.date) -> dt.date:

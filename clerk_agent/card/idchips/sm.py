@@ -19,6 +19,8 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from service.wire.mrz import check_digit
+
 _ZERO_IV = bytes(8)
 ENC, MAC = 1, 2  # the counter appended to the key seed for each key (part 11 §9.7.1)
 
@@ -27,25 +29,16 @@ class SecureMessagingError(Exception):
     """A MAC did not verify or a protected object was malformed: the session is over."""
 
 
-def _check_digit(field: str) -> str:
-    weights = (7, 3, 1)
-    total = 0
-    for i, char in enumerate(field):
-        value = int(char) if char.isdigit() else (ord(char) - 55 if "A" <= char <= "Z" else 0)
-        total += value * weights[i % 3]
-    return str(total % 10)
-
-
 def mrz_information(document_number: str, birth_yymmdd: str, expiry_yymmdd: str) -> str:
     """The MRZ information the BAC key is derived from: each field followed by its check digit (part 11 §4.3.2)."""
     number = document_number.upper().ljust(9, "<")
     return (
         number
-        + _check_digit(number)
+        + check_digit(number)
         + birth_yymmdd
-        + _check_digit(birth_yymmdd)
+        + check_digit(birth_yymmdd)
         + expiry_yymmdd
-        + _check_digit(expiry_yymmdd)
+        + check_digit(expiry_yymmdd)
     )
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from clerk_agent.card.apdu import encode_tlv
 from clerk_agent.card.idchips.sm import mrz_information
 from clerk_agent.photo.faces import look_of, portrait
+from service.wire.mrz import check_digit
 
 LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
 
@@ -74,13 +75,7 @@ class PassportHolder:
         optional = "<" * 14
         optional_cd = "0"
         line2 = number_cd + self.nationality + birth_cd + self.sex + expiry_cd + optional + optional_cd
-        composite = line2[0:10] + line2[13:20] + line2[21:43]
-        weights = (7, 3, 1)
-        total = sum(
-            (int(c) if c.isdigit() else (ord(c) - 55 if c.isalpha() else 0)) * weights[i % 3]
-            for i, c in enumerate(composite)
-        )
-        return line1 + line2 + str(total % 10)
+        return line1 + line2 + check_digit(line2[0:10] + line2[13:20] + line2[21:43])
 
 
 # Invented holders, one per virtual My Number Card person, so the camera's face matches the chip photo.
