@@ -156,6 +156,11 @@ def ui_for(pki: Path, document: str) -> tuple[httpx.AsyncClient, HubStandIn]:
 async def test_the_counter_routes_take_raw_access_data_and_answer_without_it(pki: Path) -> None:
     ui, hub = ui_for(pki, "driving_licence")
     async with ui:
+        # Until the clerk says the document is a licence, the applicant's screen can neither ask nor read.
+        assert (await ui.get("/api/applicant/licence-tries")).status_code == 409
+        closed = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n{SATO.pin2}".encode())
+        assert closed.json() == {"error": "licence_not_chosen"}
+        await ui.post("/api/chip/document", json={"document": "driving_licence"})
         tries = (await ui.get("/api/applicant/licence-tries")).json()
         assert tries == {"pins_set": True, "pin1_tries": 3, "pin2_tries": 3}
         wrong = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n9999".encode())
@@ -164,9 +169,15 @@ async def test_the_counter_routes_take_raw_access_data_and_answer_without_it(pki
             "refusal_reason": "access_denied",
             "pin": 2,
             "tries_left": 2,
+            "ja": "暗証番号2が違います。暗証番号2の残りは2回です。",
+            "en": "PIN 2 is wrong. 2 tries left for PIN 2.",
         }
+        # The chip is the same licence across reads: the wrong try still counts.
+        assert (await ui.get("/api/applicant/licence-tries")).json()["pin2_tries"] == 2
         right = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n{SATO.pin2}".encode())
-        assert right.json() == {"verdict": "verified", "refusal_reason": None}
+        assert right.json()["verdict"] == "verified"
+        assert right.json()["refusal_reason"] is None
+        assert "確認しました" in right.json()["ja"]
     assert len(hub.uploads) == 1
     ui, hub = ui_for(pki, "residence_card")
     async with ui:
