@@ -116,8 +116,16 @@ def jp_chip_routes(
             wipe(buffer)
         # The applicant's screen learns only how it went: no holder data, no access data.
         shown = {k: last[k] for k in ("verdict", "refusal_reason", "pin", "tries_left") if k in last}
-        ja, en = read_outcome(last)
+        ja, en = read_outcome(last, applicant=True)
         return JSONResponse({**shown, "ja": ja, "en": en})
+
+    async def licence_decline(request: Request) -> Response:
+        if not csrf_ok(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        if closed := licence_closed():
+            return closed
+        flow.chips.declined = True
+        return JSONResponse({"declined": True})
 
     return [
         Route("/api/chip/document", action(document), methods=["POST"]),
@@ -125,4 +133,5 @@ def jp_chip_routes(
         Route("/api/chip/residence", action(residence), methods=["POST"]),
         Route("/api/applicant/licence-tries", tries),
         Route("/api/applicant/licence-pins", licence_pins, methods=["POST"]),
+        Route("/api/applicant/licence-decline", licence_decline, methods=["POST"]),
     ]

@@ -101,6 +101,7 @@ def _chip(flow: CounterFlow) -> JsonView:
     return {
         "reading": chips.reading,
         "document": chips.document.value if chips.document else None,
+        "declined": chips.declined,
         "documents": [
             {"code": kind.value, **texts.pair(words)} for kind, words in chip_words.DOCUMENTS.items()
         ],
@@ -140,6 +141,7 @@ def _licence(flow: CounterFlow) -> JsonView | None:
         flow.chips.document is not ChipKind.driving_licence
         or case is None
         or case.evidence_sent
+        or flow.chips.declined
         or flow.current_step() != "call"
     ):
         return None
@@ -148,7 +150,7 @@ def _licence(flow: CounterFlow) -> JsonView | None:
     return {
         "reading": flow.chips.reading,
         "verdict": mine.get("verdict") if mine else None,
-        "outcome": texts.pair(chip_words.read_outcome(mine)) if mine else None,
+        "outcome": texts.pair(chip_words.read_outcome(mine, applicant=True)) if mine else None,
         "tries_left": mine.get("tries_left") if mine else None,
     }
 

@@ -24,12 +24,11 @@ DOCUMENTS: Final[dict[ChipKind, Text]] = {
     ChipKind.passport: ("旅券（パスポート）", "Passport"),
 }
 
-_VERIFIED: Final[dict[ChipKind, Text]] = {
-    ChipKind.driving_licence: (
-        "運転免許証のICチップを確認しました。係員の案内をお待ちください。",
-        "The driving licence's chip was verified. Please wait for the clerk.",
-    ),
-}
+# The applicant is told only about the licence they opened with their PINs.
+_VERIFIED_FOR_APPLICANT: Final[Text] = (
+    "運転免許証のICチップを確認しました。係員の案内をお待ちください。",
+    "The driving licence's chip was verified. Please wait for the clerk.",
+)
 _VERIFIED_DEFAULT: Final[Text] = (
     "ICチップの署名を確認しました（職員の画面に表示されます）。",
     "Chip signature verified (shown to the officer).",
@@ -113,11 +112,11 @@ def wrong_licence_pin(which: int, tries_left: int) -> Text:
     )
 
 
-def read_outcome(last: Mapping[str, object]) -> Text:
-    """The words for the last chip read's result (`DocumentChips.last`), for either screen."""
+def read_outcome(last: Mapping[str, object], *, applicant: bool = False) -> Text:
+    """The words for the last chip read's result (`DocumentChips.last`): the clerk's, or the applicant's."""
     kind = _kind(last.get("kind"))
     if last.get("verdict") == "verified":
-        return _VERIFIED.get(kind, _VERIFIED_DEFAULT) if kind else _VERIFIED_DEFAULT
+        return _VERIFIED_FOR_APPLICANT if applicant else _VERIFIED_DEFAULT
     reason = str(last.get("refusal_reason") or "")
     which, tries = last.get("pin"), last.get("tries_left")
     if kind is ChipKind.driving_licence and isinstance(which, int) and isinstance(tries, int):
