@@ -382,9 +382,11 @@ function passportForm(busy) {
     number.value = ''; birth.value = ''; expiry.value = '';
     chipAct('/api/chip/passport', fields);
   };
+  const send = button('chip-read-passport', tr('ICチップを読む', 'Read the chip'), read, 'primary');
+  send.disabled = busy;
   return [el('p', {}, tr('旅券を読み取り機に置き、顔写真のページ下部（MRZ）の3項目を入力してください。', 'Lay the passport on the reader and type three fields of its MRZ (the data page\'s bottom lines).')),
     el('div', { class: 'chip-fields' }, el('div', {}, numberLabel, number), el('div', {}, birthLabel, birth), el('div', {}, expiryLabel, expiry)),
-    button('chip-read-passport', tr('ICチップを読む', 'Read the chip'), read, 'primary')].map((node) => { if (busy && node.tagName === 'BUTTON') node.disabled = true; return node; });
+    send];
 }
 
 function residenceForm(busy) {
