@@ -15,7 +15,8 @@ from clerk_agent.config import AgentSettings
 from clerk_agent.flows.cardadmin import CardAdmin, LocalCardAdmin, RelayIssuerChannel
 from clerk_agent.flows.cardslot import CardSlot, PcscSlot, VirtualSlot
 from clerk_agent.flows.counter import CounterFlow
-from clerk_agent.flows.idchips import ChipSource, pcsc_chip_source, virtual_chip_source
+from clerk_agent.flows.idchips import ChipSource, pcsc_chip_source
+from clerk_agent.flows.idchips_jp import VirtualDocuments
 from clerk_agent.flows.station import PrintStation
 from clerk_agent.link.auth import DeviceAuth
 from clerk_agent.link.client import HubClient
@@ -36,10 +37,13 @@ def card_slot(settings: AgentSettings) -> CardSlot:
 
 
 def chip_source(settings: AgentSettings) -> ChipSource | None:
-    """The ID-document reader: the virtual passport with the virtual card, else the configured contactless reader."""
+    """The ID-document reader: the configured contactless reader, else with the virtual card the demo's virtual
+    documents (a passport, a licence, residence cards; the clerk screen chooses which lies on the reader)."""
+    if settings.document_reader:
+        return pcsc_chip_source(settings.document_reader)
     if settings.virtual_card:
-        return virtual_chip_source(settings.pki_dir, settings.virtual_person)
-    return pcsc_chip_source(settings.document_reader) if settings.document_reader else None
+        return VirtualDocuments(settings.pki_dir, settings.virtual_person, settings.virtual_document)
+    return None
 
 
 def bind_local(port: int) -> socket.socket:

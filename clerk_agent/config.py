@@ -31,8 +31,15 @@ class AgentSettings(BaseSettings):
     virtual_person: str = Field(
         default="yamada_hanako", description="Which invented person the virtual card holds"
     )
-    # The contactless reader ID documents are laid on (passport, ...), by its exact PC/SC name; none: no chip reads.
+    # The contactless reader ID documents are laid on (passport, ...), by its exact PC/SC name; none: no chip reads
+    # (or, with the virtual card, the demo's virtual documents below).
     document_reader: str | None = None
+    virtual_document: str = Field(
+        default="passport",
+        pattern=r"^(passport|driving_licence|residence_card|special_permanent_resident)$",
+        description="With the virtual card and no document reader: the virtual document first on the reader "
+        "(the clerk screen's demo row swaps it; docs/id-documents.md §Virtual)",
+    )
     pki_dir: Path = Field(default=Path("var/dev-pki"), description="Test PKI of the virtual card")
     virtual_card_generation: str = Field(
         default="gen2016",

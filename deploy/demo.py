@@ -5,7 +5,9 @@ Starts, and stops by PID on Ctrl+C:
   2. the test PKI for the virtual card (var/dev-pki, generated once),
   3. the counter app (`clerk-agent run` as the demo device, UI on 127.0.0.1) with the in-process Virtual My
      Number Card and a synthetic camera showing the card's invented person (`--camera-person other`: someone
-     else, to practise a face that does not match the chip photo),
+     else, to practise a face that does not match the chip photo) and the virtual ID documents on its document
+     reader (a passport, an IC driving licence, a residence card, a special permanent resident certificate;
+     `--document` chooses the first, the clerk screen's (デモ) row swaps it),
 and prints the URLs, the logins and a numbered walk-through of a first case.
 
 The demo starts no pcscd/vpcd card: vsmartcard-vpcd listens on every interface (its server mode binds
@@ -101,7 +103,9 @@ def _video_note() -> str:
     )
 
 
-def _start_agent(children: list[subprocess.Popen[bytes]], base: str, camera_person: str) -> str:
+def _start_agent(
+    children: list[subprocess.Popen[bytes]], base: str, camera_person: str, document: str = "passport"
+) -> str:
     """`clerk-agent run` as the demo device; returns the counter UI's base URL once it answers."""
     creds = json.loads((DATA / "demo-credentials.json").read_text())
     port = _free_port(int(os.environ.get("CLERK_UI_PORT", "8400")))
@@ -115,6 +119,8 @@ def _start_agent(children: list[subprocess.Popen[bytes]], base: str, camera_pers
         "CLERK_VIRTUAL_PERSON": DEMO_PERSON,
         "CLERK_CAMERA": "synthetic",
         "CLERK_CAMERA_PERSON": camera_person,
+        # The virtual ID document on the document reader first (clerk_agent/flows/idchips_jp.py VirtualDocuments).
+        "CLERK_VIRTUAL_DOCUMENT": document,
         "CLERK_PKI_DIR": str(PKI),
         "CLERK_DATA_DIR": str(VAR / "agent"),
         "CLERK_UI_PORT": str(port),
@@ -213,6 +219,12 @@ def _arguments() -> argparse.Namespace:
         default="cardholder",
         help="who sits in front of the synthetic camera: the card's person, someone else, or nobody (test bars)",
     )
+    parser.add_argument(
+        "--document",
+        choices=("passport", "driving_licence", "residence_card", "special_permanent_resident"),
+        default="passport",
+        help="the virtual ID document first on the document reader (docs/id-documents.md §Virtual)",
+    )
     return parser.parse_args()
 
 
@@ -242,7 +254,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, hub)
-        counter = _start_agent(children, base, args.camera_person)
+        counter = _start_agent(children, base, args.camera_person, args.document)
         _say(seeded.stdout.rstrip())
         _say(
             "\n".join(
@@ -254,6 +266,8 @@ def main() -> int:
                     "  仮想カード / virtual card: in-process, no card reader (CLERK_CARD_SOURCE=virtual) — "
                     f"the invented {DEMO_PERSON} (clerk_agent/card/virtual/people.py)",
                     f"  カメラ / camera  synthetic: {_camera_note(args.camera_person)}",
+                    f"  本人確認書類 / ID document on the reader: virtual {args.document} (the clerk screen's "
+                    "（デモ） row swaps it; test PINs and card numbers: docs/id-documents.md §Virtual)",
                     "",
                     walkthrough(counter, f"{base}/console/"),
                     "",

@@ -73,6 +73,17 @@ class DocumentChips:
         self.source = source
         self.last: JsonObject | None = None
         self.reading = False
+        # The document the clerk said the applicant brought: it decides which access data each screen asks for
+        # (the clerk types a passport's MRZ or a residence card's number; the applicant types a licence's PINs).
+        self.document: ChipKind | None = None
+        # The applicant stopped the licence PIN entry on their screen (forgotten PINs): the clerk is told and
+        # chooses again (the document on camera, or another document).
+        self.declined = False
+
+    def choose(self, document: str | None) -> None:
+        """The clerk's choice of document (`None`: back to the choice); ValueError for an unknown kind."""
+        self.document = ChipKind(document) if document else None
+        self.declined = False
 
     def _read_passport(self, access: MrzAccess) -> ChipRead:
         with self.source() as transport:
@@ -120,5 +131,7 @@ class DocumentChips:
         return self.last
 
     def clear(self) -> None:
-        """A new case starts without a chip result."""
+        """A new case starts without a chip result or a chosen document."""
         self.last = None
+        self.document = None
+        self.declined = False

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from clerk_agent.card.idchips.base import ChipAccessDenied, ChipRead, NotThisDocument, wipe
 from clerk_agent.card.idchips.jp_detect import JpDetection, detect_jp_document
@@ -23,31 +24,89 @@ from clerk_agent.card.idchips.licence import LicencePinIncorrect, LicencePinStat
 from clerk_agent.card.idchips.residence import ResidenceReader
 from clerk_agent.card.transport import Transport
 from clerk_agent.errors import AgentError, LastTryConfirmationRequired, PinBlocked
-from clerk_agent.flows.idchips import ChipSource, DocumentChips
+from clerk_agent.flows.idchips import ChipSource, DocumentChips, virtual_chip_source
 from clerk_agent.link.hub import JsonObject
 from service.wire.idchips import ChipKind
+
+if TYPE_CHECKING:
+    from clerk_agent.card.virtual.vicc import VirtualChip
 
 logger = logging.getLogger(__name__)
 
 
+# The demo's invented holder per document (clerk_agent/card/virtual/idchips/jp_people.py; docs/id-documents.md
+# §Virtual lists their PINs and card numbers).
+VIRTUAL_HOLDERS: Final[dict[str, str]] = {
+    "driving_licence": "sato_ichiro",
+    "residence_card": "nguyen_lan",
+    "special_permanent_resident": "kim_minjun",
+}
+
+
 def virtual_jp_chip_source(pki_dir: Path, document: str, holder: str | None = None) -> ChipSource:
-    """The demo's virtual licence or residence card (`driving_licence`, `residence_card`), in process."""
+    """The demo's virtual licence, residence card or special permanent resident certificate, in process.
+
+    The chip is built on the first read and kept: a wrong PIN counts down across reads as on a real licence.
+    """
+    if document not in VIRTUAL_HOLDERS:
+        raise ValueError(f"no virtual {document}")
+    built: list[VirtualChip] = []
+
+    def chip() -> VirtualChip:
+        if not built:
+            from clerk_agent.card.virtual.idchips.jp_pki import signer_from_dev_pki
+            from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
+            from clerk_agent.card.virtual.idchips.residence import build_virtual_residence_card
+
+            key = holder or VIRTUAL_HOLDERS[document]
+            if document == "driving_licence":
+                built.append(
+                    build_virtual_licence(key, signer=signer_from_dev_pki(pki_dir, "driving_licence"))
+                )
+            else:  # both residence documents share one issuer; the holder's card type tells them apart
+                built.append(
+                    build_virtual_residence_card(key, signer=signer_from_dev_pki(pki_dir, "residence_card"))
+                )
+        return built[0]
 
     @contextlib.contextmanager
     def open_chip() -> Iterator[Transport]:
-        from clerk_agent.card.virtual.idchips.jp_pki import signer_from_dev_pki
-        from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
-        from clerk_agent.card.virtual.idchips.residence import build_virtual_residence_card
         from clerk_agent.card.virtual.idchips.slot import InProcessChipSlot
 
-        if document == "driving_licence":
-            signer = signer_from_dev_pki(pki_dir, "driving_licence")
-            yield InProcessChipSlot(build_virtual_licence(holder or "sato_ichiro", signer=signer))
-        else:
-            signer = signer_from_dev_pki(pki_dir, "residence_card")
-            yield InProcessChipSlot(build_virtual_residence_card(holder or "nguyen_lan", signer=signer))
+        yield InProcessChipSlot(chip())
 
     return open_chip
+
+
+class VirtualDocuments:
+    """The demo's document reader: one virtual document lies on it at a time, the one the clerk put there.
+
+    A `ChipSource` (call it to open the reader). `present` swaps the document, as a clerk lifting one document
+    and laying another would; each keeps its state (a licence's tries) while the agent runs.
+    """
+
+    def __init__(self, pki_dir: Path, person_key: str, document: str = "passport") -> None:
+        self._sources: dict[str, ChipSource] = {
+            "passport": virtual_chip_source(pki_dir, person_key),
+            **{kind: virtual_jp_chip_source(pki_dir, kind) for kind in VIRTUAL_HOLDERS},
+        }
+        self.document = ""
+        self.present(document)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The documents the demo can lay on the reader."""
+        return tuple(self._sources)
+
+    def present(self, document: str) -> None:
+        """Lay `document` on the reader; ValueError for one the demo does not have."""
+        if document not in self._sources:
+            raise ValueError(f"no virtual {document}")
+        self.document = document
+
+    def __call__(self) -> contextlib.AbstractContextManager[Transport]:
+        """Open the reader with the document on it now."""
+        return self._sources[self.document]()
 
 
 async def _submit(
@@ -79,6 +138,10 @@ async def _submit(
     except AgentError as exc:
         logger.warning("%s read failed: %s", kind.value, exc.code)
         chips.last = {"kind": kind.value, "verdict": "refused", "refusal_reason": exc.code}
+    except OSError as exc:
+        # The demo's virtual documents need the test PKI's idchips/ folders (`hub dev-pki --force` writes them).
+        logger.warning("no %s chip to read: %s", kind.value, type(exc).__name__)
+        chips.last = {"kind": kind.value, "verdict": "refused", "refusal_reason": "reader_unavailable"}
     finally:
         chips.reading = False
         for secret in secrets:

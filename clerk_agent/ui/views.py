@@ -8,15 +8,17 @@ from clerk_agent.flows.cardsteps import CODE_B_NOTICES
 from clerk_agent.flows.cardwork import CardWork, Phase
 from clerk_agent.flows.case import CARD_PROCEDURES, MAILED, PHOTO_PROCEDURES, RECEIPT_STATES, steps_of
 from clerk_agent.flows.counter import CounterFlow
+from clerk_agent.flows.idchips_jp import VirtualDocuments
 from clerk_agent.flows.pinchoice import FIELDS, KINDS, refusal_of, refusal_text
 from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
 from clerk_agent.ui.display import ja_datetime
+from clerk_agent.wording import chips as chip_words
 from clerk_agent.wording import texts
 from clerk_agent.wording.problems import problem_text
 from service.wire.cardwork import PIN_RULES, CertKind, PinMode
 from service.wire.cases import CaseState
-from service.wire.idchips import CHIP_REFUSAL_LABELS, ChipRefusal
+from service.wire.idchips import CHIP_REFUSAL_LABELS, ChipKind, ChipRefusal
 
 JsonView = dict[str, object]
 # The state the clerk screen is told before the hub has answered the case's create.
@@ -92,23 +94,64 @@ def _photo(flow: CounterFlow) -> JsonView:
 
 
 def _chip(flow: CounterFlow) -> JsonView:
-    """The last ID-document chip read and the hub's verdict, with the refusal in Japanese and English."""
-    last = flow.chips.last
-    if last is None:
-        return {"reading": flow.chips.reading, "last": None}
-    reason = last.get("refusal_reason")
-    # The hub's refusals by their contract labels; a read that failed at the counter by the agent error's notice.
+    """The chosen document, the last chip read with the hub's verdict in words, and the demo's virtual reader."""
+    chips = flow.chips
+    source = chips.source
+    last = chips.last
+    return {
+        "reading": chips.reading,
+        "document": chips.document.value if chips.document else None,
+        "declined": chips.declined,
+        "documents": [
+            {"code": kind.value, **texts.pair(words)} for kind, words in chip_words.DOCUMENTS.items()
+        ],
+        # The codes stay for the tests and the help desk; the screens show `outcome`.
+        "last": {k: last[k] for k in ("kind", "verdict", "refusal_reason", "pin", "tries_left") if k in last}
+        if last
+        else None,
+        "outcome": texts.pair(chip_words.read_outcome(last)) if last else None,
+        "refusal": _chip_refusal(last.get("refusal_reason")) if last else None,
+        "virtual": {
+            "document": source.document,
+            "choices": [
+                {"code": code, **texts.pair(chip_words.DOCUMENTS[ChipKind(code)])} for code in source.choices
+            ],
+        }
+        if isinstance(source, VirtualDocuments)
+        else None,
+    }
+
+
+def _chip_refusal(reason: object) -> JsonView | None:
+    """The refusal's short label: the hub's by the contract's labels, a counter failure by its notice."""
+    if not isinstance(reason, str) or not reason:
+        return None
     label = (
         CHIP_REFUSAL_LABELS.get(ChipRefusal(reason))
-        if isinstance(reason, str) and reason in set(ChipRefusal)
-        else texts.NOTICES.get(str(reason))
+        if reason in set(ChipRefusal)
+        else texts.NOTICES.get(reason)
     )
+    return {**texts.pair(label or chip_words.read_outcome({"refusal_reason": reason}))}
+
+
+def _licence(flow: CounterFlow) -> JsonView | None:
+    """The applicant's licence PIN form: open while the call takes document reads and the clerk chose a licence."""
+    case = flow.case
+    if (
+        flow.chips.document is not ChipKind.driving_licence
+        or case is None
+        or case.evidence_sent
+        or flow.chips.declined
+        or flow.current_step() != "call"
+    ):
+        return None
+    last = flow.chips.last
+    mine = last if last and last.get("kind") == ChipKind.driving_licence.value else None
     return {
         "reading": flow.chips.reading,
-        "last": last,
-        "refusal": {"ja": label[0], "en": label[1]}
-        if label
-        else ({"ja": reason, "en": reason} if reason else None),
+        "verdict": mine.get("verdict") if mine else None,
+        "outcome": texts.pair(chip_words.read_outcome(mine, applicant=True)) if mine else None,
+        "tries_left": mine.get("tries_left") if mine else None,
     }
 
 
@@ -255,6 +298,7 @@ def applicant_view(flow: CounterFlow) -> JsonView:
             view["notice"] = None  # told next to the field itself
     view["card_work"] = _applicant_card_work(flow.work)
     view["photo_review"] = flow.capture.candidate is not None
+    view["licence"] = _licence(flow)
     # The 受付番号 is no personal data: the applicant may note it to ask about the case later.
     view["reference"] = case.reference if case else None
     view["ineligible"] = (

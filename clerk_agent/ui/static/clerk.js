@@ -31,7 +31,7 @@ const act = async (path, body) => {
   editing = false;
   confirming = null;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
-  if (path === '/api/new') resetCardWork();
+  if (path === '/api/new') { resetCardWork(); chipNote = null; chipSent = ''; }
   const next = await post(path, body);
   if (next) render(next);
 };
@@ -221,13 +221,15 @@ function seatSwitch(s) {
 function callView(c, s) {
   const phases = { idle: ['準備中', 'Preparing'], joining: ['接続中', 'Connecting'], waiting_officer: ['職員の接続待ち', 'Waiting for the officer'],
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
-  const parts = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
+  // The call beside the steps: on a counter display the entries the clerk acts on stay in sight under the header.
+  const side = [el('h2', {}, tr('本人確認（ビデオ通話）', 'Identity check (video call)')),
     el('p', { id: 'call-phase', class: 'status' }, tr(...(phases[s.call.phase] || [s.call.phase, s.call.phase]))),
     el('figure', { class: 'camera-figure' }, cameraPreview(),
       el('figcaption', {}, tr('窓口のカメラ（職員に見えている映像）', 'The counter camera (what the officer sees)'))),
     seatSwitch(s)];
+  const parts = [];
   if (s.call.phase === 'connected') {
-    parts.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
+    side.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
       ? tr('職員の音声: 受信中', "Officer's voice: coming through")
       : tr('職員の音声: 届いていません（職員のマイクがオフの可能性があります）', "Officer's voice: not coming through (the officer's microphone may be off)")));
   }
@@ -259,13 +261,16 @@ function callView(c, s) {
     }
   } else if (!c.evidence_sent) {
     if (c.pin_blocked) parts.push(el('p', { class: 'bad', id: 'pin-blocked' }, tr('暗証番号がロックされているため、カードの電子確認はできません。写真付きの本人確認書類を提示してください。', 'The PIN is blocked, so the card cannot be checked electronically; show photo ID instead.')));
+    // The document's chip first, so its entry is in sight: the document goes on the reader, then under the camera.
+    const documents = c.documents_needed || c.documents.length;
+    if (documents) parts.push(chipPart(s));
     if (c.photo_needed) parts.push(photoPart(c, s));
-    if (c.documents_needed || c.documents.length) parts.push(documentsPart(c, s), chipPart(s));
+    if (documents) parts.push(documentsPart(c, s));
     parts.push(button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
   } else {
     parts.push(el('p', { id: 'evidence-done', class: c.proof_ok === false ? 'bad' : 'ok' }, c.proof_ok === false ? tr('カードの確認ができませんでした。職員の判断を待ちます。', 'Card not verified; the officer decides.') : tr('確認情報を送信しました。職員の判断をお待ちください。', 'Evidence sent; waiting for the officer.')));
   }
-  return el('section', {}, parts);
+  return el('section', { class: 'call' }, el('div', { class: 'call-side' }, side), el('div', { class: 'call-main' }, parts));
 }
 
 function photoPart(c, s) {
@@ -322,32 +327,133 @@ function documentsPart(c, s) {
     demo);
 }
 
-// The passport's chip: BAC needs three MRZ fields, typed here from the data page; they stay at the counter.
-function chipPart(s) {
-  const chip = s.chip || { last: null, reading: false };
-  const field = (id, label, max) => {
-    const input = el('input', { id, maxlength: String(max), autocomplete: 'off', spellcheck: 'false' });
-    input.addEventListener('input', () => { editing = true; });
-    return [el('label', { for: id }, label), input];
+// The applicant's ID document's chip (docs/id-documents.md §Counter). The clerk says which document it is; the
+// access data is typed where it belongs: a passport's three MRZ fields and a residence card's number here, a
+// licence's two PINs by the applicant on their own screen. Each is checked for shape here (a typo costs nothing),
+// sent once, and the field is emptied; the card number is shown afterwards only masked to its last three.
+// Every access field carries data-ocr: the later 「カメラから読み取る」 step fills it from the camera's still and
+// dispatches 'input', and the clerk checks it before reading (OCR is not built yet).
+const CARD_NUMBER = /^[A-Z]{2}[0-9]{8}[A-Z]{2}$/;
+const MRZ_NUMBER = /^[A-Z0-9]{1,9}$/;
+const YYMMDD = /^[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$/;
+const RESIDENCE = ['residence_card', 'special_permanent_resident'];
+const chipGroup = (kind) => (RESIDENCE.includes(kind) ? 'residence_card' : kind);
+let chipNote = null; // [ja, en]: the clerk's entry refused before sending, or the read could not start
+let chipSent = ''; // the card number as sent, masked
+let chipBusy = false; // a read this screen started is running
+
+async function chipAct(path, body, raw = false) {
+  editing = false;
+  chipBusy = true;
+  render(state, true);
+  const next = await post(path, body, raw);
+  chipBusy = false;
+  if (!next) chipNote = ['読み取りを始められませんでした。書類を置き直して、もう一度お試しください。', 'The read could not start. Lay the document on the reader again and retry.'];
+  if (next) render(next, true); else render(state, true);
+}
+
+function chooseDocument(code) {
+  chipNote = null;
+  chipSent = '';
+  act('/api/chip/document', { document: code });
+}
+
+function accessField(id, label, attrs) {
+  const input = el('input', { id, type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'characters', ...attrs });
+  input.addEventListener('input', () => { editing = true; });
+  return [el('label', { for: id }, label), input];
+}
+
+function passportForm(busy) {
+  const [numberLabel, number] = accessField('mrz-number', tr('旅券番号', 'Document number'), { maxlength: '9', 'data-ocr': 'mrz_document_number' });
+  const [birthLabel, birth] = accessField('mrz-birth', tr('生年月日（YYMMDD）', 'Birth date (YYMMDD)'), { maxlength: '6', inputmode: 'numeric', 'data-ocr': 'mrz_birth' });
+  const [expiryLabel, expiry] = accessField('mrz-expiry', tr('有効期間満了日（YYMMDD）', 'Expiry (YYMMDD)'), { maxlength: '6', inputmode: 'numeric', 'data-ocr': 'mrz_expiry' });
+  const read = () => {
+    const fields = { document_number: number.value.trim().toUpperCase(), birth: birth.value.trim(), expiry: expiry.value.trim() };
+    if (!MRZ_NUMBER.test(fields.document_number) || !YYMMDD.test(fields.birth) || !YYMMDD.test(fields.expiry)) {
+      chipNote = ['旅券番号は英数字9文字まで、生年月日と有効期間満了日は6桁（年月日、例: 850412）で入力してください。',
+        'The document number is up to 9 letters and digits; the dates are 6 digits, YYMMDD (e.g. 850412).'];
+      editing = false;
+      render(state, true);
+      document.getElementById('mrz-number').focus();
+      return;
+    }
+    chipNote = null;
+    number.value = ''; birth.value = ''; expiry.value = '';
+    chipAct('/api/chip/passport', fields);
   };
-  const [numberLabel, number] = field('mrz-number', tr('旅券番号', 'Document number'), 9);
-  const [birthLabel, birth] = field('mrz-birth', tr('生年月日（YYMMDD）', 'Birth date (YYMMDD)'), 6);
-  const [expiryLabel, expiry] = field('mrz-expiry', tr('有効期間満了日（YYMMDD）', 'Expiry (YYMMDD)'), 6);
-  const last = chip.last;
-  let result = null;
-  if (chip.reading) result = el('p', { id: 'chip-result' }, tr('ICチップを読んでいます…', 'Reading the chip…'));
-  else if (last) {
-    const ok = last.verdict === 'verified';
-    result = el('p', { id: 'chip-result', class: ok ? 'ok' : 'bad', 'data-verdict': last.verdict, role: ok ? null : 'alert' },
-      ok ? tr('ICチップの署名を確認しました（職員の画面に表示されます）', 'Chip signature verified (shown to the officer)')
-        : tr(`ICチップを確認できませんでした: ${chip.refusal ? chip.refusal.ja : ''}`, `Chip not verified: ${chip.refusal ? chip.refusal.en : ''}`));
+  const send = button('chip-read-passport', tr('ICチップを読む', 'Read the chip'), read, 'primary');
+  send.disabled = busy;
+  return [el('p', {}, tr('旅券を読み取り機に置き、顔写真のページ下部（MRZ）の3項目を入力してください。', 'Lay the passport on the reader and type three fields of its MRZ (the data page\'s bottom lines).')),
+    el('div', { class: 'chip-fields' }, el('div', {}, numberLabel, number), el('div', {}, birthLabel, birth), el('div', {}, expiryLabel, expiry)),
+    send];
+}
+
+function residenceForm(busy) {
+  const [label, number] = accessField('chip-card-number', tr('カードの番号（12文字・右上に印字）', 'Card number (12 characters, top right)'),
+    { maxlength: '16', 'data-ocr': 'residence_card_number', placeholder: 'AB12345678CD' });
+  const read = () => {
+    const typed = number.value.replace(/[\s-]/g, '').toUpperCase();
+    if (!CARD_NUMBER.test(typed)) {
+      chipNote = ['カードの番号は12文字です（英字2文字・数字8桁・英字2文字）。カードを見て入力し直してください。',
+        'The card number is 12 characters (2 letters, 8 digits, 2 letters). Type it again from the card.'];
+      editing = false;
+      render(state, true);
+      document.getElementById('chip-card-number').focus();
+      return;
+    }
+    chipNote = null;
+    number.value = '';
+    chipSent = '•'.repeat(typed.length - 3) + typed.slice(-3);
+    const body = new TextEncoder().encode(typed);
+    chipAct('/api/chip/residence', body, true).finally(() => body.fill(0));
+  };
+  number.addEventListener('keydown', (event) => { if (event.key === 'Enter') read(); });
+  const send = button('chip-read-residence', tr('ICチップを読む', 'Read the chip'), read, 'primary');
+  send.disabled = busy;
+  return [el('p', {}, tr('カードを読み取り機に置き、カードに印字された番号を入力してください（読み取りが終わると消えます）。', 'Lay the card on the reader and type the number printed on it (cleared after the read).')),
+    el('div', { class: 'chip-fields' }, el('div', {}, label, number)), send];
+}
+
+function chipPart(s) {
+  const chip = s.chip || { document: null, documents: [], last: null, reading: false, virtual: null };
+  const doc = chip.document;
+  const busy = chip.reading || chipBusy;
+  const parts = [el('h3', {}, tr('本人確認書類のICチップ', 'The ID document\'s chip'))];
+  if (!doc) {
+    parts.push(el('p', {}, tr('お客さまの本人確認書類を選んでください。', 'Choose the applicant\'s ID document.')),
+      el('div', { id: 'chip-documents' }, chip.documents.map((d) => button(`chip-doc-${d.code}`, t(d), () => chooseDocument(d.code)))));
+  } else {
+    const chosen = chip.documents.find((d) => d.code === doc);
+    parts.push(el('p', { id: 'chip-document', class: 'status' }, tr('書類: ', 'Document: '), chosen ? t(chosen) : ''));
+    if (doc === 'passport') parts.push(...passportForm(busy));
+    else if (RESIDENCE.includes(doc)) parts.push(...residenceForm(busy));
+    else if (chip.declined) {
+      parts.push(el('p', { id: 'chip-licence-declined', class: 'bad' }, tr('お客さまが暗証番号の入力をやめました。免許証はカメラで職員に確認してもらうか、別の書類を選んでください。',
+        'The applicant stopped entering the PINs. Show the licence to the officer on camera, or choose another document.')));
+    } else if (!(chip.last && chip.last.kind === doc && chip.last.verdict === 'verified')) {
+      parts.push(el('p', { id: 'chip-licence-waiting' }, tr('免許証を読み取り機に置き、お客さま画面で暗証番号1と暗証番号2を入力していただいてください（係員は見ません）。',
+        'Lay the licence on the reader and ask the applicant to enter PIN 1 and PIN 2 on their screen (the clerk does not see them).')));
+    }
+    if (chipNote) parts.push(el('p', { id: 'chip-note', class: 'bad', role: 'alert' }, tr(...chipNote)));
+    const last = chip.last && chipGroup(chip.last.kind) === chipGroup(doc) ? chip.last : null;
+    if (busy) {
+      parts.push(el('p', { id: 'chip-reading', class: 'status', role: 'status' }, el('progress', {}),
+        ' ', chipSent && RESIDENCE.includes(doc) ? tr(`番号 ${chipSent} でICチップを読み取っています…`, `Reading the chip with number ${chipSent}…`) : tr('ICチップを読み取っています…', 'Reading the chip…')));
+    } else if (last && chip.outcome) {
+      const ok = last.verdict === 'verified';
+      parts.push(el('p', { id: 'chip-result', class: ok ? 'ok status' : 'bad', 'data-verdict': last.verdict, role: ok ? 'status' : 'alert' },
+        t(chip.outcome), ok && chipSent && RESIDENCE.includes(doc) ? tr(`（番号 ${chipSent}）`, ` (number ${chipSent})`) : ''));
+    }
+    parts.push(button('chip-change', tr('書類を選び直す', 'Choose another document'), () => chooseDocument(null)));
   }
-  return el('div', { class: 'chip-read' },
-    el('h3', {}, tr('旅券のICチップ（読み取り機に置いて、MRZの3項目を入力）', "Passport chip (lay it on the reader and type three MRZ fields)")),
-    numberLabel, number, birthLabel, birth, expiryLabel, expiry,
-    button('chip-read-passport', tr('ICチップを読む', 'Read the chip'),
-      () => act('/api/chip/passport', { document_number: number.value.trim(), birth: birth.value.trim(), expiry: expiry.value.trim() })),
-    result);
+  if (chip.virtual) {
+    // Demo only: which invented document lies on the reader (docs/id-documents.md §Virtual lists their access data).
+    parts.push(el('p', { class: 'demo', id: 'demo-documents' }, tr('（デモ）読み取り機の上の書類: ', '(demo) On the reader: '),
+      chip.virtual.choices.map((d) => button(`demo-doc-${d.code}`, t(d) + (chip.virtual.document === d.code ? ' ✓' : ''),
+        () => act('/api/virtual-document', { document: d.code })))));
+  }
+  return el('div', { class: 'chip-read', id: 'chip-read' }, parts);
 }
 
 function decisionView(c) {
@@ -406,7 +512,7 @@ function render(next, force = false) {
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
   if (!c || !c.ineligible.length) revising = false;
-  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument, state.card_work]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument, state.card_work, state.chip, chipNote, chipBusy]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;

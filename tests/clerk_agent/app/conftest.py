@@ -138,8 +138,11 @@ async def agent_running(
     *,
     card_source: str = "virtual",
     card_admin: Callable[[CardSlot, HubLink], CardAdmin] | None = None,
+    document_reader: str | None = None,
 ) -> AsyncIterator[Agent]:
-    """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured."""
+    """`clerk_agent.app.run` on a free loopback port with the in-process virtual card; logs captured.
+
+    `document_reader`: the ID-document reader's PC/SC name (else the demo's virtual documents in process)."""
     import logging
 
     records: list[str] = []
@@ -154,6 +157,7 @@ async def agent_running(
         device_id=str(hub.credentials["device_id"]),
         key_file=hub.data_dir / "demo-device.key",
         card_source=card_source,
+        document_reader=document_reader,
         pki_dir=pki,
         data_dir=data_dir,
         ui_port=0,

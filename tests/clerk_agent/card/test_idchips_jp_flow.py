@@ -5,8 +5,10 @@ hub stand-in that runs the hub's own verifiers: what the clerk sees, and that no
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -17,10 +19,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from clerk_agent.card.transport import Transport
 from clerk_agent.card.virtual.idchips.jp_people import LICENCE_HOLDERS, RESIDENCE_HOLDERS
+from clerk_agent.card.virtual.idchips.jp_pki import signer_from_dev_pki
+from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
+from clerk_agent.card.virtual.idchips.slot import InProcessChipSlot
 from clerk_agent.flows.desk import Desk
 from clerk_agent.flows.idchips import DocumentChips
 from clerk_agent.flows.idchips_jp import (
+    VirtualDocuments,
     detect_document,
     licence_tries,
     read_licence,
@@ -28,10 +35,11 @@ from clerk_agent.flows.idchips_jp import (
     virtual_jp_chip_source,
 )
 from clerk_agent.ui.idchips_jp_routes import jp_chip_routes
+from clerk_agent.wording.chips import read_outcome, wrong_licence_pin
 from service.idchips.anchors import load_chip_anchors
 from service.idchips.devpki_jp import write_jp_pki
 from service.idchips.verifiers import VERIFIERS
-from service.wire.idchips import ChipReadout, ChipVerificationRead
+from service.wire.idchips import ChipKind, ChipReadout, ChipRefusal, ChipVerificationRead
 
 SATO = LICENCE_HOLDERS["sato_ichiro"]
 LAN = RESIDENCE_HOLDERS["nguyen_lan"]
@@ -156,6 +164,11 @@ def ui_for(pki: Path, document: str) -> tuple[httpx.AsyncClient, HubStandIn]:
 async def test_the_counter_routes_take_raw_access_data_and_answer_without_it(pki: Path) -> None:
     ui, hub = ui_for(pki, "driving_licence")
     async with ui:
+        # Until the clerk says the document is a licence, the applicant's screen can neither ask nor read.
+        assert (await ui.get("/api/applicant/licence-tries")).status_code == 409
+        closed = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n{SATO.pin2}".encode())
+        assert closed.json() == {"error": "licence_not_chosen"}
+        await ui.post("/api/chip/document", json={"document": "driving_licence"})
         tries = (await ui.get("/api/applicant/licence-tries")).json()
         assert tries == {"pins_set": True, "pin1_tries": 3, "pin2_tries": 3}
         wrong = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n9999".encode())
@@ -164,12 +177,107 @@ async def test_the_counter_routes_take_raw_access_data_and_answer_without_it(pki
             "refusal_reason": "access_denied",
             "pin": 2,
             "tries_left": 2,
+            "ja": "暗証番号2が違います。暗証番号2の残りは2回です。",
+            "en": "PIN 2 is wrong. 2 tries left for PIN 2.",
         }
+        # The chip is the same licence across reads: the wrong try still counts.
+        assert (await ui.get("/api/applicant/licence-tries")).json()["pin2_tries"] == 2
         right = await ui.post("/api/applicant/licence-pins", content=f"{SATO.pin1}\n{SATO.pin2}".encode())
-        assert right.json() == {"verdict": "verified", "refusal_reason": None}
+        assert right.json()["verdict"] == "verified"
+        assert right.json()["refusal_reason"] is None
+        assert "確認しました" in right.json()["ja"]
     assert len(hub.uploads) == 1
     ui, hub = ui_for(pki, "residence_card")
     async with ui:
         read = await ui.post("/api/chip/residence", content=LAN.card_number.encode())
     assert read.json()["chip"]["verdict"] == "verified"
     assert LAN.card_number not in read.text
+
+
+def _routes(chips: DocumentChips) -> httpx.AsyncClient:
+    flow = FlowStandIn(chips)
+
+    def action(work: Callable[[Request], Awaitable[None]]) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            try:
+                await work(request)
+            except ValueError as exc:
+                return JSONResponse({"error": type(exc).__name__}, status_code=409)
+            return JSONResponse({"document": chips.document, "last": chips.last})
+
+        return handle
+
+    app = Starlette(routes=jp_chip_routes(flow, action, lambda _request: True))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://counter")
+
+
+async def test_the_demo_reader_holds_the_document_the_clerk_laid_on_it(pki: Path) -> None:
+    hub = HubStandIn(pki)
+    reader = VirtualDocuments(pki, "yamada_hanako", "residence_card")
+    chips = DocumentChips(cast(Desk, DeskStandIn(hub)), reader)
+    async with _routes(chips) as ui:
+        assert (await ui.post("/api/virtual-document", json={"document": "floppy_disk"})).status_code == 409
+        assert reader.document == "residence_card"  # bad input: no change
+        number = bytearray(RESIDENCE_HOLDERS["kim_minjun"].card_number.encode())
+        # The residence card lies there: the special permanent resident's number does not open it.
+        assert (await read_residence_card(chips, number))["refusal_reason"] == "access_denied"
+        await ui.post("/api/virtual-document", json={"document": "special_permanent_resident"})
+        number = bytearray(RESIDENCE_HOLDERS["kim_minjun"].card_number.encode())
+        answer = await read_residence_card(chips, number)
+        assert (answer["kind"], answer["verdict"]) == ("special_permanent_resident", "verified")
+        await ui.post("/api/virtual-document", json={"document": "driving_licence"})
+        await ui.post("/api/chip/document", json={"document": "driving_licence"})
+        await ui.post("/api/applicant/licence-pins", content=b"0000\n0000")
+        # Laid aside and back: the same licence, its wrong try still counted.
+        await ui.post("/api/virtual-document", json={"document": "passport"})
+        await ui.post("/api/virtual-document", json={"document": "driving_licence"})
+        assert (await ui.get("/api/applicant/licence-tries")).json()["pin1_tries"] == 2
+    assert reader.choices == ("passport", "driving_licence", "residence_card", "special_permanent_resident")
+
+
+async def test_the_virtual_reader_switch_is_the_demos_only(pki: Path) -> None:
+    chips, _hub = chips_for(pki, "residence_card")
+    async with _routes(chips) as ui:
+        refused = await ui.post("/api/virtual-document", json={"document": "passport"})
+    assert refused.json() == {"error": "ValueError"}
+    with pytest.raises(ValueError, match="no virtual"):
+        virtual_jp_chip_source(pki, "passport")
+
+
+async def test_a_licence_without_pins_opens_with_stars_and_a_stop_is_told_to_the_clerk(pki: Path) -> None:
+    hub = HubStandIn(pki)
+    unset = build_virtual_licence(
+        "sato_ichiro", signer=signer_from_dev_pki(pki, "driving_licence"), pins_set=False
+    )
+
+    @contextlib.contextmanager
+    def source() -> Iterator[Transport]:
+        yield InProcessChipSlot(unset)
+
+    chips = DocumentChips(cast(Desk, DeskStandIn(hub)), source)
+    async with _routes(chips) as ui:
+        await ui.post("/api/chip/document", json={"document": "driving_licence"})
+        assert (await ui.get("/api/applicant/licence-tries")).json()["pins_set"] is False
+        opened = await ui.post("/api/applicant/licence-pins", content=b"****\n****")
+        assert opened.json()["verdict"] == "verified"
+        await ui.post("/api/applicant/licence-decline")
+        assert chips.declined is True
+        await ui.post("/api/chip/document", json={"document": "passport"})
+        assert chips.declined is False  # the clerk chose again
+
+
+@pytest.mark.parametrize("kind", [*ChipKind, None])
+def test_every_read_outcome_is_words_never_a_code(kind: ChipKind | None) -> None:
+    reasons = [*ChipRefusal, "pin_blocked", "last_try_confirmation_required", "invalid_pin_format",
+               "not_this_document", "reader_unavailable", "transaction_failed", "brand_new_code"]  # fmt: skip
+    for reason in reasons:
+        for applicant in (False, True):
+            last = {"kind": kind.value if kind else None, "verdict": "refused", "refusal_reason": str(reason)}
+            ja, en = read_outcome(last, applicant=applicant)
+            assert not re.search(r"[a-z]+_[a-z]+", ja + en), (reason, ja, en)
+            assert not re.search(r"[A-Za-z]{3,}", ja.replace("IC", "")), (reason, ja)
+    assert (
+        wrong_licence_pin(2, 1)[0]
+        == "暗証番号2が違います。暗証番号2の残りは1回です。次に間違えるとロックされます。"
+    )
+    assert "警察" in wrong_licence_pin(1, 0)[0]
