@@ -120,7 +120,7 @@ class PassportReader:
             # After PACE the application is selected under secure messaging (9303 part 11 §4.4).
             self._exchange(session, Command(0x00, 0xA4, 0x04, 0x0C, LDS_AID))
         except (pace.PaceError, ApduFailed, CardDataMalformed):
-            return None  # a PACE we could not complete: BAC, which every such chip still answers
+            return None  # a PACE we could not complete: BAC, which such chips still answer as a rule
         self.protocol = "PACE"
         return session
 
