@@ -381,6 +381,7 @@ class Desk:
                     "slots": [s.model_dump(mode="json") for s in booth.slots],
                 },
                 "forwarding_from": session.forwarding_from,
+                "forwarding_names": session.forwarding_names,
                 "progress": self.day.progress(self.hub_cases),
                 "cases": cases,
                 "applicant": {

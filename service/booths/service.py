@@ -227,12 +227,19 @@ async def book(
 # ---- forwarding between municipalities --------------------------------------------------------------------------
 
 
+async def forwarding_municipalities(session: AsyncSession, *, host: str) -> dict[str, str]:
+    """Residence municipalities that accept applications received at booths of `host`: name by code, in code order."""
+    rows = (await session.execute(select(Municipality).order_by(Municipality.code))).scalars()
+    return {
+        m.code: m.name
+        for m in rows
+        if m.code != host and host in (m.policy or {}).get(FORWARDING_POLICY_KEY, [])
+    }
+
+
 async def forwarding_from(session: AsyncSession, *, host: str) -> list[str]:
-    """Residence municipalities that accept applications received at booths of `host`."""
-    rows = (await session.execute(select(Municipality))).scalars()
-    return sorted(
-        m.code for m in rows if m.code != host and host in (m.policy or {}).get(FORWARDING_POLICY_KEY, [])
-    )
+    """The codes of `forwarding_municipalities`."""
+    return list(await forwarding_municipalities(session, host=host))
 
 
 async def set_forwarding(
@@ -335,6 +342,7 @@ async def session_view(session: AsyncSession, row: BoothSession, data_key: bytes
     municipality = await session.get(Municipality, booth.municipality_code)
     text = (municipality.policy or {}).get(PIN_SEALING_POLICY_KEY) if municipality else None
     key = pin_request.sealing_key(municipality) if municipality else None
+    forwarding = await forwarding_municipalities(session, host=booth.municipality_code)
     return wire.SessionRead(
         id=row.id,
         booth=await view(session, booth),
@@ -343,7 +351,8 @@ async def session_view(session: AsyncSession, row: BoothSession, data_key: bytes
         data_key=b64url(data_key),
         sealing_key=text if isinstance(text, str) else None,
         sealing_key_id=key_id_of(key) if key is not None else None,
-        forwarding_from=await forwarding_from(session, host=booth.municipality_code),
+        forwarding_from=list(forwarding),
+        forwarding_names=forwarding,
         opened_at=row.opened_at,
     )
 

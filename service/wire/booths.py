@@ -108,6 +108,10 @@ class SessionRead(BaseModel):
         default_factory=list,
         description="residence municipalities that accept applications received at this booth and forwarded",
     )
+    forwarding_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="the name of each municipality in forwarding_from, by code, for the booth's residence choice",
+    )
     opened_at: dt.datetime
 
 

@@ -69,6 +69,9 @@ async def _applicant(page: Page, residence: str, sid: str, prefix: str) -> None:
     """One applicant through the desk's steps, as the officer clicks them."""
     await page.click("#next-applicant")
     await _step(page, "residence")
+    # The officer picks a municipality by its name; the code is only beside it.
+    label = await page.inner_text(f"button[data-code='{residence}']")
+    assert not label[:1].isdigit(), label
     await page.click(f"button[data-code='{residence}']")
     await _step(page, "form")
     await page.fill("#demo-form-id", sid)

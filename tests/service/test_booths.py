@@ -288,6 +288,8 @@ async def test_neighbouring_resident_needs_forwarding(
     assert configured.status_code == 200, configured.text
     again = (await world.device_a.get(f"/api/v1/booth-sessions/{booth.session['id']}")).json()
     assert again["forwarding_from"] == [world.b.municipality_code]
+    # The booth's residence choice names the municipality, not only its code (tests/service/conftest.py's 乙町).
+    assert again["forwarding_names"] == {world.b.municipality_code: "乙町"}
     accepted = (await booth.sync(booth.case(2, residence=world.b.municipality_code))).json()
     assert accepted["outcome"] == "accepted", accepted
 

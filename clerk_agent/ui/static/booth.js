@@ -136,7 +136,12 @@ function dayScreen(v) {
 function residenceScreen(v) {
   const host = v.booth.municipality_code;
   const choices = [[host, tr(`${v.booth.municipality_name}（本市区町村）`, `${v.booth.municipality_name} (host)`)],
-    ...v.forwarding_from.map((code) => [code, tr(`${code}（転送可）`, `${code} (forwarding accepted)`)])];
+    ...v.forwarding_from.map((code) => {
+      // The name when the hub sent it (a session opened before it did has only the code).
+      const name = (v.forwarding_names || {})[code];
+      const label = name ? `${name} (${code})` : code;
+      return [code, tr(`${label}（転送可）`, `${label} (forwarding accepted)`)];
+    })];
   const other = el('input', { id: 'residence-code', inputmode: 'numeric', placeholder: '6桁 / 6 digits', maxlength: '6' });
   return [
     el('h2', {}, tr('お住まいの市区町村', 'Where does the applicant live?')),
