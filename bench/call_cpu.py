@@ -3,9 +3,14 @@
 The agent runs alone in a child process (so the receiver's decoding is not counted) and places a call to an
 officer stand-in here over a TCP signaling stream: 640×480 synthetic camera at 30 fps through the call's
 `CameraFeed`, VP8 + Opus, the officer's Opus coming back. After a warm-up it reads its own getrusage over
-the window and, per thread, /proc/self/task (event loop, encoder threads, decoder threads). Two agent rows:
-the frame rate adapted to the link (the default, docs/live-link.md §11), fixed at 30 fps, and fixed at 30 fps
-with aiortc's stock VP8 encoder (what the agent used before).
+the window and, per thread, /proc/self/task (event loop, encoder threads, decoder threads). Four agent rows:
+the frame rate adapted to the link (the default, docs/live-link.md §11); the same with aiortc's thread pool
+for every encode and its Opus encoder (before the encoder threads); fixed at 30 fps; and fixed at 30 fps
+with aiortc's stock encoders and thread pool (what the agent used before §11's work).
+
+The camera is the synthetic pattern, painted in the loop into yuv420p at 640×480 (about 0.2 ms a frame). A
+real camera costs more and elsewhere: a 640×480 MJPEG webcam is decoded in aiortc's player thread (about
+0.6 ms a frame) and converted once by the call track; docs/live-link.md §11 has the figures.
 
 The baselines, in the same run and on the same pattern frames (painted beforehand, 10 s at 30 fps):
 aiortc's own `Vp8Encoder` with its stock settings, and the agent's `CounterVp8Encoder`, each encoding in
