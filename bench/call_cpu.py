@@ -3,9 +3,14 @@
 The agent runs alone in a child process (so the receiver's decoding is not counted) and places a call to an
 officer stand-in here over a TCP signaling stream: 640×480 synthetic camera at 30 fps through the call's
 `CameraFeed`, VP8 + Opus, the officer's Opus coming back. After a warm-up it reads its own getrusage over
-the window and, per thread, /proc/self/task (event loop, encoder threads, decoder threads). Two agent rows:
-the frame rate adapted to the link (the default, docs/live-link.md §11), fixed at 30 fps, and fixed at 30 fps
-with aiortc's stock VP8 encoder (what the agent used before).
+the window and, per thread, /proc/self/task (event loop, encoder threads, decoder threads). Four agent rows:
+the frame rate adapted to the link (the default, docs/live-link.md §11); the same with aiortc's thread pool
+for every encode and its Opus encoder (before the encoder threads); fixed at 30 fps; and fixed at 30 fps
+with aiortc's stock encoders and thread pool (what the agent used before §11's work).
+
+The camera is the synthetic pattern, painted in the loop into yuv420p at 640×480 (about 0.2 ms a frame). A
+real camera costs more and elsewhere: a 640×480 MJPEG webcam is decoded in aiortc's player thread (about
+0.6 ms a frame) and converted once by the call track; docs/live-link.md §11 has the figures.
 
 The baselines, in the same run and on the same pattern frames (painted beforehand, 10 s at 30 fps):
 aiortc's own `Vp8Encoder` with its stock settings, and the agent's `CounterVp8Encoder`, each encoding in
@@ -36,6 +41,7 @@ from typing import Any
 from aiortc.codecs import vpx
 from av import VideoFrame
 
+from clerk_agent.rtc import encoding, vp8
 from clerk_agent.rtc.call import place_call, take_call
 from clerk_agent.rtc.ice import build_configuration
 from clerk_agent.rtc.pattern import PatternPainter
@@ -52,8 +58,9 @@ ROOT = Path(__file__).resolve().parent.parent
 WARM_UP_S = 2.0
 ROWS = (
     "frame rate adapted (default)",
+    "frame rate adapted, aiortc's pool and Opus encoder",
     "fixed 30 fps",
-    "fixed 30 fps, aiortc's stock VP8 encoder",
+    "fixed 30 fps, aiortc's stock encoders and executor",
 )  # past the first keyframe, the encoder's start-up and the first bitrate estimates
 
 
@@ -96,7 +103,7 @@ def thread_cpu() -> dict[str, float]:
             "event loop"
             if name == "MainThread"
             else "encoders"
-            if name.startswith("asyncio")
+            if name.startswith(("asyncio", "encoder-"))
             else "decoders"
             if name.endswith("-decoder")
             else re.sub(r"[-_]\d+$", "", name)
@@ -105,15 +112,23 @@ def thread_cpu() -> dict[str, float]:
     return dict(out)
 
 
-async def cpu_child(port: int, window_s: float, *, adapt: bool, stock: bool = False) -> None:
+async def cpu_child(
+    port: int, window_s: float, *, adapt: bool, stock: bool = False, pool: bool = False
+) -> None:
     """The agent side: send 640×480 30 fps VP8 + Opus and report CPU seconds, per thread kind, and frames.
 
-    `stock` puts aiortc's own encoder choice back (its Vp8Encoder with aiortc's settings) for the baseline row.
+    `stock` puts aiortc's own encoders back (its Vp8Encoder with aiortc's settings, its OpusEncoder) and
+    `pool` aiortc's Opus encoder and the loop's plain thread pool for every encode, for the comparison rows.
     """
-    if stock:
+    if stock or pool:
         from aiortc import codecs, rtcrtpsender
+        from aiortc.codecs.opus import OpusEncoder
 
-        setattr(rtcrtpsender, "get_encoder", codecs.get_encoder)  # noqa: B010 - undoes vp8.install()
+        setattr(encoding, "install", lambda *_: None)  # noqa: B010 - the loop keeps its plain pool
+        setattr(encoding, "CounterOpusEncoder", OpusEncoder)  # noqa: B010
+        setattr(vp8, "CounterOpusEncoder", OpusEncoder)  # noqa: B010 - what vp8's get_encoder builds
+        if stock:
+            setattr(rtcrtpsender, "get_encoder", codecs.get_encoder)  # noqa: B010 - undoes vp8.install()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     feed = CameraFeed(
         SyntheticCamera(640, 480, 30), call_size=(640, 480), adapt_rate=COUNTER_VP8 if adapt else None
@@ -150,7 +165,7 @@ async def cpu_child(port: int, window_s: float, *, adapt: bool, stock: bool = Fa
 
 
 async def agent_call(
-    window_s: float, *, adapt: bool, stock: bool = False, profile: Path | None = None
+    window_s: float, *, adapt: bool, stock: bool = False, pool: bool = False, profile: Path | None = None
 ) -> dict[str, Any]:
     """One call: the agent in a child process, the officer stand-in here. Returns the child's report."""
     accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
@@ -158,6 +173,7 @@ async def agent_call(
     port = server.sockets[0].getsockname()[1]
     args = ["--child", str(port), "--window", str(window_s)]
     args += ([] if adapt else ["--fixed-rate"]) + (["--stock-encoder"] if stock else [])
+    args += ["--pool"] if pool else []
     child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.call_cpu", *args, cwd=ROOT)
     sink = NullSink()
     officer_mic = ToneMicrophone(660)
@@ -238,11 +254,12 @@ def _row(name: str, values: list[float], unit: str, extra: str = "") -> None:
 
 async def measure_cpu(window_s: float, *, runs: int = 1, profile: Path | None = None) -> None:
     """Agent rows (adapted and fixed frame rate), then both encoders alone on the same frames; print all."""
-    calls: dict[str, list[dict[str, Any]]] = {ROWS[0]: [], ROWS[1]: [], ROWS[2]: []}
+    calls: dict[str, list[dict[str, Any]]] = {row: [] for row in ROWS}
     for run in range(runs):  # interleaved, so drift on a shared machine hits every row alike
         calls[ROWS[0]].append(await agent_call(window_s, adapt=True, profile=profile if run == 0 else None))
-        calls[ROWS[1]].append(await agent_call(window_s, adapt=False))
-        calls[ROWS[2]].append(await agent_call(window_s, adapt=False, stock=True))
+        calls[ROWS[1]].append(await agent_call(window_s, adapt=True, pool=True))
+        calls[ROWS[2]].append(await agent_call(window_s, adapt=False))
+        calls[ROWS[3]].append(await agent_call(window_s, adapt=False, stock=True))
     frames = pattern_frames()
     stock = [encoder_alone(vpx.Vp8Encoder(), frames) for _ in range(runs)]
     ours = [encoder_alone(CounterVp8Encoder(), frames) for _ in range(runs)]
@@ -281,9 +298,11 @@ def main() -> None:
     parser.add_argument("--child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fixed-rate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stock-encoder", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--pool", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(cpu_child(args.child, args.window, adapt=not args.fixed_rate, stock=args.stock_encoder))
+        adapt = not args.fixed_rate
+        asyncio.run(cpu_child(args.child, args.window, adapt=adapt, stock=args.stock_encoder, pool=args.pool))
         return
     asyncio.run(measure_cpu(args.window, runs=args.runs, profile=args.profile))
 

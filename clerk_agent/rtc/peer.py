@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 from av.frame import Frame
 
-from clerk_agent.rtc import aioice_patch, aiortc_patch, vp8
+from clerk_agent.rtc import aioice_patch, aiortc_patch, encoding, vp8
 from clerk_agent.rtc.errors import PeerFailed, PeerTimeout
 from clerk_agent.rtc.sinks import FrameSink
 from service.wire.rtc_metrics import CandidateType, ConnectionMetrics
@@ -102,6 +102,8 @@ class AgentPeer:
         """Create the connection and transceivers; with pre_offer also create the offer and gather now."""
         if self._pc is not None:
             return
+        # aiortc hands each frame to the loop's default executor: give each encoder its own thread (§11).
+        encoding.install()
         pc = RTCPeerConnection(configuration=self.configuration)
         self._pc = pc
         pc.on("connectionstatechange", self._on_connection_state)

@@ -26,6 +26,8 @@ from aiortc.codecs import base, vpx
 from av import VideoFrame
 from av.frame import Frame
 
+from clerk_agent.rtc.encoding import CounterOpusEncoder
+
 logger = logging.getLogger(__name__)
 
 
@@ -155,12 +157,17 @@ _original_get_encoder: Any = None
 def _get_encoder(codec: RTCRtpCodecParameters) -> base.Encoder:
     if codec.mimeType.lower() == "video/vp8":
         return CounterVp8Encoder()
+    if codec.mimeType.lower() == "audio/opus":
+        return CounterOpusEncoder()
     encoder: base.Encoder = _original_get_encoder(codec)
     return encoder
 
 
 def install() -> bool:
-    """Make aiortc's senders encode VP8 with `CounterVp8Encoder`; idempotent. False if aiortc has changed."""
+    """Make aiortc's senders encode VP8 with `CounterVp8Encoder` (and Opus with `encoding.CounterOpusEncoder`).
+
+    Idempotent. False if aiortc has changed.
+    """
     global _original_get_encoder
     from aiortc import rtcrtpsender
 
