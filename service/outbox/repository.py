@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import Integer, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import identity_key
 
 from service.outbox.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
@@ -120,15 +121,31 @@ async def claim_deliveries(
     ids = list(leased.scalars().all())
     if not ids:
         return []
-    rows = await session.execute(
-        select(WebhookDelivery, WebhookSubscription, OutboxEvent)
-        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
-        .where(WebhookDelivery.id.in_(ids))
-        .order_by(WebhookDelivery.event_seq)
-        .execution_options(populate_existing=True)
-    )
-    return [(d, s, e) for d, s, e in rows.all()]
+    # A delivery the fan-out of this very transaction created is in the session already, with the subscription and
+    # the event it was made from (read in this transaction): reading them again cost a round trip and the loading
+    # of three entities between an event's commit and its request (#18). Only other due deliveries (retries, or
+    # deliveries another process fanned out) are read.
+    known: dict[str, tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]] = {}
+    for delivery_id in ids:
+        delivery = session.identity_map.get(identity_key(WebhookDelivery, delivery_id))
+        if not isinstance(delivery, WebhookDelivery) or delivery.attempts:
+            continue
+        sub = session.identity_map.get(identity_key(WebhookSubscription, delivery.subscription_id))
+        event = session.identity_map.get(identity_key(OutboxEvent, delivery.event_seq))
+        if isinstance(sub, WebhookSubscription) and isinstance(event, OutboxEvent):
+            known[delivery_id] = (delivery, sub, event)
+    missing = [delivery_id for delivery_id in ids if delivery_id not in known]
+    found = list(known.values())
+    if missing:
+        rows = await session.execute(
+            select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
+            .where(WebhookDelivery.id.in_(missing))
+            .execution_options(populate_existing=True)
+        )
+        found += [(d, s, e) for d, s, e in rows.all()]
+    return sorted(found, key=lambda row: (row[0].event_seq, row[0].id))
 
 
 async def leased_delivery(session: AsyncSession, *, delivery_id: str, owner: str) -> WebhookDelivery | None:
