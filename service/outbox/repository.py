@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy import Integer, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.util import identity_key
 
 from service.outbox.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
@@ -111,29 +110,33 @@ def _claim_statement() -> Update:
     )
 
 
+DeliveryRow = tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]
+
+
 async def claim_deliveries(
-    session: AsyncSession, *, now: dt.datetime, limit: int, owner: str, lease_until: dt.datetime
-) -> Sequence[tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]]:
-    """Lease the due deliveries (at most one per subscription and case) to `owner`; commit before sending."""
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    limit: int,
+    owner: str,
+    lease_until: dt.datetime,
+    fresh: Mapping[str, DeliveryRow] | None = None,
+) -> Sequence[DeliveryRow]:
+    """Lease the due deliveries (at most one per subscription and case) to `owner`; commit before sending.
+
+    `fresh` holds the deliveries this transaction's fan-out created, by id, so they need not be read again."""
+    fresh = fresh or {}
     leased = await session.execute(
         _claim_statement(), {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until}
     )
     ids = list(leased.scalars().all())
     if not ids:
         return []
-    # A delivery the fan-out of this very transaction created is in the session already, with the subscription and
-    # the event it was made from (read in this transaction): reading them again cost a round trip and the loading
-    # of three entities between an event's commit and its request (#18). Only other due deliveries (retries, or
-    # deliveries another process fanned out) are read.
-    known: dict[str, tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]] = {}
-    for delivery_id in ids:
-        delivery = session.identity_map.get(identity_key(WebhookDelivery, delivery_id))
-        if not isinstance(delivery, WebhookDelivery) or delivery.attempts:
-            continue
-        sub = session.identity_map.get(identity_key(WebhookSubscription, delivery.subscription_id))
-        event = session.identity_map.get(identity_key(OutboxEvent, delivery.event_seq))
-        if isinstance(sub, WebhookSubscription) and isinstance(event, OutboxEvent):
-            known[delivery_id] = (delivery, sub, event)
+    # A delivery the fan-out of this very transaction created comes with the subscription and event it was made
+    # from (read in this transaction): reading them again cost a round trip and the loading of three entities
+    # between an event's commit and its request (#18). Only other due deliveries (retries, or deliveries another
+    # process fanned out) are read.
+    known = {delivery_id: fresh[delivery_id] for delivery_id in ids if delivery_id in fresh}
     missing = [delivery_id for delivery_id in ids if delivery_id not in known]
     found = list(known.values())
     if missing:

@@ -145,10 +145,15 @@ class OutboxWorker:
         # One transaction fans out new events and leases what is due (the new deliveries included): one commit
         # between an event's commit and its request, not two.
         async with unit_of_work(self._sessionmaker) as session:
-            dispatched = await service.dispatch(session, limit=self._batch, effects=self._effects)
+            fan_out = await service.dispatch(session, limit=self._batch, effects=self._effects)
             now = clock.now()
             rows = await repository.claim_deliveries(
-                session, now=now, limit=self._batch, owner=self.owner, lease_until=now + self._lease
+                session,
+                now=now,
+                limit=self._batch,
+                owner=self.owner,
+                lease_until=now + self._lease,
+                fresh=fan_out.deliveries,
             )
             attempts: list[Attempt | tuple[str, DeliveryError]] = []
             for delivery, sub, event in rows:
@@ -176,7 +181,7 @@ class OutboxWorker:
         async with asyncio.TaskGroup() as group:
             for attempt in attempts:
                 group.create_task(self._attempt(attempt))
-        return dispatched + len(attempts)
+        return fan_out.events + len(attempts)
 
     async def _attempt(self, attempt: Attempt | tuple[str, DeliveryError]) -> None:
         if isinstance(attempt, Attempt):
