@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.db import unit_of_work
 from service.kit import clock
@@ -66,6 +66,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._kept: AsyncConnection | None = None  # the delivery stage's own connection, see _delivery_unit
+        self._kept_busy = False
 
     def start(self) -> None:
         """Start the background task (idempotent)."""
@@ -83,6 +85,46 @@ class OutboxWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._drop_kept()
+
+    async def _drop_kept(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                await kept.close()
+
+    @contextlib.asynccontextmanager
+    async def _delivery_unit(self) -> AsyncIterator[AsyncSession]:
+        """The delivery stage's transaction, on a connection this worker keeps between passes.
+
+        A checkout from the pool pings the server first (pool_pre_ping; on asyncpg BEGIN, a statement and ROLLBACK,
+        three round trips and ~0.3 ms of CPU) — on every pass, between an event's commit and its request (#18). The
+        kept connection is pinged once, when it is taken from the pool; a pass that fails on it (the server
+        restarted, say) drops it, and the next pass takes a fresh, pinged one. Another pass running at the same
+        time (a test calling run_once beside the task) uses the pool as before.
+        """
+        bind = self._sessionmaker.kw.get("bind")
+        if self._kept_busy or not isinstance(bind, AsyncEngine):
+            async with unit_of_work(self._sessionmaker) as session:
+                yield session
+            return
+        self._kept_busy = True
+        try:
+            if self._kept is None:
+                self._kept = await bind.connect()
+            session = AsyncSession(bind=self._kept, expire_on_commit=False, autoflush=False)
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await session.rollback()
+                await self._drop_kept()
+                raise
+            finally:
+                await session.close()
+        finally:
+            self._kept_busy = False
 
     def wake(self) -> None:
         """Run a pass now (callable from any thread)."""
@@ -144,7 +186,7 @@ class OutboxWorker:
     async def _deliver(self) -> int:
         # One transaction fans out new events and leases what is due (the new deliveries included): one commit
         # between an event's commit and its request, not two.
-        async with unit_of_work(self._sessionmaker) as session:
+        async with self._delivery_unit() as session:
             fan_out = await service.dispatch(session, limit=self._batch, effects=self._effects)
             now = clock.now()
             rows = await repository.claim_deliveries(
