@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.db import unit_of_work
+from service.db import database_unavailable, unit_of_work
 from service.kit import clock
 from service.kit.hashing import canonical_json
 from service.kit.ids import random_id
@@ -68,6 +68,9 @@ class OutboxWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kept: AsyncConnection | None = None  # the delivery stage's own connection, see _delivery_unit
         self._kept_busy = False
+        self._kept_failed = (
+            False  # the last delivery transaction failed on a connection kept from an earlier pass
+        )
 
     def start(self) -> None:
         """Start the background task (idempotent)."""
@@ -100,8 +103,8 @@ class OutboxWorker:
         A checkout from the pool pings the server first (pool_pre_ping; on asyncpg BEGIN, a statement and ROLLBACK,
         three round trips and ~0.3 ms of CPU) — on every pass, between an event's commit and its request (#18). The
         kept connection is pinged once, when it is taken from the pool; a pass that fails on it (the server
-        restarted, say) drops it, and the next pass takes a fresh, pinged one. Another pass running at the same
-        time (a test calling run_once beside the task) uses the pool as before.
+        restarted, say) drops it, and _deliver runs once more on a fresh, pinged one. Another pass running at the
+        same time (a test calling run_once beside the task) uses the pool as before.
         """
         bind = self._sessionmaker.kw.get("bind")
         if self._kept_busy or not isinstance(bind, AsyncEngine):
@@ -109,6 +112,8 @@ class OutboxWorker:
                 yield session
             return
         self._kept_busy = True
+        self._kept_failed = False
+        earlier = self._kept is not None
         try:
             if self._kept is None:
                 self._kept = await bind.connect()
@@ -117,6 +122,7 @@ class OutboxWorker:
                 yield session
                 await session.commit()
             except BaseException:
+                self._kept_failed = earlier
                 with contextlib.suppress(Exception):
                     await session.rollback()
                 await self._drop_kept()
@@ -184,6 +190,17 @@ class OutboxWorker:
         return done
 
     async def _deliver(self) -> int:
+        try:
+            return await self._deliver_once()
+        except Exception as exc:
+            if not (self._kept_failed and database_unavailable(exc)):
+                raise
+        # The kept connection died since the last pass (a database restart): what a pool checkout's ping would
+        # have caught. Once more at once, on a fresh connection, rather than after the poll interval.
+        log.info("outbox: the kept database connection was gone; the pass runs again on a fresh one")
+        return await self._deliver_once()
+
+    async def _deliver_once(self) -> int:
         # One transaction fans out new events and leases what is due (the new deliveries included): one commit
         # between an event's commit and its request, not two.
         async with self._delivery_unit() as session:
