@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy import Integer, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,25 +110,45 @@ def _claim_statement() -> Update:
     )
 
 
+DeliveryRow = tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]
+
+
 async def claim_deliveries(
-    session: AsyncSession, *, now: dt.datetime, limit: int, owner: str, lease_until: dt.datetime
-) -> Sequence[tuple[WebhookDelivery, WebhookSubscription, OutboxEvent]]:
-    """Lease the due deliveries (at most one per subscription and case) to `owner`; commit before sending."""
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    limit: int,
+    owner: str,
+    lease_until: dt.datetime,
+    fresh: Mapping[str, DeliveryRow] | None = None,
+) -> Sequence[DeliveryRow]:
+    """Lease the due deliveries (at most one per subscription and case) to `owner`; commit before sending.
+
+    `fresh` holds the deliveries this transaction's fan-out created, by id, so they need not be read again."""
+    fresh = fresh or {}
     leased = await session.execute(
         _claim_statement(), {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until}
     )
     ids = list(leased.scalars().all())
     if not ids:
         return []
-    rows = await session.execute(
-        select(WebhookDelivery, WebhookSubscription, OutboxEvent)
-        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
-        .where(WebhookDelivery.id.in_(ids))
-        .order_by(WebhookDelivery.event_seq)
-        .execution_options(populate_existing=True)
-    )
-    return [(d, s, e) for d, s, e in rows.all()]
+    # A delivery the fan-out of this very transaction created comes with the subscription and event it was made
+    # from (read in this transaction): reading them again cost a round trip and the loading of three entities
+    # between an event's commit and its request (#18). Only other due deliveries (retries, or deliveries another
+    # process fanned out) are read.
+    known = {delivery_id: fresh[delivery_id] for delivery_id in ids if delivery_id in fresh}
+    missing = [delivery_id for delivery_id in ids if delivery_id not in known]
+    found = list(known.values())
+    if missing:
+        rows = await session.execute(
+            select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .join(OutboxEvent, OutboxEvent.seq == WebhookDelivery.event_seq)
+            .where(WebhookDelivery.id.in_(missing))
+            .execution_options(populate_existing=True)
+        )
+        found += [(d, s, e) for d, s, e in rows.all()]
+    return sorted(found, key=lambda row: (row[0].event_seq, row[0].id))
 
 
 async def leased_delivery(session: AsyncSession, *, delivery_id: str, owner: str) -> WebhookDelivery | None:

@@ -83,7 +83,9 @@ class WebhookSender:
             signing.ATTEMPT_HEADER: str(attempt.attempt),
         }
         try:
-            # Streamed and not read: a receiver's large or slow response body must not hold the sender.
+            # Streamed and not read: the status decides, and a receiver's large or slow response body (or one held
+            # back by its Nagle algorithm) must not hold the sender; the transport drains it afterwards to keep the
+            # connection (service/kit/egress_http.py).
             async with self._client.stream("POST", url, content=attempt.body, headers=headers) as r:
                 status = r.status_code
         except DestinationRefused as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,34 +85,44 @@ async def on_case_transition(
     return event
 
 
-async def dispatch(session: AsyncSession, *, limit: int, effects: Sequence[EventEffect]) -> int:
-    """Fan the oldest undispatched events out into deliveries and effects; returns how many were dispatched."""
+@dataclass
+class FanOut:
+    """What one fan-out did: how many events it dispatched, and the deliveries it created (by id, with the
+    subscription and the event each was made from)."""
+
+    events: int = 0
+    deliveries: dict[str, repository.DeliveryRow] = field(default_factory=dict)
+
+
+async def dispatch(session: AsyncSession, *, limit: int, effects: Sequence[EventEffect]) -> FanOut:
+    """Fan the oldest undispatched events out into deliveries and effects."""
     now = clock.now()
     events = await repository.claim_undispatched(session, limit=limit, at=now)
+    fan_out = FanOut(events=len(events))
     if not events:
-        return 0
+        return fan_out
     subscriptions = await repository.active_subscriptions(session, {e.municipality_code for e in events})
     for event in events:
         for sub in subscriptions:
             if sub.municipality_code == event.municipality_code and event.event_type in sub.event_types:
-                session.add(
-                    WebhookDelivery(
-                        id=random_id("whd"),
-                        subscription_id=sub.id,
-                        event_seq=event.seq,
-                        municipality_code=event.municipality_code,
-                        case_id=event.case_id,
-                        status=PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        retry_from_at=now,
-                        created_at=now,
-                    )
+                delivery = WebhookDelivery(
+                    id=random_id("whd"),
+                    subscription_id=sub.id,
+                    event_seq=event.seq,
+                    municipality_code=event.municipality_code,
+                    case_id=event.case_id,
+                    status=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    retry_from_at=now,
+                    created_at=now,
                 )
+                session.add(delivery)
+                fan_out.deliveries[delivery.id] = (delivery, sub, event)
         for effect in effects:
             await effect.on_event(session, event)
     await session.flush()
-    return len(events)
+    return fan_out
 
 
 @dataclass(frozen=True)

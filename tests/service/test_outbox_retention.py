@@ -57,7 +57,7 @@ async def test_finished_rows_go_the_feed_stays(
     await driver.device(queued_only["id"], "request-verification")
     async with unit_of_work(sessionmaker) as session:
         # The worker's fan-out (the test environment runs no worker): queued and decided get deliveries.
-        assert await outbox_service.dispatch(session, limit=100, effects=[]) > 0
+        assert (await outbox_service.dispatch(session, limit=100, effects=[])).events > 0
         deliveries = (
             await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.event_seq))
         ).scalars()

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import SYSTEM
@@ -30,6 +30,7 @@ from service.kit import clock
 from service.kit.egress import AllowedDestinations, DestinationUnresolved, IPAddress
 from service.kit.ids import random_id
 from service.outbox.models import WebhookDelivery, WebhookSubscription
+from tests.conftest import backend
 from tests.factories import Tenant, World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.integrations.conftest import Receiver, serving, subscribe, webhook_key
@@ -487,3 +488,32 @@ async def test_a_bad_row_never_stalls_the_pass(
     rows = await deliveries_by_subscription(sessionmaker)
     failed = [d for sub in bad for d in rows[sub]]
     assert {(d.status, d.attempts, d.last_error) for d in failed} == {("dead", 2, "invalid_url")}
+
+
+async def test_a_pass_whose_kept_database_connection_died_runs_again_at_once(
+    client: httpx.AsyncClient,
+    world: World,
+    hooks: dict[str, str],
+    receiver: Receiver,
+    runtime: IntegrationsRuntime,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The delivery stage keeps its database connection between passes (no pool pre-ping on the way from an event's
+    commit to its request); when the server has dropped it meanwhile, the same pass runs again on a fresh one."""
+    if backend() != "postgresql":
+        pytest.skip("terminating a server backend needs PostgreSQL")
+    allow(runtime, "127.0.0.1")
+    receiver.secret = (await subscribe(client, hooks, receiver.url, ["case.queued"]))["secret"]
+    await queued_case(client, world, "a")
+    await runtime.worker.run_once()
+    assert len(receiver.accepted) == 1
+    kept = runtime.worker._kept
+    assert kept is not None
+    pid = (await kept.get_raw_connection()).driver_connection.get_server_pid()  # type: ignore[union-attr]
+    async with sessionmaker() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await queued_case(client, world, "a")
+    await runtime.worker.run_once()  # one pass
+    assert len(receiver.accepted) == 2
+    assert runtime.worker._kept is not None
+    assert runtime.worker._kept is not kept
