@@ -40,13 +40,23 @@ ALONE_FIXTURES = {"pcsc_stack": "pcsc", "browser": "browser", "browser_net": "br
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test that uses one of ALONE_FIXTURES (directly or through another fixture) for the `-m` split."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test that uses one of ALONE_FIXTURES (directly or through another fixture) for the `-m` split.
+
+    A test marked `postgresql_backend` tests something only a database server has (a backend dropped under a kept
+    connection): the SQLite pass deselects it, and the PostgreSQL pass (tests/run_all.py) runs it. Deselected, not
+    skipped: the suite's totals show no skip.
+    """
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for fixture, marker in ALONE_FIXTURES.items():
             if fixture in used and item.get_closest_marker(marker) is None:
                 item.add_marker(marker)
+    if backend() != "postgresql":
+        server_only = [item for item in items if item.get_closest_marker("postgresql_backend")]
+        if server_only:
+            config.hook.pytest_deselected(items=server_only)
+            items[:] = [item for item in items if not item.get_closest_marker("postgresql_backend")]
 
 
 def backend() -> str:

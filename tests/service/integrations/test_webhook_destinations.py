@@ -30,7 +30,6 @@ from service.kit import clock
 from service.kit.egress import AllowedDestinations, DestinationUnresolved, IPAddress
 from service.kit.ids import random_id
 from service.outbox.models import WebhookDelivery, WebhookSubscription
-from tests.conftest import backend
 from tests.factories import Tenant, World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 from tests.service.integrations.conftest import Receiver, serving, subscribe, webhook_key
@@ -490,6 +489,7 @@ async def test_a_bad_row_never_stalls_the_pass(
     assert {(d.status, d.attempts, d.last_error) for d in failed} == {("dead", 2, "invalid_url")}
 
 
+@pytest.mark.postgresql_backend  # terminating a server backend needs a server
 async def test_a_pass_whose_kept_database_connection_died_runs_again_at_once(
     client: httpx.AsyncClient,
     world: World,
@@ -500,8 +500,6 @@ async def test_a_pass_whose_kept_database_connection_died_runs_again_at_once(
 ) -> None:
     """The delivery stage keeps its database connection between passes (no pool pre-ping on the way from an event's
     commit to its request); when the server has dropped it meanwhile, the same pass runs again on a fresh one."""
-    if backend() != "postgresql":
-        pytest.skip("terminating a server backend needs PostgreSQL")
     allow(runtime, "127.0.0.1")
     receiver.secret = (await subscribe(client, hooks, receiver.url, ["case.queued"]))["secret"]
     await queued_case(client, world, "a")
