@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -91,11 +92,15 @@ class _SocketTransport:
     was another coroutine layer on every frame of the relay (#18).
     """
 
+    send_now: Callable[[str], bool]
+    """The server's own synchronous send when it offers one (no wrapper call per frame), else never at once."""
+
     def __init__(self, websocket: WebSocket, receive: Receive | None = None) -> None:
         self._ws = websocket
         self._receive = receive
         self._gone = False
-        self._send_now = send_now_of(websocket.scope)
+        # Starlette's state is not consulted: the hub sends only between accept and its own close.
+        self.send_now = send_now_of(websocket.scope) or _never_at_once
 
     async def receive(self) -> str | bytes | None:
         if self._receive is None:
@@ -126,10 +131,6 @@ class _SocketTransport:
     async def send(self, text: str) -> None:
         await self._ws.send_text(text)
 
-    def send_now(self, text: str) -> bool:
-        # Starlette's state is not consulted: the hub sends only between accept and its own close.
-        return self._send_now is not None and self._send_now(text)
-
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code, reason)
 
@@ -137,6 +138,10 @@ class _SocketTransport:
         lift = lift_limit_of(self._ws.scope)
         if lift is not None:
             lift()
+
+
+def _never_at_once(_text: str) -> bool:
+    return False
 
 
 def _normal_origin(origin: str) -> tuple[str, str, int | None] | None:
