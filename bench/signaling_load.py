@@ -15,7 +15,13 @@ with the server, so it is reported too).
 With `--across postgres,nats`, each level also runs on two hub replicas sharing that bus, the clerk of every room
 on one and the officer on the other (peers on different replicas), beside the one-hub row of the same level.
 
-    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2] [--across postgres,nats]
+Every row also gives the server's CPU-seconds per relayed frame in each phase (from /proc, what a shared machine
+disturbs least); `--runs N` runs hub and bare back to back N times and prints the medians' ratios with the load
+average. The saturated frames/s depend on the load client too (it shares the cores), so the server-bound capacity
+(frames per server CPU-second at saturation) is printed beside them.
+
+    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2] [--runs 3]
+        [--profile /tmp/relay.txt] [--across postgres,nats]
 """
 
 from __future__ import annotations
