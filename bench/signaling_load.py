@@ -15,7 +15,13 @@ with the server, so it is reported too).
 With `--across postgres,nats`, each level also runs on two hub replicas sharing that bus, the clerk of every room
 on one and the officer on the other (peers on different replicas), beside the one-hub row of the same level.
 
-    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2] [--across postgres,nats]
+Every row also gives the server's CPU-seconds per relayed frame in each phase (from /proc, what a shared machine
+disturbs least); `--runs N` runs hub and bare back to back N times and prints the medians' ratios with the load
+average. The saturated frames/s depend on the load client too (it shares the cores), so the server-bound capacity
+(frames per server CPU-second at saturation) is printed beside them.
+
+    .venv/bin/python -m bench.signaling_load [--rooms 100,500,2000] [--seconds 5] [--rate 2] [--runs 3]
+        [--profile /tmp/relay.txt] [--across postgres,nats]
 """
 
 from __future__ import annotations
@@ -153,8 +159,12 @@ def serve(kind: str, port: int, secret: str) -> None:
     bus_kind = kind.removeprefix("hub-") if kind.startswith("hub-") else "memory"
     is_hub = kind.startswith("hub")
     app = hub_app(secret.encode(), bus_kind, os.environ.get("BENCH_BUS_URL", "")) if is_hub else BareRelay()
-    # The hub runs on its own WebSocket protocol (websockets-sansio with a pre-join cap), as `hub serve` does.
-    ws_options: dict[str, Any] = uvicorn_ws_options() if is_hub else {"ws": "websockets-sansio"}
+    # The hub runs on its own WebSocket protocol (websockets-sansio with a pre-join cap), as `hub serve` does; the
+    # bare relay on the same uvicorn protocol and options (no permessage-deflate either), so the row apart is
+    # the hub's own work.
+    ws_options: dict[str, Any] = (
+        uvicorn_ws_options() if is_hub else {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+    )
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host="127.0.0.1",
@@ -276,6 +286,11 @@ class Row:
     saturated_per_s: float
     setup_s: float
     closed_early: int
+    # Server CPU-seconds per relayed frame (µs), in each phase: what a shared machine disturbs least.
+    fixed_us_per_frame: float = float("nan")
+    saturated_us_per_frame: float = float("nan")
+    saturated_server_cpu: float = float("nan")
+    load: float = float("nan")
 
 
 def _free_port() -> int:
@@ -296,8 +311,9 @@ def _server(kind: str, secret: str, bus_url: str = "") -> Iterator[tuple[int, in
             kind,
             "--port",
             str(port),
-            "--secret",
-            secret,
+            # One argument with `=`: a urlsafe secret may begin with "-", which argparse took for an option (the
+            # child then exited 2 and the run stopped).
+            f"--secret={secret}",
         ],
         cwd=ROOT,
         env={**os.environ, "BENCH_BUS_URL": bus_url},
@@ -316,8 +332,35 @@ def _server(kind: str, secret: str, bus_url: str = "") -> Iterator[tuple[int, in
         stop(proc, grace_s=20)
 
 
+async def _profile(pid: int, window_s: float, out: Path) -> None:
+    """Sample the server child with py-spy for the window, without pausing it (raw collapsed stacks).
+
+    BENCH_PROFILE_NATIVE=1 adds C frames (uvloop, pydantic-core, the kernel calls), which py-spy otherwise
+    counts as the Python frame that entered them (`Runner.run` for the event loop itself); py-spy then pauses
+    the child for each sample, so that run's figures are not comparable.
+    """
+    native = ["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") == "1" else ["--nonblocking"]
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():  # noqa: ASYNC240 - once, before the window
+        raise SystemExit("--profile needs py-spy (the dev extra)")
+    sampler = await asyncio.create_subprocess_exec(
+        *[spy, "record", *native, "--format", "raw", "--rate", "250"],
+        *["--duration", str(max(1, int(window_s))), "--pid", str(pid), "-o", str(out)],
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await sampler.wait()
+
+
 async def run_level(
-    kind: str, ports: tuple[int, int], pids: list[int], secret: bytes, rooms: int, seconds: float, rate: float
+    kind: str,
+    ports: tuple[int, int],
+    pids: list[int],
+    secret: bytes,
+    rooms: int,
+    seconds: float,
+    rate: float,
+    profile: Path | None = None,
 ) -> Row:
     """Open `rooms` rooms (clerk on the first server, officer on the second), run both phases, close everything."""
     gate = asyncio.Semaphore(128)  # bounded concurrent handshakes, so the backlog never overflows
@@ -363,12 +406,19 @@ async def run_level(
         for room in opened:
             await room.clerk.ws.send(_frame(room.name, room.clerk))
         await asyncio.sleep(0.5)
-        t1 = time.perf_counter()
+        if profile is not None:
+            sampler = asyncio.create_task(_profile(pids[0], seconds, profile))
+        cpu1, t1 = sum(map(_cpu_seconds, pids)), time.perf_counter()
         tally.measuring = True
         await asyncio.sleep(seconds)
         tally.measuring = False
-        saturated = tally.delivered / (time.perf_counter() - t1)
+        wall1 = time.perf_counter() - t1
+        saturated_cpu = sum(map(_cpu_seconds, pids)) - cpu1
+        saturated = tally.delivered / wall1
+        saturated_frames = tally.delivered
         tally.echo = False
+        if profile is not None:
+            await sampler
     finally:
         tally.stopping = True
         await asyncio.gather(
@@ -378,36 +428,119 @@ async def run_level(
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    return Row(kind, rooms, p50, p99, fixed, server_cpu, client_cpu, saturated, setup_s, tally.closed)
+    fixed_frames = fixed * wall
+    return Row(
+        kind,
+        rooms,
+        p50,
+        p99,
+        fixed,
+        server_cpu,
+        client_cpu,
+        saturated,
+        setup_s,
+        tally.closed,
+        fixed_us_per_frame=server_cpu * wall / fixed_frames * 1e6 if fixed_frames else float("nan"),
+        saturated_us_per_frame=saturated_cpu / saturated_frames * 1e6 if saturated_frames else float("nan"),
+        saturated_server_cpu=saturated_cpu / wall1,
+        load=os.getloadavg()[0],
+    )
 
 
-async def bench(levels: list[int], seconds: float, rate: float, cross: list[tuple[str, str]]) -> list[Row]:
+async def bench(
+    levels: list[int],
+    seconds: float,
+    rate: float,
+    cross: list[tuple[str, str]],
+    *,
+    runs: int = 1,
+    profile: Path | None = None,
+) -> list[Row]:
     """Every level on the hub, then on the bare relay, then on each pair of replicas sharing a bus in `cross`
-    (each server is a fresh child per level)."""
+    (each server is a fresh child per level); `runs` times over, interleaved, so drift on a shared machine hits
+    hub and bare alike. `profile` samples the first saturation window of each at the last level."""
     rows: list[Row] = []
     for rooms in levels:
-        for kind in ("hub", "bare"):
-            secret = secrets.token_urlsafe(24)
-            with _server(kind, secret) as (port, pid):
-                rows.append(await run_level(kind, (port, port), [pid], secret.encode(), rooms, seconds, rate))
-            print(_format(rows[-1]), flush=True)
-        for kind, url in cross:
-            secret = secrets.token_urlsafe(24)
-            with _server(kind, secret, url) as (port1, pid1), _server(kind, secret, url) as (port2, pid2):
-                rows.append(
-                    await run_level(kind, (port1, port2), [pid1, pid2], secret.encode(), rooms, seconds, rate)
+        for run in range(runs):
+            for kind in ("hub", "bare"):
+                secret = secrets.token_urlsafe(24)
+                sample = (
+                    profile.with_stem(f"{profile.stem}-{kind}")
+                    if profile is not None and run == 0 and rooms == levels[-1]
+                    else None
                 )
-            print(_format(rows[-1]), flush=True)
+                with _server(kind, secret) as (port, pid):
+                    rows.append(
+                        await run_level(
+                            kind, (port, port), [pid], secret.encode(), rooms, seconds, rate, sample
+                        )
+                    )
+                print(_format(rows[-1]), flush=True)
+            for kind, url in cross:
+                secret = secrets.token_urlsafe(24)
+                with _server(kind, secret, url) as (port1, pid1), _server(kind, secret, url) as (port2, pid2):
+                    rows.append(
+                        await run_level(
+                            kind, (port1, port2), [pid1, pid2], secret.encode(), rooms, seconds, rate
+                        )
+                    )
+                print(_format(rows[-1]), flush=True)
     return rows
 
 
 def _format(row: Row) -> str:
     return (
         f"{row.server:>12} {row.rooms:>5} rooms | p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms"
-        f" | fixed {row.fixed_per_s:7.0f}/s  server CPU {row.server_cpu:4.2f} s/s  client CPU {row.client_cpu:4.2f} s/s"
-        f" | saturated {row.saturated_per_s:7.0f} frames/s | setup {row.setup_s:5.1f} s"
+        f" | fixed {row.fixed_per_s:6.0f}/s  server {row.server_cpu:4.2f} s/s {row.fixed_us_per_frame:5.1f} µs/frame"
+        f"  client {row.client_cpu:4.2f} s/s"
+        f" | saturated {row.saturated_per_s:6.0f}/s  server {row.saturated_server_cpu:4.2f} s/s"
+        f" {row.saturated_us_per_frame:5.1f} µs/frame | setup {row.setup_s:4.1f} s | load {row.load:.1f}"
         + (f" | {row.closed_early} sockets closed early" if row.closed_early else "")
     )
+
+
+def _median(rows: list[Row], value: Callable[[Row], float]) -> float:
+    return statistics.median(value(row) for row in rows)
+
+
+def summary(rows: list[Row], levels: list[int], cross: list[tuple[str, str]]) -> list[str]:
+    """The hub divided by the bare relay of the same runs (medians over the runs) at each level.
+
+    The saturated frames/s ratio depends on the load client too (it shares the 2 cores and runs Python per
+    frame), so the server-bound capacity — frames per server CPU-second at saturation — is printed beside it:
+    it is what one core of each server would relay, whatever else the machine did meanwhile.
+    """
+    lines = []
+    for rooms in levels:
+        hub = [r for r in rows if r.server == "hub" and r.rooms == rooms]
+        bare = [r for r in rows if r.server == "bare" and r.rooms == rooms]
+        if not hub or not bare:
+            continue
+
+        def ratio(value: Callable[[Row], float], hub: list[Row] = hub, bare: list[Row] = bare) -> float:
+            below = _median(bare, value)
+            return _median(hub, value) / below if below else float("nan")
+
+        loads = [r.load for r in hub + bare]
+        lines.append(
+            f"{rooms:>5} rooms, hub ÷ bare (median of {len(hub)}; load average {min(loads):.1f}–{max(loads):.1f}):"
+            f" p99 {_median(hub, lambda r: r.p99_ms):.1f} vs {_median(bare, lambda r: r.p99_ms):.1f} ms,"
+            f" CPU per frame at {rooms} rooms' fixed load {ratio(lambda r: r.fixed_us_per_frame):4.2f}×"
+            f" (server CPU {ratio(lambda r: r.server_cpu):4.2f}×),"
+            f" saturated frames/s {ratio(lambda r: r.saturated_per_s):4.2f}×,"
+            f" server-bound capacity {ratio(lambda r: 1 / r.saturated_us_per_frame):4.2f}×"
+            f" ({1e6 / _median(hub, lambda r: r.saturated_us_per_frame):,.0f} vs"
+            f" {1e6 / _median(bare, lambda r: r.saturated_us_per_frame):,.0f} frames per CPU-second)"
+        )
+        one_hub = _median(hub, lambda r: r.saturated_per_s)
+        for kind, _url in cross:
+            across = [r for r in rows if r.server == kind and r.rooms == rooms]
+            lines.append(
+                f"{rooms:>5} rooms: {kind} across two replicas / one hub saturated throughput "
+                f"{_median(across, lambda r: r.saturated_per_s) / one_hub if one_hub else float('nan'):4.2f}×, "
+                f"p99 {_median(across, lambda r: r.p99_ms):.1f} ms"
+            )
+    return lines
 
 
 @contextlib.contextmanager
@@ -440,6 +573,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measuring window")
     parser.add_argument(
         "--rate", type=float, default=2.0, help="frames per second per room in the fixed phase"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="hub and bare back to back this many times per level"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the first hub's and bare relay's saturation window at the last level (raw stacks, "
+        "to PROFILE with -hub and -bare added to its name)",
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
@@ -480,19 +622,11 @@ def main() -> None:
                 cross.append(("hub-nats", stack.enter_context(_nats_server())))
             else:
                 parser.error(f"--across: unknown bus {name!r}")
-        rows = asyncio.run(bench(levels, args.seconds, args.rate, cross))
-    by = {(r.server, r.rooms): r for r in rows}
-    for rooms in levels:
-        hub, bare = by[("hub", rooms)], by[("bare", rooms)]
-        ratio = hub.saturated_per_s / bare.saturated_per_s if bare.saturated_per_s else float("nan")
-        print(f"{rooms:>5} rooms: hub/bare saturated throughput {ratio:4.2f}×, hub p99 {hub.p99_ms:.1f} ms")
-        for kind, _url in cross:
-            row = by[(kind, rooms)]
-            print(
-                f"{rooms:>5} rooms: {kind} across two replicas / one hub saturated throughput "
-                f"{row.saturated_per_s / hub.saturated_per_s if hub.saturated_per_s else float('nan'):4.2f}×, "
-                f"p99 {row.p99_ms:.1f} ms"
-            )
+        rows = asyncio.run(
+            bench(levels, args.seconds, args.rate, cross, runs=args.runs, profile=args.profile)
+        )
+    for line in summary(rows, levels, cross):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
 

@@ -16,9 +16,10 @@ class TokenBucket:
         self._clock = clock
         self._at = clock()
 
-    def take(self) -> bool:
-        """Spend one token; False when none is left."""
-        now = self._clock()
+    def take(self, now: float | None = None) -> bool:
+        """Spend one token; False when none is left. `now`: the clock's reading, when the caller just took it."""
+        if now is None:
+            now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
         if self._tokens < 1.0:

@@ -31,6 +31,9 @@ class Transport(Protocol):
     async def send(self, text: str) -> None:
         """Send one text message."""
 
+    def send_now(self, text: str) -> bool:
+        """Send one text message now, if the socket takes it without waiting; False: nothing was sent."""
+
     async def close(self, code: int, reason: str) -> None:
         """Close with a WebSocket close code."""
 
@@ -156,6 +159,11 @@ class Participant:
 
     def _put(self, text: str) -> None:
         if self.closing:
+            return
+        # Nothing queued, so nothing can be ahead of this frame (the writer is either idle or suspended in a
+        # send that `send_now` then refuses): written at once, with no task switch to the writer (#18).
+        if self.outbox.empty() and self.transport.send_now(text):
+            self.last_sent = time.monotonic()
             return
         if self.outbox.qsize() >= self._limit:
             # A client that stops reading must not grow the hub's memory without bound.

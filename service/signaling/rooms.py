@@ -52,6 +52,8 @@ from service.wire.signaling import (
     JoinMessage,
     SeqGuard,
     SignalingMessage,
+    WireError,
+    decode,
     encode,
 )
 
@@ -297,10 +299,14 @@ class SignalingHub(RoomRegistry):
             raw = await participant.transport.receive()
             if raw is None:
                 return
-            participant.last_received = time.monotonic()
-            if not bucket.take():
+            participant.last_received = now = time.monotonic()
+            if not bucket.take(now):
                 raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
-            msg = decode_checked(raw, guard)
+            try:  # decode_checked, inline: one call less per frame
+                msg = decode(raw)
+                guard.check(msg)
+            except WireError as exc:
+                raise Refusal.from_wire(exc) from exc
             if isinstance(msg, HeartbeatMessage):
                 continue
             if msg.type not in may_send:  # one set lookup per frame: the relay's hot path

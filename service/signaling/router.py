@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from service.signaling.schemas import (
     ConnectionMetricsSummary,
     SignalingTicketRead,
 )
-from service.signaling.ws_server import lift_limit_of
+from service.signaling.ws_server import lift_limit_of, send_now_of
 
 router = APIRouter(tags=["signaling"])
 
@@ -84,12 +85,38 @@ async def connection_metrics_summary(
 
 
 class _SocketTransport:
-    """Starlette's WebSocket behind the hub's Transport protocol."""
+    """Starlette's WebSocket behind the hub's Transport protocol.
 
-    def __init__(self, websocket: WebSocket) -> None:
+    With `receive` (the server's own ASGI receive, from `SignalingSocketPath`), frames are read from it directly
+    once the socket is accepted: Starlette's wrapper only checks message types the server never varies, and it
+    was another coroutine layer on every frame of the relay (#18).
+    """
+
+    send_now: Callable[[str], bool]
+    """The server's own synchronous send when it offers one (no wrapper call per frame), else never at once."""
+
+    def __init__(self, websocket: WebSocket, receive: Receive | None = None) -> None:
         self._ws = websocket
+        self._receive = receive
+        self._gone = False
+        # Starlette's state is not consulted: the hub sends only between accept and its own close.
+        self.send_now = send_now_of(websocket.scope) or _never_at_once
 
     async def receive(self) -> str | bytes | None:
+        if self._receive is None:
+            return await self._receive_via_starlette()
+        if self._gone:
+            return None  # the server sends one disconnect message; a later receive would wait forever
+        message = await self._receive()
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        if message["type"] == "websocket.disconnect":
+            self._gone = True
+            return None
+        return bytes(message.get("bytes") or b"")
+
+    async def _receive_via_starlette(self) -> str | bytes | None:
         try:
             message = await self._ws.receive()
         except RuntimeError:
@@ -111,6 +138,10 @@ class _SocketTransport:
         lift = lift_limit_of(self._ws.scope)
         if lift is not None:
             lift()
+
+
+def _never_at_once(_text: str) -> bool:
+    return False
 
 
 def _normal_origin(origin: str) -> tuple[str, str, int | None] | None:
@@ -143,6 +174,10 @@ def origin_allowed(origin: str | None, public_origin: str) -> bool:
 @router.websocket(signaling_service.SIGNALING_PATH)
 async def signaling_socket(websocket: WebSocket) -> None:
     """Join a room with `?ticket=…` (browsers cannot set headers on a WebSocket) or a resume token in the join frame."""
+    await _serve_socket(websocket)
+
+
+async def _serve_socket(websocket: WebSocket, receive: Receive | None = None) -> None:
     hub: SignalingHub = websocket.app.state.signaling
     if not origin_allowed(websocket.headers.get("origin"), hub.config.public_origin):
         # Refused before the handshake completes: the client sees HTTP 403, never the hub's socket.
@@ -157,7 +192,7 @@ async def signaling_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     # The ticket sits in the query string, where proxies may log it: it is single-use and lives 30 s.
-    await hub.serve(_SocketTransport(websocket), ticket=websocket.query_params.get("ticket"))
+    await hub.serve(_SocketTransport(websocket, receive), ticket=websocket.query_params.get("ticket"))
 
 
 class SignalingSocketPath:
@@ -173,6 +208,6 @@ class SignalingSocketPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == signaling_service.SIGNALING_PATH:
-            await signaling_socket(WebSocket(scope, receive, send))
+            await _serve_socket(WebSocket(scope, receive, send), receive)
             return
         await self.app(scope, receive, send)

@@ -5,6 +5,10 @@ ticket could make the hub buffer that much per socket before anything checked wh
 `MAX_JOIN_FRAME_BYTES` (the join frame is all it may send before `joined`) and the signaling hub lifts the cap to
 `ADMITTED_MAX_MESSAGE_BYTES` once it admitted the socket to a room, through the `ADMITTED_EXTENSION` of the
 ASGI scope. A bigger message is refused by the WebSocket layer itself (close 1009), before it reaches the hub.
+
+The same extension offers `send_now`: a relayed frame is written to the socket from the sender's reader at once
+when nothing is queued ahead of it, instead of waking the recipient's writer task for it (#18). And the server
+negotiates no permessage-deflate (see `uvicorn_ws_options`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
 from service.wire.signaling import MAX_FRAME_BYTES, MAX_JOIN_FRAME_BYTES
@@ -24,7 +29,7 @@ from service.wire.signaling import MAX_FRAME_BYTES, MAX_JOIN_FRAME_BYTES
 # error frame before the close; anything far over is cut by the WebSocket layer, unbuffered.
 ADMITTED_MAX_MESSAGE_BYTES = 2 * MAX_FRAME_BYTES
 ADMITTED_EXTENSION = "madoguchi.signaling.admitted"
-"""ASGI scope extension: `{"lift_limit": callable}`, called once the socket joined a room."""
+"""ASGI scope extension: `{"lift_limit": callable, "send_now": callable}` (see `HubWebSocketProtocol`)."""
 
 
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -47,10 +52,34 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)  # absent when the handshake itself was refused
         if scope is not None:
             extensions = scope.setdefault("extensions", {})
-            extensions[ADMITTED_EXTENSION] = {"lift_limit": self._lift_limit}
+            extensions[ADMITTED_EXTENSION] = {"lift_limit": self._lift_limit, "send_now": self._send_now}
 
     def _lift_limit(self) -> None:
         self.conn.max_message_size = ADMITTED_MAX_MESSAGE_BYTES
+
+    def _send_now(self, text: str) -> bool:
+        """Write one text frame now if the socket takes it without waiting; False: send it the ASGI way.
+
+        What the ASGI `websocket.send` does once it is past its wait for a writable transport, minus that wait
+        and the coroutine around it. False when the transport's buffer is above its high-water mark (the ASGI
+        send would wait: a frame queued behind it must not overtake it) or the socket is not open for frames.
+        """
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or self.initial_response is not None
+            or not self.writable.is_set()
+        ):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        except (InvalidState, RuntimeError):
+            # Closing under us (a close frame from the client, a transport closed meanwhile): the ASGI send
+            # of the queued frame then fails the same way, and the writer ends.
+            return False
+        return True
 
 
 def lift_limit_of(scope: Mapping[str, Any]) -> Callable[[], None] | None:
@@ -59,8 +88,22 @@ def lift_limit_of(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     return extension["lift_limit"] if extension else None
 
 
+def send_now_of(scope: Mapping[str, Any]) -> Callable[[str], bool] | None:
+    """The scope's synchronous text send, when the server is `HubWebSocketProtocol`."""
+    extension = (scope.get("extensions") or {}).get(ADMITTED_EXTENSION)
+    return extension["send_now"] if extension else None
+
+
 def uvicorn_ws_options() -> dict[str, Any]:
     """uvicorn.Config options of every server that runs the hub (`hub serve`, tests, benches)."""
     # ws_max_size is also the cap of any other server implementation someone swaps in (the hub's own check of
     # a socket's first frame then still holds it to MAX_JOIN_FRAME_BYTES).
-    return {"ws": HubWebSocketProtocol, "ws_max_size": ADMITTED_MAX_MESSAGE_BYTES}
+    # No permessage-deflate (uvicorn offers it by default, and browsers and `websockets` clients take it): it
+    # cost the relay ~20 µs of CPU per frame for frames of a few hundred bytes to a few KiB (#18), and a zlib
+    # context per socket and direction; nor would it mix peer-chosen text (SDPs) with the joined frame's resume
+    # token in one compression context.
+    return {
+        "ws": HubWebSocketProtocol,
+        "ws_max_size": ADMITTED_MAX_MESSAGE_BYTES,
+        "ws_per_message_deflate": False,
+    }

@@ -53,6 +53,11 @@ class Socket:
         if not isinstance(msg, HeartbeatMessage):
             await self.from_hub.put(msg)
 
+    def send_now(self, text: str) -> bool:
+        """Never at once: every frame goes through the participant's outbox and writer."""
+        del text
+        return False
+
     async def close(self, code: int, reason: str) -> None:
         del reason
         self.close_code = code
