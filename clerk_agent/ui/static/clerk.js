@@ -30,6 +30,8 @@ const button = (id, label, action, cls = '') => el('button', { id, class: cls, t
 const act = async (path, body) => {
   editing = false;
   confirming = null;
+  ocrNote = null; // a re-render empties the fields: the camera's note and hint go with them
+  ocrFilled = false;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
   if (path === '/api/new') { resetCardWork(); chipNote = null; chipSent = ''; ocrClear(); }
   const next = await post(path, body);
@@ -645,5 +647,5 @@ async function poll() {
   setTimeout(poll, state && state.photo.preview ? 300 : 700);
 }
 
-setupLang(() => { editing = false; shown = ''; if (state) render(state); });
+setupLang(() => { editing = false; shown = ''; ocrFilled = false; if (state) render(state); });
 poll();

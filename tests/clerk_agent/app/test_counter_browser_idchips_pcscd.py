@@ -174,7 +174,8 @@ async def _licence(screens: Screens, officer: Officer, case_id: str) -> None:
     await applicant.wait_for_selector("#licence-pin1", timeout=WAIT)
     assert "暗証番号1: 残り3回" in await applicant.inner_text("#licence-tries")
     for control in ("#licence-pin1", "#licence-pin2", "#licence-send", "#licence-clear", "#licence-decline"):
-        await assert_in_viewport(applicant, control)
+        await assert_in_sight(applicant, control)
+    await assert_in_viewport(applicant, ".licence-privacy")  # read before typing, so in sight too
     for entry in ("#licence-pin1", "#licence-pin2"):
         attributes = await applicant.eval_on_selector(
             entry, "e => [e.type, e.inputMode, e.getAttribute('autocomplete'), e.maxLength]"
@@ -211,6 +212,16 @@ async def _licence(screens: Screens, officer: Officer, case_id: str) -> None:
     await applicant.fill("#licence-pin2", SATO.pin2)
     await applicant.click("#licence-send")
     assert "tick the box" in await _told(applicant, "#licence-note", "en")
+    # The page at its longest (the wrong PIN told, the note, the tick box): all that is acted on is in sight.
+    for control in (
+        "#licence-last-try",
+        "#licence-pin1",
+        "#licence-pin2",
+        "#licence-send",
+        "#licence-decline",
+    ):
+        await assert_in_sight(applicant, control)
+    await assert_in_viewport(applicant, ".licence-privacy")
     await screens.shot("licence-last-try-en")
     await applicant.check("#licence-last-try")
     await applicant.fill("#licence-pin1", SATO.pin1)
