@@ -4,7 +4,8 @@
 code (`invalid_transition`, `review_closed`, an unlabelled `case_…`; a number labelled on purpose sits in a
 `.ref` element), and, in Japanese mode, on an English sentence that is not
 marked as the deliberate English sub-label (`lang="en"`, as the console marks them). `assert_in_viewport` fails
-unless an element the person must act on is wholly inside the window without scrolling.
+unless an element the person must act on is wholly inside the window without scrolling; `assert_in_sight` also
+fails when something else (a sticky bar) lies over it.
 `enter_new_pins` chooses the new card's PINs as the applicant does: on the on-screen keypad, each PIN twice.
 """
 
@@ -73,6 +74,25 @@ async def assert_in_viewport(page: Page, selector: str) -> None:
         and box["y"] + box["height"] <= size["height"]
     )
     assert inside, f"{selector} at {box} is not wholly inside the {size} window"
+
+
+_COVERED_CORNERS = """(element) => {
+  const box = element.getBoundingClientRect();
+  const inset = 3; // the middles of the edges, not the corners: a rounded corner is the parent's
+  const [x, y] = [(box.left + box.right) / 2, (box.top + box.bottom) / 2];
+  const points = [[x, box.top + inset], [x, box.bottom - inset], [box.left + inset, y], [box.right - inset, y], [x, y]];
+  return points.filter(([x, y]) => {
+    const hit = document.elementFromPoint(x, y);
+    return !hit || !(hit === element || element.contains(hit));
+  }).map(([x, y]) => `${Math.round(x)},${Math.round(y)}: ${document.elementFromPoint(x, y)?.outerHTML.slice(0, 80)}`);
+}"""
+
+
+async def assert_in_sight(page: Page, selector: str) -> None:
+    """`assert_in_viewport`, and nothing lies over it (a sticky bar, a banner): its edges and centre are its own."""
+    await assert_in_viewport(page, selector)
+    covered = await page.locator(selector).evaluate(_COVERED_CORNERS)
+    assert not covered, f"{selector} is covered at {covered}"
 
 
 async def enter_new_pins(page: Page, chosen: Sequence[str], wait_ms: float = 30_000) -> None:

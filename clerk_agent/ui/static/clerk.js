@@ -1,5 +1,5 @@
 // The clerk screen: one view per step of the guided procedure, re-rendered from /api/state.
-import { el, post, renderFrame, setupLang, t, tr } from './common.js';
+import { csrf, el, post, renderFrame, setupLang, t, tr } from './common.js';
 import { cardWorkView, resetCardWork } from './cardwork.js';
 import { CERTIFICATE_KINDS, CERTIFICATE_OPTIONS, CERTIFICATE_SCOPES, CONSENTS, LIVE_STATES, PROCEDURES } from './contract.js';
 
@@ -30,8 +30,10 @@ const button = (id, label, action, cls = '') => el('button', { id, class: cls, t
 const act = async (path, body) => {
   editing = false;
   confirming = null;
+  ocrNote = null; // a re-render empties the fields: the camera's note and hint go with them
+  ocrFilled = false;
   if (path === '/api/new' || path === '/api/requeue') extraDocument = 0;
-  if (path === '/api/new') { resetCardWork(); chipNote = null; chipSent = ''; }
+  if (path === '/api/new') { resetCardWork(); chipNote = null; chipSent = ''; ocrClear(); }
   const next = await post(path, body);
   if (next) render(next);
 };
@@ -218,7 +220,7 @@ function seatSwitch(s) {
     seat('demo-seat-other', 'other', '別の人（不一致の練習）', 'someone else (practise a mismatch)'));
 }
 
-function callView(c, s) {
+function callView(c, s, exit) {
   const phases = { idle: ['準備中', 'Preparing'], joining: ['接続中', 'Connecting'], waiting_officer: ['職員の接続待ち', 'Waiting for the officer'],
     offering: ['映像を接続中', 'Starting video'], connected: ['通話中', 'In call'], ended: ['通話終了', 'Call ended'], failed: ['映像の接続に失敗', 'Video failed'] };
   // The call beside the steps: on a counter display the entries the clerk acts on stay in sight under the header.
@@ -228,6 +230,7 @@ function callView(c, s) {
       el('figcaption', {}, tr('窓口のカメラ（職員に見えている映像）', 'The counter camera (what the officer sees)'))),
     seatSwitch(s)];
   const parts = [];
+  const actions = [];
   if (s.call.phase === 'connected') {
     side.push(el('p', { id: 'call-audio', class: 'status' }, s.call.officer_audio
       ? tr('職員の音声: 受信中', "Officer's voice: coming through")
@@ -266,11 +269,15 @@ function callView(c, s) {
     if (documents) parts.push(chipPart(s));
     if (c.photo_needed) parts.push(photoPart(c, s));
     if (documents) parts.push(documentsPart(c, s));
-    parts.push(button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
+    actions.push(button('documents-shown', tr('書類の提示が終わりました', 'Documents shown'), () => act('/api/documents-shown'), 'primary'));
   } else {
     parts.push(el('p', { id: 'evidence-done', class: c.proof_ok === false ? 'bad' : 'ok' }, c.proof_ok === false ? tr('カードの確認ができませんでした。職員の判断を待ちます。', 'Card not verified; the officer decides.') : tr('確認情報を送信しました。職員の判断をお待ちください。', 'Evidence sent; waiting for the officer.')));
   }
-  return el('section', { class: 'call' }, el('div', { class: 'call-side' }, side), el('div', { class: 'call-main' }, parts));
+  // The call's actions in a bar that stays at the window's bottom (counter.css): however long the steps above,
+  // 「書類の提示が終わりました」 and 「通話を中断する」 are on screen without scrolling.
+  if (exit) actions.push(exit);
+  return el('section', { class: 'call' }, el('div', { class: 'call-side' }, side), el('div', { class: 'call-main' }, parts,
+    actions.length ? el('div', { class: 'call-actions', id: 'call-actions' }, actions) : null));
 }
 
 function photoPart(c, s) {
@@ -331,8 +338,8 @@ function documentsPart(c, s) {
 // access data is typed where it belongs: a passport's three MRZ fields and a residence card's number here, a
 // licence's two PINs by the applicant on their own screen. Each is checked for shape here (a typo costs nothing),
 // sent once, and the field is emptied; the card number is shown afterwards only masked to its last three.
-// Every access field carries data-ocr: the later 「カメラから読み取る」 step fills it from the camera's still and
-// dispatches 'input', and the clerk checks it before reading (OCR is not built yet).
+// Every access field carries data-ocr: 「カメラから読み取る」 fills it from the counter camera's still (ocrRead), and
+// the clerk compares it with the document before reading, so a prefilled value is sent and emptied like a typed one.
 const CARD_NUMBER = /^[A-Z]{2}[0-9]{8}[A-Z]{2}$/;
 const MRZ_NUMBER = /^[A-Z0-9]{1,9}$/;
 const YYMMDD = /^[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$/;
@@ -341,6 +348,91 @@ const chipGroup = (kind) => (RESIDENCE.includes(kind) ? 'residence_card' : kind)
 let chipNote = null; // [ja, en]: the clerk's entry refused before sending, or the read could not start
 let chipSent = ''; // the card number as sent, masked
 let chipBusy = false; // a read this screen started is running
+let ocrBusy = false; // the camera's still is being read (up to about a second)
+let ocrNote = null; // [reason, ja, en]: why the camera gave no fields; the clerk types them instead
+let ocrFilled = false; // the fields were prefilled from the camera: the clerk compares them before reading
+
+// Why the camera's still gave no fields (docs/id-documents.md §OCR, the route's `reason`), told as what to do next.
+// Each is also a way back to typing: OCR is a convenience, never the only way to read the chip.
+const OCR_REASONS = {
+  not_found: ['書類の文字が見つかりませんでした。書類をカメラの前で平らにして動かさずに持ち、もう一度押してください。読めないときは入力してください。',
+    'The document\'s characters were not found. Hold the page flat and still in front of the camera and try again, or type them.'],
+  check_digit: ['旅券の下部の2行は読めましたが、検査数字が合いませんでした。旅券を見て入力してください。',
+    'The passport\'s bottom lines were read but their check digits do not match. Type the fields from the passport.'],
+  ambiguous: ['番号らしい文字が二つ以上見つかりました。カードだけをカメラに向けてもう一度押すか、入力してください。',
+    'More than one number was found. Hold only the card to the camera and try again, or type it.'],
+  timeout: ['読み取りに時間がかかりすぎました。もう一度押すか、入力してください。', 'Reading took too long. Try again, or type them.'],
+  busy: ['前の読み取りがまだ終わっていません。少し待ってから、もう一度押してください。', 'The previous reading has not finished. Wait a moment and try again.'],
+  too_large: ['カメラの画像が大きすぎて読み取れません。入力してください。', 'The camera picture is too large to read. Type them instead.'],
+  unreadable: ['カメラの画像を読み取れませんでした。もう一度押すか、入力してください。', 'The camera picture could not be read. Try again, or type them.'],
+  camera_unavailable: ['カメラが使えません。カメラのつながりを確かめるか、入力してください。', 'The camera is not available. Check its connection, or type them.'],
+  failed: ['カメラからの読み取りができませんでした。入力してください。', 'Reading from the camera did not work. Type them instead.'],
+};
+
+function ocrClear() {
+  ocrBusy = false;
+  ocrNote = null;
+  ocrFilled = false;
+}
+
+// Reads the camera's still and prefills the fields; the answer's values go only into the inputs (never a variable
+// that outlives this call, a log or localStorage), and the clerk still reads with the chip button.
+async function ocrRead(kind, fill) {
+  editing = false;
+  ocrBusy = true;
+  ocrNote = null;
+  ocrFilled = false;
+  chipNote = null;
+  render(state, true);
+  let answer = null;
+  let reason = 'failed';
+  try {
+    const response = await fetch(`/api/chip/ocr?kind=${kind}`, {
+      method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf }, signal: AbortSignal.timeout(20000),
+    });
+    answer = await response.json();
+    if (!answer.found) reason = answer.reason in OCR_REASONS ? answer.reason : 'failed';
+  } catch (error) {
+    reason = error && error.name === 'TimeoutError' ? 'timeout' : 'failed';
+  }
+  ocrBusy = false;
+  if (answer && answer.found && answer.fields) {
+    ocrFilled = true;
+    render(state, true);
+    fill(answer.fields);
+    answer.fields = null;
+    editing = true; // the prefilled fields stay under the clerk's eyes until they read or change them
+  } else {
+    ocrNote = [reason, ...OCR_REASONS[reason]];
+    render(state, true);
+  }
+  answer = null;
+}
+
+// 「カメラから読み取る」 beside the fields with its progress (`row`), and under them the hint to compare the
+// prefilled fields with the document or the reason in words (`message`).
+function ocrControls(kind, busy, fill) {
+  const start = button(`chip-ocr-${kind}`, ocrBusy ? tr('カメラから読み取っています…', 'Reading from the camera…')
+    : tr('カメラから読み取る', 'Read from camera'), () => ocrRead(kind, fill));
+  start.disabled = busy || ocrBusy;
+  const demo = state.camera.synthetic ? el('span', { class: 'demo-inline' }, tr('（デモ）', '(demo) '),
+    button(`demo-show-${kind}`, kind === 'passport' ? tr('旅券のページをかざす', 'Hold the passport page up') : tr('在留カードをかざす', 'Hold the residence card up'),
+      () => act('/api/synthetic-camera', { scene: kind === 'passport' ? 'passport_page' : 'residence_card' }))) : null;
+  const row = el('div', { class: 'chip-ocr-row' }, start, ocrBusy
+    ? el('span', { id: 'chip-ocr-reading', class: 'status', role: 'status' }, el('progress', {}), ' ', tr('読み取り中', 'Reading')) : demo);
+  const parts = [];
+  const held = kind === 'passport' ? tr('旅券の顔写真のページ', 'the passport\'s data page') : tr('カード', 'the card');
+  if (ocrFilled) {
+    parts.push(el('p', { id: 'chip-ocr-done', class: 'ok', role: 'status' },
+      tr('カメラから入力しました。書類と見比べてから読み取ってください。', 'Filled in from the camera. Compare with the document before reading the chip.')));
+  } else if (ocrNote) {
+    parts.push(el('p', { id: 'chip-ocr-note', class: 'bad', role: 'alert', 'data-reason': ocrNote[0] }, tr(ocrNote[1], ocrNote[2])));
+  } else if (!ocrBusy) {
+    parts.push(el('p', { class: 'chip-ocr-hint' }, tr(`${held}をカメラに向けて押すと入力欄に入ります。書類と見比べてから読み取ってください。`,
+      `Hold ${held} to the camera and press it to fill the fields; compare them with the document before reading.`)));
+  }
+  return { row, message: parts };
+}
 
 async function chipAct(path, body, raw = false) {
   editing = false;
@@ -354,6 +446,7 @@ async function chipAct(path, body, raw = false) {
 
 function chooseDocument(code) {
   chipNote = null;
+  ocrClear();
   chipSent = '';
   act('/api/chip/document', { document: code });
 }
@@ -379,14 +472,22 @@ function passportForm(busy) {
       return;
     }
     chipNote = null;
+    ocrClear();
     number.value = ''; birth.value = ''; expiry.value = '';
     chipAct('/api/chip/passport', fields);
   };
   const send = button('chip-read-passport', tr('ICチップを読む', 'Read the chip'), read, 'primary');
-  send.disabled = busy;
+  send.disabled = busy || ocrBusy;
+  const fill = (fields) => {
+    const field = (id) => document.getElementById(id);
+    field('mrz-number').value = fields.document_number || '';
+    field('mrz-birth').value = fields.birth || '';
+    field('mrz-expiry').value = fields.expiry || '';
+  };
+  const ocr = ocrControls('passport', busy, fill);
   return [el('p', {}, tr('旅券を読み取り機に置き、顔写真のページ下部（MRZ）の3項目を入力してください。', 'Lay the passport on the reader and type three fields of its MRZ (the data page\'s bottom lines).')),
-    el('div', { class: 'chip-fields' }, el('div', {}, numberLabel, number), el('div', {}, birthLabel, birth), el('div', {}, expiryLabel, expiry)),
-    send];
+    el('div', { class: 'chip-fields' }, el('div', {}, numberLabel, number), el('div', {}, birthLabel, birth), el('div', {}, expiryLabel, expiry), ocr.row),
+    ...ocr.message, send];
 }
 
 function residenceForm(busy) {
@@ -403,6 +504,7 @@ function residenceForm(busy) {
       return;
     }
     chipNote = null;
+    ocrClear();
     number.value = '';
     chipSent = '•'.repeat(typed.length - 3) + typed.slice(-3);
     const body = new TextEncoder().encode(typed);
@@ -410,9 +512,11 @@ function residenceForm(busy) {
   };
   number.addEventListener('keydown', (event) => { if (event.key === 'Enter') read(); });
   const send = button('chip-read-residence', tr('ICチップを読む', 'Read the chip'), read, 'primary');
-  send.disabled = busy;
+  send.disabled = busy || ocrBusy;
+  const fill = (fields) => { document.getElementById('chip-card-number').value = fields.card_number || ''; };
+  const ocr = ocrControls('residence_card', busy, fill);
   return [el('p', {}, tr('カードを読み取り機に置き、カードに印字された番号を入力してください（読み取りが終わると消えます）。', 'Lay the card on the reader and type the number printed on it (cleared after the read).')),
-    el('div', { class: 'chip-fields' }, el('div', {}, label, number)), send];
+    el('div', { class: 'chip-fields' }, el('div', {}, label, number), ocr.row), ...ocr.message, send];
 }
 
 function chipPart(s) {
@@ -512,7 +616,7 @@ function render(next, force = false) {
   const screen = document.getElementById('screen');
   const photo = { ...state.photo, advice: null, frames: null };
   if (!c || !c.ineligible.length) revising = false;
-  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument, state.card_work, state.chip, chipNote, chipBusy]);
+  const key = JSON.stringify([document.documentElement.lang, c, state.notice?.code, revising, confirming, state.progress.current, state.pin, state.call, state.queue, state.card, state.scan, state.camera, photo, extraDocument, state.card_work, state.chip, chipNote, chipBusy, ocrBusy, ocrNote, ocrFilled]);
   if (!force && (editing || key === shown) && screen.childElementCount) { livePhoto(); return; }
   shown = key;
   let view;
@@ -520,13 +624,15 @@ function render(next, force = false) {
   else {
     const step = state.progress.current;
     const pending = !c.case_id ? el('p', { id: 'pending' }, tr('受付を登録しています…', 'Registering the case…')) : null;
-    view = { eligibility: () => eligibilityView(c), consents: () => consentsView(c) || queueView(c, state), card: () => cardView(c, state),
-      queue: () => queueView(c, state), call: () => callView(c, state), decision: () => decisionView(c), receipt: () => receiptView(c),
-      card_work: () => cardWorkView(c, state, { act, button, editing: () => { editing = true; }, redraw: () => render(state, true) }) }[step]?.() || el('p', {}, step);
     // Every state the counter can leave has its way out: withdraw before a decision, interrupt a live call.
-    const withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
+    let withdraw = ['draft', 'checked_in', 'eligibility_precheck', 'queued_for_officer', 'aborted'].includes(c.state) && !c.ineligible.length
       ? withdrawControl() : LIVE_STATES.includes(c.state) && c.procedure !== 'application_support'
         ? abortControl() : null;
+    const exitInCall = step === 'call' ? withdraw : null; // the call shows it in its action bar
+    if (exitInCall) withdraw = null;
+    view = { eligibility: () => eligibilityView(c), consents: () => consentsView(c) || queueView(c, state), card: () => cardView(c, state),
+      queue: () => queueView(c, state), call: () => callView(c, state, exitInCall), decision: () => decisionView(c), receipt: () => receiptView(c),
+      card_work: () => cardWorkView(c, state, { act, button, editing: () => { editing = true; }, redraw: () => render(state, true) }) }[step]?.() || el('p', {}, step);
     view = el('div', {}, el('p', { class: 'status', id: 'case-head' }, t(state.procedure), c.reference ? [` · ${tr('受付番号', 'Ref.')} `, el('span', { class: 'ref', translate: 'no' }, c.reference)] : null), pending, view, withdraw);
   }
   screen.replaceChildren(view);
@@ -541,5 +647,5 @@ async function poll() {
   setTimeout(poll, state && state.photo.preview ? 300 : 700);
 }
 
-setupLang(() => { editing = false; shown = ''; if (state) render(state); });
+setupLang(() => { editing = false; shown = ''; ocrFilled = false; if (state) render(state); });
 poll();

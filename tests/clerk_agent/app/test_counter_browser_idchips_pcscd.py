@@ -11,7 +11,6 @@ hub row or hub log. Screenshots: var/artifacts/counter/idchips/.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from clerk_agent.card.virtual.idchips.licence import build_virtual_licence
 from clerk_agent.card.virtual.idchips.residence import build_virtual_residence_card
 from clerk_agent.card.virtual.pcscd import VpcdSlot
 from clerk_agent.card.virtual.vicc import ViccClient
-from tests._seen import ENGLISH_SENTENCE, RAW_CODE, assert_clean, assert_in_viewport
+from tests._seen import ENGLISH_SENTENCE, RAW_CODE, assert_clean, assert_in_sight, assert_in_viewport
 from tests.clerk_agent.app.conftest import Hub, Officer, agent_running
 from tests.clerk_agent.app.test_counter_browser import ARTIFACTS, browser  # noqa: F401
 from tests.clerk_agent.app.test_counter_flow import _as_token, _sqlite_text
@@ -45,8 +44,11 @@ WAIT = 30_000
 class Screens:
     """The clerk's and the applicant's pages: numbered screenshots, and every page's HTML kept for the leak search."""
 
-    def __init__(self, clerk: Page, applicant: Page) -> None:
-        shutil.rmtree(SHOTS, ignore_errors=True)
+    def __init__(self, clerk: Page, applicant: Page, prefix: str = "") -> None:
+        # Only this test's own earlier shots go: another test's (another prefix) share the folder.
+        for old in SHOTS.glob(f"{prefix}[0-9][0-9]-*.png"):
+            old.unlink()
+        self.prefix = prefix
         self.clerk = clerk
         self.applicant = applicant
         self.html: list[str] = []
@@ -57,7 +59,8 @@ class Screens:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.count += 1
         for who, page in (("clerk", self.clerk), ("applicant", self.applicant)):
-            await page.screenshot(path=str(SHOTS / f"{self.count:02d}-{who}-{name}.png"), full_page=True)
+            path = SHOTS / f"{self.prefix}{self.count:02d}-{who}-{name}.png"
+            await page.screenshot(path=str(path), full_page=True)
             self.html.append(await page.content())
 
 
@@ -112,20 +115,30 @@ async def _to_the_call(screens: Screens, base: str, officer: Officer) -> str:
     return case_id
 
 
+async def assert_call_actions_in_sight(page: Page) -> None:
+    """The call's way on and way out are on screen without scrolling, however long the steps above them."""
+    for control in ("#documents-shown", "#abort-call"):
+        await assert_in_sight(page, control)
+
+
 async def _residence_card(screens: Screens, officer: Officer, case_id: str) -> None:
     clerk = screens.clerk
     await assert_in_viewport(clerk, "#chip-doc-residence_card")
+    await assert_call_actions_in_sight(clerk)
     await assert_clean(clerk)
     await screens.shot("choose-document")
     await clerk.click("#chip-doc-residence_card")
     await clerk.wait_for_selector("#chip-card-number", timeout=WAIT)
-    for control in ("#chip-card-number", "#chip-read-residence", "#chip-change"):
-        await assert_in_viewport(clerk, control)
+    for control in ("#chip-card-number", "#chip-ocr-residence_card", "#chip-read-residence", "#chip-change"):
+        await assert_in_sight(clerk, control)
+    await assert_call_actions_in_sight(clerk)
     # A number of the wrong shape is told beside the field; nothing goes to the card.
     await clerk.fill("#chip-card-number", LAN.card_number[:-1])
     await clerk.click("#chip-read-residence")
     told = await _told(clerk, "#chip-note")
     assert "12文字" in told, told
+    for control in ("#chip-card-number", "#chip-read-residence"):
+        await assert_in_sight(clerk, control)
     await screens.shot("residence-number-shape")
     # Typed as a person might (lower case, a space): the screen normalises it, reads, empties the field.
     await clerk.fill("#chip-card-number", f"{LAN.card_number[:6].lower()} {LAN.card_number[6:]}")
@@ -138,6 +151,7 @@ async def _residence_card(screens: Screens, officer: Officer, case_id: str) -> N
     assert LAN.card_number[-3:] in result  # masked to its last three characters
     await assert_clean(clerk)  # the shape note is gone after the read worked
     await screens.shot("residence-verified")
+    await assert_call_actions_in_sight(clerk)
     (summary,) = await _chip_documents(officer, case_id)
     assert summary["document_kind"] == "residence_card"
     assert summary["verdict"] == "verified", summary
@@ -160,7 +174,8 @@ async def _licence(screens: Screens, officer: Officer, case_id: str) -> None:
     await applicant.wait_for_selector("#licence-pin1", timeout=WAIT)
     assert "暗証番号1: 残り3回" in await applicant.inner_text("#licence-tries")
     for control in ("#licence-pin1", "#licence-pin2", "#licence-send", "#licence-clear", "#licence-decline"):
-        await assert_in_viewport(applicant, control)
+        await assert_in_sight(applicant, control)
+    await assert_in_viewport(applicant, ".licence-privacy")  # read before typing, so in sight too
     for entry in ("#licence-pin1", "#licence-pin2"):
         attributes = await applicant.eval_on_selector(
             entry, "e => [e.type, e.inputMode, e.getAttribute('autocomplete'), e.maxLength]"
@@ -197,6 +212,16 @@ async def _licence(screens: Screens, officer: Officer, case_id: str) -> None:
     await applicant.fill("#licence-pin2", SATO.pin2)
     await applicant.click("#licence-send")
     assert "tick the box" in await _told(applicant, "#licence-note", "en")
+    # The page at its longest (the wrong PIN told, the note, the tick box): all that is acted on is in sight.
+    for control in (
+        "#licence-last-try",
+        "#licence-pin1",
+        "#licence-pin2",
+        "#licence-send",
+        "#licence-decline",
+    ):
+        await assert_in_sight(applicant, control)
+    await assert_in_viewport(applicant, ".licence-privacy")
     await screens.shot("licence-last-try-en")
     await applicant.check("#licence-last-try")
     await applicant.fill("#licence-pin1", SATO.pin1)
@@ -215,6 +240,7 @@ async def _licence(screens: Screens, officer: Officer, case_id: str) -> None:
     await clerk.reload()
     await clerk.wait_for_selector("#chip-result[data-verdict=verified]", timeout=WAIT)
     await assert_clean(clerk)
+    await assert_call_actions_in_sight(clerk)
     await screens.shot("licence-verified")
     kinds = [(s["document_kind"], s["verdict"]) for s in await _chip_documents(officer, case_id)]
     assert kinds == [("residence_card", "verified"), ("driving_licence", "verified")]

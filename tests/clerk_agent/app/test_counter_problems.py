@@ -126,3 +126,22 @@ def test_a_rejection_or_referral_is_explained_unless_the_reason_must_be_withheld
         **texts.pair(texts.WITHDRAW_REASONS["applicant_request"]),
     }
     assert _decision_reason("withdrawn", "proxy_not_allowed", ["proxy_not_allowed"]) is None
+
+
+def test_every_reason_the_ocr_route_gives_is_worded_on_the_clerk_screen() -> None:
+    """The clerk screen tells why the camera gave no fields in words (clerk.js OCR_REASONS): each reason the route
+    can answer has a Japanese and an English sentence, and the screen has no wording for a reason that is gone."""
+    import re
+
+    from clerk_agent.card.idchips.ocr import OcrFailure
+
+    source = (Path(clerk_agent.__file__).parent / "ui" / "static" / "clerk.js").read_text(encoding="utf-8")
+    block = source.split("const OCR_REASONS = {", 1)[1].split("\n};", 1)[0]
+    worded = dict(re.findall(r"^  (\w+): \['([^']+)',", block, re.MULTILINE))
+    answered = {f.value for f in OcrFailure} | {"camera_unavailable"}  # 409 from the route (ocr_routes.py)
+    assert set(worded) == answered | {"failed"}  # failed: no answer at all (the agent restarting)
+    for reason, ja in worded.items():
+        assert re.search(r"[\u3040-\u30ff]", ja), reason
+        assert "入力" in ja or reason == "busy", reason  # every dead end offers typing instead
+    routes = (Path(clerk_agent.__file__).parent / "ui" / "ocr_routes.py").read_text(encoding="utf-8")
+    assert '"camera_unavailable"' in routes
