@@ -2,6 +2,9 @@
 
 Offers made by another hub process are still found by the long-poll's periodic look at the database; the bell
 only removes the polling delay for the common case.
+
+The dispatcher has a bell too: a dispatch that left a case unoffered only because the officers it picked were
+locked by another transaction rings it on commit, so the dispatcher looks again at once instead of on its tick.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.kit.aftercommit import call_after_commit
 
 _waiters: dict[str, set[asyncio.Event]] = {}
+_dispatchers: set[asyncio.Event] = set()
 
 
 def note_offer(session: AsyncSession, officer_id: str) -> None:
@@ -38,4 +42,26 @@ def release(officer_id: str, bell: asyncio.Event) -> None:
 
 def _ring(officer_id: str) -> None:
     for bell in _waiters.get(officer_id, ()):
+        bell.set()
+
+
+def nudge_dispatcher(session: AsyncSession) -> None:
+    """Have this process's dispatcher run soon after this session's transaction commits."""
+    call_after_commit(session, "queue.dispatcher", _nudge)
+
+
+def dispatcher_bell() -> asyncio.Event:
+    """The event a dispatcher waits on between ticks; call `release_dispatcher` when it stops."""
+    bell = asyncio.Event()
+    _dispatchers.add(bell)
+    return bell
+
+
+def release_dispatcher(bell: asyncio.Event) -> None:
+    """Forget a dispatcher's event."""
+    _dispatchers.discard(bell)
+
+
+def _nudge() -> None:
+    for bell in _dispatchers:
         bell.set()

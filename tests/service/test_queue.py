@@ -18,6 +18,8 @@ from service.cases.models import Case
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
+from service.queue import dispatch
+from tests.conftest import backend
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -143,6 +145,28 @@ async def test_lapsed_offer_goes_to_another_officer_with_penalty(
     overview = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()
     penalised = [o for o in overview["officers"] if o["penalty_until"] is not None]
     assert len(penalised) == 1
+
+
+async def test_an_open_dispatch_hides_no_officer_from_the_request_beside_it(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """A heartbeat's dispatch with nothing to offer, still in its transaction, must not hide the officers from a
+    clerk's request at that moment: it once locked every eligible officer, and the case waited for the tick (#18)."""
+    if backend() != "postgresql":
+        pytest.skip("row locks: SQLite serialises its writers instead")
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    async with sessionmaker() as holder:
+        await dispatch.dispatch(holder, municipality_code=world.a.municipality_code, settings=settings)
+        case = await _queued(driver)
+        offer = await _offer(client, officer)
+        await holder.rollback()
+    assert offer is not None
+    assert offer["case_id"] == case["id"]
 
 
 async def test_conflict_of_interest_pair_never_offered_again(
