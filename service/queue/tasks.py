@@ -1,4 +1,4 @@
-"""The dispatcher: a background task that expires lapsed offers and offers waiting cases."""
+"""The dispatcher: a background task that expires lapsed offers and offers waiting cases; the offer watcher."""
 
 from __future__ import annotations
 
@@ -42,3 +42,15 @@ async def _tick(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
     except Exception:
         # A database hiccup must not kill the dispatcher; the next tick retries.
         log.exception("queue dispatcher tick failed")
+
+
+async def run_offer_watch(sessionmaker: async_sessionmaker[AsyncSession], interval: float = 1.0) -> None:
+    """The offer watcher (`bell.watch`), restarted after a failed look (a database hiccup must not stop it)."""
+    while True:
+        try:
+            await bell.watch(sessionmaker, interval)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("queue offer watcher failed")
+            await asyncio.sleep(interval)

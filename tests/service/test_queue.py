@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from collections import Counter
@@ -18,7 +19,8 @@ from service.cases.models import Case
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
-from service.queue import dispatch
+from service.queue import bell, dispatch
+from service.queue.models import CaseOffer
 from tests.conftest import backend
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
@@ -167,6 +169,44 @@ async def test_an_open_dispatch_hides_no_officer_from_the_request_beside_it(
         await holder.rollback()
     assert offer is not None
     assert offer["case_id"] == case["id"]
+
+
+async def test_the_offer_watcher_rings_for_an_offer_made_by_another_process(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An offer committed by another hub process rings no bell here: the watcher's one look finds it for every
+    waiting long-poll (they no longer look each for themselves once a second, #18)."""
+    officer = world.h("a", Role.officer)
+    presence = await client.put(PRESENCE, json={"status": "on_break"}, headers=officer)
+    officer_id = presence.json()["account_id"]
+    case = await _queued(driver)
+    waiting = bell.waiter(officer_id)
+    bell.saw(waiting, None)
+    watcher = asyncio.create_task(bell.watch(sessionmaker, 0.05))
+    try:
+        await asyncio.sleep(0.2)
+        assert not waiting.is_set()  # nothing changed: no ring
+        now = clock.now()
+        async with unit_of_work(sessionmaker) as session:  # as another process would: no bell rung here
+            session.add(
+                CaseOffer(
+                    id="offer_from_the_other_process",
+                    case_id=case["id"],
+                    officer_id=officer_id,
+                    municipality_code=world.a.municipality_code,
+                    outcome="pending",
+                    offered_at=now,
+                    expires_at=now + dt.timedelta(seconds=20),
+                )
+            )
+        await asyncio.wait_for(waiting.wait(), timeout=5)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        bell.release(officer_id, waiting)
 
 
 async def test_conflict_of_interest_pair_never_offered_again(
