@@ -133,6 +133,11 @@ async def offer(
     return made
 
 
+async def lock_pending_offers(session: AsyncSession, case: Case) -> None:
+    """Lock the case's pending offers (waiting for a decline or accept that holds one) before a withdrawal."""
+    await repository.pending_offers_of_case(session, case.id)
+
+
 async def on_transition(
     session: AsyncSession, *, case: Case, action: Action, principal: Principal, settings: Settings
 ) -> None:

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Principal, PrincipalKind, Role
+from service.audit import service as audit
 from service.cases import service as case_service
 from service.cases.lifecycle import Action
 from service.cases.models import Case
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
-from service.queue import bell, dispatch
+from service.queue import bell, dispatch, repository
 from service.queue.models import CaseOffer
 from tests.conftest import backend
 from tests.factories import World
@@ -207,6 +208,40 @@ async def test_the_offer_watcher_rings_for_an_offer_made_by_another_process(
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         bell.release(officer_id, waiting)
+
+
+async def test_a_withdrawal_and_a_decline_at_one_moment_do_not_deadlock(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The decline holds the offer and then appends to the audit chain; the withdrawal used to append first and
+    then wait for the offer: a deadlock PostgreSQL broke after 1 s by failing one of them (#18)."""
+    if backend() != "postgresql":
+        pytest.skip("row locks: SQLite serialises its writers instead")
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    case = await _queued(driver)
+    offer = await _offer(client, officer)
+    assert offer is not None
+    async with unit_of_work(sessionmaker) as decline:
+        assert await repository.offer_for_update(decline, offer["id"]) is not None
+        withdrawal = asyncio.create_task(
+            driver.device(case["id"], "withdraw", reason_code="applicant_request")
+        )
+        await asyncio.sleep(0.3)  # the withdrawal now waits for the offer, holding nothing the decline needs
+        started = clock.now()
+        await audit.record(
+            decline,
+            actor=dispatch.system(),
+            action="queue.offer_declined",
+            municipality_code=world.a.municipality_code,
+            case_id=case["id"],
+        )
+        assert (clock.now() - started).total_seconds() < 0.5
+    withdrawn = await asyncio.wait_for(withdrawal, timeout=10)
+    assert withdrawn["state"] == "withdrawn"
 
 
 async def test_conflict_of_interest_pair_never_offered_again(
