@@ -6,8 +6,9 @@ claim from a 500-row queue table. The hub runs as `hub serve` on a fresh databas
 
 With `--runs N` the seeded hub is measured N times, each run followed by its own floor, and the spread (min,
 median, max of each run's p50 and p99) is printed: one run's p99 is one or two samples, and the machine is shared.
-The hub's CPU time per sample (user + system, from /proc) is printed too: it does not grow with the load average
-the way wall-clock latency does.
+The hub's CPU time per sample (user + system, from /proc) is printed too. It moves less than wall-clock latency
+but still with the machine's load (on 2 shared cores: ~90 ms at load 4, ~195 ms at load 6 for the same code), so
+compare it only with a run at a like load average.
 
     .venv/bin/python bench/queue_latency.py   (not bench/queue.py: that name would shadow the standard library's queue module) [--samples 100] [--officers 50] [--backlog 500] [--runs 1]
 """
