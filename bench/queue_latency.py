@@ -4,7 +4,13 @@ Beside it, in the same run and on the same PostgreSQL: the floor of a bare `SELE
 claim from a 500-row queue table. The hub runs as `hub serve` on a fresh database; the consoles long-poll
 `GET /api/v1/officers/me/offer?wait=…` as the real console does.
 
-    .venv/bin/python bench/queue_latency.py   (not bench/queue.py: that name would shadow the standard library's queue module) [--samples 100] [--officers 50] [--backlog 500]
+With `--runs N` the seeded hub is measured N times, each run followed by its own floor, and the spread (min,
+median, max of each run's p50 and p99) is printed: one run's p99 is one or two samples, and the machine is shared.
+The hub's CPU time per sample (user + system, from /proc) is printed too. It moves less than wall-clock latency
+but still with the machine's load (on 2 shared cores: ~90 ms at load 4, ~195 ms at load 6 for the same code), so
+compare it only with a run at a like load average.
+
+    .venv/bin/python bench/queue_latency.py   (not bench/queue.py: that name would shadow the standard library's queue module) [--samples 100] [--officers 50] [--backlog 500] [--runs 1]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,9 +112,34 @@ async def queue_case(device: httpx.AsyncClient, municipality: str) -> str:
     return case_id
 
 
+@dataclass
+class Run:
+    """One measured run: request → offer latencies, the floor beside it, the hub's CPU time per sample."""
+
+    hub_ms: list[float]
+    floor_ms: list[float]
+    hub_cpu_ms: float
+    load: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def hub_round(
-    base: str, measured: Tenant, backlog: Tenant, *, samples: int, officers: int, backlog_size: int
-) -> list[float]:
+    base: str,
+    url: str,
+    hub_pid: int,
+    measured: Tenant,
+    backlog: Tenant,
+    *,
+    samples: int,
+    officers: int,
+    backlog_size: int,
+    runs: int,
+) -> list[Run]:
     async with (
         httpx.AsyncClient(
             base_url=base, auth=DeviceAuth(measured.device_id, measured.device_key), timeout=60, limits=LIMITS
@@ -142,7 +174,6 @@ async def hub_round(
                 (
                     await console.put("/api/v1/officers/me/presence", json={"status": "available"})
                 ).raise_for_status()
-            latencies: list[float] = []
             # Each console keeps one long-poll open, as the real console does; only the console that got the
             # offer answers it (declines, to stay free) and polls again.
             arrivals: asyncio.Queue[tuple[float, int, dict[str, str]]] = asyncio.Queue()
@@ -178,27 +209,37 @@ async def hub_round(
             loops = [asyncio.create_task(console_loop(i)) for i in range(len(consoles))]
             loops.append(asyncio.create_task(heartbeats()))
             await asyncio.sleep(1.0)  # every console is waiting
+            results: list[Run] = []
             try:
-                for _ in range(samples):
-                    case_id = await queue_case(device, measured.municipality_code)
-                    started = time.perf_counter()
-                    (
-                        await device.post(f"/api/v1/cases/{case_id}/request-verification", json={})
-                    ).raise_for_status()
-                    while True:
-                        arrived, _index, offer = await asyncio.wait_for(arrivals.get(), timeout=30)
-                        if offer["case_id"] == case_id:
-                            break
-                    latencies.append((arrived - started) * 1000)
-                    await device.post(
-                        f"/api/v1/cases/{case_id}/withdraw", json={"reason_code": "applicant_request"}
-                    )
-                    await asyncio.sleep(0.05)
+                for number in range(runs):
+                    if number:
+                        await asyncio.sleep(2.0)  # the previous run's declines and presence updates settle
+                    latencies: list[float] = []
+                    cpu_before = cpu_seconds(hub_pid)
+                    for _ in range(samples):
+                        case_id = await queue_case(device, measured.municipality_code)
+                        started = time.perf_counter()
+                        (
+                            await device.post(f"/api/v1/cases/{case_id}/request-verification", json={})
+                        ).raise_for_status()
+                        while True:
+                            arrived, _index, offer = await asyncio.wait_for(arrivals.get(), timeout=30)
+                            if offer["case_id"] == case_id:
+                                break
+                        latencies.append((arrived - started) * 1000)
+                        await device.post(
+                            f"/api/v1/cases/{case_id}/withdraw", json={"reason_code": "applicant_request"}
+                        )
+                        await asyncio.sleep(0.05)
+                    hub_cpu_ms = (cpu_seconds(hub_pid) - cpu_before) * 1000 / samples
+                    load = os.getloadavg()[0]
+                    floor = await skip_locked_floor(url, samples=samples, backlog_size=backlog_size)
+                    results.append(Run(latencies, floor, hub_cpu_ms, load))
             finally:
                 for task in loops:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
-            return latencies
+            return results
         finally:
             for console in consoles:
                 await console.aclose()
@@ -207,6 +248,7 @@ async def hub_round(
 async def skip_locked_floor(url: str, *, samples: int, backlog_size: int) -> list[float]:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE IF EXISTS bench_queue"))
         await conn.execute(
             text("CREATE TABLE bench_queue (id serial PRIMARY KEY, taken boolean NOT NULL DEFAULT false)")
         )
@@ -239,6 +281,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def report(args: argparse.Namespace, results: list[Run], load_before: float) -> None:
+    """Each run's p50/p99/max beside its own floor; with several runs, the spread of the p50s and p99s."""
+    print(
+        f"queue: {args.backlog} cases waiting, {args.officers} officers long-polling, {args.samples} samples"
+        f" × {len(results)} run(s) (PostgreSQL); {os.cpu_count()} CPUs, load average {load_before:.1f} before,"
+        f" {os.getloadavg()[0]:.1f} after (each floor is from its own run)"
+    )
+    print(f"{'':48} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'load':>5} {'hub CPU ms/sample':>18}")
+    for number, run in enumerate(results, 1):
+        for label, values, cpu in (
+            (f"run {number}: clerk request → offer on a console", run.hub_ms, f"{run.hub_cpu_ms:18.1f}"),
+            (f"run {number}: bare SKIP LOCKED claim (floor)", run.floor_ms, ""),
+        ):
+            print(
+                f"{label:48} {statistics.median(values):8.1f} {pct(values, 0.99):8.1f} {max(values):8.1f}"
+                f" {run.load:5.1f} {cpu}"
+            )
+    if len(results) > 1:
+        print(f"{'over the runs (min / median / max)':48}")
+        for label, picks in (
+            ("hub p50", [statistics.median(r.hub_ms) for r in results]),
+            ("hub p99", [pct(r.hub_ms, 0.99) for r in results]),
+            ("floor p99", [pct(r.floor_ms, 0.99) for r in results]),
+            ("hub CPU ms/sample", [r.hub_cpu_ms for r in results]),
+        ):
+            print(f"  {label:46} {min(picks):8.1f} {statistics.median(picks):8.1f} {max(picks):8.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -246,7 +316,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--officers", type=int, default=50)
     parser.add_argument("--backlog", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=1, help="measure the seeded hub this many times")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     name, url = asyncio.run(fresh_database())
     tmp = Path(tempfile.mkdtemp(prefix="madoguchi-bench-queue-"))
     try:
@@ -275,14 +347,17 @@ def main() -> int:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            hub_ms = asyncio.run(
+            results = asyncio.run(
                 hub_round(
                     base,
+                    url,
+                    hub.pid,
                     measured,
                     backlog,
                     samples=args.samples,
                     officers=args.officers,
                     backlog_size=args.backlog,
+                    runs=args.runs,
                 )
             )
         finally:
@@ -292,19 +367,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 hub.kill()
                 hub.wait()
-        floor_ms = asyncio.run(skip_locked_floor(url, samples=args.samples, backlog_size=args.backlog))
     finally:
         asyncio.run(drop_database(name))
-    print(
-        f"queue: {args.backlog} cases waiting, {args.officers} officers long-polling, {args.samples} samples (PostgreSQL);"
-        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (the floor below is from this run)"
-    )
-    print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for label, values in (
-        ("clerk request → offer on a console (hub)", hub_ms),
-        ("bare SELECT … FOR UPDATE SKIP LOCKED claim", floor_ms),
-    ):
-        print(f"{label:44} {statistics.median(values):8.1f} {pct(values, 0.99):8.1f} {max(values):8.1f}")
+    report(args, results, load_before)
     return 0
 
 

@@ -48,7 +48,7 @@ from service.observability.middleware import RequestTimer
 from service.observability.router import router as metrics_router
 from service.outbox.router import router as outbox_router
 from service.queue.router import router as queue_router
-from service.queue.tasks import run_dispatcher
+from service.queue.tasks import run_dispatcher, run_offer_watch
 from service.reports.router import router as reports_router
 from service.review.router import router as review_router
 from service.security import PublicOriginRedirects, SecurityHeaders, mount_local_docs
@@ -157,11 +157,12 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         dispatcher = asyncio.create_task(
             run_dispatcher(app.state.sessionmaker, settings), name="queue-dispatcher"
         )
+        offer_watch = asyncio.create_task(run_offer_watch(app.state.sessionmaker), name="queue-offer-watch")
         certificate_expiry = asyncio.create_task(
             run_certificate_expiry(app.state.sessionmaker), name="certificate-expiry"
         )
         app.state.booth_standing = standing_adapter_for(settings)
-        background = [certificate_expiry, dispatcher, checkpointer]
+        background = [certificate_expiry, dispatcher, offer_watch, checkpointer]
         if app.state.booth_standing is not None and recheck_enabled(settings):
             background.append(
                 asyncio.create_task(

@@ -365,6 +365,11 @@ async def act(
     if action is Action.request_verification:
         # Recording, ID copies and PIN entry are agreed to before the officer is called (consents.py).
         consents.require_given(case)
+    if action is Action.withdraw:
+        # Before the case row and the audit chain head: in the order an officer's decline or accept takes them
+        # (offer, then head or case). Taken the other way round, a withdrawal and a decline at one moment
+        # deadlocked, and PostgreSQL broke it only after deadlock_timeout (1 s) by failing one of them (#18).
+        await queue_dispatch.lock_pending_offers(session, case)
     if action is Action.accept:
         case.officer_id = principal.id
     if action is Action.requeue:

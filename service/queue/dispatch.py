@@ -60,7 +60,12 @@ async def expire_offers(
 
 
 async def dispatch(session: AsyncSession, *, municipality_code: str, settings: Settings) -> list[CaseOffer]:
-    """Offer each waiting case (oldest first) to one eligible officer chosen at random."""
+    """Offer each waiting case (oldest first) to one eligible officer chosen at random.
+
+    Only the officer chosen for a case is locked (`claim_officer`), for the rest of the transaction; an officer
+    another transaction holds is skipped, and if a case stays unoffered for that reason alone the dispatcher is
+    nudged to look again once this transaction commits.
+    """
     now = clock.now()
     await expire_offers(session, settings=settings, municipality_code=municipality_code)
     fresh_after = now - dt.timedelta(seconds=settings.presence_stale_seconds)
@@ -69,19 +74,30 @@ async def dispatch(session: AsyncSession, *, municipality_code: str, settings: S
     )
     if not officers:
         return []
+    cases = await repository.queued_without_offer(session, municipality_code, limit=len(officers) * 4)
+    excluded = await repository.excluded_officers_of(session, [case.id for case in cases])
     offers: list[CaseOffer] = []
-    for case in await repository.queued_without_offer(session, municipality_code, limit=len(officers) * 4):
-        excluded = await repository.excluded_officers(session, case.id)
-        candidates = [o for o in officers if o not in excluded]
-        if not candidates:
-            continue
-        officer_id = _random.choice(candidates)
-        officers.remove(officer_id)
-        offers.append(
-            await offer(session, case=case, officer_id=officer_id, assigned_by=None, settings=settings)
-        )
+    contended = False
+    for case in cases:
+        barred = excluded.get(case.id, set())
+        while candidates := [o for o in officers if o not in barred]:
+            officer_id = _random.choice(candidates)
+            officers.remove(officer_id)
+            claim = await repository.claim_officer(
+                session, officer_id, municipality_code, now=now, fresh_after=fresh_after
+            )
+            if claim is repository.Claim.claimed:
+                offers.append(
+                    await offer(
+                        session, case=case, officer_id=officer_id, assigned_by=None, settings=settings
+                    )
+                )
+                break
+            contended = contended or claim is repository.Claim.busy
         if not officers:
             break
+    if contended and len(offers) < len(cases):
+        bell.nudge_dispatcher(session)
     return offers
 
 
@@ -115,6 +131,11 @@ async def offer(
         reason_code="reassigned" if assigned_by else "random",
     )
     return made
+
+
+async def lock_pending_offers(session: AsyncSession, case: Case) -> None:
+    """Lock the case's pending offers (waiting for a decline or accept that holds one) before a withdrawal."""
+    await repository.pending_offers_of_case(session, case.id)
 
 
 async def on_transition(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Sequence
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import Account
@@ -41,13 +42,11 @@ async def queued_without_offer(session: AsyncSession, municipality_code: str, li
     return (await session.execute(query)).scalars().all()
 
 
-async def eligible_officers(
-    session: AsyncSession, municipality_code: str, *, now: dt.datetime, fresh_after: dt.datetime
-) -> Sequence[str]:
+def _eligible(municipality_code: str, *, now: dt.datetime, fresh_after: dt.datetime) -> Select[str]:
     """Officers available now: fresh heartbeat, out of wrap-up and penalty, no pending offer, no live case."""
     pending = exists().where(CaseOffer.officer_id == OfficerPresence.account_id, CaseOffer.outcome == PENDING)
     live = exists().where(Case.officer_id == OfficerPresence.account_id, Case.state.in_(LIVE_STATES))
-    query = (
+    return (
         select(OfficerPresence.account_id)
         .join(Account, Account.id == OfficerPresence.account_id)
         .where(
@@ -61,18 +60,74 @@ async def eligible_officers(
             ~pending,
             ~live,
         )
-        .order_by(OfficerPresence.account_id)
-        .with_for_update(skip_locked=True, of=OfficerPresence)
+    )
+
+
+async def eligible_officers(
+    session: AsyncSession, municipality_code: str, *, now: dt.datetime, fresh_after: dt.datetime
+) -> Sequence[str]:
+    """The officers who may be offered a case now: candidates only, nothing locked (see `claim_officer`).
+
+    Locking them all here (as this once did) let one dispatching transaction — a heartbeat, a decline, the
+    dispatcher's tick — hide every officer from a concurrent one, whose case then waited for the next tick (#18).
+    """
+    query = _eligible(municipality_code, now=now, fresh_after=fresh_after).order_by(
+        OfficerPresence.account_id
     )
     return (await session.execute(query)).scalars().all()
 
 
+class Claim(enum.Enum):
+    """What `claim_officer` found."""
+
+    claimed = "claimed"  # locked and still eligible: offer away
+    busy = "busy"  # another transaction holds the officer's row (it may be offering them a case right now)
+    gone = "gone"  # no longer eligible (an offer committed meanwhile, a status change)
+
+
+async def claim_officer(
+    session: AsyncSession,
+    officer_id: str,
+    municipality_code: str,
+    *,
+    now: dt.datetime,
+    fresh_after: dt.datetime,
+) -> Claim:
+    """Lock one officer's presence row (SKIP LOCKED) and confirm they are still eligible.
+
+    The check runs after the lock, in its own statement: under READ COMMITTED its snapshot then shows the offer
+    of any transaction that held the row before us, so two hub processes never offer one officer two cases.
+    (SQLite has no row locks; its single writer serializes the dispatchers instead.)
+    """
+    locked = await session.execute(
+        select(OfficerPresence.account_id)
+        .where(OfficerPresence.account_id == officer_id)
+        .with_for_update(skip_locked=True)
+    )
+    if locked.scalar_one_or_none() is None:
+        return Claim.busy
+    still = _eligible(municipality_code, now=now, fresh_after=fresh_after).where(
+        OfficerPresence.account_id == officer_id
+    )
+    return Claim.claimed if (await session.execute(still)).scalar_one_or_none() is not None else Claim.gone
+
+
 async def excluded_officers(session: AsyncSession, case_id: str) -> set[str]:
     """Officers who declined, let lapse, or have a conflict with this case."""
-    query = select(CaseOffer.officer_id).where(
-        CaseOffer.case_id == case_id, CaseOffer.outcome.in_(EXCLUDING_OUTCOMES)
+    return (await excluded_officers_of(session, [case_id])).get(case_id, set())
+
+
+async def excluded_officers_of(session: AsyncSession, case_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Per case, the officers who declined it, let it lapse, or have a conflict with it (one query for all)."""
+    if not case_ids:
+        return {}
+    query = select(CaseOffer.case_id, CaseOffer.officer_id).where(
+        CaseOffer.case_id.in_(case_ids), CaseOffer.outcome.in_(EXCLUDING_OUTCOMES)
     )
-    return set((await session.execute(query)).scalars())
+    excluded: dict[str, set[str]] = {}
+    for case_id, officer_id in (await session.execute(query)).all():
+        excluded.setdefault(case_id, set()).add(officer_id)
+    return excluded
 
 
 async def overdue_offers(

@@ -37,7 +37,8 @@ from service.queue.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
-# How often a waiting long-poll looks at the database for offers made by another hub process.
+# How often a waiting long-poll looks at the database itself for offers made by another hub process, when no offer
+# watcher runs in this process (`bell.watch`, started with the app; it looks once for every waiting long-poll).
 _POLL_INTERVAL = 1.0
 
 
@@ -94,6 +95,7 @@ async def my_offer(
             async with unit_of_work(sessionmaker) as session:
                 found = await queue_service.current_offer(session, principal=principal)
                 body = await queue_service.offer_read(session, *found) if found is not None else None
+            bell.saw(ring, body.id if body is not None else None)
             if body is not None and body.id != shown:
                 return Response(body.model_dump_json(), media_type="application/json")
             if body is None and shown is not None:
@@ -103,9 +105,10 @@ async def my_offer(
                 if body is not None:
                     return Response(body.model_dump_json(), media_type="application/json")
                 return Response(status_code=204)
-            # Woken at once by an offer committed in this process; otherwise look again after a short wait.
+            # Woken at once by an offer committed in this process, by the watcher for one of another process.
+            look_after = remaining if bell.watched() else min(remaining, _POLL_INTERVAL)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ring.wait(), timeout=min(remaining, _POLL_INTERVAL))
+                await asyncio.wait_for(ring.wait(), timeout=look_after)
     finally:
         bell.release(principal.id, ring)
 

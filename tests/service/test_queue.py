@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from collections import Counter
@@ -12,12 +13,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Principal, PrincipalKind, Role
+from service.audit import service as audit
 from service.cases import service as case_service
 from service.cases.lifecycle import Action
 from service.cases.models import Case
 from service.config import Settings
 from service.db import unit_of_work
 from service.kit import clock
+from service.queue import bell, dispatch, repository
+from service.queue.models import CaseOffer
 from tests.factories import World
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -143,6 +147,98 @@ async def test_lapsed_offer_goes_to_another_officer_with_penalty(
     overview = (await client.get("/api/v1/queue", headers=world.h("a", Role.supervisor))).json()
     penalised = [o for o in overview["officers"] if o["penalty_until"] is not None]
     assert len(penalised) == 1
+
+
+@pytest.mark.postgresql_backend  # row locks: SQLite serialises its writers instead
+async def test_an_open_dispatch_hides_no_officer_from_the_request_beside_it(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """A heartbeat's dispatch with nothing to offer, still in its transaction, must not hide the officers from a
+    clerk's request at that moment: it once locked every eligible officer, and the case waited for the tick (#18)."""
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    async with sessionmaker() as holder:
+        await dispatch.dispatch(holder, municipality_code=world.a.municipality_code, settings=settings)
+        case = await _queued(driver)
+        offer = await _offer(client, officer)
+        await holder.rollback()
+    assert offer is not None
+    assert offer["case_id"] == case["id"]
+
+
+async def test_the_offer_watcher_rings_for_an_offer_made_by_another_process(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An offer committed by another hub process rings no bell here: the watcher's one look finds it for every
+    waiting long-poll (they no longer look each for themselves once a second, #18)."""
+    officer = world.h("a", Role.officer)
+    presence = await client.put(PRESENCE, json={"status": "on_break"}, headers=officer)
+    officer_id = presence.json()["account_id"]
+    case = await _queued(driver)
+    waiting = bell.waiter(officer_id)
+    bell.saw(waiting, None)
+    watcher = asyncio.create_task(bell.watch(sessionmaker, 0.05))
+    try:
+        await asyncio.sleep(0.2)
+        assert not waiting.is_set()  # nothing changed: no ring
+        now = clock.now()
+        async with unit_of_work(sessionmaker) as session:  # as another process would: no bell rung here
+            session.add(
+                CaseOffer(
+                    id="offer_from_the_other_process",
+                    case_id=case["id"],
+                    officer_id=officer_id,
+                    municipality_code=world.a.municipality_code,
+                    outcome="pending",
+                    offered_at=now,
+                    expires_at=now + dt.timedelta(seconds=20),
+                )
+            )
+        await asyncio.wait_for(waiting.wait(), timeout=5)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        bell.release(officer_id, waiting)
+
+
+@pytest.mark.postgresql_backend  # row locks: SQLite serialises its writers instead
+async def test_a_withdrawal_and_a_decline_at_one_moment_do_not_deadlock(
+    client: httpx.AsyncClient,
+    world: World,
+    driver: CaseDriver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The decline holds the offer and then appends to the audit chain; the withdrawal used to append first and
+    then wait for the offer: a deadlock PostgreSQL broke after 1 s by failing one of them (#18)."""
+    officer = world.h("a", Role.officer)
+    await _status(client, officer, "available")
+    case = await _queued(driver)
+    offer = await _offer(client, officer)
+    assert offer is not None
+    async with unit_of_work(sessionmaker) as decline:
+        assert await repository.offer_for_update(decline, offer["id"]) is not None
+        withdrawal = asyncio.create_task(
+            driver.device(case["id"], "withdraw", reason_code="applicant_request")
+        )
+        await asyncio.sleep(0.3)  # the withdrawal now waits for the offer, holding nothing the decline needs
+        started = clock.now()
+        await audit.record(
+            decline,
+            actor=dispatch.system(),
+            action="queue.offer_declined",
+            municipality_code=world.a.municipality_code,
+            case_id=case["id"],
+        )
+        assert (clock.now() - started).total_seconds() < 0.5
+    withdrawn = await asyncio.wait_for(withdrawal, timeout=10)
+    assert withdrawn["state"] == "withdrawn"
 
 
 async def test_conflict_of_interest_pair_never_offered_again(
