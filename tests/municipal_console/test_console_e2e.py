@@ -22,6 +22,7 @@ from service.accounts.roles import Role
 from service.wire.card_profiles import CardGeneration
 from tests.factories import PASSWORD, World
 from tests.municipal_console._counter import Counter, counter_call, post_document_still, submit_card_proof
+from tests._seen import assert_clean
 from tests.municipal_console._net import BrowserNet
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -208,6 +209,18 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await expect(page.locator("#review-ready")).to_be_visible()
         await expect(page.locator("#review-missing li")).to_have_count(0)
         await page.screenshot(path=artifacts / "03-live-check.png", full_page=True)
+
+        # The same screen in English: no Japanese left in its chrome (the camera controls, the frame counter and
+        # the revocation outcome were once left in Japanese), the applicant's data aside; then back to Japanese.
+        await page.click("#lang-toggle")
+        await expect(page.locator("#queue-title")).to_have_text("Waiting for cases")
+        await expect(page.locator("#video-stats")).to_contain_text("frames decoded")
+        await expect(page.locator("#proof-revocation")).to_have_text("revocation not checked")
+        await assert_clean(page, "en")
+        await page.screenshot(path=artifacts / "03-live-check-en.png", full_page=True)
+        await page.click("#lang-toggle")
+        await expect(page.locator("#queue-title")).to_have_text("受付待ち")
+        await expect(page.locator("#proof-revocation")).to_have_text("失効確認未実施")
 
         # Keyboard only from here: Tab into the decision, choose approve, attest, send.
         await page.focus("#flag-case")
