@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE = ROOT / "municipal_console" / "static"
@@ -41,7 +42,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("common.js", "日本語"): "the switch back to Japanese",
 }
 
-Literal = tuple[int, int, str]  # where it starts and ends in the source, and its text (a template's ${} emptied)
+Literal = tuple[
+    int, int, str
+]  # where it starts and ends in the source, and its text (a template's ${} emptied)
 
 
 def js_literals(source: str) -> list[Literal]:
@@ -149,10 +152,14 @@ def _js_offences(path: Path, pairs_allowed: bool) -> list[str]:
     literals = js_literals(source)
     ja_halves, en_halves = _tr_halves(source, literals) if pairs_allowed else (set(), set())
     offences: list[str] = []
-    for index, (start, end, text) in enumerate(literals):
+    for index, (start, _, text) in enumerate(literals):
         if not JAPANESE.search(text) or (path.name, text) in ALLOWED:
             continue
-        if pairs_allowed and start not in en_halves and (start in ja_halves or _pairs(source, literals, index)):
+        if (
+            pairs_allowed
+            and start not in en_halves
+            and (start in ja_halves or _pairs(source, literals, index))
+        ):
             continue
         line = source.count("\n", 0, start) + 1
         offences.append(f"{path.relative_to(ROOT)}:{line}: {text[:60]!r}")
@@ -174,7 +181,9 @@ class _HtmlScan(HTMLParser):
     """Japanese (or English) text, Japanese attribute values, in elements that do not name their words for the switch."""
 
     ATTRS = ("title", "aria-label", "alt", "placeholder")
-    VOID = {"meta", "link", "input", "img", "br", "hr", "source", "track", "wbr", "area", "base", "col", "embed"}
+    VOID: ClassVar[frozenset[str]] = frozenset(
+        {"meta", "link", "input", "img", "br", "hr", "source", "track", "wbr", "area", "base", "col", "embed"}
+    )
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -228,9 +237,13 @@ def _english_offences(path: Path) -> list[str]:
         before = source[max(0, start - 24) : start]
         if re.search(r"\b(?:en|class|className):\s*$|\b(?:Error|console\.\w+)\(\s*$", before):
             continue  # an English value, CSS classes, or a message for developers (never on screen)
-        if index and JAPANESE.search(literals[index - 1][2]):
-            if re.fullmatch(r"\s*,\s*", source[literals[index - 1][1] : start]):
-                continue  # the English half of ['key', 'ja', 'en']
+        previous = literals[index - 1] if index else None
+        if (
+            previous
+            and JAPANESE.search(previous[2])
+            and re.fullmatch(r"\s*,\s*", source[previous[1] : start])
+        ):
+            continue  # the English half of ['key', 'ja', 'en']
         line = source.count("\n", 0, start) + 1
         offences.append(f"{path.relative_to(ROOT)}:{line}: {text[:60]!r}")
     return offences
@@ -243,7 +256,9 @@ def test_the_console_has_no_japanese_outside_its_strings_table() -> None:
         if path.name not in TABLES
         for offence in _js_offences(path, pairs_allowed=False)
     ]
-    assert not offences, "Japanese outside js/strings.js (add a key in both languages):\n" + "\n".join(offences)
+    assert not offences, "Japanese outside js/strings.js (add a key in both languages):\n" + "\n".join(
+        offences
+    )
 
 
 def test_the_console_english_table_has_no_japanese() -> None:
@@ -294,8 +309,13 @@ def test_the_scanner_finds_what_it_is_for() -> None:
     path = ROOT / "var" / "scan-probe.js"
     path.parent.mkdir(exist_ok=True)
     source += "const r = /'\\//.test(z);\n"  # a regular expression's quote opens no string
-    path.write_text(source + "const e = tr(x ? `${n}件` : 'なし', 'none ${y}');\nconst f = tr('はい', '否');\n")
-    path.write_text(path.read_text() + "el('p', { class: 'big bad note' }, 'Ask the clerk please', tr('あ', 'Fine as is'));\n")
+    path.write_text(
+        source + "const e = tr(x ? `${n}件` : 'なし', 'none ${y}');\nconst f = tr('はい', '否');\n"
+    )
+    path.write_text(
+        path.read_text()
+        + "el('p', { class: 'big bad note' }, 'Ask the clerk please', tr('あ', 'Fine as is'));\n"
+    )
     try:
         bare = [offence.split(": ", 1)[1] for offence in _js_offences(path, pairs_allowed=True)]
         english = [offence.split(": ", 1)[1] for offence in _english_offences(path)]
@@ -304,5 +324,7 @@ def test_the_scanner_finds_what_it_is_for() -> None:
     assert bare == ["'カメラ'", "'否'", "'否'"]
     assert english == ["'Ask the clerk please'"]
     scan = _HtmlScan("t.html")
-    scan.feed('<p data-i18n="k">受付</p><p>受付</p><video aria-label="映像"></video><b data-ja="は" data-en="y">は</b>')
+    scan.feed(
+        '<p data-i18n="k">受付</p><p>受付</p><video aria-label="映像"></video><b data-ja="は" data-en="y">は</b>'
+    )
     assert len(scan.offences) == 2

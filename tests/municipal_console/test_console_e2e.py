@@ -20,9 +20,9 @@ from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
 from service.wire.card_profiles import CardGeneration
+from tests._seen import assert_clean
 from tests.factories import PASSWORD, World
 from tests.municipal_console._counter import Counter, counter_call, post_document_still, submit_card_proof
-from tests._seen import assert_clean
 from tests.municipal_console._net import BrowserNet
 from tests.service.conftest import CONSENTS, ELIGIBLE, CaseDriver
 
@@ -333,6 +333,13 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await expect(supervisor.locator(f"#sup-live tr[data-case='{case_id}']")).to_contain_text("保全中")
         await expect(supervisor.locator("#sup-officers")).to_contain_text("試験 officer")
         await supervisor.screenshot(path=artifacts / "11-supervisor-flagged.png", full_page=True)
+        # Both screens in English, the names, the note and the office aside (data-value): no Japanese left.
+        for shown_page in (supervisor, page):
+            await shown_page.click("#lang-toggle")
+            await expect(shown_page.locator("h1")).to_have_text("Madoguchi Bridge — officer console")
+            await assert_clean(shown_page, "en")
+            await shown_page.click("#lang-toggle")
+            await expect(shown_page.locator("h1")).to_have_text("窓口ブリッジ 審査コンソール")
         await page.click("#begin-review")
         await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
 

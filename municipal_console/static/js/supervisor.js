@@ -180,7 +180,8 @@ export function createSupervisorScreen() {
             "th",
             { scope: "row" },
             el("span", { text: officer.display_name || officer.account_id, dataset: { value: "" } }),
-            el("span", { className: "mono small muted", text: ` ${officer.account_id}` }),
+            // The account id, shown on purpose beside the name (the ref class says so to the screen checks).
+            el("span", { className: "mono small muted ref", text: ` ${officer.account_id}` }),
           ),
           el("td", { text: label("presence_state", officer.status) }),
           el("td", { className: "mono small", text: officer.live_case_id ? shown(officer.live_case_id) : "—" }),

@@ -81,7 +81,9 @@ def test_wrap_breaks_latin_text_at_spaces() -> None:
 def test_dates_are_tokyo_time_in_japanese() -> None:
     assert ja_datetime("2026-12-02T05:05:00Z") == "2026年12月2日 14:05"
     assert ja_datetime("2026-12-02T15:00:00+00:00") == "2026年12月3日 00:00"
-    assert en_datetime("2026-12-02T15:00:00+00:00") == "3 Dec 2026, 00:00"  # the English screen's receipt date
+    assert (
+        en_datetime("2026-12-02T15:00:00+00:00") == "3 Dec 2026, 00:00"
+    )  # the English screen's receipt date
     assert ja_datetime("") == "—"
 
 
