@@ -2,8 +2,11 @@
 
 `assert_clean` fails on a visible error element (role=alert, .error, .banner, .notice, #code-b-error …), on a raw
 code (`invalid_transition`, `review_closed`, an unlabelled `case_…`; a number labelled on purpose sits in a
-`.ref` element), and, in Japanese mode, on an English sentence that is not
-marked as the deliberate English sub-label (`lang="en"`, as the console marks them). `assert_in_viewport` fails
+`.ref` element), in Japanese mode on an English sentence that is not
+marked as the deliberate English sub-label (`lang="en"`, as the console marks them), and in English mode on
+Japanese (kana or kanji) in the text or the title, aria-label, alt or placeholder of what is shown. Data is no UI:
+an element marked `data-value` (a name, an address, a municipality or post office as the hub has it) and a
+deliberate Japanese word marked `lang="ja"` (the 日本語 switch) are left out. `assert_in_viewport` fails
 unless an element the person must act on is wholly inside the window without scrolling; `assert_in_sight` also
 fails when something else (a sticky bar) lies over it.
 `enter_new_pins` chooses the new card's PINs as the applicant does: on the on-screen keypad, each PIN twice.
@@ -19,6 +22,8 @@ from playwright.async_api import Page
 ERROR_SELECTORS = ("[role=alert]", "[role=alertdialog]", ".error", ".banner", ".notice")
 RAW_CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z][a-z']*(?:[ ,]+[A-Za-z][a-z']*){2,}")
+# Kana and kanji: what an English-mode screen must not show outside data. Punctuation (、。「」・〜) is no word.
+JAPANESE = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 
 # The visible text of the page, one entry per text node, with whether it sits inside a lang="en" element.
 _VISIBLE_TEXT = """() => {
@@ -36,6 +41,32 @@ _VISIBLE_TEXT = """() => {
   return out;
 }"""
 
+# In English mode: the visible text and the visible elements' words for assistive technology, leaving out data
+# (`data-value`) and a word deliberately in Japanese (`lang="ja"`), each with a short path saying where it sits.
+_ENGLISH_MODE_TEXT = """() => {
+  const out = [];
+  const where = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`;
+  const skipped = (el) => el.closest('script, style, template, [data-value], .ref')
+    || (el.closest('[lang]') && el.closest('[lang]').lang.startsWith('ja'));
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    const text = node.textContent.trim();
+    if (!text || !parent || skipped(parent)) continue;
+    if (!parent.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+    out.push(`${where(parent)}: ${text}`);
+  }
+  for (const el of document.body.querySelectorAll('[title], [aria-label], [alt], [placeholder]')) {
+    if (skipped(el) || !el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+    for (const attr of ['title', 'aria-label', 'alt', 'placeholder']) {
+      const value = el.getAttribute(attr);
+      if (value) out.push(`${where(el)}[${attr}]: ${value}`);
+    }
+  }
+  out.push(`title: ${document.title}`);
+  return out;
+}"""
+
 
 async def visible_errors(page: Page) -> list[str]:
     """The text of every visible error element on the page."""
@@ -48,7 +79,7 @@ async def visible_errors(page: Page) -> list[str]:
 
 
 async def assert_clean(page: Page, lang: str = "ja") -> None:
-    """After a step that worked: no visible error, no raw code, and in Japanese mode no stray English sentence."""
+    """After a step that worked: no visible error, no raw code, and no words of the other language."""
     errors = await visible_errors(page)
     assert not errors, f"{page.url}: error on screen: {errors}"
     texts: list[list[object]] = await page.evaluate(_VISIBLE_TEXT)
@@ -57,6 +88,15 @@ async def assert_clean(page: Page, lang: str = "ja") -> None:
     if lang == "ja":
         english = [str(t) for t, marked in texts if not marked and ENGLISH_SENTENCE.search(str(t))]
         assert not english, f"{page.url}: English in Japanese mode: {english}"
+    else:
+        await assert_no_japanese(page)
+
+
+async def assert_no_japanese(page: Page) -> None:
+    """In English mode: no kana or kanji in what the page shows or names, data (`data-value`) left out."""
+    shown: list[str] = await page.evaluate(_ENGLISH_MODE_TEXT)
+    japanese = [text for text in shown if JAPANESE.search(text)]
+    assert not japanese, f"{page.url}: Japanese in English mode: {japanese}"
 
 
 async def assert_in_viewport(page: Page, selector: str) -> None:

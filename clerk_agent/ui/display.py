@@ -1,7 +1,7 @@
 """How the counter writes things people read: Tokyo dates in Japanese, and lines broken by the kinsoku rules.
 
-The screens and the receipt show the 受付番号, never the case id, and dates as 2026年12月2日 14:05, never ISO
-strings (docs/domain.md §B4.1).
+The screens and the receipt show the 受付番号, never the case id, and dates as 2026年12月2日 14:05 (in English mode
+2 Dec 2026, 14:05), never ISO strings (docs/domain.md §B4.1).
 """
 
 from __future__ import annotations
@@ -43,6 +43,16 @@ def ja_datetime(iso: str) -> str:
     """2026年12月2日 14:05 in Tokyo time, or — when there is no time to show."""
     moment = local_time(iso)
     return f"{ja_date(moment)} {moment:%H:%M}" if moment else "—"
+
+
+# Spelt out rather than strftime's %b, which follows the process's locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def en_datetime(iso: str) -> str:
+    """2 Dec 2026, 14:05 in Tokyo time, for a screen in English mode; — when there is no time to show."""
+    moment = local_time(iso)
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M}" if moment else "—"
 
 
 def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:

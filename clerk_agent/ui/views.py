@@ -12,7 +12,7 @@ from clerk_agent.flows.idchips_jp import VirtualDocuments
 from clerk_agent.flows.pinchoice import FIELDS, KINDS, refusal_of, refusal_text
 from clerk_agent.photo.camera import SceneCamera
 from clerk_agent.photo.guidance import ADVICE_TEXT, Advice
-from clerk_agent.ui.display import ja_datetime
+from clerk_agent.ui.display import en_datetime, ja_datetime
 from clerk_agent.wording import chips as chip_words
 from clerk_agent.wording import texts
 from clerk_agent.wording.problems import problem_text
@@ -186,6 +186,7 @@ def clerk_view(flow: CounterFlow) -> JsonView:
         "case_id": case.case_id,  # the key of the hub's URLs; screens show `reference`
         "reference": case.reference,
         "started": ja_datetime(case.started_at),
+        "started_en": en_datetime(case.started_at),  # the same moment for the English screen
         "state": case.hub_state or NOT_OPENED,
         "shinseisho_id": case.shinseisho_id,
         "certificate": case.certificate,

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, expect
 
 from service.accounts.roles import Role
 from service.wire.card_profiles import CardGeneration
+from tests._seen import assert_clean
 from tests.factories import PASSWORD, World
 from tests.municipal_console._counter import Counter, counter_call, post_document_still, submit_card_proof
 from tests.municipal_console._net import BrowserNet
@@ -209,6 +210,18 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
         await expect(page.locator("#review-missing li")).to_have_count(0)
         await page.screenshot(path=artifacts / "03-live-check.png", full_page=True)
 
+        # The same screen in English: no Japanese left in its chrome (the camera controls, the frame counter and
+        # the revocation outcome were once left in Japanese), the applicant's data aside; then back to Japanese.
+        await page.click("#lang-toggle")
+        await expect(page.locator("#queue-title")).to_have_text("Waiting for cases")
+        await expect(page.locator("#video-stats")).to_contain_text("frames decoded")
+        await expect(page.locator("#proof-revocation")).to_have_text("revocation not checked")
+        await assert_clean(page, "en")
+        await page.screenshot(path=artifacts / "03-live-check-en.png", full_page=True)
+        await page.click("#lang-toggle")
+        await expect(page.locator("#queue-title")).to_have_text("受付待ち")
+        await expect(page.locator("#proof-revocation")).to_have_text("失効確認未実施")
+
         # Keyboard only from here: Tab into the decision, choose approve, attest, send.
         await page.focus("#flag-case")
         await page.keyboard.press("Tab")
@@ -320,6 +333,13 @@ async def test_supervisor_sees_the_queue_and_officer_rejects(
         await expect(supervisor.locator(f"#sup-live tr[data-case='{case_id}']")).to_contain_text("保全中")
         await expect(supervisor.locator("#sup-officers")).to_contain_text("試験 officer")
         await supervisor.screenshot(path=artifacts / "11-supervisor-flagged.png", full_page=True)
+        # Both screens in English, the names, the note and the office aside (data-value): no Japanese left.
+        for shown_page in (supervisor, page):
+            await shown_page.click("#lang-toggle")
+            await expect(shown_page.locator("h1")).to_have_text("Madoguchi Bridge — officer console")
+            await assert_clean(shown_page, "en")
+            await shown_page.click("#lang-toggle")
+            await expect(shown_page.locator("h1")).to_have_text("窓口ブリッジ 審査コンソール")
         await page.click("#begin-review")
         await expect(page.locator("#live-state")).to_have_attribute("data-state", "officer_review")
 

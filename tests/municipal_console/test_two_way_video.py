@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from clerk_agent.ui.server import SESSION_COOKIE, STATIC
 from service.accounts.roles import Role
 from tests._chromium import chromium
 from tests._procs import free_port
+from tests._seen import assert_clean
 from tests._uvicorn import served
 from tests.factories import World
 from tests.municipal_console.conftest import CONSOLE_FLAGS
@@ -164,6 +166,18 @@ async def test_the_applicant_sees_the_officer_and_a_name_card_when_the_camera_is
             await expect(applicant.locator("#officer-video")).to_be_hidden()
             await expect(applicant.locator("#officer-name")).to_have_text("試験 officer")
             await _shot(applicant, "two-way-applicant-name-card", tmp_path, artifacts)
+            # The camera's words follow the language switch mid-call (they stayed Japanese in English mode once).
+            await console.click("#lang-toggle")
+            await expect(console.locator("#camera-toggle")).to_have_text("Show my camera to the applicant")
+            await expect(console.locator("#camera-state")).to_have_text(
+                "Camera off (the applicant sees your name only)"
+            )
+            await expect(console.locator("#self-view")).to_have_attribute(
+                "aria-label", re.compile("^Your camera")
+            )
+            await assert_clean(console, "en")
+            await console.click("#lang-toggle")
+            await expect(console.locator("#camera-toggle")).to_have_text("お客さまにカメラを映す")
 
             # And on again, without a new offer.
             offers = status.offers

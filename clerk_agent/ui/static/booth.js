@@ -142,7 +142,7 @@ function residenceScreen(v) {
       const label = name ? `${name} (${code})` : code;
       return [code, tr(`${label}（転送可）`, `${label} (forwarding accepted)`)];
     })];
-  const other = el('input', { id: 'residence-code', inputmode: 'numeric', placeholder: '6桁 / 6 digits', maxlength: '6' });
+  const other = el('input', { id: 'residence-code', inputmode: 'numeric', placeholder: tr('6桁', '6 digits'), maxlength: '6' });
   return [
     el('h2', {}, tr('お住まいの市区町村', 'Where does the applicant live?')),
     el('p', { class: 'muted' }, tr('撮影・記録の前に確認します。', 'Asked before anything is captured.')),
@@ -155,10 +155,10 @@ function residenceScreen(v) {
 }
 
 function formScreen() {
-  const input = el('input', { id: 'form-id', inputmode: 'numeric', size: '30', placeholder: '23桁 / 23 digits' });
-  const demo = el('input', { id: 'demo-form-id', inputmode: 'numeric', size: '30', placeholder: '（デモ）申請書ID' });
+  const input = el('input', { id: 'form-id', inputmode: 'numeric', size: '30', placeholder: tr('23桁', '23 digits') });
+  const demo = el('input', { id: 'demo-form-id', inputmode: 'numeric', size: '30', placeholder: tr('（デモ）申請書ID', '(demo) application form ID') });
   return [
-    el('h2', {}, tr('申請書ID', 'Application form ID (申請書ID)')),
+    el('h2', {}, tr('申請書ID', 'Application form ID')),
     el('label', {}, tr('申請書IDを入力', 'Type the form ID'), ' ', input, ' ',
       el('button', { type: 'button', id: 'form-id-submit', onclick: () => send('form-id', { shinseisho_id: input.value }) }, tr('次へ', 'Next'))),
     el('div', { class: 'actions' },

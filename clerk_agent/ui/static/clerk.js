@@ -250,7 +250,7 @@ function callView(c, s, exit) {
       const nextGen = c.card_generation === 'gen2028';
       parts.push(el('p', { id: 'code-b-hint', 'data-generation': c.card_generation || '' }, nextGen
         ? tr('次期カードです。カードに印字された照合番号（14桁）をそのまま入力してください。',
-          'A next-generation card: type the 照合番号 printed on the card (14 digits) as it is.')
+          'A next-generation card: type the check number printed on the card (14 digits) as it is.')
         : tr('カード表面の照合番号B（14桁）を入力してください: 生年月日を和暦で6桁（例: 昭和55年2月17日 → 550217。西暦ではありません）、続けて有効期限の西暦4桁、最後にセキュリティコード4桁。',
           'Type code B from the card face (14 digits): the birth date in the Japanese era, YYMMDD (e.g. Shōwa 55, 17 Feb → 550217; not the western year), then the expiry year (4 digits), then the 4-digit security code.')),
       error, left, code,
@@ -596,7 +596,7 @@ function receiptView(c) {
     el('p', { id: 'next-steps' }, t(c.next_steps)),
     state.card_work && state.card_work.done.length ? el('ul', { id: 'cw-done', class: 'ok' }, state.card_work.done.map((d) => el('li', { 'data-code': d.code }, t(d)))) : null,
     el('p', { id: 'receipt-reference', class: 'big' }, tr('受付番号: ', 'Reference: '), el('span', { class: 'ref', translate: 'no' }, c.reference || '—')),
-    el('p', { id: 'receipt-date' }, tr(`受付日時: ${c.started}`, `Date: ${c.started}`)),
+    el('p', { id: 'receipt-date' }, tr(`受付日時: ${c.started}`, `Date: ${c.started_en}`)),
     el('a', { id: 'receipt-link', href: '/receipt.pdf', target: '_blank' }, c.card_procedure && ['pin_reset', 'ecert_issue_renew'].includes(c.procedure) ? tr('交付通知・受付票を印刷（PDF）', 'Print the notice and receipt (PDF)') : tr('受付票を印刷（PDF）', 'Print the receipt (PDF)')),
     el('div', {}, button('new-case', tr('次の受付へ', 'Next applicant'), () => act('/api/new'), 'primary')));
 }

@@ -9,7 +9,10 @@ export function setupLang(onChange) {
   const apply = () => {
     document.documentElement.lang = lang;
     button.textContent = lang === 'ja' ? 'English' : '日本語';
+    button.lang = lang === 'ja' ? 'en' : 'ja'; // the switch names the other language in that language
+    // Words in the page itself (the <title> too) and names for assistive technology (data-ja-label/data-en-label).
     for (const el of document.querySelectorAll('[data-ja]')) el.textContent = el.dataset[lang];
+    for (const el of document.querySelectorAll('[data-ja-label]')) el.setAttribute('aria-label', el.dataset[`${lang}Label`]);
   };
   button.addEventListener('click', () => {
     lang = lang === 'ja' ? 'en' : 'ja';

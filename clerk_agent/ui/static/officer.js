@@ -18,8 +18,9 @@ export function startOfficerPanel(root) {
   const initial = el('span', { class: 'officer-initial' });
   const noPhoto = el('div', { id: 'officer-nophoto', class: 'officer-nophoto', 'aria-hidden': 'true' }, initial);
   const role = el('p', { id: 'officer-role', class: 'officer-role' });
-  const name = el('p', { id: 'officer-name', class: 'officer-name' });
-  const municipality = el('p', { id: 'officer-municipality', class: 'officer-municipality' });
+  // The officer's name and municipality are the hub's data (data-value), not words of the screen.
+  const name = el('p', { id: 'officer-name', class: 'officer-name', 'data-value': true });
+  const municipality = el('p', { id: 'officer-municipality', class: 'officer-municipality', 'data-value': true });
   root.replaceChildren(el('div', { class: 'officer-picture' }, video, noPhoto), role, name, municipality);
 
   const render = () => {

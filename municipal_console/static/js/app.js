@@ -1,7 +1,7 @@
 // Entry point of the officer console: language, login, and which screen the signed-in role sees.
 import { api, login, logout, session, onSessionEnd } from "./api.js";
 import { LIVE_STATES } from "./contract.js";
-import { $, show, status, showError, busy } from "./dom.js";
+import { $, phrase, show, status, showError, busy } from "./dom.js";
 import { t, translate, setLang, currentLang, label } from "./i18n.js";
 import { createQueueScreen } from "./queue.js";
 import { createLiveScreen } from "./live.js";
@@ -71,14 +71,21 @@ async function learnMunicipalityName() {
 
 function renderWho() {
   const current = session();
-  $("who").textContent = current
-    ? t("who", {
-        user: current.username,
-        role: t(`role_${current.role}`),
-        municipality:
-          municipalityName || current.municipality_code || (current.role === "ministry" ? t("reports_all_prefectures") : "—"),
-      })
-    : "";
+  // The user and the municipality are data (marked so by phrase), the role and the frame are the console's words.
+  const nationwide = !municipalityName && !current?.municipality_code && current?.role === "ministry";
+  $("who").replaceChildren(
+    ...(current
+      ? phrase(
+          "who",
+          {
+            user: current.username,
+            role: t(`role_${current.role}`),
+            municipality: municipalityName || current.municipality_code || (nationwide ? t("reports_all_prefectures") : "—"),
+          },
+          nationwide ? ["user"] : ["user", "municipality"],
+        )
+      : []),
+  );
   show("logout", Boolean(current));
 }
 

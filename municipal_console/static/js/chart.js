@@ -129,7 +129,8 @@ function assemble(name, svgNode, table, note) {
 }
 
 /**
- * Horizontal bars, one per row: `rows` [{label, value (null when suppressed), mark}], largest scale from the data.
+ * Horizontal bars, one per row: `rows` [{label, value (null when suppressed), mark, data}], largest scale from the data;
+ * `data` marks a label that is data (a post office, a municipality: data-value), not the console's words.
  * `valueHeader` names the figure in the table; `desc` says in words what the chart shows.
  */
 export function barChart({ name, title, desc, rows, labelHeader, valueHeader, note }) {
@@ -162,7 +163,11 @@ export function barChart({ name, title, desc, rows, labelHeader, valueHeader, no
         "g",
         { class: suppressed ? "chart-bar suppressed" : "chart-bar", "data-label": row.label },
         svg("title", {}, `${row.label}: ${cellText(row.value, row.mark)}`),
-        svg("text", { x: labelWidth - 8, y: y + barHeight / 2 + 4, "text-anchor": "end" }, clip(row.label, labelWidth - 10)),
+        svg(
+          "text",
+          { x: labelWidth - 8, y: y + barHeight / 2 + 4, "text-anchor": "end", "data-value": row.data ? "" : undefined },
+          clip(row.label, labelWidth - 10),
+        ),
         suppressed
           ? svg("rect", { x: labelWidth, y, width: 24, height: barHeight, class: "bar-suppressed" })
           : svg("rect", { x: labelWidth, y, width: length, height: barHeight, class: "series-0" }),

@@ -1,5 +1,5 @@
 // Small DOM helpers: lookups that fail loudly, element building without parsing HTML, status and error lines.
-import { t, currentLang, label } from "./i18n.js";
+import { t, currentLang, label, onLangChange } from "./i18n.js";
 import { STRINGS } from "./strings.js";
 import { clockOf } from "./format.js";
 
@@ -31,7 +31,25 @@ export function show(node, visible = true) {
   (typeof node === "string" ? $(node) : node).hidden = !visible;
 }
 
+/**
+ * The string `key` as nodes, each {name} filled from `vars`; the names in `data` (a user name, a municipality) are
+ * data, not UI, and go in a span marked data-value, so a check of the English screen for Japanese leaves them out.
+ */
+export function phrase(key, vars, data = []) {
+  return t(key)
+    .split(/(\{\w+\})/)
+    .filter(Boolean)
+    .map((part) => {
+      const name = /^\{(\w+)\}$/.exec(part)?.[1];
+      if (!name || !(name in vars)) return document.createTextNode(part);
+      const value = String(vars[name]);
+      return data.includes(name) ? el("span", { dataset: { value: "" }, text: value }) : document.createTextNode(value);
+    });
+}
+
 let statusTimer = 0;
+// The errors on screen and what caused them, so a language switch re-words them rather than leaving the old words.
+const shownErrors = new Map();
 
 /** A polite progress or confirmation line; cleared after `ms` unless 0. */
 export function status(text, ms = 4000) {
@@ -62,6 +80,7 @@ export function errorText(err) {
 export function showError(err, near = null) {
   const line = $("error");
   for (const field of document.querySelectorAll(".field-error")) field.remove();
+  shownErrors.clear();
   if (!err) {
     line.hidden = true;
     line.textContent = "";
@@ -70,6 +89,7 @@ export function showError(err, near = null) {
   }
   const target = near ? el("p", { className: "error field-error", role: "alert" }) : line;
   target.textContent = errorText(err);
+  shownErrors.set(target, err);
   if (err && err.code) target.dataset.code = err.code;
   if (near) {
     near.insertAdjacentElement("afterend", target);
@@ -78,6 +98,12 @@ export function showError(err, near = null) {
     line.hidden = false;
   }
 }
+
+// A language switch: errors are re-worded; a passing confirmation in the old language is simply dropped.
+onLangChange(() => {
+  for (const [target, err] of shownErrors) if (target.isConnected) target.textContent = errorText(err);
+  status("");
+});
 
 /** Disable a button while `work` runs, with a progress message; returns work's result. */
 export async function busy(button, message, work) {

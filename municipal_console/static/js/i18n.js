@@ -107,3 +107,8 @@ export function setLang(next) {
 export function onLangChange(listener) {
   listeners.add(listener);
 }
+
+/** Stop calling `listener` (a module whose part of the screen is gone, e.g. a closed call's camera). */
+export function offLangChange(listener) {
+  listeners.delete(listener);
+}

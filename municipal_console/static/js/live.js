@@ -33,6 +33,7 @@ export function createLiveScreen({ onDone }) {
   let mediaSince = 0;
   let mediaTimer = 0;
   let videoLive = false;
+  let lastStats = null; // the link's last figures, re-worded on a language switch even when no new ones come
 
   const path = (suffix = "") => `/api/v1/cases/${encodeURIComponent(current.id)}${suffix}`;
   const docs = createDocViewer({ path });
@@ -82,12 +83,12 @@ export function createLiveScreen({ onDone }) {
       notice: (key, vars) => {
         if (key === "unmute_needed") show("unmute", true);
         else if (key === "signaling_refused") showError(t(key, vars));
+        else if (key === "clerk_muted") status(t(key, { kind: label("media", vars.kind) }), 6000);
         else status(t(key, vars), 6000);
       },
       stats: (s) => {
-        const line = $("video-stats");
-        line.textContent = t("stats", s);
-        line.dataset.framesDecoded = String(s.frames);
+        lastStats = s;
+        renderStats();
       },
     });
     mediaTimer = window.setInterval(renderMediaHelp, 1000);
@@ -132,6 +133,7 @@ export function createLiveScreen({ onDone }) {
     $("proof-revocation").textContent = "—";
     $("card-swap").textContent = "—";
     $("video-stats").textContent = "";
+    lastStats = null;
     $("checklist").reset();
     show("media-help", false);
     notes.reset();
@@ -197,6 +199,13 @@ export function createLiveScreen({ onDone }) {
     $("live-certificate-receipt").textContent = asked.receipt_number
       ? t("certificate_receipt", { receipt: asked.receipt_number })
       : "";
+  }
+
+  function renderStats() {
+    if (!lastStats) return;
+    const line = $("video-stats");
+    line.textContent = t("stats", lastStats);
+    line.dataset.framesDecoded = String(lastStats.frames);
   }
 
   function renderConnection() {
@@ -281,8 +290,13 @@ export function createLiveScreen({ onDone }) {
         ),
       );
       $("proof-checks").replaceChildren(...rows);
-      // The recorded label, as the hub verified it (e.g. 失効確認未実施): shown, never re-derived here.
-      $("proof-revocation").textContent = proof.summary.revocation_label || label("status", proof.summary.revocation);
+      // The recorded outcome, as the hub verified it (e.g. not_checked), worded in the console's language; the
+      // hub's recorded bilingual label is shown only for an outcome this console has no words for.
+      const revocation = $("proof-revocation");
+      const outcome = proof.summary.revocation;
+      const worded = outcome ? label("revstatus", outcome) : "";
+      revocation.textContent = worded && worded !== outcome ? worded : proof.summary.revocation_label || "—";
+      revocation.dataset.revocation = outcome || "";
       // The generation the hub read from the certificate's algorithms (current RSA card or next-generation P-384).
       const generation = $("proof-generation");
       generation.textContent = label("cardgen", proof.summary.card_generation);
@@ -401,6 +415,7 @@ export function createLiveScreen({ onDone }) {
     if (!current) return;
     renderCase();
     renderConnection();
+    renderStats();
     renderEvidence();
     face.relabel();
     chipDocument.relabel();

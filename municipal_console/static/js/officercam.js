@@ -4,7 +4,11 @@
 // self-view (#self-view) shows what goes out; video.dataset.cam says live | off | pending | denied | absent |
 // unsupported | timeout. The track goes on the call's video transceiver by replaceTrack: no renegotiation.
 
+import { offLangChange, onLangChange, t } from "./i18n.js";
+
 const SETTING = "madoguchi.officerCamera";
+// The state line's wording by camera state; every other state (denied, absent, unsupported, timeout) is "no camera".
+const STATE_KEYS = { live: "camera_state_live", off: "camera_state_off", pending: "camera_state_pending" };
 
 export class OfficerCamera {
   /**
@@ -18,17 +22,21 @@ export class OfficerCamera {
     this.state = "pending";
     this.allowed = allowedHere();
     this.closed = false;
+    // A language switch mid-call re-words the toggle and the state line (they are not data-i18n: they follow state).
+    this.relabel = () => this.show(this.state);
   }
 
   start() {
     const toggle = document.getElementById("camera-toggle");
     if (toggle) toggle.onclick = () => this.setAllowed(!this.allowed);
+    onLangChange(this.relabel);
     if (this.allowed) this.open();
     else this.release("off");
   }
 
   close() {
     this.closed = true;
+    offLangChange(this.relabel);
     this.release("off");
     const toggle = document.getElementById("camera-toggle");
     if (toggle) toggle.onclick = null;
@@ -76,7 +84,6 @@ export class OfficerCamera {
   show(state) {
     this.state = state;
     this.video.dataset.cam = state;
-    const en = (document.documentElement.lang || "").startsWith("en");
     const self = document.getElementById("self-view");
     if (self) {
       self.srcObject = this.stream;
@@ -85,17 +92,11 @@ export class OfficerCamera {
     const toggle = document.getElementById("camera-toggle");
     if (toggle) {
       toggle.setAttribute("aria-pressed", this.allowed ? "true" : "false");
-      const label = this.allowed ? ["カメラを止める", "Stop showing my camera"] : ["お客さまにカメラを映す", "Show my camera to the applicant"];
-      toggle.textContent = label[en ? 1 : 0];
+      toggle.textContent = t(this.allowed ? "camera_stop" : "camera_show");
     }
     const line = document.getElementById("camera-state");
     if (line) {
-      const text = {
-        live: ["お客さまの画面に映っています", "The applicant sees you"],
-        off: ["カメラは止めています（お客さまには名前だけが表示されます）", "Camera off (the applicant sees your name only)"],
-        pending: ["カメラを準備しています…", "Starting the camera…"],
-      }[state] || ["カメラを利用できません（お客さまには名前だけが表示されます）", "No camera (the applicant sees your name only)"];
-      line.textContent = text[en ? 1 : 0];
+      line.textContent = t(STATE_KEYS[state] || "camera_state_unavailable");
       line.dataset.state = state;
     }
   }

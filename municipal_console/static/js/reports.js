@@ -84,7 +84,7 @@ export function createReportsScreen({ onScope } = {}) {
     if (offices) {
       select.replaceChildren(
         el("option", { value: "", text: t("reports_all_offices") }),
-        ...offices.map((row) => el("option", { value: row.post_office_id, text: row.office_name })),
+        ...offices.map((row) => el("option", { value: row.post_office_id, text: row.office_name, dataset: { value: "" } })),
       );
     } else if (select.options[0]) {
       select.options[0].textContent = t("reports_all_offices");
@@ -97,7 +97,7 @@ export function createReportsScreen({ onScope } = {}) {
     const rows = report && report.kind === "national" ? report.by_prefecture : [];
     select.replaceChildren(
       el("option", { value: "", text: t("reports_all_prefectures") }),
-      ...rows.map((row) => el("option", { value: row.prefecture_code, text: row.prefecture_name })),
+      ...rows.map((row) => el("option", { value: row.prefecture_code, text: row.prefecture_name, dataset: { value: "" } })),
     );
     select.value = prefecture;
   }
@@ -166,17 +166,19 @@ export function createReportsScreen({ onScope } = {}) {
     }
   }
 
+  // What the report covers, as nodes: the municipality and the post office are data (data-value), the rest words.
   function scopeLine() {
     const month = monthName(report.period.month);
     const days = t("reports_working_days", { n: report.period.working_days, days: report.period.days });
-    if (report.kind === "national") return `${t("reports_national")} · ${month} · ${days}`;
-    const parts = [report.municipality_name, month];
+    if (report.kind === "national") return [`${t("reports_national")} · ${month} · ${days}`];
+    const data = (text) => el("span", { dataset: { value: "" }, text });
+    const parts = [data(report.municipality_name), month];
     if (loadedQuery.office) {
       const office = report.by_office.find((row) => row.post_office_id === loadedQuery.office);
-      parts.push(office ? office.office_name : t("post_office"));
+      parts.push(office ? data(office.office_name) : t("post_office"));
     }
     if (loadedQuery.procedure) parts.push(label("procedure", loadedQuery.procedure));
-    return [...parts, days].join(" · ");
+    return [...parts, days].flatMap((part, i) => (i ? [" · ", part] : [part]));
   }
 
   function totals(entries) {
@@ -244,7 +246,7 @@ export function createReportsScreen({ onScope } = {}) {
       width: 960,
     });
     daily.classList.add("wide");
-    const offices = report.by_office.map((row) => ({ label: row.office_name, value: row.figures.received }));
+    const offices = report.by_office.map((row) => ({ label: row.office_name, value: row.figures.received, data: true }));
     const procedures = report.by_procedure.map((row) => ({ label: label("procedure", row.procedure), value: row.figures.received }));
     const reasons = reasonRows(f);
     const pipeline = PIPELINE.map((key) => ({ label: label("figure", key), value: f[key] }));
@@ -388,7 +390,7 @@ export function createReportsScreen({ onScope } = {}) {
         name: "prefectures",
         title: t("chart_prefectures_title"),
         desc: t("chart_breakdown_desc", { count: prefectures.length, what: label("figure", "received") }),
-        rows: prefectures.map((row) => ({ label: row.prefecture_name, ...activity(row.activity, "received") })),
+        rows: prefectures.map((row) => ({ label: row.prefecture_name, data: true, ...activity(row.activity, "received") })),
         labelHeader: t("reports_prefecture"),
         valueHeader: label("figure", "received"),
         note: withheldNote(prefectures),
@@ -397,7 +399,11 @@ export function createReportsScreen({ onScope } = {}) {
         name: "municipalities",
         title: t("chart_municipalities_title"),
         desc: t("chart_breakdown_desc", { count: municipalities.length, what: label("figure", "received") }),
-        rows: municipalities.map((row) => ({ label: `${row.prefecture_name} ${row.municipality_name}`, ...activity(row.activity, "received") })),
+        rows: municipalities.map((row) => ({
+          label: `${row.prefecture_name} ${row.municipality_name}`,
+          data: true,
+          ...activity(row.activity, "received"),
+        })),
         labelHeader: t("municipality"),
         valueHeader: label("figure", "received"),
         note: withheldNote(municipalities),
@@ -413,7 +419,7 @@ export function createReportsScreen({ onScope } = {}) {
     procedureSelect();
     officeSelect();
     if (report.kind === "national") prefectureSelect();
-    $("reports-scope").textContent = scopeLine();
+    $("reports-scope").replaceChildren(...scopeLine());
     if (report.kind === "national") renderNational();
     else renderMunicipal();
   }

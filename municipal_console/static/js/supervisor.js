@@ -3,7 +3,7 @@
 // recorded at the hub), and flagged cases: evidence on legal hold, set here or by the officer who suspected
 // impersonation, lifted only here.
 import { api } from "./api.js";
-import { $, el, show, status, showError, busy, duration, timeOf } from "./dom.js";
+import { $, el, phrase, show, status, showError, busy, duration, timeOf } from "./dom.js";
 import { t, label, onLangChange } from "./i18n.js";
 import { HOLD_REASONS } from "./contract.js";
 import { referenceOf } from "./format.js";
@@ -74,7 +74,9 @@ export function createSupervisorScreen() {
             el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
             el("td", { text: label("procedure", row.procedure) }),
             el("td", { text: duration(row.waiting_seconds + since), dataset: { seconds: String(Math.round(row.waiting_seconds)) } }),
-            el("td", { text: officerName(row.offered_to, row.offered_to_name) || t("not_offered") }),
+            row.offered_to
+              ? el("td", { text: officerName(row.offered_to, row.offered_to_name), dataset: { value: "" } })
+              : el("td", { text: t("not_offered") }),
             el(
               "td",
               {},
@@ -91,7 +93,7 @@ export function createSupervisorScreen() {
       return el(
         "section",
         { className: "card office", dataset: { office } },
-        el("h3", { text: t("office_heading_named", { office: name || office, count: rows.length }) }),
+        el("h3", {}, ...phrase("office_heading_named", { office: name || office, count: rows.length }, ["office"])),
         el("p", { className: "muted small", text: t("office_longest_wait", { wait: duration(longest) }) }),
         el(
           "table",
@@ -115,9 +117,9 @@ export function createSupervisorScreen() {
           "tr",
           { dataset: { case: row.case_id } },
           el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
-          el("td", { text: row.post_office_name || "—" }),
+          el("td", { text: row.post_office_name || "—", dataset: { value: "" } }),
           el("td", { text: label("procedure", row.procedure) }),
-          el("td", { text: officerName(row.officer_id, row.officer_name) || "—" }),
+          el("td", { text: officerName(row.officer_id, row.officer_name) || "—", dataset: { value: "" } }),
           el("td", { text: label("state", row.state) }),
           el("td", { text: duration(row.live_seconds + since) }),
           el(
@@ -149,7 +151,7 @@ export function createSupervisorScreen() {
           { dataset: { case: row.case_id, reason: row.reason_code } },
           el("th", { scope: "row", className: "mono", text: referenceOf(row) }),
           el("td", { text: label("hold", row.reason_code) }),
-          el("td", { text: officerName(row.set_by, row.set_by_name) }),
+          el("td", { text: officerName(row.set_by, row.set_by_name), dataset: { value: "" } }),
           el("td", { text: timeOf(row.set_at) }),
           el("td", { text: label("state", row.state) }),
           el(
@@ -177,8 +179,9 @@ export function createSupervisorScreen() {
           el(
             "th",
             { scope: "row" },
-            el("span", { text: officer.display_name || officer.account_id }),
-            el("span", { className: "mono small muted", text: ` ${officer.account_id}` }),
+            el("span", { text: officer.display_name || officer.account_id, dataset: { value: "" } }),
+            // The account id, shown on purpose beside the name (the ref class says so to the screen checks).
+            el("span", { className: "mono small muted ref", text: ` ${officer.account_id}` }),
           ),
           el("td", { text: label("presence_state", officer.status) }),
           el("td", { className: "mono small", text: officer.live_case_id ? shown(officer.live_case_id) : "—" }),

@@ -92,6 +92,18 @@ async def _reference_shown(clerk: Page, applicant: Page, agent: Agent, case_id: 
     assert not [line for line in lines if "case_" in line or line[:1] in "。、"], lines
 
 
+async def _in_english(clerk: Page, applicant: Page, name: str) -> None:
+    """Both screens switched to English show no Japanese outside data (tests/_seen.py), then back to Japanese."""
+    for page in (clerk, applicant):
+        await page.click("#lang")
+        await page.wait_for_function("document.documentElement.lang === 'en'")
+        await assert_clean(page, "en")
+    await _shot(clerk, f"{name}-clerk-en")
+    for page in (clerk, applicant):
+        await page.click("#lang")
+        await page.wait_for_function("document.documentElement.lang === 'ja'")
+
+
 async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent: Agent) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     clerk = await context.new_page()
@@ -106,6 +118,7 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await assert_clean(applicant)
     await assert_in_viewport(clerk, "#start-card_renewal")
     await _shot(clerk, "01-clerk-procedure")
+    await _in_english(clerk, applicant, "01-procedure")
     await clerk.fill("#form-id", "11112222333344445555666")
     await clerk.click("#start-card_renewal")
     await clerk.wait_for_selector("#eligibility-submit")
@@ -132,6 +145,7 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
     await clerk.wait_for_selector("#consents-submit", timeout=20000)
     await assert_clean(clerk)
     await assert_clean(applicant)
+    await _in_english(clerk, applicant, "03-consents")  # before ticking: a switch re-draws the form
     for consent in ("recording", "id_copy", "pin_entry"):
         await clerk.check(f"#c-{consent}")
     await _shot(clerk, "03-clerk-consents")
@@ -195,6 +209,7 @@ async def test_renewal_through_the_counter_ui(browser: Browser, hub: Hub, agent:
         await clerk.click("#lang")
         await clerk.wait_for_function("document.documentElement.lang === 'en'")
         assert "Receipt" in await clerk.inner_text("main")
+        await assert_clean(clerk, "en")
         await _shot(clerk, "10-clerk-receipt-en")
 
     pages = [await page.content() for page in (clerk, applicant)]

@@ -94,12 +94,15 @@ async def _finish(walk: CardWalk, done_codes: list[str]) -> None:
     await clerk.wait_for_selector("#receipt-link", timeout=WAIT)
     assert "交付通知" in await clerk.inner_text("#receipt-link")
     await walk.shot("receipt")
-    await clerk.click("#lang")
-    await clerk.wait_for_function("document.documentElement.lang === 'en'")
+    # Both screens in English (each page keeps its own switch): no Japanese outside data (tests/_seen.py).
+    for page in (clerk, walk.applicant):
+        await page.click("#lang")
+        await page.wait_for_function("document.documentElement.lang === 'en'")
     assert "notice" in (await clerk.inner_text("#receipt-link")).lower()
     await walk.shot("receipt-en", lang="en")
-    await clerk.click("#lang")  # back to Japanese for the next walk of this browser
-    await clerk.wait_for_function("document.documentElement.lang === 'ja'")
+    for page in (clerk, walk.applicant):  # back to Japanese for the next walk of this browser
+        await page.click("#lang")
+        await page.wait_for_function("document.documentElement.lang === 'ja'")
 
 
 async def test_a_pin_change_and_a_refused_proxy_at_the_counter(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from clerk_agent.flows.case import CounterCase
-from clerk_agent.ui.display import NO_LINE_END, NO_LINE_START, ja_datetime, wrap
+from clerk_agent.ui.display import NO_LINE_END, NO_LINE_START, en_datetime, ja_datetime, wrap
 from clerk_agent.ui.receipt import render_receipt
 from clerk_agent.wording import texts
 from service.wire.cases import CaseState
@@ -81,6 +81,9 @@ def test_wrap_breaks_latin_text_at_spaces() -> None:
 def test_dates_are_tokyo_time_in_japanese() -> None:
     assert ja_datetime("2026-12-02T05:05:00Z") == "2026年12月2日 14:05"
     assert ja_datetime("2026-12-02T15:00:00+00:00") == "2026年12月3日 00:00"
+    assert (
+        en_datetime("2026-12-02T15:00:00+00:00") == "3 Dec 2026, 00:00"
+    )  # the English screen's receipt date
     assert ja_datetime("") == "—"
 
 
