@@ -341,13 +341,16 @@ async def _read_japanese_documents(
 ) -> None:
     """The licence (the applicant types both PINs on their screen) and the residence card (the clerk its number)."""
     reader.holds = "driving_licence"
+    # The clerk names the document first: the applicant's screen asks for a licence's PINs only then.
+    await counter.post("/api/chip/document", {"document": "driving_licence"})
     tries = await applicant.client.get("/api/applicant/licence-tries")
     assert tries.json() == {"pins_set": True, "pin1_tries": 3, "pin2_tries": 3}, tries.text
     licence = await applicant.post(
         "/api/applicant/licence-pins", raw=f"{LICENCE.pin1}\n{LICENCE.pin2}".encode()
     )
-    assert licence == {"verdict": "verified", "refusal_reason": None}, licence
+    assert (licence["verdict"], licence["refusal_reason"]) == ("verified", None), licence
     reader.holds = "residence_card"
+    await counter.post("/api/chip/document", {"document": "residence_card"})
     residence = await counter.post("/api/chip/residence", raw=RESIDENCE.card_number.encode())
     assert residence["chip"]["last"]["verdict"] == "verified", residence["chip"]  # type: ignore[index]
     reader.holds = "passport"
