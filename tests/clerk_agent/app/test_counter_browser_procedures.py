@@ -42,8 +42,9 @@ class Walk:
         """Screenshot both screens and keep their HTML for the PIN search; after a step that worked (`clean`),
         both screens show no error, no raw code and no stray English (tests/_seen.py)."""
         if clean:
-            for page in (self.clerk, self.applicant):
-                await assert_clean(page, lang)
+            await assert_clean(self.clerk, lang)
+            # The applicant's screen keeps its own language (its switch is the applicant's): checked in that one.
+            await assert_clean(self.applicant, await self.applicant.evaluate("document.documentElement.lang"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.count += 1
         for who, page in (("clerk", self.clerk), ("applicant", self.applicant)):
