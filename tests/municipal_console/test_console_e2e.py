@@ -152,8 +152,16 @@ async def test_officer_checks_the_card_and_approves_by_keyboard(
     await expect(page.locator("h1")).to_have_text("窓口ブリッジ 審査コンソール")
     await page.screenshot(path=artifacts / "01-login.png", full_page=True)
 
+    # Seen once or twice in a long run: the console fell back to its login screen right after signing in, without
+    # an error on screen (its session-end path). What the hub answered then goes into the failure, to find out why.
+    answered: list[str] = []
+    page.on("response", lambda r: answered.append(f"{r.status} {r.request.method} {r.url}"))
+    page.on("console", lambda m: answered.append(f"console {m.type}: {m.text}"))
     await log_in(page, world.a.usernames[Role.officer])
-    await expect(page.locator("#screen-queue")).to_be_visible()
+    try:
+        await expect(page.locator("#screen-queue")).to_be_visible()
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nthe console's requests: {answered}\npage errors: {errors}") from None
     await page.screenshot(path=artifacts / "01b-queue.png", full_page=True)
     async with counter_call(world.device_a, case_id) as counter:
         await take_offer(page, artifacts, case_id, shot="02-offer.png")

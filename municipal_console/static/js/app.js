@@ -166,6 +166,10 @@ $("login-form").addEventListener("submit", async (event) => {
   }
 });
 
+// The button starts disabled (index.html): a click before this script ran would submit the form natively, putting
+// the password in the address. From here the handler above takes it.
+$("login-submit").disabled = false;
+
 $("logout").addEventListener("click", async () => {
   await logout();
 });
