@@ -84,6 +84,13 @@ class Bus(Protocol):
     async def publish(self, room: str, frame: str) -> None:
         """Send `frame` to every subscription of `room`, on this node and on every other."""
 
+    @property
+    def at_once(self) -> bool:
+        """Whether `publish_now` may be used."""
+
+    def publish_now(self, room: str, frame: str) -> None:
+        """`publish` without waiting (only where `at_once`)."""
+
     async def subscribe(self, room: str, handler: Handler | None = None) -> Subscription:
         """Start receiving the room's messages (queued, or handed to `handler`)."""
 
@@ -107,6 +114,15 @@ class MemoryBus:
 
     async def publish(self, room: str, frame: str) -> None:
         """Deliver to this process's subscribers of `room`."""
+        self._deliver_local(room, frame)
+
+    @property
+    def at_once(self) -> bool:
+        """Whether `publish_now` may be used: only in process (a bus to other replicas waits for the network)."""
+        return type(self).publish is MemoryBus.publish
+
+    def publish_now(self, room: str, frame: str) -> None:
+        """`publish` without a coroutine: only on a bus whose `at_once` holds (the caller checks, once)."""
         self._deliver_local(room, frame)
 
     def _deliver_local(self, room: str, frame: str) -> None:

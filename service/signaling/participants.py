@@ -40,6 +40,12 @@ class Transport(Protocol):
     def admitted(self) -> None:
         """The socket joined a room: lift the small cap on what it may send before that."""
 
+    def take_frames(self, sink: Callable[[str], bool] | None) -> bool:
+        """Hand each further text frame to `sink` as it arrives, before `receive` (None: stop); False: unsupported.
+
+        A frame the sink refuses (returns False) is queued for `receive` as usual, in order.
+        """
+
 
 Authorize = Callable[[TicketClaims], Awaitable[bool]]
 """Whether the ticket's principal still belongs in the room (a short database check at join)."""

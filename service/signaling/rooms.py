@@ -294,33 +294,83 @@ class SignalingHub(RoomRegistry):
     async def _read(self, participant: Participant, guard: SeqGuard) -> None:
         bucket = TokenBucket(self.config.rate_per_s, self.config.rate_burst)
         may_send = SENDABLE_BY[participant.role]
-        while True:
-            # No timeout per frame (a timer per frame is most of the relay's cost): the watchdog checks silence.
-            raw = await participant.transport.receive()
-            if raw is None:
-                return
-            participant.last_received = now = time.monotonic()
-            if not bucket.take(now):
-                raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
-            try:  # decode_checked, inline: one call less per frame
+        transport = participant.transport
+        reading = False
+
+        def take(raw: str) -> bool:
+            """The relay's hot path, run by the socket's protocol as a frame arrives (see `Transport.take_frames`).
+
+            Takes only a frame that passes every check below and is relayed at once; anything else — a frame
+            to refuse, a heartbeat after a refused one, a bye — is left to the loop below, which checks it again
+            and refuses it there. Nothing is changed before the frame is taken.
+            """
+            if not reading or participant.closing:
+                return False  # the loop is busy with an earlier frame: this one waits its turn
+            try:
                 msg = decode(raw)
-                guard.check(msg)
-            except WireError as exc:
-                raise Refusal.from_wire(exc) from exc
+            except WireError:
+                return False
+            if guard.last is not None and msg.seq <= guard.last:
+                return False
             if isinstance(msg, HeartbeatMessage):
-                continue
-            if msg.type not in may_send:  # one set lookup per frame: the relay's hot path
-                raise _not_sendable(participant.role, msg)
-            if msg.room is not None and msg.room != participant.room:
-                raise Refusal(
-                    CloseCode.ROOM_NOT_FOUND, "room_not_found", "frames must name the joined room", msg.seq
+                envelope = None
+            elif (
+                msg.type not in may_send
+                or isinstance(msg, ByeMessage)
+                or (msg.room is not None and msg.room != participant.room)
+            ):
+                return False
+            else:
+                try:
+                    envelope = frame_envelope(participant.role, encode(msg))
+                except WireError:
+                    return False
+            now = time.monotonic()
+            if not bucket.take(now):
+                return False  # no token spent: the loop's own take refuses it the same way
+            guard.last = msg.seq
+            participant.last_received = now
+            if envelope is not None:
+                self._bus.publish_now(participant.room, envelope)
+            return True
+
+        fast = self._bus.at_once and transport.take_frames(take)
+        try:
+            while True:
+                # No timeout per frame (a timer per frame is most of the relay's cost): the watchdog checks silence.
+                reading = True
+                raw = await transport.receive()
+                reading = False
+                if raw is None:
+                    return
+                participant.last_received = now = time.monotonic()
+                if not bucket.take(now):
+                    raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
+                try:  # decode_checked, inline: one call less per frame
+                    msg = decode(raw)
+                    guard.check(msg)
+                except WireError as exc:
+                    raise Refusal.from_wire(exc) from exc
+                if isinstance(msg, HeartbeatMessage):
+                    continue
+                if msg.type not in may_send:  # one set lookup per frame: the relay's hot path
+                    raise _not_sendable(participant.role, msg)
+                if msg.room is not None and msg.room != participant.room:
+                    raise Refusal(
+                        CloseCode.ROOM_NOT_FOUND,
+                        "room_not_found",
+                        "frames must name the joined room",
+                        msg.seq,
+                    )
+                if isinstance(msg, ByeMessage):
+                    participant.left = True
+                await self._bus.publish(
+                    participant.room,
+                    frame_envelope(participant.role, encode(msg)),
                 )
-            if isinstance(msg, ByeMessage):
-                participant.left = True
-            await self._bus.publish(
-                participant.room,
-                frame_envelope(participant.role, encode(msg)),
-            )
+        finally:
+            if fast:
+                transport.take_frames(None)
 
     async def _watch(self) -> None:
         """Heartbeats both ways for every socket, from one task (a timer per frame would cost more than the relay)."""

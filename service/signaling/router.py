@@ -23,7 +23,7 @@ from service.signaling.schemas import (
     ConnectionMetricsSummary,
     SignalingTicketRead,
 )
-from service.signaling.ws_server import lift_limit_of, send_now_of
+from service.signaling.ws_server import FrameSink, lift_limit_of, send_now_of, take_frames_of
 
 router = APIRouter(tags=["signaling"])
 
@@ -138,6 +138,13 @@ class _SocketTransport:
         lift = lift_limit_of(self._ws.scope)
         if lift is not None:
             lift()
+
+    def take_frames(self, sink: FrameSink | None) -> bool:
+        take = take_frames_of(self._ws.scope) if self._receive is not None else None
+        if take is None:
+            return False
+        take(sink)
+        return True
 
 
 def _never_at_once(_text: str) -> bool:

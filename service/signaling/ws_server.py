@@ -7,8 +7,13 @@ ticket could make the hub buffer that much per socket before anything checked wh
 ASGI scope. A bigger message is refused by the WebSocket layer itself (close 1009), before it reaches the hub.
 
 The same extension offers `send_now`: a relayed frame is written to the socket from the sender's reader at once
-when nothing is queued ahead of it, instead of waking the recipient's writer task for it (#18). And the server
-negotiates no permessage-deflate (see `uvicorn_ws_options`).
+when nothing is queued ahead of it, instead of waking the recipient's writer task for it (#18). And `take_frames`:
+once the hub has admitted a socket, each text frame that arrives while nothing is queued is handed to the hub's
+synchronous check-and-relay at once, from the protocol's `data_received`, instead of going through the ASGI
+receive queue, a task wake-up and a pause/resume of the socket's reading (two `epoll_ctl` calls) per frame. A
+frame the fast path does not take (anything the hub would refuse, a bye, a bus that cannot publish without
+waiting) goes the ASGI way as before, and so does every frame behind it. The server negotiates no
+permessage-deflate (see `uvicorn_ws_options`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ from service.wire.signaling import MAX_FRAME_BYTES, MAX_JOIN_FRAME_BYTES
 # error frame before the close; anything far over is cut by the WebSocket layer, unbuffered.
 ADMITTED_MAX_MESSAGE_BYTES = 2 * MAX_FRAME_BYTES
 ADMITTED_EXTENSION = "madoguchi.signaling.admitted"
-"""ASGI scope extension: `{"lift_limit": callable, "send_now": callable}` (see `HubWebSocketProtocol`)."""
+"""ASGI scope extension: `{"lift_limit", "send_now", "take_frames"}` callables (see `HubWebSocketProtocol`)."""
+
+FrameSink = Callable[[str], bool]
+"""Takes one text frame synchronously; False: not taken, the frame goes to the ASGI receive queue instead."""
 
 
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -45,6 +53,7 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         # websockets reads this before each frame it parses, so lowering it now and lifting it later both hold.
         self.conn.max_message_size = MAX_JOIN_FRAME_BYTES
+        self._sink: FrameSink | None = None
 
     def handle_connect(self, event: Request) -> None:
         """Accept as uvicorn does, and offer the hub the way to lift the cap."""
@@ -52,10 +61,38 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)  # absent when the handshake itself was refused
         if scope is not None:
             extensions = scope.setdefault("extensions", {})
-            extensions[ADMITTED_EXTENSION] = {"lift_limit": self._lift_limit, "send_now": self._send_now}
+            extensions[ADMITTED_EXTENSION] = {
+                "lift_limit": self._lift_limit,
+                "send_now": self._send_now,
+                "take_frames": self._take_frames,
+            }
 
     def _lift_limit(self) -> None:
         self.conn.max_message_size = ADMITTED_MAX_MESSAGE_BYTES
+
+    def _take_frames(self, sink: FrameSink | None) -> None:
+        self._sink = sink
+
+    def send_receive_event_to_app(self) -> None:
+        """A whole message arrived: to the hub's sink when it takes it, else into the ASGI queue (uvicorn's way)."""
+        sink = self._sink
+        # Only with nothing queued: a frame must never overtake one still waiting for the app's receive.
+        if (
+            sink is not None
+            and self.curr_msg_data_type == "text"
+            and len(self.frames) == 1
+            and not self.close_sent
+            and self.queue.empty()
+        ):
+            try:
+                text = self.frames[0].decode()
+            except UnicodeDecodeError:
+                pass  # uvicorn's own path closes with 1007
+            else:
+                if sink(text):
+                    self.frames = []
+                    return
+        super().send_receive_event_to_app()
 
     def _send_now(self, text: str) -> bool:
         """Write one text frame now if the socket takes it without waiting; False: send it the ASGI way.
@@ -92,6 +129,12 @@ def send_now_of(scope: Mapping[str, Any]) -> Callable[[str], bool] | None:
     """The scope's synchronous text send, when the server is `HubWebSocketProtocol`."""
     extension = (scope.get("extensions") or {}).get(ADMITTED_EXTENSION)
     return extension["send_now"] if extension else None
+
+
+def take_frames_of(scope: Mapping[str, Any]) -> Callable[[FrameSink | None], None] | None:
+    """The scope's way to install (or remove, with None) a synchronous frame sink, when the server offers one."""
+    extension = (scope.get("extensions") or {}).get(ADMITTED_EXTENSION)
+    return extension["take_frames"] if extension else None
 
 
 def uvicorn_ws_options() -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +47,11 @@ class Socket:
 
     def admitted(self) -> None:
         """No cap to lift."""
+
+    def take_frames(self, sink: Callable[[str], bool] | None) -> bool:
+        """No synchronous frame path: every frame comes through `receive`."""
+        del sink
+        return False
 
 
 def _participant(socket: Socket) -> Participant:

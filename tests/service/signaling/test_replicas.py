@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -65,6 +65,11 @@ class Socket:
 
     def admitted(self) -> None:
         """Nothing to lift: this transport has no pre-join cap of its own."""
+
+    def take_frames(self, sink: Callable[[str], bool] | None) -> bool:
+        """No synchronous frame path: every frame comes through `receive`."""
+        del sink
+        return False
 
     def say(self, msg: SignalingMessage) -> None:
         self.to_hub.put_nowait(encode(msg.model_copy(update={"seq": self.seq})))
