@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.roles import Role
 from service.signaling.participants import CloseRequest, Participant
-from service.wire.signaling import MuteMessage, decode
+from service.wire.signaling import CloseCode, MuteMessage, decode, encode
 from tests.factories import World
 from tests.service.conftest import CaseDriver
 from tests.service.signaling._hub import RawSocket, assign_officer, ticket, ws_url_with
@@ -126,3 +126,39 @@ async def test_the_socket_negotiates_no_compression(
     assert got.kind == "video"
     await clerk.close()
     await officer.close()
+
+
+async def test_a_burst_relays_in_order_and_a_bad_frame_in_it_is_still_refused(
+    hub_url: str, client: httpx.AsyncClient, world: World, case_id: str
+) -> None:
+    """Frames taken straight from the WebSocket protocol (`take_frames`) and frames that go through the ASGI queue
+    keep their order; a stale seq in the middle of a burst is refused, and nothing after it is relayed."""
+    clerk = await RawSocket.open(ws_url_with(await ticket(world.device_a, case_id)))
+    officer = await RawSocket.open(ws_url_with(await ticket(client, case_id, world.h("a", Role.officer))))
+    await clerk.join(case_id, "clerk")
+    await officer.join(case_id, "officer")
+    frames = [
+        encode(MuteMessage(seq=seq, room=case_id, kind="audio", muted=seq % 2 == 0)) for seq in range(1, 31)
+    ]
+    stale = encode(MuteMessage(seq=20, room=case_id, kind="video", muted=True))
+    after = encode(MuteMessage(seq=99, room=case_id, kind="video", muted=False))
+    # Sent without waiting in between, so many arrive in one read of the hub's socket.
+    for text in [*frames, stale, after]:
+        await clerk.send_raw(text)
+    relayed = [await officer.recv() for _ in frames]
+    assert [(m.kind, m.muted) for m in relayed if isinstance(m, MuteMessage)] == [
+        ("audio", seq % 2 == 0) for seq in range(1, 31)
+    ]
+    closed = await clerk.closed()
+    assert (closed.code, closed.errors) == (CloseCode.PROTOCOL_ERROR, ["stale_seq"])
+    # The officer hears of the clerk's departure; no video mute, from before or after the stale frame, reaches it.
+    with pytest.raises(TimeoutError):
+        await _a_video_mute(officer)
+    await officer.close()
+
+
+async def _a_video_mute(sock: RawSocket) -> None:
+    while True:
+        got = await sock.recv(timeout_s=0.5)
+        if isinstance(got, MuteMessage) and got.kind == "video":
+            return
