@@ -153,6 +153,7 @@ def serve(kind: str, port: int, secret: str) -> None:
     """Run one server until SIGTERM."""
     import uvicorn
 
+    from service.cli import freeze_startup_heap
     from service.signaling.ws_server import uvicorn_ws_options
 
     # "hub-postgres" / "hub-nats": one of two replicas sharing that bus (BENCH_BUS_URL names it).
@@ -165,6 +166,9 @@ def serve(kind: str, port: int, secret: str) -> None:
     ws_options: dict[str, Any] = (
         uvicorn_ws_options() if is_hub else {"ws": "websockets-sansio", "ws_per_message_deflate": False}
     )
+    # As `hub serve` does once started (service/cli.py freeze_startup_heap), for both servers alike: what is
+    # alive now (imports, the app) stays out of later full collections.
+    freeze_startup_heap()
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host="127.0.0.1",

@@ -9,6 +9,7 @@ value: alert on max(), not sum().
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -105,6 +106,12 @@ AUDIT_CHECKPOINT_AGE = Gauge(
     "Age of the oldest audit event no signed checkpoint covers yet (0 when every chain's head is signed).",
     registry=REGISTRY,
 )
+GC_FROZEN_OBJECTS = Gauge(
+    "hub_gc_frozen_objects",
+    "Objects alive at startup that later full collections no longer walk (service/cli.py freeze_startup_heap).",
+    registry=REGISTRY,
+)
+GC_FROZEN_OBJECTS.set_function(gc.get_freeze_count)
 # Every reason exists from the start at 0, so a rate() sees the first failure and an alert rule never names a
 # series that does not exist yet.
 for _reason in Reason:

@@ -91,6 +91,14 @@ def test_demo_scenario_then_audit_verify_and_tamper(
     base, env = served_demo
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 200
+    # Started: the startup heap is frozen out of later full collections (docs/capacity.md, #18).
+    frozen = [
+        float(line.split()[-1])
+        for line in httpx.get(f"{base}/metrics").text.splitlines()
+        if line.startswith("hub_gc_frozen_objects ")
+    ]
+    assert len(frozen) == 1
+    assert frozen[0] > 10_000
     data_dir = Path(env["HUB_DATA_DIR"])
     creds = json.loads((data_dir / "demo-credentials.json").read_text())
     officer_token = httpx.post(
