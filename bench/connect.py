@@ -7,6 +7,8 @@ the first video frame decoded on the far side. The hub rows (bench/connect_hub.p
 `run_call` against a real hub under uvicorn; their time runs from the officer's accept — the officer side
 requesting its signaling ticket — to its first decoded frame: an aiortc officer stand-in direct and
 relay-only through coturn, and headless Chromium running the console's LiveLink in a network namespace.
+For the direct aiortc officer the bench also prints where its time went: the medians of `joined` (ticket and
+socket), the offer's arrival, the answer, ICE, DTLS and the first frame, all from the ticket request (#18).
 
 The CPU rows are bench/call_cpu.py's (the agent alone in a child process, beside aiortc's VP8 encoder alone
 on the same frames).
@@ -170,6 +172,7 @@ def _quiet_close_race(loop: asyncio.AbstractEventLoop, context: dict[str, object
 async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
     """Run every scenario `calls` times (interleaved, so drift on a shared machine hits all rows alike)."""
     asyncio.get_running_loop().set_exception_handler(_quiet_close_race)
+    phases: list[dict[str, float]] = []
     async with contextlib.AsyncExitStack() as stack:
         scenarios = list(SCENARIOS)
         if with_hub:
@@ -188,6 +191,8 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
                 except Exception as exc:  # a failed call is a figure too: counted, not fatal to the run
                     failures[s.name].append(f"{type(exc).__name__}: {str(exc)[:200]}")
                 await asyncio.sleep(0.02)
+        if with_hub:
+            phases = hubs.phases[1:]  # without the warm-up call
     print(
         f"call setup → first decoded frame, 640×480 VP8, n={calls} per row;"
         f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (baselines are rows of this run)"
@@ -213,6 +218,10 @@ async def measure_setup(calls: int, *, with_hub: bool = True) -> None:
             print(
                 f"  overhead over the bare pair, {name}: {statistics.median(values) - bare:+.1f} ms (median)"
             )
+    if phases:
+        names = [name for name in phases[0] if all(name in each for each in phases)]
+        marks = ", ".join(f"{name} {statistics.median(each[name] for each in phases):.1f}" for name in names)
+        print(f"  aiortc officer via hub, phases (medians, ms from the ticket request): {marks}")
     for relayed, direct in RELAY_BASELINES.items():
         if results.get(relayed) and results.get(direct):
             ratio = statistics.median(results[relayed]) / statistics.median(results[direct])

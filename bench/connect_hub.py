@@ -86,6 +86,22 @@ LIVELINK_END = """() => { const call = window.benchCall; if (call) { call.link.c
   window.benchCall = null; }"""
 
 
+def _phases(total: float, joined: float, peer: AgentPeer) -> dict[str, float]:
+    """The officer's milestones of one call in ms from its ticket request (the peer's own are from the offer)."""
+    metrics = peer.metrics()
+    offer = total - (metrics.first_frame_ms or 0.0)  # the officer's clock starts when the offer arrives
+    marks = {"joined": joined, "offer in": offer}
+    for name, value in (
+        ("answer out", metrics.signaling_ms),
+        ("ICE", metrics.ice_ms),
+        ("DTLS", metrics.dtls_ms),
+    ):
+        if value is not None:
+            marks[name] = offer + value
+    marks["first frame"] = total
+    return marks
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -145,6 +161,8 @@ class HubBench:
         self.page: Any = None
         self.relayed_page: Any = None
         self.notes: list[str] = []
+        # Per direct aiortc-officer call, ms from the ticket request: where the time goes (#18).
+        self.phases: list[dict[str, float]] = []
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> HubBench:
@@ -329,6 +347,7 @@ class HubBench:
             try:
                 started = time.perf_counter()
                 await signaling.connect()
+                joined = time.perf_counter()
                 peer = AgentPeer(
                     build_configuration(signaling.ice_servers, relay_only=signaling.relay_only),
                     CallMedia(audio=mic, receive=frozenset({"audio", "video"})),
@@ -338,7 +357,10 @@ class HubBench:
                 await peer.prepare(pre_offer=False)
                 await take_call(peer, signaling, room=case_id, seq=SeqCounter())
                 await peer.wait_first_frame("video")
-                return (time.perf_counter() - started) * 1000
+                total = (time.perf_counter() - started) * 1000
+                if not relayed:
+                    self.phases.append(_phases(total, (joined - started) * 1000, peer))
+                return total
             finally:
                 if peer is not None:
                     await peer.close()

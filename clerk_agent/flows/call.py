@@ -94,7 +94,8 @@ class _Call:
     sink: _StatusSink
     timeouts: PeerTimeouts
     peers: list[AgentPeer] = field(default_factory=list)
-    reports: list[asyncio.Task[None]] = field(default_factory=list)
+    # The call's own background work (the officer's name, metrics reports): cancelled and awaited at its end.
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 async def run_call(
@@ -149,7 +150,10 @@ async def run_call(
                     refresh_at = _refresh_at(call.signaling.ice_servers, refresh_after)
                     status.refreshes += 1
         await _offer(call, peer, status, restart=False)
-        await _learn_officer(http, case_id, status)
+        # Beside the call, not before it: the answer must not wait in the inbox for this round trip (#18).
+        call.background.append(
+            asyncio.create_task(_learn_officer(http, case_id, status, peer), name=f"call-officer-{case_id}")
+        )
         while True:
             msg = await call.signaling.recv()
             if isinstance(msg, AnswerMessage):
@@ -163,8 +167,7 @@ async def run_call(
                     continue
                 status.phase = "connected"
                 if report_metrics:
-                    # Owned by `call`: cancelled and awaited when the call ends.
-                    call.reports.append(
+                    call.background.append(
                         asyncio.create_task(_report(http, call, peer, status), name=f"call-metrics-{case_id}")
                     )
             elif isinstance(msg, CandidateMessage):
@@ -188,9 +191,9 @@ async def run_call(
         status.phase, status.detail = "failed", exc.code
         logger.warning("call failed for case %s: %s", case_id, exc)
     finally:
-        for task in call.reports:
+        for task in call.background:
             task.cancel()
-        await asyncio.gather(*call.reports, return_exceptions=True)
+        await asyncio.gather(*call.background, return_exceptions=True)
         for each in call.peers:
             await each.close()
         await call.signaling.close()
@@ -262,8 +265,14 @@ async def _prepared_peer(call: _Call) -> AgentPeer:
     return peer
 
 
-async def _learn_officer(http: httpx.AsyncClient, case_id: str, status: CallStatus) -> None:
-    """The officer's name and municipality from the hub, never from the officer's browser."""
+async def _learn_officer(http: httpx.AsyncClient, case_id: str, status: CallStatus, peer: AgentPeer) -> None:
+    """The officer's name and municipality from the hub, never from the officer's browser.
+
+    Asked once the first peer is up (or has failed to come up): the request's work on the agent's loop would
+    otherwise sit between the answer's ICE and DTLS steps and the first frame (#18).
+    """
+    with contextlib.suppress(PeerError):
+        await peer.wait_connected()
     officer = await case_officer(http, case_id)
     if officer is not None:
         status.officer = officer.model_dump()

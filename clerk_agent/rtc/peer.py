@@ -35,7 +35,8 @@ from clerk_agent.rtc.sinks import FrameSink
 from service.wire.rtc_metrics import CandidateType, ConnectionMetrics
 
 logger = logging.getLogger(__name__)
-# A relayed call's first check no longer waits 500 ms for aioice's retransmission (docs/live-link.md §10).
+# aioice patched: a relayed call's first check no longer waits 500 ms for a retransmission, equal pairs are
+# checked nearest first, and no pacing wait outlasts ICE (docs/live-link.md §10).
 aioice_patch.install()
 # The call picture is encoded with settings for a counter, not a generic webcam, and the audio level of each
 # sent packet is computed without a Python loop over its samples (docs/live-link.md §11).

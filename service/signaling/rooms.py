@@ -36,6 +36,7 @@ from service.signaling.tickets import (
     RESUME_MAX_AGE_S,
     CredentialRejected,
     ResumeClaims,
+    TicketClaims,
     issue_resume_token,
     new_nonce,
     verify_resume_token,
@@ -202,18 +203,30 @@ class SignalingHub(RoomRegistry):
         except CredentialRejected as exc:
             raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_rejected", str(exc)) from exc
         # This replica's own book first (no database round trip for a replay here), then the shared one.
-        if not self.nonces.spend(claims.nonce, claims.expires_at) or (
-            self._spend_ticket is not None and not await self._spend_ticket(claims.nonce, claims.expires_at)
-        ):
+        if not self.nonces.spend(claims.nonce, claims.expires_at):
+            raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_used", "a ticket admits once")
+        # The shared book and the membership check are two independent database round trips: both run at
+        # once and both finish before any verdict (#18); the verdicts keep their order below.
+        spent, member = await asyncio.gather(
+            self._spend_shared(claims), self._authorize(claims), return_exceptions=True
+        )
+        for failure in (spent, member):
+            if isinstance(failure, BaseException):
+                raise failure
+        if not spent:
             raise Refusal(CloseCode.UNAUTHENTICATED, "ticket_used", "a ticket admits once")
         if claims.room != join.room:
             # The socket's 404: whether that room exists is none of this participant's business.
             raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         if claims.role != join.role:
             raise Refusal(CloseCode.FORBIDDEN, "wrong_role", "the ticket is for the other role")
-        if not await self._authorize(claims) or self.is_revoked(claims.principal_id):
+        if not member or self.is_revoked(claims.principal_id):
             raise Refusal(CloseCode.ROOM_NOT_FOUND, "room_not_found", "no such room")
         return self._enter(transport, join, principal_id=claims.principal_id, burned=None)
+
+    async def _spend_shared(self, claims: TicketClaims) -> bool:
+        """The ticket's nonce in the book every replica shares; False when one already spent it."""
+        return self._spend_ticket is None or await self._spend_ticket(claims.nonce, claims.expires_at)
 
     def _resume(self, transport: Transport, join: JoinMessage, token: str) -> Participant:
         try:

@@ -69,6 +69,8 @@ export class LiveLink {
 
   async start() {
     this.video.dataset.mic = this.micState;
+    // The ticket's request goes out first: the devices open beside it, never in front of it (#18).
+    const opening = this.openFresh();
     this.micPromise = acquireMicrophone().then(({ stream, state }) => {
       this.mic = stream;
       this.micState = state;
@@ -78,7 +80,7 @@ export class LiveLink {
     });
     this.timers.stats = window.setInterval(() => this.pollStats(), 1000);
     this.camera.start();
-    await this.openFresh();
+    await opening;
   }
 
   /** Ask the counter for a new offer now (the officer's "reconnect" button). */
@@ -237,20 +239,13 @@ export class LiveLink {
     const current = this.pc;
     if (!this.call || this.call.pc !== current || replace) this.call = newCallMarks(current);
     await current.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    // Answered as sendrecv whether or not the microphone and camera are ready: their tracks join by
+    // replaceTrack, which needs no renegotiation, so neither getUserMedia nor replaceTrack is on the path to
+    // the first frame — the tracks are attached once the answer is out (#18), or when the devices open later.
     const audio = current.getTransceivers().find((tr) => tr.receiver.track.kind === "audio");
-    if (audio) {
-      // Answered as sendrecv whether or not the microphone is ready: it joins later by replaceTrack, which
-      // needs no renegotiation, so getUserMedia stays off the path to the first frame.
-      audio.direction = "sendrecv";
-      if (this.mic) await attachMicrophone(audio, this.mic);
-      else this.micPromise.then((mic) => mic && this.pc === current && attachMicrophone(audio, mic));
-    }
+    if (audio) audio.direction = "sendrecv";
     const video = current.getTransceivers().find((tr) => tr.receiver.track.kind === "video");
-    if (video) {
-      // Likewise for the officer's camera: answered sendrecv, the picture attached now or when allowed later.
-      video.direction = "sendrecv";
-      await attachTrack(video, this.camera.track());
-    }
+    if (video) video.direction = "sendrecv";
     await current.setLocalDescription(await current.createAnswer());
     if (current !== this.pc) return; // replaced meanwhile by a newer offer
     this.send({ type: "answer", room: this.caseId, sdp: current.localDescription.sdp });
@@ -258,6 +253,11 @@ export class LiveLink {
     current.answered = true;
     this.mark(current, "signaling");
     this.hooks.state("connecting");
+    if (audio) {
+      if (this.mic) attachMicrophone(audio, this.mic);
+      else this.micPromise.then((mic) => mic && this.pc === current && attachMicrophone(audio, mic));
+    }
+    if (video) attachTrack(video, this.camera.track());
   }
 
   /** Note a milestone of `pc`'s call (ms since its offer arrived), once. */

@@ -1,4 +1,4 @@
-"""The aioice patch: an incoming check on a pair still in progress resends that pair's check at once, once."""
+"""The aioice patches: a triggered check for a pair in progress, equal pairs nearest first, no idle pacing wait."""
 
 from __future__ import annotations
 
@@ -74,3 +74,55 @@ async def test_an_incoming_check_resends_the_unanswered_first_check_once() -> No
         handle: Any = transaction._Transaction__timeout_handle  # type: ignore[attr-defined]
         handle.cancel()
     await connection.close()
+
+
+def _host(host: str, port: int) -> aioice.Candidate:
+    return aioice.Candidate(
+        foundation=host, component=1, transport="udp", priority=2130706431, host=host, port=port, type="host"
+    )
+
+
+class LocalProtocol:
+    """Below the unit under test: the one attribute a pair reads from its protocol (the local candidate)."""
+
+    def __init__(self, host: str) -> None:
+        self.local_candidate = _host(host, 40000)
+
+
+def test_shared_prefix_counts_leading_bits_of_one_family_only() -> None:
+    assert aioice_patch.shared_prefix("10.213.4.1", "10.213.4.2") == 30
+    assert aioice_patch.shared_prefix("192.0.2.2", "10.213.4.2") == 0
+    assert aioice_patch.shared_prefix("10.0.0.1", "10.0.0.1") == 32
+    assert aioice_patch.shared_prefix("fd00::2", "10.213.4.2") == 0  # across families
+    assert aioice_patch.shared_prefix("10.0.0.1", "abc.local") == 0  # an mDNS name
+
+
+async def test_equal_pairs_are_checked_nearest_first_and_unequal_ones_keep_their_order() -> None:
+    aioice_patch.install()
+    connection = aioice.ice.Connection(ice_controlling=True)
+    browser = _host("10.213.4.2", 50000)
+    far, near = LocalProtocol("192.0.2.2"), LocalProtocol("10.213.4.1")
+    relayed = LocalProtocol("10.213.4.1")
+    relayed.local_candidate = aioice.Candidate(
+        foundation="r",
+        component=1,
+        transport="udp",
+        priority=16777215,
+        host="10.213.4.1",
+        port=1,
+        type="relay",
+    )
+    for protocol in (relayed, far, near):  # aioice lists them as the interfaces come
+        connection._check_list.append(aioice.ice.CandidatePair(protocol, browser))  # type: ignore[arg-type]
+    connection.sort_check_list()
+    order: list[object] = [pair.protocol for pair in connection._check_list]
+    # The two host pairs tie on priority: the one within the browser's subnet first; the relayed pair,
+    # lower in priority, stays last whatever its address.
+    assert order == [near, far, relayed]
+    await connection.close()
+
+
+def test_connect_is_replaced_only_for_the_aioice_it_was_copied_from() -> None:
+    aioice_patch.install()
+    replaced = aioice.ice.Connection.connect is aioice_patch.connect
+    assert replaced == (aioice.__version__ == "0.13.0")
