@@ -48,10 +48,6 @@ async def list_devices(session: AsyncSession) -> Sequence[Device]:
     return (await session.execute(select(Device).order_by(Device.created_at))).scalars().all()
 
 
-async def nonce_seen(session: AsyncSession, device_id: str, nonce: str) -> bool:
-    return await session.get(DeviceRequestNonce, (device_id, nonce)) is not None
-
-
 async def forget_nonces_before(session: AsyncSession, cutoff: dt.datetime) -> None:
     await session.execute(delete(DeviceRequestNonce).where(DeviceRequestNonce.seen_at < cutoff))
 

@@ -13,7 +13,7 @@ from service.accounts.models import Account
 from service.cases.lifecycle import CaseState
 from service.cases.models import Case, CaseStateEntry
 from service.queue.models import CaseOffer, OfficerPresence
-from service.tenancy.models import PostOffice
+from service.tenancy.models import Municipality, PostOffice
 
 PENDING = "pending"
 LIVE_STATES = (
@@ -146,13 +146,24 @@ async def pending_offers_of_case(session: AsyncSession, case_id: str) -> Sequenc
     return (await session.execute(query)).scalars().all()
 
 
-async def pending_offer_of_officer(session: AsyncSession, officer_id: str) -> CaseOffer | None:
+async def pending_offer_of_officer(
+    session: AsyncSession, officer_id: str
+) -> tuple[CaseOffer, Case, str | None, str | None] | None:
+    """The officer's oldest pending offer with its case and the names of the case's post office and municipality.
+
+    One statement: the long-poll reads it between an offer's commit and the console (#18); it was four.
+    """
     query = (
-        select(CaseOffer)
+        select(CaseOffer, Case, PostOffice.name, Municipality.name)
+        .join(Case, Case.id == CaseOffer.case_id)
+        .outerjoin(PostOffice, PostOffice.id == Case.post_office_id)
+        .outerjoin(Municipality, Municipality.code == Case.municipality_code)
         .where(CaseOffer.officer_id == officer_id, CaseOffer.outcome == PENDING)
         .order_by(CaseOffer.offered_at)
+        .limit(1)
     )
-    return (await session.execute(query)).scalars().first()
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 async def offer_for_update(session: AsyncSession, offer_id: str) -> CaseOffer | None:

@@ -93,8 +93,7 @@ async def my_offer(
         while True:
             ring.clear()
             async with unit_of_work(sessionmaker) as session:
-                found = await queue_service.current_offer(session, principal=principal)
-                body = await queue_service.offer_read(session, *found) if found is not None else None
+                body = await queue_service.current_offer(session, principal=principal)
             bell.saw(ring, body.id if body is not None else None)
             if body is not None and body.id != shown:
                 return Response(body.model_dump_json(), media_type="application/json")

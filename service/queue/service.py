@@ -37,7 +37,6 @@ from service.queue.schemas import (
     OfferRead,
     PresenceStatus,
 )
-from service.tenancy.models import Municipality, PostOffice
 
 
 def _require_officer(principal: Principal) -> str:
@@ -85,27 +84,21 @@ async def heartbeat(
     return presence
 
 
-async def current_offer(session: AsyncSession, *, principal: Principal) -> tuple[CaseOffer, Case] | None:
-    """The officer's pending offer, if any, with its case."""
+async def current_offer(session: AsyncSession, *, principal: Principal) -> OfferRead | None:
+    """The officer's pending offer, if any, as the officer reads it: the 受付番号 and the office's and
+    municipality's names (one query)."""
     _require_officer(principal)
-    offer = await repository.pending_offer_of_officer(session, principal.id)
-    if offer is None:
+    found = await repository.pending_offer_of_officer(session, principal.id)
+    if found is None:
         return None
-    case = await session.get(Case, offer.case_id)
-    return (offer, case) if case is not None else None
-
-
-async def offer_read(session: AsyncSession, offer: CaseOffer, case: Case) -> OfferRead:
-    """The offer as the officer reads it: the 受付番号 and the office's and municipality's names."""
-    office = await session.get(PostOffice, case.post_office_id)
-    municipality = await session.get(Municipality, case.municipality_code)
+    offer, case, office_name, municipality_name = found
     return OfferRead.model_validate(offer).model_copy(
         update={
             "procedure": case.procedure,
             "post_office_id": case.post_office_id,
             "case_reference": case.reference,
-            "post_office_name": office.name if office else None,
-            "municipality_name": municipality.name if municipality else None,
+            "post_office_name": office_name,
+            "municipality_name": municipality_name,
         }
     )
 
