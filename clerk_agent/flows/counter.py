@@ -8,7 +8,6 @@ opens, the PIN goes to the card in a worker thread and is wiped, and only the ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -239,8 +238,10 @@ class CounterFlow(Desk):
         task, self._call_task = self._call_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Not `suppress(CancelledError)` around `await task`: when the caller itself is cancelled while the
+            # call winds down (the poller, at the agent's shutdown), that swallowed the caller's own cancellation,
+            # its loop went on, and the agent's task group waited for it forever.
+            await asyncio.gather(task, return_exceptions=True)
 
     # --- the clerk's actions -----------------------------------------------------------------------
 
