@@ -310,39 +310,47 @@ class SignalingHub(RoomRegistry):
         transport = participant.transport
         reading = False
 
+        def inspect(raw: str | bytes) -> tuple[SignalingMessage, str | None]:
+            """Every check of one frame but the rate, changing nothing: the frame, and the bus message to publish
+            (None for a heartbeat, which ends here). Raises the Refusal that closes the socket."""
+            try:
+                msg = decode(raw)
+                guard.verify(msg)
+            except WireError as exc:
+                raise Refusal.from_wire(exc) from exc
+            if isinstance(msg, HeartbeatMessage):
+                return msg, None
+            if msg.type not in may_send:  # one set lookup per frame: the relay's hot path
+                raise _not_sendable(participant.role, msg)
+            if msg.room is not None and msg.room != participant.room:
+                raise Refusal(
+                    CloseCode.ROOM_NOT_FOUND, "room_not_found", "frames must name the joined room", msg.seq
+                )
+            return msg, frame_envelope(participant.role, encode(msg))
+
+        def accept(msg: SignalingMessage, now: float) -> None:
+            """What a frame that passed every check changes."""
+            guard.last = msg.seq
+            participant.last_received = now
+            if isinstance(msg, ByeMessage):
+                participant.left = True
+
         def take(raw: str) -> bool:
             """The relay's hot path, run by the socket's protocol as a frame arrives (see `Transport.take_frames`).
 
-            Takes only a frame that passes every check below and is relayed at once; anything else — a frame
-            to refuse, a heartbeat after a refused one, a bye — is left to the loop below, which checks it again
-            and refuses it there. Nothing is changed before the frame is taken.
+            The same checks as the loop below. A frame they refuse is not taken, and nothing has changed: the loop
+            receives it next and refuses it there, with its error frame and close code.
             """
             if not reading or participant.closing:
                 return False  # the loop is busy with an earlier frame: this one waits its turn
             try:
-                msg = decode(raw)
-            except WireError:
+                msg, envelope = inspect(raw)
+            except Exception:
                 return False
-            if guard.last is not None and msg.seq <= guard.last:
-                return False
-            if isinstance(msg, HeartbeatMessage):
-                envelope = None
-            elif (
-                msg.type not in may_send
-                or isinstance(msg, ByeMessage)
-                or (msg.room is not None and msg.room != participant.room)
-            ):
-                return False
-            else:
-                try:
-                    envelope = frame_envelope(participant.role, encode(msg))
-                except WireError:
-                    return False
             now = time.monotonic()
             if not bucket.take(now):
                 return False  # no token spent: the loop's own take refuses it the same way
-            guard.last = msg.seq
-            participant.last_received = now
+            accept(msg, now)
             if envelope is not None:
                 self._bus.publish_now(participant.room, envelope)
             return True
@@ -356,31 +364,13 @@ class SignalingHub(RoomRegistry):
                 reading = False
                 if raw is None:
                     return
-                participant.last_received = now = time.monotonic()
+                now = time.monotonic()
                 if not bucket.take(now):
                     raise Refusal(CloseCode.RATE_LIMITED, "rate_limited", "too many frames")
-                try:  # decode_checked, inline: one call less per frame
-                    msg = decode(raw)
-                    guard.check(msg)
-                except WireError as exc:
-                    raise Refusal.from_wire(exc) from exc
-                if isinstance(msg, HeartbeatMessage):
-                    continue
-                if msg.type not in may_send:  # one set lookup per frame: the relay's hot path
-                    raise _not_sendable(participant.role, msg)
-                if msg.room is not None and msg.room != participant.room:
-                    raise Refusal(
-                        CloseCode.ROOM_NOT_FOUND,
-                        "room_not_found",
-                        "frames must name the joined room",
-                        msg.seq,
-                    )
-                if isinstance(msg, ByeMessage):
-                    participant.left = True
-                await self._bus.publish(
-                    participant.room,
-                    frame_envelope(participant.role, encode(msg)),
-                )
+                msg, envelope = inspect(raw)
+                accept(msg, now)
+                if envelope is not None:
+                    await self._bus.publish(participant.room, envelope)
         finally:
             if fast:
                 transport.take_frames(None)

@@ -11,8 +11,8 @@ when nothing is queued ahead of it, instead of waking the recipient's writer tas
 once the hub has admitted a socket, each text frame that arrives while nothing is queued is handed to the hub's
 synchronous check-and-relay at once, from the protocol's `data_received`, instead of going through the ASGI
 receive queue, a task wake-up and a pause/resume of the socket's reading (two `epoll_ctl` calls) per frame. A
-frame the fast path does not take (anything the hub would refuse, a bye, a bus that cannot publish without
-waiting) goes the ASGI way as before, and so does every frame behind it. The server negotiates no
+frame the fast path does not take (anything the hub would refuse, or any frame when the bus cannot publish
+without waiting) goes the ASGI way as before, and so does every frame behind it. The server negotiates no
 permessage-deflate (see `uvicorn_ws_options`).
 """
 

@@ -305,8 +305,12 @@ class SeqGuard:
     def __init__(self) -> None:
         self.last: int | None = None
 
-    def check(self, msg: SignalingMessage) -> None:
-        """Accept `msg` or raise WireError(stale_seq)."""
+    def verify(self, msg: SignalingMessage) -> None:
+        """Raise WireError(stale_seq) if `msg` would be refused; change nothing."""
         if self.last is not None and msg.seq <= self.last:
             raise WireError(WireErrorCode.STALE_SEQ, f"seq {msg.seq} after {self.last}")
+
+    def check(self, msg: SignalingMessage) -> None:
+        """Accept `msg` or raise WireError(stale_seq)."""
+        self.verify(msg)
         self.last = msg.seq
