@@ -140,6 +140,7 @@ class _SocketTransport:
             lift()
 
     def take_frames(self, sink: FrameSink | None) -> bool:
+        """The server's frame sink, only on the path that reads the server's own receive (not through Starlette)."""
         take = take_frames_of(self._ws.scope) if self._receive is not None else None
         if take is None:
             return False
